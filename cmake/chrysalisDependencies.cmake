@@ -1,0 +1,24 @@
+# Finds what the chrysalis headers need: Eigen 3.4 and xsimd 8.1. Used by the build and by the
+# installed package configuration alike.
+#
+# Debian 12's xsimd 8.1 exports a target that links a library named "xtl", which Debian does not
+# package (xsimd needs xtl only for its optional xtl::xcomplex support). Without a target of that
+# name the linker is asked for -lxtl and fails; an empty interface target stands in for it.
+if(_chrysalis_in_package_config)
+  include(CMakeFindDependencyMacro)
+  find_dependency(Eigen3 3.4 NO_MODULE)
+  find_dependency(xsimd 8.1)
+else()
+  find_package(Eigen3 3.4 REQUIRED NO_MODULE)
+  find_package(xsimd 8.1 REQUIRED)
+endif()
+if(TARGET xsimd AND NOT TARGET xtl)
+  get_target_property(_chrysalis_xsimd_links xsimd INTERFACE_LINK_LIBRARIES)
+  if("xtl" IN_LIST _chrysalis_xsimd_links)
+    find_package(xtl QUIET)
+    if(NOT TARGET xtl)
+      add_library(xtl INTERFACE IMPORTED)
+    endif()
+  endif()
+  unset(_chrysalis_xsimd_links)
+endif()

@@ -1,0 +1,16 @@
+# Every header must compile on its own, and twice in a row (#pragma once): one translation unit
+# per header, built by its own CTest test so that a failure names the header.
+file(GLOB_RECURSE _chrysalis_headers CONFIGURE_DEPENDS
+     RELATIVE "${PROJECT_SOURCE_DIR}/include" "${PROJECT_SOURCE_DIR}/include/chrysalis/*.hpp")
+foreach(_header IN LISTS _chrysalis_headers)
+  string(MAKE_C_IDENTIFIER "${_header}" _id)
+  set(_source "${CMAKE_CURRENT_BINARY_DIR}/headers/${_id}.cpp")
+  file(CONFIGURE OUTPUT "${_source}" CONTENT
+       "#include <${_header}>\n#include <${_header}>\nint main() { return 0; }\n")
+  add_executable(header_${_id} EXCLUDE_FROM_ALL "${_source}")
+  target_link_libraries(header_${_id} PRIVATE chrysalis_dev_flags)
+  add_test(NAME "header compiles alone: ${_header}"
+           COMMAND "${CMAKE_COMMAND}" --build "${PROJECT_BINARY_DIR}" --target header_${_id})
+  set_tests_properties("header compiles alone: ${_header}" PROPERTIES
+                       RESOURCE_LOCK chrysalis_build_tree LABELS build)
+endforeach()

@@ -1,0 +1,71 @@
+// The output overloads of softmax / log_softmax allocate nothing. Two kinds of allocation are
+// counted while a test's window is open: every global operator new (replaced below), and every
+// Eigen heap allocation (Eigen calls malloc directly; with EIGEN_RUNTIME_NO_MALLOC it checks an
+// "is malloc allowed" flag first, through eigen_assert, which this file routes to a counter).
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<long> allocations{0};
+}  // namespace
+
+inline void count_eigen_check(bool allowed) {
+    if (!allowed) ++allocations;
+}
+#define EIGEN_RUNTIME_NO_MALLOC
+// Eigen's only assertion that can fail in this file is the malloc check.
+#define eigen_assert(x) count_eigen_check(static_cast<bool>(x))
+
+#include <catch2/catch.hpp>
+
+#include <chrysalis/softmax.hpp>
+
+namespace {
+
+void* counted_alloc(std::size_t size) {
+    if (counting.load()) ++allocations;
+    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+    throw std::bad_alloc();
+}
+
+/// Counts the allocations made by f.
+template <class F>
+long allocations_in(F&& f) {
+    allocations = 0;
+    counting = true;
+    Eigen::internal::set_is_malloc_allowed(false);
+    f();
+    Eigen::internal::set_is_malloc_allowed(true);
+    counting = false;
+    return allocations.load();
+}
+}  // namespace
+
+void* operator new(std::size_t size) { return counted_alloc(size); }
+void* operator new[](std::size_t size) { return counted_alloc(size); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+TEMPLATE_TEST_CASE("softmax into a caller's matrix does not allocate", "[softmax][allocation]",
+                   float, double) {
+    using S = TestType;
+    using M = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+    for (Eigen::Index n : {10, 100, 5000}) {
+        const M x = M::Random(n, 64);
+        M out(n, 64);
+        INFO(n << " classes");
+        CHECK(allocations_in([&] { chrysalis::softmax(x, 2.0, out); }) == 0);
+        CHECK(allocations_in([&] { chrysalis::log_softmax(x, 2.0, out); }) == 0);
+        // An expression is evaluated into out itself, not into a temporary.
+        CHECK(allocations_in([&] { chrysalis::softmax(x * S(3), 2.0, out); }) == 0);
+        CHECK(allocations_in([&] { chrysalis::softmax(out, 2.0, out); }) == 0);
+    }
+    // The check above can fail: the returning form allocates its result.
+    const M x = M::Random(10, 4);
+    CHECK(allocations_in([&] { const M p = chrysalis::softmax(x, 2.0); (void)p; }) == 1);
+}
