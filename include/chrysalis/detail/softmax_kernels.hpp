@@ -104,6 +104,9 @@ using SimdBatch = xsimd::batch<S>;
 /// online down-the-column path. 32 measured best on AVX-512 and AVX2 (benchmarks/softmax_bench).
 inline constexpr std::ptrdiff_t softmax_across_samples_max_rows = 32;
 
+/// Columns up to this size take the one-exp chunked path (they stay in L2 between its passes).
+inline constexpr std::ptrdiff_t softmax_chunked_max_bytes = 512 * 1024;
+
 template <class S>
 [[nodiscard]] inline S horizontal_max(const SimdBatch<S>& v) noexcept {
     alignas(SimdBatch<S>::arch_type::alignment()) S lanes[SimdBatch<S>::size];
@@ -195,12 +198,96 @@ void softmax_column_online(const S* x, S* y, std::ptrdiff_t n, S t_scalar) noexc
     }
 }
 
+/// Down-the-column softmax (probabilities) for a column that fits in cache, with one exp per
+/// element: the online pass works chunk by chunk (FlashAttention-style blocking of the same
+/// recurrence): each chunk's maximum is found first, the running sum is rescaled to it, and the
+/// chunk's exp((z − m_c)·t) are written to y while they are summed. The write pass then scales
+/// each chunk by its own factor exp((m_c − M)·t)/S. At most max_chunks chunks, so the per-chunk
+/// maxima live on the stack. Works in place (y = x): each value is read before it is overwritten.
+template <class S>
+void softmax_column_chunked(const S* x, S* y, std::ptrdiff_t n, S t_scalar) noexcept {
+    using B = SimdBatch<S>;
+    constexpr std::ptrdiff_t W = B::size;
+    constexpr std::ptrdiff_t max_chunks = 32;
+    const B t(t_scalar);
+    const std::ptrdiff_t vectors = (n + W - 1) / W;  // the last one may be partial
+    // Chunks of at least 64 registers (4 KiB of float on AVX-512), so the second read of a chunk
+    // comes from L1.
+    const std::ptrdiff_t chunk = std::max<std::ptrdiff_t>(64, (vectors + max_chunks - 1) / max_chunks);
+    B chunk_max[max_chunks];
+
+    B m(std::numeric_limits<S>::lowest());
+    B s0(S(0)), s1(S(0));
+    const std::ptrdiff_t full = n / W;  // complete registers
+    const std::ptrdiff_t tail = n - full * W;
+    alignas(B::arch_type::alignment()) S buf[W];
+    if (tail > 0) {
+        std::fill(buf, buf + W, -std::numeric_limits<S>::infinity());
+        std::copy(x + full * W, x + n, buf);
+    }
+    auto load = [&](std::ptrdiff_t v) {
+        return v < full ? B::load_unaligned(x + v * W) : B::load_aligned(buf);
+    };
+
+    std::ptrdiff_t c = 0;
+    for (std::ptrdiff_t v0 = 0; v0 < vectors; v0 += chunk, ++c) {
+        const std::ptrdiff_t v1 = std::min(vectors, v0 + chunk);
+        B cm = m;
+        for (std::ptrdiff_t v = v0; v < v1; ++v) cm = xsimd::max(cm, load(v));
+        if (xsimd::any(cm > m)) {
+            const B f = xsimd::exp((m - cm) * t);
+            s0 *= f;
+            s1 *= f;
+            m = cm;
+        }
+        chunk_max[c] = m;
+        std::ptrdiff_t v = v0;
+        for (; v + 2 <= std::min(v1, full); v += 2) {
+            const B e0 = xsimd::exp((B::load_unaligned(x + v * W) - m) * t);
+            const B e1 = xsimd::exp((B::load_unaligned(x + v * W + W) - m) * t);
+            e0.store_unaligned(y + v * W);
+            e1.store_unaligned(y + v * W + W);
+            s0 += e0;
+            s1 += e1;
+        }
+        for (; v < v1; ++v) {
+            const B e = xsimd::exp((load(v) - m) * t);
+            if (v < full) {
+                e.store_unaligned(y + v * W);
+            } else {
+                e.store_aligned(buf);  // the partial register: keep it in buf for the write pass
+            }
+            s0 += e;
+        }
+    }
+
+    // M = max_l m_l, S = Σ_l s_l·exp((m_l − M)·t); chunk c is scaled by exp((m_c − M)·t)/S.
+    const B mb(horizontal_max(m));
+    const B s = s0 + s1;
+    const B r(S(1) / xsimd::hadd(s * xsimd::exp((m - mb) * t)));
+    c = 0;
+    for (std::ptrdiff_t v0 = 0; v0 < vectors; v0 += chunk, ++c) {
+        const std::ptrdiff_t v1 = std::min(vectors, v0 + chunk);
+        const B f = xsimd::exp((chunk_max[c] - mb) * t) * r;
+        for (std::ptrdiff_t v = v0; v < std::min(v1, full); ++v) {
+            (B::load_unaligned(y + v * W) * f).store_unaligned(y + v * W);
+        }
+        if (v1 > full) {
+            (B::load_aligned(buf) * f).store_aligned(buf);
+            std::copy(buf, buf + tail, y + full * W);
+        }
+    }
+}
+
 /// Across-samples path for W consecutive columns of at most softmax_across_samples_max_rows
 /// rows: lane l works on column l, so the reductions over classes are plain vertical max/add.
+/// Rows come in by gather; results go out through a rows × W tile on the stack, copied to the
+/// columns with plain stores (xsimd 8.1's scatter is element-by-element and slower).
 template <SoftmaxOutput Output, class S, class Index>
-void softmax_block_across_samples(const S* x, S* y, std::ptrdiff_t rows, const Index& in_idx,
-                                  const Index& out_idx, S t_scalar) noexcept {
+void softmax_block_across_samples(const S* x, S* y, std::ptrdiff_t rows, std::ptrdiff_t out_stride,
+                                  const Index& in_idx, S t_scalar) noexcept {
     using B = SimdBatch<S>;
+    constexpr std::ptrdiff_t W = B::size;
     const B t(t_scalar);
     B v[softmax_across_samples_max_rows];
     B m(std::numeric_limits<S>::lowest());
@@ -215,11 +302,17 @@ void softmax_block_across_samples(const S* x, S* y, std::ptrdiff_t rows, const I
             s += v[i];
         }
         const B r = B(S(1)) / s;
-        for (std::ptrdiff_t i = 0; i < rows; ++i) (v[i] * r).scatter(y + i, out_idx);
+        for (std::ptrdiff_t i = 0; i < rows; ++i) v[i] *= r;
     } else {
         for (std::ptrdiff_t i = 0; i < rows; ++i) s += xsimd::exp((v[i] - m) * t);
         const B log_s = xsimd::log(s);
-        for (std::ptrdiff_t i = 0; i < rows; ++i) ((v[i] - m) * t - log_s).scatter(y + i, out_idx);
+        for (std::ptrdiff_t i = 0; i < rows; ++i) v[i] = (v[i] - m) * t - log_s;
+    }
+    alignas(B::arch_type::alignment()) S tile[softmax_across_samples_max_rows * W];
+    for (std::ptrdiff_t i = 0; i < rows; ++i) v[i].store_aligned(tile + i * W);
+    for (std::ptrdiff_t l = 0; l < W; ++l) {
+        S* column = y + l * out_stride;
+        for (std::ptrdiff_t i = 0; i < rows; ++i) column[i] = tile[i * W + l];
     }
 }
 
@@ -234,24 +327,32 @@ void softmax_columns_simd(const ColumnBlock<S>& b, S t) noexcept {
 
     std::ptrdiff_t c = 0;
     const bool across = b.rows <= softmax_across_samples_max_rows && b.cols >= W &&
-                        (W - 1) * std::max(b.in_stride, b.out_stride) <=
+                        (W - 1) * b.in_stride <=
                             static_cast<std::ptrdiff_t>(std::numeric_limits<I>::max());
     if (across && b.rows > 0) {
         alignas(IB::arch_type::alignment()) I in_off[W];
-        alignas(IB::arch_type::alignment()) I out_off[W];
-        for (std::ptrdiff_t l = 0; l < W; ++l) {
-            in_off[l] = static_cast<I>(l * b.in_stride);
-            out_off[l] = static_cast<I>(l * b.out_stride);
-        }
+        for (std::ptrdiff_t l = 0; l < W; ++l) in_off[l] = static_cast<I>(l * b.in_stride);
         const IB in_idx = IB::load_aligned(in_off);
-        const IB out_idx = IB::load_aligned(out_off);
         for (; c + W <= b.cols; c += W) {
             softmax_block_across_samples<Output>(b.in + c * b.in_stride, b.out + c * b.out_stride,
-                                                 b.rows, in_idx, out_idx, t);
+                                                 b.rows, b.out_stride, in_idx, t);
         }
     }
+    // One exp per element where the column stays in cache between the passes; longer columns
+    // take the online pass and a write pass that recomputes the exp, which reads the column from
+    // memory twice and writes it once.
+    const bool chunked = Output == SoftmaxOutput::probabilities &&
+                         b.rows * std::ptrdiff_t(sizeof(S)) <= softmax_chunked_max_bytes;
     for (; c < b.cols; ++c) {
-        softmax_column_online<Output>(b.in + c * b.in_stride, b.out + c * b.out_stride, b.rows, t);
+        const S* x = b.in + c * b.in_stride;
+        S* y = b.out + c * b.out_stride;
+        if constexpr (Output == SoftmaxOutput::probabilities) {
+            if (chunked) {
+                softmax_column_chunked(x, y, b.rows, t);
+                continue;
+            }
+        }
+        softmax_column_online<Output>(x, y, b.rows, t);
     }
 }
 
