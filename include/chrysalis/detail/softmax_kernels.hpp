@@ -116,17 +116,71 @@ template <class S>
     return m;
 }
 
+/// 2^y for y ≤ 0, NaN preserved. The kernels fold log2(e) into the inverse temperature
+/// (t₂ = log2(e)/T), so exp((z − m)/T) = 2^((z − m)·t₂) and the range reduction is exact:
+///   n = round(y),  f = y − n ∈ [−1/2, 1/2]  (exact: Sterbenz),   2^y = 2^n · p(f)
+/// p is, for double, the Taylor series Σ_{k≤13} (f·ln 2)^k / k! (remainder 4e-18); for float, a
+/// degree-6 polynomial fitted for least maximum relative error (scripts/fit_exp2.py: 2e-9
+/// exact, 1.75·2^-24 evaluated in float, one multiply-add fewer than the degree-7 Taylor
+/// series). No overflow branch is needed (y ≤ 0). 2^n is built in the exponent bits; y is first
+/// clamped at −(exponent bias), where 2^n is exactly 0, so the result underflows to 0 (values
+/// below the smallest normal number may be flushed to 0, an absolute error below that number).
+template <class S>
+[[nodiscard]] inline SimdBatch<S> exp2_nonpositive(const SimdBatch<S>& y_in) noexcept {
+    using B = SimdBatch<S>;
+    using I = xsimd::as_integer_t<S>;
+    using IB = xsimd::batch<I>;
+    constexpr bool is_float = std::is_same_v<S, float>;
+    constexpr int mantissa_bits = is_float ? 23 : 52;
+    constexpr I bias = is_float ? 127 : 1023;
+    // A NaN y stays NaN: x86's max(a, b) returns b when either is NaN, and b is y here.
+    const B y = xsimd::max(B(-S(bias)), y_in);
+    // Adding 1.5·2^mantissa_bits + bias rounds y to an integer and leaves n + bias in the low
+    // bits of k; shifted up by mantissa_bits they are the exponent field of 2^n (the bits above
+    // are shifted out).
+    const B shifter(S(1.5) * S(I(1) << mantissa_bits) + S(bias));
+    const B k = y + shifter;
+    const B n = k - shifter;
+    const B f = y - n;
+    B p;
+    if constexpr (is_float) {
+        p = B(0.00015353361959569156f);
+        p = xsimd::fma(p, f, B(0.0013398875016719103f));
+        p = xsimd::fma(p, f, B(0.00961843691766262f));
+        p = xsimd::fma(p, f, B(0.055503323674201965f));
+        p = xsimd::fma(p, f, B(0.24022647738456726f));
+        p = xsimd::fma(p, f, B(0.6931471824645996f));
+        p = xsimd::fma(p, f, B(1.0f));
+    } else {
+        constexpr int K = 13;  // Horner on (ln 2)^k / k!, highest degree first
+        double coef[K + 1];
+        coef[0] = 1;
+        for (int i = 1; i <= K; ++i) coef[i] = coef[i - 1] * 0.693147180559945309417 / i;
+        p = B(coef[K]);
+        for (int i = K - 1; i >= 0; --i) p = xsimd::fma(p, f, B(coef[i]));
+    }
+    const B two_n = xsimd::bitwise_cast<B>(xsimd::bitwise_cast<IB>(k) << mantissa_bits);
+    return p * two_n;
+}
+
+/// log2(e)/T in the kernel's scalar type, capped at its largest value (see inverse_temperature).
+template <class S>
+[[nodiscard]] inline S inverse_temperature_log2e(S t) noexcept {
+    const double v = double(t) * 1.44269504088896340736;
+    return static_cast<S>(std::min(v, double(std::numeric_limits<S>::max())));
+}
+
 /// One online step: fold the values v into the running (m, s) of each lane.
 template <class S>
 inline void online_update(SimdBatch<S>& m, SimdBatch<S>& s, const SimdBatch<S>& v,
-                          const SimdBatch<S>& t) noexcept {
+                          const SimdBatch<S>& t2) noexcept {
     const SimdBatch<S> m_new = xsimd::max(m, v);
     // Rescaling costs an exp; after the first few registers the maximum rarely moves.
     if (xsimd::any(m_new > m)) {
-        s *= xsimd::exp((m - m_new) * t);
+        s *= exp2_nonpositive<S>((m - m_new) * t2);
         m = m_new;
     }
-    s += xsimd::exp((v - m) * t);
+    s += exp2_nonpositive<S>((v - m) * t2);
 }
 
 /// Down-the-column path for one column of any length: an online max-and-sum pass, then one write
@@ -136,6 +190,7 @@ void softmax_column_online(const S* x, S* y, std::ptrdiff_t n, S t_scalar) noexc
     using B = SimdBatch<S>;
     constexpr std::ptrdiff_t W = B::size;
     const B t(t_scalar);
+    const B t2(inverse_temperature_log2e(t_scalar));  // exp(a·t) = 2^(a·t2)
     B m(std::numeric_limits<S>::lowest());
     B s0(S(0)), s1(S(0)), s2(S(0)), s3(S(0));
 
@@ -147,42 +202,42 @@ void softmax_column_online(const S* x, S* y, std::ptrdiff_t n, S t_scalar) noexc
         const B x3 = B::load_unaligned(x + i + 3 * W);
         const B m_new = xsimd::max(m, xsimd::max(xsimd::max(x0, x1), xsimd::max(x2, x3)));
         if (xsimd::any(m_new > m)) {
-            const B f = xsimd::exp((m - m_new) * t);
+            const B f = exp2_nonpositive<S>((m - m_new) * t2);
             s0 *= f;
             s1 *= f;
             s2 *= f;
             s3 *= f;
             m = m_new;
         }
-        s0 += xsimd::exp((x0 - m) * t);
-        s1 += xsimd::exp((x1 - m) * t);
-        s2 += xsimd::exp((x2 - m) * t);
-        s3 += xsimd::exp((x3 - m) * t);
+        s0 += exp2_nonpositive<S>((x0 - m) * t2);
+        s1 += exp2_nonpositive<S>((x1 - m) * t2);
+        s2 += exp2_nonpositive<S>((x2 - m) * t2);
+        s3 += exp2_nonpositive<S>((x3 - m) * t2);
     }
     B s = (s0 + s1) + (s2 + s3);
-    for (; i + W <= n; i += W) online_update(m, s, B::load_unaligned(x + i), t);
+    for (; i + W <= n; i += W) online_update(m, s, B::load_unaligned(x + i), t2);
 
     const std::ptrdiff_t tail = n - i;
     alignas(B::arch_type::alignment()) S buf[W];
     if (tail > 0) {
         std::fill(buf, buf + W, -std::numeric_limits<S>::infinity());
         std::copy(x + i, x + n, buf);
-        online_update(m, s, B::load_aligned(buf), t);
+        online_update(m, s, B::load_aligned(buf), t2);
     }
 
     // Merge the lanes: M = max_l m_l, S = Σ_l s_l·exp((m_l − M)·t).
     const S m_all = horizontal_max(m);
     const B mb(m_all);
-    const S s_all = xsimd::hadd(s * xsimd::exp((m - mb) * t));
+    const S s_all = xsimd::hadd(s * exp2_nonpositive<S>((m - mb) * t2));
 
     if constexpr (Output == SoftmaxOutput::probabilities) {
         const B r(S(1) / s_all);
         std::ptrdiff_t j = 0;
         for (; j + W <= n; j += W) {
-            (xsimd::exp((B::load_unaligned(x + j) - mb) * t) * r).store_unaligned(y + j);
+            (exp2_nonpositive<S>((B::load_unaligned(x + j) - mb) * t2) * r).store_unaligned(y + j);
         }
         if (tail > 0) {
-            (xsimd::exp((B::load_aligned(buf) - mb) * t) * r).store_aligned(buf);
+            (exp2_nonpositive<S>((B::load_aligned(buf) - mb) * t2) * r).store_aligned(buf);
             std::copy(buf, buf + tail, y + j);
         }
     } else {
@@ -209,7 +264,7 @@ void softmax_column_chunked(const S* x, S* y, std::ptrdiff_t n, S t_scalar) noex
     using B = SimdBatch<S>;
     constexpr std::ptrdiff_t W = B::size;
     constexpr std::ptrdiff_t max_chunks = 32;
-    const B t(t_scalar);
+    const B t2(inverse_temperature_log2e(t_scalar));  // exp(a·t) = 2^(a·t2)
     const std::ptrdiff_t vectors = (n + W - 1) / W;  // the last one may be partial
     // Chunks of at least 64 registers (4 KiB of float on AVX-512), so the second read of a chunk
     // comes from L1.
@@ -232,10 +287,19 @@ void softmax_column_chunked(const S* x, S* y, std::ptrdiff_t n, S t_scalar) noex
     std::ptrdiff_t c = 0;
     for (std::ptrdiff_t v0 = 0; v0 < vectors; v0 += chunk, ++c) {
         const std::ptrdiff_t v1 = std::min(vectors, v0 + chunk);
-        B cm = m;
-        for (std::ptrdiff_t v = v0; v < v1; ++v) cm = xsimd::max(cm, load(v));
+        // Four independent maxima, so the loop runs at load speed rather than max latency.
+        B cm0 = m, cm1 = m, cm2 = m, cm3 = m;
+        std::ptrdiff_t u = v0;
+        for (; u + 4 <= std::min(v1, full); u += 4) {
+            cm0 = xsimd::max(cm0, B::load_unaligned(x + u * W));
+            cm1 = xsimd::max(cm1, B::load_unaligned(x + u * W + W));
+            cm2 = xsimd::max(cm2, B::load_unaligned(x + u * W + 2 * W));
+            cm3 = xsimd::max(cm3, B::load_unaligned(x + u * W + 3 * W));
+        }
+        for (; u < v1; ++u) cm0 = xsimd::max(cm0, load(u));
+        const B cm = xsimd::max(xsimd::max(cm0, cm1), xsimd::max(cm2, cm3));
         if (xsimd::any(cm > m)) {
-            const B f = xsimd::exp((m - cm) * t);
+            const B f = exp2_nonpositive<S>((m - cm) * t2);
             s0 *= f;
             s1 *= f;
             m = cm;
@@ -243,15 +307,15 @@ void softmax_column_chunked(const S* x, S* y, std::ptrdiff_t n, S t_scalar) noex
         chunk_max[c] = m;
         std::ptrdiff_t v = v0;
         for (; v + 2 <= std::min(v1, full); v += 2) {
-            const B e0 = xsimd::exp((B::load_unaligned(x + v * W) - m) * t);
-            const B e1 = xsimd::exp((B::load_unaligned(x + v * W + W) - m) * t);
+            const B e0 = exp2_nonpositive<S>((B::load_unaligned(x + v * W) - m) * t2);
+            const B e1 = exp2_nonpositive<S>((B::load_unaligned(x + v * W + W) - m) * t2);
             e0.store_unaligned(y + v * W);
             e1.store_unaligned(y + v * W + W);
             s0 += e0;
             s1 += e1;
         }
         for (; v < v1; ++v) {
-            const B e = xsimd::exp((load(v) - m) * t);
+            const B e = exp2_nonpositive<S>((load(v) - m) * t2);
             if (v < full) {
                 e.store_unaligned(y + v * W);
             } else {
@@ -264,11 +328,11 @@ void softmax_column_chunked(const S* x, S* y, std::ptrdiff_t n, S t_scalar) noex
     // M = max_l m_l, S = Σ_l s_l·exp((m_l − M)·t); chunk c is scaled by exp((m_c − M)·t)/S.
     const B mb(horizontal_max(m));
     const B s = s0 + s1;
-    const B r(S(1) / xsimd::hadd(s * xsimd::exp((m - mb) * t)));
+    const B r(S(1) / xsimd::hadd(s * exp2_nonpositive<S>((m - mb) * t2)));
     c = 0;
     for (std::ptrdiff_t v0 = 0; v0 < vectors; v0 += chunk, ++c) {
         const std::ptrdiff_t v1 = std::min(vectors, v0 + chunk);
-        const B f = xsimd::exp((chunk_max[c] - mb) * t) * r;
+        const B f = exp2_nonpositive<S>((chunk_max[c] - mb) * t2) * r;
         for (std::ptrdiff_t v = v0; v < std::min(v1, full); ++v) {
             (B::load_unaligned(y + v * W) * f).store_unaligned(y + v * W);
         }
@@ -289,6 +353,7 @@ void softmax_block_across_samples(const S* x, S* y, std::ptrdiff_t rows, std::pt
     using B = SimdBatch<S>;
     constexpr std::ptrdiff_t W = B::size;
     const B t(t_scalar);
+    const B t2(inverse_temperature_log2e(t_scalar));  // exp(a·t) = 2^(a·t2)
     B v[softmax_across_samples_max_rows];
     B m(std::numeric_limits<S>::lowest());
     for (std::ptrdiff_t i = 0; i < rows; ++i) {
@@ -298,13 +363,13 @@ void softmax_block_across_samples(const S* x, S* y, std::ptrdiff_t rows, std::pt
     B s(S(0));
     if constexpr (Output == SoftmaxOutput::probabilities) {
         for (std::ptrdiff_t i = 0; i < rows; ++i) {
-            v[i] = xsimd::exp((v[i] - m) * t);
+            v[i] = exp2_nonpositive<S>((v[i] - m) * t2);
             s += v[i];
         }
         const B r = B(S(1)) / s;
         for (std::ptrdiff_t i = 0; i < rows; ++i) v[i] *= r;
     } else {
-        for (std::ptrdiff_t i = 0; i < rows; ++i) s += xsimd::exp((v[i] - m) * t);
+        for (std::ptrdiff_t i = 0; i < rows; ++i) s += exp2_nonpositive<S>((v[i] - m) * t2);
         const B log_s = xsimd::log(s);
         for (std::ptrdiff_t i = 0; i < rows; ++i) v[i] = (v[i] - m) * t - log_s;
     }
