@@ -69,7 +69,11 @@ def run_torch(min_time):
         with torch.no_grad():
             results[("torch", classes)] = time_torch(lambda: torch.softmax(x / TEMPERATURE, dim=1), min_time)
             results[("torch_plain", classes)] = time_torch(lambda: torch.softmax(x, dim=1), min_time)
-    return results, torch.__version__, torch.backends.cpu.get_cpu_capability() if hasattr(torch.backends, "cpu") else "?"
+    capability = "?"
+    for line in torch.__config__.show().splitlines():
+        if "CPU capability usage" in line:
+            capability = line.split(":")[-1].strip()
+    return results, torch.__version__, capability
 
 
 def gbps(seconds, classes):
