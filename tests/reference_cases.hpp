@@ -18,10 +18,10 @@ struct ReferenceCase {
     int batch = 0;
     double temperature = 0;
     double alpha = 0;
-    Eigen::MatrixXd student, teacher;         // classes x batch, one column per sample
+    Eigen::MatrixXd student, teacher;  // classes x batch, one column per sample
     std::vector<int> labels;
-    Eigen::MatrixXd softmax_student_t;        // softmax(student / T)
-    Eigen::MatrixXd log_softmax_student_t;    // log_softmax(student / T)
+    Eigen::MatrixXd softmax_student_t;      // softmax(student / T)
+    Eigen::MatrixXd log_softmax_student_t;  // log_softmax(student / T)
     double kd_loss = 0;
     Eigen::MatrixXd kd_grad;
     double ce_loss = 0;
@@ -56,14 +56,20 @@ inline std::vector<ReferenceCase> load_reference_cases() {
         if (cases.empty()) throw std::runtime_error(path + ": data before the first case");
         ReferenceCase& c = cases.back();
         const int n = c.classes, b = c.batch;
-        if (key == "student") c.student = read_matrix(line, n, b, key);
-        else if (key == "teacher") c.teacher = read_matrix(line, n, b, key);
-        else if (key == "softmax_student_T") c.softmax_student_t = read_matrix(line, n, b, key);
+        if (key == "student")
+            c.student = read_matrix(line, n, b, key);
+        else if (key == "teacher")
+            c.teacher = read_matrix(line, n, b, key);
+        else if (key == "softmax_student_T")
+            c.softmax_student_t = read_matrix(line, n, b, key);
         else if (key == "log_softmax_student_T")
             c.log_softmax_student_t = read_matrix(line, n, b, key);
-        else if (key == "kd_grad") c.kd_grad = read_matrix(line, n, b, key);
-        else if (key == "kd_loss") line >> c.kd_loss;
-        else if (key == "ce_loss") line >> c.ce_loss;
+        else if (key == "kd_grad")
+            c.kd_grad = read_matrix(line, n, b, key);
+        else if (key == "kd_loss")
+            line >> c.kd_loss;
+        else if (key == "ce_loss")
+            line >> c.ce_loss;
         else if (key == "labels") {
             c.labels.resize(static_cast<std::size_t>(b));
             for (int& label : c.labels) line >> label;

@@ -13,7 +13,9 @@ namespace chrysalis::test {
 /// in) or the portable scalar fallback, called directly.
 enum class Kernel { public_api, scalar };
 
-inline std::string to_string(Kernel k) { return k == Kernel::public_api ? "public" : "scalar"; }
+inline std::string to_string(Kernel k) {
+    return k == Kernel::public_api ? "public" : "scalar";
+}
 
 template <class S>
 using Mat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;

@@ -44,12 +44,24 @@ long allocations_in(F&& f) {
 }
 }  // namespace
 
-void* operator new(std::size_t size) { return counted_alloc(size); }
-void* operator new[](std::size_t size) { return counted_alloc(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void* operator new(std::size_t size) {
+    return counted_alloc(size);
+}
+void* operator new[](std::size_t size) {
+    return counted_alloc(size);
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+    std::free(p);
+}
 
 TEMPLATE_TEST_CASE("softmax into a caller's matrix does not allocate", "[softmax][allocation]",
                    float, double) {
@@ -67,5 +79,8 @@ TEMPLATE_TEST_CASE("softmax into a caller's matrix does not allocate", "[softmax
     }
     // The check above can fail: the returning form allocates its result.
     const M x = M::Random(10, 4);
-    CHECK(allocations_in([&] { const M p = chrysalis::softmax(x, 2.0); (void)p; }) == 1);
+    CHECK(allocations_in([&] {
+              const M p = chrysalis::softmax(x, 2.0);
+              (void)p;
+          }) == 1);
 }

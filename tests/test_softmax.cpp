@@ -43,8 +43,8 @@ Mat<S> random_logits(std::mt19937_64& rng, Eigen::Index rows, Eigen::Index cols,
 
 /// Worst error of p̂ and log p̂ against the long-double reference, each over its tolerance.
 template <class S>
-std::pair<double, double> worst_vs_long_double(const Mat<S>& x, const Mat<S>& p,
-                                               const Mat<S>& lp, double t) {
+std::pair<double, double> worst_vs_long_double(const Mat<S>& x, const Mat<S>& p, const Mat<S>& lp,
+                                               double t) {
     double worst_p = 0, worst_lp = 0;
     const double n = double(x.rows());
     for (Eigen::Index j = 0; j < x.cols(); ++j) {
@@ -55,11 +55,11 @@ std::pair<double, double> worst_vs_long_double(const Mat<S>& x, const Mat<S>& p,
             const double rp = double(ref.p(i));
             const double tol_p = u<S> * (12 + 3 * y + 2 * n) * rp + std::numeric_limits<S>::min();
             // log p = y − log S: the error of y, of S (relative), of log, and of the subtraction.
-            const double tol_lp =
-                u<S> * (8 + 3 * y + 2 * n + 2 * std::abs(double(ref.log_s)) +
-                        std::abs(double(ref.log_p(i))));
+            const double tol_lp = u<S> * (8 + 3 * y + 2 * n + 2 * std::abs(double(ref.log_s)) +
+                                          std::abs(double(ref.log_p(i))));
             worst_p = std::max(worst_p, std::abs(double(p(i, j)) - rp) / tol_p);
-            worst_lp = std::max(worst_lp, std::abs(double(lp(i, j)) - double(ref.log_p(i))) / tol_lp);
+            worst_lp =
+                std::max(worst_lp, std::abs(double(lp(i, j)) - double(ref.log_p(i))) / tol_lp);
         }
     }
     return {worst_p, worst_lp};
@@ -72,17 +72,19 @@ TEMPLATE_TEST_CASE("softmax matches a long-double reference on random columns of
     using S = TestType;
     const Kernel kernel = GENERATE(Kernel::public_api, Kernel::scalar);
     std::mt19937_64 rng(20261127);
-    for (Eigen::Index n : {1, 2, 3, 5, 10, 15, 16, 17, 31, 32, 33, 64, 65, 100, 257, 1000, 4097, 5000}) {
+    for (Eigen::Index n :
+         {1, 2, 3, 5, 10, 15, 16, 17, 31, 32, 33, 64, 65, 100, 257, 1000, 4097, 5000}) {
         for (Eigen::Index batch : {1, 3, 16, 17, 40}) {
             for (double spread : {0.1, 5.0, 60.0}) {
                 for (double t : {0.3, 1.0, 4.0, 25.0}) {
                     const double offset = spread > 50 ? 1000.0 : 0.0;
-                    const Mat<S> x = random_logits<S>(rng, n, batch, offset - spread, offset + spread);
+                    const Mat<S> x =
+                        random_logits<S>(rng, n, batch, offset - spread, offset + spread);
                     const auto [wp, wlp] = worst_vs_long_double<S>(
                         x, probabilities<S>(kernel, x, t), log_probabilities<S>(kernel, x, t), t);
-                    INFO(to_string(kernel) << " kernel, " << n << " classes x " << batch
-                                           << ", logits ±" << spread << " around " << offset
-                                           << ", T = " << t);
+                    INFO(to_string(kernel)
+                         << " kernel, " << n << " classes x " << batch << ", logits ±" << spread
+                         << " around " << offset << ", T = " << t);
                     REQUIRE(wp <= 1.0);
                     REQUIRE(wlp <= 1.0);
                 }
@@ -105,7 +107,8 @@ TEMPLATE_TEST_CASE("the SIMD and scalar kernels give the same results", "[softma
             // Each is within u·(12 + 3|y| + 2n)·p of the exact value, |y| ≤ 16/T here.
             const double rel = 2 * u<S> * (12 + 3 * 16 / t + 2 * double(n));
             INFO(n << " classes, T = " << t);
-            CHECK(((a - b).array().abs() <= S(rel) * b.array() + std::numeric_limits<S>::min()).all());
+            CHECK(((a - b).array().abs() <= S(rel) * b.array() + std::numeric_limits<S>::min())
+                      .all());
             CHECK(((la - lb).array().abs() <= S(rel) * (S(1) + lb.array().abs())).all());
         }
     }
@@ -147,13 +150,13 @@ TEMPLATE_TEST_CASE("a large temperature gives the uniform distribution", "[softm
             INFO(to_string(kernel) << ", " << n << " classes, T = " << t);
             CHECK(((p.array() - S(inv_n)).abs() <= S(tol)).all());
             const Mat<S> lp = log_probabilities<S>(kernel, x, t);
-            CHECK(((lp.array() + S(std::log(double(n)))).abs() <= S(tol * double(n) + 20 / t)).all());
+            CHECK(
+                ((lp.array() + S(std::log(double(n)))).abs() <= S(tol * double(n) + 20 / t)).all());
         }
     }
 }
 
-TEMPLATE_TEST_CASE("a small temperature gives one-hot on the maximum", "[softmax]", float,
-                   double) {
+TEMPLATE_TEST_CASE("a small temperature gives one-hot on the maximum", "[softmax]", float, double) {
     using S = TestType;
     const Kernel kernel = GENERATE(Kernel::public_api, Kernel::scalar);
     for (Eigen::Index n : {2, 10, 40, 1000}) {
@@ -210,7 +213,8 @@ TEMPLATE_TEST_CASE("extreme finite logits stay finite and exact", "[softmax]", f
             const Mat<S> shifted = (x.array() + S(1000)).matrix();
             for (double t : {0.7, 4.0}) {
                 CHECK(probabilities<S>(kernel, shifted, t) == probabilities<S>(kernel, x, t));
-                CHECK(log_probabilities<S>(kernel, shifted, t) == log_probabilities<S>(kernel, x, t));
+                CHECK(log_probabilities<S>(kernel, shifted, t) ==
+                      log_probabilities<S>(kernel, x, t));
             }
         }
     }
@@ -222,7 +226,8 @@ TEMPLATE_TEST_CASE("extreme finite logits stay finite and exact", "[softmax]", f
                 // Each exp is exactly 1, S = n exactly, p = 1/n rounded once.
                 CHECK((p.array() == S(1) / S(n)).all());
                 CHECK((log_probabilities<S>(kernel, x, t).array().abs() <=
-                       S(std::log(double(n)) * (1 + 2 * u<S>))).all());
+                       S(std::log(double(n)) * (1 + 2 * u<S>)))
+                          .all());
             }
         }
     }
@@ -288,15 +293,16 @@ TEMPLATE_TEST_CASE("a temperature that is not a finite positive number is reject
     using S = TestType;
     const Mat<S> x = Mat<S>::Random(10, 3);
     Mat<S> out(10, 3);
-    for (double t : {0.0, -0.0, -1.0, std::numeric_limits<double>::quiet_NaN(),
-                     std::numeric_limits<double>::infinity(),
-                     -std::numeric_limits<double>::infinity()}) {
+    for (double t :
+         {0.0, -0.0, -1.0, std::numeric_limits<double>::quiet_NaN(),
+          std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()}) {
         INFO("T = " << t);
         using Catch::Matchers::Contains;
-        CHECK_THROWS_MATCHES(chrysalis::softmax(x, t), std::invalid_argument,
-                             Catch::Matchers::Message(
-                                 "chrysalis::softmax: temperature T must be a finite number > 0, got " +
-                                 chrysalis::detail::concat(t)));
+        CHECK_THROWS_MATCHES(
+            chrysalis::softmax(x, t), std::invalid_argument,
+            Catch::Matchers::Message(
+                "chrysalis::softmax: temperature T must be a finite number > 0, got " +
+                chrysalis::detail::concat(t)));
         CHECK_THROWS_WITH(chrysalis::log_softmax(x, t),
                           Contains("chrysalis::log_softmax: temperature T"));
         CHECK_THROWS_AS(chrysalis::softmax(x, t, out), std::invalid_argument);
@@ -304,8 +310,8 @@ TEMPLATE_TEST_CASE("a temperature that is not a finite positive number is reject
     }
 }
 
-TEMPLATE_TEST_CASE("any Eigen dense expression is accepted and gives the same result",
-                   "[softmax]", float, double) {
+TEMPLATE_TEST_CASE("any Eigen dense expression is accepted and gives the same result", "[softmax]",
+                   float, double) {
     using S = TestType;
     std::mt19937_64 rng(13);
     for (Eigen::Index n : {10, 100}) {

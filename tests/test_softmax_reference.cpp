@@ -54,10 +54,10 @@ TEMPLATE_TEST_CASE("softmax and log_softmax match PyTorch on every reference cas
             for (int i = 0; i < c.classes; ++i) {
                 const double ref_p = c.softmax_student_t(i, j);
                 const double ref_lp = c.log_softmax_student_t(i, j);
-                worst_p = std::max(worst_p, std::abs(double(p(i, j)) - ref_p) /
-                                                Tolerance<S>::prob(ref_p));
-                worst_lp = std::max(worst_lp, std::abs(double(lp(i, j)) - ref_lp) /
-                                                  Tolerance<S>::log_prob(ref_lp));
+                worst_p = std::max(worst_p,
+                                   std::abs(double(p(i, j)) - ref_p) / Tolerance<S>::prob(ref_p));
+                worst_lp = std::max(
+                    worst_lp, std::abs(double(lp(i, j)) - ref_lp) / Tolerance<S>::log_prob(ref_lp));
             }
         }
         CHECK(worst_p <= 1.0);

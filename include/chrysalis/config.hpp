@@ -17,9 +17,10 @@
 #define CHRYSALIS_DETAIL_STR2(x) #x
 #define CHRYSALIS_DETAIL_STR(x) CHRYSALIS_DETAIL_STR2(x)
 /// The version as "major.minor.patch", e.g. "0.1.0".
-#define CHRYSALIS_VERSION_STRING                                                                   \
-    CHRYSALIS_DETAIL_STR(CHRYSALIS_VERSION_MAJOR)                                                  \
-    "." CHRYSALIS_DETAIL_STR(CHRYSALIS_VERSION_MINOR) "." CHRYSALIS_DETAIL_STR(CHRYSALIS_VERSION_PATCH)
+#define CHRYSALIS_VERSION_STRING                                                \
+    CHRYSALIS_DETAIL_STR(CHRYSALIS_VERSION_MAJOR)                               \
+    "." CHRYSALIS_DETAIL_STR(CHRYSALIS_VERSION_MINOR) "." CHRYSALIS_DETAIL_STR( \
+        CHRYSALIS_VERSION_PATCH)
 
 namespace chrysalis {
 

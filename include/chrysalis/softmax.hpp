@@ -36,8 +36,8 @@ template <class Derived>
 
 /// The column-major plain matrix softmax(logits) returns: same scalar and compile-time sizes.
 template <class Derived>
-using SoftmaxResult = Eigen::Matrix<typename Derived::Scalar, Derived::RowsAtCompileTime,
-                                    Derived::ColsAtCompileTime>;
+using SoftmaxResult =
+    Eigen::Matrix<typename Derived::Scalar, Derived::RowsAtCompileTime, Derived::ColsAtCompileTime>;
 
 template <class Out>
 concept WritableDense =
@@ -56,7 +56,8 @@ void check_scalars() {
 }
 
 /// Makes `out` logits.rows() × logits.cols() (resizing the dynamic dimensions of a Matrix or
-/// Array, which allocates nothing when the size already matches) or throws naming `name` and what was wrong with `out`.
+/// Array, which allocates nothing when the size already matches) or throws naming `name` and what
+/// was wrong with `out`.
 template <class Out>
 void prepare_output(Out& out, Eigen::Index rows, Eigen::Index cols, const char* name) {
     constexpr bool resizable_rows = Out::RowsAtCompileTime == Eigen::Dynamic;
@@ -72,9 +73,10 @@ void prepare_output(Out& out, Eigen::Index rows, Eigen::Index cols, const char* 
                                            " (classes x batch); pass an output of that size"));
     }
     if (!has_contiguous_columns(out)) {
-        throw std::invalid_argument(concat(
-            name, ": out must store each column contiguously (a column-major matrix, a Map or a "
-                  "block of whole columns of one)"));
+        throw std::invalid_argument(
+            concat(name,
+                   ": out must store each column contiguously (a column-major matrix, a Map or a "
+                   "block of whole columns of one)"));
     }
 }
 
@@ -94,8 +96,8 @@ void softmax_into(const Eigen::DenseBase<Derived>& logits, double temperature, O
         prepare_output(out, rows, cols, name);
         if (rows == 0 || cols == 0) return;
         const S t = inverse_temperature<S>(temperature);
-        const ColumnBlock<S> in_place{out.data(), column_stride(out), out.data(),
-                                      column_stride(out), rows, cols};
+        const ColumnBlock<S> in_place{
+            out.data(), column_stride(out), out.data(), column_stride(out), rows, cols};
 
         constexpr bool direct =
             (int(Eigen::internal::traits<Derived>::Flags) & Eigen::DirectAccessBit) != 0;
@@ -154,7 +156,7 @@ template <class Derived>
 ///   overlap between the two is not allowed.
 /// Throws: std::invalid_argument for a bad T, a wrongly sized `out` or non-contiguous columns.
 template <class Derived, class Out>
-    requires detail::WritableDense<Out>
+requires detail::WritableDense<Out>
 void softmax(const Eigen::DenseBase<Derived>& logits, double temperature, Out&& out) {
     using O = std::remove_cvref_t<Out>;
     detail::check_scalars<Derived, O>();
@@ -182,7 +184,7 @@ template <class Derived>
 /// Temperature log-softmax written into the caller's `out`; allocates nothing. The contract on
 /// `out` is that of softmax(logits, T, out).
 template <class Derived, class Out>
-    requires detail::WritableDense<Out>
+requires detail::WritableDense<Out>
 void log_softmax(const Eigen::DenseBase<Derived>& logits, double temperature, Out&& out) {
     using O = std::remove_cvref_t<Out>;
     detail::check_scalars<Derived, O>();

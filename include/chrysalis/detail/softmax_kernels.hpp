@@ -265,10 +265,11 @@ void softmax_column_chunked(const S* x, S* y, std::ptrdiff_t n, S t_scalar) noex
     constexpr std::ptrdiff_t W = B::size;
     constexpr std::ptrdiff_t max_chunks = 32;
     const B t2(inverse_temperature_log2e(t_scalar));  // exp(a·t) = 2^(a·t2)
-    const std::ptrdiff_t vectors = (n + W - 1) / W;  // the last one may be partial
+    const std::ptrdiff_t vectors = (n + W - 1) / W;   // the last one may be partial
     // Chunks of at least 64 registers (4 KiB of float on AVX-512), so the second read of a chunk
     // comes from L1.
-    const std::ptrdiff_t chunk = std::max<std::ptrdiff_t>(64, (vectors + max_chunks - 1) / max_chunks);
+    const std::ptrdiff_t chunk =
+        std::max<std::ptrdiff_t>(64, (vectors + max_chunks - 1) / max_chunks);
     B chunk_max[max_chunks];
 
     B m(std::numeric_limits<S>::lowest());
@@ -391,9 +392,9 @@ void softmax_columns_simd(const ColumnBlock<S>& b, S t) noexcept {
     constexpr std::ptrdiff_t W = B::size;
 
     std::ptrdiff_t c = 0;
-    const bool across = b.rows <= softmax_across_samples_max_rows && b.cols >= W &&
-                        (W - 1) * b.in_stride <=
-                            static_cast<std::ptrdiff_t>(std::numeric_limits<I>::max());
+    const bool across =
+        b.rows <= softmax_across_samples_max_rows && b.cols >= W &&
+        (W - 1) * b.in_stride <= static_cast<std::ptrdiff_t>(std::numeric_limits<I>::max());
     if (across && b.rows > 0) {
         alignas(IB::arch_type::alignment()) I in_off[W];
         for (std::ptrdiff_t l = 0; l < W; ++l) in_off[l] = static_cast<I>(l * b.in_stride);
