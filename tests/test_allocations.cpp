@@ -21,7 +21,9 @@ inline void count_eigen_check(bool allowed) {
 
 #include <catch2/catch.hpp>
 
-#include <chrysalis/softmax.hpp>
+#include <chrysalis/chrysalis.hpp>
+
+#include <vector>
 
 namespace {
 
@@ -83,4 +85,30 @@ TEMPLATE_TEST_CASE("softmax into a caller's matrix does not allocate", "[softmax
               const M p = chrysalis::softmax(x, 2.0);
               (void)p;
           }) == 1);
+}
+
+TEST_CASE("a training step allocates nothing after the first batch", "[network][allocation]") {
+    using Net = chrysalis::Sequential<chrysalis::Dense<784, 300>, chrysalis::ReLU,
+                                      chrysalis::Dropout<50>, chrysalis::Dense<300, 100>,
+                                      chrysalis::Tanh, chrysalis::Dense<100, 10>>;
+    using M = Eigen::MatrixXf;
+    Net net(chrysalis::Seed{1});
+    const M x = M::Random(784, 128);
+    std::vector<int> labels(128);
+    for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = int(i % 10);
+    M grad128(10, 128), grad50(10, 50);
+    auto step = [&](Eigen::Index batch) {
+        M& grad = batch == 128 ? grad128 : grad50;
+        const std::span<const int> yb(labels.data(), std::size_t(batch));
+        chrysalis::CrossEntropy{}(net.forward(x.leftCols(batch), chrysalis::Mode::training), yb,
+                                  grad);
+        net.backward(grad, true);
+        net.visit_parameters([](auto& p, auto& g) { p -= 0.01f * g; });
+    };
+    const long first = allocations_in([&] { step(128); });
+    CHECK(first > 0);  // the buffers and GEMM workspaces: the counter sees them
+    CHECK(allocations_in([&] { step(128); }) == 0);
+    // A smaller last batch, then full batches again: nothing reallocates.
+    CHECK(allocations_in([&] { step(50); }) == 0);
+    CHECK(allocations_in([&] { step(128); }) == 0);
 }

@@ -1,0 +1,137 @@
+#pragma once
+// chrysalis/layers/activations.hpp — element-wise activation layers. Each keeps the width of its
+// input (input_size = output_size = same_width), has no parameters, and works for float and
+// double. Forward writes y = f(x); backward writes dx = f'(x) ⊙ dy, using whichever of x and y
+// gives the derivative most cheaply.
+
+#include <Eigen/Core>
+
+#include <cmath>
+#include <numbers>
+#include <stdexcept>
+
+#include "chrysalis/config.hpp"
+#include "chrysalis/tensor.hpp"
+
+namespace chrysalis {
+
+namespace detail {
+/// What every activation shares: the widths and the shape check.
+struct ActivationBase {
+    static constexpr int input_size = same_width;
+    static constexpr int output_size = same_width;
+};
+}  // namespace detail
+
+/// y = x. Useful as a placeholder and in tests.
+struct Identity : detail::ActivationBase {
+    template <class X, class Y>
+    void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
+        y = x;
+    }
+    template <class X, class Yv, class DY, class DX>
+    void backward(const Eigen::MatrixBase<X>&, const Eigen::MatrixBase<Yv>&,
+                  const Eigen::MatrixBase<DY>& dy, DX&& dx) const {
+        if (dx.size() == 0) return;  // input gradient not wanted
+        dx = dy;
+    }
+};
+
+/// y = max(x, 0);  dx = dy where y > 0, else 0 (the subgradient 0 at x = 0).
+struct ReLU : detail::ActivationBase {
+    template <class X, class Y>
+    void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
+        y = x.cwiseMax(typename X::Scalar(0));
+    }
+    template <class X, class Yv, class DY, class DX>
+    void backward(const Eigen::MatrixBase<X>&, const Eigen::MatrixBase<Yv>& y,
+                  const Eigen::MatrixBase<DY>& dy, DX&& dx) const {
+        if (dx.size() == 0) return;  // input gradient not wanted
+        using S = typename DY::Scalar;
+        dx = (y.array() > S(0)).select(dy, S(0));
+    }
+};
+
+/// y = x for x > 0, slope·x otherwise (slope 0.01 by default, PyTorch's);  dx = dy or slope·dy.
+struct LeakyReLU : detail::ActivationBase {
+    double slope = 0.01;
+
+    LeakyReLU() = default;
+    /// Throws std::invalid_argument unless slope is finite.
+    explicit LeakyReLU(double negative_slope) : slope(negative_slope) {
+        if (!std::isfinite(slope))
+            throw std::invalid_argument(
+                detail::concat("chrysalis::LeakyReLU: slope must be finite, got ", slope));
+    }
+    template <class X, class Y>
+    void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
+        using S = typename X::Scalar;
+        y = (x.array() > S(0)).select(x, S(slope) * x);
+    }
+    template <class X, class Yv, class DY, class DX>
+    void backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Yv>&,
+                  const Eigen::MatrixBase<DY>& dy, DX&& dx) const {
+        if (dx.size() == 0) return;  // input gradient not wanted
+        using S = typename DY::Scalar;
+        dx = (x.array() > S(0)).select(dy, S(slope) * dy);
+    }
+};
+
+/// y = tanh x;  dx = (1 − y²)·dy.
+struct Tanh : detail::ActivationBase {
+    template <class X, class Y>
+    void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
+        y = x.array().tanh().matrix();
+    }
+    template <class X, class Yv, class DY, class DX>
+    void backward(const Eigen::MatrixBase<X>&, const Eigen::MatrixBase<Yv>& y,
+                  const Eigen::MatrixBase<DY>& dy, DX&& dx) const {
+        if (dx.size() == 0) return;  // input gradient not wanted
+        using S = typename DY::Scalar;
+        dx = ((S(1) - y.array().square()) * dy.array()).matrix();
+    }
+};
+
+/// y = 1/(1 + e^−x) (Eigen's logistic, stable for large |x|);  dx = y(1 − y)·dy.
+struct Sigmoid : detail::ActivationBase {
+    template <class X, class Y>
+    void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
+        y = x.array().logistic().matrix();
+    }
+    template <class X, class Yv, class DY, class DX>
+    void backward(const Eigen::MatrixBase<X>&, const Eigen::MatrixBase<Yv>& y,
+                  const Eigen::MatrixBase<DY>& dy, DX&& dx) const {
+        if (dx.size() == 0) return;  // input gradient not wanted
+        using S = typename DY::Scalar;
+        dx = (y.array() * (S(1) - y.array()) * dy.array()).matrix();
+    }
+};
+
+/// The exact GELU (Hendrycks & Gimpel 2016; PyTorch's default): y = x·Φ(x) with Φ the standard
+/// normal CDF, Φ(x) = (1 + erf(x/√2))/2;  dx = (Φ(x) + x·φ(x))·dy, φ(x) = e^{−x²/2}/√(2π).
+struct GELU : detail::ActivationBase {
+    template <class X, class Y>
+    void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
+        using S = typename X::Scalar;
+        y = x.unaryExpr([](S v) { return v * cdf(v); });
+    }
+    template <class X, class Yv, class DY, class DX>
+    void backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Yv>&,
+                  const Eigen::MatrixBase<DY>& dy, DX&& dx) const {
+        if (dx.size() == 0) return;  // input gradient not wanted
+        using S = typename DY::Scalar;
+        dx = x.binaryExpr(dy, [](S v, S g) {
+            const S pdf =
+                std::exp(S(-0.5) * v * v) * S(0.5 * std::numbers::inv_sqrtpi * std::numbers::sqrt2);
+            return (cdf(v) + v * pdf) * g;
+        });
+    }
+
+  private:
+    template <class S>
+    static S cdf(S v) {
+        return S(0.5) * (S(1) + std::erf(v * S(0.5 * std::numbers::sqrt2)));
+    }
+};
+
+}  // namespace chrysalis

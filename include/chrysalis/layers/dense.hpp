@@ -1,0 +1,102 @@
+#pragma once
+// chrysalis/layers/dense.hpp — the fully connected layer.
+
+#include <cmath>
+#include <stdexcept>
+
+#include "chrysalis/config.hpp"
+#include "chrysalis/detail/gemm.hpp"
+#include "chrysalis/random.hpp"
+#include "chrysalis/tensor.hpp"
+
+namespace chrysalis {
+
+/// How Dense draws its initial weights (biases start at 0). Both are uniform, so the same seed
+/// gives bit-identical weights on every machine.
+enum class Init {
+    he,  ///< U(−√(6/In), √(6/In)): variance 2/In, for ReLU-like activations (He et al. 2015)
+    glorot,  ///< U(−√(6/(In+Out)), √(6/(In+Out))), for tanh / sigmoid (Glorot & Bengio 2010)
+};
+
+/// Dense<In, Out, Scalar>: y = W·x + b over an In × B batch, W of Out × In, b of Out.
+///
+/// Gradients, for dy = ∂loss/∂y (Out × B):
+///   ∂loss/∂W = dy·xᵀ,   ∂loss/∂b = Σ_columns dy,   ∂loss/∂x = Wᵀ·dy.
+/// The three products go through detail::Gemm, which keeps Eigen's packing workspace, so
+/// forward and backward allocate nothing once the batch size has been seen.
+template <int In, int Out, class Scalar = float>
+class Dense {
+    static_assert(In > 0 && Out > 0, "chrysalis::Dense<In, Out>: both widths must be positive");
+    static_assert(is_supported_scalar_v<Scalar>,
+                  "chrysalis::Dense: Scalar must be float or double");
+
+  public:
+    using scalar_type = Scalar;
+    static constexpr int input_size = In;
+    static constexpr int output_size = Out;
+    /// Number of trainable values: Out·In weights and Out biases.
+    static constexpr std::size_t parameter_count = std::size_t(In) * Out + Out;
+
+    /// All parameters zero; call initialize (Sequential does) before training.
+    Dense() : w_(Matrix<Scalar>::Zero(Out, In)), b_(Vector<Scalar>::Zero(Out)) {
+        dw_.setZero(Out, In);
+        db_.setZero(Out);
+    }
+
+    /// Draws W from `init` with the generator; b = 0.
+    void initialize(Rng& rng, Init init = Init::he) {
+        const double limit = init == Init::he ? std::sqrt(6.0 / In) : std::sqrt(6.0 / (In + Out));
+        for (Eigen::Index j = 0; j < In; ++j)
+            for (Eigen::Index i = 0; i < Out; ++i) w_(i, j) = Scalar(rng.uniform(-limit, limit));
+        b_.setZero();
+    }
+
+    /// y = W·x + b·1ᵀ.
+    void forward(ConstMatrixRef<Scalar> x, MatrixRef<Scalar> y, Mode = Mode::inference) {
+        check_shapes(x, y, "forward");
+        forward_gemm_.run(y, w_, detail::Op::none, x, detail::Op::none);
+        y.colwise() += b_;
+    }
+
+    /// dW = dy·xᵀ, db = row sums of dy, dx = Wᵀ·dy (dx may be empty to skip it: the first layer
+    /// of a network needs no input gradient unless asked).
+    void backward(ConstMatrixRef<Scalar> x, ConstMatrixRef<Scalar> /*y*/, ConstMatrixRef<Scalar> dy,
+                  MatrixRef<Scalar> dx) {
+        weight_gemm_.run(dw_, dy, detail::Op::none, x, detail::Op::transpose);
+        db_.noalias() = dy.rowwise().sum();
+        if (dx.size() != 0) input_gemm_.run(dx, w_, detail::Op::transpose, dy, detail::Op::none);
+    }
+
+    /// Calls f(parameter, gradient) for W, then b.
+    template <class F>
+    void visit_parameters(F&& f) {
+        f(w_, dw_);
+        f(b_, db_);
+    }
+
+    Matrix<Scalar>& weights() noexcept { return w_; }
+    const Matrix<Scalar>& weights() const noexcept { return w_; }
+    Vector<Scalar>& bias() noexcept { return b_; }
+    const Vector<Scalar>& bias() const noexcept { return b_; }
+    const Matrix<Scalar>& weight_gradient() const noexcept { return dw_; }
+    const Vector<Scalar>& bias_gradient() const noexcept { return db_; }
+
+  private:
+    static void check_shapes(const ConstMatrixRef<Scalar>& x, const MatrixRef<Scalar>& y,
+                             const char* what) {
+        if (x.rows() != In || y.rows() != Out || x.cols() != y.cols()) {
+            throw std::invalid_argument(
+                detail::concat("chrysalis::Dense<", In, ", ", Out, ">::", what, ": expected input ",
+                               In, " x B and output ", Out, " x B, got ", x.rows(), " x ", x.cols(),
+                               " and ", y.rows(), " x ", y.cols()));
+        }
+    }
+
+    Matrix<Scalar> w_;
+    Vector<Scalar> b_;
+    Matrix<Scalar> dw_;
+    Vector<Scalar> db_;
+    detail::Gemm<Scalar> forward_gemm_, weight_gemm_, input_gemm_;
+};
+
+}  // namespace chrysalis

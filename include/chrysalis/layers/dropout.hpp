@@ -1,0 +1,115 @@
+#pragma once
+// chrysalis/layers/dropout.hpp — inverted dropout.
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <stdexcept>
+
+#include "chrysalis/config.hpp"
+#include "chrysalis/random.hpp"
+#include "chrysalis/tensor.hpp"
+
+namespace chrysalis {
+
+/// Dropout<Percent>: in Mode::training each value is kept with probability q = 1 − rate and
+/// scaled by 1/q (inverted dropout, so inference is the identity and needs no rescaling):
+///   y = x ⊙ m / q,   m_ij ~ Bernoulli(q);   dx = dy ⊙ m / q.
+/// In Mode::inference y = x and dx = dy. The rate starts at Percent/100 and can be changed with
+/// set_rate. The mask comes from the layer's own seeded generator (Sequential seeds it), drawn
+/// 16 bits at a time, so the keep probability is q rounded to a multiple of 2^-16.
+/// freeze_mask(true) makes training-mode forwards reuse the last mask, for gradient checks.
+template <int Percent = 50>
+class Dropout {
+    static_assert(Percent >= 0 && Percent < 100,
+                  "chrysalis::Dropout<Percent>: Percent is the drop rate in percent, 0 to 99");
+
+  public:
+    static constexpr int input_size = same_width;
+    static constexpr int output_size = same_width;
+
+    Dropout() = default;
+    /// A dropout layer with the given rate; see set_rate.
+    explicit Dropout(double rate) { set_rate(rate); }
+
+    /// Throws std::invalid_argument unless 0 ≤ rate < 1.
+    void set_rate(double rate) {
+        if (!(rate >= 0.0 && rate < 1.0))
+            throw std::invalid_argument(
+                detail::concat("chrysalis::Dropout: rate must be in [0, 1), got ", rate));
+        rate_ = rate;
+    }
+    [[nodiscard]] double rate() const noexcept { return rate_; }
+
+    /// Seeds the mask generator from `rng`.
+    void initialize(Rng& rng) { rng_ = Rng(Seed{rng.next()}); }
+    void seed(Seed s) { rng_ = Rng(s); }
+
+    /// Reuse the current mask in training-mode forwards (for finite-difference checks).
+    void freeze_mask(bool frozen) noexcept { frozen_ = frozen; }
+
+    template <class X, class Y>
+    void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode mode = Mode::inference) {
+        using S = typename X::Scalar;
+        training_ = mode == Mode::training && rate_ > 0;
+        if (!training_) {
+            y = x;
+            return;
+        }
+        const Eigen::Index rows = x.rows(), cols = x.cols();
+        if (!frozen_ || mask_rows_ != rows || mask_cols_ != cols) draw_mask(rows, cols);
+        const S scale = S(1.0 / (1.0 - rate_));
+        y = (x.array() * mask().template cast<S>() * scale).matrix();
+    }
+
+    template <class X, class Yv, class DY, class DX>
+    void backward(const Eigen::MatrixBase<X>&, const Eigen::MatrixBase<Yv>&,
+                  const Eigen::MatrixBase<DY>& dy, DX&& dx) const {
+        if (dx.size() == 0) return;  // input gradient not wanted
+        using S = typename DY::Scalar;
+        if (!training_) {
+            dx = dy;
+            return;
+        }
+        const S scale = S(1.0 / (1.0 - rate_));
+        dx = (dy.array() * mask().template cast<S>() * scale).matrix();
+    }
+
+    /// The mask of the last training-mode forward (1 = kept), rows × batch.
+    [[nodiscard]] auto mask() const { return mask_storage_.topLeftCorner(mask_rows_, mask_cols_); }
+
+  private:
+    void draw_mask(Eigen::Index rows, Eigen::Index cols) {
+        // Storage only grows: a smaller batch (the last of an epoch) reuses it, so after the
+        // largest batch has been seen no step allocates.
+        if (mask_storage_.rows() < rows || mask_storage_.cols() < cols) {
+            mask_storage_.resize(std::max(rows, Eigen::Index(mask_storage_.rows())),
+                                 std::max(cols, Eigen::Index(mask_storage_.cols())));
+        }
+        mask_rows_ = rows;
+        mask_cols_ = cols;
+        const auto keep_below = static_cast<std::uint32_t>((1.0 - rate_) * 65536.0 + 0.5);
+        std::uint64_t bits = 0;
+        int left = 0;
+        for (Eigen::Index j = 0; j < cols; ++j) {
+            for (Eigen::Index i = 0; i < rows; ++i) {
+                if (left == 0) {
+                    bits = rng_.next();
+                    left = 4;
+                }
+                mask_storage_(i, j) = (bits & 0xFFFF) < keep_below ? 1 : 0;
+                bits >>= 16;
+                --left;
+            }
+        }
+    }
+
+    double rate_ = Percent / 100.0;
+    Rng rng_{};
+    bool frozen_ = false;
+    bool training_ = false;
+    Eigen::Array<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic> mask_storage_;
+    Eigen::Index mask_rows_ = 0, mask_cols_ = 0;
+};
+
+}  // namespace chrysalis

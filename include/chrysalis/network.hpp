@@ -1,0 +1,318 @@
+#pragma once
+// chrysalis/network.hpp — Sequential<Layers...>: layers composed left to right, their widths
+// checked at compile time.
+
+#include <array>
+#include <cstddef>
+#include <stdexcept>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "chrysalis/concepts.hpp"
+#include "chrysalis/config.hpp"
+#include "chrysalis/layers/activations.hpp"
+#include "chrysalis/layers/dense.hpp"
+#include "chrysalis/random.hpp"
+#include "chrysalis/tensor.hpp"
+
+namespace chrysalis {
+
+namespace detail {
+
+template <class L>
+struct declared_scalar {
+    using type = void;
+};
+template <class L>
+requires requires {
+    typename L::scalar_type;
+}
+struct declared_scalar<L> {
+    using type = typename L::scalar_type;
+};
+
+/// The scalar of the first layer that declares one (Dense does), float if none does.
+template <class... Ls>
+struct first_scalar {
+    using type = DefaultScalar;
+};
+template <class L, class... Ls>
+struct first_scalar<L, Ls...> {
+    using type =
+        std::conditional_t<std::is_void_v<typename declared_scalar<L>::type>,
+                           typename first_scalar<Ls...>::type, typename declared_scalar<L>::type>;
+};
+
+template <class L>
+constexpr int input_width_of() {
+    if constexpr (requires { L::input_size; }) return L::input_size;
+    return same_width;
+}
+template <class L>
+constexpr int output_width_of() {
+    if constexpr (requires { L::output_size; }) return L::output_size;
+    return same_width;
+}
+
+// The compile-time checks. Each is a class template whose name and arguments, printed by the
+// compiler in "In instantiation of …", complete the sentence of its static_assert.
+
+template <class T, class Scalar>
+struct Sequential_argument_must_satisfy_the_Layer_concept {
+    static_assert(Layer<T, Scalar>,
+                  "chrysalis::Sequential: this type is not a layer. A layer has static int "
+                  "input_size and output_size (or chrysalis::same_width), forward(x, y, mode) and "
+                  "backward(x, y, dy, dx); see chrysalis/concepts.hpp");
+    static constexpr bool ok = Layer<T, Scalar>;
+};
+
+template <class Layer, int Width>
+struct layer_outputs {};
+template <class Layer, int Width>
+struct but_next_layer_expects {};
+
+template <class Produced, class Expected>
+struct Sequential_widths_must_match;
+template <class P, int Out, class N, int In>
+struct Sequential_widths_must_match<layer_outputs<P, Out>, but_next_layer_expects<N, In>> {
+    static_assert(Out == In,
+                  "chrysalis::Sequential: a layer's output width does not match the next layer's "
+                  "input width (layer_outputs<Layer, width> and but_next_layer_expects<Layer, "
+                  "width> above name both)");
+    static constexpr bool ok = Out == In;
+};
+
+template <class L, class Scalar>
+struct Sequential_layers_must_share_one_scalar_type {
+    using declared = typename declared_scalar<L>::type;
+    static_assert(std::is_void_v<declared> || std::is_same_v<declared, Scalar>,
+                  "chrysalis::Sequential: every layer must use the network's scalar type (the "
+                  "first Dense's: all float or all double)");
+    static constexpr bool ok = std::is_void_v<declared> || std::is_same_v<declared, Scalar>;
+};
+
+/// Index of the layer whose output is the input of layer i: the last one before it with a fixed
+/// output width, or layer 0.
+template <std::size_t N>
+constexpr std::size_t producer_of(const std::array<int, N>& out, std::size_t i) {
+    for (std::size_t j = i; j-- > 0;)
+        if (out[j] != same_width) return j;
+    return 0;
+}
+
+}  // namespace detail
+
+/// Sequential<L0, L1, …>: y = L_{n−1}(… L1(L0(x))). A network is a type; its widths are checked
+/// at compile time, and its work buffers are kept between steps.
+///
+/// Requires: every Li satisfies chrysalis::Layer; the first has a fixed input width; each layer
+///   with a fixed input width gets exactly that many features from the layer before it
+///   (activations and dropout pass widths through). Otherwise the build fails with a sentence
+///   naming both layers and both widths.
+/// Ensures: forward and backward allocate nothing once the largest batch size has been seen
+///   (buffers grow, never shrink, so a smaller last batch reuses them).
+template <class... Layers>
+class Sequential {
+    static_assert(sizeof...(Layers) > 0, "chrysalis::Sequential needs at least one layer");
+
+  public:
+    using Scalar = typename detail::first_scalar<Layers...>::type;
+    static constexpr std::size_t depth = sizeof...(Layers);
+
+  private:
+    static constexpr bool layers_ok =
+        (detail::Sequential_argument_must_satisfy_the_Layer_concept<Layers, Scalar>::ok && ...) &&
+        (detail::Sequential_layers_must_share_one_scalar_type<Layers, Scalar>::ok && ...);
+
+    static constexpr std::array<int, depth> in_widths{detail::input_width_of<Layers>()...};
+    static constexpr std::array<int, depth> out_widths{detail::output_width_of<Layers>()...};
+    static_assert(in_widths[0] != same_width,
+                  "chrysalis::Sequential: the first layer must have a fixed input width (begin "
+                  "with a Dense layer)");
+
+    static constexpr std::array<int, depth + 1> compute_widths() {
+        std::array<int, depth + 1> w{};
+        w[0] = in_widths[0];
+        for (std::size_t i = 0; i < depth; ++i)
+            w[i + 1] = out_widths[i] == same_width ? w[i] : out_widths[i];
+        return w;
+    }
+
+  public:
+    /// widths[i] is the number of features entering layer i; widths[depth] the output's.
+    static constexpr std::array<int, depth + 1> widths = compute_widths();
+    static constexpr int input_size = widths[0];
+    static constexpr int output_size = widths[depth];
+
+  private:
+    template <std::size_t I>
+    using LayerAt = std::tuple_element_t<I, std::tuple<Layers...>>;
+
+    template <std::size_t... I>
+    static constexpr bool check_links(std::index_sequence<I...>) {
+        return (check_link<I>() && ...);
+    }
+    template <std::size_t I>
+    static constexpr bool check_link() {
+        if constexpr (I == 0 || in_widths[I] == same_width) {
+            return true;
+        } else {
+            constexpr std::size_t p = detail::producer_of(out_widths, I);
+            return detail::Sequential_widths_must_match<
+                detail::layer_outputs<LayerAt<p>, widths[I]>,
+                detail::but_next_layer_expects<LayerAt<I>, in_widths[I]>>::ok;
+        }
+    }
+    static constexpr bool links_ok = check_links(std::make_index_sequence<depth>{});
+
+  public:
+    /// All parameters drawn from Seed{0}.
+    Sequential() : Sequential(Seed{0}) {}
+
+    /// Initialises every layer from its own stream derived from `seed`: Dense layers with He
+    /// initialisation, or Glorot when a Tanh or Sigmoid follows them; dropout masks seeded.
+    /// The same seed gives bit-identical parameters on every machine.
+    explicit Sequential(Seed seed) { initialize(seed); }
+
+    /// Redraws every parameter (and the dropout generators) from `seed`.
+    void initialize(Seed seed) { initialize_layers(seed, std::make_index_sequence<depth>{}); }
+
+    /// Runs the network on x (input_size × B, any Eigen expression) and returns a view of the
+    /// output (output_size × B), valid until the next forward. In Mode::training the
+    /// activations are kept for backward. Throws std::invalid_argument if x has the wrong
+    /// number of rows.
+    template <class Derived>
+    ConstMatrixRef<Scalar> forward(const Eigen::MatrixBase<Derived>& x,
+                                   Mode mode = Mode::inference) {
+        if (x.rows() != input_size) {
+            throw std::invalid_argument(
+                detail::concat("chrysalis::Sequential::forward: the input has ", x.rows(),
+                               " rows (features) but the network's input width is ", input_size));
+        }
+        batch_ = x.cols();
+        reserve(batch_);
+        act_[0].leftCols(batch_) = x;
+        forward_layers(mode, std::make_index_sequence<depth>{});
+        return act_[depth].leftCols(batch_);
+    }
+
+    /// Backpropagates d_output = ∂loss/∂output (output_size × B, the B of the last forward):
+    /// overwrites every layer's parameter gradients and, if `input_gradient`, computes
+    /// ∂loss/∂input (see input_gradient()). Call after a Mode::training forward.
+    template <class Derived>
+    void backward(const Eigen::MatrixBase<Derived>& d_output, bool input_gradient = false) {
+        if (d_output.rows() != output_size || d_output.cols() != batch_) {
+            throw std::invalid_argument(detail::concat(
+                "chrysalis::Sequential::backward: the output gradient is ", d_output.rows(), " x ",
+                d_output.cols(), " but the last forward produced ", output_size, " x ", batch_));
+        }
+        grad_[depth].leftCols(batch_) = d_output;
+        want_input_gradient_ = input_gradient;
+        backward_layers(std::make_index_sequence<depth>{});
+    }
+
+    /// ∂loss/∂input from the last backward(…, true): input_size × B.
+    [[nodiscard]] ConstMatrixRef<Scalar> input_gradient() const {
+        return grad_[0].leftCols(want_input_gradient_ ? batch_ : 0);
+    }
+
+    /// Calls f(parameter, gradient) for every parameter block of every layer, in order.
+    template <class F>
+    void visit_parameters(F&& f) {
+        std::apply([&](auto&... layer) { (visit_layer(layer, f), ...); }, layers_);
+    }
+
+    /// The number of trainable values.
+    static constexpr std::size_t parameter_count() {
+        return (parameter_count_of<Layers>() + ... + std::size_t(0));
+    }
+
+    /// Layer I, by index: net.layer<0>().weights().
+    template <std::size_t I>
+    LayerAt<I>& layer() noexcept {
+        return std::get<I>(layers_);
+    }
+    template <std::size_t I>
+    const LayerAt<I>& layer() const noexcept {
+        return std::get<I>(layers_);
+    }
+
+    /// The output of layer I-1 (input of layer I) from the last forward; I = 0 is the input.
+    [[nodiscard]] ConstMatrixRef<Scalar> activation(std::size_t i) const {
+        return act_.at(i).leftCols(batch_);
+    }
+
+  private:
+    template <class L>
+    static constexpr std::size_t parameter_count_of() {
+        if constexpr (requires { L::parameter_count; }) return L::parameter_count;
+        return 0;
+    }
+
+    template <class L, class F>
+    static void visit_layer(L& layer, F& f) {
+        if constexpr (requires { layer.visit_parameters(f); }) layer.visit_parameters(f);
+    }
+
+    template <std::size_t... I>
+    void initialize_layers(Seed seed, std::index_sequence<I...>) {
+        (initialize_layer<I>(seed), ...);
+    }
+    template <std::size_t I>
+    void initialize_layer(Seed seed) {
+        auto& layer = std::get<I>(layers_);
+        Rng rng(derive_seed(seed, I));
+        if constexpr (requires { layer.initialize(rng, Init::he); }) {
+            constexpr bool squashing_next = [] {
+                if constexpr (I + 1 < depth) {
+                    using Next = LayerAt<I + 1>;
+                    return std::is_same_v<Next, Tanh> || std::is_same_v<Next, Sigmoid>;
+                }
+                return false;
+            }();
+            layer.initialize(rng, squashing_next ? Init::glorot : Init::he);
+        } else if constexpr (requires { layer.initialize(rng); }) {
+            layer.initialize(rng);
+        }
+    }
+
+    void reserve(Eigen::Index batch) {
+        if (capacity_ >= batch) return;
+        for (std::size_t i = 0; i <= depth; ++i) {
+            act_[i].resize(widths[i], batch);
+            grad_[i].resize(widths[i], batch);
+        }
+        capacity_ = batch;
+    }
+
+    template <std::size_t... I>
+    void forward_layers(Mode mode, std::index_sequence<I...>) {
+        (std::get<I>(layers_).forward(ConstMatrixRef<Scalar>(act_[I].leftCols(batch_)),
+                                      MatrixRef<Scalar>(act_[I + 1].leftCols(batch_)), mode),
+         ...);
+    }
+
+    template <std::size_t... I>
+    void backward_layers(std::index_sequence<I...>) {
+        (backward_layer<depth - 1 - I>(), ...);
+    }
+    template <std::size_t I>
+    void backward_layer() {
+        const Eigen::Index dx_cols = (I == 0 && !want_input_gradient_) ? 0 : batch_;
+        std::get<I>(layers_).backward(ConstMatrixRef<Scalar>(act_[I].leftCols(batch_)),
+                                      ConstMatrixRef<Scalar>(act_[I + 1].leftCols(batch_)),
+                                      ConstMatrixRef<Scalar>(grad_[I + 1].leftCols(batch_)),
+                                      MatrixRef<Scalar>(grad_[I].leftCols(dx_cols)));
+    }
+
+    static_assert(layers_ok && links_ok);
+
+    std::tuple<Layers...> layers_;
+    std::array<Matrix<Scalar>, depth + 1> act_;   // act_[i]: input of layer i (capacity columns)
+    std::array<Matrix<Scalar>, depth + 1> grad_;  // grad_[i]: ∂loss/∂act_[i]
+    Eigen::Index capacity_ = 0, batch_ = 0;
+    bool want_input_gradient_ = false;
+};
+
+}  // namespace chrysalis

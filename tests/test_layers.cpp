@@ -1,0 +1,202 @@
+// The layers: forward against hand-computed values, backward against the gradient checker, and
+// float against double.
+
+#include <catch2/catch.hpp>
+
+#include <chrysalis/chrysalis.hpp>
+
+#include <cmath>
+
+using namespace chrysalis;
+
+namespace {
+
+Matrix<double> random_matrix(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed,
+                             double lo = -2, double hi = 2) {
+    Rng rng(Seed{seed});
+    Matrix<double> m(rows, cols);
+    for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = rng.uniform(lo, hi);
+    return m;
+}
+
+template <class L>
+Matrix<double> run_forward(L& layer, const Matrix<double>& x, Eigen::Index out_rows,
+                           Mode mode = Mode::inference) {
+    Matrix<double> y(out_rows, x.cols());
+    layer.forward(ConstMatrixRef<double>(x), MatrixRef<double>(y), mode);
+    return y;
+}
+
+}  // namespace
+
+TEST_CASE("Dense computes W·x + b", "[layers]") {
+    Dense<2, 3, double> dense;
+    dense.weights() << 1, 2, 3, 4, 5, 6;
+    dense.bias() << 0.5, -1, 2;
+    Matrix<double> x(2, 2);
+    x << 1, 0, -1, 2;  // samples (1, −1) and (0, 2)
+    const Matrix<double> y = run_forward(dense, x, 3);
+    Matrix<double> expected(3, 2);
+    // (1·1 + 2·−1 + 0.5, 1·0 + 2·2 + 0.5), (3 − 4 − 1, 8 − 1), (5 − 6 + 2, 12 + 2)
+    expected << -0.5, 4.5, -2, 7, 1, 14;
+    CHECK(y == expected);
+}
+
+TEST_CASE("activations compute their functions", "[layers]") {
+    Matrix<double> x(1, 5);
+    x << -2, -0.5, 0, 0.5, 1;
+    Identity id;
+    CHECK(run_forward(id, x, 1) == x);
+    Matrix<double> relu(1, 5);
+    relu << 0, 0, 0, 0.5, 1;
+    ReLU r;
+    CHECK(run_forward(r, x, 1) == relu);
+    LeakyReLU leaky(0.1);
+    Matrix<double> lk(1, 5);
+    lk << -0.2, -0.05, 0, 0.5, 1;
+    CHECK(run_forward(leaky, x, 1).isApprox(lk, 1e-15));
+    Tanh t;
+    CHECK(run_forward(t, x, 1)(0, 4) == Approx(0.7615941559557649).epsilon(1e-15));
+    Sigmoid s;
+    CHECK(run_forward(s, x, 1)(0, 2) == 0.5);
+    CHECK(run_forward(s, x, 1)(0, 4) == Approx(0.7310585786300049).epsilon(1e-15));
+    GELU g;
+    // x·Φ(x): Φ(1) = 0.8413447460685429, Φ(−2) = 0.022750131948179195
+    CHECK(run_forward(g, x, 1)(0, 4) == Approx(0.8413447460685429).epsilon(1e-14));
+    CHECK(run_forward(g, x, 1)(0, 0) == Approx(-2 * 0.022750131948179195).epsilon(1e-13));
+    CHECK_THROWS_WITH(LeakyReLU(std::nan("")), Catch::Matchers::Contains("slope must be finite"));
+}
+
+TEST_CASE("Sigmoid and Tanh saturate without NaN for extreme inputs", "[layers]") {
+    Matrix<double> x(1, 4);
+    x << -1e4, -800, 800, 1e4;
+    Sigmoid s;
+    Tanh t;
+    const Matrix<double> ys = run_forward(s, x, 1);
+    CHECK(ys(0, 0) == 0);
+    CHECK(ys(0, 3) == 1);
+    CHECK_FALSE(run_forward(t, x, 1).array().isNaN().any());
+}
+
+TEST_CASE("Dropout keeps 1 - rate of the values, scaled, only in training", "[layers]") {
+    Dropout<30> drop;
+    drop.seed(Seed{5});
+    const Matrix<double> x = Matrix<double>::Ones(100, 1000);
+    CHECK(run_forward(drop, x, 100, Mode::inference) == x);
+    const Matrix<double> y = run_forward(drop, x, 100, Mode::training);
+    const double kept = double((y.array() != 0).count()) / double(y.size());
+    // Binomial(1e5, 0.7): standard deviation 0.00145 of the fraction; allow 5σ.
+    CHECK(std::abs(kept - 0.7) < 5 * 0.00145);
+    CHECK(((y.array() == 0) || (y.array() - 1 / 0.7).abs() < 1e-15).all());
+    // The mask is what was used, and backward applies it.
+    const auto mask = drop.mask().cast<double>();
+    CHECK(((y.array() != 0) == (mask.array() != 0)).all());
+    Matrix<double> dx(100, 1000);
+    drop.backward(x, y, x, dx);
+    CHECK(dx == y);
+    // The same seed gives the same mask; another seed another.
+    Dropout<30> again;
+    again.seed(Seed{5});
+    CHECK(run_forward(again, x, 100, Mode::training) == y);
+    Dropout<30> other;
+    other.seed(Seed{6});
+    CHECK(run_forward(other, x, 100, Mode::training) != y);
+    CHECK_THROWS_WITH(drop.set_rate(1.0), "chrysalis::Dropout: rate must be in [0, 1), got 1");
+    CHECK_THROWS_AS(drop.set_rate(-0.1), std::invalid_argument);
+}
+
+TEST_CASE("every layer passes the gradient checker in double", "[layers][gradcheck]") {
+    const Matrix<double> x = random_matrix(5, 7, 1);
+    GradcheckReport report;
+    SECTION("Dense") {
+        Dense<5, 3, double> dense;
+        Rng rng(Seed{2});
+        dense.initialize(rng);
+        dense.bias().setRandom();
+        report = gradcheck_layer(dense, x, 3);
+        CHECK(report.checked == 5 * 3 + 3 + 5 * 7);
+    }
+    SECTION("ReLU") {
+        ReLU l;
+        report = gradcheck_layer(l, x, 5);
+    }
+    SECTION("LeakyReLU") {
+        LeakyReLU l(0.2);
+        report = gradcheck_layer(l, x, 5);
+    }
+    SECTION("Tanh") {
+        Tanh l;
+        report = gradcheck_layer(l, x, 5);
+    }
+    SECTION("Sigmoid") {
+        Sigmoid l;
+        report = gradcheck_layer(l, x, 5);
+    }
+    SECTION("GELU") {
+        GELU l;
+        report = gradcheck_layer(l, x, 5);
+    }
+    SECTION("Identity") {
+        Identity l;
+        report = gradcheck_layer(l, x, 5);
+    }
+    SECTION("Dropout, with its mask fixed") {
+        Dropout<40> l;
+        l.seed(Seed{3});
+        l.freeze_mask(true);
+        report = gradcheck_layer(l, x, 5);
+        CHECK((l.mask() == 0).count() > 0);  // the check really ran through dropped units
+    }
+    INFO("worst " << report.max_error << " at " << report.where << ": analytic " << report.analytic
+                  << ", numeric " << report.numeric);
+    CHECK(report.checked >= 35);
+    CHECK(report.passed(1e-6));
+}
+
+TEST_CASE("the gradient checker finds a wrong gradient", "[gradcheck]") {
+    // f(x) = Σ x², whose gradient is 2x; claim 2x + 1e-3 at one coordinate.
+    const Matrix<double> x = random_matrix(3, 4, 9);
+    auto right = [](const Matrix<double>& v) {
+        return std::pair{v.squaredNorm(), Matrix<double>(2 * v)};
+    };
+    auto wrong = [](const Matrix<double>& v) {
+        Matrix<double> g = 2 * v;
+        g(1, 2) += 1e-3;
+        return std::pair{v.squaredNorm(), g};
+    };
+    CHECK(gradcheck_function(right, x).passed(1e-6));
+    const GradcheckReport bad = gradcheck_function(wrong, x);
+    CHECK_FALSE(bad.passed(1e-6));
+    CHECK(bad.where == "x (1, 2)");
+    CHECK(bad.checked == 12);
+}
+
+TEST_CASE("float layers compute what double layers do, to float rounding", "[layers]") {
+    const Matrix<double> x = random_matrix(6, 9, 4);
+    const Matrix<float> xf = x.cast<float>();
+    Dense<6, 4, double> d;
+    Dense<6, 4, float> f;
+    Rng r1(Seed{8}), r2(Seed{8});
+    d.initialize(r1);
+    f.initialize(r2);
+    CHECK(f.weights() == d.weights().cast<float>());  // the same draws, rounded
+    Matrix<float> yf(4, 9);
+    f.forward(xf, yf);
+    const Matrix<double> yd = run_forward(d, x, 4);
+    // 6 products and sums of values below 2·1: |error| ≤ 8·6·2·2^-24·2 per entry.
+    CHECK((yf.cast<double>() - yd).cwiseAbs().maxCoeff() < 8 * 6 * 2 * 1.2e-7);
+    GELU g;
+    Matrix<float> gf(6, 9);
+    g.forward(xf, gf);
+    Matrix<double> gd(6, 9);
+    g.forward(x, gd);
+    CHECK((gf.cast<double>() - gd).cwiseAbs().maxCoeff() < 1e-6);
+}
+
+TEST_CASE("Dense rejects batches of the wrong shape", "[layers]") {
+    Dense<3, 2> dense;
+    Matrix<float> x(4, 5), y(2, 5);
+    CHECK_THROWS_WITH(dense.forward(x, y),
+                      "chrysalis::Dense<3, 2>::forward: expected input 3 x B "
+                      "and output 2 x B, got 4 x 5 and 2 x 5");
+}
