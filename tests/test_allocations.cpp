@@ -111,4 +111,6 @@ TEST_CASE("a training step allocates nothing after the first batch", "[network][
     // A smaller last batch, then full batches again: nothing reallocates.
     CHECK(allocations_in([&] { step(50); }) == 0);
     CHECK(allocations_in([&] { step(128); }) == 0);
+    // Single-sample inference (a matrix-vector product per layer) allocates nothing either.
+    CHECK(allocations_in([&] { net.forward(x.leftCols(1)); }) == 0);
 }

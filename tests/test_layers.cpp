@@ -200,3 +200,41 @@ TEST_CASE("Dense rejects batches of the wrong shape", "[layers]") {
                       "chrysalis::Dense<3, 2>::forward: expected input 3 x B "
                       "and output 2 x B, got 4 x 5 and 2 x 5");
 }
+
+namespace {
+/// The custom layer of docs/networks.md: y = x², dx = 2x·dy.
+struct Square {
+    static constexpr int input_size = chrysalis::same_width;
+    static constexpr int output_size = chrysalis::same_width;
+    template <class X, class Y>
+    void forward(const Eigen::MatrixBase<X>& x, Y&& y, chrysalis::Mode = {}) const {
+        y = x.cwiseProduct(x);
+    }
+    template <class X, class Yv, class DY, class DX>
+    void backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Yv>&,
+                  const Eigen::MatrixBase<DY>& dy, DX&& dx) const {
+        if (dx.size() == 0) return;
+        dx = (2 * x.array() * dy.array()).matrix();
+    }
+};
+
+/// The same layer with a mistake in its derivative (x·dy instead of 2x·dy).
+struct BrokenSquare : Square {
+    template <class X, class Yv, class DY, class DX>
+    void backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Yv>&,
+                  const Eigen::MatrixBase<DY>& dy, DX&& dx) const {
+        dx = (x.array() * dy.array()).matrix();
+    }
+};
+}  // namespace
+
+TEST_CASE("a user-written layer is a Layer and the checker judges its gradient", "[gradcheck]") {
+    STATIC_REQUIRE(Layer<Square, double>);
+    const Matrix<double> x = random_matrix(5, 7, 12);
+    Square good;
+    BrokenSquare bad;
+    CHECK(gradcheck_layer(good, x, 5).passed(1e-6));
+    CHECK_FALSE(gradcheck_layer(bad, x, 5).passed(1e-6));
+    Sequential<Dense<5, 5, double>, Square, Dense<5, 2, double>> net(Seed{3});
+    CHECK(net.forward(x).rows() == 2);
+}

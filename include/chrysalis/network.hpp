@@ -306,7 +306,7 @@ class Sequential {
                                       MatrixRef<Scalar>(grad_[I].leftCols(dx_cols)));
     }
 
-    static_assert(layers_ok && links_ok);
+    static_assert(layers_ok && links_ok, "chrysalis::Sequential: see the first error above");
 
     std::tuple<Layers...> layers_;
     std::array<Matrix<Scalar>, depth + 1> act_;   // act_[i]: input of layer i (capacity columns)

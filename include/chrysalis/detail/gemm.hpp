@@ -39,6 +39,17 @@ class Gemm {
         eigen_assert(rows == (op_a == Op::none ? a.rows() : a.cols()));
         eigen_assert(cols == (op_b == Op::none ? b.cols() : b.rows()));
         eigen_assert(depth == (op_b == Op::none ? b.rows() : b.cols()));
+        if (cols == 1 && op_b == Op::none && depth > 0) {
+            // One sample: a matrix-vector product, which streams op(A) once instead of packing it.
+            auto y = c.col(0);
+            if (op_a == Op::none) {
+                accumulate ? (y.noalias() += a * b.col(0)) : (y.noalias() = a * b.col(0));
+            } else {
+                accumulate ? (y.noalias() += a.transpose() * b.col(0))
+                           : (y.noalias() = a.transpose() * b.col(0));
+            }
+            return;
+        }
         if (!accumulate) c.setZero();
         if (rows == 0 || cols == 0 || depth == 0) return;
         // A workspace made for a larger product serves a smaller one (Eigen takes the minimum of
