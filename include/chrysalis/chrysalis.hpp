@@ -9,6 +9,7 @@
 #include "chrysalis/layers/dropout.hpp"
 #include "chrysalis/losses.hpp"
 #include "chrysalis/network.hpp"
+#include "chrysalis/optim.hpp"
 #include "chrysalis/random.hpp"
 #include "chrysalis/softmax.hpp"
 #include "chrysalis/tensor.hpp"

@@ -1,0 +1,250 @@
+#pragma once
+// chrysalis/optim.hpp — optimizers and learning-rate schedules.
+//
+// An optimizer updates a network's parameters from the gradients its last backward left:
+// `optimizer.step(net)`. Its state (momenta, moment estimates) is allocated on the first step,
+// one block per parameter block, and reused after that.
+
+#include <Eigen/Core>
+
+#include <cmath>
+#include <functional>
+#include <numbers>
+#include <stdexcept>
+#include <vector>
+
+#include "chrysalis/config.hpp"
+#include "chrysalis/detail/checked.hpp"
+#include "chrysalis/tensor.hpp"
+
+namespace chrysalis {
+
+/// A learning-rate schedule: the factor applied to the base rate at each epoch (epochs count
+/// from 0). Build one with the functions in chrysalis::schedule.
+struct Schedule {
+    std::function<double(int epoch)> factor = [](int) { return 1.0; };
+    [[nodiscard]] double operator()(int epoch) const { return factor(epoch); }
+};
+
+namespace schedule {
+
+/// Factor 1 at every epoch.
+inline Schedule constant() {
+    return {};
+}
+
+/// Multiplied by gamma every `step_size` epochs: gamma^⌊epoch/step_size⌋.
+inline Schedule step(int step_size, double gamma) {
+    if (step_size < 1)
+        throw std::invalid_argument(
+            detail::concat("chrysalis::schedule::step: step_size must be >= 1, got ", step_size));
+    if (!(gamma > 0) || !std::isfinite(gamma))
+        throw std::invalid_argument(detail::concat(
+            "chrysalis::schedule::step: gamma must be a finite number > 0, got ", gamma));
+    return {[=](int epoch) { return std::pow(gamma, epoch / step_size); }};
+}
+
+/// gamma^epoch.
+inline Schedule exponential(double gamma) {
+    if (!(gamma > 0) || !std::isfinite(gamma))
+        throw std::invalid_argument(detail::concat(
+            "chrysalis::schedule::exponential: gamma must be a finite number > 0, got ", gamma));
+    return {[=](int epoch) { return std::pow(gamma, epoch); }};
+}
+
+/// Cosine annealing from 1 to min_factor over `epochs` epochs (SGDR without restarts):
+/// min + (1 − min)·(1 + cos(π·epoch/epochs))/2, then min_factor.
+inline Schedule cosine(int epochs, double min_factor = 0.0) {
+    if (epochs < 1)
+        throw std::invalid_argument(
+            detail::concat("chrysalis::schedule::cosine: epochs must be >= 1, got ", epochs));
+    if (!(min_factor >= 0 && min_factor <= 1))
+        throw std::invalid_argument(detail::concat(
+            "chrysalis::schedule::cosine: min_factor must be in [0, 1], got ", min_factor));
+    return {[=](int epoch) {
+        if (epoch >= epochs) return min_factor;
+        return min_factor +
+               (1 - min_factor) * 0.5 * (1 + std::cos(std::numbers::pi * epoch / epochs));
+    }};
+}
+
+/// Linear warm-up: factor (epoch + 1)/(warmup + 1) for the first `warmup` epochs, then `after`
+/// (shifted so that its epoch 0 is the first epoch after the warm-up).
+inline Schedule warmup(int warmup_epochs, Schedule after = constant()) {
+    if (warmup_epochs < 0)
+        throw std::invalid_argument(detail::concat(
+            "chrysalis::schedule::warmup: warm-up epochs must be >= 0, got ", warmup_epochs));
+    return {[=](int epoch) {
+        if (epoch < warmup_epochs) return double(epoch + 1) / double(warmup_epochs + 1);
+        return after(epoch - warmup_epochs);
+    }};
+}
+
+}  // namespace schedule
+
+namespace detail {
+
+/// Rescales each row of a weight matrix (a unit's incoming weights) to norm ≤ c; vectors (biases)
+/// are left alone. The max-norm constraint of Srebro & Shraibman 2005, used with dropout by
+/// Hinton et al. 2012 and by the distillation paper's teacher.
+template <class P>
+void apply_max_norm(P& p, double c) {
+    if constexpr (P::ColsAtCompileTime != 1) {
+        for (Eigen::Index i = 0; i < p.rows(); ++i) {
+            const double norm = double(p.row(i).norm());
+            if (norm > c) p.row(i) *= typename P::Scalar(c / norm);
+        }
+    }
+}
+
+/// Per-parameter-block state, created on the first step.
+template <class S>
+struct Moments {
+    std::vector<Matrix<S>> first, second;
+};
+
+/// An optimizer's state for float and double networks, and its step count. A public member of
+/// each optimizer (so that the optimizers stay aggregates, built with designated initializers),
+/// but not a setting.
+struct OptimizerState {
+    Moments<float> f;
+    Moments<double> d;
+    long steps = 0;
+    template <class S>
+    Moments<S>& get() {
+        if constexpr (std::is_same_v<S, float>)
+            return f;
+        else
+            return d;
+    }
+};
+
+}  // namespace detail
+
+/// Stochastic gradient descent with momentum (PyTorch's form), Nesterov momentum, L2 weight
+/// decay and an optional max-norm constraint:
+///   g ← ∇ + λ·θ;   v ← μ·v + g;   θ ← θ − η·(Nesterov ? g + μ·v : v);   then ‖row‖ ≤ c.
+/// `Sgd{.lr = 0.05, .momentum = 0.9}`; a bad value throws std::invalid_argument at construction
+/// naming it.
+struct Sgd {
+    detail::Checked<"chrysalis::Sgd: learning rate lr", detail::Rule::positive> lr = 0.01;
+    detail::Checked<"chrysalis::Sgd: momentum", detail::Rule::unit_half_open> momentum = 0.0;
+    bool nesterov = false;
+    detail::Checked<"chrysalis::Sgd: weight_decay", detail::Rule::non_negative> weight_decay = 0.0;
+    /// 0: no constraint; else every weight row's norm is kept ≤ max_norm.
+    detail::Checked<"chrysalis::Sgd: max_norm", detail::Rule::non_negative> max_norm = 0.0;
+    Schedule schedule = schedule::constant();
+
+    /// Updates every parameter of `net` from its gradients, at the rate for `epoch`.
+    template <class Net>
+    void step(Net& net, int epoch = 0) {
+        using S = typename Net::Scalar;
+        const S eta = S(double(lr) * schedule(epoch));
+        const S mu = S(double(momentum)), wd = S(double(weight_decay));
+        auto& v = state_.get<S>().first;
+        std::size_t k = 0;
+        net.visit_parameters([&](auto& p, auto& g) {
+            if (v.size() <= k) v.emplace_back(Matrix<S>::Zero(p.rows(), p.cols()));
+            auto& vk = v[k];
+            if (mu == S(0)) {
+                p -= eta * (g + wd * p);
+            } else {
+                vk = mu * vk + g + wd * p;
+                if (nesterov) {
+                    p -= eta * (g + wd * p + mu * vk);
+                } else {
+                    p -= eta * vk;
+                }
+            }
+            if (double(max_norm) > 0) detail::apply_max_norm(p, double(max_norm));
+            ++k;
+        });
+        ++state_.steps;
+    }
+
+    detail::OptimizerState state_{};  ///< momenta; not a setting
+};
+
+namespace detail {
+
+/// Adam's update with either coupled (L2, added to the gradient) or decoupled weight decay.
+template <class Net>
+void adam_step(Net& net, Moments<typename Net::Scalar>& st, long& t, double lr, double beta1,
+               double beta2, double eps, double weight_decay, bool decoupled, double max_norm) {
+    using S = typename Net::Scalar;
+    ++t;
+    const double c1 = 1 - std::pow(beta1, double(t)), c2 = 1 - std::pow(beta2, double(t));
+    const S b1 = S(beta1), b2 = S(beta2), wd = S(weight_decay);
+    const S step = S(lr / c1), root_c2 = S(std::sqrt(c2)), e = S(eps);
+    std::size_t k = 0;
+    net.visit_parameters([&](auto& p, auto& g) {
+        if (st.first.size() <= k) {
+            st.first.emplace_back(Matrix<S>::Zero(p.rows(), p.cols()));
+            st.second.emplace_back(Matrix<S>::Zero(p.rows(), p.cols()));
+        }
+        auto& m = st.first[k];
+        auto& v = st.second[k];
+        if (decoupled) {
+            p *= S(1) - S(lr) * wd;  // AdamW: θ ← θ − η·λ·θ, outside the moments
+            m = b1 * m + (S(1) - b1) * g;
+            v.array() = b2 * v.array() + (S(1) - b2) * g.array().square();
+        } else {
+            m = b1 * m + (S(1) - b1) * (g + wd * p);
+            v.array() = b2 * v.array() + (S(1) - b2) * (g + wd * p).array().square();
+        }
+        // θ ← θ − η·m̂/(√v̂ + ε) with m̂ = m/c1, v̂ = v/c2.
+        p.array() -= step * m.array() / (v.array().sqrt() / root_c2 + e);
+        if (max_norm > 0) apply_max_norm(p, max_norm);
+        ++k;
+    });
+}
+
+}  // namespace detail
+
+/// Adam (Kingma & Ba 2015) with bias correction; weight_decay is L2 (added to the gradient), as
+/// in PyTorch's Adam:  m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²,  θ ← θ − η·m̂/(√v̂ + ε).
+struct Adam {
+    detail::Checked<"chrysalis::Adam: learning rate lr", detail::Rule::positive> lr = 1e-3;
+    detail::Checked<"chrysalis::Adam: beta1", detail::Rule::unit_half_open> beta1 = 0.9;
+    detail::Checked<"chrysalis::Adam: beta2", detail::Rule::unit_half_open> beta2 = 0.999;
+    detail::Checked<"chrysalis::Adam: eps", detail::Rule::positive> eps = 1e-8;
+    detail::Checked<"chrysalis::Adam: weight_decay", detail::Rule::non_negative> weight_decay = 0.0;
+    detail::Checked<"chrysalis::Adam: max_norm", detail::Rule::non_negative> max_norm = 0.0;
+    Schedule schedule = schedule::constant();
+
+    template <class Net>
+    void step(Net& net, int epoch = 0) {
+        detail::adam_step(net, state_.get<typename Net::Scalar>(), state_.steps,
+                          double(lr) * schedule(epoch), beta1, beta2, eps, weight_decay, false,
+                          max_norm);
+    }
+    /// Steps taken so far (the t of the bias correction).
+    [[nodiscard]] long steps() const noexcept { return state_.steps; }
+
+    detail::OptimizerState state_{};  ///< moment estimates and step count; not a setting
+};
+
+/// AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay, θ ← θ − η·λ·θ applied
+/// directly, not through the moments. Default λ = 0.01, PyTorch's.
+struct AdamW {
+    detail::Checked<"chrysalis::AdamW: learning rate lr", detail::Rule::positive> lr = 1e-3;
+    detail::Checked<"chrysalis::AdamW: beta1", detail::Rule::unit_half_open> beta1 = 0.9;
+    detail::Checked<"chrysalis::AdamW: beta2", detail::Rule::unit_half_open> beta2 = 0.999;
+    detail::Checked<"chrysalis::AdamW: eps", detail::Rule::positive> eps = 1e-8;
+    detail::Checked<"chrysalis::AdamW: weight_decay", detail::Rule::non_negative> weight_decay =
+        0.01;
+    detail::Checked<"chrysalis::AdamW: max_norm", detail::Rule::non_negative> max_norm = 0.0;
+    Schedule schedule = schedule::constant();
+
+    template <class Net>
+    void step(Net& net, int epoch = 0) {
+        detail::adam_step(net, state_.get<typename Net::Scalar>(), state_.steps,
+                          double(lr) * schedule(epoch), beta1, beta2, eps, weight_decay, true,
+                          max_norm);
+    }
+    [[nodiscard]] long steps() const noexcept { return state_.steps; }
+
+    detail::OptimizerState state_{};  ///< moment estimates and step count; not a setting
+};
+
+}  // namespace chrysalis

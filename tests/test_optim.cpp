@@ -1,0 +1,122 @@
+// Optimizers against hand-computed updates, and the learning-rate schedules.
+
+#include <catch2/catch.hpp>
+
+#include <chrysalis/chrysalis.hpp>
+
+using namespace chrysalis;
+
+namespace {
+/// A one-parameter-block "network": θ (2 values) with a fixed gradient, for hand computation.
+struct Toy {
+    using Scalar = double;
+    Matrix<double> theta = (Matrix<double>(1, 2) << 1.0, -2.0).finished();
+    Matrix<double> grad = (Matrix<double>(1, 2) << 0.5, 0.25).finished();
+    template <class F>
+    void visit_parameters(F&& f) {
+        f(theta, grad);
+    }
+};
+}  // namespace
+
+TEST_CASE("Sgd with momentum, Nesterov and weight decay matches hand-computed steps", "[optim]") {
+    SECTION("plain") {
+        Toy t;
+        Sgd sgd{.lr = 0.1};
+        sgd.step(t);
+        CHECK(t.theta(0, 0) == Approx(1 - 0.1 * 0.5));
+        CHECK(t.theta(0, 1) == Approx(-2 - 0.1 * 0.25));
+    }
+    SECTION("momentum: v1 = g, v2 = 0.9 g + g") {
+        Toy t;
+        Sgd sgd{.lr = 0.1, .momentum = 0.9};
+        sgd.step(t);
+        sgd.step(t);
+        CHECK(t.theta(0, 0) == Approx(1 - 0.1 * 0.5 - 0.1 * 1.9 * 0.5));
+    }
+    SECTION("Nesterov: θ −= η(g + μ v)") {
+        Toy t;
+        Sgd sgd{.lr = 0.1, .momentum = 0.9, .nesterov = true};
+        sgd.step(t);  // v = g; step g + 0.9 g
+        CHECK(t.theta(0, 0) == Approx(1 - 0.1 * 1.9 * 0.5));
+        sgd.step(t);  // v = 1.9 g; step g + 0.9·1.9 g
+        CHECK(t.theta(0, 0) == Approx(1 - 0.1 * 1.9 * 0.5 - 0.1 * (1 + 0.9 * 1.9) * 0.5));
+    }
+    SECTION("weight decay adds λθ to the gradient") {
+        Toy t;
+        Sgd sgd{.lr = 0.1, .weight_decay = 0.01};
+        sgd.step(t);
+        CHECK(t.theta(0, 1) == Approx(-2 - 0.1 * (0.25 + 0.01 * -2)));
+    }
+    SECTION("max-norm rescales a row to the bound") {
+        Toy t;
+        t.grad.setZero();
+        Sgd sgd{.lr = 0.1, .max_norm = 1.0};
+        sgd.step(t);
+        CHECK(t.theta.norm() == Approx(1.0));
+        CHECK(t.theta(0, 0) / t.theta(0, 1) == Approx(-0.5));
+    }
+}
+
+TEST_CASE("Adam and AdamW match hand-computed steps", "[optim]") {
+    // Step 1: m = (1−β1)g, v = (1−β2)g², m̂ = g, v̂ = g²: θ −= η·g/(|g| + ε) = η·sign(g).
+    Toy a;
+    Adam adam{.lr = 0.01};
+    adam.step(a);
+    CHECK(a.theta(0, 0) == Approx(1 - 0.01 * 0.5 / (0.5 + 1e-8)));
+    CHECK(a.theta(0, 1) == Approx(-2 - 0.01 * 0.25 / (0.25 + 1e-8)));
+    // Step 2 with the same g: m̂ = g, v̂ = g² again.
+    adam.step(a);
+    CHECK(a.theta(0, 0) == Approx(1 - 2 * 0.01 * 0.5 / (0.5 + 1e-8)));
+    CHECK(adam.steps() == 2);
+    // AdamW: θ ← θ(1 − ηλ) first, then the Adam step.
+    Toy w;
+    AdamW adamw{.lr = 0.01, .weight_decay = 0.1};
+    adamw.step(w);
+    CHECK(w.theta(0, 0) == Approx(1 * (1 - 0.01 * 0.1) - 0.01 * 0.5 / (0.5 + 1e-8)));
+    // Adam's weight decay is L2 in the gradient: g' = g + λθ = 0.5 + 0.1.
+    Toy l2;
+    Adam adam_l2{.lr = 0.01, .weight_decay = 0.1};
+    adam_l2.step(l2);
+    CHECK(l2.theta(0, 0) == Approx(1 - 0.01 * 0.6 / (0.6 + 1e-8)));
+}
+
+TEST_CASE("optimizer hyperparameters are checked at construction, naming them", "[optim]") {
+    CHECK_THROWS_WITH((Sgd{.lr = 0.0}),
+                      "chrysalis::Sgd: learning rate lr must be a finite number > 0, got 0");
+    CHECK_THROWS_WITH((Sgd{.lr = 0.1, .momentum = 1.0}),
+                      "chrysalis::Sgd: momentum must be in [0, 1), got 1");
+    CHECK_THROWS_AS((Sgd{.lr = std::nan("")}), std::invalid_argument);
+    CHECK_THROWS_WITH((Adam{.lr = 1e-3, .beta1 = 1.0}),
+                      "chrysalis::Adam: beta1 must be in [0, 1), got 1");
+    CHECK_THROWS_AS((Adam{.beta2 = -0.5}), std::invalid_argument);
+    CHECK_THROWS_AS((AdamW{.eps = 0.0}), std::invalid_argument);
+    CHECK_THROWS_AS((AdamW{.weight_decay = -1.0}), std::invalid_argument);
+}
+
+TEST_CASE("learning-rate schedules give the chosen factors", "[optim]") {
+    CHECK(schedule::constant()(7) == 1.0);
+    const auto st = schedule::step(3, 0.5);
+    CHECK(st(0) == 1.0);
+    CHECK(st(2) == 1.0);
+    CHECK(st(3) == 0.5);
+    CHECK(st(7) == 0.25);
+    CHECK(schedule::exponential(0.9)(2) == Approx(0.81));
+    const auto cos = schedule::cosine(10, 0.1);
+    CHECK(cos(0) == Approx(1.0));
+    CHECK(cos(5) == Approx(0.1 + 0.9 * 0.5));
+    CHECK(cos(10) == Approx(0.1));
+    CHECK(cos(25) == Approx(0.1));
+    const auto wu = schedule::warmup(3, schedule::step(2, 0.1));
+    CHECK(wu(0) == Approx(0.25));
+    CHECK(wu(2) == Approx(0.75));
+    CHECK(wu(3) == 1.0);
+    CHECK(wu(5) == Approx(0.1));
+    // An optimizer applies the factor of the epoch it is given.
+    Toy t;
+    Sgd sgd{.lr = 0.1, .schedule = schedule::step(1, 0.5)};
+    sgd.step(t, 2);  // rate 0.1·0.25
+    CHECK(t.theta(0, 0) == Approx(1 - 0.025 * 0.5));
+    CHECK_THROWS_AS(schedule::step(0, 0.5), std::invalid_argument);
+    CHECK_THROWS_AS(schedule::cosine(5, 2.0), std::invalid_argument);
+}
