@@ -1,5 +1,5 @@
-# Finds what the chrysalis headers need: Eigen 3.4 and xsimd 8.1. Used by the build and by the
-# installed package configuration alike.
+# Finds what the chrysalis headers need: Eigen 3.4, xsimd 8.1 and zlib (data.hpp reads and writes
+# gzip files). Used by the build and by the installed package configuration alike.
 #
 # Debian 12's xsimd 8.1 exports a target that links a library named "xtl", which Debian does not
 # package (xsimd needs xtl only for its optional xtl::xcomplex support). Without a target of that
@@ -8,9 +8,11 @@ if(_chrysalis_in_package_config)
   include(CMakeFindDependencyMacro)
   find_dependency(Eigen3 3.4 NO_MODULE)
   find_dependency(xsimd 8.1)
+  find_dependency(ZLIB)
 else()
   find_package(Eigen3 3.4 REQUIRED NO_MODULE)
   find_package(xsimd 8.1 REQUIRED)
+  find_package(ZLIB REQUIRED)
 endif()
 if(TARGET xsimd AND NOT TARGET xtl)
   get_target_property(_chrysalis_xsimd_links xsimd INTERFACE_LINK_LIBRARIES)

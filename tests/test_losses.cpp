@@ -161,8 +161,8 @@ TEST_CASE("the T-squared factor keeps the soft gradient's size independent of T"
     }
     const auto [lo, hi] = std::minmax_element(norms.begin(), norms.end());
     INFO("gradient norms from T = 1 to 20: min " << *lo << ", max " << *hi);
-    // Measured: the norm changes by less than 3x over T = 1..20, where 1/T² would be 400x.
-    CHECK(*hi / *lo < 3.0);
+    // Measured 0.075 to 0.090 (1.2x) over T = 1..20, where 1/T² would be 400x.
+    CHECK(*hi / *lo < 1.5);
     // And at large T it settles: T = 16 and T = 20 within 10% of each other.
     CHECK(std::abs(norms[5] - norms[6]) / norms[6] < 0.1);
 }

@@ -3,7 +3,10 @@
 
 #include "chrysalis/concepts.hpp"
 #include "chrysalis/config.hpp"
+#include "chrysalis/data.hpp"
+#include "chrysalis/errors.hpp"
 #include "chrysalis/gradcheck.hpp"
+#include "chrysalis/layer_traits.hpp"
 #include "chrysalis/layers/activations.hpp"
 #include "chrysalis/layers/dense.hpp"
 #include "chrysalis/layers/dropout.hpp"
@@ -11,5 +14,7 @@
 #include "chrysalis/network.hpp"
 #include "chrysalis/optim.hpp"
 #include "chrysalis/random.hpp"
+#include "chrysalis/serialize.hpp"
 #include "chrysalis/softmax.hpp"
 #include "chrysalis/tensor.hpp"
+#include "chrysalis/train.hpp"

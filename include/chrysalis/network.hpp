@@ -122,7 +122,13 @@ class Sequential {
 
   private:
     static constexpr bool layers_ok =
-        (detail::Sequential_argument_must_satisfy_the_Layer_concept<Layers, Scalar>::ok && ...) &&
+        // A layer is checked at its own scalar if it declares one, so that a float/double mix is
+        // reported as such (below) and not as "not a layer".
+        (detail::Sequential_argument_must_satisfy_the_Layer_concept<
+             Layers,
+             std::conditional_t<std::is_void_v<typename detail::declared_scalar<Layers>::type>,
+                                Scalar, typename detail::declared_scalar<Layers>::type>>::ok &&
+         ...) &&
         (detail::Sequential_layers_must_share_one_scalar_type<Layers, Scalar>::ok && ...);
 
     static constexpr std::array<int, depth> in_widths{detail::input_width_of<Layers>()...};

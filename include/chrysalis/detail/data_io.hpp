@@ -1,0 +1,188 @@
+#pragma once
+// chrysalis/detail/data_io.hpp — files read and written through zlib for the data loaders: a
+// gzip stream (magic bytes 1f 8b) is decompressed, any other file is read as it is; a path ending
+// in ".gz" is written compressed, any other path raw.
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <new>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "chrysalis/config.hpp"
+#include "chrysalis/errors.hpp"
+
+namespace chrysalis::detail {
+
+/// The operating system's reason for errno value `err`.
+[[nodiscard]] inline std::string os_reason(int err) {
+    return err != 0 ? std::generic_category().message(err) : std::string("unknown reason");
+}
+
+/// Whether `path` ends in ".gz".
+[[nodiscard]] inline bool has_gz_suffix(std::string_view path) noexcept {
+    return path.size() >= 3 && path.substr(path.size() - 3) == ".gz";
+}
+
+/// A file opened for reading through zlib (gzopen/gzread): gzip data is decompressed, a file
+/// without the gzip magic is read as is (zlib's transparent mode).
+///
+/// Throws: IoError when the file is missing, a directory or unreadable; FormatError when the gzip
+/// data is corrupt or ends early (zlib's reason is quoted). Every message begins
+/// "<what>: '<path>': ".
+class InputFile {
+  public:
+    InputFile(std::string path, std::string_view what) : path_(std::move(path)), what_(what) {
+        std::error_code ec;
+        const auto status = std::filesystem::status(path_, ec);
+        if (status.type() == std::filesystem::file_type::not_found)
+            throw IoError(prefix() + "cannot open for reading: no such file");
+        if (status.type() == std::filesystem::file_type::directory)
+            throw IoError(prefix() + "cannot open for reading: it is a directory, not a file");
+        errno = 0;
+        file_ = gzopen(path_.c_str(), "rb");
+        if (file_ == nullptr)
+            throw IoError(prefix() + "cannot open for reading: " + os_reason(errno));
+        gzbuffer(file_, 1u << 17);
+        const auto size = std::filesystem::file_size(path_, ec);
+        size_ = ec ? 0 : std::uint64_t(size);
+        compressed_ = gzdirect(file_) == 0;
+    }
+    InputFile(const InputFile&) = delete;
+    InputFile& operator=(const InputFile&) = delete;
+    ~InputFile() {
+        if (file_ != nullptr) gzclose(file_);
+    }
+
+    /// "<what>: '<path>': ", the start of every message about this file.
+    [[nodiscard]] std::string prefix() const { return concat(what_, ": '", path_, "': "); }
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
+    /// Whether the file is a gzip stream.
+    [[nodiscard]] bool compressed() const noexcept { return compressed_; }
+    /// The size of the file on disk, compressed or not.
+    [[nodiscard]] std::uint64_t file_size() const noexcept { return size_; }
+
+    /// Reads up to n bytes into buffer; returns how many were read (fewer than n only at the end
+    /// of the data).
+    std::size_t read(void* buffer, std::size_t n) {
+        auto* out = static_cast<unsigned char*>(buffer);
+        std::size_t got = 0;
+        while (got < n) {
+            const auto chunk = unsigned(std::min<std::size_t>(n - got, std::size_t(1) << 30));
+            const int r = gzread(file_, out + got, chunk);
+            if (r < 0) fail();
+            got += std::size_t(r);
+            if (unsigned(r) < chunk) {
+                int errnum = Z_OK;
+                gzerror(file_, &errnum);
+                if (errnum != Z_OK) fail();
+                break;
+            }
+        }
+        return got;
+    }
+
+    /// True when no byte is left (reading on reaches the end of a gzip stream, so its checksum is
+    /// verified: a mismatch throws FormatError).
+    bool at_end() {
+        unsigned char byte;
+        return read(&byte, 1) == 0;
+    }
+
+  private:
+    [[noreturn]] void fail() const {
+        const int saved_errno = errno;
+        int errnum = Z_OK;
+        std::string message = gzerror(file_, &errnum);
+        // zlib's messages begin with the path; ours already names it.
+        if (message.starts_with(path_ + ": ")) message.erase(0, path_.size() + 2);
+        if (errnum == Z_ERRNO) throw IoError(prefix() + "read error: " + os_reason(saved_errno));
+        if (errnum == Z_MEM_ERROR) throw std::bad_alloc();
+        if (errnum == Z_BUF_ERROR) {
+            throw FormatError(prefix() + "truncated gzip stream (zlib: " + message +
+                              "); expected a complete gzip file");
+        }
+        throw FormatError(prefix() + "corrupt gzip data (zlib: " + message +
+                          "); expected a valid gzip stream");
+    }
+
+    std::string path_;
+    std::string what_;
+    gzFile file_ = nullptr;
+    std::uint64_t size_ = 0;
+    bool compressed_ = false;
+};
+
+/// A file opened for writing through zlib: gzip-compressed when the path ends in ".gz", raw
+/// otherwise (zlib's "T" mode). A file not closed successfully is removed, so a failed save
+/// leaves no partial file behind.
+///
+/// Throws: IoError naming the file and the operating system's reason when it cannot be created,
+/// written or closed.
+class OutputFile {
+  public:
+    OutputFile(std::string path, std::string_view what) : path_(std::move(path)), what_(what) {
+        errno = 0;
+        file_ = gzopen(path_.c_str(), has_gz_suffix(path_) ? "wb6" : "wbT");
+        if (file_ == nullptr)
+            throw IoError(prefix() + "cannot open for writing: " + os_reason(errno));
+    }
+    OutputFile(const OutputFile&) = delete;
+    OutputFile& operator=(const OutputFile&) = delete;
+    ~OutputFile() {
+        if (file_ != nullptr) gzclose(file_);
+        if (!closed_) {
+            std::error_code ec;
+            std::filesystem::remove(path_, ec);
+        }
+    }
+
+    [[nodiscard]] std::string prefix() const { return concat(what_, ": '", path_, "': "); }
+
+    void write(const void* buffer, std::size_t n) {
+        const auto* in = static_cast<const unsigned char*>(buffer);
+        while (n > 0) {
+            const auto chunk = unsigned(std::min<std::size_t>(n, std::size_t(1) << 30));
+            errno = 0;
+            if (gzwrite(file_, in, chunk) != int(chunk)) {
+                const int saved_errno = errno;
+                int errnum = Z_OK;
+                const std::string message = gzerror(file_, &errnum);
+                throw IoError(prefix() + "write error: " +
+                              (errnum == Z_ERRNO ? os_reason(saved_errno) : message));
+            }
+            in += chunk;
+            n -= chunk;
+        }
+    }
+    void write(std::string_view text) { write(text.data(), text.size()); }
+
+    /// Flushes and closes the file; throws IoError if that fails (the file is then removed).
+    void close() {
+        errno = 0;
+        const int r = gzclose(file_);
+        const int saved_errno = errno;
+        file_ = nullptr;
+        if (r != Z_OK) {
+            throw IoError(prefix() + "error while closing: " +
+                          (r == Z_ERRNO ? os_reason(saved_errno) : concat("zlib error ", r)));
+        }
+        closed_ = true;
+    }
+
+  private:
+    std::string path_;
+    std::string what_;
+    gzFile file_ = nullptr;
+    bool closed_ = false;
+};
+
+}  // namespace chrysalis::detail

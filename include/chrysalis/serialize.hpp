@@ -1,0 +1,470 @@
+#pragma once
+// chrysalis/serialize.hpp — saving and loading networks: the versioned binary model format with
+// its atomic save and architecture check, and .npy interchange with NumPy and PyTorch. The
+// format is described in docs/models.md; layer names and hyperparameters come from
+// layer_traits.hpp.
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "chrysalis/config.hpp"
+#include "chrysalis/detail/file_io.hpp"
+#include "chrysalis/detail/npy.hpp"
+#include "chrysalis/errors.hpp"
+#include "chrysalis/layer_traits.hpp"
+#include "chrysalis/network.hpp"
+#include "chrysalis/tensor.hpp"
+
+namespace chrysalis {
+
+/// The version of the model format that save writes and load reads.
+inline constexpr std::uint32_t model_format_version = 1;
+
+namespace detail {
+
+/// Appends a block's elements in column-major order.
+template <class S, class P>
+void put_block(std::string& out, const P& block) {
+    static_assert(std::is_same_v<typename P::Scalar, S>,
+                  "chrysalis serialization: a parameter block's scalar is not the network's");
+    if constexpr (std::is_base_of_v<Eigen::PlainObjectBase<P>, P> && !P::IsRowMajor) {
+        put_le_values(out, block.data(), std::size_t(block.size()));
+    } else {
+        const Matrix<S> copy = block;
+        put_le_values(out, copy.data(), std::size_t(copy.size()));
+    }
+}
+
+inline constexpr std::string_view model_magic{"CHRYSLS\0", 8};
+inline constexpr std::size_t model_header_size = 8 + 4 + 8;  // magic, version, file size
+
+inline void put_text(std::string& out, std::string_view text) {
+    put_le(out, static_cast<std::uint32_t>(text.size()));
+    out += text;
+}
+
+inline std::string checksum_text(std::uint32_t value) {
+    char text[11];
+    std::snprintf(text, sizeof text, "0x%08x", static_cast<unsigned>(value));
+    return text;
+}
+
+/// The whole model file of `net`.
+template <class Net>
+std::string encode_model(const Net& net) {
+    using S = typename Net::Scalar;
+    std::string out(model_magic);
+    put_le(out, model_format_version);
+    put_le(out, std::uint64_t{0});  // the file size, filled in below
+    put_text(out, architecture_of<Net>());
+    put_text(out, scalar_name<S>());
+    put_le(out, static_cast<std::uint32_t>(Net::depth));
+    std::uint32_t blocks = 0;
+    for_each_layer(net, [&](std::size_t, const auto& layer) {
+        const std::vector<double> values = hyperparameters_of(layer);
+        put_le(out, static_cast<std::uint32_t>(values.size()));
+        for (const double v : values) put_le(out, v);
+        for_each_block(layer, [&](const auto&) { ++blocks; });
+    });
+    put_le(out, blocks);
+    for_each_layer(net, [&](std::size_t, const auto& layer) {
+        for_each_block(layer, [&](const auto& block) {
+            put_le(out, static_cast<std::uint64_t>(block.rows()));
+            put_le(out, static_cast<std::uint64_t>(block.cols()));
+            put_block<S>(out, block);
+        });
+    });
+    std::string size;
+    put_le(size, static_cast<std::uint64_t>(out.size() + 4));
+    out.replace(12, 8, size);
+    put_le(out, crc32(out));
+    return out;
+}
+
+/// Bounds-checked reading of the body of a model file whose size and checksum have been
+/// verified: running out of bytes here means a file crafted inconsistently, reported as corrupt.
+class ModelReader {
+  public:
+    ModelReader(std::string_view bytes, std::size_t start, const std::string& path)
+        : bytes_(bytes), pos_(start), path_(path) {}
+
+    template <class T>
+    T number(std::string_view field) {
+        need(sizeof(T), field);
+        const T value = get_le<T>(bytes_.data() + pos_);
+        pos_ += sizeof(T);
+        return value;
+    }
+    std::string_view text(std::string_view field) {
+        const std::size_t n = number<std::uint32_t>(field);
+        need(n, field);
+        pos_ += n;
+        return bytes_.substr(pos_ - n, n);
+    }
+    const char* take(std::size_t n, std::string_view field) {
+        need(n, field);
+        pos_ += n;
+        return bytes_.data() + pos_ - n;
+    }
+    [[nodiscard]] std::size_t remaining() const { return bytes_.size() - pos_; }
+    [[noreturn]] void corrupt(std::string_view problem) const {
+        throw FormatError(concat("chrysalis::load: '", path_, "' is corrupt: ", problem));
+    }
+
+  private:
+    void need(std::size_t n, std::string_view field) const {
+        if (remaining() < n)
+            corrupt(
+                concat(field, " at byte ", pos_, " needs ", n, " bytes, ", remaining(), " remain"));
+    }
+    std::string_view bytes_;
+    std::size_t pos_;
+    const std::string& path_;
+};
+
+template <class S>
+struct ModelContents {
+    std::vector<std::vector<double>> hyperparameters;
+    std::vector<Matrix<S>> blocks;
+};
+
+/// Verifies a model file against `net` and reads its contents into temporaries; `net` is only
+/// inspected. Throws FormatError naming `path` for every mismatch.
+template <class Net>
+ModelContents<typename Net::Scalar> decode_model(std::string_view bytes, const std::string& path,
+                                                 Net& net) {
+    using S = typename Net::Scalar;
+    const auto error = [&](const auto&... parts) {
+        return FormatError(concat("chrysalis::load: '", path, "' ", parts...));
+    };
+    if (bytes.substr(0, model_magic.size()) != model_magic.substr(0, bytes.size()))
+        throw error("is not a chrysalis model file: it does not begin with \"CHRYSLS\\0\"");
+    const auto truncated = [&] {
+        return error("is truncated: ", bytes.size(), " bytes, shorter than a model file's header");
+    };
+    if (bytes.size() < 12) throw truncated();
+    const auto version = get_le<std::uint32_t>(bytes.data() + 8);
+    if (version != model_format_version) {
+        throw error("has model format version ", version, "; this version of chrysalis reads ",
+                    "format version ", model_format_version, " only");
+    }
+    if (bytes.size() < model_header_size + 4) throw truncated();
+    const auto declared = get_le<std::uint64_t>(bytes.data() + 12);
+    if (bytes.size() < declared)
+        throw error("is truncated: it has ", bytes.size(), " bytes, its header says ", declared);
+    if (bytes.size() > declared) {
+        throw error("has ", bytes.size(), " bytes but its header says ", declared,
+                    " (trailing data or a corrupt header)");
+    }
+    const std::string_view body = bytes.substr(0, bytes.size() - 4);
+    const auto stored = get_le<std::uint32_t>(bytes.data() + body.size());
+    if (const std::uint32_t computed = crc32(body); computed != stored) {
+        throw error("is corrupt: its CRC-32 checksum is ", checksum_text(stored),
+                    " but its contents give ", checksum_text(computed));
+    }
+
+    ModelReader in(body, model_header_size, path);
+    const std::string_view architecture = in.text("the architecture");
+    const std::string_view scalar = in.text("the scalar type");
+    if (scalar != scalar_name<S>()) {
+        throw error("holds ", scalar, " parameters but the network's scalar type is ",
+                    scalar_name<S>());
+    }
+    if (const std::string expected = architecture_of<Net>(); architecture != expected)
+        throw error("holds ", architecture, " but the network is ", expected);
+    if (in.number<std::uint32_t>("the layer count") != Net::depth)
+        in.corrupt("its layer count differs from its architecture's");
+
+    const std::vector<std::string> names = layer_names<Net>();
+    ModelContents<S> contents;
+    std::uint32_t blocks = 0;
+    for_each_layer(net, [&](std::size_t i, auto& layer) {
+        const std::size_t expected = hyperparameters_of(layer).size();
+        const std::size_t count = in.number<std::uint32_t>("a hyperparameter count");
+        if (count != expected) {
+            throw error("holds ", count, " hyperparameters for layer ", i, " (", names[i],
+                        ") but the layer has ", expected);
+        }
+        std::vector<double>& values = contents.hyperparameters.emplace_back(count);
+        for (double& v : values) v = in.number<double>("a hyperparameter");
+        for_each_block(layer, [&](const auto&) { ++blocks; });
+    });
+    if (const auto count = in.number<std::uint32_t>("the block count"); count != blocks)
+        throw error("holds ", count, " parameter blocks but the network has ", blocks);
+    for_each_layer(net, [&](std::size_t i, auto& layer) {
+        std::size_t k = 0;
+        for_each_block(layer, [&](const auto& block) {
+            const auto rows = in.number<std::uint64_t>("a block's rows");
+            const auto cols = in.number<std::uint64_t>("a block's columns");
+            if (rows != std::uint64_t(block.rows()) || cols != std::uint64_t(block.cols())) {
+                throw error("holds a ", rows, " x ", cols, " block ", k, " for layer ", i, " (",
+                            names[i], ") but the network's is ", block.rows(), " x ", block.cols());
+            }
+            Matrix<S>& m = contents.blocks.emplace_back(block.rows(), block.cols());
+            const std::size_t n = std::size_t(m.size());
+            get_le_values(in.take(n * sizeof(S), "a block's values"), n, m.data());
+            ++k;
+        });
+    });
+    if (in.remaining() != 0) in.corrupt(concat(in.remaining(), " bytes follow the last block"));
+    return contents;
+}
+
+/// Moves verified contents into `net`: hyperparameters first (undone if a layer rejects one),
+/// then the parameter blocks, which have the right shapes and so cannot fail.
+template <class Net>
+void commit_model(Net& net, const ModelContents<typename Net::Scalar>& contents,
+                  const std::string& path) {
+    std::vector<std::vector<double>> previous;
+    for_each_layer(net,
+                   [&](std::size_t, const auto& l) { previous.push_back(hyperparameters_of(l)); });
+    std::size_t failed = Net::depth;
+    std::string reason;
+    for_each_layer(net, [&](std::size_t i, auto& layer) {
+        if (failed != Net::depth) return;
+        try {
+            set_hyperparameters_of(layer, contents.hyperparameters[i]);
+        } catch (const std::exception& e) {
+            failed = i;
+            reason = e.what();
+        }
+    });
+    if (failed != Net::depth) {
+        for_each_layer(net, [&](std::size_t i, auto& layer) {
+            if (i <= failed) set_hyperparameters_of(layer, previous[i]);
+        });
+        throw FormatError(concat("chrysalis::load: '", path, "' holds hyperparameters that layer ",
+                                 failed, " (", layer_names<Net>()[failed], ") rejects: ", reason));
+    }
+    std::size_t k = 0;
+    for_each_layer(net, [&](std::size_t, auto& layer) {
+        for_each_block(layer, [&](auto& block) { block = contents.blocks[k++]; });
+    });
+}
+
+/// Whether a file name has the form "<layer>_<block>.npy" of export_npy (digits only).
+inline bool is_block_file_name(std::string_view name) {
+    if (name.size() < 4 || name.substr(name.size() - 4) != ".npy") return false;
+    name.remove_suffix(4);
+    const std::size_t underscore = name.find('_');
+    if (underscore == 0 || underscore == std::string_view::npos || underscore + 1 == name.size())
+        return false;
+    for (std::size_t i = 0; i < name.size(); ++i)
+        if (i != underscore && (name[i] < '0' || name[i] > '9')) return false;
+    return true;
+}
+
+}  // namespace detail
+
+/// Saves `net`'s parameters and hyperparameters to `path` in the model format (version
+/// model_format_version; see docs/models.md): magic "CHRYSLS\0", version, file size,
+/// architecture, scalar type, hyperparameters per layer, the parameter blocks in
+/// visit_parameters order, CRC-32 of all of it.
+/// Ensures: the file is replaced atomically — written to "<path>.tmp-<pid>", fsynced and renamed
+///   over `path` — so a crash never leaves a partial file and never destroys the previous one.
+/// Throws: IoError naming `path` if it cannot be written; the temporary is removed and any
+///   previous file at `path` is left as it was.
+template <class Net>
+void save(const Net& net, const std::string& path) {
+    static_assert(detail::serialization_needs_a_Sequential<Net>::ok,
+                  "chrysalis::save: see the first error above");
+    detail::write_file_atomically(path, detail::encode_model(net), "chrysalis::save");
+}
+
+/// Loads a file written by save into `net`: parameters bit-exactly, and the layers' saved
+/// hyperparameters (dropout rates, LeakyReLU slopes).
+/// Requires: the file holds the same architecture and scalar type as `net`.
+/// Throws: IoError naming `path` if it cannot be read; FormatError naming `path` and what was
+///   found against what was expected if it is not a model file, has another format version, is
+///   truncated, fails its checksum, holds another scalar type ("holds float parameters but the
+///   network's scalar type is double"), another architecture ("holds Sequential<…> but the
+///   network is Sequential<…>"), or a hyperparameter a layer rejects.
+/// Ensures: on any exception `net` is unchanged (the file is read and checked in full first).
+template <class Net>
+void load(Net& net, const std::string& path) {
+    static_assert(detail::serialization_needs_a_Sequential<Net>::ok,
+                  "chrysalis::load: see the first error above");
+    const std::string bytes = detail::read_file(path, "chrysalis::load");
+    const auto contents = detail::decode_model(bytes, path, net);
+    detail::commit_model(net, contents, path);
+}
+
+/// Writes `m` to `path` as a 2-D NumPy .npy array (format 1.0, '<f4' or '<f8', shape
+/// (rows, cols), fortran_order True since Eigen is column-major): np.load gives an array equal
+/// to m. The file is replaced atomically, as by save. Throws IoError naming `path`.
+template <class Scalar>
+void save_npy(const Matrix<Scalar>& m, const std::string& path) {
+    detail::write_file_atomically(
+        path, detail::encode_npy(m.data(), std::size_t(m.rows()), std::size_t(m.cols()), false),
+        "chrysalis::save_npy");
+}
+
+/// Writes `v` as a 1-D .npy array of shape (size,), like a PyTorch bias.
+template <class Scalar>
+void save_npy(const Vector<Scalar>& v, const std::string& path) {
+    detail::write_file_atomically(
+        path, detail::encode_npy(v.data(), std::size_t(v.size()), 1, true), "chrysalis::save_npy");
+}
+
+/// Reads a .npy file (format 1.0, 2.0 or 3.0): '<f4' or '<f8' (converted to Scalar; '<f8' into
+/// float rounds), C or Fortran order, 2-D as rows × cols, 1-D of shape (n,) as an n × 1 column.
+/// Throws: IoError naming `path` if it cannot be read; FormatError naming `path` and what it
+///   holds for another dtype ('<i8', …), big-endian data ('>f4'), 0-D or 3-D and higher arrays,
+///   truncated data or a header that does not parse.
+template <class Scalar = DefaultScalar>
+Matrix<Scalar> load_npy(const std::string& path) {
+    return detail::decode_npy<Scalar>(detail::read_file(path, "chrysalis::load_npy"),
+                                      "chrysalis::load_npy", path);
+}
+
+/// Writes every parameter block of `net` as "<directory>/<layer>_<block>.npy", numbered by the
+/// layer's index in the network and the block's in its visit_parameters order — for Dense, W
+/// (Out × In, 2-D) then b (Out, 1-D), the shapes of PyTorch's nn.Linear weight and bias — and
+/// the architecture string with a newline as "<directory>/architecture.txt". Creates the
+/// directory if needed and removes block files ("<digits>_<digits>.npy") that `net` has no
+/// block for, so the directory describes exactly `net`. Each file is replaced atomically; the
+/// set of files is not (a crash can leave some old, some new). Hyperparameters are not written.
+/// Throws: IoError naming the directory or file that could not be created, written or removed.
+template <class Net>
+void export_npy(const Net& net, const std::string& directory) {
+    static_assert(detail::serialization_needs_a_Sequential<Net>::ok,
+                  "chrysalis::export_npy: see the first error above");
+    namespace fs = std::filesystem;
+    constexpr std::string_view what = "chrysalis::export_npy";
+    std::error_code ec;
+    fs::create_directories(directory, ec);
+    if (ec) {
+        throw IoError(detail::concat(what, ": cannot create the directory '", directory,
+                                     "': ", ec.message()));
+    }
+    std::vector<std::string> written;
+    detail::for_each_layer(net, [&](std::size_t i, const auto& layer) {
+        std::size_t k = 0;
+        detail::for_each_block(layer, [&](const auto& block) {
+            using Block = std::remove_cvref_t<decltype(block)>;
+            const Matrix<typename Net::Scalar> m = block;
+            std::string name = detail::concat(i, "_", k++, ".npy");
+            detail::write_file_atomically(
+                (fs::path(directory) / name).string(),
+                detail::encode_npy(m.data(), std::size_t(m.rows()), std::size_t(m.cols()),
+                                   Block::ColsAtCompileTime == 1),
+                what);
+            written.push_back(std::move(name));
+        });
+    });
+    for (const auto& entry : fs::directory_iterator(directory, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (!detail::is_block_file_name(name) ||
+            std::find(written.begin(), written.end(), name) != written.end())
+            continue;
+        std::error_code removing;
+        if (!fs::remove(entry.path(), removing) && removing) {
+            throw IoError(detail::concat(what, ": cannot remove the stale '", entry.path().string(),
+                                         "': ", removing.message()));
+        }
+    }
+    if (ec) {
+        throw IoError(
+            detail::concat(what, ": cannot list the directory '", directory, "': ", ec.message()));
+    }
+    detail::write_file_atomically((fs::path(directory) / "architecture.txt").string(),
+                                  detail::architecture_of<Net>() + "\n", what);
+}
+
+/// Reads every parameter block of `net` from "<directory>/<layer>_<block>.npy" (see export_npy;
+/// any file load_npy reads, '<f4' or '<f8', either order: weights saved from PyTorch or NumPy).
+/// If "<directory>/architecture.txt" exists it must hold net's architecture. Hyperparameters
+/// are left as they are.
+/// Throws: FormatError naming the file if architecture.txt holds another architecture, a block
+///   file is missing, holds another shape (naming both shapes: "holds a 7 x 4 array but layer 0
+///   (Dense<5,7,float>) parameter block 0 is 7 x 5"), cannot be decoded (see load_npy), or if
+///   the directory holds a block file that `net` has no block for; IoError if the directory or a
+///   file cannot be read.
+/// Ensures: on any exception `net` is unchanged (every file is read and checked first).
+template <class Net>
+void import_npy(Net& net, const std::string& directory) {
+    static_assert(detail::serialization_needs_a_Sequential<Net>::ok,
+                  "chrysalis::import_npy: see the first error above");
+    using S = typename Net::Scalar;
+    namespace fs = std::filesystem;
+    constexpr std::string_view what = "chrysalis::import_npy";
+    const fs::path dir(directory);
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) {
+        throw IoError(detail::concat(what, ": cannot read the directory '", directory,
+                                     "': ", ec ? ec.message() : "not a directory"));
+    }
+    const std::string expected = detail::architecture_of<Net>();
+    if (const fs::path file = dir / "architecture.txt"; fs::exists(file, ec)) {
+        std::string text = detail::read_file(file.string(), what);
+        while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
+            text.pop_back();
+        if (text != expected) {
+            throw FormatError(detail::concat(what, ": '", file.string(), "' holds ", text,
+                                             " but the network is ", expected));
+        }
+    }
+    const std::vector<std::string> names = detail::layer_names<Net>();
+    std::vector<Matrix<S>> blocks;
+    std::vector<std::string> block_files;
+    std::vector<std::size_t> blocks_per_layer(Net::depth, 0);
+    detail::for_each_layer(net, [&](std::size_t i, auto& layer) {
+        detail::for_each_block(layer, [&](const auto& block) {
+            const std::size_t k = blocks_per_layer[i]++;
+            std::string name = detail::concat(i, "_", k, ".npy");
+            const std::string file = (dir / name).string();
+            std::error_code missing;
+            if (!fs::exists(file, missing)) {
+                throw FormatError(detail::concat(what, ": '", file, "' is missing: layer ", i, " (",
+                                                 names[i], ") has parameter block ", k, " of ",
+                                                 block.rows(), " x ", block.cols()));
+            }
+            Matrix<S> m = load_npy<S>(file);
+            if (m.rows() != block.rows() || m.cols() != block.cols()) {
+                throw FormatError(detail::concat(what, ": '", file, "' holds a ", m.rows(), " x ",
+                                                 m.cols(), " array but layer ", i, " (", names[i],
+                                                 ") parameter block ", k, " is ", block.rows(),
+                                                 " x ", block.cols()));
+            }
+            blocks.push_back(std::move(m));
+            block_files.push_back(std::move(name));
+        });
+    });
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (!detail::is_block_file_name(name) ||
+            std::find(block_files.begin(), block_files.end(), name) != block_files.end())
+            continue;
+        std::size_t layer = 0;  // saturating: a huge index only has to compare as too large
+        for (const char c : name.substr(0, name.find('_')))
+            layer = std::min<std::size_t>(layer * 10 + std::size_t(c - '0'), Net::depth);
+        throw FormatError(detail::concat(
+            what, ": '", entry.path().string(), "' is not a parameter block of the network ",
+            expected, ": ",
+            layer < Net::depth ? detail::concat("layer ", layer, " (", names[layer], ") has ",
+                                                blocks_per_layer[layer], " block(s)")
+                               : detail::concat("it has ", Net::depth, " layers")));
+    }
+    if (ec) {
+        throw IoError(
+            detail::concat(what, ": cannot list the directory '", directory, "': ", ec.message()));
+    }
+    std::size_t k = 0;
+    detail::for_each_layer(net, [&](std::size_t, auto& layer) {
+        detail::for_each_block(layer, [&](auto& block) { block = blocks[k++]; });
+    });
+}
+
+}  // namespace chrysalis

@@ -1,0 +1,363 @@
+#pragma once
+// chrysalis/train.hpp — training loops: fit, distill, predict_logits, evaluate.
+
+#include <Eigen/Core>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "chrysalis/config.hpp"
+#include "chrysalis/data.hpp"
+#include "chrysalis/losses.hpp"
+#include "chrysalis/random.hpp"
+#include "chrysalis/softmax.hpp"
+#include "chrysalis/tensor.hpp"
+
+namespace chrysalis {
+
+/// What one epoch of training did.
+struct EpochReport {
+    int epoch = 0;        ///< from 0
+    double loss = 0;      ///< mean training loss over the epoch's samples
+    double accuracy = 0;  ///< training accuracy over the epoch (during training)
+    double validation_accuracy = std::numeric_limits<double>::quiet_NaN();  ///< if a set was given
+    double samples_per_second = 0;
+    double seconds = 0;
+};
+
+/// Thrown when a loss becomes NaN or infinite: training stops and says where.
+struct TrainingDiverged : std::runtime_error {
+    int epoch;
+    Eigen::Index batch;
+    TrainingDiverged(int e, Eigen::Index b, double loss)
+        : std::runtime_error(detail::concat("chrysalis: training diverged at epoch ", e + 1,
+                                            ", batch ", b + 1, ": the loss is ", loss,
+                                            " (lower the learning rate, or check the inputs)")),
+          epoch(e),
+          batch(b) {}
+};
+
+/// Options of fit and distill. `fit(net, data, loss, opt, {.epochs = 10, .batch_size = 64})`.
+template <class Scalar = float>
+struct TrainOptions {
+    int epochs = 10;                ///< ≥ 1
+    Eigen::Index batch_size = 128;  ///< ≥ 1
+    Seed seed{0};                   ///< the shuffling and the jitter draw from this
+    bool shuffle = true;
+    bool progress = true;  ///< a progress line on stderr
+    /// Image jitter applied to every training batch (the paper's teacher used 2 pixels): 0 = off.
+    int jitter = 0;
+    int image_width = 28, image_height = 28;
+    /// If set, its accuracy is measured after every epoch.
+    const Dataset<Scalar>* validation = nullptr;
+    /// Called after every epoch.
+    std::function<void(const EpochReport&)> on_epoch = {};
+};
+
+namespace detail {
+
+template <class Scalar>
+void check_options(const TrainOptions<Scalar>& o, const char* what) {
+    if (o.epochs < 1)
+        throw std::invalid_argument(concat(what, ": epochs must be >= 1, got ", o.epochs));
+    if (o.batch_size < 1)
+        throw std::invalid_argument(concat(what, ": batch_size must be >= 1, got ", o.batch_size));
+    if (o.jitter < 0)
+        throw std::invalid_argument(concat(what, ": jitter must be >= 0, got ", o.jitter));
+}
+
+template <class Net, class Scalar>
+void check_data(const Dataset<Scalar>& data, const char* what) {
+    if (data.feature_count() != Net::input_size) {
+        throw std::invalid_argument(concat(what, ": the data has ", data.feature_count(),
+                                           " features per sample but the network's input width is ",
+                                           Net::input_size));
+    }
+    if (data.classes > Net::output_size) {
+        throw std::invalid_argument(concat(what, ": the data has ", data.classes,
+                                           " classes but the network has ", Net::output_size,
+                                           " outputs"));
+    }
+    if (data.size() == 0) throw std::invalid_argument(concat(what, ": the data set is empty"));
+}
+
+/// Number of columns whose largest logit is at the label.
+template <class L>
+Eigen::Index count_correct(const L& logits, std::span<const int> labels) {
+    Eigen::Index right = 0;
+    for (Eigen::Index b = 0; b < logits.cols(); ++b) {
+        Eigen::Index arg = 0;
+        logits.col(b).maxCoeff(&arg);
+        right += arg == labels[std::size_t(b)];
+    }
+    return right;
+}
+
+/// The epoch loop shared by fit and distill. `step(batcher, grad)` returns the batch loss after
+/// leaving ∂loss/∂logits in grad; the loop does the rest.
+template <class Net, class Optimizer, class Step>
+std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::Scalar>& data,
+                                    Optimizer& optimizer,
+                                    const TrainOptions<typename Net::Scalar>& o, Step&& step,
+                                    const char* what) {
+    using S = typename Net::Scalar;
+    using Clock = std::chrono::steady_clock;
+    check_options(o, what);
+    check_data<Net>(data, what);
+    Batcher<S> batcher(data, o.batch_size, o.shuffle);
+    Rng rng(o.seed);
+    Matrix<S> grad(Net::output_size, o.batch_size);
+    std::vector<EpochReport> history;
+    const auto start = Clock::now();
+    auto last_print = start;
+    for (int epoch = 0; epoch < o.epochs; ++epoch) {
+        const auto epoch_start = Clock::now();
+        batcher.start_epoch(rng);
+        double loss_sum = 0;
+        Eigen::Index seen = 0, correct = 0, batch_index = 0;
+        while (batcher.next()) {
+            if (o.jitter > 0)
+                jitter(batcher.mutable_features(), o.image_width, o.image_height, o.jitter, rng);
+            const Eigen::Index b = batcher.labels().size();
+            auto g = grad.leftCols(b);
+            const double loss = double(step(batcher, g));
+            if (!std::isfinite(loss)) throw TrainingDiverged(epoch, batch_index, loss);
+            correct += count_correct(net.activation(Net::depth), batcher.labels());
+            net.backward(g);
+            optimizer.step(net, epoch);
+            loss_sum += loss * double(b);
+            seen += b;
+            ++batch_index;
+            const auto now = Clock::now();
+            if (o.progress && now - last_print > std::chrono::milliseconds(250)) {
+                last_print = now;
+                const double elapsed = std::chrono::duration<double>(now - start).count();
+                const double done = epoch + double(seen) / double(data.size());
+                std::fprintf(
+                    stderr,
+                    "\r%s: epoch %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s  ETA %.0fs   ", what,
+                    epoch + 1, o.epochs, loss_sum / double(seen),
+                    100.0 * double(correct) / double(seen), done * double(data.size()) / elapsed,
+                    elapsed / done * (o.epochs - done));
+            }
+        }
+        EpochReport r;
+        r.epoch = epoch;
+        r.loss = loss_sum / double(seen);
+        r.accuracy = double(correct) / double(seen);
+        r.seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
+        r.samples_per_second = double(seen) / r.seconds;
+        if (o.validation) r.validation_accuracy = accuracy(net, *o.validation);
+        if (o.progress) {
+            std::fprintf(stderr, "\r%s: epoch %d/%d  loss %.4f  acc %.2f%%", what, epoch + 1,
+                         o.epochs, r.loss, 100 * r.accuracy);
+            if (o.validation) std::fprintf(stderr, "  val %.2f%%", 100 * r.validation_accuracy);
+            std::fprintf(stderr, "  %.0f samples/s  %.1fs          \n", r.samples_per_second,
+                         r.seconds);
+        }
+        history.push_back(r);
+        if (o.on_epoch) o.on_epoch(r);
+    }
+    return history;
+}
+
+}  // namespace detail
+
+/// The network's logits for every sample of `data`, classes × N, computed batch by batch in
+/// inference mode: a teacher's soft targets computed once, for every epoch of a distillation.
+template <class Net>
+Matrix<typename Net::Scalar> predict_logits(Net& net, const Dataset<typename Net::Scalar>& data,
+                                            Eigen::Index batch_size = 256) {
+    detail::check_data<Net>(data, "chrysalis::predict_logits");
+    Matrix<typename Net::Scalar> out(Net::output_size, data.size());
+    for (Eigen::Index j = 0; j < data.size(); j += batch_size) {
+        const Eigen::Index b = std::min(batch_size, data.size() - j);
+        out.middleCols(j, b) = net.forward(data.features.middleCols(j, b));
+    }
+    return out;
+}
+
+/// Fraction of samples whose largest logit is at the label.
+template <class Net>
+double accuracy(Net& net, const Dataset<typename Net::Scalar>& data) {
+    const auto logits = predict_logits(net, data);
+    return double(detail::count_correct(logits, data.labels)) / double(data.size());
+}
+
+/// Counts by true class (rows) and predicted class (columns), classes × classes.
+template <class Net>
+Eigen::MatrixXi confusion_matrix(Net& net, const Dataset<typename Net::Scalar>& data) {
+    const auto logits = predict_logits(net, data);
+    Eigen::MatrixXi m = Eigen::MatrixXi::Zero(Net::output_size, Net::output_size);
+    for (Eigen::Index b = 0; b < logits.cols(); ++b) {
+        Eigen::Index arg = 0;
+        logits.col(b).maxCoeff(&arg);
+        ++m(data.labels[std::size_t(b)], arg);
+    }
+    return m;
+}
+
+/// Mean cross-entropy and accuracy on a data set.
+struct Evaluation {
+    double loss = 0;
+    double accuracy = 0;
+};
+template <class Net>
+Evaluation evaluate(Net& net, const Dataset<typename Net::Scalar>& data) {
+    const auto logits = predict_logits(net, data);
+    Evaluation e;
+    e.loss = double(CrossEntropy{}(logits, data.labels).loss);
+    e.accuracy = double(detail::count_correct(logits, data.labels)) / double(data.size());
+    return e;
+}
+
+/// Trains `net` on `data` with a hard-label loss (CrossEntropy, or any callable
+/// loss(logits, labels, gradient) → value) and an optimizer (Sgd, Adam, AdamW). Returns one
+/// report per epoch. Throws std::invalid_argument for bad options or data that does not fit the
+/// network, TrainingDiverged when the loss becomes NaN or infinite.
+template <class Net, class Loss, class Optimizer>
+std::vector<EpochReport> fit(Net& net, const Dataset<typename Net::Scalar>& data, Loss loss,
+                             Optimizer& optimizer,
+                             const TrainOptions<typename Net::Scalar>& options = {}) {
+    return detail::train_loop(
+        net, data, optimizer, options,
+        [&](auto& batcher, auto& grad) {
+            return loss(net.forward(batcher.features(), Mode::training), batcher.labels(), grad);
+        },
+        "chrysalis::fit");
+}
+
+namespace detail {
+
+/// distill and distill_soft: per batch, gather the cached teacher logits (or probabilities) of
+/// the batch's samples into a buffer made once, and apply the distillation loss.
+template <class Net, class Optimizer>
+std::vector<EpochReport> distill_cached(Net& student, const Dataset<typename Net::Scalar>& data,
+                                        const Matrix<typename Net::Scalar>& targets,
+                                        const Distillation& kd, Optimizer& optimizer,
+                                        const TrainOptions<typename Net::Scalar>& options,
+                                        bool probabilities, const char* what) {
+    if (targets.rows() != Net::output_size || targets.cols() != data.size()) {
+        throw std::invalid_argument(
+            concat(what, ": the ", probabilities ? "probabilities" : "teacher logits", " are ",
+                   targets.rows(), "x", targets.cols(), " but the student has ", Net::output_size,
+                   " outputs and the data ", data.size(), " samples"));
+    }
+    if (options.jitter > 0) {
+        throw std::invalid_argument(
+            concat(what,
+                   ": cached teacher outputs belong to the unjittered inputs; to distil with "
+                   "jitter pass the teacher network itself"));
+    }
+    Matrix<typename Net::Scalar> buffer(Net::output_size, options.batch_size);
+    return train_loop(
+        student, data, optimizer, options,
+        [&](auto& batcher, auto& grad) {
+            const auto idx = batcher.indices();
+            auto t = buffer.leftCols(Eigen::Index(idx.size()));
+            for (std::size_t k = 0; k < idx.size(); ++k)
+                t.col(Eigen::Index(k)) = targets.col(idx[k]);
+            const auto logits = student.forward(batcher.features(), Mode::training);
+            return probabilities ? kd.soft_targets(logits, t, batcher.labels(), grad)
+                                 : kd(logits, t, batcher.labels(), grad);
+        },
+        what);
+}
+
+}  // namespace detail
+
+/// Distils into `student` from cached teacher logits (classes × N, as predict_logits gives):
+/// each batch uses the logits of its own samples, so an epoch costs what ordinary training
+/// costs. Throws std::invalid_argument if teacher_logits is not Student::output_size × N, or
+/// for options.jitter > 0 (cached logits belong to unjittered inputs).
+template <class Net, class Optimizer>
+std::vector<EpochReport> distill(Net& student, const Dataset<typename Net::Scalar>& data,
+                                 const Matrix<typename Net::Scalar>& teacher_logits,
+                                 const Distillation& kd, Optimizer& optimizer,
+                                 const TrainOptions<typename Net::Scalar>& options = {}) {
+    return detail::distill_cached(student, data, teacher_logits, kd, optimizer, options, false,
+                                  "chrysalis::distill");
+}
+
+/// Distils from a teacher network run on every batch (in inference mode) — for inputs that
+/// change every epoch, such as jittered images.
+template <class Net, class Teacher, class Optimizer>
+requires requires {
+    Teacher::output_size;
+}
+std::vector<EpochReport> distill(Net& student, const Dataset<typename Net::Scalar>& data,
+                                 Teacher& teacher, const Distillation& kd, Optimizer& optimizer,
+                                 const TrainOptions<typename Net::Scalar>& options = {}) {
+    static_assert(Teacher::output_size == Net::output_size,
+                  "chrysalis::distill: the teacher and the student disagree on the number of "
+                  "classes (their output widths differ)");
+    static_assert(
+        Teacher::input_size == Net::input_size,
+        "chrysalis::distill: the teacher and the student take inputs of different widths");
+    return detail::train_loop(
+        student, data, optimizer, options,
+        [&](auto& batcher, auto& grad) {
+            const auto t = teacher.forward(batcher.features(), Mode::inference);
+            return kd(student.forward(batcher.features(), Mode::training), t, batcher.labels(),
+                      grad);
+        },
+        "chrysalis::distill");
+}
+
+/// Soft targets of an ensemble of teachers: the weighted mean of their probabilities at
+/// temperature T, Σ_k w_k·softmax(z_k/T) / Σ_k w_k (averaging in probability space, not logits).
+/// Use with distill_soft. Throws std::invalid_argument for no teachers, mismatched shapes, a
+/// weight count other than the teacher count, or negative / all-zero weights.
+template <class Scalar>
+Matrix<Scalar> ensemble_probabilities(std::span<const Matrix<Scalar>> teacher_logits,
+                                      std::span<const double> weights, double temperature) {
+    if (teacher_logits.empty())
+        throw std::invalid_argument("chrysalis::ensemble_probabilities: no teachers given");
+    if (!weights.empty() && weights.size() != teacher_logits.size())
+        throw std::invalid_argument(
+            detail::concat("chrysalis::ensemble_probabilities: ", weights.size(), " weights for ",
+                           teacher_logits.size(), " teachers"));
+    double total = 0;
+    for (double w : weights) {
+        if (!(w >= 0) || !std::isfinite(w))
+            throw std::invalid_argument(detail::concat(
+                "chrysalis::ensemble_probabilities: weights must be finite and >= 0, got ", w));
+        total += w;
+    }
+    if (weights.empty()) total = double(teacher_logits.size());
+    if (!(total > 0))
+        throw std::invalid_argument("chrysalis::ensemble_probabilities: the weights sum to 0");
+    const auto& first = teacher_logits.front();
+    Matrix<Scalar> sum = Matrix<Scalar>::Zero(first.rows(), first.cols());
+    Matrix<Scalar> p(first.rows(), first.cols());
+    for (std::size_t k = 0; k < teacher_logits.size(); ++k) {
+        const auto& z = teacher_logits[k];
+        if (z.rows() != first.rows() || z.cols() != first.cols())
+            throw std::invalid_argument(detail::concat(
+                "chrysalis::ensemble_probabilities: teacher ", k, " logits are ", z.rows(), "x",
+                z.cols(), " but teacher 0's are ", first.rows(), "x", first.cols()));
+        softmax(z, temperature, p);
+        sum += Scalar((weights.empty() ? 1.0 : weights[k]) / total) * p;
+    }
+    return sum;
+}
+
+/// Distils from soft targets (teacher probabilities at kd.temperature, classes × N), e.g. an
+/// ensemble's from ensemble_probabilities, or probabilities computed by another engine.
+template <class Net, class Optimizer>
+std::vector<EpochReport> distill_soft(Net& student, const Dataset<typename Net::Scalar>& data,
+                                      const Matrix<typename Net::Scalar>& probabilities,
+                                      const Distillation& kd, Optimizer& optimizer,
+                                      const TrainOptions<typename Net::Scalar>& options = {}) {
+    return detail::distill_cached(student, data, probabilities, kd, optimizer, options, true,
+                                  "chrysalis::distill_soft");
+}
+
+}  // namespace chrysalis

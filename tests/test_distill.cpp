@@ -1,0 +1,174 @@
+// End to end: on a seeded synthetic 10-class problem, a small student distilled from a teacher
+// beats the same student trained from scratch on the same small transfer set and budget.
+
+#include <catch2/catch.hpp>
+
+#include <chrysalis/chrysalis.hpp>
+
+#include <cmath>
+#include <numbers>
+
+using namespace chrysalis;
+
+namespace {
+
+/// Ten Gaussian clusters in 20 dimensions whose centres lie close enough to overlap: the best
+/// possible classifier errs, and the teacher's soft outputs carry how the classes overlap.
+Dataset<float> clusters(std::size_t n, Seed seed) {
+    Rng centres_rng(Seed{12345});  // the same classes for every call
+    Matrix<double> centres(20, 10);
+    for (Eigen::Index i = 0; i < centres.size(); ++i)
+        centres.data()[i] = centres_rng.uniform(-1, 1);
+    Rng rng(seed);
+    Dataset<float> d;
+    d.classes = 10;
+    d.features.resize(20, Eigen::Index(n));
+    d.labels.resize(n);
+    for (std::size_t j = 0; j < n; ++j) {
+        const int y = int(rng.below(10));
+        d.labels[j] = y;
+        for (Eigen::Index i = 0; i < 20; ++i) {
+            const double r = std::sqrt(-2 * std::log(1 - rng.uniform()));
+            const double noise = r * std::cos(2 * std::numbers::pi * rng.uniform());
+            d.features(i, Eigen::Index(j)) = float(centres(i, y) + 0.9 * noise);
+        }
+    }
+    return d;
+}
+
+using Teacher = Sequential<Dense<20, 256>, ReLU, Dense<256, 256>, ReLU, Dense<256, 10>>;
+using Student = Sequential<Dense<20, 64>, ReLU, Dense<64, 10>>;
+
+}  // namespace
+
+TEST_CASE("a distilled student beats the same student trained from scratch", "[distill]") {
+    const Dataset<float> train = clusters(20000, Seed{1});
+    const Dataset<float> transfer = clusters(300, Seed{2});  // the student's small data set
+    const Dataset<float> test = clusters(5000, Seed{3});
+
+    Teacher teacher(Seed{10});
+    Adam teacher_opt{.lr = 1e-3};
+    fit(teacher, train, CrossEntropy{}, teacher_opt,
+        {.epochs = 8, .batch_size = 128, .progress = false});
+    const double teacher_acc = accuracy(teacher, test);
+    const Matrix<float> soft = predict_logits(teacher, transfer);
+
+    double scratch_sum = 0, distilled_sum = 0;
+    for (std::uint64_t seed : {21, 22, 23}) {
+        const TrainOptions<float> o{
+            .epochs = 60, .batch_size = 32, .seed = Seed{seed}, .progress = false};
+        Student scratch(Seed{seed});
+        Adam a{.lr = 1e-3};
+        fit(scratch, transfer, CrossEntropy{}, a, o);
+        Student distilled(Seed{seed});
+        Adam b{.lr = 1e-3};
+        distill(distilled, transfer, soft, Distillation{.temperature = 4.0, .alpha = 0.9}, b, o);
+        scratch_sum += accuracy(scratch, test);
+        distilled_sum += accuracy(distilled, test);
+    }
+    INFO("teacher " << teacher_acc << ", scratch " << scratch_sum / 3 << ", distilled "
+                    << distilled_sum / 3 << " (test accuracy, mean of 3 student seeds)");
+    CHECK(teacher_acc > scratch_sum / 3);
+    CHECK(distilled_sum / 3 > scratch_sum / 3 + 0.01);
+}
+
+TEST_CASE("fit stops with the epoch and batch when the loss diverges", "[distill]") {
+    Dataset<float> d = clusters(64, Seed{4});
+    d.features(0, 40) = std::numeric_limits<float>::infinity();  // sample 40: batch 2 of 16s
+    Student net(Seed{1});
+    Sgd sgd{.lr = 0.1};
+    CHECK_THROWS_WITH(fit(net, d, CrossEntropy{}, sgd,
+                          {.epochs = 2, .batch_size = 16, .shuffle = false, .progress = false}),
+                      Catch::Matchers::Contains("training diverged at epoch 1, batch 3"));
+}
+
+TEST_CASE("training options and data shapes are checked", "[distill]") {
+    const Dataset<float> d = clusters(50, Seed{5});
+    Student net;
+    Sgd sgd{.lr = 0.1};
+    CHECK_THROWS_WITH(fit(net, d, CrossEntropy{}, sgd, {.epochs = 0}),
+                      "chrysalis::fit: epochs must be >= 1, got 0");
+    CHECK_THROWS_WITH(fit(net, d, CrossEntropy{}, sgd, {.batch_size = 0}),
+                      "chrysalis::fit: batch_size must be >= 1, got 0");
+    Sequential<Dense<21, 8>, ReLU, Dense<8, 10>> wide;
+    CHECK_THROWS_WITH(fit(wide, d, CrossEntropy{}, sgd, {.progress = false}),
+                      "chrysalis::fit: the data has 20 features per sample but the network's "
+                      "input width is 21");
+    const Matrix<float> wrong = Matrix<float>::Zero(10, 49);
+    CHECK_THROWS_WITH(distill(net, d, wrong, Distillation{}, sgd, {.progress = false}),
+                      "chrysalis::distill: the teacher logits are 10x49 but the student has 10 "
+                      "outputs and the data 50 samples");
+}
+
+TEST_CASE("an ensemble's soft targets are the weighted mean of its probabilities", "[distill]") {
+    Matrix<float> a(3, 2), b(3, 2);
+    a << 1, 0, 2, 0, 3, 0;
+    b << 0, 5, 0, 0, 0, 0;
+    const std::vector<Matrix<float>> teachers{a, b};
+    const std::vector<double> weights{3, 1};
+    const Matrix<float> p = ensemble_probabilities<float>(teachers, weights, 2.0);
+    const Matrix<float> expected = 0.75f * softmax(a, 2.0) + 0.25f * softmax(b, 2.0);
+    CHECK(p.isApprox(expected, 1e-6f));
+    CHECK((p.colwise().sum().array() - 1).abs().maxCoeff() < 1e-6f);
+    CHECK_THROWS_AS(ensemble_probabilities<float>(teachers, std::vector<double>{1}, 2.0),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(ensemble_probabilities<float>(teachers, std::vector<double>{-1, 2}, 2.0),
+                    std::invalid_argument);
+}
+
+TEST_CASE("confusion matrix and evaluate agree with accuracy", "[distill]") {
+    const Dataset<float> d = clusters(500, Seed{6});
+    Student net(Seed{2});
+    Adam opt{.lr = 3e-3};
+    fit(net, d, CrossEntropy{}, opt, {.epochs = 5, .batch_size = 50, .progress = false});
+    const Eigen::MatrixXi cm = confusion_matrix(net, d);
+    CHECK(cm.sum() == 500);
+    const Evaluation e = evaluate(net, d);
+    CHECK(double(cm.trace()) / 500 == Approx(e.accuracy));
+    CHECK(e.accuracy == Approx(accuracy(net, d)));
+    CHECK(e.loss > 0);
+}
+
+TEST_CASE("distilling from a teacher network and from soft targets both learn", "[distill]") {
+    const Dataset<float> d = clusters(600, Seed{7});
+    Teacher teacher(Seed{3});
+    Adam t_opt{.lr = 1e-3};
+    fit(teacher, d, CrossEntropy{}, t_opt, {.epochs = 5, .batch_size = 64, .progress = false});
+    const Distillation kd{.temperature = 3.0, .alpha = 0.8};
+    SECTION("the teacher runs on every (jittered) batch") {
+        Student s(Seed{4});
+        Adam opt{.lr = 2e-3};
+        const auto h = distill(s, d, teacher, kd, opt,
+                               {.epochs = 6,
+                                .batch_size = 64,
+                                .progress = false,
+                                .jitter = 1,
+                                .image_width = 5,
+                                .image_height = 4});
+        REQUIRE(h.size() == 6);
+        CHECK(h.back().loss < h.front().loss);
+        // Cached logits with jitter would pair logits with the wrong inputs: refused.
+        CHECK_THROWS_WITH(distill(s, d, predict_logits(teacher, d), kd, opt, {.jitter = 1}),
+                          Catch::Matchers::Contains("pass the teacher network itself"));
+    }
+    SECTION("soft targets of a two-teacher ensemble") {
+        Teacher second(Seed{5});
+        Adam opt2{.lr = 1e-3};
+        fit(second, d, CrossEntropy{}, opt2, {.epochs = 3, .batch_size = 64, .progress = false});
+        const std::vector<Matrix<float>> logits{predict_logits(teacher, d),
+                                                predict_logits(second, d)};
+        const Matrix<float> p = ensemble_probabilities<float>(logits, {}, 3.0);
+        Student s(Seed{6});
+        Adam opt{.lr = 2e-3};
+        std::vector<int> epochs_seen;
+        const auto h = distill_soft(
+            s, d, p, kd, opt,
+            {.epochs = 6,
+             .batch_size = 64,
+             .progress = false,
+             .on_epoch = [&](const EpochReport& r) { epochs_seen.push_back(r.epoch); }});
+        CHECK(h.back().loss < h.front().loss);
+        CHECK(epochs_seen == std::vector<int>{0, 1, 2, 3, 4, 5});
+        CHECK(accuracy(s, d) > 0.5);
+    }
+}
