@@ -15,6 +15,7 @@
 
 #include "chrysalis/config.hpp"
 #include "chrysalis/detail/checked.hpp"
+#include "chrysalis/detail/kd_kernel.hpp"
 #include "chrysalis/softmax.hpp"
 #include "chrysalis/tensor.hpp"
 
@@ -102,63 +103,6 @@ constexpr void check_classes_at_compile_time() {
                       int(A::RowsAtCompileTime) == int(B::RowsAtCompileTime),
                   "chrysalis: the teacher and the student disagree on the number of classes "
                   "(their logits have different row counts)");
-}
-
-/// One column's softmax statistics at inverse temperature t: maximum m and log Σ exp((z − m)t).
-template <class Col>
-std::pair<double, double> softmax_stats(const Col& z, double t) {
-    const double m = double(z.maxCoeff());
-    double s = 0;
-    for (Eigen::Index i = 0; i < z.size(); ++i) s += std::exp((double(z(i)) - m) * t);
-    return {m, std::log(s)};
-}
-
-/// The distillation loss and its gradient over a batch, one column at a time, from the student
-/// logits and either the teacher's logits (soft = false) or its probabilities at T (soft = true):
-///   L = α·T²·(1/B)·Σ_b KL(p_t ‖ p_s^T) + (1 − α)·(1/B)·Σ_b CE(y_b, p_s^1)
-///   ∂L/∂z_s = α·T·(p_s^T − p_t)/B + (1 − α)·(p_s^1 − onehot(y))/B
-/// KL terms with p_t = 0 contribute 0 (0·log 0 = 0). Sums are kept in double. Labels may be
-/// empty only when α = 1.
-template <class ZS, class ZT, class G>
-double distillation_loss(const Eigen::MatrixBase<ZS>& zs, const Eigen::MatrixBase<ZT>& zt,
-                         std::span<const int> labels, double temperature, double alpha, bool soft,
-                         G& grad) {
-    using S = typename ZS::Scalar;
-    const Eigen::Index classes = zs.rows(), batch = zs.cols();
-    const double t = 1.0 / temperature, inv_b = 1.0 / double(batch);
-    const bool hard = alpha < 1;
-    double kl_sum = 0, ce_sum = 0;
-    for (Eigen::Index b = 0; b < batch; ++b) {
-        const auto z = zs.col(b);
-        const auto [ms, log_ss] = softmax_stats(z, t);
-        double mt = 0, log_st = 0;
-        if (!soft) std::tie(mt, log_st) = softmax_stats(zt.col(b), t);
-        double m1 = ms, log_s1 = 0;
-        if (hard) std::tie(m1, log_s1) = softmax_stats(z, 1.0);
-        double kl = 0;
-        for (Eigen::Index i = 0; i < classes; ++i) {
-            const double log_ps = (double(z(i)) - ms) * t - log_ss;
-            double pt, log_pt;
-            if (soft) {
-                pt = double(zt(i, b));
-                log_pt = pt > 0 ? std::log(pt) : 0;
-            } else {
-                log_pt = (double(zt(i, b)) - mt) * t - log_st;
-                pt = std::exp(log_pt);
-            }
-            if (pt > 0) kl += pt * (log_pt - log_ps);
-            double g = alpha * temperature * (std::exp(log_ps) - pt);
-            if (hard) g += (1 - alpha) * std::exp((double(z(i)) - m1) - log_s1);
-            grad(i, b) = S(g * inv_b);
-        }
-        kl_sum += kl;
-        if (hard) {
-            const int y = labels[std::size_t(b)];
-            grad(y, b) -= S((1 - alpha) * inv_b);
-            ce_sum += -((double(z(y)) - m1) - log_s1);
-        }
-    }
-    return alpha * temperature * temperature * kl_sum * inv_b + (1 - alpha) * ce_sum * inv_b;
 }
 
 }  // namespace detail

@@ -1,7 +1,7 @@
 #pragma once
 // chrysalis/serialize.hpp — saving and loading networks: the versioned binary model format with
 // its atomic save and architecture check, and .npy interchange with NumPy and PyTorch. The
-// format is described in docs/models.md; layer names and hyperparameters come from
+// format is described in docs/data-and-models.md; layer names and hyperparameters come from
 // layer_traits.hpp.
 
 #include <Eigen/Core>
@@ -269,7 +269,7 @@ inline bool is_block_file_name(std::string_view name) {
 }  // namespace detail
 
 /// Saves `net`'s parameters and hyperparameters to `path` in the model format (version
-/// model_format_version; see docs/models.md): magic "CHRYSLS\0", version, file size,
+/// model_format_version; see docs/data-and-models.md): magic "CHRYSLS\0", version, file size,
 /// architecture, scalar type, hyperparameters per layer, the parameter blocks in
 /// visit_parameters order, CRC-32 of all of it.
 /// Ensures: the file is replaced atomically — written to "<path>.tmp-<pid>", fsynced and renamed

@@ -1,0 +1,197 @@
+#pragma once
+// chrysalis/detail/kd_kernel.hpp — the distillation loss and its gradient in one pass over the
+// logits: for each sample, the student's softmax at T and at 1, the teacher's softmax at T (or
+// its given probabilities), the KL and cross-entropy terms and the gradient, without writing any
+// intermediate matrix.
+//
+//   L = α·T²·(1/B)·Σ_b KL(p_t ‖ p_s^T) + (1 − α)·(1/B)·Σ_b CE(y_b, p_s^1)
+//   ∂L/∂z_s = α·T·(p_s^T − p_t)/B + (1 − α)·(p_s^1 − onehot(y))/B
+//   KL = Σ_i p_t,i·(log p_t,i − log p_s,i);  with teacher logits,
+//        log p_t,i − log p_s,i = ((z_t,i − m_t) − (z_s,i − m_s))/T + log(S_s/S_t)
+//   (0·log 0 = 0: terms with p_t,i = 0 contribute nothing).
+//
+// Everything is computed in double, whatever the logits' type: at T = 100 the KL of two float
+// distributions is of the order of their rounding, and T² = 10⁴ magnifies it (see the reference
+// tolerances). Samples are processed W at a time across SIMD lanes (lane = sample) when a column
+// has at most 32 classes — the usual distillation case — and one by one otherwise.
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <span>
+#include <tuple>
+#include <utility>
+
+#include "chrysalis/detail/softmax_kernels.hpp"
+
+namespace chrysalis::detail {
+
+/// One column's maximum and log Σ exp((z − m)·t), in double.
+template <class Col>
+std::pair<double, double> softmax_stats(const Col& z, double t) {
+    const double m = double(z.maxCoeff());
+    double s = 0;
+    for (Eigen::Index i = 0; i < z.size(); ++i) s += std::exp((double(z(i)) - m) * t);
+    return {m, std::log(s)};
+}
+
+/// The settings of one distillation pass.
+struct KdSettings {
+    double temperature;
+    double alpha;
+    bool soft;         ///< zt holds probabilities at T rather than logits
+    double inv_batch;  ///< 1/B
+};
+
+/// Sample b, one at a time: writes its gradient column and returns {KL, CE} (CE is 0 if α = 1).
+template <class ZS, class ZT, class G>
+std::pair<double, double> distillation_column(const ZS& zs, const ZT& zt,
+                                              std::span<const int> labels, Eigen::Index b,
+                                              const KdSettings& k, G& grad) {
+    using S = typename G::Scalar;
+    const double t = 1.0 / k.temperature;
+    const bool hard = k.alpha < 1;
+    const auto z = zs.col(b);
+    const auto [ms, log_ss] = softmax_stats(z, t);
+    double mt = 0, log_st = 0;
+    if (!k.soft) std::tie(mt, log_st) = softmax_stats(zt.col(b), t);
+    double log_s1 = 0;
+    if (hard) log_s1 = softmax_stats(z, 1.0).second;
+    double kl = 0;
+    for (Eigen::Index i = 0; i < zs.rows(); ++i) {
+        const double log_ps = (double(z(i)) - ms) * t - log_ss;
+        double pt, log_pt;
+        if (k.soft) {
+            pt = double(zt(i, b));
+            log_pt = pt > 0 ? std::log(pt) : 0;
+        } else {
+            log_pt = (double(zt(i, b)) - mt) * t - log_st;
+            pt = std::exp(log_pt);
+        }
+        if (pt > 0) kl += pt * (log_pt - log_ps);
+        double g = k.alpha * k.temperature * (std::exp(log_ps) - pt);
+        if (hard) g += (1 - k.alpha) * std::exp((double(z(i)) - ms) - log_s1);
+        grad(i, b) = S(g * k.inv_batch);
+    }
+    double ce = 0;
+    if (hard) {
+        const int y = labels[std::size_t(b)];
+        grad(y, b) -= S((1 - k.alpha) * k.inv_batch);
+        ce = -((double(z(y)) - ms) - log_s1);
+    }
+    return {kl, ce};
+}
+
+#if !defined(CHRYSALIS_DISABLE_SIMD)
+
+inline constexpr Eigen::Index kd_across_samples_max_rows = 32;
+
+/// W consecutive samples starting at column c0, one per lane of a double register: the same
+/// formulas as distillation_column. Adds each lane's KL and CE to kl_acc and ce_acc.
+template <class ZS, class ZT, class G>
+void distillation_block(const ZS& zs, const ZT& zt, std::span<const int> labels, Eigen::Index c0,
+                        const KdSettings& k, G& grad, SimdBatch<double>& kl_acc,
+                        SimdBatch<double>& ce_acc) {
+    using B = SimdBatch<double>;
+    using S = typename G::Scalar;
+    constexpr Eigen::Index W = B::size;
+    constexpr Eigen::Index R_max = kd_across_samples_max_rows;
+    constexpr double log2e = 1.44269504088896340736;
+    const Eigen::Index rows = zs.rows();
+    const bool hard = k.alpha < 1;
+    alignas(B::arch_type::alignment()) double tile[R_max * W];
+
+    // Transpose the block into registers: vs[i] lane l = z_s(i, c0 + l).
+    B vs[R_max], vt[R_max];
+    auto load = [&](const auto& src, B* dst) {
+        for (Eigen::Index l = 0; l < W; ++l)
+            for (Eigen::Index i = 0; i < rows; ++i) tile[i * W + l] = double(src(i, c0 + l));
+        for (Eigen::Index i = 0; i < rows; ++i) dst[i] = B::load_aligned(tile + i * W);
+    };
+    load(zs, vs);
+    load(zt, vt);
+
+    const B t(1.0 / k.temperature), t2(log2e / k.temperature), one2(log2e);
+    B ms(-std::numeric_limits<double>::infinity()), mt = ms;
+    for (Eigen::Index i = 0; i < rows; ++i) {
+        ms = xsimd::max(ms, vs[i]);
+        if (!k.soft) mt = xsimd::max(mt, vt[i]);
+    }
+    // es = exp((z_s − m_s)/T), e1 = exp(z_s − m_s), pt = exp((z_t − m_t)/T) (unnormalised).
+    B es[R_max], e1[R_max], pt[R_max];
+    B ss(0.0), s1(0.0), st(0.0);
+    for (Eigen::Index i = 0; i < rows; ++i) {
+        es[i] = exp2_nonpositive<double>((vs[i] - ms) * t2);
+        ss += es[i];
+        if (hard) {
+            e1[i] = exp2_nonpositive<double>((vs[i] - ms) * one2);
+            s1 += e1[i];
+        }
+        pt[i] = k.soft ? vt[i] : exp2_nonpositive<double>((vt[i] - mt) * t2);
+        st += pt[i];
+    }
+    const B rs = B(1.0) / ss, r1 = B(1.0) / s1, rt = k.soft ? B(1.0) : B(1.0) / st;
+    const B log_ss = xsimd::log(ss), log_s1 = xsimd::log(s1);
+    const B log_ratio = xsimd::log(ss * rt);  // log(S_s/S_t) for teacher logits
+    alignas(B::arch_type::alignment()) double y_lanes[W];
+    for (Eigen::Index l = 0; l < W; ++l)
+        y_lanes[l] = hard ? double(labels[std::size_t(c0 + l)]) : -1.0;
+    const B y = B::load_aligned(y_lanes);
+
+    const B a_t(k.alpha * k.temperature), a_h(1 - k.alpha), inv_b(k.inv_batch);
+    B kl(0.0), z_y(0.0);
+    for (Eigen::Index i = 0; i < rows; ++i) {
+        const B p = pt[i] * rt;
+        B log_diff;  // log p_t − log p_s
+        if (k.soft) {
+            log_diff = xsimd::log(p) - ((vs[i] - ms) * t - log_ss);
+        } else {
+            log_diff = ((vt[i] - mt) - (vs[i] - ms)) * t + log_ratio;
+        }
+        kl += xsimd::select(p > B(0.0), p * log_diff, B(0.0));
+        B g = a_t * (es[i] * rs - p);
+        if (hard) {
+            const auto is_label = y == B(double(i));
+            g += a_h * (e1[i] * r1 - xsimd::select(is_label, B(1.0), B(0.0)));
+            z_y = xsimd::select(is_label, vs[i], z_y);
+        }
+        (g * inv_b).store_aligned(tile + i * W);
+    }
+    for (Eigen::Index l = 0; l < W; ++l)
+        for (Eigen::Index i = 0; i < rows; ++i) grad(i, c0 + l) = S(tile[i * W + l]);
+    kl_acc += kl;
+    if (hard) ce_acc += log_s1 - (z_y - ms);  // −log p_s^1[y]
+}
+
+#endif
+
+/// The whole batch: writes ∂L/∂z_s into grad and returns L.
+template <class ZS, class ZT, class G>
+double distillation_loss(const ZS& zs, const ZT& zt, std::span<const int> labels,
+                         double temperature, double alpha, bool soft, G& grad) {
+    const Eigen::Index batch = zs.cols();
+    const KdSettings k{temperature, alpha, soft, 1.0 / double(batch)};
+    double kl_sum = 0, ce_sum = 0;
+    Eigen::Index b = 0;
+#if !defined(CHRYSALIS_DISABLE_SIMD)
+    constexpr Eigen::Index W = SimdBatch<double>::size;
+    if (zs.rows() <= kd_across_samples_max_rows) {
+        SimdBatch<double> kl_acc(0.0), ce_acc(0.0);
+        for (; b + W <= batch; b += W)
+            distillation_block(zs, zt, labels, b, k, grad, kl_acc, ce_acc);
+        kl_sum = xsimd::hadd(kl_acc);
+        ce_sum = xsimd::hadd(ce_acc);
+    }
+#endif
+    for (; b < batch; ++b) {
+        const auto [kl, ce] = distillation_column(zs, zt, labels, b, k, grad);
+        kl_sum += kl;
+        ce_sum += ce;
+    }
+    return alpha * temperature * temperature * kl_sum * k.inv_batch +
+           (1 - alpha) * ce_sum * k.inv_batch;
+}
+
+}  // namespace chrysalis::detail
