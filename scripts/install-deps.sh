@@ -9,10 +9,10 @@
 set -euo pipefail
 
 packages=(cmake ninja-build g++ git ccache
-          libeigen3-dev libxsimd-dev catch2 libbenchmark-dev zlib1g-dev)
+          libeigen3-dev libxsimd-dev catch2 libbenchmark-dev zlib1g-dev dataset-fashion-mnist)
 for flag in "$@"; do
     case "$flag" in
-        --ci) packages+=(clang libclang-rt-14-dev) ;;
+        --ci) packages+=(clang libclang-rt-14-dev python3-numpy) ;;
         --peer) packages+=(python3 python3-torch libopenblas0-pthread) ;;
         *) echo "install-deps: unknown option $flag (expected --ci or --peer)" >&2; exit 2 ;;
     esac
