@@ -129,7 +129,7 @@ int main(int argc, char** argv) try {
     auto [train, validation] = cy::split(all, 5000.0 / double(all.size()), cy::Seed{o.seed});
     if (o.quick)
         train = cy::subset(train, [&] {
-            std::vector<Eigen::Index> idx(10000);
+            std::vector<Eigen::Index> idx(std::min<Eigen::Index>(10000, train.size()));
             std::iota(idx.begin(), idx.end(), 0);
             return idx;
         }());
