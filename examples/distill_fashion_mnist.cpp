@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -43,6 +44,7 @@ struct Options {
     int student_epochs = 60;
     Eigen::Index transfer = 3000;
     std::uint64_t seed = 1;
+    int seeds = 3;  // student seeds: the table gives mean ± standard deviation
     bool quick = false;
 };
 
@@ -66,11 +68,14 @@ Options parse(int argc, char** argv) {
             o.transfer = std::stol(value());
         else if (a == "--seed")
             o.seed = std::stoull(value());
+        else if (a == "--seeds")
+            o.seeds = std::max(1, std::stoi(value()));
         else if (a == "--quick")
             o.quick = true;
         else if (a == "--help" || a == "-h") {
             std::cout << "usage: distill_fashion_mnist [--data DIR] [--out DIR] [--quick] "
-                         "[--seed N] [--teacher-epochs N] [--student-epochs N] [--transfer N]\n";
+                         "[--seed N] [--seeds N] [--teacher-epochs N] [--student-epochs N] "
+                         "[--transfer N]\n";
             std::exit(0);
         } else {
             throw std::invalid_argument("unknown option " + a + " (try --help)");
@@ -106,7 +111,8 @@ double inference_us(Net& net, const cy::Dataset<float>& test) {
 
 struct Row {
     std::string name;
-    double accuracy;
+    double accuracy;  // mean over the seeds
+    double spread;    // sample standard deviation over the seeds (0 for one)
     std::size_t parameters;
     std::uintmax_t bytes;
     double inference;
@@ -144,7 +150,7 @@ int main(int argc, char** argv) try {
     auto record = [&](const std::string& name, auto& net, double training_s) {
         const std::string path = o.out + "/" + name + ".chrysalis";
         cy::save(net, path);
-        rows.push_back({name, cy::accuracy(net, test), net.parameter_count(),
+        rows.push_back({name, cy::accuracy(net, test), 0.0, net.parameter_count(),
                         std::filesystem::file_size(path), inference_us(net, test), training_s});
     };
 
@@ -159,11 +165,27 @@ int main(int argc, char** argv) try {
     // 2. The student from scratch, on the transfer set.
     const cy::TrainOptions<float> student_options{
         .epochs = o.student_epochs, .batch_size = 128, .seed = cy::Seed{o.seed + 2}};
-    Student scratch(cy::Seed{o.seed + 3});
-    cy::Adam scratch_opt{.lr = 1e-3};
-    t0 = Clock::now();
-    cy::fit(scratch, transfer, cy::CrossEntropy{}, scratch_opt, student_options);
-    record("student-scratch", scratch, seconds_since(t0));
+    // Every student seed k starts from Seed{seed + 3 + 10k}; the first one's models are saved.
+    auto student_seed = [&](int k) { return cy::Seed{o.seed + 3 + 10 * std::uint64_t(k)}; };
+    auto summarise = [&](const std::vector<double>& acc, const std::vector<double>& secs) {
+        Row& r = rows.back();
+        r.accuracy = std::accumulate(acc.begin(), acc.end(), 0.0) / double(acc.size());
+        double ss = 0;
+        for (double a : acc) ss += (a - r.accuracy) * (a - r.accuracy);
+        r.spread = acc.size() > 1 ? std::sqrt(ss / double(acc.size() - 1)) : 0.0;
+        r.training = std::accumulate(secs.begin(), secs.end(), 0.0) / double(secs.size());
+    };
+    std::vector<double> acc, secs;
+    for (int k = 0; k < o.seeds; ++k) {
+        Student scratch(student_seed(k));
+        cy::Adam scratch_opt{.lr = 1e-3};
+        t0 = Clock::now();
+        cy::fit(scratch, transfer, cy::CrossEntropy{}, scratch_opt, student_options);
+        secs.push_back(seconds_since(t0));
+        acc.push_back(cy::accuracy(scratch, test));
+        if (k == 0) record("student-scratch", scratch, secs.back());
+    }
+    summarise(acc, secs);
 
     // 3. T and α on the validation split, then the distilled student.
     const cy::Matrix<float> soft = cy::predict_logits(teacher, transfer);
@@ -185,26 +207,38 @@ int main(int argc, char** argv) try {
         }
     }
     std::printf("chosen: T = %g, alpha = %g\n", best_t, best_alpha);
-    Student distilled(cy::Seed{o.seed + 3});
-    cy::Adam distilled_opt{.lr = 1e-3};
-    t0 = Clock::now();
-    cy::distill(distilled, transfer, soft,
-                cy::Distillation{.temperature = best_t, .alpha = best_alpha}, distilled_opt,
-                student_options);
-    record("student-distilled", distilled, seconds_since(t0));
+    acc.clear();
+    secs.clear();
+    for (int k = 0; k < o.seeds; ++k) {
+        Student distilled(student_seed(k));
+        cy::Adam distilled_opt{.lr = 1e-3};
+        t0 = Clock::now();
+        cy::distill(distilled, transfer, soft,
+                    cy::Distillation{.temperature = best_t, .alpha = best_alpha}, distilled_opt,
+                    student_options);
+        secs.push_back(seconds_since(t0));
+        acc.push_back(cy::accuracy(distilled, test));
+        if (k == 0) record("student-distilled", distilled, secs.back());
+    }
+    summarise(acc, secs);
 
-    std::printf("\n%-18s %9s %7s %11s %12s %14s %10s\n", "model", "accuracy", "errors",
-                "parameters", "bytes", "1-sample (us)", "train (s)");
+    std::printf(
+        "\ntest accuracy: the teacher's one run; the students' mean ± standard deviation "
+        "over %d seed%s\n",
+        o.seeds, o.seeds > 1 ? "s" : "");
+    std::printf("%-18s %17s %7s %11s %12s %14s %10s\n", "model", "accuracy", "errors", "parameters",
+                "bytes", "1-sample (us)", "train (s)");
     for (const Row& r : rows) {
-        std::printf("%-18s %8.2f%% %7ld %11zu %12ju %14.1f %10.1f\n", r.name.c_str(),
-                    100 * r.accuracy, long(std::lround((1 - r.accuracy) * double(test.size()))),
-                    r.parameters, r.bytes, r.inference, r.training);
+        std::printf("%-18s %8.2f ± %4.2f%% %7ld %11zu %12ju %14.1f %10.1f\n", r.name.c_str(),
+                    100 * r.accuracy, 100 * r.spread,
+                    long(std::lround((1 - r.accuracy) * double(test.size()))), r.parameters,
+                    r.bytes, r.inference, r.training);
     }
     const double gap = rows[0].accuracy - rows[1].accuracy;
     if (gap > 0) {
         std::printf(
             "\ndistillation closed %.0f%% of the gap between the scratch student and the "
-            "teacher\n",
+            "teacher (means)\n",
             100 * (rows[2].accuracy - rows[1].accuracy) / gap);
     }
     std::printf("models saved in %s/ (teacher, student-scratch, student-distilled .chrysalis)\n",
