@@ -9,10 +9,14 @@
 // 3. The transfer set of only 7s and 8s: errors before and after lowering the biases of 7 and 8
 //    (the paper's 7.6, and the validation split's choice).
 //
-//   paper_mnist [--data DIR] [--quick] [--seed N] [--epochs N]
+//   paper_mnist [--data DIR] [--quick] [--seed N] [--seeds N] [--epochs N]
+// The teacher is trained once; the students run for --seeds seeds (default 3) and the numbers
+// are their mean ± sample standard deviation.
 
 #include <chrysalis/chrysalis.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -33,7 +37,8 @@ namespace {
 struct Errors {
     long all = 0, of_class = 0, class_count = 0;
 };
-Errors errors(Student& net, const cy::Dataset<float>& data, int cls = -1) {
+template <class Net>
+Errors errors(Net& net, const cy::Dataset<float>& data, int cls = -1) {
     const cy::Matrix<float> logits = cy::predict_logits(net, data);
     Errors e;
     for (Eigen::Index b = 0; b < logits.cols(); ++b) {
@@ -48,6 +53,29 @@ Errors errors(Student& net, const cy::Dataset<float>& data, int cls = -1) {
     }
     return e;
 }
+
+/// Values over seeds: their mean and sample standard deviation, printed "m ± s".
+struct Stat {
+    std::vector<double> v;
+    void add(double x) { v.push_back(x); }
+    [[nodiscard]] double mean() const {
+        double m = 0;
+        for (double x : v) m += x / double(v.size());
+        return m;
+    }
+    [[nodiscard]] std::string str(int decimals) const {
+        char buf[64];
+        if (v.size() < 2) {
+            std::snprintf(buf, sizeof buf, "%.*f", decimals, mean());
+        } else {
+            double ss = 0;
+            for (double x : v) ss += (x - mean()) * (x - mean());
+            std::snprintf(buf, sizeof buf, "%.*f ± %.*f", decimals, mean(), decimals,
+                          std::sqrt(ss / double(v.size() - 1)));
+        }
+        return buf;
+    }
+};
 
 /// The samples whose label passes `keep`.
 cy::Dataset<float> only(const cy::Dataset<float>& d, const std::function<bool(int)>& keep) {
@@ -81,6 +109,7 @@ float choose_shift(Student& s, std::initializer_list<int> classes, const cy::Dat
 int main(int argc, char** argv) try {
     std::string data_dir = "data/mnist-digits";
     int epochs = 30;
+    int seeds = 3;
     std::uint64_t seed = 1;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -90,10 +119,14 @@ int main(int argc, char** argv) try {
             epochs = std::stoi(argv[++i]);
         else if (a == "--seed" && i + 1 < argc)
             seed = std::stoull(argv[++i]);
-        else if (a == "--quick")
+        else if (a == "--seeds" && i + 1 < argc)
+            seeds = std::max(1, std::stoi(argv[++i]));
+        else if (a == "--quick") {
             epochs = 2;
-        else {
-            std::cout << "usage: paper_mnist [--data DIR] [--quick] [--seed N] [--epochs N]\n";
+            seeds = 1;
+        } else {
+            std::cout << "usage: paper_mnist [--data DIR] [--quick] [--seed N] [--seeds N] "
+                         "[--epochs N]\n";
             return a == "--help" ? 0 : 2;
         }
     }
@@ -107,83 +140,92 @@ int main(int argc, char** argv) try {
         "'mnist': 10,000 digits, not the paper's 70,000); %ld held out for validation.\n\n",
         long(all.size()), long(test.size()), long(val.size()));
 
-    const cy::TrainOptions<float> student_opts{
-        .epochs = epochs, .batch_size = 100, .seed = cy::Seed{seed + 1}, .progress = false};
-    auto adam = [] { return cy::Adam{.lr = 1e-3}; };
-
-    // 1. Teacher, scratch student, distilled student.
+    // The teacher is trained once; every student runs for `seeds` seeds (k = 0, 1, …).
     Teacher teacher(cy::Seed{seed});
     cy::Adam t_opt{.lr = 1e-3, .max_norm = 4.0};
     cy::fit(teacher, train, cy::CrossEntropy{}, t_opt,
             {.epochs = epochs, .batch_size = 100, .seed = cy::Seed{seed}, .jitter = 2});
-    const long teacher_errors = [&] {
-        const auto logits = cy::predict_logits(teacher, test);
-        long e = 0;
-        for (Eigen::Index b = 0; b < logits.cols(); ++b) {
-            Eigen::Index arg = 0;
-            logits.col(b).maxCoeff(&arg);
-            e += arg != test.labels[std::size_t(b)];
-        }
-        return e;
-    }();
-    Student scratch(cy::Seed{seed + 2});
-    auto o1 = adam();
-    cy::fit(scratch, train, cy::CrossEntropy{}, o1, student_opts);
+    const long teacher_errors = errors(teacher, test).all;
     const cy::Distillation kd{.temperature = 20.0, .alpha = 0.9};
-    Student distilled(cy::Seed{seed + 2});
-    auto o2 = adam();
-    cy::distill(distilled, train, cy::predict_logits(teacher, train), kd, o2, student_opts);
-    const long scratch_errors = errors(scratch, test).all;
-    const long distilled_errors = errors(distilled, test).all;
+    const auto no3 = only(train, [](int y) { return y != 3; });
+    const auto only78 = only(train, [](int y) { return y == 7 || y == 8; });
+    const cy::Matrix<float> soft = cy::predict_logits(teacher, train);
+    const cy::Matrix<float> soft_no3 = cy::predict_logits(teacher, no3);
+    const cy::Matrix<float> soft_78 = cy::predict_logits(teacher, only78);
+    const double n = double(test.size());
+
+    Stat scratch_e, distilled_e, no3_e, no3_e3, no3_paper, no3_paper3, no3_shift, no3_chosen,
+        no3_chosen3, e78, e78_paper, e78_shift, e78_chosen;
+    long count3 = 0;
+    for (int k = 0; k < seeds; ++k) {
+        const std::uint64_t s = seed + 2 + 10 * std::uint64_t(k);
+        const cy::TrainOptions<float> opts{
+            .epochs = epochs, .batch_size = 100, .seed = cy::Seed{s}, .progress = false};
+        // 1. Scratch and distilled students.
+        Student scratch(cy::Seed{s}), distilled(cy::Seed{s});
+        cy::Adam o1{.lr = 1e-3}, o2{.lr = 1e-3};
+        cy::fit(scratch, train, cy::CrossEntropy{}, o1, opts);
+        cy::distill(distilled, train, soft, kd, o2, opts);
+        scratch_e.add(double(errors(scratch, test).all));
+        distilled_e.add(double(errors(distilled, test).all));
+        // 2. No 3s in the transfer set; then the class-3 bias.
+        Student s2(cy::Seed{s + 1});
+        cy::Adam o3{.lr = 1e-3};
+        cy::distill(s2, no3, soft_no3, kd, o3, opts);
+        const Errors before = errors(s2, test, 3);
+        count3 = before.class_count;
+        no3_e.add(double(before.all));
+        no3_e3.add(double(before.of_class));
+        shift_bias(s2, {3}, 3.5f);
+        const Errors paper_shift = errors(s2, test, 3);
+        shift_bias(s2, {3}, -3.5f);
+        no3_paper.add(double(paper_shift.all));
+        no3_paper3.add(double(paper_shift.of_class));
+        const float chosen = choose_shift(s2, {3}, val, 0, 10);
+        shift_bias(s2, {3}, chosen);
+        const Errors chosen_shift = errors(s2, test, 3);
+        no3_shift.add(chosen);
+        no3_chosen.add(double(chosen_shift.all));
+        no3_chosen3.add(double(chosen_shift.of_class));
+        // 3. Only 7s and 8s; then their biases.
+        Student s3(cy::Seed{s + 2});
+        cy::Adam o4{.lr = 1e-3};
+        cy::distill(s3, only78, soft_78, kd, o4, opts);
+        e78.add(100 * double(errors(s3, test).all) / n);
+        shift_bias(s3, {7, 8}, -7.6f);
+        e78_paper.add(100 * double(errors(s3, test).all) / n);
+        shift_bias(s3, {7, 8}, 7.6f);
+        const float chosen78 = choose_shift(s3, {7, 8}, val, -15, 0);
+        shift_bias(s3, {7, 8}, chosen78);
+        e78_shift.add(chosen78);
+        e78_chosen.add(100 * double(errors(s3, test).all) / n);
+    }
+
+    std::printf("student results: mean ± sample standard deviation over %d seed%s\n\n", seeds,
+                seeds > 1 ? "s" : "");
     std::printf(
-        "1. test errors (of %ld): teacher %ld, student from scratch %ld, distilled at "
-        "T = 20 %ld\n",
-        long(test.size()), teacher_errors, scratch_errors, distilled_errors);
-    if (scratch_errors > teacher_errors) {
+        "1. test errors (of %ld): teacher %ld, student from scratch %s, distilled at T = 20 %s\n",
+        long(test.size()), teacher_errors, scratch_e.str(1).c_str(), distilled_e.str(1).c_str());
+    if (scratch_e.mean() > double(teacher_errors)) {
         std::printf("   distillation closes %.0f%% of the scratch-to-teacher gap",
-                    100.0 * double(scratch_errors - distilled_errors) /
-                        double(scratch_errors - teacher_errors));
+                    100.0 * (scratch_e.mean() - distilled_e.mean()) /
+                        (scratch_e.mean() - double(teacher_errors)));
     } else {
         std::printf("   the teacher is no better than the scratch student: no gap to close");
     }
     std::printf(" (paper: 67, 146, 74 of 10,000: 91%%)\n\n");
-
-    // 2. No 3s in the transfer set.
-    const auto no3 = only(train, [](int y) { return y != 3; });
-    Student s2(cy::Seed{seed + 3});
-    auto o3 = adam();
-    cy::distill(s2, no3, cy::predict_logits(teacher, no3), kd, o3, student_opts);
-    const Errors before = errors(s2, test, 3);
-    shift_bias(s2, {3}, 3.5f);
-    const Errors paper_shift = errors(s2, test, 3);
-    shift_bias(s2, {3}, -3.5f);
-    const float chosen = choose_shift(s2, {3}, val, 0, 10);
-    shift_bias(s2, {3}, chosen);
-    const Errors chosen_shift = errors(s2, test, 3);
     std::printf(
-        "2. transfer set without 3s: %ld errors, %ld of them on the %ld test 3s;\n"
-        "   class-3 bias +3.5: %ld errors (%ld on 3s); +%.1f (chosen on validation): %ld "
-        "(%ld on 3s)\n   (paper: 206 errors, 133 on 1,010 3s; +3.5: 109, 14 on 3s)\n\n",
-        before.all, before.of_class, before.class_count, paper_shift.all, paper_shift.of_class,
-        double(chosen), chosen_shift.all, chosen_shift.of_class);
-
-    // 3. Only 7s and 8s in the transfer set.
-    const auto only78 = only(train, [](int y) { return y == 7 || y == 8; });
-    Student s3(cy::Seed{seed + 4});
-    auto o4 = adam();
-    cy::distill(s3, only78, cy::predict_logits(teacher, only78), kd, o4, student_opts);
-    const double n = double(test.size());
-    const long e78 = errors(s3, test).all;
-    shift_bias(s3, {7, 8}, -7.6f);
-    const long e78_paper = errors(s3, test).all;
-    shift_bias(s3, {7, 8}, 7.6f);
-    const float chosen78 = choose_shift(s3, {7, 8}, val, -15, 0);
-    shift_bias(s3, {7, 8}, chosen78);
-    const long e78_chosen = errors(s3, test).all;
+        "2. transfer set without 3s: %s errors, %s of them on the %ld test 3s;\n"
+        "   class-3 bias +3.5: %s errors (%s on 3s); +%s (chosen on validation): %s (%s on 3s)\n"
+        "   (paper: 206 errors, 133 on 1,010 3s; +3.5: 109, 14 on 3s)\n\n",
+        no3_e.str(1).c_str(), no3_e3.str(1).c_str(), count3, no3_paper.str(1).c_str(),
+        no3_paper3.str(1).c_str(), no3_shift.str(1).c_str(), no3_chosen.str(1).c_str(),
+        no3_chosen3.str(1).c_str());
     std::printf(
-        "3. transfer set of only 7s and 8s: %.1f%% test error; biases of 7 and 8 -7.6: "
-        "%.1f%%; %.1f (chosen on validation): %.1f%%\n   (paper: 47.3%%, then 13.2%%)\n",
-        100 * e78 / n, 100 * e78_paper / n, double(chosen78), 100 * e78_chosen / n);
+        "3. transfer set of only 7s and 8s: %s%% test error; biases of 7 and 8 -7.6: %s%%;\n"
+        "   %s (chosen on validation): %s%%   (paper: 47.3%%, then 13.2%%)\n",
+        e78.str(1).c_str(), e78_paper.str(1).c_str(), e78_shift.str(1).c_str(),
+        e78_chosen.str(1).c_str());
     return 0;
 } catch (const std::exception& e) {
     std::fprintf(stderr, "paper_mnist: %s\n(fetch the digits with scripts/fetch-mnist-digits.sh)\n",
