@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (the 'fuzz' preset: clang++, -fsanitize=fuzzer,address,undefined)
+# and runs each for a while on a copy of its seed corpus, so fuzz/corpus is never changed.
+#
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     SECONDS per target (default 60); TARGET among
+#                                              idx csv gz npy model (default all five)
+#
+# Environment:
+#   CHRYSALIS_FUZZ_BUILD_DIR   the build directory (default build/fuzz)
+#   CHRYSALIS_FUZZ_WORK        the scratch directory (default a new one under $TMPDIR or /tmp);
+#                              it is removed after a clean run, kept when anything was found
+#   CHRYSALIS_FUZZ_KEEP=1      keep the scratch directory (the grown corpora) in any case
+#
+# Prints for each target the executions made (libFuzzer's stat::number_of_executed_units),
+# executions per second and the corpus size, and exits non-zero if any target found a crash, a
+# sanitizer report, a leak, an out-of-memory or a timeout, naming the input that caused it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+seconds=${1:-60}
+shift || true
+targets=("$@")
+((${#targets[@]})) || targets=(idx csv gz npy model)
+[[ $seconds =~ ^[0-9]+$ ]] || { echo "fuzz: SECONDS must be a number, got '$seconds'" >&2; exit 2; }
+for t in "${targets[@]}"; do
+    [[ -d fuzz/corpus/$t ]] || { echo "fuzz: no target '$t' (expected idx csv gz npy model)" >&2; exit 2; }
+done
+
+build=${CHRYSALIS_FUZZ_BUILD_DIR:-$root/build/fuzz}
+echo "=== fuzz: configuring and building in $build"
+cmake --preset fuzz -B "$build" >/dev/null
+cmake --build "$build" --target "${targets[@]/#/fuzz_}"
+
+work=${CHRYSALIS_FUZZ_WORK:-$(mktemp -d "${TMPDIR:-/tmp}/chrysalis-fuzz.XXXXXX")}
+mkdir -p "$work"
+failed=()
+for t in "${targets[@]}"; do
+    dir=$work/$t
+    rm -rf "$dir"
+    mkdir -p "$dir/crashes"
+    cp -r "fuzz/corpus/$t" "$dir/corpus"
+    seeds=$(find "$dir/corpus" -type f | wc -l)
+    echo "=== fuzz: $t for $seconds s (log: $dir/fuzz-0.log)"
+    # -jobs=1: one worker process, its output in fuzz-0.log of the working directory.
+    # -malloc_limit_mb: no legitimate allocation for an input of at most -max_len bytes comes near
+    # 256 MiB (a gzip file of 8 KiB holds at most 8.5 MB), so a larger one is a size the loader
+    # took from the file without checking it.
+    status=0
+    (cd "$dir" && "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -jobs=1 -print_final_stats=1 \
+        -rss_limit_mb=2048 -malloc_limit_mb=256 -max_len=8192 -timeout=25 \
+        -dict="$root/fuzz/dict/$t.dict" -artifact_prefix="$dir/crashes/" "$dir/corpus" \
+        >"$dir/driver.log" 2>&1) || status=$?
+    log=$dir/fuzz-0.log
+    executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" 2>/dev/null | tail -1)
+    corpus=$(find "$dir/corpus" -type f | wc -l)
+    crashes=$(find "$dir/crashes" -type f | wc -l)
+    echo "fuzz: $t: ${executions:-?} executions in $seconds s ($(( ${executions:-0} / (seconds > 0 ? seconds : 1) )) exec/s), corpus $seeds -> $corpus inputs, $crashes crash inputs, exit $status"
+    if ((status != 0 || crashes > 0)) || [[ -z $executions ]]; then
+        failed+=("$t")
+        echo "fuzz: $t FAILED; the end of its log:"
+        tail -n 60 "$log" 2>/dev/null || cat "$dir/driver.log"
+        find "$dir/crashes" -type f -printf 'fuzz: crash input: %p\n'
+        echo "fuzz: reproduce with: $build/fuzz/fuzz_$t <crash input> (CHRYSALIS_FUZZ_VERBOSE=1 prints what each load did)"
+    fi
+done
+
+if ((${#failed[@]})); then
+    echo "fuzz: FAILED: ${failed[*]} (scratch directory kept: $work)"
+    exit 1
+fi
+if [[ -z ${CHRYSALIS_FUZZ_KEEP:-} && -z ${CHRYSALIS_FUZZ_WORK:-} ]]; then
+    rm -rf "$work"
+else
+    echo "fuzz: scratch directory kept: $work"
+fi
+echo "fuzz: all ${#targets[@]} targets ran $seconds s each without a finding"
