@@ -1,0 +1,237 @@
+// epoch_bench — the chrysalis half of the side-by-side comparison with PyTorch
+// (benchmarks/compare_pytorch.py runs it, then the same recipe in PyTorch, and prints the table).
+//
+// The recipe, on Fashion-MNIST (inputs scaled to [0, 1]), for one seed:
+//   1. teacher 784-1200-1200-10 ReLU (no dropout, no jitter), cross-entropy (batch mean),
+//      Sgd{lr 0.05, momentum 0.9} (PyTorch's momentum: v ← μ·v + g, θ ← θ − η·v), batch 128,
+//      shuffled every epoch, E epochs; then its test accuracy;
+//   2. the teacher's logits on the training set, computed once (timed on their own);
+//   3. student 784-800-800-10 ReLU, cross-entropy, the same optimizer, E epochs;
+//   4. the same student (same initial weights) distilled from the cached logits with
+//      Distillation{T = 4, α = 0.5}: α·T²·KL(p_t^T ‖ p_s^T) + (1 − α)·CE, each a batch mean;
+//   5. single-sample (batch 1) inference of the distilled student: median of many calls.
+// Epoch times are the training loop's own (EpochReport::seconds): no evaluation inside.
+//
+// Output: one JSON object per line on stdout, one per measured thing, each with "engine",
+// "seed" and "measure" (setup, teacher_epoch, teacher_test_accuracy, teacher_logits,
+// student_ce_epoch, student_ce_test_accuracy, distill_epoch, distill_test_accuracy,
+// inference_batch1). compare_pytorch.py's worker prints the same lines for PyTorch.
+//
+//   epoch_bench [--data DIR] [--seed N] [--epochs E] [--threads N] [--limit K]
+//               [--inference-calls N]
+
+#include <chrysalis/chrysalis.hpp>
+
+#if __has_include(<chrysalis/parallel.hpp>)
+#include <chrysalis/parallel.hpp>
+#define EPOCH_BENCH_HAS_SET_THREADS 1
+#else
+#define EPOCH_BENCH_HAS_SET_THREADS 0
+#endif
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace cy = chrysalis;
+using Clock = std::chrono::steady_clock;
+
+using Teacher = cy::Sequential<cy::Dense<784, 1200>, cy::ReLU, cy::Dense<1200, 1200>, cy::ReLU,
+                               cy::Dense<1200, 10>>;
+using Student = cy::Sequential<cy::Dense<784, 800>, cy::ReLU, cy::Dense<800, 800>, cy::ReLU,
+                               cy::Dense<800, 10>>;
+
+namespace {
+
+struct Options {
+    std::string data = "/usr/share/datasets/fashion-mnist";  // Debian's dataset-fashion-mnist
+    std::uint64_t seed = 1;
+    int epochs = 3;
+    int threads = 2;
+    Eigen::Index limit = 0;  // 0: every training image
+    int inference_calls = 2000;
+};
+
+Options parse(int argc, char** argv) {
+    Options o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) throw std::invalid_argument("option " + a + " needs a value");
+            return argv[++i];
+        };
+        if (a == "--data")
+            o.data = value();
+        else if (a == "--seed")
+            o.seed = std::stoull(value());
+        else if (a == "--epochs")
+            o.epochs = std::stoi(value());
+        else if (a == "--threads")
+            o.threads = std::stoi(value());
+        else if (a == "--limit")
+            o.limit = std::stol(value());
+        else if (a == "--inference-calls")
+            o.inference_calls = std::stoi(value());
+        else if (a == "--help" || a == "-h") {
+            std::cout << "usage: epoch_bench [--data DIR] [--seed N] [--epochs E] [--threads N] "
+                         "[--limit K] [--inference-calls N]\n"
+                         "JSON lines on stdout; see benchmarks/compare_pytorch.py\n";
+            std::exit(0);
+        } else {
+            throw std::invalid_argument("unknown option " + a + " (try --help)");
+        }
+    }
+    if (o.epochs < 1) throw std::invalid_argument("--epochs must be >= 1");
+    if (o.threads < 1) throw std::invalid_argument("--threads must be >= 1");
+    if (o.limit < 0) throw std::invalid_argument("--limit must be >= 0");
+    if (o.inference_calls < 1) throw std::invalid_argument("--inference-calls must be >= 1");
+    return o;
+}
+
+double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+/// Sets options.threads where TrainOptions has that field; returns whether it does.
+template <class O>
+bool set_train_threads(O& options, [[maybe_unused]] int n) {
+    if constexpr (requires { options.threads = n; }) {
+        options.threads = n;
+        return true;
+    } else {
+        return false;  // TODO(issue 6): TrainOptions::threads is not there yet
+    }
+}
+
+/// The start of one JSON line: {"engine": "chrysalis", "seed": s, "measure": "what"
+std::string line(std::uint64_t seed, const char* measure) {
+    return cy::detail::concat("{\"engine\": \"chrysalis\", \"seed\": ", seed, ", \"measure\": \"",
+                              measure, "\"");
+}
+
+void emit(const std::string& s) {
+    std::printf("%s}\n", s.c_str());
+    std::fflush(stdout);
+}
+
+std::string num(double x) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%.9g", x);
+    return buffer;
+}
+
+void emit_epoch(std::uint64_t seed, const char* measure, const cy::EpochReport& r) {
+    emit(line(seed, measure) + ", \"epoch\": " + std::to_string(r.epoch) + ", \"seconds\": " +
+         num(r.seconds) + ", \"samples_per_second\": " + num(r.samples_per_second) +
+         ", \"train_loss\": " + num(r.loss));
+}
+
+volatile float sink = 0;
+
+/// Median time of one single-sample forward, in microseconds, after `calls / 10` warm-up calls.
+template <class Net>
+double inference_us(Net& net, const cy::Dataset<float>& test, int calls) {
+    for (int j = 0; j < calls / 10; ++j)
+        sink = net.forward(test.features.col(j % test.size()))(0, 0);
+    std::vector<double> times;
+    times.reserve(std::size_t(calls));
+    for (int j = 0; j < calls; ++j) {
+        const auto t0 = Clock::now();
+        const auto y = net.forward(test.features.col(j % test.size()));
+        sink = y(0, 0);  // keep the forward
+        times.push_back(seconds_since(t0) * 1e6);
+    }
+    std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+    return times[times.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+    const Options o = parse(argc, argv);
+#if EPOCH_BENCH_HAS_SET_THREADS
+    cy::set_threads(o.threads);  // inference, predict_logits and accuracy as well as training
+#endif
+    auto train = cy::load_idx<float>(o.data + "/train-images-idx3-ubyte.gz",
+                                     o.data + "/train-labels-idx1-ubyte.gz");
+    const auto test = cy::load_idx<float>(o.data + "/t10k-images-idx3-ubyte.gz",
+                                          o.data + "/t10k-labels-idx1-ubyte.gz");
+    if (o.limit > 0 && o.limit < train.size()) {
+        std::vector<Eigen::Index> first(std::size_t(o.limit));
+        std::iota(first.begin(), first.end(), Eigen::Index(0));
+        train = cy::subset(train, first);
+    }
+
+    cy::TrainOptions<float> options{.epochs = o.epochs,
+                                    .batch_size = 128,
+                                    .seed = cy::Seed{o.seed},
+                                    .shuffle = true,
+                                    .progress = false};
+    const bool threads_option = set_train_threads(options, o.threads);
+    emit(line(o.seed, "setup") + ", \"version\": \"" + std::string(cy::version_string) +
+         "\", \"threads\": " + std::to_string(o.threads) +
+         ", \"threads_option\": " + (threads_option ? "true" : "false") +
+         ", \"set_threads\": " + (EPOCH_BENCH_HAS_SET_THREADS ? "true" : "false") +
+         ", \"train\": " + std::to_string(train.size()) + ", \"test\": " +
+         std::to_string(test.size()) + ", \"epochs\": " + std::to_string(o.epochs));
+    if (!threads_option)
+        std::fprintf(stderr,
+                     "epoch_bench: TrainOptions has no threads field yet; "
+                     "--threads only sets chrysalis::set_threads, if present\n");
+
+    // 1. The teacher.
+    Teacher teacher(cy::Seed{o.seed});
+    {
+        cy::Sgd sgd{.lr = 0.05, .momentum = 0.9};
+        auto opts = options;
+        opts.on_epoch = [&](const cy::EpochReport& r) { emit_epoch(o.seed, "teacher_epoch", r); };
+        cy::fit(teacher, train, cy::CrossEntropy{}, sgd, opts);
+    }
+    emit(line(o.seed, "teacher_test_accuracy") +
+         ", \"value\": " + num(cy::accuracy(teacher, test)));
+
+    // 2. Its logits on the training set, once.
+    auto t0 = Clock::now();
+    const cy::Matrix<float> logits = cy::predict_logits(teacher, train);
+    emit(line(o.seed, "teacher_logits") + ", \"seconds\": " + num(seconds_since(t0)));
+
+    // 3. The student on hard labels; 4. the same initial student distilled.
+    const cy::Seed student_seed{o.seed + 1};
+    {
+        Student student(student_seed);
+        cy::Sgd sgd{.lr = 0.05, .momentum = 0.9};
+        auto opts = options;
+        opts.on_epoch = [&](const cy::EpochReport& r) {
+            emit_epoch(o.seed, "student_ce_epoch", r);
+        };
+        cy::fit(student, train, cy::CrossEntropy{}, sgd, opts);
+        emit(line(o.seed, "student_ce_test_accuracy") +
+             ", \"value\": " + num(cy::accuracy(student, test)));
+    }
+    Student distilled(student_seed);
+    {
+        cy::Sgd sgd{.lr = 0.05, .momentum = 0.9};
+        auto opts = options;
+        opts.on_epoch = [&](const cy::EpochReport& r) { emit_epoch(o.seed, "distill_epoch", r); };
+        cy::distill(distilled, train, logits, cy::Distillation{.temperature = 4.0, .alpha = 0.5},
+                    sgd, opts);
+    }
+    emit(line(o.seed, "distill_test_accuracy") +
+         ", \"value\": " + num(cy::accuracy(distilled, test)));
+
+    // 5. Batch-1 inference of the distilled student.
+    emit(line(o.seed, "inference_batch1") +
+         ", \"median_us\": " + num(inference_us(distilled, test, o.inference_calls)) +
+         ", \"calls\": " + std::to_string(o.inference_calls));
+    return 0;
+} catch (const std::exception& e) {
+    std::fprintf(stderr, "epoch_bench: %s\n", e.what());
+    return 1;
+}
