@@ -1,10 +1,17 @@
-// Networks at the paper's sizes: forward and forward + backward of the teacher
-// (784-1200-1200-10, ReLU, dropout) and the student (784-800-800-10, ReLU) at batch 128, and the
-// student's forward at batch 1, with the machine's FMA peak measured in the same binary.
+// Networks at the paper's sizes, on 1 and 2 threads (the argument "threads"), with the machine's
+// FMA peak measured in the same binary before the benchmarks run:
+//   - teacher 784-1200-1200-10 and student 784-800-800-10 (ReLU) training steps: forward,
+//     cross-entropy, backward and an SGD-momentum update, batch 128;
+//   - the student's distillation step from cached teacher logits (the fused KD loss instead of
+//     cross-entropy), batch 128;
+//   - the student's inference at batch 1 and 128;
+//   - the fused distillation loss alone (10 classes × 128).
 //
-// GFLOP/s counts 2·In·Out per sample per GEMM: one GEMM per Dense layer forward; forward +
-// backward adds the weight gradient of every layer and the input gradient of every layer but the
-// first (which the network skips unless asked), i.e. 3 GEMMs per Dense layer minus one.
+// GFLOP/s counts 2·In·Out per sample per GEMM: one GEMM per Dense layer forward; a training step
+// adds the weight gradient of every layer and the input gradient of every layer but the first
+// (which the network skips), i.e. 3 GEMMs per Dense layer minus one. "peak" is that rate over
+// the FMA peak of the same number of cores, measured at start-up (also printed in the context
+// lines at the top of the output).
 
 #include <benchmark/benchmark.h>
 
@@ -12,35 +19,57 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include <algorithm>
+#include <chrono>
+#include <string>
 #include <vector>
 
 namespace {
 
 using namespace chrysalis;
 
-using Teacher = Sequential<Dense<784, 1200>, ReLU, Dropout<50>, Dense<1200, 1200>, ReLU,
-                           Dropout<50>, Dense<1200, 10>>;
+using Teacher = Sequential<Dense<784, 1200>, ReLU, Dense<1200, 1200>, ReLU, Dense<1200, 10>>;
 using Student = Sequential<Dense<784, 800>, ReLU, Dense<800, 800>, ReLU, Dense<800, 10>>;
 
 constexpr double teacher_mults = 784.0 * 1200 + 1200.0 * 1200 + 1200.0 * 10;
 constexpr double student_mults = 784.0 * 800 + 800.0 * 800 + 800.0 * 10;
 
-/// The FMA peak of one core: 12 independent chains of fused multiply-adds on the widest
-/// registers (enough to cover the FMA latency on current x86 cores).
-void fma_peak(benchmark::State& state) {
+/// FMA peak in GFLOP/s on 1 and 2 threads, indexed by thread count.
+double peak_gflops[3] = {0, 0, 0};
+
+/// 12 independent chains of fused multiply-adds on the widest registers (enough to cover the
+/// FMA latency on current x86 cores); returns GFLOP/s of one thread over `seconds`.
+double fma_chains(double seconds) {
     using B = xsimd::batch<float>;
     B acc[12];
     for (int i = 0; i < 12; ++i) acc[i] = B(float(i) * 1e-3f);
     const B a(0.999f), c(1e-4f);
     constexpr int inner = 1000;
-    for (auto _ : state) {
-        for (int k = 0; k < inner; ++k) {
-            for (auto& x : acc) x = xsimd::fma(x, a, c);
-        }
-        for (auto& x : acc) benchmark::DoNotOptimize(x);
+    long rounds = 0;
+    const auto start = std::chrono::steady_clock::now();
+    double elapsed = 0;
+    do {
+        for (int r = 0; r < 100; ++r, ++rounds)
+            for (int k = 0; k < inner; ++k)
+                for (auto& x : acc) x = xsimd::fma(x, a, c);
+        elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    } while (elapsed < seconds);
+    for (auto& x : acc) benchmark::DoNotOptimize(x);
+    return 2.0 * B::size * 12 * inner * double(rounds) / elapsed * 1e-9;
+}
+
+/// The peak of `threads` cores: every thread runs the chains at once; the sum of their rates,
+/// best of five.
+double measure_peak(int threads) {
+    double best = 0;
+    for (int trial = 0; trial < 5; ++trial) {
+        std::vector<double> rate(std::size_t(threads), 0.0);
+        detail::parallel_blocks(threads, 1, [&](long t, long) { rate[std::size_t(t)] = fma_chains(0.1); });
+        double sum = 0;
+        for (double r : rate) sum += r;
+        best = std::max(best, sum);
     }
-    state.counters["GFLOP/s"] = benchmark::Counter(2.0 * B::size * 12 * inner * 1e-9,
-                                                   benchmark::Counter::kIsIterationInvariantRate);
+    return best;
 }
 
 template <class Net>
@@ -51,60 +80,127 @@ Matrix<float> input(Eigen::Index batch) {
     return x;
 }
 
+std::vector<int> labels(Eigen::Index batch) {
+    std::vector<int> y(static_cast<std::size_t>(batch));
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = int(i * 7 % 10);
+    return y;
+}
+
+void rates(benchmark::State& state, double flops_per_sample, Eigen::Index batch, int threads) {
+    const double flops = flops_per_sample * double(batch);
+    state.counters["GFLOP/s"] =
+        benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["samples/s"] =
+        benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
+    // The share of peak: seconds per step at peak over the measured seconds per step.
+    const double peak = peak_gflops[std::min(threads, 2)];
+    if (peak > 0) {
+        state.counters["peak"] = benchmark::Counter(
+            flops * 1e-9 / peak, benchmark::Counter::kIsIterationInvariantRate);
+    }
+}
+
+void fma_peak(benchmark::State& state) {
+    const int threads = int(state.range(0));
+    double rate = 0;
+    for (auto _ : state) rate = measure_peak(threads);
+    state.counters["GFLOP/s"] = rate;
+}
+
 template <class Net>
-void forward(benchmark::State& state, double mults) {
+void inference(benchmark::State& state, double mults) {
     const Eigen::Index batch = state.range(0);
+    const int threads = int(state.range(1));
+    ThreadsScope scope(threads);
     Net net(Seed{1});
     const Matrix<float> x = input<Net>(batch);
     for (auto _ : state) {
         auto y = net.forward(x);
         benchmark::DoNotOptimize(y.data());
     }
-    state.counters["GFLOP/s"] = benchmark::Counter(2.0 * mults * double(batch) * 1e-9,
-                                                   benchmark::Counter::kIsIterationInvariantRate);
-    state.counters["samples/s"] =
-        benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
+    rates(state, 2.0 * mults, batch, threads);
 }
 
-template <class Net>
-void forward_backward(benchmark::State& state, double mults, double first_layer_mults) {
+/// forward, loss, backward, SGD with momentum 0.9.
+template <class Net, class LossStep>
+void train_step(benchmark::State& state, double mults, double first_layer_mults,
+                LossStep&& loss) {
     const Eigen::Index batch = state.range(0);
+    const int threads = int(state.range(1));
+    ThreadsScope scope(threads);
     Net net(Seed{1});
+    Sgd sgd{.lr = 1e-3, .momentum = 0.9};
     const Matrix<float> x = input<Net>(batch);
-    std::vector<int> labels(static_cast<std::size_t>(batch));
-    for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = int(i % 10);
+    const auto y = labels(batch);
     Matrix<float> grad(Net::output_size, batch);
     for (auto _ : state) {
-        CrossEntropy{}(net.forward(x, Mode::training), labels, grad);
+        loss(net.forward(x, Mode::training), y, grad);
         net.backward(grad);
+        sgd.step(net);
         benchmark::ClobberMemory();
     }
-    const double flops = 2.0 * (3 * mults - first_layer_mults) * double(batch);
-    state.counters["GFLOP/s"] =
-        benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-    state.counters["samples/s"] =
-        benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
+    rates(state, 2.0 * (3 * mults - first_layer_mults), batch, threads);
 }
 
-void teacher_forward(benchmark::State& s) {
-    forward<Teacher>(s, teacher_mults);
+void teacher_train_step(benchmark::State& s) {
+    train_step<Teacher>(s, teacher_mults, 784.0 * 1200, CrossEntropy{});
 }
-void student_forward(benchmark::State& s) {
-    forward<Student>(s, student_mults);
+void student_train_step(benchmark::State& s) {
+    train_step<Student>(s, student_mults, 784.0 * 800, CrossEntropy{});
 }
-void teacher_forward_backward(benchmark::State& s) {
-    forward_backward<Teacher>(s, teacher_mults, 784.0 * 1200);
+void student_distill_step(benchmark::State& s) {
+    // Cached teacher logits for the batch, as distill() gathers them.
+    Matrix<float> teacher = Matrix<float>::Random(10, s.range(0)) * 5.0f;
+    const Distillation kd{.temperature = 4, .alpha = 0.5};
+    train_step<Student>(s, student_mults, 784.0 * 800,
+                        [&](const auto& z, std::span<const int> y, Matrix<float>& g) {
+                            return kd(z, teacher, y, g);
+                        });
 }
-void student_forward_backward(benchmark::State& s) {
-    forward_backward<Student>(s, student_mults, 784.0 * 800);
+void student_inference(benchmark::State& s) {
+    inference<Student>(s, student_mults);
+}
+void teacher_inference(benchmark::State& s) {
+    inference<Teacher>(s, teacher_mults);
+}
+
+/// The fused distillation loss and its gradient alone, 10 classes × batch.
+void distillation_loss(benchmark::State& state) {
+    const Eigen::Index batch = state.range(0);
+    const Matrix<float> zs = Matrix<float>::Random(10, batch) * 5.0f;
+    const Matrix<float> zt = Matrix<float>::Random(10, batch) * 5.0f;
+    const auto y = labels(batch);
+    Matrix<float> g(10, batch);
+    const Distillation kd{.temperature = 4, .alpha = 0.5};
+    for (auto _ : state) benchmark::DoNotOptimize(kd(zs, zt, y, g));
+    state.counters["samples/s"] =
+        benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 }  // namespace
 
-BENCHMARK(fma_peak);
-BENCHMARK(teacher_forward)->Arg(128);
-BENCHMARK(teacher_forward_backward)->Arg(128);
-BENCHMARK(student_forward)->Arg(128)->Arg(1);
-BENCHMARK(student_forward_backward)->Arg(128);
+BENCHMARK(fma_peak)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(1);
+BENCHMARK(teacher_train_step)->ArgNames({"batch", "threads"})->Args({128, 1})->Args({128, 2});
+BENCHMARK(student_train_step)->ArgNames({"batch", "threads"})->Args({128, 1})->Args({128, 2});
+BENCHMARK(student_distill_step)->ArgNames({"batch", "threads"})->Args({128, 1})->Args({128, 2});
+BENCHMARK(teacher_inference)->ArgNames({"batch", "threads"})->Args({128, 1})->Args({128, 2});
+BENCHMARK(student_inference)
+    ->ArgNames({"batch", "threads"})
+    ->Args({128, 1})
+    ->Args({128, 2})
+    ->Args({1, 1})
+    ->Args({1, 2});
+BENCHMARK(distillation_loss)->ArgName("batch")->Arg(128);
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    peak_gflops[1] = measure_peak(1);
+    peak_gflops[2] = has_openmp ? measure_peak(2) : peak_gflops[1];
+    benchmark::AddCustomContext("fma_peak_1_thread_gflops", std::to_string(peak_gflops[1]));
+    benchmark::AddCustomContext("fma_peak_2_threads_gflops", std::to_string(peak_gflops[2]));
+    benchmark::AddCustomContext("openmp", has_openmp ? "yes" : "no");
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

@@ -1,15 +1,27 @@
 #pragma once
 // chrysalis/detail/gemm.hpp — C = op(A)·op(B) (or C += …) through Eigen's own GEMM kernel, with
-// the packing workspace kept between calls. Eigen's `C.noalias() = A * B` allocates that workspace
-// on every call once it is larger than EIGEN_STACK_ALLOCATION_LIMIT (128 KiB), which a training
-// step at these sizes always is; a layer keeps one Gemm per product instead, so a step allocates
-// nothing after the first batch. Uses Eigen 3.4's internal general_matrix_matrix_product.
+// the packing workspace kept between calls, split across threads.
+//
+// Eigen's `C.noalias() = A * B` allocates its packing workspace on every call once it is larger
+// than EIGEN_STACK_ALLOCATION_LIMIT (128 KiB), which a training step at these sizes always is; a
+// layer keeps one Gemm per product instead, so a step allocates nothing after the first batch.
+// Uses Eigen 3.4's internal general_matrix_matrix_product.
+//
+// Threads: C is cut into contiguous blocks of rows (or of columns, when it is wider than tall),
+// one per thread (see parallel.hpp), and each thread runs the sequential kernel on its block
+// with its own workspace. Every thread packs its share of the large operand and all of the small
+// one (a batch: 128 columns here), so the threads never wait for each other inside a product and
+// no element of C depends on the scheduling. Eigen's own OpenMP GEMM shares the packed operand
+// between threads and would also allocate a packing buffer per thread on every call.
 
 #include <Eigen/Core>
 
 #include <algorithm>
 #include <memory>
+#include <vector>
 
+#include "chrysalis/detail/gemm_kernel.hpp"
+#include "chrysalis/parallel.hpp"
 #include "chrysalis/tensor.hpp"
 
 namespace chrysalis::detail {
@@ -28,70 +40,150 @@ class Gemm {
     Gemm& operator=(Gemm&&) noexcept = default;
     ~Gemm() = default;
 
-    /// C = op(A)·op(B) when accumulate is false, C += op(A)·op(B) when true. C, A and B have
-    /// contiguous columns (inner stride 1); C is already op(A).rows() × op(B).cols() and overlaps
-    /// neither operand. A call larger in any dimension than all before allocates the workspace;
-    /// every other call allocates nothing.
+    /// C = op(A)·op(B) when accumulate is false, C += op(A)·op(B) when true; with `row_init`
+    /// (and accumulate false), C = row_init·1ᵀ + op(A)·op(B): a bias added in the same pass.
+    /// C, A and B have contiguous columns (inner stride 1); C is already op(A).rows() ×
+    /// op(B).cols() and overlaps neither operand. Uses up to threads() threads for large
+    /// products. A call larger in any dimension (or on more threads) than all before allocates
+    /// workspace; every other call allocates nothing.
     void run(MatrixRef<S> c, ConstMatrixRef<S> a, Op op_a, ConstMatrixRef<S> b, Op op_b,
-             bool accumulate = false) {
+             bool accumulate = false, const S* row_init = nullptr) {
         const Eigen::Index rows = c.rows(), cols = c.cols();
         const Eigen::Index depth = op_a == Op::none ? a.cols() : a.rows();
         eigen_assert(rows == (op_a == Op::none ? a.rows() : a.cols()));
         eigen_assert(cols == (op_b == Op::none ? b.cols() : b.rows()));
         eigen_assert(depth == (op_b == Op::none ? b.rows() : b.cols()));
+        // With the packed kernel, a plain C = op(A)·op(B) is written by the kernel's first pass
+        // over the depth (C is never read), so C needs no zeroing first.
+        const bool kernel_overwrites = use_packed && !accumulate && !row_init;
+        const auto init = [&](MatrixRef<S> block, Eigen::Index row0) {
+            if (accumulate || kernel_overwrites) return;
+            if (row_init) {
+                block.colwise() =
+                    Eigen::Map<const Vector<S>>(row_init + row0, block.rows());
+            } else {
+                block.setZero();
+            }
+        };
         if (cols == 1 && op_b == Op::none && depth > 0) {
-            // One sample: a matrix-vector product, which streams op(A) once instead of packing it.
+            // One sample: a matrix-vector product, which streams op(A) once instead of packing
+            // it (memory-bound: one thread).
+            if (kernel_overwrites) c.setZero();
+            init(c, 0);
             auto y = c.col(0);
             if (op_a == Op::none) {
-                accumulate ? (y.noalias() += a * b.col(0)) : (y.noalias() = a * b.col(0));
+                y.noalias() += a * b.col(0);
             } else {
-                accumulate ? (y.noalias() += a.transpose() * b.col(0))
-                           : (y.noalias() = a.transpose() * b.col(0));
+                y.noalias() += a.transpose() * b.col(0);
             }
             return;
         }
-        if (!accumulate) c.setZero();
-        if (rows == 0 || cols == 0 || depth == 0) return;
-        // A workspace made for a larger product serves a smaller one (Eigen takes the minimum of
-        // each block size and the dimension), so only growth allocates: the smaller last batch
-        // of an epoch reuses the workspace of the full batches.
-        if (!blocking_ || rows > cap_rows_ || cols > cap_cols_ || depth > cap_depth_) {
-            cap_rows_ = std::max(rows, cap_rows_);
-            cap_cols_ = std::max(cols, cap_cols_);
-            cap_depth_ = std::max(depth, cap_depth_);
-            blocking_ = std::make_unique<Blocking>(cap_rows_, cap_cols_, cap_depth_, 1, true);
-            blocking_->allocateAll();
+        if (rows == 0 || cols == 0 || depth == 0) {
+            if (kernel_overwrites) c.setZero();
+            init(c, 0);
+            return;
         }
-        rows_ = rows;
-        cols_ = cols;
-        depth_ = depth;
-        // Column-major A read as its transpose is a row-major matrix with the same stride.
-        if (op_a == Op::none && op_b == Op::none) {
-            product<Eigen::ColMajor, Eigen::ColMajor>(c, a, b);
-        } else if (op_a == Op::none) {
-            product<Eigen::ColMajor, Eigen::RowMajor>(c, a, b);
-        } else if (op_b == Op::none) {
-            product<Eigen::RowMajor, Eigen::ColMajor>(c, a, b);
-        } else {
-            product<Eigen::RowMajor, Eigen::RowMajor>(c, a, b);
+        // Split the longer side of C, in whole register blocks of the kernel.
+        const bool split_rows = rows >= cols;
+        const Eigen::Index side = split_rows ? rows : cols;
+        const Eigen::Index align = split_rows ? Eigen::Index(Traits::mr) : Eigen::Index(Traits::nr);
+        int parts = threads_for(double(rows) * double(cols) * double(depth), min_work_per_thread);
+        parts = int(std::min<Eigen::Index>(parts, std::max<Eigen::Index>(1, side / (2 * align))));
+        const Eigen::Index per = block_length(long(side), parts, long(align));
+        parts = int((side + per - 1) / per);
+        // Workspaces are made here, on the calling thread, so that a failure to allocate throws
+        // to the caller instead of inside a parallel region.
+        if (slots_.size() < std::size_t(parts)) slots_.resize(std::size_t(parts));
+        for (int p = 0; p < parts; ++p) {
+            const Eigen::Index len = std::min(per, side - std::min(side, p * per));
+            if (len > 0) slots_[std::size_t(p)].reserve(split_rows ? len : rows,
+                                                         split_rows ? cols : len, depth);
         }
+        parallel_blocks(long(side), long(per), [&](long begin, long len) {
+            Slot& slot = slots_[std::size_t(begin / per)];
+            if (split_rows) {
+                // Rows [begin, begin + len) of C come from the same rows of op(A).
+                auto block = c.middleRows(begin, len);
+                init(block, begin);
+                const S* a_part = op_a == Op::none ? a.data() + begin
+                                                   : a.data() + begin * a.outerStride();
+                product(slot, block, a_part, a.outerStride(), op_a, b.data(), b.outerStride(),
+                        op_b, depth, kernel_overwrites);
+            } else {
+                // Columns [begin, begin + len) of C come from the same columns of op(B).
+                auto block = c.middleCols(begin, len);
+                init(block, 0);
+                const S* b_part = op_b == Op::none ? b.data() + begin * b.outerStride()
+                                                   : b.data() + begin;
+                product(slot, block, a.data(), a.outerStride(), op_a, b_part, b.outerStride(),
+                        op_b, depth, kernel_overwrites);
+            }
+        });
     }
 
   private:
+    /// The packed micro-kernel of gemm_kernel.hpp where the instruction set has one (x86 with
+    /// AVX2 + FMA or AVX-512), Eigen's kernel elsewhere.
+    static constexpr bool use_packed = packed_gemm_available;
+    using Traits = Eigen::internal::gebp_traits<S, S>;
     using Blocking = Eigen::internal::gemm_blocking_space<Eigen::ColMajor, S, S, Eigen::Dynamic,
                                                           Eigen::Dynamic, Eigen::Dynamic, 1, false>;
+    /// Below this many multiply-adds per thread, a product is not split further.
+    static constexpr double min_work_per_thread = 1 << 18;
+
+    /// One thread's packing workspace. One made for a larger product serves a smaller one (Eigen
+    /// takes the minimum of each block size and the dimension), so only growth allocates: the
+    /// smaller last batch of an epoch reuses the workspace of the full batches.
+    struct Slot {
+        std::unique_ptr<Blocking> blocking;
+        PackedGemmBuffers<S> packed;
+        Eigen::Index rows = 0, cols = 0, depth = 0;
+        void reserve(Eigen::Index r, Eigen::Index c, Eigen::Index d) {
+            if constexpr (use_packed) {
+                packed.reserve_for(r, c, d);
+                return;
+            }
+            if (blocking && r <= rows && c <= cols && d <= depth) return;
+            rows = std::max(r, rows);
+            cols = std::max(c, cols);
+            depth = std::max(d, depth);
+            blocking = std::make_unique<Blocking>(rows, cols, depth, 1, true);
+            blocking->allocateAll();
+        }
+    };
 
     template <int OrderA, int OrderB>
-    void product(MatrixRef<S>& c, const ConstMatrixRef<S>& a, const ConstMatrixRef<S>& b) {
+    static void kernel(Slot& slot, MatrixRef<S>& c, const S* a, Eigen::Index lda, const S* b,
+                       Eigen::Index ldb, Eigen::Index depth) {
         Eigen::internal::general_matrix_matrix_product<
             Eigen::Index, S, OrderA, false, S, OrderB, false, Eigen::ColMajor,
-            1>::run(rows_, cols_, depth_, a.data(), a.outerStride(), b.data(), b.outerStride(),
-                    c.data(), 1, c.outerStride(), S(1), *blocking_, nullptr);
+            1>::run(c.rows(), c.cols(), depth, a, lda, b, ldb, c.data(), 1, c.outerStride(), S(1),
+                    *slot.blocking, nullptr);
     }
 
-    std::unique_ptr<Blocking> blocking_;
-    Eigen::Index rows_ = 0, cols_ = 0, depth_ = 0;              // the current product
-    Eigen::Index cap_rows_ = 0, cap_cols_ = 0, cap_depth_ = 0;  // what the workspace was made for
+    /// C += op(A)·op(B) on one thread. A column-major matrix read as its transpose is a row-major
+    /// matrix with the same stride.
+    static void product(Slot& slot, MatrixRef<S> c, const S* a, Eigen::Index lda, Op op_a,
+                        const S* b, Eigen::Index ldb, Op op_b, Eigen::Index depth,
+                        bool overwrite) {
+        if constexpr (use_packed) {
+            packed_gemm(long(c.rows()), long(c.cols()), long(depth), a, long(lda),
+                        op_a == Op::transpose, b, long(ldb), op_b == Op::transpose, c.data(),
+                        long(c.outerStride()), overwrite, slot.packed);
+            return;
+        }
+        if (op_a == Op::none && op_b == Op::none) {
+            kernel<Eigen::ColMajor, Eigen::ColMajor>(slot, c, a, lda, b, ldb, depth);
+        } else if (op_a == Op::none) {
+            kernel<Eigen::ColMajor, Eigen::RowMajor>(slot, c, a, lda, b, ldb, depth);
+        } else if (op_b == Op::none) {
+            kernel<Eigen::RowMajor, Eigen::ColMajor>(slot, c, a, lda, b, ldb, depth);
+        } else {
+            kernel<Eigen::RowMajor, Eigen::RowMajor>(slot, c, a, lda, b, ldb, depth);
+        }
+    }
+
+    std::vector<Slot> slots_;
 };
 
 }  // namespace chrysalis::detail

@@ -51,11 +51,10 @@ class Dense {
         b_.setZero();
     }
 
-    /// y = W·x + b·1ᵀ.
+    /// y = W·x + b·1ᵀ (the bias is written first and the product added to it: one pass over y).
     void forward(ConstMatrixRef<Scalar> x, MatrixRef<Scalar> y, Mode = Mode::inference) {
         check_shapes(x, y, "forward");
-        forward_gemm_.run(y, w_, detail::Op::none, x, detail::Op::none);
-        y.colwise() += b_;
+        forward_gemm_.run(y, w_, detail::Op::none, x, detail::Op::none, false, b_.data());
     }
 
     /// dW = dy·xᵀ, db = row sums of dy, dx = Wᵀ·dy (dx may be empty to skip it: the first layer

@@ -1,0 +1,135 @@
+// detail::Gemm, the product behind every Dense layer: C = op(A)·op(B), C += op(A)·op(B) and
+// C = bias·1ᵀ + op(A)·op(B), for every combination of transposes, against a long double
+// reference; shapes that exercise the kernel's partial tiles, several depth blocks, several row
+// blocks and the one-column path; on one and two threads, with bit-identical results run after
+// run for a given thread count.
+
+#include <catch2/catch.hpp>
+
+#include <chrysalis/chrysalis.hpp>
+
+#include <cmath>
+#include <limits>
+#include <tuple>
+#include <vector>
+
+using namespace chrysalis;
+using detail::Op;
+
+namespace {
+
+template <class S>
+Matrix<S> random_matrix(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed) {
+    Rng rng(Seed{seed});
+    Matrix<S> m(rows, cols);
+    for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = S(rng.uniform(-1, 1));
+    return m;
+}
+
+using LD = Eigen::Matrix<long double, Eigen::Dynamic, Eigen::Dynamic>;
+
+template <class S>
+LD op_of(const Matrix<S>& m, Op op) {
+    LD x = m.template cast<long double>();
+    return op == Op::none ? x : LD(x.transpose());
+}
+
+enum class Into { overwrite, accumulate, bias };
+
+/// Runs one product and checks every element against the long double reference within the
+/// classical bound for a sum of `depth` products computed in S, |ĉ − c| ≤ γ·Σ|a||b| with
+/// γ = (depth + 2)·u (Higham, Accuracy and Stability of Numerical Algorithms, §3.1: γ_n = nu/(1−nu);
+/// +2 covers the addition to the initial C or bias). Returns the result.
+template <class S>
+Matrix<S> check_product(Eigen::Index m, Eigen::Index n, Eigen::Index k, Op op_a, Op op_b,
+                        Into mode, int threads) {
+    ThreadsScope scope(threads);
+    const Matrix<S> a = op_a == Op::none ? random_matrix<S>(m, k, 1) : random_matrix<S>(k, m, 1);
+    const Matrix<S> b = op_b == Op::none ? random_matrix<S>(k, n, 2) : random_matrix<S>(n, k, 2);
+    const Matrix<S> c0 = random_matrix<S>(m, n, 3);
+    const Vector<S> bias = random_matrix<S>(m, 1, 4);
+    Matrix<S> c = c0;
+    detail::Gemm<S> gemm;
+    gemm.run(c, a, op_a, b, op_b, mode == Into::accumulate,
+             mode == Into::bias ? bias.data() : nullptr);
+    const LD A = op_of(a, op_a), B = op_of(b, op_b);
+    LD ref = A * B;
+    LD magnitude = A.cwiseAbs() * B.cwiseAbs();
+    if (mode == Into::accumulate) {
+        ref += c0.template cast<long double>();
+        magnitude += c0.template cast<long double>().cwiseAbs();
+    } else if (mode == Into::bias) {
+        ref.colwise() += bias.template cast<long double>();
+        magnitude.colwise() += bias.template cast<long double>().cwiseAbs();
+    }
+    const long double u = std::numeric_limits<S>::epsilon() / 2;
+    const long double gamma = (k + 2) * u;
+    long double worst = 0;
+    for (Eigen::Index j = 0; j < n; ++j)
+        for (Eigen::Index i = 0; i < m; ++i) {
+            const long double err = std::fabs((long double)c(i, j) - ref(i, j));
+            const long double bound = gamma * magnitude(i, j) + std::numeric_limits<S>::min();
+            worst = std::max(worst, err / bound);
+        }
+    INFO("m " << m << " n " << n << " k " << k << " op_a " << int(op_a) << " op_b " << int(op_b)
+              << " mode " << int(mode) << " threads " << threads);
+    REQUIRE(worst <= 1.0L);
+    return c;
+}
+
+// Shapes: partial register tiles in both directions, depth over one block (384), rows over one
+// block (336 floats), wide C (split by columns), a single column (matrix-vector path), a single
+// row, and the shapes of a teacher's layers at a small batch.
+const std::vector<std::tuple<Eigen::Index, Eigen::Index, Eigen::Index>> shapes = {
+    {1, 1, 1},    {5, 3, 7},    {49, 9, 17},  {97, 13, 400}, {400, 9, 50},
+    {10, 70, 33}, {33, 1, 45},  {1, 40, 20},  {120, 24, 784}, {10, 24, 120},
+};
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("Gemm matches a long double reference for every transpose and mode", "[gemm]",
+                   float, double) {
+    for (const auto& [m, n, k] : shapes)
+        for (Op op_a : {Op::none, Op::transpose})
+            for (Op op_b : {Op::none, Op::transpose})
+                for (Into mode : {Into::overwrite, Into::accumulate, Into::bias})
+                    for (int threads : {1, 2})
+                        check_product<TestType>(m, n, k, op_a, op_b, mode, threads);
+}
+
+TEMPLATE_TEST_CASE("Gemm handles empty products", "[gemm]", float, double) {
+    detail::Gemm<TestType> gemm;
+    // Depth 0: C = 0, or C unchanged when accumulating, or the bias.
+    const Matrix<TestType> a(4, 0), b(0, 3);
+    Matrix<TestType> c = Matrix<TestType>::Constant(4, 3, 5);
+    gemm.run(c, a, Op::none, b, Op::none);
+    REQUIRE(c.isZero(0));
+    c.setConstant(5);
+    gemm.run(c, a, Op::none, b, Op::none, true);
+    REQUIRE((c.array() == 5).all());
+    const Vector<TestType> bias = Vector<TestType>::LinSpaced(4, 1, 4);
+    gemm.run(c, a, Op::none, b, Op::none, false, bias.data());
+    for (Eigen::Index j = 0; j < 3; ++j) REQUIRE(c.col(j) == bias);
+    // No rows or no columns: nothing to do, nothing read.
+    Matrix<TestType> none(0, 3);
+    gemm.run(none, Matrix<TestType>(0, 2), Op::none, Matrix<TestType>(2, 3), Op::none);
+    REQUIRE(none.size() == 0);
+}
+
+TEMPLATE_TEST_CASE("Gemm gives bit-identical results run after run for a thread count", "[gemm]",
+                   float, double) {
+    for (int threads : {1, 2}) {
+        const auto first =
+            check_product<TestType>(300, 64, 500, Op::transpose, Op::none, Into::bias, threads);
+        const auto again =
+            check_product<TestType>(300, 64, 500, Op::transpose, Op::none, Into::bias, threads);
+        REQUIRE(first == again);
+    }
+}
+
+TEST_CASE("Gemm reuses its workspace for smaller products and grows it for larger ones",
+          "[gemm]") {
+    // Larger, then smaller (the last batch of an epoch), then larger again: all correct.
+    for (Eigen::Index n : {64, 24, 96})
+        check_product<float>(200, n, 150, Op::none, Op::none, Into::overwrite, 2);
+}
