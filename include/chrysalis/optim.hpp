@@ -15,6 +15,8 @@
 
 #include "chrysalis/config.hpp"
 #include "chrysalis/detail/checked.hpp"
+#include "chrysalis/parallel.hpp"
+#include "chrysalis/errors.hpp"
 #include "chrysalis/tensor.hpp"
 
 namespace chrysalis {
@@ -97,6 +99,30 @@ void apply_max_norm(P& p, double c) {
     }
 }
 
+/// Calls f(offset, length) over [0, n) in runs of a few thousand elements, the runs split across
+/// threads for large n. An update does all its arithmetic on one run before the next, so the
+/// parameter, gradient and state values it reads come from memory once per step.
+template <class F>
+void for_each_run(Eigen::Index n, F&& f) {
+    constexpr long run = 4096;  // 16 KiB of floats per array: the arrays of a run stay in L1/L2
+    const int parts = threads_for(double(n), double(1 << 16));
+    parallel_blocks(long(n), block_length(long(n), parts, run), [&](long begin, long len) {
+        for (long o = begin; o < begin + len; o += run)
+            f(Eigen::Index(o), Eigen::Index(std::min(run, begin + len - o)));
+    });
+}
+
+/// An array view of elements [offset, offset + length) of a dense parameter block.
+template <class P>
+auto run_of(P& p, Eigen::Index offset, Eigen::Index length) {
+    using S = typename std::remove_const_t<P>::Scalar;
+    using A = Eigen::Array<S, Eigen::Dynamic, 1>;
+    if constexpr (std::is_const_v<P>)
+        return Eigen::Map<const A>(p.data() + offset, length);
+    else
+        return Eigen::Map<A>(p.data() + offset, length);
+}
+
 /// Per-parameter-block state, created on the first step.
 template <class S>
 struct Moments {
@@ -146,16 +172,28 @@ struct Sgd {
         net.visit_parameters([&](auto& p, auto& g) {
             if (v.size() <= k) v.emplace_back(Matrix<S>::Zero(p.rows(), p.cols()));
             auto& vk = v[k];
-            if (mu == S(0)) {
-                p -= eta * (g + wd * p);
-            } else {
-                vk = mu * vk + g + wd * p;
-                if (nesterov) {
-                    p -= eta * (g + wd * p + mu * vk);
-                } else {
-                    p -= eta * vk;
+            const auto& gk = g;
+            detail::for_each_run(p.size(), [&](Eigen::Index o, Eigen::Index n) {
+                auto pr = detail::run_of(p, o, n);
+                const auto gr = detail::run_of(gk, o, n);
+                if (mu == S(0)) {
+                    if (wd == S(0))
+                        pr -= eta * gr;
+                    else
+                        pr -= eta * (gr + wd * pr);
+                    return;
                 }
-            }
+                auto vr = detail::run_of(vk, o, n);
+                if (wd == S(0))
+                    vr = mu * vr + gr;
+                else
+                    vr = mu * vr + gr + wd * pr;
+                if (nesterov) {
+                    pr -= eta * (gr + wd * pr + mu * vr);
+                } else {
+                    pr -= eta * vr;
+                }
+            });
             if (double(max_norm) > 0) detail::apply_max_norm(p, double(max_norm));
             ++k;
         });
@@ -182,18 +220,25 @@ void adam_step(Net& net, Moments<typename Net::Scalar>& st, long& t, double lr, 
             st.first.emplace_back(Matrix<S>::Zero(p.rows(), p.cols()));
             st.second.emplace_back(Matrix<S>::Zero(p.rows(), p.cols()));
         }
-        auto& m = st.first[k];
-        auto& v = st.second[k];
-        if (decoupled) {
-            p *= S(1) - S(lr) * wd;  // AdamW: θ ← θ − η·λ·θ, outside the moments
-            m = b1 * m + (S(1) - b1) * g;
-            v.array() = b2 * v.array() + (S(1) - b2) * g.array().square();
-        } else {
-            m = b1 * m + (S(1) - b1) * (g + wd * p);
-            v.array() = b2 * v.array() + (S(1) - b2) * (g + wd * p).array().square();
-        }
-        // θ ← θ − η·m̂/(√v̂ + ε) with m̂ = m/c1, v̂ = v/c2.
-        p.array() -= step * m.array() / (v.array().sqrt() / root_c2 + e);
+        auto& mk = st.first[k];
+        auto& vk = st.second[k];
+        const auto& gk = g;
+        for_each_run(p.size(), [&](Eigen::Index o, Eigen::Index n) {
+            auto pr = run_of(p, o, n);
+            const auto gr = run_of(gk, o, n);
+            auto m = run_of(mk, o, n);
+            auto v = run_of(vk, o, n);
+            if (decoupled) {
+                pr *= S(1) - S(lr) * wd;  // AdamW: θ ← θ − η·λ·θ, outside the moments
+                m = b1 * m + (S(1) - b1) * gr;
+                v = b2 * v + (S(1) - b2) * gr.square();
+            } else {
+                m = b1 * m + (S(1) - b1) * (gr + wd * pr);
+                v = b2 * v + (S(1) - b2) * (gr + wd * pr).square();
+            }
+            // θ ← θ − η·m̂/(√v̂ + ε) with m̂ = m/c1, v̂ = v/c2.
+            pr -= step * m / (v.sqrt() / root_c2 + e);
+        });
         if (max_norm > 0) apply_max_norm(p, max_norm);
         ++k;
     });
