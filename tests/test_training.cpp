@@ -69,3 +69,40 @@ TEMPLATE_TEST_CASE("a 2-16-2 network learns two moons by gradient descent", "[tr
     CHECK(after >= 0.97);
     CHECK(loss < 0.1);
 }
+
+namespace {
+
+/// Trains a network large enough for its products to be split across threads (each product of
+/// the 256-unit layers is ≥ 2^20 multiply-adds per batch), with dropout and shuffling, and
+/// returns every parameter.
+std::vector<Matrix<float>> train_with_threads(int threads) {
+    Dataset<float> data;
+    Rng rng(Seed{11});
+    data.features.resize(64, 512);
+    for (Eigen::Index i = 0; i < data.features.size(); ++i)
+        data.features.data()[i] = float(rng.uniform());
+    for (int i = 0; i < 512; ++i) data.labels.push_back(i % 4);
+    data.classes = 4;
+    Sequential<Dense<64, 256>, ReLU, Dropout<20>, Dense<256, 256>, ReLU, Dense<256, 4>> net(
+        Seed{3});
+    Sgd sgd{.lr = 0.05, .momentum = 0.9};
+    fit(net, data, CrossEntropy{}, sgd,
+        {.epochs = 2, .batch_size = 64, .seed = Seed{5}, .progress = false, .threads = threads});
+    std::vector<Matrix<float>> params;
+    net.visit_parameters([&](auto& p, auto&) { params.emplace_back(p); });
+    return params;
+}
+
+}  // namespace
+
+TEST_CASE("the same seed and thread count give bit-identical weights", "[training][threads]") {
+    // Each element of every product is computed by one thread, with a summation order that
+    // does not depend on the others, so repeating a run repeats every bit.
+    REQUIRE(train_with_threads(1) == train_with_threads(1));
+    REQUIRE(train_with_threads(2) == train_with_threads(2));
+    // The packed kernel's depth blocking does not depend on how the rows are split, so on x86
+    // with AVX2 or AVX-512 one and two threads agree bit for bit too (docs/performance.md).
+    if constexpr (detail::packed_gemm_available) {
+        REQUIRE(train_with_threads(1) == train_with_threads(2));
+    }
+}
