@@ -114,7 +114,8 @@ Dataset<Scalar> load_idx(const std::string& images_path, const std::string& labe
 /// Throws: std::invalid_argument for a dataset that fails validate(), rows or cols < 1,
 ///   feature_count ≠ rows·cols, a label above 255 or a feature outside the allowed values (which
 ///   sample, which feature) — all checked before a file is opened; IoError when a file cannot be
-///   written (a partly written file is removed).
+///   written (each file is replaced atomically: a failed or interrupted save leaves the previous
+///   file as it was).
 template <class Scalar>
 void save_idx(const Dataset<Scalar>& data, int rows, int cols, const std::string& images_path,
               const std::string& labels_path, bool scaled = true) {
@@ -156,7 +157,8 @@ Dataset<Scalar> load_csv(const std::string& path, const CsvOptions& options = {}
 /// (std::to_chars), so load_csv with the same options returns the same data. Gzip when the path
 /// ends in ".gz".
 /// Throws: std::invalid_argument for a dataset that fails validate() or a label_column outside
-///   [−1, feature_count]; IoError when the file cannot be written (a partial file is removed).
+///   [−1, feature_count]; IoError when the file cannot be written (it is
+///   replaced atomically: a failed or interrupted save leaves the previous file as it was).
 template <class Scalar>
 void save_csv(const Dataset<Scalar>& data, const std::string& path,
               const CsvOptions& options = {}) {

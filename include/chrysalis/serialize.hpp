@@ -97,8 +97,9 @@ std::string encode_model(const Net& net) {
 /// verified: running out of bytes here means a file crafted inconsistently, reported as corrupt.
 class ModelReader {
   public:
-    ModelReader(std::string_view bytes, std::size_t start, const std::string& path)
-        : bytes_(bytes), pos_(start), path_(path) {}
+    ModelReader(std::string_view bytes, std::size_t start, const std::string& path,
+                std::string_view what = "chrysalis::load")
+        : bytes_(bytes), pos_(start), path_(path), what_(what) {}
 
     template <class T>
     T number(std::string_view field) {
@@ -120,7 +121,7 @@ class ModelReader {
     }
     [[nodiscard]] std::size_t remaining() const { return bytes_.size() - pos_; }
     [[noreturn]] void corrupt(std::string_view problem) const {
-        throw FormatError(concat("chrysalis::load: '", path_, "' is corrupt: ", problem));
+        throw FormatError(concat(what_, ": '", path_, "' is corrupt: ", problem));
     }
 
   private:
@@ -132,6 +133,7 @@ class ModelReader {
     std::string_view bytes_;
     std::size_t pos_;
     const std::string& path_;
+    std::string_view what_;
 };
 
 template <class S>
@@ -141,13 +143,14 @@ struct ModelContents {
 };
 
 /// Verifies a model file against `net` and reads its contents into temporaries; `net` is only
-/// inspected. Throws FormatError naming `path` for every mismatch.
+/// inspected. Throws FormatError "<what>: '<path>' …" for every mismatch.
 template <class Net>
 ModelContents<typename Net::Scalar> decode_model(std::string_view bytes, const std::string& path,
-                                                 Net& net) {
+                                                 Net& net,
+                                                 std::string_view what = "chrysalis::load") {
     using S = typename Net::Scalar;
     const auto error = [&](const auto&... parts) {
-        return FormatError(concat("chrysalis::load: '", path, "' ", parts...));
+        return FormatError(concat(what, ": '", path, "' ", parts...));
     };
     if (bytes.substr(0, model_magic.size()) != model_magic.substr(0, bytes.size()))
         throw error("is not a chrysalis model file: it does not begin with \"CHRYSLS\\0\"");
@@ -175,7 +178,7 @@ ModelContents<typename Net::Scalar> decode_model(std::string_view bytes, const s
                     " but its contents give ", checksum_text(computed));
     }
 
-    ModelReader in(body, model_header_size, path);
+    ModelReader in(body, model_header_size, path, what);
     const std::string_view architecture = in.text("the architecture");
     const std::string_view scalar = in.text("the scalar type");
     if (scalar != scalar_name<S>()) {
@@ -226,7 +229,7 @@ ModelContents<typename Net::Scalar> decode_model(std::string_view bytes, const s
 /// then the parameter blocks, which have the right shapes and so cannot fail.
 template <class Net>
 void commit_model(Net& net, const ModelContents<typename Net::Scalar>& contents,
-                  const std::string& path) {
+                  const std::string& path, std::string_view what = "chrysalis::load") {
     std::vector<std::vector<double>> previous;
     for_each_layer(net,
                    [&](std::size_t, const auto& l) { previous.push_back(hyperparameters_of(l)); });
@@ -245,8 +248,8 @@ void commit_model(Net& net, const ModelContents<typename Net::Scalar>& contents,
         for_each_layer(net, [&](std::size_t i, auto& layer) {
             if (i <= failed) set_hyperparameters_of(layer, previous[i]);
         });
-        throw FormatError(concat("chrysalis::load: '", path, "' holds hyperparameters that layer ",
-                                 failed, " (", layer_names<Net>()[failed], ") rejects: ", reason));
+        throw FormatError(concat(what, ": '", path, "' holds hyperparameters that layer ", failed,
+                                 " (", layer_names<Net>()[failed], ") rejects: ", reason));
     }
     std::size_t k = 0;
     for_each_layer(net, [&](std::size_t, auto& layer) {
@@ -272,8 +275,9 @@ inline bool is_block_file_name(std::string_view name) {
 /// model_format_version; see docs/data-and-models.md): magic "CHRYSLS\0", version, file size,
 /// architecture, scalar type, hyperparameters per layer, the parameter blocks in
 /// visit_parameters order, CRC-32 of all of it.
-/// Ensures: the file is replaced atomically — written to "<path>.tmp-<pid>", fsynced and renamed
-///   over `path` — so a crash never leaves a partial file and never destroys the previous one.
+/// Ensures: the file is replaced atomically — written to "<path>.tmp-<pid>-<n>", fsynced and
+///   renamed over `path` — so a crash never leaves a partial file and never destroys the previous
+///   one (it may leave the temporary, which nothing reads; see docs/errors.md).
 /// Throws: IoError naming `path` if it cannot be written; the temporary is removed and any
 ///   previous file at `path` is left as it was.
 template <class Net>

@@ -3,6 +3,7 @@
 // gzip stream (magic bytes 1f 8b) is decompressed, any other file is read as it is; a path ending
 // in ".gz" is written compressed, any other path raw.
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include <utility>
 
 #include "chrysalis/config.hpp"
+#include "chrysalis/detail/file_io.hpp"
 #include "chrysalis/errors.hpp"
 
 namespace chrysalis::detail {
@@ -121,28 +123,41 @@ class InputFile {
     bool compressed_ = false;
 };
 
-/// A file opened for writing through zlib: gzip-compressed when the path ends in ".gz", raw
-/// otherwise (zlib's "T" mode). A file not closed successfully is removed, so a failed save
-/// leaves no partial file behind.
+/// A file written through zlib and replaced atomically: gzip-compressed when the path ends in
+/// ".gz", raw otherwise (zlib's "T" mode). The data goes to a temporary in the same directory
+/// (AtomicFile) that close() fsyncs and renames over the path, so a crash or an error never
+/// leaves a partial file and never destroys the previous one; a file not closed successfully
+/// leaves the path as it was.
 ///
 /// Throws: IoError naming the file and the operating system's reason when it cannot be created,
-/// written or closed.
+/// written, closed or renamed.
 class OutputFile {
   public:
-    OutputFile(std::string path, std::string_view what) : path_(std::move(path)), what_(what) {
+    OutputFile(const std::string& path, std::string_view what) try
+        : path_(path), what_(what), file_(path, what) {
+        const int fd = ::dup(file_.fd());  // zlib closes its descriptor; AtomicFile keeps its own
         errno = 0;
-        file_ = gzopen(path_.c_str(), has_gz_suffix(path_) ? "wb6" : "wbT");
-        if (file_ == nullptr)
-            throw IoError(prefix() + "cannot open for writing: " + os_reason(errno));
+        gz_ = fd < 0 ? nullptr : gzdopen(fd, has_gz_suffix(path_) ? "wb6" : "wbT");
+        if (gz_ == nullptr) {
+            const int saved_errno = errno;
+            if (fd >= 0) ::close(fd);
+            throw IoError(prefix() + "cannot open for writing: " + os_reason(saved_errno));
+        }
+    } catch (const IoError& e) {
+        // The data writers' style, "<what>: '<path>': cannot open for writing: <why>", with
+        // AtomicFile's "cannot create '<temporary>': <reason>" as the why.
+        std::string_view why = e.what();
+        if (const std::string head = concat(what, ": cannot write '", path, "': ");
+            why.starts_with(head))
+            why.remove_prefix(head.size());
+        else if (why.starts_with(concat(what, ": '", path, "': ")))
+            throw;
+        throw IoError(concat(what, ": '", path, "': cannot open for writing: ", why));
     }
     OutputFile(const OutputFile&) = delete;
     OutputFile& operator=(const OutputFile&) = delete;
     ~OutputFile() {
-        if (file_ != nullptr) gzclose(file_);
-        if (!closed_) {
-            std::error_code ec;
-            std::filesystem::remove(path_, ec);
-        }
+        if (gz_ != nullptr) gzclose(gz_);
     }
 
     [[nodiscard]] std::string prefix() const { return concat(what_, ": '", path_, "': "); }
@@ -152,37 +167,44 @@ class OutputFile {
         while (n > 0) {
             const auto chunk = unsigned(std::min<std::size_t>(n, std::size_t(1) << 30));
             errno = 0;
-            if (gzwrite(file_, in, chunk) != int(chunk)) {
+            if (gzwrite(gz_, in, chunk) != int(chunk)) {
                 const int saved_errno = errno;
                 int errnum = Z_OK;
-                const std::string message = gzerror(file_, &errnum);
+                const std::string message = gzerror(gz_, &errnum);
                 throw IoError(prefix() + "write error: " +
                               (errnum == Z_ERRNO ? os_reason(saved_errno) : message));
             }
             in += chunk;
             n -= chunk;
         }
+        if (!hooked_ && test_hooks::after_partial_write != nullptr) {
+            hooked_ = true;
+            gzflush(gz_, Z_SYNC_FLUSH);  // so that the temporary really holds part of the data
+            test_hooks::after_partial_write(file_.temporary());
+        }
     }
     void write(std::string_view text) { write(text.data(), text.size()); }
 
-    /// Flushes and closes the file; throws IoError if that fails (the file is then removed).
+    /// Flushes and closes the stream, then replaces the file at the path by it; throws IoError
+    /// if that fails (the path is then left as it was).
     void close() {
         errno = 0;
-        const int r = gzclose(file_);
+        const int r = gzclose(gz_);
         const int saved_errno = errno;
-        file_ = nullptr;
+        gz_ = nullptr;
         if (r != Z_OK) {
             throw IoError(prefix() + "error while closing: " +
                           (r == Z_ERRNO ? os_reason(saved_errno) : concat("zlib error ", r)));
         }
-        closed_ = true;
+        file_.commit();
     }
 
   private:
     std::string path_;
     std::string what_;
-    gzFile file_ = nullptr;
-    bool closed_ = false;
+    AtomicFile file_;
+    gzFile gz_ = nullptr;
+    bool hooked_ = false;
 };
 
 }  // namespace chrysalis::detail

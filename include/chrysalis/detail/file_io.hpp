@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstddef>
@@ -17,6 +18,7 @@
 #include <string_view>
 #include <system_error>
 #include <type_traits>
+#include <utility>
 
 #include "chrysalis/config.hpp"
 #include "chrysalis/errors.hpp"
@@ -53,48 +55,115 @@ inline std::string read_file(const std::string& path, std::string_view what) {
     return bytes;
 }
 
-/// Replaces the file at `path` by `bytes`, atomically: writes "<path>.tmp-<pid>" in the same
-/// directory, fsyncs it, renames it over `path` (atomic on POSIX file systems) and fsyncs the
-/// directory. A crash at any moment leaves either the old file or the new one, never a mixture.
+namespace test_hooks {
+
+/// Fault injection for the crash-safety tests, never set by the library itself. When not null,
+/// every atomic file write (save, save_npy, export_npy, save_checkpoint, save_idx, save_csv)
+/// calls it once per file with the temporary's path, after part of the data has reached the
+/// temporary and before the rest is written; tests make it kill the process there. A plain
+/// pointer always compiled in, rather than a macro-gated one, so that every translation unit
+/// sees the same definition (no ODR trap); its cost is one load and branch per file written,
+/// next to an fsync. Set it only while no other thread is saving.
+inline void (*after_partial_write)(const std::string& temporary) = nullptr;
+
+}  // namespace test_hooks
+
+/// A file replaced atomically: the bytes go to a temporary "<path>.tmp-<pid>-<n>" in the same
+/// directory (n counts this process's temporaries, so threads never share one); commit() fsyncs
+/// it, renames it over `path` (atomic on POSIX file systems) and fsyncs the directory. A crash at
+/// any moment leaves either the old file or the new one, never a mixture; it may leave the
+/// temporary behind, which is harmless: no loader reads it and no later save reuses its name
+/// while its process lives (a reused pid truncates it first).
+/// Destroyed without commit() (an exception, an abandoned write), it removes the temporary and
+/// leaves `path` untouched.
 /// Throws IoError "<what>: cannot write '<path>': <step>: <reason>" on any failure, after removing
-/// the temporary file; `path` is then untouched. Not for concurrent writes to one path from
-/// several threads of one process (they would share the temporary name).
-inline void write_file_atomically(const std::string& path, std::string_view bytes,
-                                  std::string_view what) {
-    const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
-    int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        throw IoError(concat(what, ": cannot write '", path, "': cannot create '", temporary,
-                             "': ", errno_text(errno)));
-    }
-    const auto fail = [&](std::string_view step) {
-        const int error = errno;
-        if (fd >= 0) ::close(fd);
-        ::unlink(temporary.c_str());
-        throw IoError(concat(what, ": cannot write '", path, "': ", step, ": ", errno_text(error)));
-    };
-    for (std::size_t done = 0; done < bytes.size();) {
-        const ::ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-        if (n >= 0) {
-            done += std::size_t(n);
-        } else if (errno != EINTR) {
-            fail("write");
+/// the temporary; `path` is then untouched.
+class AtomicFile {
+  public:
+    AtomicFile(std::string path, std::string_view what) : path_(std::move(path)), what_(what) {
+        static std::atomic<unsigned long> counter{0};
+        temporary_ = concat(path_, ".tmp-", ::getpid(), "-", counter.fetch_add(1));
+        fd_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (fd_ < 0) {
+            throw IoError(concat(what_, ": cannot write '", path_, "': cannot create '", temporary_,
+                                 "': ", errno_text(errno)));
         }
     }
-    if (::fsync(fd) != 0) fail("fsync");
-    const int closing = fd;
-    fd = -1;
-    if (::close(closing) != 0) fail("close");
-    if (::rename(temporary.c_str(), path.c_str()) != 0) fail("rename");
-    // Make the rename itself durable. The new file is complete either way, so a directory that
-    // cannot be opened or synced (some file systems refuse) is not an error.
-    std::string directory = std::filesystem::path(path).parent_path().string();
-    if (directory.empty()) directory = ".";
-    const int dir = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir >= 0) {
-        (void)::fsync(dir);
-        ::close(dir);
+    AtomicFile(const AtomicFile&) = delete;
+    AtomicFile& operator=(const AtomicFile&) = delete;
+    ~AtomicFile() {
+        if (committed_) return;
+        if (fd_ >= 0) ::close(fd_);
+        ::unlink(temporary_.c_str());
     }
+
+    /// The temporary's descriptor (open for writing until commit).
+    [[nodiscard]] int fd() const noexcept { return fd_; }
+    [[nodiscard]] const std::string& temporary() const noexcept { return temporary_; }
+
+    /// Appends `bytes` to the temporary.
+    void write(std::string_view bytes) {
+        for (std::size_t done = 0; done < bytes.size();) {
+            const ::ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+            if (n >= 0) {
+                done += std::size_t(n);
+            } else if (errno != EINTR) {
+                fail("write");
+            }
+        }
+    }
+
+    /// Makes the temporary the file at `path`: fsync, close, rename, fsync of the directory.
+    void commit() {
+        if (::fsync(fd_) != 0) fail("fsync");
+        const int closing = fd_;
+        fd_ = -1;
+        if (::close(closing) != 0) fail("close");
+        if (::rename(temporary_.c_str(), path_.c_str()) != 0) fail("rename");
+        committed_ = true;
+        // Make the rename itself durable. The new file is complete either way, so a directory
+        // that cannot be opened or synced (some file systems refuse) is not an error.
+        std::string directory = std::filesystem::path(path_).parent_path().string();
+        if (directory.empty()) directory = ".";
+        const int dir = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir >= 0) {
+            (void)::fsync(dir);
+            ::close(dir);
+        }
+    }
+
+  private:
+    [[noreturn]] void fail(std::string_view step) {
+        const int error = errno;
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+        ::unlink(temporary_.c_str());
+        committed_ = true;  // nothing left for the destructor to do
+        throw IoError(
+            concat(what_, ": cannot write '", path_, "': ", step, ": ", errno_text(error)));
+    }
+
+    std::string path_;
+    std::string what_;
+    std::string temporary_;
+    int fd_ = -1;
+    bool committed_ = false;
+};
+
+/// Replaces the file at `path` by `bytes`, atomically (see AtomicFile: temporary in the same
+/// directory, fsync, rename over `path`, fsync of the directory). A crash at any moment leaves
+/// either the old file or the new one, never a mixture.
+/// Throws IoError "<what>: cannot write '<path>': <step>: <reason>" on any failure, after removing
+/// the temporary file; `path` is then untouched.
+inline void write_file_atomically(const std::string& path, std::string_view bytes,
+                                  std::string_view what) {
+    AtomicFile file(path, what);
+    const std::size_t half = bytes.size() / 2;
+    file.write(bytes.substr(0, half));
+    if (test_hooks::after_partial_write != nullptr)
+        test_hooks::after_partial_write(file.temporary());
+    file.write(bytes.substr(half));
+    file.commit();
 }
 
 /// The unsigned integer of the same size as T (T arithmetic, 1 to 8 bytes).
