@@ -1,8 +1,8 @@
 // Nothing lost: a process killed in the middle of a save (through the test hook
 // detail::test_hooks::after_partial_write) leaves the previous file, which still loads
 // bit-exactly; saves that fail (a missing or unwritable directory, an exception half-way) throw
-// and leave the previous file as it was. Covers every writer: save, save_npy, save_csv and
-// save_idx (raw and gzip).
+// and leave the previous file as it was. Covers every writer: save, save_npy, save_checkpoint,
+// save_csv and save_idx (raw and gzip).
 
 #include <catch2/catch.hpp>
 
@@ -172,6 +172,36 @@ TEST_CASE("a save killed half-way leaves the previous model, which loads bit-exa
     CHECK(read_bytes(dir.file(strays[0])) == partial);
 }
 
+TEST_CASE("a checkpoint save killed half-way leaves the previous checkpoint", "[crash]") {
+    TempDir dir;
+    const std::string path = dir.file("run.ckpt");
+    Net net(Seed{4});
+    Adam adam{.lr = 0.01};
+    const auto data = small_dataset(Seed{5}, 40);
+    Dataset<float> six;  // the first six features of each sample: the network's input width
+    six.features = data.features.topRows(6);
+    six.labels = data.labels;
+    six.classes = 3;
+    for (int& label : six.labels) label %= 3;
+    fit(net, six, CrossEntropy{}, adam,
+        {.epochs = 1, .batch_size = 8, .progress = false, .checkpoint_path = path});
+    const std::string before = read_bytes(path);
+    const std::string weights = parameter_bytes(net);
+
+    fit(net, six, CrossEntropy{}, adam, {.epochs = 1, .batch_size = 8, .progress = false});
+    kill_child_during([&] {
+        save_checkpoint(net, adam, Checkpoint{2, Rng(Seed{9}).state()}, path);
+    });
+
+    CHECK(read_bytes(path) == before);
+    Net loaded(Seed{6});
+    Adam fresh;
+    const Checkpoint info = load_checkpoint(loaded, fresh, path);
+    CHECK(info.epoch == 1);
+    CHECK(parameter_bytes(loaded) == weights);
+    CHECK(fresh.steps() == 5);  // 40 samples in batches of 8
+}
+
 TEST_CASE("an .npy save killed half-way leaves the previous array", "[crash]") {
     TempDir dir;
     const std::string path = dir.file("w.npy");
@@ -241,6 +271,9 @@ TEST_CASE("saving where no file can be created throws IoError and leaves the old
         CHECK_THROWS_WITH(save(Net{}, path),
                           StartsWith("chrysalis::save: cannot write '" + path + "'") &&
                               Contains("No such file or directory"));
+        CHECK_THROWS_WITH(save_checkpoint(Net{}, Sgd{}, Checkpoint{}, path),
+                          StartsWith("chrysalis::save_checkpoint: cannot write '" + path + "'") &&
+                              Contains("No such file or directory"));
         CHECK_THROWS_AS(save_csv(data, dir.file("missing/data.csv")), IoError);
         CHECK(dir.entries() == std::vector<std::string>{"plain-file"});
     }
@@ -269,7 +302,7 @@ TEST_CASE("saving where no file can be created throws IoError and leaves the old
                 refused += std::string(e.what()).find("Permission denied") != std::string::npos;
             }
             try {
-                save_npy(Matrix<float>::Zero(2, 2).eval(), path);
+                save_checkpoint(Net(Seed{6}), Adam{}, Checkpoint{}, path);
             } catch (const IoError&) {
                 ++refused;
             }

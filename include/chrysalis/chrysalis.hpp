@@ -1,6 +1,7 @@
 #pragma once
 // chrysalis/chrysalis.hpp — the umbrella header: everything the library offers.
 
+#include "chrysalis/checkpoint.hpp"
 #include "chrysalis/concepts.hpp"
 #include "chrysalis/config.hpp"
 #include "chrysalis/data.hpp"

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "chrysalis/checkpoint.hpp"
 #include "chrysalis/config.hpp"
 #include "chrysalis/data.hpp"
 #include "chrysalis/losses.hpp"
@@ -59,6 +60,16 @@ struct TrainOptions {
     const Dataset<Scalar>* validation = nullptr;
     /// Called after every epoch.
     std::function<void(const EpochReport&)> on_epoch = {};
+    /// If not empty, a checkpoint (save_checkpoint: network, optimizer state, generators, epoch)
+    /// replaces this file atomically after every checkpoint_every-th epoch and after the last.
+    std::string checkpoint_path = {};
+    int checkpoint_every = 1;  ///< ≥ 1
+    /// If not empty, training first loads this checkpoint (load_checkpoint) into the network and
+    /// the optimizer and continues with the epoch after the last one it saw, with its generator
+    /// state: the remaining epochs draw the shuffles, jitter and dropout masks of an
+    /// uninterrupted run, so with the same data, options and thread count the weights come out
+    /// bit-identical. A checkpoint of epochs ≥ `epochs` leaves nothing to do.
+    std::string resume_from = {};
 };
 
 namespace detail {
@@ -113,11 +124,16 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::Scalar
     check_data<Net>(data, what);
     Batcher<S> batcher(data, o.batch_size, o.shuffle);
     Rng rng(o.seed);
+    if (o.checkpoint_every < 1) {
+        throw ValueError(concat(what, ": checkpoint_every must be >= 1, got ", o.checkpoint_every));
+    }
+    const int first_epoch =
+        o.resume_from.empty() ? 0 : resume_training(net, optimizer, rng, o.resume_from, what);
     Matrix<S> grad(Net::output_size, o.batch_size);
     std::vector<EpochReport> history;
     const auto start = Clock::now();
     auto last_print = start;
-    for (int epoch = 0; epoch < o.epochs; ++epoch) {
+    for (int epoch = first_epoch; epoch < o.epochs; ++epoch) {
         const auto epoch_start = Clock::now();
         batcher.start_epoch(rng);
         double loss_sum = 0;
@@ -140,12 +156,13 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::Scalar
                 last_print = now;
                 const double elapsed = std::chrono::duration<double>(now - start).count();
                 const double done = epoch + double(seen) / double(data.size());
+                const double run = done - first_epoch;  // epochs done by this call
                 std::fprintf(
                     stderr,
                     "\r%s: epoch %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s  ETA %.0fs   ", what,
                     epoch + 1, o.epochs, loss_sum / double(seen),
-                    100.0 * double(correct) / double(seen), done * double(data.size()) / elapsed,
-                    elapsed / done * (o.epochs - done));
+                    100.0 * double(correct) / double(seen), run * double(data.size()) / elapsed,
+                    elapsed / run * (o.epochs - done));
             }
         }
         EpochReport r;
@@ -161,6 +178,11 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::Scalar
             if (o.validation) std::fprintf(stderr, "  val %.2f%%", 100 * r.validation_accuracy);
             std::fprintf(stderr, "  %.0f samples/s  %.1fs          \n", r.samples_per_second,
                          r.seconds);
+        }
+        const bool last = epoch + 1 == o.epochs;
+        if (!o.checkpoint_path.empty() && ((epoch + 1) % o.checkpoint_every == 0 || last)) {
+            write_training_checkpoint(net, optimizer, Checkpoint{epoch + 1, rng.state()},
+                                      o.checkpoint_path, what);
         }
         history.push_back(r);
         if (o.on_epoch) o.on_epoch(r);

@@ -44,6 +44,11 @@ class Dropout {
     /// Seeds the mask generator from `rng`.
     void initialize(Rng& rng) { rng_ = Rng(Seed{rng.next()}); }
     void seed(Seed s) { rng_ = Rng(s); }
+    /// The mask generator's state: save_checkpoint stores it so that a resumed training run
+    /// draws the masks an uninterrupted run would have drawn.
+    [[nodiscard]] Rng::State rng_state() const noexcept { return rng_.state(); }
+    /// Restores a state from rng_state (load_checkpoint).
+    void set_rng_state(const Rng::State& state) noexcept { rng_.set_state(state); }
 
     /// Reuse the current mask in training-mode forwards (for finite-difference checks).
     void freeze_mask(bool frozen) noexcept { frozen_ = frozen; }

@@ -1,0 +1,353 @@
+// Checkpoints: a run stopped after two epochs and resumed from its checkpoint by fresh objects
+// ends with the weights, optimizer state and epoch reports of an uninterrupted run, bit for bit
+// (Sgd with Nesterov momentum, Adam, AdamW; shuffling, jitter and dropout all draw random
+// numbers); and checkpoints of another architecture, scalar type or optimizer, truncated or
+// corrupt ones, are refused with FormatError, leaving the network and the optimizer alone.
+
+#include <catch2/catch.hpp>
+
+#include <chrysalis/chrysalis.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace chrysalis;
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+namespace fs = std::filesystem;
+
+namespace {
+
+class TempDir {
+  public:
+    TempDir() {
+        static int counter = 0;
+        path_ = fs::temp_directory_path() /
+                ("chrysalis-test-checkpoint-" + std::to_string(::getpid()) + "-" +
+                 std::to_string(counter++) + "-" + std::to_string(std::random_device{}()));
+        fs::create_directories(path_);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    ~TempDir() {
+        std::error_code ignored;
+        fs::remove_all(path_, ignored);
+    }
+    [[nodiscard]] std::string file(const std::string& name) const {
+        return (path_ / name).string();
+    }
+
+  private:
+    fs::path path_;
+};
+
+std::string read_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), std::streamsize(bytes.size()));
+}
+
+/// Every parameter of a network as raw bytes: equal bytes mean bit-identical parameters.
+template <class Net>
+std::string parameter_bytes(Net& net) {
+    std::string bytes;
+    net.visit_parameters([&](auto& p, auto&) {
+        using S = typename std::remove_cvref_t<decltype(p)>::Scalar;
+        bytes.append(reinterpret_cast<const char*>(p.data()), std::size_t(p.size()) * sizeof(S));
+    });
+    return bytes;
+}
+
+/// An optimizer's state for float networks and its step count, as raw bytes.
+std::string state_bytes(const detail::OptimizerState& state) {
+    std::string bytes(reinterpret_cast<const char*>(&state.steps), sizeof state.steps);
+    for (const auto* blocks : {&state.f.first, &state.f.second}) {
+        for (const Matrix<float>& m : *blocks)
+            bytes.append(reinterpret_cast<const char*>(m.data()), std::size_t(m.size()) * 4);
+        bytes += '|';
+    }
+    return bytes;
+}
+
+using Net = Sequential<Dense<16, 32>, ReLU, Dropout<20>, Dense<32, 4>>;
+
+/// 4 classes of 4 × 4 "images": a class's pixels are bright in one quadrant, plus noise.
+Dataset<float> quadrants(Eigen::Index n, Seed seed) {
+    Rng rng(seed);
+    Dataset<float> data;
+    data.classes = 4;
+    data.features.resize(16, n);
+    for (Eigen::Index j = 0; j < n; ++j) {
+        const int label = int(rng.below(4));
+        data.labels.push_back(label);
+        for (int r = 0; r < 4; ++r)
+            for (int c = 0; c < 4; ++c) {
+                const bool lit = (r / 2) * 2 + c / 2 == label;
+                data.features(r * 4 + c, j) = float((lit ? 0.7 : 0.1) + 0.3 * rng.uniform());
+            }
+    }
+    return data;
+}
+
+TrainOptions<float> options(int epochs) {
+    return {.epochs = epochs,
+            .batch_size = 24,  // 200 samples: the last batch of an epoch holds 8
+            .seed = Seed{11},
+            .shuffle = true,
+            .progress = false,
+            .jitter = 1,
+            .image_width = 4,
+            .image_height = 4};
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("a run resumed from its checkpoint ends bit-identical to an uninterrupted run",
+                   "[checkpoint]", Sgd, Adam, AdamW) {
+    const auto make_optimizer = [] {
+        if constexpr (std::is_same_v<TestType, Sgd>)
+            return Sgd{.lr = 0.05,
+                       .momentum = 0.9,
+                       .nesterov = true,
+                       .weight_decay = 1e-4,
+                       .schedule = schedule::step(1, 0.7)};
+        else
+            return TestType{.lr = 0.01, .schedule = schedule::step(1, 0.7)};
+    };
+    const auto data = quadrants(200, Seed{3});
+    TempDir dir;
+    const std::string path = dir.file("run.ckpt");
+
+    Net straight(Seed{7});
+    auto straight_optimizer = make_optimizer();
+    const auto straight_reports =
+        fit(straight, data, CrossEntropy{}, straight_optimizer, options(4));
+    REQUIRE(straight_reports.size() == 4);
+
+    {  // the first two epochs, then everything is destroyed
+        Net first(Seed{7});
+        auto optimizer = make_optimizer();
+        auto o = options(2);
+        o.checkpoint_path = path;
+        fit(first, data, CrossEntropy{}, optimizer, o);
+    }
+
+    Net resumed(Seed{99});  // another initialization: the checkpoint must override all of it
+    auto resumed_optimizer = make_optimizer();
+    auto o = options(4);
+    o.resume_from = path;
+    const auto resumed_reports = fit(resumed, data, CrossEntropy{}, resumed_optimizer, o);
+
+    REQUIRE(resumed_reports.size() == 2);
+    for (std::size_t k = 0; k < 2; ++k) {
+        CHECK(resumed_reports[k].epoch == straight_reports[k + 2].epoch);
+        CHECK(resumed_reports[k].loss == straight_reports[k + 2].loss);
+        CHECK(resumed_reports[k].accuracy == straight_reports[k + 2].accuracy);
+    }
+    CHECK(parameter_bytes(resumed) == parameter_bytes(straight));
+    CHECK(state_bytes(resumed_optimizer.state_) == state_bytes(straight_optimizer.state_));
+    CHECK(resumed.layer<2>().rng_state().words[0] == straight.layer<2>().rng_state().words[0]);
+
+    // The control: the same checkpoint with the training generator reset to the seed's (as if
+    // it had not been stored) resumes into other shuffles and jitter, and other weights.
+    Net control(Seed{99});
+    auto control_optimizer = make_optimizer();
+    const Checkpoint info = load_checkpoint(control, control_optimizer, path);
+    CHECK(info.epoch == 2);
+    save_checkpoint(control, control_optimizer, Checkpoint{info.epoch, Rng(Seed{11}).state()},
+                    dir.file("reset.ckpt"));
+    o.resume_from = dir.file("reset.ckpt");
+    CHECK(fit(control, data, CrossEntropy{}, control_optimizer, o).size() == 2);
+    CHECK(parameter_bytes(control) != parameter_bytes(straight));
+}
+
+TEST_CASE("distill resumes from a checkpoint like fit", "[checkpoint]") {
+    const auto data = quadrants(120, Seed{4});
+    Net teacher(Seed{1});
+    Sgd teacher_sgd{.lr = 0.1, .momentum = 0.9};
+    fit(teacher, data, CrossEntropy{}, teacher_sgd, options(2));
+    const Matrix<float> logits = predict_logits(teacher, data);
+    const Distillation kd{.temperature = 3, .alpha = 0.8};
+    auto o = options(3);
+    o.jitter = 0;  // cached logits belong to the unjittered inputs
+    TempDir dir;
+
+    Net straight(Seed{2});
+    Adam straight_adam{.lr = 0.01};
+    distill(straight, data, logits, kd, straight_adam, o);
+
+    Net first(Seed{2});
+    Adam first_adam{.lr = 0.01};
+    auto part = o;
+    part.epochs = 1;
+    part.checkpoint_path = dir.file("kd.ckpt");
+    distill(first, data, logits, kd, first_adam, part);
+    Net resumed(Seed{5});
+    Adam resumed_adam{.lr = 0.01};
+    auto rest = o;
+    rest.resume_from = dir.file("kd.ckpt");
+    CHECK(distill(resumed, data, logits, kd, resumed_adam, rest).size() == 2);
+    CHECK(parameter_bytes(resumed) == parameter_bytes(straight));
+    CHECK(resumed_adam.steps() == straight_adam.steps());
+}
+
+TEST_CASE("checkpoint_every writes after every n-th epoch and after the last", "[checkpoint]") {
+    const auto data = quadrants(48, Seed{5});
+    TempDir dir;
+    const std::string path = dir.file("every.ckpt");
+    Net net(Seed{1});
+    Sgd sgd{.lr = 0.05};
+    std::vector<int> seen;  // the checkpoint's epoch after each epoch, -1 for none
+    auto o = options(5);
+    o.checkpoint_path = path;
+    o.checkpoint_every = 2;
+    o.on_epoch = [&](const EpochReport&) {
+        if (!fs::exists(path)) {
+            seen.push_back(-1);
+            return;
+        }
+        Net probe;
+        Sgd probe_sgd;
+        seen.push_back(load_checkpoint(probe, probe_sgd, path).epoch);
+    };
+    fit(net, data, CrossEntropy{}, sgd, o);
+    CHECK(seen == std::vector<int>{-1, 2, 2, 4, 5});
+
+    o.checkpoint_every = 0;
+    CHECK_THROWS_AS(fit(net, data, CrossEntropy{}, sgd, o), ValueError);
+
+    // Resuming a finished run has nothing left to do, and leaves the network as saved.
+    Net finished(Seed{3});
+    Sgd finished_sgd{.lr = 0.05};
+    auto again = options(5);
+    again.resume_from = path;
+    CHECK(fit(finished, data, CrossEntropy{}, finished_sgd, again).empty());
+    CHECK(parameter_bytes(finished) == parameter_bytes(net));
+}
+
+TEST_CASE("save_checkpoint and load_checkpoint round-trip a double network and its Adam state",
+          "[checkpoint]") {
+    using DoubleNet = Sequential<Dense<3, 5, double>, Tanh, Dropout<10>, Dense<5, 2, double>>;
+    Dataset<double> data;
+    data.classes = 2;
+    data.features = Matrix<double>::Random(3, 30);
+    for (int j = 0; j < 30; ++j) data.labels.push_back(j % 2);
+    DoubleNet net(Seed{1});
+    Adam adam{.lr = 0.01};
+    fit(net, data, CrossEntropy{}, adam, {.epochs = 2, .batch_size = 7, .progress = false});
+    TempDir dir;
+    const Checkpoint info{7, Rng(Seed{42}).state()};
+    save_checkpoint(net, adam, info, dir.file("d.ckpt"));
+
+    DoubleNet back(Seed{2});
+    Adam back_adam;
+    const Checkpoint got = load_checkpoint(back, back_adam, dir.file("d.ckpt"));
+    CHECK(got.epoch == 7);
+    for (int i = 0; i < 4; ++i) CHECK(got.rng.words[i] == info.rng.words[i]);
+    CHECK(parameter_bytes(back) == parameter_bytes(net));
+    CHECK(back_adam.steps() == 10);  // 2 epochs of ceil(30 / 7) = 5 batches
+    REQUIRE(back_adam.state_.d.first.size() == 4);
+    for (std::size_t k = 0; k < 4; ++k) {
+        CHECK(back_adam.state_.d.first[k] == adam.state_.d.first[k]);
+        CHECK(back_adam.state_.d.second[k] == adam.state_.d.second[k]);
+    }
+    CHECK(back.layer<2>().rng_state().words[3] == net.layer<2>().rng_state().words[3]);
+}
+
+TEST_CASE("a checkpoint of another network, scalar type or optimizer is refused by name",
+          "[checkpoint]") {
+    TempDir dir;
+    const std::string path = dir.file("run.ckpt");
+    Net net(Seed{1});
+    Sgd sgd{.lr = 0.05, .momentum = 0.9};
+    fit(net, quadrants(40, Seed{2}), CrossEntropy{}, sgd, {.epochs = 1, .progress = false});
+    save_checkpoint(net, sgd, Checkpoint{1, {}}, path);
+
+    SECTION("another architecture") {
+        Sequential<Dense<16, 8>, ReLU, Dense<8, 4>> other(Seed{3});
+        Sgd other_sgd;
+        const std::string before = parameter_bytes(other);
+        CHECK_THROWS_WITH(
+            load_checkpoint(other, other_sgd, path),
+            StartsWith("chrysalis::load_checkpoint: '" + path +
+                       "' holds Sequential<Dense<16,32,") &&
+                Contains("but the network is Sequential<Dense<16,8,float>,ReLU,Dense<8,4,float>>"));
+        CHECK(parameter_bytes(other) == before);
+        CHECK(other_sgd.state_.steps == 0);
+    }
+    SECTION("another scalar type") {
+        Sequential<Dense<16, 32, double>, ReLU, Dropout<20>, Dense<32, 4, double>> other;
+        Sgd other_sgd;
+        CHECK_THROWS_WITH(load_checkpoint(other, other_sgd, path),
+                          Contains("holds float parameters but the network's scalar type is "
+                                   "double"));
+    }
+    SECTION("another optimizer type, also through fit's resume_from") {
+        Net other(Seed{3});
+        Adam adam;
+        const std::string before = parameter_bytes(other);
+        const std::string message =
+            "chrysalis::load_checkpoint: '" + path +
+            "' holds the state of a Sgd optimizer but the optimizer is Adam; resume with the "
+            "optimizer type it was saved with";
+        CHECK_THROWS_WITH(load_checkpoint(other, adam, path), message);
+        auto o = options(3);
+        o.resume_from = path;
+        CHECK_THROWS_AS(fit(other, quadrants(40, Seed{2}), CrossEntropy{}, adam, o), FormatError);
+        CHECK(parameter_bytes(other) == before);
+        CHECK(adam.steps() == 0);
+    }
+    SECTION("a model file, or a missing file") {
+        save(net, dir.file("model.bin"));
+        Net other;
+        CHECK_THROWS_WITH(load_checkpoint(other, sgd, dir.file("model.bin")),
+                          Contains("is a model file (written by save), not a checkpoint"));
+        CHECK_THROWS_AS(load_checkpoint(other, sgd, dir.file("absent.ckpt")), IoError);
+    }
+}
+
+TEST_CASE("a truncated or corrupt checkpoint throws FormatError and changes nothing",
+          "[checkpoint]") {
+    TempDir dir;
+    const std::string path = dir.file("run.ckpt"), damaged = dir.file("damaged.ckpt");
+    Net net(Seed{1});
+    Adam adam{.lr = 0.01};
+    fit(net, quadrants(40, Seed{2}), CrossEntropy{}, adam, {.epochs = 1, .progress = false});
+    save_checkpoint(net, adam, Checkpoint{1, {}}, path);
+    const std::string good = read_bytes(path);
+
+    Net other(Seed{5});
+    Adam other_adam;
+    const std::string before = parameter_bytes(other);
+    for (const std::size_t keep :
+         {std::size_t(0), std::size_t(5), std::size_t(19), good.size() / 2, good.size() - 1}) {
+        INFO("first " << keep << " of " << good.size() << " bytes");
+        write_bytes(damaged, good.substr(0, keep));
+        CHECK_THROWS_WITH(load_checkpoint(other, other_adam, damaged),
+                          StartsWith("chrysalis::load_checkpoint: '" + damaged + "' is truncated"));
+    }
+    std::string flipped = good;
+    flipped[good.size() / 3] = char(flipped[good.size() / 3] ^ 0x10);
+    write_bytes(damaged, flipped);
+    CHECK_THROWS_WITH(load_checkpoint(other, other_adam, damaged),
+                      Contains("is corrupt: its CRC-32 checksum is"));
+    std::string versioned = good;
+    versioned[8] = 2;
+    write_bytes(damaged, versioned);
+    CHECK_THROWS_WITH(load_checkpoint(other, other_adam, damaged),
+                      Contains("has checkpoint format version 2; this version of chrysalis reads "
+                               "format version 1 only"));
+    CHECK(parameter_bytes(other) == before);
+    CHECK(other_adam.steps() == 0);
+    CHECK(other_adam.state_.f.first.empty());
+}
