@@ -179,18 +179,18 @@ void distillation_loss(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(fma_peak)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(1);
-BENCHMARK(teacher_train_step)->ArgNames({"batch", "threads"})->Args({128, 1})->Args({128, 2});
-BENCHMARK(student_train_step)->ArgNames({"batch", "threads"})->Args({128, 1})->Args({128, 2});
-BENCHMARK(student_distill_step)->ArgNames({"batch", "threads"})->Args({128, 1})->Args({128, 2});
-BENCHMARK(teacher_inference)->ArgNames({"batch", "threads"})->Args({128, 1})->Args({128, 2});
+BENCHMARK(fma_peak)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(1)->UseRealTime();
+BENCHMARK(teacher_train_step)->ArgNames({"batch", "threads"})->Args({128, 1})->Args({128, 2})->UseRealTime();
+BENCHMARK(student_train_step)->ArgNames({"batch", "threads"})->Args({128, 1})->Args({128, 2})->UseRealTime();
+BENCHMARK(student_distill_step)->ArgNames({"batch", "threads"})->Args({128, 1})->Args({128, 2})->UseRealTime();
+BENCHMARK(teacher_inference)->ArgNames({"batch", "threads"})->Args({128, 1})->Args({128, 2})->UseRealTime();
 BENCHMARK(student_inference)
     ->ArgNames({"batch", "threads"})
     ->Args({128, 1})
     ->Args({128, 2})
     ->Args({1, 1})
     ->Args({1, 2});
-BENCHMARK(distillation_loss)->ArgName("batch")->Arg(128);
+BENCHMARK(distillation_loss)->ArgName("batch")->Arg(128)->UseRealTime();
 
 int main(int argc, char** argv) {
     benchmark::Initialize(&argc, argv);

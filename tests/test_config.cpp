@@ -21,7 +21,7 @@ TEST_CASE("require_positive_finite accepts positive numbers and names what it re
     CHECK_THROWS_WITH(require_positive_finite(-2.5, "chrysalis::f", "rate r"),
                       "chrysalis::f: rate r must be a finite number > 0, got -2.5");
     CHECK_THROWS_AS(require_positive_finite(std::numeric_limits<double>::quiet_NaN(), "f", "x"),
-                    std::invalid_argument);
+                    chrysalis::ValueError);
     CHECK_THROWS_AS(require_positive_finite(std::numeric_limits<double>::infinity(), "f", "x"),
-                    std::invalid_argument);
+                    chrysalis::ValueError);
 }

@@ -274,7 +274,7 @@ TEST_CASE("load_idx rejects each kind of malformed IDX file, naming the file and
                              Contains(labels) && Contains("label 10 of sample 1") &&
                                  Contains("IdxOptions::classes = 10"));
         CHECK(load_idx<float>(images, labels, {.classes = 11}).labels[1] == 10);
-        CHECK_THROWS_AS_WITH(load_idx<float>(images, labels, {.classes = 0}), std::invalid_argument,
+        CHECK_THROWS_AS_WITH(load_idx<float>(images, labels, {.classes = 0}), ValueError,
                              Contains("IdxOptions::classes"));
     }
     SECTION("sizes that overflow") {
@@ -336,17 +336,17 @@ TEST_CASE("save_idx refuses data that IDX bytes cannot hold, before writing", "[
     TempDir dir;
     const std::string images = dir.file("i.idx"), labels = dir.file("l.idx");
     Dataset<float> d = random_images<float>(3, 3);
-    CHECK_THROWS_AS_WITH(save_idx(d, 4, 4, images, labels), std::invalid_argument,
+    CHECK_THROWS_AS_WITH(save_idx(d, 4, 4, images, labels), ShapeError,
                          Contains("12 features per sample but rows × cols = 4 × 4 = 16"));
     d.features(5, 2) = 1.5f;
-    CHECK_THROWS_AS_WITH(save_idx(d, 3, 4, images, labels), std::invalid_argument,
+    CHECK_THROWS_AS_WITH(save_idx(d, 3, 4, images, labels), ValueError,
                          Contains("feature 5 of sample 2 is 1.5") && Contains("[0, 1]"));
     d.features(5, 2) = 0.5f;
-    CHECK_THROWS_AS_WITH(save_idx(d, 3, 4, images, labels, /*scaled=*/false), std::invalid_argument,
+    CHECK_THROWS_AS_WITH(save_idx(d, 3, 4, images, labels, /*scaled=*/false), ValueError,
                          Contains("expected an integer in 0..255"));
     d.classes = 300;
     d.labels[1] = 256;
-    CHECK_THROWS_AS_WITH(save_idx(d, 3, 4, images, labels), std::invalid_argument,
+    CHECK_THROWS_AS_WITH(save_idx(d, 3, 4, images, labels), ValueError,
                          Contains("label 256 of sample 1") && Contains("0..255"));
     CHECK_FALSE(fs::exists(images));
     CHECK_THROWS_AS_WITH(save_idx(random_images<float>(2, 4), 3, 4, dir.file("none/i"), labels),
@@ -429,7 +429,7 @@ TEST_CASE("load_csv names the file, line and column of each error", "[data][csv]
     CHECK_THROWS_AS_WITH(load("1,2\n", {.label_column = 4}), FormatError,
                          Contains("too few for CsvOptions::label_column = 4"));
     CHECK_THROWS_AS_WITH(load("7\n"), FormatError, Contains("expected at least a feature"));
-    CHECK_THROWS_AS_WITH(load("1,2\n", {.delimiter = '.'}), std::invalid_argument,
+    CHECK_THROWS_AS_WITH(load("1,2\n", {.delimiter = '.'}), ValueError,
                          Contains("CsvOptions::delimiter"));
     CHECK_THROWS_AS_WITH(load_csv<float>(dir.file("missing.csv")), IoError,
                          Contains("missing.csv") && Contains("no such file"));
@@ -438,10 +438,10 @@ TEST_CASE("load_csv names the file, line and column of each error", "[data][csv]
 TEST_CASE("save_csv refuses what load_csv could not read back", "[data][csv]") {
     TempDir dir;
     Dataset<float> d = indexed<float>(3);
-    CHECK_THROWS_AS_WITH(save_csv(d, dir.file("a.csv"), {.label_column = 4}), std::invalid_argument,
+    CHECK_THROWS_AS_WITH(save_csv(d, dir.file("a.csv"), {.label_column = 4}), ValueError,
                          Contains("label_column is 4"));
     d.features(1, 2) = std::numeric_limits<float>::quiet_NaN();
-    CHECK_THROWS_AS_WITH(save_csv(d, dir.file("a.csv")), std::invalid_argument,
+    CHECK_THROWS_AS_WITH(save_csv(d, dir.file("a.csv")), ValueError,
                          Contains("feature 1 of sample 2 is nan"));
     CHECK_FALSE(fs::exists(dir.file("a.csv")));
 }
@@ -452,19 +452,16 @@ TEST_CASE("Dataset::validate names what is wrong", "[data]") {
     Dataset<double> d = indexed<double>(4);
     CHECK_NOTHROW(d.validate());
     d.labels[2] = 4;
-    CHECK_THROWS_AS_WITH(d.validate(), std::invalid_argument,
+    CHECK_THROWS_AS_WITH(d.validate(), ValueError,
                          Contains("label 4 of sample 2 is outside [0, classes) = [0, 4)"));
     d.labels[2] = 0;
     d.features(2, 3) = std::numeric_limits<double>::infinity();
-    CHECK_THROWS_AS_WITH(d.validate(), std::invalid_argument,
-                         Contains("feature 2 of sample 3 is inf"));
+    CHECK_THROWS_AS_WITH(d.validate(), ValueError, Contains("feature 2 of sample 3 is inf"));
     CHECK_NOTHROW(d.validate(/*allow_non_finite=*/true));
     d.labels.pop_back();
-    CHECK_THROWS_AS_WITH(d.validate(true), std::invalid_argument,
-                         Contains("3 labels for 4 samples"));
+    CHECK_THROWS_AS_WITH(d.validate(true), ShapeError, Contains("3 labels for 4 samples"));
     d.classes = 0;
-    CHECK_THROWS_AS_WITH(d.validate(true), std::invalid_argument,
-                         Contains("classes must be >= 1, got 0"));
+    CHECK_THROWS_AS_WITH(d.validate(true), ValueError, Contains("classes must be >= 1, got 0"));
 }
 
 // ----------------------------------------------------------------- scaling, split and subset --
@@ -501,10 +498,10 @@ TEST_CASE("scale_to_unit maps each feature's range onto [0, 1]", "[data]") {
 
     Dataset<float> empty;
     empty.features.resize(2, 0);
-    CHECK_THROWS_AS_WITH(scale_to_unit(test, &empty), std::invalid_argument,
+    CHECK_THROWS_AS_WITH(scale_to_unit(test, &empty), ShapeError,
                          Contains("the reference has no samples"));
     Dataset<float> narrow = indexed<float>(3, 1);
-    CHECK_THROWS_AS_WITH(scale_to_unit(test, &narrow), std::invalid_argument,
+    CHECK_THROWS_AS_WITH(scale_to_unit(test, &narrow), ShapeError,
                          Contains("the reference has 1 features per sample but the data has 2"));
 }
 
@@ -532,7 +529,7 @@ TEST_CASE("split sends a seeded random fraction to the second set, keeping order
     CHECK(split(indexed<double>(10), 0.25, Seed{1}).second.size() == 3);  // 2.5 rounds to 3
     CHECK(split(data, 0.0, Seed{1}).first.features == data.features);
     for (const double bad : {1.0, -0.1, std::nan("")}) {
-        CHECK_THROWS_AS_WITH(split(data, bad, Seed{1}), std::invalid_argument,
+        CHECK_THROWS_AS_WITH(split(data, bad, Seed{1}), ValueError,
                              Contains("validation_fraction must be in [0, 1)"));
     }
 }
@@ -548,7 +545,7 @@ TEST_CASE("subset gathers the samples at the indices, in their order", "[data]")
     CHECK(s.labels == std::vector<int>{2, 0, 2});
     CHECK(s.classes == data.classes);
     const std::vector<Eigen::Index> bad{1, 5};
-    CHECK_THROWS_AS_WITH(subset(data, bad), std::out_of_range,
+    CHECK_THROWS_AS_WITH(subset(data, bad), ValueError,
                          Contains("indices[1] = 5 is outside [0, 5)"));
 }
 
@@ -645,7 +642,7 @@ TEST_CASE("Batcher's writable batch changes the batch but not the data set, and 
     batcher.mutable_features().setConstant(42);
     CHECK((batcher.features().array() == 42).all());
     CHECK(data.features == before);
-    CHECK_THROWS_AS_WITH(Batcher<float>(data, 0), std::invalid_argument,
+    CHECK_THROWS_AS_WITH(Batcher<float>(data, 0), ValueError,
                          Contains("batch_size must be >= 1, got 0"));
 }
 
@@ -719,9 +716,9 @@ TEST_CASE("jitter rejects a size other than width x height and a negative shift"
           "[data][jitter]") {
     Matrix<float> images = Matrix<float>::Zero(12, 2);
     Rng rng;
-    CHECK_THROWS_AS_WITH(jitter(images, 4, 4, 1, rng), std::invalid_argument,
+    CHECK_THROWS_AS_WITH(jitter(images, 4, 4, 1, rng), ShapeError,
                          Contains("12 rows but width × height = 4 × 4 = 16"));
-    CHECK_THROWS_AS_WITH(jitter(images, 4, 3, -1, rng), std::invalid_argument,
+    CHECK_THROWS_AS_WITH(jitter(images, 4, 3, -1, rng), ValueError,
                          Contains("max_shift must be >= 0, got -1"));
     CHECK_NOTHROW(jitter(MatrixRef<float>(images), 4, 3, 1, rng));
 }

@@ -6,6 +6,7 @@
 #include <chrysalis/chrysalis.hpp>
 
 #include <cmath>
+#include <limits>
 #include <numbers>
 
 using namespace chrysalis;
@@ -73,13 +74,36 @@ TEST_CASE("a distilled student beats the same student trained from scratch", "[d
 }
 
 TEST_CASE("fit stops with the epoch and batch when the loss diverges", "[distill]") {
+    const Dataset<float> d = clusters(64, Seed{4});
+    Student net(Seed{1});
+    // The first batch starts from finite weights, so its loss is finite; its update, with a
+    // gradient of order 0.1, makes weights of order 1e29, and the second batch's logits
+    // (products of two such layers) overflow float: the loss of batch 2 is not finite.
+    Sgd sgd{.lr = 1e30};
+    const TrainOptions<float> o{.epochs = 2, .batch_size = 16, .shuffle = false, .progress = false};
+    CHECK_THROWS_AS(fit(net, d, CrossEntropy{}, sgd, o), TrainingDiverged);
+    Student again(Seed{1});
+    Sgd sgd2{.lr = 1e30};
+    try {
+        fit(again, d, CrossEntropy{}, sgd2, o);
+        FAIL("fit did not throw");
+    } catch (const TrainingDiverged& e) {
+        CHECK(e.epoch == 0);
+        CHECK(e.batch == 1);
+        CHECK_THAT(e.what(),
+                   Catch::Matchers::Contains(
+                       "chrysalis::fit: training diverged at epoch 1, batch 2: the loss"));
+    }
+}
+
+TEST_CASE("fit refuses an infinite feature before training, naming the sample", "[distill]") {
     Dataset<float> d = clusters(64, Seed{4});
-    d.features(0, 40) = std::numeric_limits<float>::infinity();  // sample 40: batch 2 of 16s
+    d.features(0, 40) = std::numeric_limits<float>::infinity();
     Student net(Seed{1});
     Sgd sgd{.lr = 0.1};
-    CHECK_THROWS_WITH(fit(net, d, CrossEntropy{}, sgd,
-                          {.epochs = 2, .batch_size = 16, .shuffle = false, .progress = false}),
-                      Catch::Matchers::Contains("training diverged at epoch 1, batch 3"));
+    CHECK_THROWS_AS(fit(net, d, CrossEntropy{}, sgd, {.progress = false}), ValueError);
+    CHECK_THROWS_WITH(fit(net, d, CrossEntropy{}, sgd, {.progress = false}),
+                      Catch::Matchers::Contains("feature 0 of sample 40 of the data is inf"));
 }
 
 TEST_CASE("training options and data shapes are checked", "[distill]") {
@@ -97,7 +121,7 @@ TEST_CASE("training options and data shapes are checked", "[distill]") {
     const Matrix<float> wrong = Matrix<float>::Zero(10, 49);
     CHECK_THROWS_WITH(distill(net, d, wrong, Distillation{}, sgd, {.progress = false}),
                       "chrysalis::distill: the teacher logits are 10x49 but the student has 10 "
-                      "outputs and the data 50 samples");
+                      "outputs and the data 50 samples; expected classes x samples = 10x50");
 }
 
 TEST_CASE("an ensemble's soft targets are the weighted mean of its probabilities", "[distill]") {
@@ -111,9 +135,9 @@ TEST_CASE("an ensemble's soft targets are the weighted mean of its probabilities
     CHECK(p.isApprox(expected, 1e-6f));
     CHECK((p.colwise().sum().array() - 1).abs().maxCoeff() < 1e-6f);
     CHECK_THROWS_AS(ensemble_probabilities<float>(teachers, std::vector<double>{1}, 2.0),
-                    std::invalid_argument);
+                    ShapeError);
     CHECK_THROWS_AS(ensemble_probabilities<float>(teachers, std::vector<double>{-1, 2}, 2.0),
-                    std::invalid_argument);
+                    ValueError);
 }
 
 TEST_CASE("confusion matrix and evaluate agree with accuracy", "[distill]") {

@@ -77,11 +77,12 @@ Matrix<S> check_product(Eigen::Index m, Eigen::Index n, Eigen::Index k, Op op_a,
     return c;
 }
 
-// Shapes: partial register tiles in both directions, depth over one block (384), rows over one
-// block (336 floats), wide C (split by columns), a single column (matrix-vector path), a single
+// Shapes: partial register tiles in both directions, depth over one block (blocks of at most
+// 512: 1100 is three of 368, 368, 364), rows over one block (depth 784 gives blocks of 288 rows
+// of floats, 144 of doubles), wide C (split by columns), a single column (matrix-vector path), a single
 // row, and the shapes of a teacher's layers at a small batch.
 const std::vector<std::tuple<Eigen::Index, Eigen::Index, Eigen::Index>> shapes = {
-    {1, 1, 1},    {5, 3, 7},    {49, 9, 17},  {97, 13, 400}, {400, 9, 50},
+    {1, 1, 1},    {5, 3, 7},    {49, 9, 17},  {97, 13, 1100}, {300, 9, 784},
     {10, 70, 33}, {33, 1, 45},  {1, 40, 20},  {120, 24, 784}, {10, 24, 120},
 };
 

@@ -102,7 +102,7 @@ TEST_CASE("Dropout keeps 1 - rate of the values, scaled, only in training", "[la
     other.seed(Seed{6});
     CHECK(run_forward(other, x, 100, Mode::training) != y);
     CHECK_THROWS_WITH(drop.set_rate(1.0), "chrysalis::Dropout: rate must be in [0, 1), got 1");
-    CHECK_THROWS_AS(drop.set_rate(-0.1), std::invalid_argument);
+    CHECK_THROWS_AS(drop.set_rate(-0.1), ValueError);
 }
 
 TEST_CASE("every layer passes the gradient checker in double", "[layers][gradcheck]") {

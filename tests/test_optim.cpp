@@ -86,12 +86,12 @@ TEST_CASE("optimizer hyperparameters are checked at construction, naming them", 
                       "chrysalis::Sgd: learning rate lr must be a finite number > 0, got 0");
     CHECK_THROWS_WITH((Sgd{.lr = 0.1, .momentum = 1.0}),
                       "chrysalis::Sgd: momentum must be in [0, 1), got 1");
-    CHECK_THROWS_AS((Sgd{.lr = std::nan("")}), std::invalid_argument);
+    CHECK_THROWS_AS((Sgd{.lr = std::nan("")}), ValueError);
     CHECK_THROWS_WITH((Adam{.lr = 1e-3, .beta1 = 1.0}),
                       "chrysalis::Adam: beta1 must be in [0, 1), got 1");
-    CHECK_THROWS_AS((Adam{.beta2 = -0.5}), std::invalid_argument);
-    CHECK_THROWS_AS((AdamW{.eps = 0.0}), std::invalid_argument);
-    CHECK_THROWS_AS((AdamW{.weight_decay = -1.0}), std::invalid_argument);
+    CHECK_THROWS_AS((Adam{.beta2 = -0.5}), ValueError);
+    CHECK_THROWS_AS((AdamW{.eps = 0.0}), ValueError);
+    CHECK_THROWS_AS((AdamW{.weight_decay = -1.0}), ValueError);
 }
 
 TEST_CASE("learning-rate schedules give the chosen factors", "[optim]") {
@@ -117,6 +117,6 @@ TEST_CASE("learning-rate schedules give the chosen factors", "[optim]") {
     Sgd sgd{.lr = 0.1, .schedule = schedule::step(1, 0.5)};
     sgd.step(t, 2);  // rate 0.1·0.25
     CHECK(t.theta(0, 0) == Approx(1 - 0.025 * 0.5));
-    CHECK_THROWS_AS(schedule::step(0, 0.5), std::invalid_argument);
-    CHECK_THROWS_AS(schedule::cosine(5, 2.0), std::invalid_argument);
+    CHECK_THROWS_AS(schedule::step(0, 0.5), ValueError);
+    CHECK_THROWS_AS(schedule::cosine(5, 2.0), ValueError);
 }

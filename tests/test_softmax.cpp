@@ -299,14 +299,14 @@ TEMPLATE_TEST_CASE("a temperature that is not a finite positive number is reject
         INFO("T = " << t);
         using Catch::Matchers::Contains;
         CHECK_THROWS_MATCHES(
-            chrysalis::softmax(x, t), std::invalid_argument,
+            chrysalis::softmax(x, t), chrysalis::ValueError,
             Catch::Matchers::Message(
                 "chrysalis::softmax: temperature T must be a finite number > 0, got " +
                 chrysalis::detail::concat(t)));
         CHECK_THROWS_WITH(chrysalis::log_softmax(x, t),
                           Contains("chrysalis::log_softmax: temperature T"));
-        CHECK_THROWS_AS(chrysalis::softmax(x, t, out), std::invalid_argument);
-        CHECK_THROWS_AS(chrysalis::log_softmax(x, t, out), std::invalid_argument);
+        CHECK_THROWS_AS(chrysalis::softmax(x, t, out), chrysalis::ValueError);
+        CHECK_THROWS_AS(chrysalis::log_softmax(x, t, out), chrysalis::ValueError);
     }
 }
 
@@ -393,7 +393,7 @@ TEMPLATE_TEST_CASE("the output overload writes into the caller's matrix", "[soft
                           "batch); pass an output of that size");
         std::vector<S> buffer(10 * 19);
         CHECK_THROWS_AS(chrysalis::log_softmax(x, 2.0, Eigen::Map<Mat<S>>(buffer.data(), 10, 19)),
-                        std::invalid_argument);
+                        chrysalis::ShapeError);
     }
     SECTION("an output whose columns are not contiguous is an error") {
         Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> out(10, 20);

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <type_traits>
 
+#include "chrysalis/errors.hpp"
+
 #define CHRYSALIS_VERSION_MAJOR 0
 #define CHRYSALIS_VERSION_MINOR 1
 #define CHRYSALIS_VERSION_PATCH 0
@@ -54,13 +56,12 @@ template <class... Parts>
     return out.str();
 }
 
-/// Throws std::invalid_argument unless `value` is a finite number > 0.
+/// Throws ValueError unless `value` is a finite number > 0.
 /// `what` names the function, `name` the parameter, so the message reads
 /// "chrysalis::softmax: temperature T must be a finite number > 0, got -1".
 inline void require_positive_finite(double value, std::string_view what, std::string_view name) {
     if (!(value > 0.0) || !std::isfinite(value)) {
-        throw std::invalid_argument(
-            concat(what, ": ", name, " must be a finite number > 0, got ", value));
+        throw ValueError(concat(what, ": ", name, " must be a finite number > 0, got ", value));
     }
 }
 

@@ -4,8 +4,9 @@
 //
 // A data set holds one sample per column (features × N), like every batch in chrysalis, and one
 // integer label per sample. File errors are chrysalis::IoError (cannot open, read or write) and
-// chrysalis::FormatError (the content is wrong), both from errors.hpp; wrong arguments are
-// std::invalid_argument.
+// chrysalis::FormatError (the content is wrong); wrong arguments are chrysalis::ValueError (a
+// value outside its domain) and chrysalis::ShapeError (sizes that do not fit). All four derive
+// from chrysalis::Error (errors.hpp); docs/errors.md lists what each loader validates.
 
 #include <Eigen/Core>
 
@@ -45,31 +46,29 @@ struct Dataset {
     /// The number of features per sample (rows).
     [[nodiscard]] Eigen::Index feature_count() const noexcept { return features.rows(); }
 
-    /// Checks the invariants. Throws std::invalid_argument naming what is wrong: classes ≤ 0,
-    /// labels.size() ≠ N, a label outside [0, classes) (which sample, which value), or — unless
-    /// allow_non_finite — a NaN or infinite feature (which sample, which feature).
+    /// Checks the invariants. Throws, naming what is wrong: ValueError for classes ≤ 0, a label
+    /// outside [0, classes) (which sample, which value) or — unless allow_non_finite — a NaN or
+    /// infinite feature (which sample, which feature); ShapeError for labels.size() ≠ N.
     void validate(bool allow_non_finite = false) const {
         constexpr const char* what = "chrysalis::Dataset::validate";
         if (classes <= 0)
-            throw std::invalid_argument(
-                detail::concat(what, ": classes must be >= 1, got ", classes));
+            throw ValueError(detail::concat(what, ": classes must be >= 1, got ", classes));
         if (Eigen::Index(labels.size()) != size()) {
-            throw std::invalid_argument(
+            throw ShapeError(
                 detail::concat(what, ": ", labels.size(), " labels for ", size(),
                                " samples (feature columns); expected one label per sample"));
         }
         for (std::size_t i = 0; i < labels.size(); ++i) {
             if (labels[i] < 0 || labels[i] >= classes) {
-                throw std::invalid_argument(
-                    detail::concat(what, ": label ", labels[i], " of sample ", i,
-                                   " is outside [0, classes) = [0, ", classes, ")"));
+                throw ValueError(detail::concat(what, ": label ", labels[i], " of sample ", i,
+                                                " is outside [0, classes) = [0, ", classes, ")"));
             }
         }
         if (allow_non_finite || features.allFinite()) return;
         for (Eigen::Index j = 0; j < size(); ++j) {
             for (Eigen::Index i = 0; i < feature_count(); ++i) {
                 if (!std::isfinite(features(i, j))) {
-                    throw std::invalid_argument(detail::concat(
+                    throw ValueError(detail::concat(
                         what, ": feature ", i, " of sample ", j, " is ", features(i, j),
                         "; expected a finite number (validate(true) accepts NaN and Inf)"));
                 }
@@ -94,7 +93,7 @@ struct IdxOptions {
 /// Throws: IoError for a missing or unreadable file or a directory; FormatError for a wrong magic
 ///   number, a wrong dimension count, sizes that overflow or exceed what the file can hold, data
 ///   shorter or longer than the header says, corrupt gzip data, image and label counts that
-///   differ, or a label ≥ options.classes; std::invalid_argument for options.classes < 1. Each
+///   differ, or a label ≥ options.classes; ValueError for options.classes < 1. Each
 ///   message names the function and the file, what was found and what was expected.
 template <class Scalar = float>
 Dataset<Scalar> load_idx(const std::string& images_path, const std::string& labels_path,
@@ -111,11 +110,11 @@ Dataset<Scalar> load_idx(const std::string& images_path, const std::string& labe
 /// written as round(255·x) (so load_idx gives the values back exactly when they are multiples
 /// of 1/255, as loaded ones are); without, every feature must be an integer in 0..255.
 ///
-/// Throws: std::invalid_argument for a dataset that fails validate(), rows or cols < 1,
-///   feature_count ≠ rows·cols, a label above 255 or a feature outside the allowed values (which
-///   sample, which feature) — all checked before a file is opened; IoError when a file cannot be
-///   written (each file is replaced atomically: a failed or interrupted save leaves the previous
-///   file as it was).
+/// Throws: what validate() throws for a dataset that fails it; ValueError for rows or cols < 1, a
+///   label above 255 or a feature outside the allowed values (which sample, which feature);
+///   ShapeError for feature_count ≠ rows·cols — all checked before a file is opened; IoError when
+///   a file cannot be written (each file is replaced atomically: a failed or interrupted
+///   save leaves the previous file as it was).
 template <class Scalar>
 void save_idx(const Dataset<Scalar>& data, int rows, int cols, const std::string& images_path,
               const std::string& labels_path, bool scaled = true) {
@@ -130,6 +129,10 @@ struct CsvOptions {
     bool header = false;    ///< the first line is a header (skipped; written by save_csv)
     char delimiter = ',';   ///< the field separator (not a letter, digit, '+', '-' or '.')
     int classes = 0;        ///< labels must be below this; 0 = the largest label + 1
+    /// Accept the feature fields nan, inf and infinity (signed, any case) instead of throwing
+    /// FormatError — for data with missing values to be imputed before training (fit, distill
+    /// and predict_logits reject non-finite features). Labels must always be integers.
+    bool allow_non_finite = false;
 };
 
 /// Reads a CSV file (raw or gzip): one sample per line, one integer label column, every other
@@ -141,14 +144,15 @@ struct CsvOptions {
 ///   largest label + 1 when it is 0.
 /// Throws: IoError when the file cannot be read; FormatError naming the file, the line and (from
 ///   1) the column for a line with another number of columns than the first data line, a field
-///   that is empty, not a number, not finite or out of the scalar's range, a label that is not an
-///   integer, negative or ≥ options.classes, a first line of one column or fewer columns than
-///   label_column needs, and a file with no data lines; std::invalid_argument for bad options.
+///   that is empty, not a number, not finite (unless options.allow_non_finite) or out of the
+///   scalar's range, a label that is not an integer, negative or ≥ options.classes, a first line
+///   of one column or fewer columns than label_column needs, and a file with no data lines;
+///   ValueError for bad options (delimiter, label_column < −1, classes < 0).
 template <class Scalar = float>
 Dataset<Scalar> load_csv(const std::string& path, const CsvOptions& options = {}) {
     Dataset<Scalar> data;
     detail::read_csv(path, options.label_column, options.header, options.delimiter, options.classes,
-                     data.features, data.labels, data.classes);
+                     data.features, data.labels, data.classes, options.allow_non_finite);
     return data;
 }
 
@@ -156,9 +160,10 @@ Dataset<Scalar> load_csv(const std::string& path, const CsvOptions& options = {}
 /// …, label when options.header, each value in the shortest form that reads back exactly
 /// (std::to_chars), so load_csv with the same options returns the same data. Gzip when the path
 /// ends in ".gz".
-/// Throws: std::invalid_argument for a dataset that fails validate() or a label_column outside
-///   [−1, feature_count]; IoError when the file cannot be written (it is
-///   replaced atomically: a failed or interrupted save leaves the previous file as it was).
+/// Throws: what validate() throws for a dataset that fails it (non-finite features included);
+///   ValueError for a label_column outside [−1, feature_count]; IoError when the file cannot be
+///   written (the file is replaced atomically: a failed or interrupted save leaves the
+///   previous file as it was).
 template <class Scalar>
 void save_csv(const Dataset<Scalar>& data, const std::string& path,
               const CsvOptions& options = {}) {
@@ -173,8 +178,8 @@ void save_csv(const Dataset<Scalar>& data, const std::string& path,
 /// computed in double. Values of `data` outside the reference's range land outside [0, 1] (they
 /// are not clipped).
 /// Returns: the (min, max) vectors used, one entry per feature.
-/// Throws: std::invalid_argument if the reference has no samples, a non-finite feature, or a
-///   different feature count.
+/// Throws: ShapeError if the reference has no samples or a different feature count; ValueError
+///   if it has a non-finite feature.
 template <class Scalar>
 std::pair<Vector<Scalar>, Vector<Scalar>> scale_to_unit(
     Dataset<Scalar>& data, const Dataset<Scalar>* reference = nullptr) {
@@ -182,16 +187,15 @@ std::pair<Vector<Scalar>, Vector<Scalar>> scale_to_unit(
     const Dataset<Scalar>& ref = reference != nullptr ? *reference : data;
     const char* name = reference != nullptr ? "the reference" : "the data";
     if (ref.feature_count() != data.feature_count()) {
-        throw std::invalid_argument(detail::concat(
-            what, ": the reference has ", ref.feature_count(),
-            " features per sample but the data has ", data.feature_count(), "; expected the same"));
+        throw ShapeError(detail::concat(what, ": the reference has ", ref.feature_count(),
+                                        " features per sample but the data has ",
+                                        data.feature_count(), "; expected the same"));
     }
     if (ref.size() == 0)
-        throw std::invalid_argument(
-            detail::concat(what, ": ", name, " has no samples, hence no range"));
+        throw ShapeError(detail::concat(what, ": ", name, " has no samples, hence no range"));
     if (!ref.features.allFinite()) {
-        throw std::invalid_argument(detail::concat(
-            what, ": ", name, " has a NaN or infinite feature; expected finite values"));
+        throw ValueError(detail::concat(what, ": ", name,
+                                        " has a NaN or infinite feature; expected finite values"));
     }
     std::pair<Vector<Scalar>, Vector<Scalar>> range{ref.features.rowwise().minCoeff(),
                                                     ref.features.rowwise().maxCoeff()};
@@ -210,16 +214,16 @@ namespace detail {
 template <class Scalar>
 void require_one_label_per_sample(const Dataset<Scalar>& data, const char* what) {
     if (Eigen::Index(data.labels.size()) != data.size()) {
-        throw std::invalid_argument(detail::concat(what, ": the data set has ", data.labels.size(),
-                                                   " labels for ", data.size(),
-                                                   " samples; expected one label per sample"));
+        throw ShapeError(detail::concat(what, ": the data set has ", data.labels.size(),
+                                        " labels for ", data.size(),
+                                        " samples; expected one label per sample"));
     }
 }
 }  // namespace detail
 
 /// The samples at `indices`, in that order (an index may repeat); classes is kept.
-/// Throws: std::out_of_range for an index outside [0, N) (naming its position and value);
-///   std::invalid_argument if data has a label count other than N.
+/// Throws: ValueError for an index outside [0, N) (naming its position and value); ShapeError
+///   if data has a label count other than N.
 template <class Scalar>
 Dataset<Scalar> subset(const Dataset<Scalar>& data, std::span<const Eigen::Index> indices) {
     detail::require_one_label_per_sample(data, "chrysalis::subset");
@@ -230,8 +234,8 @@ Dataset<Scalar> subset(const Dataset<Scalar>& data, std::span<const Eigen::Index
     for (std::size_t k = 0; k < indices.size(); ++k) {
         const Eigen::Index i = indices[k];
         if (i < 0 || i >= data.size()) {
-            throw std::out_of_range(detail::concat("chrysalis::subset: indices[", k, "] = ", i,
-                                                   " is outside [0, ", data.size(), ")"));
+            throw ValueError(detail::concat("chrysalis::subset: indices[", k, "] = ", i,
+                                            " is outside [0, ", data.size(), ")"));
         }
         out.features.col(Eigen::Index(k)) = data.features.col(i);
         out.labels[k] = data.labels[std::size_t(i)];
@@ -242,13 +246,13 @@ Dataset<Scalar> subset(const Dataset<Scalar>& data, std::span<const Eigen::Index
 /// A seeded split into (training, validation): round(validation_fraction · N) samples chosen at
 /// random go to the second set, the rest to the first; each keeps the original order. The choice
 /// is a partial Fisher–Yates shuffle with Rng::below, so a seed gives the same split everywhere.
-/// Throws: std::invalid_argument for a fraction outside [0, 1) (or NaN), or a label count other
+/// Throws: ValueError for a fraction outside [0, 1) (or NaN); ShapeError for a label count other
 ///   than N.
 template <class Scalar>
 std::pair<Dataset<Scalar>, Dataset<Scalar>> split(const Dataset<Scalar>& data,
                                                   double validation_fraction, Seed seed) {
     if (!(validation_fraction >= 0 && validation_fraction < 1)) {
-        throw std::invalid_argument(detail::concat(
+        throw ValueError(detail::concat(
             "chrysalis::split: validation_fraction must be in [0, 1), got ", validation_fraction));
     }
     detail::require_one_label_per_sample(data, "chrysalis::split");
@@ -283,12 +287,12 @@ std::pair<Dataset<Scalar>, Dataset<Scalar>> split(const Dataset<Scalar>& data,
 template <class Scalar>
 class Batcher {
   public:
-    /// Throws std::invalid_argument for batch_size < 1 or a data set whose label count is not N.
+    /// Throws ValueError for batch_size < 1, ShapeError for a data set whose label count is not N.
     /// Allocates the buffers (for min(batch_size, N) samples) here, once.
     Batcher(const Dataset<Scalar>& data, Eigen::Index batch_size, bool shuffle = true)
         : data_(data), batch_size_(batch_size), shuffle_(shuffle) {
         if (batch_size < 1) {
-            throw std::invalid_argument(
+            throw ValueError(
                 detail::concat("chrysalis::Batcher: batch_size must be >= 1, got ", batch_size));
         }
         detail::require_one_label_per_sample(data, "chrysalis::Batcher");
@@ -319,7 +323,8 @@ class Batcher {
 
     /// Gathers the next batch (the last of an epoch may be smaller) and returns true; returns
     /// false, with an empty batch, when the epoch is done. Allocates nothing.
-    /// Throws std::logic_error if no epoch was started.
+    /// Throws std::logic_error if no epoch was started (a bug in the calling code, not bad input:
+    /// the one exception of chrysalis that is not a chrysalis::Error).
     bool next() {
         if (!started_)
             throw std::logic_error("chrysalis::Batcher::next: call start_epoch(rng) first");
@@ -401,23 +406,22 @@ void shift_image(Scalar* image, int width, int height, int dx, int dy) noexcept 
 /// drawn uniformly from [−max_shift, max_shift] (dx = rng.below(2·max_shift + 1) − max_shift,
 /// then dy the same way, column by column); uncovered pixels become 0. In place; allocates
 /// nothing; draws nothing when max_shift is 0.
-/// Throws: std::invalid_argument if width or height < 1, images.rows() ≠ width·height, or
-///   max_shift < 0.
+/// Throws: ValueError if width or height < 1 or max_shift < 0; ShapeError if
+///   images.rows() ≠ width·height.
 template <class Scalar>
 void jitter(MatrixRef<Scalar> images, int width, int height, int max_shift, Rng& rng) {
     constexpr const char* what = "chrysalis::jitter";
     if (width < 1 || height < 1) {
-        throw std::invalid_argument(detail::concat(
+        throw ValueError(detail::concat(
             what, ": width and height must be >= 1, got width = ", width, ", height = ", height));
     }
     if (images.rows() != Eigen::Index(width) * height) {
-        throw std::invalid_argument(detail::concat(
+        throw ShapeError(detail::concat(
             what, ": the images have ", images.rows(), " rows but width × height = ", width, " × ",
             height, " = ", Eigen::Index(width) * height, "; expected one row per pixel"));
     }
     if (max_shift < 0)
-        throw std::invalid_argument(
-            detail::concat(what, ": max_shift must be >= 0, got ", max_shift));
+        throw ValueError(detail::concat(what, ": max_shift must be >= 0, got ", max_shift));
     if (max_shift == 0) return;
     const std::uint64_t choices = 2 * std::uint64_t(max_shift) + 1;
     for (Eigen::Index c = 0; c < images.cols(); ++c) {

@@ -40,7 +40,7 @@ constexpr std::string_view scalar_name() {
 ///   static std::vector<double> hyperparameters(const L&);               // saved bit-exactly
 ///   static void set_hyperparameters(L&, const std::vector<double>&);    // restored by load
 /// set_hyperparameters receives as many values as hyperparameters returns; it throws
-/// std::invalid_argument for values the layer rejects (load then throws FormatError and leaves
+/// chrysalis::ValueError for values the layer rejects (load then throws FormatError and leaves
 /// the network unchanged). Trainable parameters are not listed here: they are the blocks the
 /// layer's visit_parameters visits. For the Square layer of docs/networks.md:
 ///

@@ -16,6 +16,7 @@
 #include "chrysalis/config.hpp"
 #include "chrysalis/detail/checked.hpp"
 #include "chrysalis/detail/kd_kernel.hpp"
+#include "chrysalis/errors.hpp"
 #include "chrysalis/softmax.hpp"
 #include "chrysalis/tensor.hpp"
 
@@ -29,17 +30,18 @@ struct LossResult {
 };
 
 namespace detail {
-/// Throws std::invalid_argument unless there is one label per column, each in [0, classes).
+/// Throws ShapeError unless there is one label per column, ValueError unless each label is in
+/// [0, classes).
 inline void check_labels(std::span<const int> labels, Eigen::Index classes, Eigen::Index batch,
                          const char* what) {
     if (Eigen::Index(labels.size()) != batch) {
-        throw std::invalid_argument(concat(what, ": ", labels.size(), " labels for a batch of ",
-                                           batch, " samples (one label per logits column)"));
+        throw ShapeError(concat(what, ": ", labels.size(), " labels for a batch of ", batch,
+                                " samples (one label per logits column)"));
     }
     for (std::size_t b = 0; b < labels.size(); ++b) {
         if (labels[b] < 0 || labels[b] >= classes) {
-            throw std::invalid_argument(concat(what, ": label ", labels[b], " of sample ", b,
-                                               " is outside [0, ", classes, ")"));
+            throw ValueError(concat(what, ": label ", labels[b], " of sample ", b,
+                                    " is outside [0, ", classes, ")"));
         }
     }
 }
@@ -50,7 +52,7 @@ inline void check_labels(std::span<const int> labels, Eigen::Index classes, Eige
 /// Stable for any finite logits: the loss uses log_softmax (never log of a probability).
 struct CrossEntropy {
     /// Returns the loss and the gradient (allocates the gradient).
-    /// Throws std::invalid_argument for a label count other than the batch size or a label
+    /// Throws ShapeError for a label count other than the batch size, ValueError for a label
     /// outside [0, classes).
     template <class Derived>
     LossResult<typename Derived::Scalar> operator()(const Eigen::MatrixBase<Derived>& logits,
@@ -83,15 +85,14 @@ struct CrossEntropy {
 
 namespace detail {
 
-/// Throws std::invalid_argument unless `teacher` has the student's shape, naming `what`.
+/// Throws ShapeError unless `teacher` has the student's shape, naming `what`.
 template <class A, class B>
 void check_same_shape(const Eigen::MatrixBase<A>& student, const Eigen::MatrixBase<B>& teacher,
                       const char* what, const char* teacher_name) {
     if (student.rows() != teacher.rows() || student.cols() != teacher.cols()) {
-        throw std::invalid_argument(concat(what, ": the student logits are ", student.rows(), "x",
-                                           student.cols(), " but the ", teacher_name, " are ",
-                                           teacher.rows(), "x", teacher.cols(),
-                                           " (classes x batch must agree)"));
+        throw ShapeError(concat(what, ": the student logits are ", student.rows(), "x",
+                                student.cols(), " but the ", teacher_name, " are ", teacher.rows(),
+                                "x", teacher.cols(), " (classes x batch must agree)"));
     }
 }
 
@@ -114,7 +115,7 @@ constexpr void check_classes_at_compile_time() {
 /// O(1), and ∂/∂z_s adds another 1/T), so it is multiplied by T² to keep its weight against the
 /// hard term independent of T.
 ///
-/// `Distillation kd{.temperature = 4, .alpha = 0.9};` throws std::invalid_argument at
+/// `Distillation kd{.temperature = 4, .alpha = 0.9};` throws ValueError at
 /// construction for T ≤ 0, NaN or ∞, or α outside [0, 1], naming the parameter.
 struct Distillation {
     detail::Checked<"chrysalis::Distillation: temperature", detail::Rule::positive> temperature =
@@ -138,7 +139,7 @@ struct Distillation {
                                    std::span<const int> labels, G&& gradient) const {
         return run(student, teacher, labels, gradient, false, "teacher logits");
     }
-    /// Without labels: α must be 1 (otherwise std::invalid_argument).
+    /// Without labels: α must be 1 (otherwise ValueError).
     template <class ZS, class ZT>
     LossResult<typename ZS::Scalar> operator()(const Eigen::MatrixBase<ZS>& student,
                                                const Eigen::MatrixBase<ZT>& teacher) const {
@@ -171,7 +172,7 @@ struct Distillation {
                       "chrysalis::Distillation: student and teacher must have one scalar type");
         detail::check_same_shape(student, teacher, "chrysalis::Distillation", teacher_name);
         if (labels.empty() && student.cols() > 0 && double(alpha) < 1) {
-            throw std::invalid_argument(detail::concat(
+            throw ValueError(detail::concat(
                 "chrysalis::Distillation: no labels given but alpha = ", double(alpha),
                 " weighs a hard-label term; pass labels or use alpha = 1"));
         }

@@ -15,8 +15,8 @@
 
 #include "chrysalis/config.hpp"
 #include "chrysalis/detail/checked.hpp"
-#include "chrysalis/parallel.hpp"
 #include "chrysalis/errors.hpp"
+#include "chrysalis/parallel.hpp"
 #include "chrysalis/tensor.hpp"
 
 namespace chrysalis {
@@ -38,10 +38,10 @@ inline Schedule constant() {
 /// Multiplied by gamma every `step_size` epochs: gamma^⌊epoch/step_size⌋.
 inline Schedule step(int step_size, double gamma) {
     if (step_size < 1)
-        throw std::invalid_argument(
+        throw ValueError(
             detail::concat("chrysalis::schedule::step: step_size must be >= 1, got ", step_size));
     if (!(gamma > 0) || !std::isfinite(gamma))
-        throw std::invalid_argument(detail::concat(
+        throw ValueError(detail::concat(
             "chrysalis::schedule::step: gamma must be a finite number > 0, got ", gamma));
     return {[=](int epoch) { return std::pow(gamma, epoch / step_size); }};
 }
@@ -49,7 +49,7 @@ inline Schedule step(int step_size, double gamma) {
 /// gamma^epoch.
 inline Schedule exponential(double gamma) {
     if (!(gamma > 0) || !std::isfinite(gamma))
-        throw std::invalid_argument(detail::concat(
+        throw ValueError(detail::concat(
             "chrysalis::schedule::exponential: gamma must be a finite number > 0, got ", gamma));
     return {[=](int epoch) { return std::pow(gamma, epoch); }};
 }
@@ -58,10 +58,10 @@ inline Schedule exponential(double gamma) {
 /// min + (1 − min)·(1 + cos(π·epoch/epochs))/2, then min_factor.
 inline Schedule cosine(int epochs, double min_factor = 0.0) {
     if (epochs < 1)
-        throw std::invalid_argument(
+        throw ValueError(
             detail::concat("chrysalis::schedule::cosine: epochs must be >= 1, got ", epochs));
     if (!(min_factor >= 0 && min_factor <= 1))
-        throw std::invalid_argument(detail::concat(
+        throw ValueError(detail::concat(
             "chrysalis::schedule::cosine: min_factor must be in [0, 1], got ", min_factor));
     return {[=](int epoch) {
         if (epoch >= epochs) return min_factor;
@@ -74,7 +74,7 @@ inline Schedule cosine(int epochs, double min_factor = 0.0) {
 /// (shifted so that its epoch 0 is the first epoch after the warm-up).
 inline Schedule warmup(int warmup_epochs, Schedule after = constant()) {
     if (warmup_epochs < 0)
-        throw std::invalid_argument(detail::concat(
+        throw ValueError(detail::concat(
             "chrysalis::schedule::warmup: warm-up epochs must be >= 0, got ", warmup_epochs));
     return {[=](int epoch) {
         if (epoch < warmup_epochs) return double(epoch + 1) / double(warmup_epochs + 1);
@@ -150,8 +150,8 @@ struct OptimizerState {
 /// Stochastic gradient descent with momentum (PyTorch's form), Nesterov momentum, L2 weight
 /// decay and an optional max-norm constraint:
 ///   g ← ∇ + λ·θ;   v ← μ·v + g;   θ ← θ − η·(Nesterov ? g + μ·v : v);   then ‖row‖ ≤ c.
-/// `Sgd{.lr = 0.05, .momentum = 0.9}`; a bad value throws std::invalid_argument at construction
-/// naming it.
+/// `Sgd{.lr = 0.05, .momentum = 0.9}`; a bad value throws ValueError at construction naming
+/// it.
 struct Sgd {
     detail::Checked<"chrysalis::Sgd: learning rate lr", detail::Rule::positive> lr = 0.01;
     detail::Checked<"chrysalis::Sgd: momentum", detail::Rule::unit_half_open> momentum = 0.0;

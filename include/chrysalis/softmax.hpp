@@ -18,6 +18,7 @@
 
 #include "chrysalis/config.hpp"
 #include "chrysalis/detail/softmax_kernels.hpp"
+#include "chrysalis/errors.hpp"
 
 namespace chrysalis {
 
@@ -68,12 +69,12 @@ void prepare_output(Out& out, Eigen::Index rows, Eigen::Index cols, const char* 
         }
     }
     if (out.rows() != rows || out.cols() != cols) {
-        throw std::invalid_argument(concat(name, ": out is ", out.rows(), "x", out.cols(),
-                                           " but the logits are ", rows, "x", cols,
-                                           " (classes x batch); pass an output of that size"));
+        throw ShapeError(concat(name, ": out is ", out.rows(), "x", out.cols(),
+                                " but the logits are ", rows, "x", cols,
+                                " (classes x batch); pass an output of that size"));
     }
     if (!has_contiguous_columns(out)) {
-        throw std::invalid_argument(
+        throw ShapeError(
             concat(name,
                    ": out must store each column contiguously (a column-major matrix, a Map or a "
                    "block of whole columns of one)"));
@@ -136,7 +137,7 @@ void softmax_into(const Eigen::DenseBase<Derived>& logits, double temperature, O
 ///   acts as the nearest representable one: 1/T is capped at the largest finite value (T below
 ///   about 2.9e-39 in float is one-hot already) and floored at the smallest subnormal (a T above
 ///   about 7e44 in float is uniform already).
-/// Throws: std::invalid_argument naming the temperature T when T ≤ 0, NaN or infinite.
+/// Throws: ValueError naming the temperature T when T ≤ 0, NaN or infinite.
 template <class Derived>
 [[nodiscard]] detail::SoftmaxResult<Derived> softmax(const Eigen::DenseBase<Derived>& logits,
                                                      double temperature) {
@@ -154,7 +155,8 @@ template <class Derived>
 ///   resizable `out` is resized (a no-op when the size already matches); any other must already
 ///   be logits.rows() × logits.cols(). `out` may be the logits matrix itself (in place); any other
 ///   overlap between the two is not allowed.
-/// Throws: std::invalid_argument for a bad T, a wrongly sized `out` or non-contiguous columns.
+/// Throws: ValueError for a bad T; ShapeError for a wrongly sized `out` or non-contiguous
+///   columns.
 template <class Derived, class Out>
 requires detail::WritableDense<Out>
 void softmax(const Eigen::DenseBase<Derived>& logits, double temperature, Out&& out) {

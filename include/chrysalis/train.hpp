@@ -1,21 +1,31 @@
 #pragma once
 // chrysalis/train.hpp — training loops: fit, distill, predict_logits, evaluate.
+//
+// Bad options are chrysalis::ValueError, data or teacher outputs of the wrong shape
+// chrysalis::ShapeError. NaN and infinite inputs are refused (ValueError naming the sample): they
+// have no meaningful prediction. A training whose loss, activations or weights stop being finite
+// throws TrainingDiverged naming the epoch and the batch (docs/errors.md).
 
 #include <Eigen/Core>
 
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <functional>
 #include <limits>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "chrysalis/checkpoint.hpp"
 #include "chrysalis/config.hpp"
 #include "chrysalis/data.hpp"
+#include "chrysalis/errors.hpp"
 #include "chrysalis/losses.hpp"
 #include "chrysalis/random.hpp"
 #include "chrysalis/softmax.hpp"
@@ -33,16 +43,24 @@ struct EpochReport {
     double seconds = 0;
 };
 
-/// Thrown when a loss becomes NaN or infinite: training stops and says where.
-struct TrainingDiverged : std::runtime_error {
-    int epoch;
-    Eigen::Index batch;
-    TrainingDiverged(int e, Eigen::Index b, double loss)
-        : std::runtime_error(detail::concat("chrysalis: training diverged at epoch ", e + 1,
-                                            ", batch ", b + 1, ": the loss is ", loss,
-                                            " (lower the learning rate, or check the inputs)")),
+/// Thrown when training diverges — the loss, a layer's output or, at the end of an epoch, a
+/// parameter becomes NaN or infinite: training stops and says where. The message reads
+/// "chrysalis::fit: training diverged at epoch 1, batch 2: the loss is nan (…)"; epoch and batch
+/// count from 0 in the members, from 1 in the message.
+struct TrainingDiverged : Error {
+    int epoch;           ///< from 0
+    Eigen::Index batch;  ///< from 0, within the epoch
+    /// `what_happened` says what stopped being finite; `function` names the training function.
+    TrainingDiverged(int e, Eigen::Index b, const std::string& what_happened,
+                     std::string_view function = "chrysalis")
+        : Error(detail::concat(function, ": training diverged at epoch ", e + 1, ", batch ", b + 1,
+                               ": ", what_happened,
+                               " (lower the learning rate, or check the inputs)")),
           epoch(e),
           batch(b) {}
+    /// A non-finite loss.
+    TrainingDiverged(int e, Eigen::Index b, double loss, std::string_view function = "chrysalis")
+        : TrainingDiverged(e, b, detail::concat("the loss is ", loss), function) {}
 };
 
 /// Options of fit and distill. `fit(net, data, loss, opt, {.epochs = 10, .batch_size = 64})`.
@@ -76,27 +94,100 @@ namespace detail {
 
 template <class Scalar>
 void check_options(const TrainOptions<Scalar>& o, const char* what) {
-    if (o.epochs < 1)
-        throw std::invalid_argument(concat(what, ": epochs must be >= 1, got ", o.epochs));
+    if (o.epochs < 1) throw ValueError(concat(what, ": epochs must be >= 1, got ", o.epochs));
     if (o.batch_size < 1)
-        throw std::invalid_argument(concat(what, ": batch_size must be >= 1, got ", o.batch_size));
-    if (o.jitter < 0)
-        throw std::invalid_argument(concat(what, ": jitter must be >= 0, got ", o.jitter));
+        throw ValueError(concat(what, ": batch_size must be >= 1, got ", o.batch_size));
+    if (o.jitter < 0) throw ValueError(concat(what, ": jitter must be >= 0, got ", o.jitter));
 }
 
+/// Whether every element of m is finite, in one vectorised pass: 0·x is 0 for a finite x and NaN
+/// for NaN or ±∞, and a sum with a NaN term is NaN. (Eigen's allFinite does not vectorise.)
+template <class Derived>
+[[nodiscard]] bool all_finite(const Eigen::MatrixBase<Derived>& m) {
+    using S = typename Derived::Scalar;
+    return std::isfinite((m.array() * S(0)).sum());
+}
+
+/// Throws ValueError naming `what`, the sample (column) and the row of the first non-finite
+/// value of `m`; `name` says what m is ("the data"), `rows` what its rows are ("feature").
+/// O(rows·N) once per call: cheap against a forward pass, which is O(parameters·N).
+template <class Derived>
+void require_finite(const Eigen::MatrixBase<Derived>& m, const char* what, const char* name,
+                    const char* rows) {
+    if (all_finite(m)) return;
+    for (Eigen::Index j = 0; j < m.cols(); ++j) {
+        for (Eigen::Index i = 0; i < m.rows(); ++i) {
+            if (!std::isfinite(m(i, j))) {
+                throw ValueError(concat(what, ": ", rows, " ", i, " of sample ", j, " of ", name,
+                                        " is ", m(i, j),
+                                        "; expected a finite number (a NaN or infinite input has "
+                                        "no meaningful output)"));
+            }
+        }
+    }
+}
+
+/// The data fits the network: as many features as its input width, no more classes than
+/// outputs, at least one sample (ShapeError); every feature finite (ValueError naming the
+/// sample).
 template <class Net, class Scalar>
-void check_data(const Dataset<Scalar>& data, const char* what) {
+void check_data(const Dataset<Scalar>& data, const char* what, const char* name = "the data") {
     if (data.feature_count() != Net::input_size) {
-        throw std::invalid_argument(concat(what, ": the data has ", data.feature_count(),
-                                           " features per sample but the network's input width is ",
-                                           Net::input_size));
+        throw ShapeError(concat(what, ": ", name, " has ", data.feature_count(),
+                                " features per sample but the network's input width is ",
+                                Net::input_size));
     }
     if (data.classes > Net::output_size) {
-        throw std::invalid_argument(concat(what, ": the data has ", data.classes,
-                                           " classes but the network has ", Net::output_size,
-                                           " outputs"));
+        throw ShapeError(concat(what, ": ", name, " has ", data.classes,
+                                " classes but the network has ", Net::output_size, " outputs"));
     }
-    if (data.size() == 0) throw std::invalid_argument(concat(what, ": the data set is empty"));
+    if (data.size() == 0)
+        throw ShapeError(concat(what, ": ", name, " is empty; expected at least one sample"));
+    require_finite(data.features, what, name, "feature");
+}
+
+/// One label per sample (ShapeError), each in [0, Net::output_size) (ValueError naming the
+/// sample of the data set) — checked before a label indexes anything.
+template <class Net, class Scalar>
+void check_labels(const Dataset<Scalar>& data, const char* what, const char* name = "the data") {
+    if (Eigen::Index(data.labels.size()) != data.size()) {
+        throw ShapeError(concat(what, ": ", name, " has ", data.labels.size(), " labels for ",
+                                data.size(), " samples; expected one label per sample"));
+    }
+    for (std::size_t i = 0; i < data.labels.size(); ++i) {
+        if (data.labels[i] < 0 || data.labels[i] >= Net::output_size) {
+            throw ValueError(concat(what, ": label ", data.labels[i], " of sample ", i, " of ",
+                                    name, " is outside [0, ", Net::output_size,
+                                    "); expected a class of the network's ", Net::output_size,
+                                    " outputs"));
+        }
+    }
+}
+
+/// After a forward: the index of the first layer with parameters whose output holds a NaN or
+/// infinite value, or −1. A non-finite weight or bias of a Dense layer makes its whole output
+/// row non-finite for every sample (NaN·x and ±∞·0 are NaN, ±∞·x is ±∞ for x ≠ 0), even where a
+/// later ReLU or sigmoid would hide it from the loss (max(−∞, 0) = 0). Activation layers cannot
+/// make a non-finite value of finite inputs, so only the outputs of layers with parameters are
+/// checked: Σ Out·B values, cheap against the forward's Σ In·Out·B multiply-adds.
+struct ParameterProbe {
+    template <class P, class G>
+    void operator()(P&, G&) const noexcept {}
+};
+template <class L>
+inline constexpr bool has_parameters_v = requires(L& layer, ParameterProbe& probe) {
+    layer.visit_parameters(probe);
+};
+
+template <class Net, std::size_t... I>
+std::ptrdiff_t first_non_finite_output(const Net& net, std::index_sequence<I...>) {
+    std::ptrdiff_t found = -1;
+    const auto check = [&](std::size_t i, bool has_parameters) {
+        if (found < 0 && has_parameters && !all_finite(net.activation(i + 1)))
+            found = std::ptrdiff_t(i);
+    };
+    (check(I, has_parameters_v<std::remove_cvref_t<decltype(net.template layer<I>())>>), ...);
+    return found;
 }
 
 /// Number of columns whose largest logit is at the label.
@@ -122,6 +213,11 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::Scalar
     using Clock = std::chrono::steady_clock;
     check_options(o, what);
     check_data<Net>(data, what);
+    check_labels<Net>(data, what);
+    if (o.validation != nullptr) {
+        check_data<Net>(*o.validation, what, "the validation data (TrainOptions::validation)");
+        check_labels<Net>(*o.validation, what, "the validation data (TrainOptions::validation)");
+    }
     Batcher<S> batcher(data, o.batch_size, o.shuffle);
     Rng rng(o.seed);
     if (o.checkpoint_every < 1) {
@@ -144,7 +240,17 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::Scalar
             const Eigen::Index b = batcher.labels().size();
             auto g = grad.leftCols(b);
             const double loss = double(step(batcher, g));
-            if (!std::isfinite(loss)) throw TrainingDiverged(epoch, batch_index, loss);
+            if (!std::isfinite(loss)) throw TrainingDiverged(epoch, batch_index, loss, what);
+            if (const auto layer =
+                    first_non_finite_output(net, std::make_index_sequence<Net::depth>{});
+                layer >= 0) {
+                throw TrainingDiverged(epoch, batch_index,
+                                       concat("the output of layer ", layer,
+                                              " holds a NaN or infinite value though the loss is "
+                                              "finite (a weight or bias is non-finite, or so "
+                                              "large that the products overflow)"),
+                                       what);
+            }
             correct += count_correct(net.activation(Net::depth), batcher.labels());
             net.backward(g);
             optimizer.step(net, epoch);
@@ -164,6 +270,24 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::Scalar
                     100.0 * double(correct) / double(seen), run * double(data.size()) / elapsed,
                     elapsed / run * (o.epochs - done));
             }
+        }
+        // The epoch's last update is not followed by a forward: check the parameters themselves,
+        // O(parameters) once an epoch.
+        std::size_t block = 0, bad_block = 0;
+        bool finite = true;
+        net.visit_parameters([&](auto& p, auto&) {
+            if (finite && !all_finite(p)) {
+                finite = false;
+                bad_block = block;
+            }
+            ++block;
+        });
+        if (!finite) {
+            throw TrainingDiverged(epoch, batch_index - 1,
+                                   concat("parameter block ", bad_block,
+                                          " (in visit_parameters order) holds a NaN or infinite "
+                                          "value after the update"),
+                                   what);
         }
         EpochReport r;
         r.epoch = epoch;
@@ -194,9 +318,17 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::Scalar
 
 /// The network's logits for every sample of `data`, classes × N, computed batch by batch in
 /// inference mode: a teacher's soft targets computed once, for every epoch of a distillation.
+/// Throws: ValueError for batch_size < 1 or a NaN or infinite feature (naming the sample: such an
+///   input has no meaningful output, and a ReLU network could turn it into a finite, wrong
+///   class); ShapeError for data whose feature count differs from the network's input width,
+///   with more classes than the network has outputs, or without samples.
 template <class Net>
 Matrix<typename Net::Scalar> predict_logits(Net& net, const Dataset<typename Net::Scalar>& data,
                                             Eigen::Index batch_size = 256) {
+    if (batch_size < 1) {
+        throw ValueError(
+            detail::concat("chrysalis::predict_logits: batch_size must be >= 1, got ", batch_size));
+    }
     detail::check_data<Net>(data, "chrysalis::predict_logits");
     Matrix<typename Net::Scalar> out(Net::output_size, data.size());
     for (Eigen::Index j = 0; j < data.size(); j += batch_size) {
@@ -206,16 +338,21 @@ Matrix<typename Net::Scalar> predict_logits(Net& net, const Dataset<typename Net
     return out;
 }
 
-/// Fraction of samples whose largest logit is at the label.
+/// Fraction of samples whose largest logit is at the label. Throws what predict_logits throws,
+/// ShapeError for a label count other than N and ValueError for a label outside
+/// [0, Net::output_size).
 template <class Net>
 double accuracy(Net& net, const Dataset<typename Net::Scalar>& data) {
+    detail::check_labels<Net>(data, "chrysalis::accuracy");
     const auto logits = predict_logits(net, data);
     return double(detail::count_correct(logits, data.labels)) / double(data.size());
 }
 
-/// Counts by true class (rows) and predicted class (columns), classes × classes.
+/// Counts by true class (rows) and predicted class (columns), classes × classes. Throws as
+/// accuracy does.
 template <class Net>
 Eigen::MatrixXi confusion_matrix(Net& net, const Dataset<typename Net::Scalar>& data) {
+    detail::check_labels<Net>(data, "chrysalis::confusion_matrix");
     const auto logits = predict_logits(net, data);
     Eigen::MatrixXi m = Eigen::MatrixXi::Zero(Net::output_size, Net::output_size);
     for (Eigen::Index b = 0; b < logits.cols(); ++b) {
@@ -231,8 +368,10 @@ struct Evaluation {
     double loss = 0;
     double accuracy = 0;
 };
+/// Mean cross-entropy and accuracy; throws as accuracy does.
 template <class Net>
 Evaluation evaluate(Net& net, const Dataset<typename Net::Scalar>& data) {
+    detail::check_labels<Net>(data, "chrysalis::evaluate");
     const auto logits = predict_logits(net, data);
     Evaluation e;
     e.loss = double(CrossEntropy{}(logits, data.labels).loss);
@@ -242,8 +381,10 @@ Evaluation evaluate(Net& net, const Dataset<typename Net::Scalar>& data) {
 
 /// Trains `net` on `data` with a hard-label loss (CrossEntropy, or any callable
 /// loss(logits, labels, gradient) → value) and an optimizer (Sgd, Adam, AdamW). Returns one
-/// report per epoch. Throws std::invalid_argument for bad options or data that does not fit the
-/// network, TrainingDiverged when the loss becomes NaN or infinite.
+/// report per epoch. Throws ValueError for bad options, a NaN or infinite feature or a label
+/// outside [0, Net::output_size); ShapeError for data (or options.validation) that does not fit
+/// the network; TrainingDiverged when the loss, a layer's output or a parameter becomes NaN or
+/// infinite.
 template <class Net, class Loss, class Optimizer>
 std::vector<EpochReport> fit(Net& net, const Dataset<typename Net::Scalar>& data, Loss loss,
                              Optimizer& optimizer,
@@ -266,14 +407,16 @@ std::vector<EpochReport> distill_cached(Net& student, const Dataset<typename Net
                                         const Distillation& kd, Optimizer& optimizer,
                                         const TrainOptions<typename Net::Scalar>& options,
                                         bool probabilities, const char* what) {
+    const char* name = probabilities ? "the probabilities" : "the teacher logits";
     if (targets.rows() != Net::output_size || targets.cols() != data.size()) {
-        throw std::invalid_argument(
-            concat(what, ": the ", probabilities ? "probabilities" : "teacher logits", " are ",
-                   targets.rows(), "x", targets.cols(), " but the student has ", Net::output_size,
-                   " outputs and the data ", data.size(), " samples"));
+        throw ShapeError(
+            concat(what, ": ", name, " are ", targets.rows(), "x", targets.cols(),
+                   " but the student has ", Net::output_size, " outputs and the data ", data.size(),
+                   " samples; expected classes x samples = ", Net::output_size, "x", data.size()));
     }
+    require_finite(targets, what, name, probabilities ? "probability" : "logit");
     if (options.jitter > 0) {
-        throw std::invalid_argument(
+        throw ValueError(
             concat(what,
                    ": cached teacher outputs belong to the unjittered inputs; to distil with "
                    "jitter pass the teacher network itself"));
@@ -297,8 +440,9 @@ std::vector<EpochReport> distill_cached(Net& student, const Dataset<typename Net
 
 /// Distils into `student` from cached teacher logits (classes × N, as predict_logits gives):
 /// each batch uses the logits of its own samples, so an epoch costs what ordinary training
-/// costs. Throws std::invalid_argument if teacher_logits is not Student::output_size × N, or
-/// for options.jitter > 0 (cached logits belong to unjittered inputs).
+/// costs. Throws ShapeError if teacher_logits is not Student::output_size × N; ValueError for a
+/// NaN or infinite teacher logit (naming the sample) or options.jitter > 0 (cached logits belong
+/// to unjittered inputs); otherwise as fit.
 template <class Net, class Optimizer>
 std::vector<EpochReport> distill(Net& student, const Dataset<typename Net::Scalar>& data,
                                  const Matrix<typename Net::Scalar>& teacher_logits,
@@ -335,34 +479,33 @@ std::vector<EpochReport> distill(Net& student, const Dataset<typename Net::Scala
 
 /// Soft targets of an ensemble of teachers: the weighted mean of their probabilities at
 /// temperature T, Σ_k w_k·softmax(z_k/T) / Σ_k w_k (averaging in probability space, not logits).
-/// Use with distill_soft. Throws std::invalid_argument for no teachers, mismatched shapes, a
-/// weight count other than the teacher count, or negative / all-zero weights.
+/// Use with distill_soft. Throws ValueError for no teachers, negative / non-finite / all-zero
+/// weights or a bad temperature; ShapeError for mismatched shapes or a weight count other than
+/// the teacher count.
 template <class Scalar>
 Matrix<Scalar> ensemble_probabilities(std::span<const Matrix<Scalar>> teacher_logits,
                                       std::span<const double> weights, double temperature) {
     if (teacher_logits.empty())
-        throw std::invalid_argument("chrysalis::ensemble_probabilities: no teachers given");
+        throw ValueError("chrysalis::ensemble_probabilities: no teachers given");
     if (!weights.empty() && weights.size() != teacher_logits.size())
-        throw std::invalid_argument(
-            detail::concat("chrysalis::ensemble_probabilities: ", weights.size(), " weights for ",
-                           teacher_logits.size(), " teachers"));
+        throw ShapeError(detail::concat("chrysalis::ensemble_probabilities: ", weights.size(),
+                                        " weights for ", teacher_logits.size(), " teachers"));
     double total = 0;
     for (double w : weights) {
         if (!(w >= 0) || !std::isfinite(w))
-            throw std::invalid_argument(detail::concat(
+            throw ValueError(detail::concat(
                 "chrysalis::ensemble_probabilities: weights must be finite and >= 0, got ", w));
         total += w;
     }
     if (weights.empty()) total = double(teacher_logits.size());
-    if (!(total > 0))
-        throw std::invalid_argument("chrysalis::ensemble_probabilities: the weights sum to 0");
+    if (!(total > 0)) throw ValueError("chrysalis::ensemble_probabilities: the weights sum to 0");
     const auto& first = teacher_logits.front();
     Matrix<Scalar> sum = Matrix<Scalar>::Zero(first.rows(), first.cols());
     Matrix<Scalar> p(first.rows(), first.cols());
     for (std::size_t k = 0; k < teacher_logits.size(); ++k) {
         const auto& z = teacher_logits[k];
         if (z.rows() != first.rows() || z.cols() != first.cols())
-            throw std::invalid_argument(detail::concat(
+            throw ShapeError(detail::concat(
                 "chrysalis::ensemble_probabilities: teacher ", k, " logits are ", z.rows(), "x",
                 z.cols(), " but teacher 0's are ", first.rows(), "x", first.cols()));
         softmax(z, temperature, p);

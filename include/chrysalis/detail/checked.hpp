@@ -1,7 +1,7 @@
 #pragma once
 // chrysalis/detail/checked.hpp — hyperparameters that check themselves when constructed, so an
-// aggregate such as `Sgd{.lr = 0.05, .momentum = 0.9}` throws at construction for a bad value and
-// the message names the parameter and its owner.
+// aggregate such as `Sgd{.lr = 0.05, .momentum = 0.9}` throws chrysalis::ValueError at
+// construction for a bad value, and the message names the parameter and its owner.
 
 #include <algorithm>
 #include <cmath>
@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "chrysalis/config.hpp"
+#include "chrysalis/errors.hpp"
 
 namespace chrysalis::detail {
 
@@ -48,7 +49,7 @@ class Checked {
                                    : R == Rule::non_negative ? "a finite number >= 0"
                                    : R == Rule::unit_closed  ? "in [0, 1]"
                                                              : "in [0, 1)";
-            throw std::invalid_argument(concat(Name.view(), " must be ", expected, ", got ", v));
+            throw ValueError(concat(Name.view(), " must be ", expected, ", got ", v));
         }
     }
     double value_;

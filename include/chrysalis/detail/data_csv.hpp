@@ -24,16 +24,15 @@
 
 namespace chrysalis::detail {
 
-/// Throws std::invalid_argument unless `delimiter` cannot be part of a number or a line end.
+/// Throws ValueError unless `delimiter` cannot be part of a number or a line end.
 inline void check_delimiter(std::string_view what, char delimiter) {
     const bool ok = !std::isalnum(static_cast<unsigned char>(delimiter)) &&
                     std::string_view("+-.\n\r", 5).find(delimiter) == std::string_view::npos &&
                     delimiter != '\0';
     if (!ok) {
-        throw std::invalid_argument(concat(what, ": CsvOptions::delimiter (character code ",
-                                           int(delimiter),
-                                           ") can be part of a number or a line end; expected a "
-                                           "separator such as ',', ';' or '\\t'"));
+        throw ValueError(concat(what, ": CsvOptions::delimiter (character code ", int(delimiter),
+                                ") can be part of a number or a line end; expected a "
+                                "separator such as ',', ';' or '\\t'"));
     }
 }
 
@@ -61,21 +60,22 @@ inline std::string read_all(InputFile& in) {
 
 /// Reads a CSV file (raw or gzip) into features (one column per line) and labels.
 /// `label_column` is 0-based, −1 for the last; `classes` 0 means max label + 1. Lines and
-/// columns in messages count from 1. Empty lines are skipped.
-/// Throws IoError / FormatError as documented on chrysalis::load_csv; std::invalid_argument for
-/// bad options.
+/// columns in messages count from 1. Empty lines are skipped. `allow_non_finite` accepts the
+/// feature fields nan, inf and infinity (any case, signed; what std::from_chars reads).
+/// Throws IoError / FormatError as documented on chrysalis::load_csv; ValueError for bad options.
 template <class Scalar>
 void read_csv(const std::string& path, int label_column, bool header, char delimiter, int classes,
-              Matrix<Scalar>& features, std::vector<int>& labels, int& classes_out) {
+              Matrix<Scalar>& features, std::vector<int>& labels, int& classes_out,
+              bool allow_non_finite = false) {
     constexpr std::string_view what = "chrysalis::load_csv";
     check_delimiter(what, delimiter);
     if (label_column < -1) {
-        throw std::invalid_argument(
+        throw ValueError(
             concat(what, ": CsvOptions::label_column must be >= -1 (-1 = the last column), got ",
                    label_column));
     }
     if (classes < 0) {
-        throw std::invalid_argument(concat(
+        throw ValueError(concat(
             what, ": CsvOptions::classes must be >= 0 (0 = the largest label + 1), got ", classes));
     }
     InputFile in(path, what);
@@ -164,10 +164,16 @@ void read_csv(const std::string& path, int label_column, bool header, char delim
                                       concat("'", field, "' is out of the range of ", name,
                                              "; expected a number a ", name, " can hold"));
                 }
-                if (ec != std::errc() || ptr != last || !std::isfinite(value)) {
+                if (ec != std::errc() || ptr != last) {
                     throw FormatError(
                         where(column) +
                         concat("'", field, "' is not a number; expected a finite decimal number"));
+                }
+                if (!allow_non_finite && !std::isfinite(value)) {
+                    throw FormatError(where(column) +
+                                      concat("'", field,
+                                             "' is not finite; expected a finite decimal number "
+                                             "(CsvOptions::allow_non_finite accepts nan and inf)"));
                 }
                 values.push_back(value);
             }
@@ -192,13 +198,13 @@ void write_csv(const Matrix<Scalar>& features, std::span<const int> labels, cons
     check_delimiter(what, delimiter);
     const Eigen::Index f = features.rows(), n = features.cols();
     if (label_column < -1 || label_column > f) {
-        throw std::invalid_argument(concat(what, ": CsvOptions::label_column is ", label_column,
-                                           " but a line has ", f + 1,
-                                           " columns; expected -1 (last) or 0..", f));
+        throw ValueError(concat(what, ": CsvOptions::label_column is ", label_column,
+                                " but a line has ", f + 1, " columns; expected -1 (last) or 0..",
+                                f));
     }
     if (Eigen::Index(labels.size()) != n) {
-        throw std::invalid_argument(concat(what, ": ", labels.size(), " labels for ", n,
-                                           " samples; expected one label per sample"));
+        throw ShapeError(concat(what, ": ", labels.size(), " labels for ", n,
+                                " samples; expected one label per sample"));
     }
     const Eigen::Index lc = label_column == -1 ? f : label_column;
     OutputFile out(path, what);

@@ -106,15 +106,14 @@ inline void check_data_fits(const InputFile& in, std::uint64_t header, std::uint
 
 /// Reads an IDX image file and its label file into features (rows·cols × N, one image per column,
 /// row-major pixels, divided by 255 when `scale`) and labels (N values below `classes`).
-/// Throws IoError / FormatError as documented on chrysalis::load_idx; std::invalid_argument for
+/// Throws IoError / FormatError as documented on chrysalis::load_idx; ValueError for
 /// classes < 1.
 template <class Scalar>
 void read_idx(const std::string& images_path, const std::string& labels_path, bool scale,
               int classes, Matrix<Scalar>& features, std::vector<int>& labels) {
     constexpr std::string_view what = "chrysalis::load_idx";
     if (classes < 1)
-        throw std::invalid_argument(
-            concat(what, ": IdxOptions::classes must be >= 1, got ", classes));
+        throw ValueError(concat(what, ": IdxOptions::classes must be >= 1, got ", classes));
     InputFile images(images_path, what);
     const auto dims = read_idx_header(images, 3, "images × rows × columns");
     InputFile label_file(labels_path, what);
@@ -193,32 +192,32 @@ void read_idx(const std::string& images_path, const std::string& labels_path, bo
 
 /// Writes features (rows·cols × N) and labels as an IDX image file and an IDX label file, gzip
 /// when a path ends in ".gz". Every value is checked before either file is opened.
-/// Throws std::invalid_argument for shapes or values that IDX bytes cannot hold (see
+/// Throws ValueError / ShapeError for values or shapes that IDX bytes cannot hold (see
 /// chrysalis::save_idx), IoError when a file cannot be written.
 template <class Scalar>
 void write_idx(const Matrix<Scalar>& features, std::span<const int> labels, int rows, int cols,
                const std::string& images_path, const std::string& labels_path, bool scaled) {
     constexpr std::string_view what = "chrysalis::save_idx";
     if (rows < 1 || cols < 1) {
-        throw std::invalid_argument(
+        throw ValueError(
             concat(what, ": rows and cols must be >= 1, got rows = ", rows, ", cols = ", cols));
     }
     const Eigen::Index pixels = Eigen::Index(rows) * cols, n = features.cols();
     if (features.rows() != pixels) {
-        throw std::invalid_argument(concat(what, ": the data has ", features.rows(),
-                                           " features per sample but rows × cols = ", rows, " × ",
-                                           cols, " = ", pixels, "; expected them equal"));
+        throw ShapeError(concat(what, ": the data has ", features.rows(),
+                                " features per sample but rows × cols = ", rows, " × ", cols, " = ",
+                                pixels, "; expected them equal"));
     }
     if (Eigen::Index(labels.size()) != n || std::uint64_t(n) > 0xFFFFFFFFu) {
-        throw std::invalid_argument(
+        throw ShapeError(
             concat(what, ": ", labels.size(), " labels for ", n,
                    " samples; expected one label per sample and at most 2^32 - 1 samples"));
     }
     std::vector<unsigned char> label_bytes(labels.size());
     for (std::size_t i = 0; i < labels.size(); ++i) {
         if (labels[i] < 0 || labels[i] > 255) {
-            throw std::invalid_argument(concat(what, ": label ", labels[i], " of sample ", i,
-                                               " does not fit an IDX label byte; expected 0..255"));
+            throw ValueError(concat(what, ": label ", labels[i], " of sample ", i,
+                                    " does not fit an IDX label byte; expected 0..255"));
         }
         label_bytes[i] = static_cast<unsigned char>(labels[i]);
     }
@@ -227,7 +226,7 @@ void write_idx(const Matrix<Scalar>& features, std::span<const int> labels, int 
         const double v = double(features.data()[i]);
         const bool ok = scaled ? v >= 0 && v <= 1 : v >= 0 && v <= 255 && v == std::round(v);
         if (!ok) {
-            throw std::invalid_argument(concat(
+            throw ValueError(concat(
                 what, ": feature ", i % pixels, " of sample ", i / pixels, " is ", v,
                 scaled ? "; expected a value in [0, 1] (scaled = true writes round(255·value))"
                        : "; expected an integer in 0..255 (scaled = false)"));

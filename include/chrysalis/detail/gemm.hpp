@@ -67,15 +67,20 @@ class Gemm {
         };
         if (cols == 1 && op_b == Op::none && depth > 0) {
             // One sample: a matrix-vector product, which streams op(A) once instead of packing
-            // it (memory-bound: one thread).
+            // it. It is bound by the speed op(A) comes from cache or memory, which two cores
+            // reading half each nearly double: rows are split as for a product.
             if (kernel_overwrites) c.setZero();
             init(c, 0);
-            auto y = c.col(0);
-            if (op_a == Op::none) {
-                y.noalias() += a * b.col(0);
-            } else {
-                y.noalias() += a.transpose() * b.col(0);
-            }
+            const int parts = threads_for(double(rows) * double(depth), min_work_per_thread);
+            parallel_blocks(long(rows), block_length(long(rows), parts, 64),
+                            [&](long begin, long len) {
+                                auto y = c.col(0).segment(begin, len);
+                                if (op_a == Op::none) {
+                                    y.noalias() += a.middleRows(begin, len) * b.col(0);
+                                } else {
+                                    y.noalias() += a.middleCols(begin, len).transpose() * b.col(0);
+                                }
+                            });
             return;
         }
         if (rows == 0 || cols == 0 || depth == 0) {
@@ -83,10 +88,17 @@ class Gemm {
             init(c, 0);
             return;
         }
-        // Split the longer side of C, in whole register blocks of the kernel.
-        const bool split_rows = rows >= cols;
+        // Which side of C to cut. The packed kernel reads a non-transposed op(A) in place, so
+        // cutting the columns costs nothing there and balances the threads exactly (a batch of
+        // 128 is two blocks of 64; rows come in panels of 48, and 1200 rows are 25 of them);
+        // a transposed op(A) is packed, and cutting the rows keeps each thread packing only its
+        // own share of it. Eigen's kernel packs both operands: cut the longer side.
+        const Eigen::Index min_cols = 4 * Eigen::Index(Traits::nr);
+        const bool split_rows = use_packed ? !(op_a == Op::none && cols >= min_cols)
+                                           : rows >= cols;
         const Eigen::Index side = split_rows ? rows : cols;
-        const Eigen::Index align = split_rows ? Eigen::Index(Traits::mr) : Eigen::Index(Traits::nr);
+        const Eigen::Index align =
+            split_rows ? Eigen::Index(Traits::mr) : Eigen::Index(PackedGemmShape<S>::nr);
         int parts = threads_for(double(rows) * double(cols) * double(depth), min_work_per_thread);
         parts = int(std::min<Eigen::Index>(parts, std::max<Eigen::Index>(1, side / (2 * align))));
         const Eigen::Index per = block_length(long(side), parts, long(align));

@@ -44,8 +44,20 @@ struct PackedGemmShape {
     static constexpr long lanes = long(B::size);
     static constexpr long mr = 3 * lanes;
     static constexpr long nr = sizeof(B) >= 64 ? 8 : 4;
-    static constexpr long kc = 384;                        // B's micro-panel: kc·nr in L1
-    static constexpr long mc = (512 * 1024 / (kc * long(sizeof(S)))) / mr * mr;  // A's block in L2
+    static constexpr long kc_max = 512;  // B's micro-panel, kc·nr values, stays in L1
+    static constexpr long a_block_bytes = 512 * 1024;  // A's block, mc·kc values, in half of L2
+
+    /// The depth of the blocks: the depth cut into equal blocks of at most kc_max (784 → 2 × 392
+    /// rather than 512 + 272), a multiple of 8. It depends on the depth alone, so every thread
+    /// and every split of the rows sums each element of C in the same order.
+    static constexpr long kc_for(long depth) {
+        const long blocks = (depth + kc_max - 1) / kc_max;
+        return std::max(1L, ((depth + blocks - 1) / blocks + 7) / 8 * 8);
+    }
+    /// The rows of A's block for a block depth kc: a multiple of mr.
+    static constexpr long mc_for(long kc) {
+        return std::max(mr, a_block_bytes / (kc * long(sizeof(S))) / mr * mr);
+    }
 };
 
 /// One thread's packing buffers, grown as needed (the only allocation).
@@ -60,32 +72,42 @@ struct PackedGemmBuffers {
     /// Makes room for an m × n product of the given depth, so packed_gemm allocates nothing.
     void reserve_for(long m, long n, long depth) {
         using Shape = PackedGemmShape<S>;
-        const long kc = std::min(Shape::kc, depth);
-        const long mc = std::min(Shape::mc, (m + Shape::mr - 1) / Shape::mr * Shape::mr);
+        const long kc = Shape::kc_for(depth);
+        const long mc = std::min(Shape::mc_for(kc), (m + Shape::mr - 1) / Shape::mr * Shape::mr);
         reserve(mc * kc, (n + Shape::nr - 1) / Shape::nr * Shape::nr * kc);
     }
 };
 
-/// The micro-kernel: C[0:m, 0:n] (column stride ldc) += the mr × nr product of a packed A
-/// panel (kc × mr, a[k·mr + i]) and a packed B panel (kc × nr, b[k·nr + j]). With `overwrite`,
-/// C = the product instead (C is not read). m ≤ mr and n ≤ nr; the panels are zero-padded.
+/// The micro-kernel: C[0:m, 0:n] (column stride ldc) += the mr × nr product of an A panel
+/// (kc × mr: a[k·a_step + i], packed with a_step = mr or read in place from a column-major
+/// matrix with a_step = its column stride) and a packed B panel (kc × nr, b[k·nr + j]). With
+/// `overwrite`, C = the product instead (C is not read). m ≤ mr and n ≤ nr; the panels are
+/// zero-padded.
 template <class S>
-inline void micro_kernel(long kc, const S* __restrict a, const S* __restrict b, S* __restrict c,
-                         long ldc, long m, long n, bool overwrite) {
+inline void micro_kernel(long kc, const S* __restrict a, long a_step, const S* __restrict b,
+                         S* __restrict c, long ldc, long m, long n, bool overwrite) {
     using Shape = PackedGemmShape<S>;
     using B = typename Shape::B;
     constexpr long L = Shape::lanes, NR = Shape::nr;
     B c0[NR], c1[NR], c2[NR];
     for (long j = 0; j < NR; ++j) c0[j] = c1[j] = c2[j] = B(S(0));
     for (long k = 0; k < kc; ++k) {
-        const B a0 = B::load_aligned(a), a1 = B::load_aligned(a + L), a2 = B::load_aligned(a + 2 * L);
+        if (a_step != 3 * L) {
+            // A read in place: its rows for k are a stride apart, so ask for them early.
+            const S* ahead = a + 8 * a_step;
+            __builtin_prefetch(ahead);
+            __builtin_prefetch(ahead + L);
+            __builtin_prefetch(ahead + 2 * L);
+        }
+        const B a0 = B::load_unaligned(a), a1 = B::load_unaligned(a + L),
+                a2 = B::load_unaligned(a + 2 * L);
         for (long j = 0; j < NR; ++j) {
             const B bj(b[j]);
             c0[j] = xsimd::fma(a0, bj, c0[j]);
             c1[j] = xsimd::fma(a1, bj, c1[j]);
             c2[j] = xsimd::fma(a2, bj, c2[j]);
         }
-        a += 3 * L;
+        a += a_step;
         b += NR;
     }
     if (m == 3 * L) {
@@ -191,7 +213,7 @@ void packed_gemm(long m, long n, long depth, const S* a, long lda, bool trans_a,
                  long ldb, bool trans_b, S* c, long ldc, bool overwrite,
                  PackedGemmBuffers<S>& buf) {
     using Shape = PackedGemmShape<S>;
-    constexpr long MR = Shape::mr, NR = Shape::nr, KC = Shape::kc, MC = Shape::mc;
+    constexpr long MR = Shape::mr, NR = Shape::nr;
     if (m <= 0 || n <= 0) return;
     if (depth <= 0) {
         if (overwrite)
@@ -199,19 +221,32 @@ void packed_gemm(long m, long n, long depth, const S* a, long lda, bool trans_a,
         return;
     }
     buf.reserve_for(m, n, depth);
+    const long KC = Shape::kc_for(depth), MC = Shape::mc_for(KC);
     for (long k0 = 0; k0 < depth; k0 += KC) {
         const long kc = std::min(KC, depth - k0);
         const bool first = k0 == 0;
         pack_b(buf.b.data(), b, ldb, trans_b, k0, kc, 0, n);
         for (long i0 = 0; i0 < m; i0 += MC) {
             const long mc = std::min(MC, m - i0);
-            pack_a(buf.a.data(), a, lda, trans_a, i0, mc, k0, kc);
+            // A column-major op(A) (not transposed) already holds each panel's rows contiguous
+            // for every k: its full panels are read in place, which saves a copy of the weights
+            // in the forward pass. Partial panels, and transposed A, are packed.
+            const bool in_place = !trans_a;
+            if (!in_place) {
+                pack_a(buf.a.data(), a, lda, trans_a, i0, mc, k0, kc);
+            } else if (mc % MR != 0) {
+                const long full = mc / MR * MR;
+                pack_a(buf.a.data() + full * kc, a, lda, false, i0 + full, mc - full, k0, kc);
+            }
             for (long q = 0; q < n; q += NR) {
                 const S* bp = buf.b.data() + q * kc;
                 const long cols = std::min(NR, n - q);
                 for (long p = 0; p < mc; p += MR) {
-                    micro_kernel(kc, buf.a.data() + p * kc, bp, c + (i0 + p) + q * ldc, ldc,
-                                 std::min(MR, mc - p), cols, overwrite && first);
+                    const long rows = std::min(MR, mc - p);
+                    const bool direct = in_place && rows == MR;
+                    const S* ap = direct ? a + (i0 + p) + k0 * lda : buf.a.data() + p * kc;
+                    micro_kernel(kc, ap, direct ? lda : MR, bp, c + (i0 + p) + q * ldc, ldc, rows,
+                                 cols, overwrite && first);
                 }
             }
         }

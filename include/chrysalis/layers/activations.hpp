@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "chrysalis/config.hpp"
+#include "chrysalis/errors.hpp"
 #include "chrysalis/tensor.hpp"
 
 namespace chrysalis {
@@ -57,10 +58,10 @@ struct LeakyReLU : detail::ActivationBase {
     double slope = 0.01;
 
     LeakyReLU() = default;
-    /// Throws std::invalid_argument unless slope is finite.
+    /// Throws ValueError unless slope is finite.
     explicit LeakyReLU(double negative_slope) : slope(negative_slope) {
         if (!std::isfinite(slope))
-            throw std::invalid_argument(
+            throw ValueError(
                 detail::concat("chrysalis::LeakyReLU: slope must be finite, got ", slope));
     }
     template <class X, class Y>

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "chrysalis/config.hpp"
+#include "chrysalis/errors.hpp"
 #include "chrysalis/random.hpp"
 #include "chrysalis/tensor.hpp"
 
@@ -32,10 +33,10 @@ class Dropout {
     /// A dropout layer with the given rate; see set_rate.
     explicit Dropout(double rate) { set_rate(rate); }
 
-    /// Throws std::invalid_argument unless 0 ≤ rate < 1.
+    /// Throws ValueError unless 0 ≤ rate < 1.
     void set_rate(double rate) {
         if (!(rate >= 0.0 && rate < 1.0))
-            throw std::invalid_argument(
+            throw ValueError(
                 detail::concat("chrysalis::Dropout: rate must be in [0, 1), got ", rate));
         rate_ = rate;
     }
