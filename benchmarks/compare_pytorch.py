@@ -424,8 +424,9 @@ def main():
                   file=sys.stderr, flush=True)
 
     setup = next(r for r in runs[0]["lines"] if r["measure"] == "setup")
-    if not setup.get("threads_option", False):
-        print("warning: this epoch_bench cannot set TrainOptions::threads", file=sys.stderr)
+    if not setup.get("openmp", False):
+        print("warning: this epoch_bench was built without OpenMP: chrysalis ran on one thread",
+              file=sys.stderr)
     print(f"\n{cpu_model()}, {os.cpu_count()} cores; {args.threads} thread(s) per engine; "
           f"chrysalis {setup['version']}, PyTorch {blas['torch']}")
     print(f"{setup['train']} training and {setup['test']} test images, {args.epochs} epoch(s), "
@@ -436,6 +437,15 @@ def main():
     print("\ns/epoch: mean over the epochs (the first included); batch-1: median of "
           f"{args.inference_calls} calls; advantage: PyTorch time / chrysalis time, chrysalis "
           "samples/s / PyTorch's, PyTorch RSS / chrysalis RSS, accuracy chrysalis − PyTorch.")
+    budget = [next((r["bytes"] for r in run["lines"] if r["measure"] == "memory_budget"), None)
+              for run in runs if run["engine"] == "chrysalis"]
+    peaks = [run["rss_mib"] for run in runs if run["engine"] == "chrysalis"]
+    if budget and all(budget):
+        need = statistics.mean(budget) / 2**20
+        print(f"chrysalis peak RSS {statistics.mean(peaks):.0f} MiB = "
+              f"{statistics.mean(peaks) / need:.2f}x what teacher training must hold ({need:.0f} "
+              "MiB: both data sets, the teacher's parameters and momenta, one batch's "
+              "activations)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "blas": blas, "torch_rss_floor_mib": torch_floor,

@@ -22,12 +22,6 @@
 
 #include <chrysalis/chrysalis.hpp>
 
-#if __has_include(<chrysalis/parallel.hpp>)
-#include <chrysalis/parallel.hpp>
-#define EPOCH_BENCH_HAS_SET_THREADS 1
-#else
-#define EPOCH_BENCH_HAS_SET_THREADS 0
-#endif
 
 #include <algorithm>
 #include <chrono>
@@ -99,17 +93,6 @@ double seconds_since(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-/// Sets options.threads where TrainOptions has that field; returns whether it does.
-template <class O>
-bool set_train_threads(O& options, [[maybe_unused]] int n) {
-    if constexpr (requires { options.threads = n; }) {
-        options.threads = n;
-        return true;
-    } else {
-        return false;  // TODO(issue 6): TrainOptions::threads is not there yet
-    }
-}
-
 /// The start of one JSON line: {"engine": "chrysalis", "seed": s, "measure": "what"
 std::string line(std::uint64_t seed, const char* measure) {
     return cy::detail::concat("{\"engine\": \"chrysalis\", \"seed\": ", seed, ", \"measure\": \"",
@@ -156,9 +139,7 @@ double inference_us(Net& net, const cy::Dataset<float>& test, int calls) {
 
 int main(int argc, char** argv) try {
     const Options o = parse(argc, argv);
-#if EPOCH_BENCH_HAS_SET_THREADS
     cy::set_threads(o.threads);  // inference, predict_logits and accuracy as well as training
-#endif
     auto train = cy::load_idx<float>(o.data + "/train-images-idx3-ubyte.gz",
                                      o.data + "/train-labels-idx1-ubyte.gz");
     const auto test = cy::load_idx<float>(o.data + "/t10k-images-idx3-ubyte.gz",
@@ -173,18 +154,25 @@ int main(int argc, char** argv) try {
                                     .batch_size = 128,
                                     .seed = cy::Seed{o.seed},
                                     .shuffle = true,
-                                    .progress = false};
-    const bool threads_option = set_train_threads(options, o.threads);
+                                    .progress = false,
+                                    .threads = o.threads};
     emit(line(o.seed, "setup") + ", \"version\": \"" + std::string(cy::version_string) +
          "\", \"threads\": " + std::to_string(o.threads) +
-         ", \"threads_option\": " + (threads_option ? "true" : "false") +
-         ", \"set_threads\": " + (EPOCH_BENCH_HAS_SET_THREADS ? "true" : "false") +
+         ", \"openmp\": " + (cy::has_openmp ? "true" : "false") +
          ", \"train\": " + std::to_string(train.size()) + ", \"test\": " +
          std::to_string(test.size()) + ", \"epochs\": " + std::to_string(o.epochs));
-    if (!threads_option)
-        std::fprintf(stderr,
-                     "epoch_bench: TrainOptions has no threads field yet; "
-                     "--threads only sets chrysalis::set_threads, if present\n");
+    // What teacher training has to hold: both data sets (features and labels), the parameters,
+    // the optimizer's momenta and one batch's activations (input, two hidden layers before and
+    // after ReLU, logits, and their gradients). The comparison script divides the peak RSS by it.
+    {
+        const double f = sizeof(float);
+        const double data = double(train.features.size() + test.features.size()) * f +
+                            double(train.labels.size() + test.labels.size()) * sizeof(int);
+        const double params = double(Teacher::parameter_count()) * f;
+        const double batch = 128.0 * (784 + 4 * 1200 + 2 * 10) * f * 2;
+        emit(line(o.seed, "memory_budget") + ", \"bytes\": " + num(data + 2 * params + batch) +
+             ", \"data_bytes\": " + num(data) + ", \"parameter_bytes\": " + num(params));
+    }
 
     // 1. The teacher.
     Teacher teacher(cy::Seed{o.seed});
