@@ -14,7 +14,7 @@ packages=(cmake ninja-build g++ git ccache
           libeigen3-dev libxsimd-dev catch2 libbenchmark-dev zlib1g-dev dataset-fashion-mnist)
 for flag in "$@"; do
     case "$flag" in
-        --ci) packages+=(clang libclang-rt-14-dev python3-numpy valgrind) ;;
+        --ci) packages+=(clang libclang-rt-14-dev libomp-14-dev python3-numpy valgrind) ;;
         --peer) packages+=(python3 python3-torch libopenblas0-pthread) ;;
         --plots) packages+=(python3 python3-matplotlib npm) ;;
         *) echo "install-deps: unknown option $flag (expected --ci, --peer or --plots)" >&2; exit 2 ;;

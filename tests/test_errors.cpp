@@ -897,3 +897,20 @@ TEST_CASE("errors: every error above is a chrysalis::Error", "[errors]") {
     });
     CHECK(caught == 4);
 }
+
+TEST_CASE("errors: a negative thread count is a ValueError naming it", "[errors][values]") {
+    CHECK_THROWS_AS(set_threads(-1), ValueError);
+    CHECK_THROWS_WITH(set_threads(-1),
+                      "chrysalis::set_threads: the thread count must be >= 0 (0 = all cores), "
+                      "got -1");
+    CHECK_THROWS_AS(ThreadsScope(-2), ValueError);
+    Net net;
+    Sgd sgd{.lr = 0.1};
+    const auto bad = [&] {
+        fit(net, small_data(), CrossEntropy{}, sgd,
+            {.epochs = 1, .progress = false, .threads = -1});
+    };
+    CHECK_THROWS_AS(bad(), ValueError);
+    CHECK_THROWS_WITH(bad(), Contains("chrysalis::fit: threads must be >= 0") && Contains("got -1"));
+    CHECK(threads() >= 1);  // the failed calls changed nothing
+}

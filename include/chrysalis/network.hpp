@@ -11,6 +11,7 @@
 
 #include "chrysalis/concepts.hpp"
 #include "chrysalis/config.hpp"
+#include "chrysalis/errors.hpp"
 #include "chrysalis/layers/activations.hpp"
 #include "chrysalis/layers/dense.hpp"
 #include "chrysalis/random.hpp"
@@ -186,13 +187,13 @@ class Sequential {
 
     /// Runs the network on x (input_size × B, any Eigen expression) and returns a view of the
     /// output (output_size × B), valid until the next forward. In Mode::training the
-    /// activations are kept for backward. Throws std::invalid_argument if x has the wrong
+    /// activations are kept for backward. Throws chrysalis::ShapeError if x has the wrong
     /// number of rows.
     template <class Derived>
     ConstMatrixRef<Scalar> forward(const Eigen::MatrixBase<Derived>& x,
                                    Mode mode = Mode::inference) {
         if (x.rows() != input_size) {
-            throw std::invalid_argument(
+            throw ShapeError(
                 detail::concat("chrysalis::Sequential::forward: the input has ", x.rows(),
                                " rows (features) but the network's input width is ", input_size));
         }
@@ -209,7 +210,7 @@ class Sequential {
     template <class Derived>
     void backward(const Eigen::MatrixBase<Derived>& d_output, bool input_gradient = false) {
         if (d_output.rows() != output_size || d_output.cols() != batch_) {
-            throw std::invalid_argument(detail::concat(
+            throw ShapeError(detail::concat(
                 "chrysalis::Sequential::backward: the output gradient is ", d_output.rows(), " x ",
                 d_output.cols(), " but the last forward produced ", output_size, " x ", batch_));
         }

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "chrysalis/config.hpp"
+#include "chrysalis/errors.hpp"
 
 #if defined(_OPENMP) && !defined(CHRYSALIS_DISABLE_OPENMP)
 #include <omp.h>
@@ -54,10 +55,10 @@ inline thread_local int thread_setting = 0;
 /// Sets the number of threads for chrysalis calls made from the calling thread (each thread of a
 /// program has its own setting, so two trainings on two threads do not fight over one). n = 0
 /// restores the default, hardware_threads(). Without OpenMP the setting is recorded but every
-/// kernel still runs on one thread. Throws std::invalid_argument for n < 0.
+/// kernel still runs on one thread. Throws chrysalis::ValueError for n < 0.
 inline void set_threads(int n) {
     if (n < 0)
-        throw std::invalid_argument(
+        throw ValueError(
             detail::concat("chrysalis::set_threads: the thread count must be >= 0 (0 = all "
                            "cores), got ",
                            n));
@@ -68,7 +69,7 @@ inline void set_threads(int n) {
 /// `{ chrysalis::ThreadsScope one(1); … }` runs the block deterministically on one thread.
 class ThreadsScope {
   public:
-    /// n as for set_threads; throws std::invalid_argument for n < 0.
+    /// n as for set_threads; throws chrysalis::ValueError for n < 0.
     explicit ThreadsScope(int n) : previous_(detail::thread_setting) { set_threads(n); }
     ThreadsScope(const ThreadsScope&) = delete;
     ThreadsScope& operator=(const ThreadsScope&) = delete;

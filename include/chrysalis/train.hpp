@@ -27,6 +27,7 @@
 #include "chrysalis/data.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/losses.hpp"
+#include "chrysalis/parallel.hpp"
 #include "chrysalis/random.hpp"
 #include "chrysalis/softmax.hpp"
 #include "chrysalis/tensor.hpp"
@@ -78,6 +79,11 @@ struct TrainOptions {
     const Dataset<Scalar>* validation = nullptr;
     /// Called after every epoch.
     std::function<void(const EpochReport&)> on_epoch = {};
+    /// Threads for the training's products and updates: 0 keeps chrysalis::threads() (all cores
+    /// unless set_threads chose otherwise). The same seed and the same thread count give
+    /// bit-identical weights (on x86 with AVX2 or AVX-512, whatever the thread count;
+    /// docs/networks.md, "Threads and reproducibility").
+    int threads = 0;
     /// If not empty, a checkpoint (save_checkpoint: network, optimizer state, generators, epoch)
     /// replaces this file atomically after every checkpoint_every-th epoch and after the last.
     std::string checkpoint_path = {};
@@ -98,6 +104,9 @@ void check_options(const TrainOptions<Scalar>& o, const char* what) {
     if (o.batch_size < 1)
         throw ValueError(concat(what, ": batch_size must be >= 1, got ", o.batch_size));
     if (o.jitter < 0) throw ValueError(concat(what, ": jitter must be >= 0, got ", o.jitter));
+    if (o.threads < 0)
+        throw ValueError(
+            concat(what, ": threads must be >= 0 (0 = chrysalis::threads()), got ", o.threads));
 }
 
 /// Whether every element of m is finite, in one vectorised pass: 0·x is 0 for a finite x and NaN
@@ -218,6 +227,7 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::Scalar
         check_data<Net>(*o.validation, what, "the validation data (TrainOptions::validation)");
         check_labels<Net>(*o.validation, what, "the validation data (TrainOptions::validation)");
     }
+    ThreadsScope threads(o.threads > 0 ? o.threads : detail::thread_setting);
     Batcher<S> batcher(data, o.batch_size, o.shuffle);
     Rng rng(o.seed);
     if (o.checkpoint_every < 1) {

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "chrysalis/config.hpp"
+#include "chrysalis/errors.hpp"
 #include "chrysalis/detail/gemm.hpp"
 #include "chrysalis/random.hpp"
 #include "chrysalis/tensor.hpp"
@@ -84,7 +85,7 @@ class Dense {
     static void check_shapes(const ConstMatrixRef<Scalar>& x, const MatrixRef<Scalar>& y,
                              const char* what) {
         if (x.rows() != In || y.rows() != Out || x.cols() != y.cols()) {
-            throw std::invalid_argument(
+            throw ShapeError(
                 detail::concat("chrysalis::Dense<", In, ", ", Out, ">::", what, ": expected input ",
                                In, " x B and output ", Out, " x B, got ", x.rows(), " x ", x.cols(),
                                " and ", y.rows(), " x ", y.cols()));
