@@ -14,7 +14,8 @@
 # Prints for each target the executions made (libFuzzer's stat::number_of_executed_units),
 # executions per second and the corpus size, and exits non-zero if any target found a crash, a
 # sanitizer report, a leak, an out-of-memory (a single allocation over 256 MiB, or 2 GiB in all)
-# or a timeout (one input running over 25 s), naming the input that caused it.
+# or a timeout (one input running over 120 s: generous, since a fuzzer at nice 19 on a busy
+# machine can wait tens of seconds for a core), naming the input that caused it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -47,10 +48,12 @@ for t in "${targets[@]}"; do
     # 256 MiB (a gzip file of 8 KiB holds at most 8.5 MB), so a larger one is a size the loader
     # took from the file without checking it.
     status=0
+    t0=$(date +%s)
     (cd "$dir" && "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -jobs=1 -print_final_stats=1 \
-        -rss_limit_mb=2048 -malloc_limit_mb=256 -max_len=8192 -timeout=25 \
+        -rss_limit_mb=2048 -malloc_limit_mb=256 -max_len=8192 -timeout=120 \
         -dict="$root/fuzz/dict/$t.dict" -artifact_prefix="$dir/crashes/" "$dir/corpus" \
         >"$dir/driver.log" 2>&1) || status=$?
+    elapsed=$(( $(date +%s) - t0 ))
     log=$dir/fuzz-0.log
     executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" 2>/dev/null | tail -1)
     corpus=$(find "$dir/corpus" -type f | wc -l)
@@ -58,7 +61,7 @@ for t in "${targets[@]}"; do
     # libFuzzer's -report_slow_units) is only reported: on a loaded machine a stall makes one.
     crashes=$(find "$dir/crashes" -type f ! -name 'slow-unit-*' | wc -l)
     find "$dir/crashes" -type f -name 'slow-unit-*' -printf 'fuzz: note: a slow input (not a failure): %p\n'
-    echo "fuzz: $t: ${executions:-?} executions in $seconds s ($(( ${executions:-0} / (seconds > 0 ? seconds : 1) )) exec/s), corpus $seeds -> $corpus inputs, $crashes crash inputs, exit $status"
+    echo "fuzz: $t: ${executions:-?} executions in $elapsed s ($(( ${executions:-0} / (elapsed > 0 ? elapsed : 1) )) exec/s), corpus $seeds -> $corpus inputs, $crashes crash inputs, exit $status"
     if ((status != 0 || crashes > 0)) || [[ -z $executions ]]; then
         failed+=("$t")
         echo "fuzz: $t FAILED; the end of its log:"
