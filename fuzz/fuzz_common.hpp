@@ -4,9 +4,10 @@
 // .gz path, which random bytes almost never do), and the rule for what counts as a finding.
 //
 // A loader's documented failures — chrysalis::Error (IoError, FormatError, ValueError,
-// ShapeError) — are expected outcomes and are swallowed. Anything else escapes: a crash, a sanitizer report, std::bad_alloc (a loader must check a claimed size
-// against the file before it allocates), std::length_error or any other exception, which
-// libFuzzer reports as a crash ("deadly signal" after std::terminate).
+// ShapeError) — are expected outcomes and are swallowed. Anything else escapes: a crash, a
+// sanitizer report, std::bad_alloc (a loader must check a claimed size against the file before it
+// allocates), std::length_error or any other exception, which libFuzzer reports as a crash ("deadly
+// signal" after std::terminate).
 
 #include <zlib.h>
 
