@@ -22,7 +22,6 @@
 
 #include <chrysalis/chrysalis.hpp>
 
-
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -157,10 +156,10 @@ int main(int argc, char** argv) try {
                                     .progress = false,
                                     .threads = o.threads};
     emit(line(o.seed, "setup") + ", \"version\": \"" + std::string(cy::version_string) +
-         "\", \"threads\": " + std::to_string(o.threads) +
-         ", \"openmp\": " + (cy::has_openmp ? "true" : "false") +
-         ", \"train\": " + std::to_string(train.size()) + ", \"test\": " +
-         std::to_string(test.size()) + ", \"epochs\": " + std::to_string(o.epochs));
+         "\", \"threads\": " + std::to_string(o.threads) + ", \"openmp\": " +
+         (cy::has_openmp ? "true" : "false") + ", \"train\": " + std::to_string(train.size()) +
+         ", \"test\": " + std::to_string(test.size()) +
+         ", \"epochs\": " + std::to_string(o.epochs));
     // What teacher training has to hold: both data sets (features and labels), the parameters,
     // the optimizer's momenta and one batch's activations (input, two hidden layers before and
     // after ReLU, logits, and their gradients). The comparison script divides the peak RSS by it.

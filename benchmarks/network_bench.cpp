@@ -11,7 +11,9 @@
 // adds the weight gradient of every layer and the input gradient of every layer but the first
 // (which the network skips), i.e. 3 GEMMs per Dense layer minus one. "peak" is that rate over
 // the FMA peak of the same number of cores, measured at start-up (also printed in the context
-// lines at the top of the output).
+// lines at the top of the output): a fraction, which Google Benchmark prints with the "/s" it
+// appends to every rate. Times are wall-clock (UseRealTime), since OpenMP's workers do not count
+// in the main thread's CPU time.
 
 #include <benchmark/benchmark.h>
 
@@ -64,7 +66,8 @@ double measure_peak(int threads) {
     double best = 0;
     for (int trial = 0; trial < 5; ++trial) {
         std::vector<double> rate(std::size_t(threads), 0.0);
-        detail::parallel_blocks(threads, 1, [&](long t, long) { rate[std::size_t(t)] = fma_chains(0.1); });
+        detail::parallel_blocks(threads, 1,
+                                [&](long t, long) { rate[std::size_t(t)] = fma_chains(0.1); });
         double sum = 0;
         for (double r : rate) sum += r;
         best = std::max(best, sum);
@@ -95,8 +98,8 @@ void rates(benchmark::State& state, double flops_per_sample, Eigen::Index batch,
     // The share of peak: seconds per step at peak over the measured seconds per step.
     const double peak = peak_gflops[std::min(threads, 2)];
     if (peak > 0) {
-        state.counters["peak"] = benchmark::Counter(
-            flops * 1e-9 / peak, benchmark::Counter::kIsIterationInvariantRate);
+        state.counters["peak"] =
+            benchmark::Counter(flops * 1e-9 / peak, benchmark::Counter::kIsIterationInvariantRate);
     }
 }
 
@@ -123,8 +126,7 @@ void inference(benchmark::State& state, double mults) {
 
 /// forward, loss, backward, SGD with momentum 0.9.
 template <class Net, class LossStep>
-void train_step(benchmark::State& state, double mults, double first_layer_mults,
-                LossStep&& loss) {
+void train_step(benchmark::State& state, double mults, double first_layer_mults, LossStep&& loss) {
     const Eigen::Index batch = state.range(0);
     const int threads = int(state.range(1));
     ThreadsScope scope(threads);
@@ -180,16 +182,33 @@ void distillation_loss(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(fma_peak)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(1)->UseRealTime();
-BENCHMARK(teacher_train_step)->ArgNames({"batch", "threads"})->Args({128, 1})->Args({128, 2})->UseRealTime();
-BENCHMARK(student_train_step)->ArgNames({"batch", "threads"})->Args({128, 1})->Args({128, 2})->UseRealTime();
-BENCHMARK(student_distill_step)->ArgNames({"batch", "threads"})->Args({128, 1})->Args({128, 2})->UseRealTime();
-BENCHMARK(teacher_inference)->ArgNames({"batch", "threads"})->Args({128, 1})->Args({128, 2})->UseRealTime();
+BENCHMARK(teacher_train_step)
+    ->ArgNames({"batch", "threads"})
+    ->Args({128, 1})
+    ->Args({128, 2})
+    ->UseRealTime();
+BENCHMARK(student_train_step)
+    ->ArgNames({"batch", "threads"})
+    ->Args({128, 1})
+    ->Args({128, 2})
+    ->UseRealTime();
+BENCHMARK(student_distill_step)
+    ->ArgNames({"batch", "threads"})
+    ->Args({128, 1})
+    ->Args({128, 2})
+    ->UseRealTime();
+BENCHMARK(teacher_inference)
+    ->ArgNames({"batch", "threads"})
+    ->Args({128, 1})
+    ->Args({128, 2})
+    ->UseRealTime();
 BENCHMARK(student_inference)
     ->ArgNames({"batch", "threads"})
     ->Args({128, 1})
     ->Args({128, 2})
     ->Args({1, 1})
-    ->Args({1, 2});
+    ->Args({1, 2})
+    ->UseRealTime();
 BENCHMARK(distillation_loss)->ArgName("batch")->Arg(128)->UseRealTime();
 
 int main(int argc, char** argv) {

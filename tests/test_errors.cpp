@@ -911,6 +911,7 @@ TEST_CASE("errors: a negative thread count is a ValueError naming it", "[errors]
             {.epochs = 1, .progress = false, .threads = -1});
     };
     CHECK_THROWS_AS(bad(), ValueError);
-    CHECK_THROWS_WITH(bad(), Contains("chrysalis::fit: threads must be >= 0") && Contains("got -1"));
+    CHECK_THROWS_WITH(bad(),
+                      Contains("chrysalis::fit: threads must be >= 0") && Contains("got -1"));
     CHECK(threads() >= 1);  // the failed calls changed nothing
 }

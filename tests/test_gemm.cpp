@@ -38,11 +38,11 @@ enum class Into { overwrite, accumulate, bias };
 
 /// Runs one product and checks every element against the long double reference within the
 /// classical bound for a sum of `depth` products computed in S, |ĉ − c| ≤ γ·Σ|a||b| with
-/// γ = (depth + 2)·u (Higham, Accuracy and Stability of Numerical Algorithms, §3.1: γ_n = nu/(1−nu);
-/// +2 covers the addition to the initial C or bias). Returns the result.
+/// γ = (depth + 2)·u (Higham, Accuracy and Stability of Numerical Algorithms, §3.1: γ_n =
+/// nu/(1−nu); +2 covers the addition to the initial C or bias). Returns the result.
 template <class S>
-Matrix<S> check_product(Eigen::Index m, Eigen::Index n, Eigen::Index k, Op op_a, Op op_b,
-                        Into mode, int threads) {
+Matrix<S> check_product(Eigen::Index m, Eigen::Index n, Eigen::Index k, Op op_a, Op op_b, Into mode,
+                        int threads) {
     ThreadsScope scope(threads);
     const Matrix<S> a = op_a == Op::none ? random_matrix<S>(m, k, 1) : random_matrix<S>(k, m, 1);
     const Matrix<S> b = op_b == Op::none ? random_matrix<S>(k, n, 2) : random_matrix<S>(n, k, 2);
@@ -79,11 +79,11 @@ Matrix<S> check_product(Eigen::Index m, Eigen::Index n, Eigen::Index k, Op op_a,
 
 // Shapes: partial register tiles in both directions, depth over one block (blocks of at most
 // 512: 1100 is three of 368, 368, 364), rows over one block (depth 784 gives blocks of 288 rows
-// of floats, 144 of doubles), wide C (split by columns), a single column (matrix-vector path), a single
-// row, and the shapes of a teacher's layers at a small batch.
+// of floats, 144 of doubles), wide C (split by columns), a single column (matrix-vector path), a
+// single row, and the shapes of a teacher's layers at a small batch.
 const std::vector<std::tuple<Eigen::Index, Eigen::Index, Eigen::Index>> shapes = {
-    {1, 1, 1},    {5, 3, 7},    {49, 9, 17},  {97, 13, 1100}, {300, 9, 784},
-    {10, 70, 33}, {33, 1, 45},  {1, 40, 20},  {120, 24, 784}, {10, 24, 120},
+    {1, 1, 1},    {5, 3, 7},   {49, 9, 17}, {97, 13, 1100}, {300, 9, 784},
+    {10, 70, 33}, {33, 1, 45}, {1, 40, 20}, {120, 24, 784}, {10, 24, 120},
 };
 
 }  // namespace
@@ -128,8 +128,7 @@ TEMPLATE_TEST_CASE("Gemm gives bit-identical results run after run for a thread 
     }
 }
 
-TEST_CASE("Gemm reuses its workspace for smaller products and grows it for larger ones",
-          "[gemm]") {
+TEST_CASE("Gemm reuses its workspace for smaller products and grows it for larger ones", "[gemm]") {
     // Larger, then smaller (the last batch of an epoch), then larger again: all correct.
     for (Eigen::Index n : {64, 24, 96})
         check_product<float>(200, n, 150, Op::none, Op::none, Into::overwrite, 2);

@@ -59,8 +59,7 @@ class Gemm {
         const auto init = [&](MatrixRef<S> block, Eigen::Index row0) {
             if (accumulate || kernel_overwrites) return;
             if (row_init) {
-                block.colwise() =
-                    Eigen::Map<const Vector<S>>(row_init + row0, block.rows());
+                block.colwise() = Eigen::Map<const Vector<S>>(row_init + row0, block.rows());
             } else {
                 block.setZero();
             }
@@ -94,8 +93,7 @@ class Gemm {
         // a transposed op(A) is packed, and cutting the rows keeps each thread packing only its
         // own share of it. Eigen's kernel packs both operands: cut the longer side.
         const Eigen::Index min_cols = 4 * Eigen::Index(Traits::nr);
-        const bool split_rows = use_packed ? !(op_a == Op::none && cols >= min_cols)
-                                           : rows >= cols;
+        const bool split_rows = use_packed ? !(op_a == Op::none && cols >= min_cols) : rows >= cols;
         const Eigen::Index side = split_rows ? rows : cols;
         const Eigen::Index align =
             split_rows ? Eigen::Index(Traits::mr) : Eigen::Index(PackedGemmShape<S>::nr);
@@ -108,8 +106,9 @@ class Gemm {
         if (slots_.size() < std::size_t(parts)) slots_.resize(std::size_t(parts));
         for (int p = 0; p < parts; ++p) {
             const Eigen::Index len = std::min(per, side - std::min(side, p * per));
-            if (len > 0) slots_[std::size_t(p)].reserve(split_rows ? len : rows,
-                                                         split_rows ? cols : len, depth);
+            if (len > 0)
+                slots_[std::size_t(p)].reserve(split_rows ? len : rows, split_rows ? cols : len,
+                                               depth);
         }
         parallel_blocks(long(side), long(per), [&](long begin, long len) {
             Slot& slot = slots_[std::size_t(begin / per)];
@@ -117,18 +116,18 @@ class Gemm {
                 // Rows [begin, begin + len) of C come from the same rows of op(A).
                 auto block = c.middleRows(begin, len);
                 init(block, begin);
-                const S* a_part = op_a == Op::none ? a.data() + begin
-                                                   : a.data() + begin * a.outerStride();
-                product(slot, block, a_part, a.outerStride(), op_a, b.data(), b.outerStride(),
-                        op_b, depth, kernel_overwrites);
+                const S* a_part =
+                    op_a == Op::none ? a.data() + begin : a.data() + begin * a.outerStride();
+                product(slot, block, a_part, a.outerStride(), op_a, b.data(), b.outerStride(), op_b,
+                        depth, kernel_overwrites);
             } else {
                 // Columns [begin, begin + len) of C come from the same columns of op(B).
                 auto block = c.middleCols(begin, len);
                 init(block, 0);
-                const S* b_part = op_b == Op::none ? b.data() + begin * b.outerStride()
-                                                   : b.data() + begin;
-                product(slot, block, a.data(), a.outerStride(), op_a, b_part, b.outerStride(),
-                        op_b, depth, kernel_overwrites);
+                const S* b_part =
+                    op_b == Op::none ? b.data() + begin * b.outerStride() : b.data() + begin;
+                product(slot, block, a.data(), a.outerStride(), op_a, b_part, b.outerStride(), op_b,
+                        depth, kernel_overwrites);
             }
         });
     }
@@ -167,17 +166,17 @@ class Gemm {
     template <int OrderA, int OrderB>
     static void kernel(Slot& slot, MatrixRef<S>& c, const S* a, Eigen::Index lda, const S* b,
                        Eigen::Index ldb, Eigen::Index depth) {
-        Eigen::internal::general_matrix_matrix_product<
-            Eigen::Index, S, OrderA, false, S, OrderB, false, Eigen::ColMajor,
-            1>::run(c.rows(), c.cols(), depth, a, lda, b, ldb, c.data(), 1, c.outerStride(), S(1),
-                    *slot.blocking, nullptr);
+        Eigen::internal::general_matrix_matrix_product<Eigen::Index, S, OrderA, false, S, OrderB,
+                                                       false, Eigen::ColMajor,
+                                                       1>::run(c.rows(), c.cols(), depth, a, lda, b,
+                                                               ldb, c.data(), 1, c.outerStride(),
+                                                               S(1), *slot.blocking, nullptr);
     }
 
     /// C += op(A)·op(B) on one thread. A column-major matrix read as its transpose is a row-major
     /// matrix with the same stride.
     static void product(Slot& slot, MatrixRef<S> c, const S* a, Eigen::Index lda, Op op_a,
-                        const S* b, Eigen::Index ldb, Op op_b, Eigen::Index depth,
-                        bool overwrite) {
+                        const S* b, Eigen::Index ldb, Op op_b, Eigen::Index depth, bool overwrite) {
         if constexpr (use_packed) {
             packed_gemm(long(c.rows()), long(c.cols()), long(depth), a, long(lda),
                         op_a == Op::transpose, b, long(ldb), op_b == Op::transpose, c.data(),
