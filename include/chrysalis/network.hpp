@@ -209,6 +209,18 @@ class Sequential {
     /// ∂loss/∂input (see input_gradient()). Call after a Mode::training forward.
     template <class Derived>
     void backward(const Eigen::MatrixBase<Derived>& d_output, bool input_gradient = false) {
+        backward(d_output, input_gradient, [](auto&, auto&, std::size_t) {});
+    }
+
+    /// The same, calling on_gradients(parameter, gradient, block) for each parameter block as
+    /// soon as its layer's backward is done — the last layer first — with blocks numbered as
+    /// visit_parameters numbers them. Each layer has computed its input gradient by then, so
+    /// on_gradients may change that layer's parameters: fit and distill update each layer there,
+    /// while its weights and gradients are still in cache, with exactly the arithmetic of
+    /// backward followed by optimizer.step.
+    template <class Derived, class F>
+    void backward(const Eigen::MatrixBase<Derived>& d_output, bool input_gradient,
+                  F&& on_gradients) {
         if (d_output.rows() != output_size || d_output.cols() != batch_) {
             throw ShapeError(detail::concat(
                 "chrysalis::Sequential::backward: the output gradient is ", d_output.rows(), " x ",
@@ -216,7 +228,7 @@ class Sequential {
         }
         grad_[depth].leftCols(batch_) = d_output;
         want_input_gradient_ = input_gradient;
-        backward_layers(std::make_index_sequence<depth>{});
+        backward_layers(on_gradients, std::make_index_sequence<depth>{});
     }
 
     /// ∂loss/∂input from the last backward(…, true): input_size × B.
@@ -300,17 +312,33 @@ class Sequential {
          ...);
     }
 
-    template <std::size_t... I>
-    void backward_layers(std::index_sequence<I...>) {
-        (backward_layer<depth - 1 - I>(), ...);
+    template <class F, std::size_t... I>
+    void backward_layers(F& on_gradients, std::index_sequence<I...>) {
+        (backward_layer<depth - 1 - I>(on_gradients), ...);
     }
-    template <std::size_t I>
-    void backward_layer() {
+    template <std::size_t I, class F>
+    void backward_layer(F& on_gradients) {
         const Eigen::Index dx_cols = (I == 0 && !want_input_gradient_) ? 0 : batch_;
-        std::get<I>(layers_).backward(ConstMatrixRef<Scalar>(act_[I].leftCols(batch_)),
-                                      ConstMatrixRef<Scalar>(act_[I + 1].leftCols(batch_)),
-                                      ConstMatrixRef<Scalar>(grad_[I + 1].leftCols(batch_)),
-                                      MatrixRef<Scalar>(grad_[I].leftCols(dx_cols)));
+        auto& layer = std::get<I>(layers_);
+        layer.backward(ConstMatrixRef<Scalar>(act_[I].leftCols(batch_)),
+                       ConstMatrixRef<Scalar>(act_[I + 1].leftCols(batch_)),
+                       ConstMatrixRef<Scalar>(grad_[I + 1].leftCols(batch_)),
+                       MatrixRef<Scalar>(grad_[I].leftCols(dx_cols)));
+        if constexpr (requires { layer.visit_parameters([](auto&, auto&) {}); }) {
+            std::size_t block = first_block<I>();
+            layer.visit_parameters([&](auto& p, auto& g) { on_gradients(p, g, block++); });
+        }
+    }
+    /// The number visit_parameters gives layer I's first parameter block.
+    template <std::size_t I>
+    std::size_t first_block() {
+        std::size_t blocks = 0;
+        const auto count = [&](auto&, auto&) { ++blocks; };
+        [&]<std::size_t... J>(std::index_sequence<J...>) {
+            (visit_layer(std::get<J>(layers_), count), ...);
+        }
+        (std::make_index_sequence<I>{});
+        return blocks;
     }
 
     static_assert(layers_ok && links_ok, "chrysalis::Sequential: see the first error above");

@@ -123,6 +123,16 @@ auto run_of(P& p, Eigen::Index offset, Eigen::Index length) {
         return Eigen::Map<A>(p.data() + offset, length);
 }
 
+/// The state matrix of parameter block `block`, made (zero, p's shape) on the block's first
+/// update; blocks may arrive in any order.
+template <class S, class P>
+Matrix<S>& state_block(std::vector<Matrix<S>>& blocks, std::size_t block, const P& p) {
+    if (blocks.size() <= block) blocks.resize(block + 1);
+    auto& m = blocks[block];
+    if (m.size() == 0) m.setZero(p.rows(), p.cols());
+    return m;
+}
+
 /// Per-parameter-block state, created on the first step.
 template <class S>
 struct Moments {
@@ -161,43 +171,50 @@ struct Sgd {
     detail::Checked<"chrysalis::Sgd: max_norm", detail::Rule::non_negative> max_norm = 0.0;
     Schedule schedule = schedule::constant();
 
-    /// Updates every parameter of `net` from its gradients, at the rate for `epoch`.
+    /// Updates every parameter of `net` from its gradients, at the rate for `epoch`:
+    /// begin_step(), then update() for every block in visit_parameters order.
     template <class Net>
     void step(Net& net, int epoch = 0) {
-        using S = typename Net::Scalar;
+        begin_step();
+        std::size_t block = 0;
+        net.visit_parameters([&](auto& p, auto& g) { update(p, g, block++, epoch); });
+    }
+
+    /// Starts a step (counts it); update() then applies it block by block.
+    void begin_step() noexcept { ++state_.steps; }
+
+    /// Updates one parameter block from its gradient, at the rate for `epoch`; `block` is the
+    /// block's number in visit_parameters order (its momentum's slot), and blocks may come in
+    /// any order — fit and distill pass each layer's blocks to it from Sequential::backward as
+    /// soon as they are ready.
+    template <class P, class G>
+    void update(P& p, const G& g, std::size_t block, int epoch = 0) {
+        using S = typename P::Scalar;
         const S eta = S(double(lr) * schedule(epoch));
         const S mu = S(double(momentum)), wd = S(double(weight_decay));
-        auto& v = state_.get<S>().first;
-        std::size_t k = 0;
-        net.visit_parameters([&](auto& p, auto& g) {
-            if (v.size() <= k) v.emplace_back(Matrix<S>::Zero(p.rows(), p.cols()));
-            auto& vk = v[k];
-            const auto& gk = g;
-            detail::for_each_run(p.size(), [&](Eigen::Index o, Eigen::Index n) {
-                auto pr = detail::run_of(p, o, n);
-                const auto gr = detail::run_of(gk, o, n);
-                if (mu == S(0)) {
-                    if (wd == S(0))
-                        pr -= eta * gr;
-                    else
-                        pr -= eta * (gr + wd * pr);
-                    return;
-                }
-                auto vr = detail::run_of(vk, o, n);
+        auto& vk = detail::state_block(state_.get<S>().first, block, p);
+        detail::for_each_run(p.size(), [&](Eigen::Index o, Eigen::Index n) {
+            auto pr = detail::run_of(p, o, n);
+            const auto gr = detail::run_of(g, o, n);
+            if (mu == S(0)) {
                 if (wd == S(0))
-                    vr = mu * vr + gr;
+                    pr -= eta * gr;
                 else
-                    vr = mu * vr + gr + wd * pr;
-                if (nesterov) {
-                    pr -= eta * (gr + wd * pr + mu * vr);
-                } else {
-                    pr -= eta * vr;
-                }
-            });
-            if (double(max_norm) > 0) detail::apply_max_norm(p, double(max_norm));
-            ++k;
+                    pr -= eta * (gr + wd * pr);
+                return;
+            }
+            auto vr = detail::run_of(vk, o, n);
+            if (wd == S(0))
+                vr = mu * vr + gr;
+            else
+                vr = mu * vr + gr + wd * pr;
+            if (nesterov) {
+                pr -= eta * (gr + wd * pr + mu * vr);
+            } else {
+                pr -= eta * vr;
+            }
         });
-        ++state_.steps;
+        if (double(max_norm) > 0) detail::apply_max_norm(p, double(max_norm));
     }
 
     detail::OptimizerState state_{};  ///< momenta; not a setting
@@ -205,43 +222,35 @@ struct Sgd {
 
 namespace detail {
 
-/// Adam's update with either coupled (L2, added to the gradient) or decoupled weight decay.
-template <class Net>
-void adam_step(Net& net, Moments<typename Net::Scalar>& st, long& t, double lr, double beta1,
-               double beta2, double eps, double weight_decay, bool decoupled, double max_norm) {
-    using S = typename Net::Scalar;
-    ++t;
+/// Adam's update of one block, with either coupled (L2, added to the gradient) or decoupled
+/// weight decay; t is the step count after begin_step.
+template <class P, class G>
+void adam_update(P& p, const G& g, Moments<typename P::Scalar>& st, std::size_t block, long t,
+                 double lr, double beta1, double beta2, double eps, double weight_decay,
+                 bool decoupled, double max_norm) {
+    using S = typename P::Scalar;
     const double c1 = 1 - std::pow(beta1, double(t)), c2 = 1 - std::pow(beta2, double(t));
     const S b1 = S(beta1), b2 = S(beta2), wd = S(weight_decay);
     const S step = S(lr / c1), root_c2 = S(std::sqrt(c2)), e = S(eps);
-    std::size_t k = 0;
-    net.visit_parameters([&](auto& p, auto& g) {
-        if (st.first.size() <= k) {
-            st.first.emplace_back(Matrix<S>::Zero(p.rows(), p.cols()));
-            st.second.emplace_back(Matrix<S>::Zero(p.rows(), p.cols()));
+    auto& mk = state_block(st.first, block, p);
+    auto& vk = state_block(st.second, block, p);
+    for_each_run(p.size(), [&](Eigen::Index o, Eigen::Index n) {
+        auto pr = run_of(p, o, n);
+        const auto gr = run_of(g, o, n);
+        auto m = run_of(mk, o, n);
+        auto v = run_of(vk, o, n);
+        if (decoupled) {
+            pr *= S(1) - S(lr) * wd;  // AdamW: θ ← θ − η·λ·θ, outside the moments
+            m = b1 * m + (S(1) - b1) * gr;
+            v = b2 * v + (S(1) - b2) * gr.square();
+        } else {
+            m = b1 * m + (S(1) - b1) * (gr + wd * pr);
+            v = b2 * v + (S(1) - b2) * (gr + wd * pr).square();
         }
-        auto& mk = st.first[k];
-        auto& vk = st.second[k];
-        const auto& gk = g;
-        for_each_run(p.size(), [&](Eigen::Index o, Eigen::Index n) {
-            auto pr = run_of(p, o, n);
-            const auto gr = run_of(gk, o, n);
-            auto m = run_of(mk, o, n);
-            auto v = run_of(vk, o, n);
-            if (decoupled) {
-                pr *= S(1) - S(lr) * wd;  // AdamW: θ ← θ − η·λ·θ, outside the moments
-                m = b1 * m + (S(1) - b1) * gr;
-                v = b2 * v + (S(1) - b2) * gr.square();
-            } else {
-                m = b1 * m + (S(1) - b1) * (gr + wd * pr);
-                v = b2 * v + (S(1) - b2) * (gr + wd * pr).square();
-            }
-            // θ ← θ − η·m̂/(√v̂ + ε) with m̂ = m/c1, v̂ = v/c2.
-            pr -= step * m / (v.sqrt() / root_c2 + e);
-        });
-        if (max_norm > 0) apply_max_norm(p, max_norm);
-        ++k;
+        // θ ← θ − η·m̂/(√v̂ + ε) with m̂ = m/c1, v̂ = v/c2.
+        pr -= step * m / (v.sqrt() / root_c2 + e);
     });
+    if (max_norm > 0) apply_max_norm(p, max_norm);
 }
 
 }  // namespace detail
@@ -257,13 +266,22 @@ struct Adam {
     detail::Checked<"chrysalis::Adam: max_norm", detail::Rule::non_negative> max_norm = 0.0;
     Schedule schedule = schedule::constant();
 
+    /// Updates every parameter of `net` (begin_step(), then update() for every block).
     template <class Net>
     void step(Net& net, int epoch = 0) {
-        detail::adam_step(net, state_.get<typename Net::Scalar>(), state_.steps,
-                          double(lr) * schedule(epoch), beta1, beta2, eps, weight_decay, false,
-                          max_norm);
+        begin_step();
+        std::size_t block = 0;
+        net.visit_parameters([&](auto& p, auto& g) { update(p, g, block++, epoch); });
     }
-    /// Steps taken so far (the t of the bias correction).
+    /// Starts a step: advances the t of the bias correction.
+    void begin_step() noexcept { ++state_.steps; }
+    /// Updates one parameter block (numbered as visit_parameters numbers it; any order).
+    template <class P, class G>
+    void update(P& p, const G& g, std::size_t block, int epoch = 0) {
+        detail::adam_update(p, g, state_.get<typename P::Scalar>(), block, state_.steps,
+                            double(lr) * schedule(epoch), beta1, beta2, eps, weight_decay, false,
+                            max_norm);
+    }
     [[nodiscard]] long steps() const noexcept { return state_.steps; }
 
     detail::OptimizerState state_{};  ///< moment estimates and step count; not a setting
@@ -281,11 +299,21 @@ struct AdamW {
     detail::Checked<"chrysalis::AdamW: max_norm", detail::Rule::non_negative> max_norm = 0.0;
     Schedule schedule = schedule::constant();
 
+    /// Updates every parameter of `net` (begin_step(), then update() for every block).
     template <class Net>
     void step(Net& net, int epoch = 0) {
-        detail::adam_step(net, state_.get<typename Net::Scalar>(), state_.steps,
-                          double(lr) * schedule(epoch), beta1, beta2, eps, weight_decay, true,
-                          max_norm);
+        begin_step();
+        std::size_t block = 0;
+        net.visit_parameters([&](auto& p, auto& g) { update(p, g, block++, epoch); });
+    }
+    /// Starts a step: advances the t of the bias correction.
+    void begin_step() noexcept { ++state_.steps; }
+    /// Updates one parameter block (numbered as visit_parameters numbers it; any order).
+    template <class P, class G>
+    void update(P& p, const G& g, std::size_t block, int epoch = 0) {
+        detail::adam_update(p, g, state_.get<typename P::Scalar>(), block, state_.steps,
+                            double(lr) * schedule(epoch), beta1, beta2, eps, weight_decay, true,
+                            max_norm);
     }
     [[nodiscard]] long steps() const noexcept { return state_.steps; }
 

@@ -211,6 +211,26 @@ Eigen::Index count_correct(const L& logits, std::span<const int> labels) {
     return right;
 }
 
+/// backward, then the optimizer's step. An optimizer that updates one block at a time
+/// (begin_step / update, as Sgd, Adam and AdamW do) updates each layer as soon as backward has
+/// its gradients, while they are still in cache — the same arithmetic as backward followed by
+/// step(); any other optimizer gets step(net, epoch) after backward.
+template <class Net, class Optimizer, class G>
+void backward_and_step(Net& net, const G& grad, Optimizer& optimizer, int epoch) {
+    if constexpr (requires(Matrix<typename Net::Scalar> & m) {
+                      optimizer.begin_step();
+                      optimizer.update(m, m, std::size_t(0), epoch);
+                  }) {
+        optimizer.begin_step();
+        net.backward(grad, false, [&](auto& p, auto& g, std::size_t block) {
+            optimizer.update(p, g, block, epoch);
+        });
+    } else {
+        net.backward(grad);
+        optimizer.step(net, epoch);
+    }
+}
+
 /// The epoch loop shared by fit and distill. `step(batcher, grad)` returns the batch loss after
 /// leaving ∂loss/∂logits in grad; the loop does the rest.
 template <class Net, class Optimizer, class Step>
@@ -262,8 +282,7 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::Scalar
                                        what);
             }
             correct += count_correct(net.activation(Net::depth), batcher.labels());
-            net.backward(g);
-            optimizer.step(net, epoch);
+            backward_and_step(net, g, optimizer, epoch);
             loss_sum += loss * double(b);
             seen += b;
             ++batch_index;
