@@ -67,8 +67,8 @@ TEST_CASE("forward is the composition of the layers", "[network]") {
     net.layer<4>().forward(h4, y);
     // The same products in the same order, but the network's buffers and these matrices may be
     // aligned differently, which can change how a kernel splits its vector tails (seen in the
-    // RelWithDebInfo sanitizer build): agreement to 1e-13 relative, far below the 6·u·Σ|a||b|
-    // a depth-6 sum in double may differ by, but well above bit-exactness.
+    // RelWithDebInfo sanitizer build). A depth-6 sum in double may differ by about 6·u ≈ 7e-16
+    // relative; 1e-13 leaves room for that and still catches any wrong layer or wiring.
     CHECK(out.isApprox(y, 1e-13));
     CHECK(Matrix<double>(net.activation(2)).isApprox(h2, 1e-13));
 }
