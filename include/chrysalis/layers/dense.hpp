@@ -5,8 +5,8 @@
 #include <stdexcept>
 
 #include "chrysalis/config.hpp"
-#include "chrysalis/errors.hpp"
 #include "chrysalis/detail/gemm.hpp"
+#include "chrysalis/errors.hpp"
 #include "chrysalis/random.hpp"
 #include "chrysalis/tensor.hpp"
 
@@ -85,10 +85,10 @@ class Dense {
     static void check_shapes(const ConstMatrixRef<Scalar>& x, const MatrixRef<Scalar>& y,
                              const char* what) {
         if (x.rows() != In || y.rows() != Out || x.cols() != y.cols()) {
-            throw ShapeError(
-                detail::concat("chrysalis::Dense<", In, ", ", Out, ">::", what, ": expected input ",
-                               In, " x B and output ", Out, " x B, got ", x.rows(), " x ", x.cols(),
-                               " and ", y.rows(), " x ", y.cols()));
+            throw ShapeError(detail::concat("chrysalis::Dense<", In, ", ", Out, ">::", what,
+                                            ": expected input ", In, " x B and output ", Out,
+                                            " x B, got ", x.rows(), " x ", x.cols(), " and ",
+                                            y.rows(), " x ", y.cols()));
         }
     }
 
