@@ -14,6 +14,7 @@
 #include "chrysalis/losses.hpp"
 #include "chrysalis/network.hpp"
 #include "chrysalis/optim.hpp"
+#include "chrysalis/output.hpp"
 #include "chrysalis/random.hpp"
 #include "chrysalis/serialize.hpp"
 #include "chrysalis/softmax.hpp"

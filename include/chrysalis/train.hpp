@@ -27,6 +27,7 @@
 #include "chrysalis/data.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/losses.hpp"
+#include "chrysalis/output.hpp"
 #include "chrysalis/parallel.hpp"
 #include "chrysalis/random.hpp"
 #include "chrysalis/softmax.hpp"
@@ -64,35 +65,64 @@ struct TrainingDiverged : Error {
         : TrainingDiverged(e, b, detail::concat("the loss is ", loss), function) {}
 };
 
+/// When fit and distill print their progress on stderr (TrainOptions::progress): a bool converts
+/// to it, so `.progress = false` and `.progress = true` read as before.
+///
+/// - `Progress::automatic` (the default): as `on` when stderr is a terminal, as `off` when it is
+///   a file or a pipe — a log gets nothing unless asked.
+/// - `Progress::on` (`true`): on a terminal, one line per epoch redrawn in place ('\r') about
+///   four times a second with the loss, accuracy, samples/s and time left so far, and finished
+///   with '\n' at the end of the epoch; on a file or a pipe, one plain line per epoch at its end
+///   and nothing in between, never a '\r'.
+/// - `Progress::off` (`false`): nothing.
+///
+/// set_quiet(true) (chrysalis/output.hpp) overrides all three: nothing is printed.
+struct Progress {
+    enum Mode : unsigned char { automatic, on, off };
+    Mode mode = automatic;
+    constexpr Progress() noexcept = default;
+    constexpr Progress(Mode m) noexcept : mode(m) {}
+    constexpr Progress(bool enabled) noexcept : mode(enabled ? on : off) {}
+    friend constexpr bool operator==(Progress, Progress) noexcept = default;
+};
+
 /// Options of fit and distill. `fit(net, data, loss, opt, {.epochs = 10, .batch_size = 64})`.
+/// Every field has a default, given first in its comment.
 template <class Scalar = float>
 struct TrainOptions {
-    int epochs = 10;                ///< ≥ 1
-    Eigen::Index batch_size = 128;  ///< ≥ 1
-    Seed seed{0};                   ///< the shuffling and the jitter draw from this
-    bool shuffle = true;
-    bool progress = true;  ///< a progress line on stderr
-    /// Image jitter applied to every training batch (the paper's teacher used 2 pixels): 0 = off.
+    int epochs = 10;                ///< default 10; ≥ 1
+    Eigen::Index batch_size = 128;  ///< default 128; ≥ 1 (an epoch's last batch may be smaller)
+    Seed seed{0};         ///< default Seed{0}; the shuffling and the jitter draw from this
+    bool shuffle = true;  ///< default true: a new sample order every epoch
+    /// Default Progress::automatic: a progress line on stderr when stderr is a terminal, nothing
+    /// when it is a file or a pipe; `true` forces it (one plain line per epoch into a file or
+    /// pipe), `false` turns it off. See Progress; set_quiet(true) silences it whatever this says.
+    Progress progress = Progress::automatic;
+    /// Default 0 = off: image jitter applied to every training batch, each image shifted by up to
+    /// this many pixels (the paper's teacher used 2); ≥ 0.
     int jitter = 0;
+    /// Default 28 × 28: the shape of the images jitter shifts (features = width·height).
     int image_width = 28, image_height = 28;
-    /// If set, its accuracy is measured after every epoch.
+    /// Default nullptr = none: if set, its accuracy is measured after every epoch.
     const Dataset<Scalar>* validation = nullptr;
-    /// Called after every epoch.
+    /// Default empty = none: called after every epoch.
     std::function<void(const EpochReport&)> on_epoch = {};
-    /// Threads for the training's products and updates: 0 keeps chrysalis::threads() (all cores
-    /// unless set_threads chose otherwise). The same seed and the same thread count give
-    /// bit-identical weights (on x86 with AVX2 or AVX-512, whatever the thread count;
+    /// Default 0 = keep chrysalis::threads() (all cores unless set_threads chose otherwise):
+    /// threads for the training's products and updates; ≥ 0. The same seed and the same thread
+    /// count give bit-identical weights (on x86 with AVX2 or AVX-512, whatever the thread count;
     /// docs/networks.md, "Threads and reproducibility").
     int threads = 0;
-    /// If not empty, a checkpoint (save_checkpoint: network, optimizer state, generators, epoch)
-    /// replaces this file atomically after every checkpoint_every-th epoch and after the last.
+    /// Default empty = no checkpoints: if not empty, a checkpoint (save_checkpoint: network,
+    /// optimizer state, generators, epoch) replaces this file atomically after every
+    /// checkpoint_every-th epoch and after the last.
     std::string checkpoint_path = {};
-    int checkpoint_every = 1;  ///< ≥ 1
-    /// If not empty, training first loads this checkpoint (load_checkpoint) into the network and
-    /// the optimizer and continues with the epoch after the last one it saw, with its generator
-    /// state: the remaining epochs draw the shuffles, jitter and dropout masks of an
-    /// uninterrupted run, so with the same data, options and thread count the weights come out
-    /// bit-identical. A checkpoint of epochs ≥ `epochs` leaves nothing to do.
+    int checkpoint_every = 1;  ///< default 1 (every epoch); ≥ 1
+    /// Default empty = start afresh: if not empty, training first loads this checkpoint
+    /// (load_checkpoint) into the network and the optimizer and continues with the epoch after
+    /// the last one it saw, with its generator state: the remaining epochs draw the shuffles,
+    /// jitter and dropout masks of an uninterrupted run, so with the same data, options and
+    /// thread count the weights come out bit-identical. A checkpoint of epochs ≥ `epochs` leaves
+    /// nothing to do.
     std::string resume_from = {};
 };
 
@@ -231,6 +261,19 @@ void backward_and_step(Net& net, const G& grad, Optimizer& optimizer, int epoch)
     }
 }
 
+/// The end-of-epoch line on stderr, written with one call so that it stays whole in a log that
+/// other threads write to as well. `live`: stderr is a terminal whose current line holds the
+/// epoch's progress, overwritten from its start ('\r') and padded to clear its tail; otherwise
+/// a plain line, with neither.
+inline void print_epoch(const EpochReport& r, int epochs, bool validation, bool live,
+                        const char* what) {
+    char val[32] = "";
+    if (validation) std::snprintf(val, sizeof val, "  val %.2f%%", 100 * r.validation_accuracy);
+    std::fprintf(stderr, "%s%s: epoch %d/%d  loss %.4f  acc %.2f%%%s  %.0f samples/s  %.1fs%s\n",
+                 live ? "\r" : "", what, r.epoch + 1, epochs, r.loss, 100 * r.accuracy, val,
+                 r.samples_per_second, r.seconds, live ? "          " : "");
+}
+
 /// The epoch loop shared by fit and distill. `step(batcher, grad)` returns the batch loss after
 /// leaving ∂loss/∂logits in grad; the loop does the rest.
 template <class Net, class Optimizer, class Step>
@@ -257,6 +300,11 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::Scalar
         o.resume_from.empty() ? 0 : resume_training(net, optimizer, rng, o.resume_from, what);
     Matrix<S> grad(Net::output_size, o.batch_size);
     std::vector<EpochReport> history;
+    // Where the progress goes: a terminal gets a line redrawn in place within each epoch, a file
+    // or a pipe one plain line at the end of each epoch (see Progress). is_quiet() is asked at each
+    // line, so set_quiet from another thread takes effect at once.
+    const bool live = o.progress != Progress::off && output_detail::stderr_is_terminal();
+    const bool report_epochs = live || o.progress == Progress::on;
     const auto start = Clock::now();
     auto last_print = start;
     for (int epoch = first_epoch; epoch < o.epochs; ++epoch) {
@@ -287,7 +335,7 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::Scalar
             seen += b;
             ++batch_index;
             const auto now = Clock::now();
-            if (o.progress && now - last_print > std::chrono::milliseconds(250)) {
+            if (live && now - last_print > std::chrono::milliseconds(250) && !is_quiet()) {
                 last_print = now;
                 const double elapsed = std::chrono::duration<double>(now - start).count();
                 const double done = epoch + double(seen) / double(data.size());
@@ -325,13 +373,8 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::Scalar
         r.seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
         r.samples_per_second = double(seen) / r.seconds;
         if (o.validation) r.validation_accuracy = accuracy(net, *o.validation);
-        if (o.progress) {
-            std::fprintf(stderr, "\r%s: epoch %d/%d  loss %.4f  acc %.2f%%", what, epoch + 1,
-                         o.epochs, r.loss, 100 * r.accuracy);
-            if (o.validation) std::fprintf(stderr, "  val %.2f%%", 100 * r.validation_accuracy);
-            std::fprintf(stderr, "  %.0f samples/s  %.1fs          \n", r.samples_per_second,
-                         r.seconds);
-        }
+        if (report_epochs && !is_quiet())
+            print_epoch(r, o.epochs, o.validation != nullptr, live, what);
         const bool last = epoch + 1 == o.epochs;
         if (!o.checkpoint_path.empty() && ((epoch + 1) % o.checkpoint_every == 0 || last)) {
             write_training_checkpoint(net, optimizer, Checkpoint{epoch + 1, rng.state()},
