@@ -4,9 +4,22 @@
 
 #include <chrysalis/chrysalis.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <numbers>
+#include <span>
+#include <string>
+#include <thread>
 #include <vector>
+
+#if __has_include(<unistd.h>)
+#include <unistd.h>
+#define CHRYSALIS_TEST_CAN_REDIRECT_STDERR 1
+#else
+#define CHRYSALIS_TEST_CAN_REDIRECT_STDERR 0
+#endif
 
 using namespace chrysalis;
 
@@ -100,9 +113,164 @@ TEST_CASE("the same seed and thread count give bit-identical weights", "[trainin
     // does not depend on the others, so repeating a run repeats every bit.
     REQUIRE(train_with_threads(1) == train_with_threads(1));
     REQUIRE(train_with_threads(2) == train_with_threads(2));
-    // The packed kernel's depth blocking does not depend on how the rows are split, so on x86
-    // with AVX2 or AVX-512 one and two threads agree bit for bit too (docs/performance.md).
-    if constexpr (detail::packed_gemm_available) {
-        REQUIRE(train_with_threads(1) == train_with_threads(2));
-    }
+    // The packed kernel's depth blocking does not depend on how the rows are split, so one and
+    // two threads agree bit for bit too, on every target (docs/networks.md).
+    REQUIRE(train_with_threads(1) == train_with_threads(2));
 }
+
+// What training prints (docs/distillation.md, "What training prints"): stderr is sent to a file,
+// which is what a log is, around a short fit.
+#if CHRYSALIS_TEST_CAN_REDIRECT_STDERR
+namespace {
+
+/// Sends file descriptor 2 to a temporary file while it lives, and gives back what was written.
+/// The destructor puts the old stderr back even if the training threw.
+class CapturedStderr {
+  public:
+    CapturedStderr() : file_(std::tmpfile()) {
+        REQUIRE(file_ != nullptr);
+        std::fflush(stderr);
+        saved_ = ::dup(STDERR_FILENO);
+        REQUIRE(saved_ >= 0);
+        REQUIRE(::dup2(::fileno(file_), STDERR_FILENO) >= 0);
+    }
+    CapturedStderr(const CapturedStderr&) = delete;
+    CapturedStderr& operator=(const CapturedStderr&) = delete;
+    ~CapturedStderr() {
+        restore();
+        std::fclose(file_);
+    }
+    /// Restores stderr and returns everything written to it meanwhile.
+    std::string text() {
+        restore();
+        std::string out;
+        std::rewind(file_);
+        char buffer[4096];
+        for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, file_)) > 0;)
+            out.append(buffer, n);
+        return out;
+    }
+
+  private:
+    void restore() {
+        if (saved_ < 0) return;
+        std::fflush(stderr);
+        ::dup2(saved_, STDERR_FILENO);
+        ::close(saved_);
+        saved_ = -1;
+    }
+    std::FILE* file_;
+    int saved_ = -1;
+};
+
+/// 16 samples of two features in two classes: 4 batches of 4 an epoch.
+Dataset<float> tiny_data() {
+    Dataset<float> d;
+    d.features.resize(2, 16);
+    for (int i = 0; i < 16; ++i) {
+        d.features(0, i) = float(i % 2) + 0.05f * float(i);
+        d.features(1, i) = 1.0f - float(i % 2);
+        d.labels.push_back(i % 2);
+    }
+    d.classes = 2;
+    return d;
+}
+
+/// Cross-entropy that takes 80 ms a batch, so that an epoch (4 batches) lasts longer than the
+/// 250 ms between two updates of a live progress line: an intra-epoch update, if one were
+/// printed, would show up in the capture.
+struct SlowCrossEntropy {
+    template <class Logits, class Grad>
+    auto operator()(const Logits& logits, std::span<const int> labels, Grad& grad) const {
+        std::this_thread::sleep_for(std::chrono::milliseconds(80));
+        return CrossEntropy{}(logits, labels, grad);
+    }
+};
+
+/// stderr of a 3-epoch fit with these options, sent to a file.
+std::string fit_into_a_file(TrainOptions<float> options) {
+    options.epochs = 3;
+    options.batch_size = 4;
+    Sequential<Dense<2, 8>, ReLU, Dense<8, 2>> net(Seed{1});
+    Sgd sgd{.lr = 0.1};
+    const auto data = tiny_data();
+    CapturedStderr captured;
+    const auto history = fit(net, data, SlowCrossEntropy{}, sgd, options);
+    std::string text = captured.text();
+    CHECK(history.size() == 3);
+    return text;
+}
+
+std::size_t count(const std::string& s, char c) {
+    return std::size_t(std::count(s.begin(), s.end(), c));
+}
+
+/// Silences chrysalis while it lives, and lets it speak again even if a check throws.
+struct QuietScope {
+    QuietScope() { set_quiet(true); }
+    ~QuietScope() { set_quiet(false); }
+    QuietScope(const QuietScope&) = delete;
+    QuietScope& operator=(const QuietScope&) = delete;
+};
+
+}  // namespace
+
+TEST_CASE("a bool still sets TrainOptions::progress, whose default is automatic",
+          "[training][output]") {
+    CHECK(TrainOptions<float>{}.progress == Progress::automatic);
+    CHECK(TrainOptions<float>{.progress = true}.progress == Progress::on);
+    CHECK(TrainOptions<float>{.progress = false}.progress == Progress::off);
+    TrainOptions<double> o;
+    o.progress = false;
+    CHECK(o.progress == Progress::off);
+    CHECK_FALSE(is_quiet());
+}
+
+TEST_CASE("training into a file prints at most one plain line per epoch", "[training][output]") {
+    SECTION("by default: nothing, since a file is not a terminal") {
+        const std::string text = fit_into_a_file({});
+        INFO("stderr: [" << text << "]");
+        CHECK(count(text, '\r') == 0);
+        CHECK(count(text, '\n') <= 3);
+        CHECK(text.empty());
+    }
+    SECTION("progress forced on: exactly one line per epoch, without a carriage return") {
+        const std::string text = fit_into_a_file({.progress = true});
+        INFO("stderr: [" << text << "]");
+        CHECK(count(text, '\r') == 0);
+        CHECK(count(text, '\n') == 3);
+        CHECK(text.back() == '\n');
+        CHECK(text.starts_with("chrysalis::fit: epoch 1/3  loss "));
+        CHECK(text.find("\nchrysalis::fit: epoch 2/3  loss ") != std::string::npos);
+        CHECK(text.find("\nchrysalis::fit: epoch 3/3  loss ") != std::string::npos);
+        CHECK(text.find("ETA") == std::string::npos);  // only an intra-epoch update has an ETA
+    }
+    SECTION("progress off: nothing") {
+        CHECK(fit_into_a_file({.progress = false}).empty());
+    }
+    SECTION("set_quiet(true): nothing, even with progress forced on") {
+        const QuietScope quiet_scope;
+        REQUIRE(is_quiet());
+        const std::string text = fit_into_a_file({.progress = true});
+        INFO("stderr: [" << text << "]");
+        CHECK(text.size() == 0);
+    }
+    CHECK_FALSE(is_quiet());
+}
+
+TEST_CASE("distill into a file with progress on prints one plain line per epoch",
+          "[training][output]") {
+    Sequential<Dense<2, 8>, ReLU, Dense<8, 2>> student(Seed{2});
+    Sgd sgd{.lr = 0.1};
+    const auto data = tiny_data();
+    const Matrix<float> teacher_logits = Matrix<float>::Zero(2, 16);
+    CapturedStderr captured;
+    distill(student, data, teacher_logits, Distillation{}, sgd,
+            {.epochs = 3, .batch_size = 4, .progress = true});
+    const std::string text = captured.text();
+    INFO("stderr: [" << text << "]");
+    CHECK(count(text, '\r') == 0);
+    CHECK(count(text, '\n') == 3);
+    CHECK(text.starts_with("chrysalis::distill: epoch 1/3  loss "));
+}
+#endif
