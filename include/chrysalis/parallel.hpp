@@ -1,18 +1,38 @@
 #pragma once
-// chrysalis/parallel.hpp — how many threads chrysalis's kernels use.
+// chrysalis/parallel.hpp — how many threads chrysalis's kernels use, and how they share a product.
 //
 // The large matrix products of a training step (and the optimizer updates) are split across
-// threads with OpenMP when the program is compiled with it (the CMake target chrysalis::chrysalis
-// links OpenMP when it is found; otherwise, or with -DCHRYSALIS_DISABLE_OPENMP, everything runs
-// on the calling thread). Each thread computes its own rows (or columns) of every product, with
-// its own packing workspace, so a product's result does not depend on how the threads are
-// scheduled: the same inputs and the same thread count give bit-identical results, run after run.
-// A different thread count splits the products differently, which can change the blocking of
-// the sums and so the last bits of the results.
+// threads when the program is compiled with OpenMP (the CMake target chrysalis::chrysalis links
+// OpenMP when it is found; otherwise, or with -DCHRYSALIS_DISABLE_OPENMP, everything runs on the
+// calling thread). OpenMP only decides the default count (omp_get_max_threads, which honours
+// OMP_NUM_THREADS); the work runs on chrysalis's own helper threads, which are polite to other
+// processes where OpenMP's teams are not:
+//
+//   - A product is cut into a few chunks per thread, and the threads claim chunks one at a time:
+//     the calling thread starts at once and takes every chunk no helper has claimed, so a helper
+//     that the scheduler has not run yet costs nothing (with OpenMP's static halves and barrier,
+//     a preempted thread holds the product back for a whole time slice).
+//   - Helpers spin only briefly between products, then sleep; the caller, waiting for a helper's
+//     last chunk, spins about a chunk's time, then sleeps, so a preempted helper can have its
+//     core back at once.
+//   - After each split product the caller compares the product's wall time with the CPU time its
+//     own chunks took: when two threads did not give a real speed-up (another process has the
+//     other core), the following products run on the calling thread alone, for a number of
+//     products that doubles each time (up to 1024) and halves again once splitting pays.
+//
+// Each chunk is a fixed block of rows (or columns) of a product, computed by one thread with its
+// own packing workspace, and the chunks depend only on the product's shape and the thread count
+// set, never on which thread runs them or on the back-off. So the same inputs and the same
+// thread count give bit-identical results, run after run, however the threads are scheduled.
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
+#include <vector>
 
 #include "chrysalis/config.hpp"
 #include "chrysalis/errors.hpp"
@@ -24,16 +44,35 @@
 #define CHRYSALIS_DETAIL_OPENMP 0
 #endif
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <time.h>
+#endif
+
 namespace chrysalis {
 
 /// True when chrysalis was compiled with OpenMP, i.e. can use more than one thread.
 inline constexpr bool has_openmp = CHRYSALIS_DETAIL_OPENMP == 1;
 
-/// The number of threads an OpenMP parallel region would use by default (OMP_NUM_THREADS, or the
-/// number of cores); 1 without OpenMP.
+/// The number of CPUs the calling thread may run on (its affinity mask, as `taskset` or a
+/// container's cpuset leave it); the number of cores where that cannot be asked.
+[[nodiscard]] inline int available_cpus() noexcept {
+#if defined(__linux__)
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+#endif
+    return std::max(1, int(std::thread::hardware_concurrency()));
+}
+
+/// The number of threads chrysalis uses by default: what an OpenMP parallel region would use
+/// (OMP_NUM_THREADS, or the number of cores), but never more than available_cpus(); 1 without
+/// OpenMP.
 [[nodiscard]] inline int hardware_threads() noexcept {
 #if CHRYSALIS_DETAIL_OPENMP
-    return std::max(1, omp_get_max_threads());
+    return std::max(1, std::min(omp_get_max_threads(), available_cpus()));
 #else
     return 1;
 #endif
@@ -46,7 +85,8 @@ inline thread_local int thread_setting = 0;
 
 /// The number of threads chrysalis's kernels use for calls made from the calling thread: by
 /// default hardware_threads(), otherwise what set_threads (or a ThreadsScope) chose. Always 1
-/// without OpenMP.
+/// without OpenMP. It is an upper bound: products too small to pay for a split, and products
+/// made while another process keeps the other cores busy, run on fewer.
 [[nodiscard]] inline int threads() noexcept {
     if constexpr (!has_openmp) return 1;
     return detail::thread_setting > 0 ? detail::thread_setting : hardware_threads();
@@ -81,32 +121,240 @@ class ThreadsScope {
 
 namespace detail {
 
+/// Seconds of CPU time the calling thread has used (wall time where that cannot be asked).
+[[nodiscard]] inline double thread_cpu_seconds() noexcept {
+#if defined(CLOCK_THREAD_CPUTIME_ID)
+    timespec ts{};
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+        return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+#endif
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+/// The helper threads of parallel_for, made on first use and kept (asleep when idle) for the
+/// life of the program; one set per process (per instruction-set namespace), used by one
+/// calling thread at a time: a call that finds it busy runs on its own thread.
+class ThreadPool {
+  public:
+    using Clock = std::chrono::steady_clock;
+
+    /// How long an idle helper watches for the next product before it sleeps.
+    static constexpr auto helper_spin = std::chrono::microseconds(100);
+    /// Two threads must beat one by this factor (wall time over the single-thread estimate) for
+    /// a split product to count as paying off.
+    static constexpr double min_speedup = 1.15;
+    /// The longest run of products kept on the calling thread before splitting is tried again.
+    static constexpr long max_backoff = 1024;
+
+    static ThreadPool& instance() {
+        // Never destroyed: its helpers sleep (or are stopped by the exit) without a join.
+        static ThreadPool* pool = new ThreadPool;
+        return *pool;
+    }
+
+    /// Runs call(ctx, chunk, worker) for every chunk in [0, chunks), on up to `workers` threads,
+    /// the calling thread being worker 0. Returns false, having run nothing, when the pool is in
+    /// use (by another thread, or by this one in an enclosing call).
+    bool run(long chunks, int workers, void (*call)(void*, long, int), void* ctx) {
+        if (busy_.exchange(true, std::memory_order_acquire)) return false;
+        struct Release {
+            std::atomic<bool>& b;
+            ~Release() { b.store(false, std::memory_order_release); }
+        } release{busy_};
+        if (skip_ > 0) {
+            // Backing off: this product runs alone; wake the helpers just before the next
+            // trial, so that they are watching when it comes.
+            if (--skip_ == 0) wake_helpers();
+            for (long c = 0; c < chunks; ++c) call(ctx, c, 0);
+            return true;
+        }
+        workers = std::min(workers, 1 + grow(workers - 1));
+        if (workers <= 1) {
+            for (long c = 0; c < chunks; ++c) call(ctx, c, 0);
+            return true;
+        }
+        const auto start = Clock::now();
+        call_ = call;
+        ctx_ = ctx;
+        done_.store(0, std::memory_order_relaxed);
+        workers_.store(workers, std::memory_order_relaxed);
+        generation_ = (generation_ + 1) & 0xffffffffu;
+        claim_.store(generation_ << 32 | std::uint64_t(chunks) << 16, std::memory_order_release);
+        wake_helpers();
+
+        // The caller's share: every chunk not yet claimed.
+        const double cpu0 = thread_cpu_seconds();
+        long mine = 0;
+        for (long c; (c = claim(generation_)) >= 0; ++mine) call(ctx, c, 0);
+        const double cpu = thread_cpu_seconds() - cpu0;
+        done_.fetch_add(std::uint32_t(mine), std::memory_order_seq_cst);
+        // A chunk's time, from the caller's CPU time (which a preemption does not inflate).
+        const double per_chunk = mine > 0 ? cpu / double(mine) : 0.0;
+        wait_for(std::uint32_t(chunks),
+                 Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>(std::min(per_chunk, 1e-3))));
+        // Did the split pay? One thread would have taken about chunks × per_chunk.
+        const double wall = std::chrono::duration<double>(Clock::now() - start).count();
+        const bool paid = mine < chunks && wall * min_speedup <= per_chunk * double(chunks);
+        if (paid) {
+            backoff_ = std::max(1L, backoff_ / 2);
+        } else {
+            skip_ = backoff_;
+            backoff_ = std::min(max_backoff, backoff_ * 2);
+        }
+        return true;
+    }
+
+    /// The number of products the pool will still keep on the calling thread (a test hook).
+    [[nodiscard]] long backing_off() const noexcept { return skip_; }
+
+  private:
+    ThreadPool() = default;
+
+    /// Claims the next chunk of the product `generation`; -1 when none is left.
+    long claim(std::uint64_t generation) noexcept {
+        std::uint64_t s = claim_.load(std::memory_order_acquire);
+        for (;;) {
+            const std::uint64_t next = s & 0xffff, total = (s >> 16) & 0xffff;
+            if (s >> 32 != generation || next >= total) return -1;
+            if (claim_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel,
+                                             std::memory_order_acquire))
+                return long(next);
+        }
+    }
+
+    /// Waits until `total` chunks are done: spinning until `spin_until`, then asleep.
+    void wait_for(std::uint32_t total, Clock::time_point spin_until) noexcept {
+        int polls = 0;
+        for (std::uint32_t d; (d = done_.load(std::memory_order_acquire)) != total;) {
+            if (++polls % 64 != 0 || Clock::now() < spin_until) {
+                cpu_relax();
+                continue;
+            }
+            caller_waiting_.store(true, std::memory_order_seq_cst);
+            if (done_.load(std::memory_order_seq_cst) == d)
+                done_.wait(d, std::memory_order_acquire);
+            caller_waiting_.store(false, std::memory_order_relaxed);
+        }
+    }
+
+    void wake_helpers() noexcept {
+        wake_.fetch_add(1, std::memory_order_seq_cst);
+        if (sleepers_.load(std::memory_order_seq_cst) > 0) wake_.notify_all();
+    }
+
+    /// Makes helpers until there are `n`; returns how many there are (fewer if a thread cannot
+    /// be made).
+    int grow(int n) noexcept {
+        while (int(helpers_.size()) < n) {
+            try {
+                helpers_.emplace_back([this, index = int(helpers_.size()) + 1] { serve(index); });
+                helpers_.back().detach();
+            } catch (...) {
+                break;
+            }
+        }
+        return int(helpers_.size());
+    }
+
+    /// A helper's life: watch for products (briefly), sleep, work on the chunks left.
+    void serve(int index) noexcept {
+        std::uint64_t seen = 0;
+        for (;;) {
+            // Watch for a new product, then sleep until woken.
+            auto until = Clock::now() + helper_spin;
+            for (int polls = 0;; ++polls) {
+                const std::uint32_t epoch = wake_.load(std::memory_order_seq_cst);
+                if (claim_.load(std::memory_order_acquire) >> 32 != seen) break;
+                if (polls % 64 == 0 && Clock::now() > until) {
+                    sleepers_.fetch_add(1, std::memory_order_seq_cst);
+                    if (claim_.load(std::memory_order_seq_cst) >> 32 == seen)
+                        wake_.wait(epoch, std::memory_order_seq_cst);
+                    sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+                    until = Clock::now() + helper_spin;  // woken: watch again
+                }
+                cpu_relax();
+            }
+            const std::uint64_t s = claim_.load(std::memory_order_acquire);
+            seen = s >> 32;
+            if (index >= workers_.load(std::memory_order_relaxed)) continue;
+            for (long c; (c = claim(seen)) >= 0;) {
+                call_(ctx_, c, index);
+                const std::uint32_t total = std::uint32_t((s >> 16) & 0xffff);
+                if (done_.fetch_add(1, std::memory_order_seq_cst) + 1 == total &&
+                    caller_waiting_.load(std::memory_order_seq_cst))
+                    done_.notify_all();
+            }
+        }
+    }
+
+    std::atomic<bool> busy_{false};
+    // The product on offer: generation (bits 32-63), chunk count (16-31), next chunk (0-15).
+    alignas(64) std::atomic<std::uint64_t> claim_{0};
+    alignas(64) std::atomic<std::uint32_t> done_{0};
+    std::atomic<bool> caller_waiting_{false};
+    alignas(64) std::atomic<std::uint32_t> wake_{0};
+    std::atomic<int> sleepers_{0};
+    std::atomic<int> workers_{0};
+    // Written by the caller before a product is offered, read by helpers after a claim.
+    void (*call_)(void*, long, int) = nullptr;
+    void* ctx_ = nullptr;
+    // The caller's own (under busy_).
+    std::uint64_t generation_ = 0;
+    long skip_ = 0, backoff_ = 1;
+    std::vector<std::thread> helpers_;
+};
+
+/// The most chunks one parallel_for may have.
+inline constexpr long max_chunks = 0xffff;
+
+/// Runs f(chunk, worker) for every chunk in [0, chunks), on up to `workers` threads: the calling
+/// thread is worker 0 and starts at once; helpers 1 … workers − 1 take the chunks it has not
+/// reached. Which worker runs which chunk depends on the scheduling; every worker runs its chunks
+/// one at a time, so per-worker state (a workspace) indexed by `worker` needs no lock. f must not
+/// throw. Without OpenMP, with workers ≤ 1 or a single chunk, all of it runs on the caller, in
+/// order.
+template <class F>
+void parallel_for(long chunks, int workers, F&& f) {
+    if (chunks <= 0) return;
+    workers = int(std::min<long>(workers, chunks));
+#if CHRYSALIS_DETAIL_OPENMP
+    if (workers > 1 && chunks <= max_chunks) {
+        using Fn = std::remove_reference_t<F>;
+        const auto call = [](void* ctx, long chunk, int worker) {
+            (*static_cast<Fn*>(ctx))(chunk, worker);
+        };
+        if (ThreadPool::instance().run(chunks, workers, call,
+                                       const_cast<void*>(static_cast<const void*>(&f))))
+            return;
+    }
+#endif
+    for (long c = 0; c < chunks; ++c) f(c, 0);
+}
+
 /// Runs f(begin, count) over [0, n) cut into blocks of `per` elements (the last one shorter),
-/// one block per thread, the calling thread among them: ⌈n/per⌉ threads in all. With one block
-/// f(0, n) runs on the calling thread. f must not throw.
+/// the blocks shared among up to one thread per block (parallel_for). With one block f(0, n)
+/// runs on the calling thread. f must not throw.
 template <class F>
 void parallel_blocks(long n, long per, F&& f) {
-    const int parts = per <= 0 || per >= n ? 1 : int((n + per - 1) / per);
-    if (parts <= 1) {
+    if (per <= 0 || per >= n) {
         f(0L, n);
         return;
     }
-#if CHRYSALIS_DETAIL_OPENMP
-#pragma omp parallel num_threads(parts)
-    {
-        // Fewer threads than asked (nested regions, OMP_DYNAMIC) still cover every block.
-        const int n_threads = omp_get_num_threads();
-        for (int part = omp_get_thread_num(); part < parts; part += n_threads) {
-            const long begin = part * per;
-            f(begin, std::min(per, n - begin));
-        }
-    }
-#else
-    for (int part = 0; part < parts; ++part) {
-        const long begin = part * per;
+    const long blocks = (n + per - 1) / per;
+    parallel_for(blocks, int(std::min<long>(blocks, threads())), [&](long block, int) {
+        const long begin = block * per;
         f(begin, std::min(per, n - begin));
-    }
-#endif
+    });
 }
 
 /// The block length that cuts n into `parts` blocks, rounded up to a multiple of `align`.
@@ -116,8 +364,8 @@ void parallel_blocks(long n, long per, F&& f) {
 }
 
 /// The number of threads worth using for `work` units of arithmetic (multiply-adds): one per
-/// `grain` units, at most threads(). Fork and join cost a few microseconds, so small products
-/// stay on the calling thread.
+/// `grain` units, at most threads(). Waking a helper and handing it a chunk costs a few
+/// microseconds, so small products stay on the calling thread.
 [[nodiscard]] inline int threads_for(double work, double grain) noexcept {
     const int t = threads();
     if (t <= 1) return 1;
@@ -125,4 +373,4 @@ void parallel_blocks(long n, long per, F&& f) {
 }
 
 }  // namespace detail
-}  // namespace chrysalis
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

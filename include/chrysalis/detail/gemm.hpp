@@ -8,11 +8,12 @@
 // Uses Eigen 3.4's internal general_matrix_matrix_product.
 //
 // Threads: C is cut into contiguous blocks of rows (or of columns, when it is wider than tall),
-// one per thread (see parallel.hpp), and each thread runs the sequential kernel on its block
-// with its own workspace. Every thread packs its share of the large operand and all of the small
-// one (a batch: 128 columns here), so the threads never wait for each other inside a product and
-// no element of C depends on the scheduling. Eigen's own OpenMP GEMM shares the packed operand
-// between threads and would also allocate a packing buffer per thread on every call.
+// two per thread, which the threads claim one at a time (see parallel.hpp); each thread runs the
+// sequential kernel on its blocks with its own workspace. Every block packs its share of the
+// large operand and all of the small one (a batch: 128 columns here), so the threads never wait
+// for each other inside a product and no element of C depends on the scheduling. Eigen's own
+// OpenMP GEMM shares the packed operand between threads and would also allocate a packing
+// buffer per thread on every call.
 
 #include <Eigen/Core>
 
@@ -71,15 +72,16 @@ class Gemm {
             if (kernel_overwrites) c.setZero();
             init(c, 0);
             const int parts = threads_for(double(rows) * double(depth), min_work_per_thread);
-            parallel_blocks(long(rows), block_length(long(rows), parts, 64),
-                            [&](long begin, long len) {
-                                auto y = c.col(0).segment(begin, len);
-                                if (op_a == Op::none) {
-                                    y.noalias() += a.middleRows(begin, len) * b.col(0);
-                                } else {
-                                    y.noalias() += a.middleCols(begin, len).transpose() * b.col(0);
-                                }
-                            });
+            const long per = block_length(long(rows), parts * chunks_per_thread, 64);
+            parallel_for((long(rows) + per - 1) / per, parts, [&](long chunk, int) {
+                const long begin = chunk * per, len = std::min(per, long(rows) - begin);
+                auto y = c.col(0).segment(begin, len);
+                if (op_a == Op::none) {
+                    y.noalias() += a.middleRows(begin, len) * b.col(0);
+                } else {
+                    y.noalias() += a.middleCols(begin, len).transpose() * b.col(0);
+                }
+            });
             return;
         }
         if (rows == 0 || cols == 0 || depth == 0) {
@@ -99,19 +101,21 @@ class Gemm {
             split_rows ? Eigen::Index(Traits::mr) : Eigen::Index(PackedGemmShape<S>::nr);
         int parts = threads_for(double(rows) * double(cols) * double(depth), min_work_per_thread);
         parts = int(std::min<Eigen::Index>(parts, std::max<Eigen::Index>(1, side / (2 * align))));
-        const Eigen::Index per = block_length(long(side), parts, long(align));
-        parts = int((side + per - 1) / per);
-        // Workspaces are made here, on the calling thread, so that a failure to allocate throws
-        // to the caller instead of inside a parallel region.
+        // Each thread's share is cut in chunks that the threads claim one at a time (see
+        // parallel.hpp); the chunks depend only on the shape and `parts`, never on which thread
+        // runs them, so each element of C is summed the same way however they are scheduled.
+        const Eigen::Index per = block_length(long(side), parts * chunks_per_thread, long(align));
+        const long chunks = long((side + per - 1) / per);
+        parts = int(std::min<long>(parts, chunks));
+        // Workspaces, one per thread, are made here, on the calling thread, so that a failure
+        // to allocate throws to the caller instead of inside a parallel region.
         if (slots_.size() < std::size_t(parts)) slots_.resize(std::size_t(parts));
-        for (int p = 0; p < parts; ++p) {
-            const Eigen::Index len = std::min(per, side - std::min(side, p * per));
-            if (len > 0)
-                slots_[std::size_t(p)].reserve(split_rows ? len : rows, split_rows ? cols : len,
-                                               depth);
-        }
-        parallel_blocks(long(side), long(per), [&](long begin, long len) {
-            Slot& slot = slots_[std::size_t(begin / per)];
+        for (int p = 0; p < parts; ++p)
+            slots_[std::size_t(p)].reserve(split_rows ? std::min(per, side) : rows,
+                                           split_rows ? cols : std::min(per, side), depth);
+        parallel_for(chunks, parts, [&](long chunk, int worker) {
+            const long begin = chunk * long(per), len = std::min(long(per), long(side) - begin);
+            Slot& slot = slots_[std::size_t(worker)];
             if (split_rows) {
                 // Rows [begin, begin + len) of C come from the same rows of op(A).
                 auto block = c.middleRows(begin, len);
@@ -141,6 +145,10 @@ class Gemm {
                                                           Eigen::Dynamic, Eigen::Dynamic, 1, false>;
     /// Below this many multiply-adds per thread, a product is not split further.
     static constexpr double min_work_per_thread = 1 << 18;
+    /// The chunks each thread's share of a split product is cut into: more chunks let the
+    /// calling thread take over more of a late helper's share, but each chunk of columns reads
+    /// all of op(A) again.
+    static constexpr int chunks_per_thread = 2;
 
     /// One thread's packing workspace. One made for a larger product serves a smaller one (Eigen
     /// takes the minimum of each block size and the dimension), so only growth allocates: the

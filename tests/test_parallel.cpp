@@ -1,0 +1,108 @@
+// The thread policy of parallel.hpp: which products stay on one thread, the default count's
+// respect for the CPU affinity, and parallel_for's contract (every chunk once, per-worker
+// indices, nesting). Speed itself is measured only in benchmarks/network_bench.
+
+#include <catch2/catch.hpp>
+
+#include <chrysalis/chrysalis.hpp>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
+using namespace chrysalis;
+
+TEST_CASE("products too small to pay for a split stay on one thread", "[parallel]") {
+    ThreadsScope two(2);
+    const double grain = 1 << 18;
+    CHECK(detail::threads_for(0, grain) == 1);
+    CHECK(detail::threads_for(grain - 1, grain) == 1);
+    CHECK(detail::threads_for(1.5 * grain, grain) == 1);
+    CHECK(detail::threads_for(2 * grain, grain) == (has_openmp ? 2 : 1));
+    CHECK(detail::threads_for(100 * grain, grain) == (has_openmp ? 2 : 1));
+    ThreadsScope one(1);
+    CHECK(detail::threads_for(100 * grain, grain) == 1);
+}
+
+TEST_CASE("a single chunk or a single worker runs on the calling thread, in order", "[parallel]") {
+    ThreadsScope two(2);
+    const auto me = std::this_thread::get_id();
+    std::vector<long> order;
+    bool elsewhere = false;
+    detail::parallel_for(1, 2, [&](long c, int w) {
+        order.push_back(c);
+        elsewhere |= w != 0 || std::this_thread::get_id() != me;
+    });
+    detail::parallel_for(5, 1, [&](long c, int w) {
+        order.push_back(c);
+        elsewhere |= w != 0 || std::this_thread::get_id() != me;
+    });
+    CHECK_FALSE(elsewhere);
+    CHECK(order == std::vector<long>{0, 0, 1, 2, 3, 4});
+}
+
+TEST_CASE("parallel_for runs every chunk once, with per-worker indices", "[parallel]") {
+    for (int workers : {2, 3}) {
+        for (long chunks : {2L, 7L, 64L}) {
+            std::vector<std::atomic<int>> runs(static_cast<std::size_t>(chunks));
+            std::vector<std::atomic<int>> busy(static_cast<std::size_t>(workers));
+            std::atomic<bool> bad_worker{false}, overlap{false}, caller_not_zero{false};
+            const auto me = std::this_thread::get_id();
+            detail::parallel_for(chunks, workers, [&](long c, int w) {
+                if (w < 0 || w >= workers) {
+                    bad_worker = true;
+                    return;
+                }
+                if ((w == 0) != (std::this_thread::get_id() == me)) caller_not_zero = true;
+                if (busy[std::size_t(w)].fetch_add(1) != 0) overlap = true;  // one chunk at a time
+                runs[std::size_t(c)].fetch_add(1);
+                busy[std::size_t(w)].fetch_sub(1);
+            });
+            CHECK_FALSE(bad_worker);
+            CHECK_FALSE(overlap);
+            CHECK_FALSE(caller_not_zero);
+            for (auto& r : runs) CHECK(r.load() == 1);
+        }
+    }
+}
+
+TEST_CASE("a parallel_for inside a chunk runs on that chunk's thread", "[parallel]") {
+    std::atomic<int> total{0};
+    std::atomic<bool> moved{false};
+    detail::parallel_for(4, 2, [&](long, int) {
+        const auto here = std::this_thread::get_id();
+        detail::parallel_for(3, 2, [&](long, int w) {
+            if (w != 0 || std::this_thread::get_id() != here) moved = true;
+            total.fetch_add(1);
+        });
+    });
+    CHECK(total.load() == 12);
+    CHECK_FALSE(moved);
+}
+
+#if defined(__linux__)
+TEST_CASE("the default thread count respects the CPU affinity", "[parallel]") {
+    cpu_set_t saved;
+    REQUIRE(sched_getaffinity(0, sizeof saved, &saved) == 0);
+    CHECK(available_cpus() == CPU_COUNT(&saved));
+    CHECK(hardware_threads() <= available_cpus());
+    int first = 0;
+    while (!CPU_ISSET(first, &saved)) ++first;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    REQUIRE(sched_setaffinity(0, sizeof one, &one) == 0);
+    const int cpus = available_cpus(), hardware = hardware_threads(), now = threads();
+    REQUIRE(sched_setaffinity(0, sizeof saved, &saved) == 0);
+    CHECK(cpus == 1);
+    CHECK(hardware == 1);
+    CHECK(now == 1);
+    // An explicit setting is still obeyed (the caller asked for it).
+    ThreadsScope two(2);
+    CHECK(threads() == (has_openmp ? 2 : 1));
+}
+#endif
