@@ -12,8 +12,14 @@
 // (which the network skips), i.e. 3 GEMMs per Dense layer minus one. "peak" is that rate over
 // the FMA peak of the same number of cores, measured at start-up (also printed in the context
 // lines at the top of the output): a fraction, which Google Benchmark prints with the "/s" it
-// appends to every rate. Times are wall-clock (UseRealTime), since OpenMP's workers do not count
-// in the main thread's CPU time.
+// appends to every rate. Times are wall-clock (UseRealTime), since the helper threads do not
+// count in the main thread's CPU time. The argument "threads" 0 is the default,
+// chrysalis::threads().
+//
+// Contention: with --contend (or CHRYSALIS_BENCH_CONTEND=1 in the environment) the benchmark
+// first forks one child that spins on the CPU at normal priority for the whole run (killed at
+// the end), as another user's process would: the "threads:0" rows must then stay within 10% of
+// "threads:1" (docs/performance.md).
 
 #include <benchmark/benchmark.h>
 
@@ -23,8 +29,17 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace {
 
@@ -66,8 +81,11 @@ double measure_peak(int threads) {
     double best = 0;
     for (int trial = 0; trial < 5; ++trial) {
         std::vector<double> rate(std::size_t(threads), 0.0);
-        detail::parallel_blocks(threads, 1,
-                                [&](long t, long) { rate[std::size_t(t)] = fma_chains(0.1); });
+        std::vector<std::thread> others;
+        for (int t = 1; t < threads; ++t)
+            others.emplace_back([&rate, t] { rate[std::size_t(t)] = fma_chains(0.1); });
+        rate[0] = fma_chains(0.1);
+        for (auto& t : others) t.join();
         double sum = 0;
         for (double r : rate) sum += r;
         best = std::max(best, sum);
@@ -96,7 +114,7 @@ void rates(benchmark::State& state, double flops_per_sample, Eigen::Index batch,
     state.counters["samples/s"] =
         benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
     // The share of peak: seconds per step at peak over the measured seconds per step.
-    const double peak = peak_gflops[std::min(threads, 2)];
+    const double peak = peak_gflops[std::min(threads > 0 ? threads : chrysalis::threads(), 2)];
     if (peak > 0) {
         state.counters["peak"] =
             benchmark::Counter(flops * 1e-9 / peak, benchmark::Counter::kIsIterationInvariantRate);
@@ -184,11 +202,13 @@ void distillation_loss(benchmark::State& state) {
 BENCHMARK(fma_peak)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(1)->UseRealTime();
 BENCHMARK(teacher_train_step)
     ->ArgNames({"batch", "threads"})
+    ->Args({128, 0})
     ->Args({128, 1})
     ->Args({128, 2})
     ->UseRealTime();
 BENCHMARK(student_train_step)
     ->ArgNames({"batch", "threads"})
+    ->Args({128, 0})
     ->Args({128, 1})
     ->Args({128, 2})
     ->UseRealTime();
@@ -204,16 +224,53 @@ BENCHMARK(teacher_inference)
     ->UseRealTime();
 BENCHMARK(student_inference)
     ->ArgNames({"batch", "threads"})
+    ->Args({128, 0})
     ->Args({128, 1})
     ->Args({128, 2})
+    ->Args({1, 0})
     ->Args({1, 1})
     ->Args({1, 2})
     ->UseRealTime();
 BENCHMARK(distillation_loss)->ArgName("batch")->Arg(128)->UseRealTime();
 
+namespace {
+
+/// A child process that spins on one CPU at normal priority until it is killed; -1 if none.
+pid_t start_competitor() {
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid != 0) return pid;
+    // The child: die with the benchmark, however it ends.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(0);
+    volatile unsigned long x = 0;
+    for (;;) x = x + 1;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+    // --contend (ours, so removed before Google Benchmark reads the arguments) or the variable.
+    bool contend = false;
+    if (const char* e = std::getenv("CHRYSALIS_BENCH_CONTEND")) contend = std::strcmp(e, "0") != 0;
+    int kept = 1;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--contend") == 0)
+            contend = true;
+        else
+            argv[kept++] = argv[i];
+    }
+    argc = kept;
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    // Forked before any thread exists (the peak measurement and chrysalis's helpers make some).
+    const pid_t competitor = contend ? start_competitor() : -1;
+    if (contend && competitor < 0) {
+        std::perror("network_bench: fork");
+        return 1;
+    }
+    benchmark::AddCustomContext("contention", contend ? "one spinning process" : "none");
+    benchmark::AddCustomContext("default_threads", std::to_string(chrysalis::threads()));
     peak_gflops[1] = measure_peak(1);
     peak_gflops[2] = has_openmp ? measure_peak(2) : peak_gflops[1];
     benchmark::AddCustomContext("fma_peak_1_thread_gflops", std::to_string(peak_gflops[1]));
@@ -221,5 +278,9 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("openmp", has_openmp ? "yes" : "no");
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
+    if (competitor > 0) {
+        kill(competitor, SIGKILL);
+        waitpid(competitor, nullptr, 0);
+    }
     return 0;
 }
