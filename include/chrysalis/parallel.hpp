@@ -17,8 +17,8 @@
 //     core back at once.
 //   - After each split product the caller compares the product's wall time with the CPU time its
 //     own chunks took: when two threads did not give a real speed-up (another process has the
-//     other core), the following products run on the calling thread alone, for a number of
-//     products that doubles each time (up to 1024) and halves again once splitting pays.
+//     other core), the following products run on the calling thread alone for a while: 1 ms,
+//     doubling each time up to 0.5 s, and halving again after 16 split products in a row pay.
 //
 // Each chunk is a fixed block of rows (or columns) of a product, computed by one thread with its
 // own packing workspace, and the chunks depend only on the product's shape and the thread count
@@ -152,8 +152,13 @@ class ThreadPool {
     /// Two threads must beat one by this factor (wall time over the single-thread estimate) for
     /// a split product to count as paying off.
     static constexpr double min_speedup = 1.15;
-    /// The longest run of products kept on the calling thread before splitting is tried again.
-    static constexpr long max_backoff = 1024;
+    /// After a split that did not pay, products stay on the calling thread for a while: 1 ms at
+    /// first, doubling with every such split up to half a second, so that a trial costs at most
+    /// a few percent however small the products are. The wait halves again after
+    /// `good_streak` split products in a row paid.
+    static constexpr auto min_backoff = std::chrono::milliseconds(1);
+    static constexpr auto max_backoff = std::chrono::milliseconds(500);
+    static constexpr int good_streak = 16;
 
     static ThreadPool& instance() {
         // Never destroyed: its helpers sleep (or are stopped by the exit) without a join.
@@ -170,10 +175,13 @@ class ThreadPool {
             std::atomic<bool>& b;
             ~Release() { b.store(false, std::memory_order_release); }
         } release{busy_};
-        if (skip_ > 0) {
-            // Backing off: this product runs alone; wake the helpers just before the next
-            // trial, so that they are watching when it comes.
-            if (--skip_ == 0) wake_helpers();
+        if (backing_off_) {
+            // This product runs alone. Once the back-off is over, wake the helpers, so that
+            // they are watching when the next product, the trial, comes.
+            if (Clock::now() >= skip_until_) {
+                backing_off_ = false;
+                wake_helpers();
+            }
             for (long c = 0; c < chunks; ++c) call(ctx, c, 0);
             return true;
         }
@@ -206,16 +214,18 @@ class ThreadPool {
         const double wall = std::chrono::duration<double>(Clock::now() - start).count();
         const bool paid = mine < chunks && wall * min_speedup <= per_chunk * double(chunks);
         if (paid) {
-            backoff_ = std::max(1L, backoff_ / 2);
+            if (++streak_ >= good_streak) {
+                streak_ = 0;
+                backoff_ = std::max<Clock::duration>(min_backoff, backoff_ / 2);
+            }
         } else {
-            skip_ = backoff_;
-            backoff_ = std::min(max_backoff, backoff_ * 2);
+            streak_ = 0;
+            backing_off_ = true;
+            skip_until_ = Clock::now() + backoff_;
+            backoff_ = std::min<Clock::duration>(max_backoff, backoff_ * 2);
         }
         return true;
     }
-
-    /// The number of products the pool will still keep on the calling thread (a test hook).
-    [[nodiscard]] long backing_off() const noexcept { return skip_; }
 
   private:
     ThreadPool() = default;
@@ -310,7 +320,10 @@ class ThreadPool {
     void* ctx_ = nullptr;
     // The caller's own (under busy_).
     std::uint64_t generation_ = 0;
-    long skip_ = 0, backoff_ = 1;
+    bool backing_off_ = false;
+    Clock::time_point skip_until_{};
+    Clock::duration backoff_ = min_backoff;
+    int streak_ = 0;
     std::vector<std::thread> helpers_;
 };
 
