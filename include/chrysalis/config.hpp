@@ -3,8 +3,9 @@
 // three lines), the default scalar type, and the small helpers every header uses to report bad
 // arguments.
 
+#include <charconv>
 #include <cmath>
-#include <sstream>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -47,13 +48,53 @@ inline constexpr bool is_supported_scalar_v =
 
 namespace detail {
 
-/// Formats any streamable values into one string: detail::concat("T = ", t, " is invalid").
+// concat's pieces: one non-template function per kind of value, so that each concat call is a
+// row of plain calls rather than an std::ostringstream instantiated per list of argument types.
+[[gnu::noinline]] inline void append_text(std::string& out, std::string_view text) {
+    out += text;
+}
+[[gnu::noinline]] inline void append_signed(std::string& out, long long value) {
+    char buffer[24];
+    out.append(buffer, std::to_chars(buffer, buffer + sizeof buffer, value).ptr);
+}
+[[gnu::noinline]] inline void append_unsigned(std::string& out, unsigned long long value) {
+    char buffer[24];
+    out.append(buffer, std::to_chars(buffer, buffer + sizeof buffer, value).ptr);
+}
+[[gnu::noinline]] inline void append_floating(std::string& out, double value) {
+    char buffer[32];
+    const int n = std::snprintf(buffer, sizeof buffer, "%.17g", value);
+    out.append(buffer, std::size_t(n > 0 ? n : 0));
+}
+
+/// Appends one value as an std::ostream with precision 17 writes it: text as it is, a character
+/// as itself, integers (and bool, as 0 or 1) in decimal, float and double as "%.17g".
+template <class T>
+void append_part(std::string& out, const T& value) {
+    if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+        append_text(out, value);
+    } else if constexpr (std::is_same_v<T, const char*> || std::is_same_v<T, char*>) {
+        append_text(out, value != nullptr ? std::string_view(value) : std::string_view());
+    } else if constexpr (std::is_same_v<T, char> || std::is_same_v<T, signed char> ||
+                         std::is_same_v<T, unsigned char>) {
+        out += char(value);
+    } else if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+        append_signed(out, value);
+    } else if constexpr (std::is_integral_v<T>) {
+        append_unsigned(out, value);
+    } else {
+        static_assert(std::is_floating_point_v<T>, "chrysalis::detail::concat: unsupported type");
+        append_floating(out, double(value));
+    }
+}
+
+/// Formats values into one string: detail::concat("T = ", t, " is invalid"), as an std::ostream
+/// with precision 17 would (see append_part). Cold: it builds error messages.
 template <class... Parts>
-[[nodiscard]] std::string concat(const Parts&... parts) {
-    std::ostringstream out;
-    out.precision(17);
-    (out << ... << parts);
-    return out.str();
+[[nodiscard, gnu::cold]] std::string concat(const Parts&... parts) {
+    std::string out;
+    (append_part(out, parts), ...);
+    return out;
 }
 
 /// Throws ValueError unless `value` is a finite number > 0.
