@@ -26,7 +26,7 @@
 #include "chrysalis/serialize.hpp"
 #include "chrysalis/tensor.hpp"
 
-namespace chrysalis {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 /// The version of the checkpoint format that save_checkpoint writes and load_checkpoint reads.
 inline constexpr std::uint32_t checkpoint_format_version = 1;
@@ -346,4 +346,4 @@ int resume_training(Net& net, Optimizer& optimizer, Rng& rng, const std::string&
 
 }  // namespace detail
 
-}  // namespace chrysalis
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

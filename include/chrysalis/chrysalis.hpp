@@ -7,6 +7,7 @@
 #include "chrysalis/data.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/gradcheck.hpp"
+#include "chrysalis/isa.hpp"
 #include "chrysalis/layer_traits.hpp"
 #include "chrysalis/layers/activations.hpp"
 #include "chrysalis/layers/dense.hpp"

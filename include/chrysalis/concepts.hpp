@@ -3,9 +3,10 @@
 
 #include <concepts>
 
+#include "chrysalis/isa.hpp"
 #include "chrysalis/tensor.hpp"
 
-namespace chrysalis {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 /// Layer<L, Scalar> — one stage of a network.
 ///
@@ -31,4 +32,4 @@ concept Layer = requires(L& layer, ConstMatrixRef<Scalar> x, MatrixRef<Scalar> y
     layer.backward(x, x, x, y);
 };
 
-}  // namespace chrysalis
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "chrysalis/errors.hpp"
+#include "chrysalis/isa.hpp"
 
 #define CHRYSALIS_VERSION_MAJOR 0
 #define CHRYSALIS_VERSION_MINOR 1
@@ -25,7 +26,7 @@
     "." CHRYSALIS_DETAIL_STR(CHRYSALIS_VERSION_MINOR) "." CHRYSALIS_DETAIL_STR( \
         CHRYSALIS_VERSION_PATCH)
 
-namespace chrysalis {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 /// The library version, as three numbers and as a string.
 struct Version {
@@ -107,4 +108,4 @@ inline void require_positive_finite(double value, std::string_view what, std::st
 }
 
 }  // namespace detail
-}  // namespace chrysalis
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

@@ -29,7 +29,7 @@
 #include "chrysalis/random.hpp"
 #include "chrysalis/tensor.hpp"
 
-namespace chrysalis {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 /// A labelled data set: features (feature_count × N, one column per sample) and N labels in
 /// [0, classes).
@@ -437,4 +437,4 @@ void jitter(Matrix<Scalar>& images, int width, int height, int max_shift, Rng& r
     jitter(MatrixRef<Scalar>(images), width, height, max_shift, rng);
 }
 
-}  // namespace chrysalis
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

@@ -26,7 +26,7 @@
 #include "chrysalis/random.hpp"
 #include "chrysalis/tensor.hpp"
 
-namespace chrysalis {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 /// Settings of a gradient check.
 struct GradcheckOptions {
@@ -159,4 +159,4 @@ GradcheckReport gradcheck_layer(L& layer, Matrix<double> x, Eigen::Index output_
     return report;
 }
 
-}  // namespace chrysalis
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

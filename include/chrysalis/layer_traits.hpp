@@ -17,7 +17,7 @@
 #include "chrysalis/layers/dropout.hpp"
 #include "chrysalis/network.hpp"
 
-namespace chrysalis {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 namespace detail {
 /// "float" or "double".
@@ -203,4 +203,4 @@ std::string architecture(const Net&) {
     return detail::architecture_of<Net>();
 }
 
-}  // namespace chrysalis
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

@@ -20,7 +20,7 @@
 #include "chrysalis/softmax.hpp"
 #include "chrysalis/tensor.hpp"
 
-namespace chrysalis {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 /// A loss value and its gradient with respect to the logits.
 template <class Scalar>
@@ -274,4 +274,4 @@ struct ReverseKL {
     }
 };
 
-}  // namespace chrysalis
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

@@ -17,7 +17,7 @@
 #include "chrysalis/random.hpp"
 #include "chrysalis/tensor.hpp"
 
-namespace chrysalis {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 namespace detail {
 
@@ -350,4 +350,4 @@ class Sequential {
     bool want_input_gradient_ = false;
 };
 
-}  // namespace chrysalis
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

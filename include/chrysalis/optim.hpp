@@ -19,7 +19,7 @@
 #include "chrysalis/parallel.hpp"
 #include "chrysalis/tensor.hpp"
 
-namespace chrysalis {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 /// A learning-rate schedule: the factor applied to the base rate at each epoch (epochs count
 /// from 0). Build one with the functions in chrysalis::schedule.
@@ -320,4 +320,4 @@ struct AdamW {
     detail::OptimizerState state_{};  ///< moment estimates and step count; not a setting
 };
 
-}  // namespace chrysalis
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

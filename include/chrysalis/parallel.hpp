@@ -51,7 +51,7 @@
 #include <time.h>
 #endif
 
-namespace chrysalis {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 /// True when chrysalis was compiled with OpenMP, i.e. can use more than one thread.
 inline constexpr bool has_openmp = CHRYSALIS_DETAIL_OPENMP == 1;

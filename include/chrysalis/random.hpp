@@ -5,7 +5,9 @@
 
 #include <cstdint>
 
-namespace chrysalis {
+#include "chrysalis/isa.hpp"
+
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 /// A seed, spelled out at call sites: `Teacher teacher{chrysalis::Seed{1}};`.
 struct Seed {
@@ -75,4 +77,4 @@ class Rng {
     return Seed{rng.next()};
 }
 
-}  // namespace chrysalis
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

@@ -27,7 +27,7 @@
 #include "chrysalis/network.hpp"
 #include "chrysalis/tensor.hpp"
 
-namespace chrysalis {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 /// The version of the model format that save writes and load reads.
 inline constexpr std::uint32_t model_format_version = 1;
@@ -471,4 +471,4 @@ void import_npy(Net& net, const std::string& directory) {
     });
 }
 
-}  // namespace chrysalis
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

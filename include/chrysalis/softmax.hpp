@@ -20,7 +20,7 @@
 #include "chrysalis/detail/softmax_kernels.hpp"
 #include "chrysalis/errors.hpp"
 
-namespace chrysalis {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 namespace detail {
 
@@ -28,7 +28,7 @@ namespace detail {
 /// coefficients adjacent in memory (column-major, or a single row).
 template <class Derived>
 [[nodiscard]] bool has_contiguous_columns(const Eigen::DenseBase<Derived>& m) {
-    if constexpr ((int(Eigen::internal::traits<Derived>::Flags) & Eigen::DirectAccessBit) != 0) {
+    if constexpr ((int(Derived::Flags) & Eigen::DirectAccessBit) != 0) {
         return m.rows() <= 1 || m.derived().rowStride() == 1;
     } else {
         return false;
@@ -44,7 +44,7 @@ template <class Out>
 concept WritableDense =
     std::is_base_of_v<Eigen::DenseBase<std::remove_cvref_t<Out>>, std::remove_cvref_t<Out>> &&
     !std::is_const_v<std::remove_reference_t<Out>> &&
-    (int(Eigen::internal::traits<std::remove_cvref_t<Out>>::Flags) & Eigen::LvalueBit) != 0;
+    (int(std::remove_cvref_t<Out>::Flags) & Eigen::LvalueBit) != 0;
 
 template <class Derived, class Out>
 void check_scalars() {
@@ -100,8 +100,7 @@ void softmax_into(const Eigen::DenseBase<Derived>& logits, double temperature, O
         const ColumnBlock<S> in_place{
             out.data(), column_stride(out), out.data(), column_stride(out), rows, cols};
 
-        constexpr bool direct =
-            (int(Eigen::internal::traits<Derived>::Flags) & Eigen::DirectAccessBit) != 0;
+        constexpr bool direct = (int(Derived::Flags) & Eigen::DirectAccessBit) != 0;
         if constexpr (direct) {
             if (has_contiguous_columns(logits)) {  // read the logits where they are
                 ColumnBlock<S> b = in_place;
@@ -195,4 +194,4 @@ void log_softmax(const Eigen::DenseBase<Derived>& logits, double temperature, Ou
                                                                    "chrysalis::log_softmax");
 }
 
-}  // namespace chrysalis
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

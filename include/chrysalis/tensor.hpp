@@ -6,7 +6,9 @@
 
 #include <Eigen/Core>
 
-namespace chrysalis {
+#include "chrysalis/isa.hpp"
+
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 /// A batch: Features × batch size, one column per sample (Features may be Eigen::Dynamic).
 template <int Features, class Scalar = float>
@@ -40,4 +42,4 @@ enum class Mode { inference, training };
 /// The width of a layer that keeps the width of its input (activations, dropout).
 inline constexpr int same_width = 0;
 
-}  // namespace chrysalis
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

@@ -33,7 +33,7 @@
 #include "chrysalis/softmax.hpp"
 #include "chrysalis/tensor.hpp"
 
-namespace chrysalis {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 /// What one epoch of training did.
 struct EpochReport {
@@ -597,4 +597,4 @@ std::vector<EpochReport> distill_soft(Net& student, const Dataset<typename Net::
                                   "chrysalis::distill_soft");
 }
 
-}  // namespace chrysalis
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

@@ -12,7 +12,7 @@
 #include "chrysalis/config.hpp"
 #include "chrysalis/errors.hpp"
 
-namespace chrysalis::detail {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
 
 /// A string usable as a template argument: Checked<"chrysalis::Sgd: learning rate lr", …>.
 template <std::size_t N>
@@ -55,4 +55,4 @@ class Checked {
     double value_;
 };
 
-}  // namespace chrysalis::detail
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail

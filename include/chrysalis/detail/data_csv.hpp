@@ -22,7 +22,7 @@
 #include "chrysalis/errors.hpp"
 #include "chrysalis/tensor.hpp"
 
-namespace chrysalis::detail {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
 
 /// Throws ValueError unless `delimiter` cannot be part of a number or a line end.
 inline void check_delimiter(std::string_view what, char delimiter) {
@@ -235,4 +235,4 @@ void write_csv(const Matrix<Scalar>& features, std::span<const int> labels, cons
     out.close();
 }
 
-}  // namespace chrysalis::detail
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail

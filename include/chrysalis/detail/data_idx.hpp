@@ -26,7 +26,7 @@
 #include "chrysalis/errors.hpp"
 #include "chrysalis/tensor.hpp"
 
-namespace chrysalis::detail {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
 
 /// How much deflate can expand its input at most (RFC 1951: 258 bytes from 2 bits, about 1032:1):
 /// a gzip file of S bytes holds at most 1032·S bytes.
@@ -251,4 +251,4 @@ void write_idx(const Matrix<Scalar>& features, std::span<const int> labels, int 
     label_file.close();
 }
 
-}  // namespace chrysalis::detail
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail

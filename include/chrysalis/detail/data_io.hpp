@@ -22,7 +22,7 @@
 #include "chrysalis/detail/file_io.hpp"
 #include "chrysalis/errors.hpp"
 
-namespace chrysalis::detail {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
 
 /// The operating system's reason for errno value `err`.
 [[nodiscard]] inline std::string os_reason(int err) {
@@ -207,4 +207,4 @@ class OutputFile {
     bool hooked_ = false;
 };
 
-}  // namespace chrysalis::detail
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail

@@ -23,7 +23,7 @@
 #include "chrysalis/config.hpp"
 #include "chrysalis/errors.hpp"
 
-namespace chrysalis::detail {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
 
 /// The operating system's text for an errno value ("No such file or directory").
 inline std::string errno_text(int error) {
@@ -233,4 +233,4 @@ inline std::uint32_t crc32(std::string_view bytes) noexcept {
     return c ^ 0xFFFFFFFFu;
 }
 
-}  // namespace chrysalis::detail
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail

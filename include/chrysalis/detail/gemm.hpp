@@ -1,11 +1,12 @@
 #pragma once
-// chrysalis/detail/gemm.hpp — C = op(A)·op(B) (or C += …) through Eigen's own GEMM kernel, with
-// the packing workspace kept between calls, split across threads.
+// chrysalis/detail/gemm.hpp — C = op(A)·op(B) (or C += …) through chrysalis's packed kernel
+// (gemm_kernel.hpp), with the packing workspace kept between calls, split across threads.
 //
 // Eigen's `C.noalias() = A * B` allocates its packing workspace on every call once it is larger
 // than EIGEN_STACK_ALLOCATION_LIMIT (128 KiB), which a training step at these sizes always is; a
 // layer keeps one Gemm per product instead, so a step allocates nothing after the first batch.
-// Uses Eigen 3.4's internal general_matrix_matrix_product.
+// Only Eigen's public API is used here: Ref for the operands, nothing of its internal kernels,
+// packers or blocking, and every kernel is compiled in chrysalis's instruction-set namespace.
 //
 // Threads: C is cut into contiguous blocks of rows (or of columns, when it is wider than tall),
 // two per thread, which the threads claim one at a time (see parallel.hpp); each thread runs the
@@ -18,14 +19,14 @@
 #include <Eigen/Core>
 
 #include <algorithm>
-#include <memory>
 #include <vector>
 
 #include "chrysalis/detail/gemm_kernel.hpp"
+#include "chrysalis/isa.hpp"
 #include "chrysalis/parallel.hpp"
 #include "chrysalis/tensor.hpp"
 
-namespace chrysalis::detail {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
 
 /// Whether an operand is used as stored or transposed.
 enum class Op { none, transpose };
@@ -49,6 +50,7 @@ class Gemm {
     /// workspace; every other call allocates nothing.
     void run(MatrixRef<S> c, ConstMatrixRef<S> a, Op op_a, ConstMatrixRef<S> b, Op op_b,
              bool accumulate = false, const S* row_init = nullptr) {
+        note_kernel_isa();
         const Eigen::Index rows = c.rows(), cols = c.cols();
         const Eigen::Index depth = op_a == Op::none ? a.cols() : a.rows();
         eigen_assert(rows == (op_a == Op::none ? a.rows() : a.cols()));
@@ -56,7 +58,7 @@ class Gemm {
         eigen_assert(depth == (op_b == Op::none ? b.rows() : b.cols()));
         // With the packed kernel, a plain C = op(A)·op(B) is written by the kernel's first pass
         // over the depth (C is never read), so C needs no zeroing first.
-        const bool kernel_overwrites = use_packed && !accumulate && !row_init;
+        const bool kernel_overwrites = !accumulate && !row_init;
         const auto init = [&](MatrixRef<S> block, Eigen::Index row0) {
             if (accumulate || kernel_overwrites) return;
             if (row_init) {
@@ -75,12 +77,11 @@ class Gemm {
             const long per = block_length(long(rows), parts * chunks_per_thread, 64);
             parallel_for((long(rows) + per - 1) / per, parts, [&](long chunk, int) {
                 const long begin = chunk * per, len = std::min(per, long(rows) - begin);
-                auto y = c.col(0).segment(begin, len);
-                if (op_a == Op::none) {
-                    y.noalias() += a.middleRows(begin, len) * b.col(0);
-                } else {
-                    y.noalias() += a.middleCols(begin, len).transpose() * b.col(0);
-                }
+                // Rows [begin, begin + len) of op(A): for a transposed op(A), columns of A.
+                const S* a_part =
+                    op_a == Op::none ? a.data() + begin : a.data() + begin * a.outerStride();
+                gemv(len, long(depth), a_part, long(a.outerStride()), op_a == Op::transpose,
+                     b.data(), c.data() + begin);
             });
             return;
         }
@@ -93,12 +94,12 @@ class Gemm {
         // cutting the columns costs nothing there and balances the threads exactly (a batch of
         // 128 is two blocks of 64; rows come in panels of 48, and 1200 rows are 25 of them);
         // a transposed op(A) is packed, and cutting the rows keeps each thread packing only its
-        // own share of it. Eigen's kernel packs both operands: cut the longer side.
-        const Eigen::Index min_cols = 4 * Eigen::Index(Traits::nr);
-        const bool split_rows = use_packed ? !(op_a == Op::none && cols >= min_cols) : rows >= cols;
+        // own share of it.
+        const Eigen::Index min_cols = 4 * Eigen::Index(PackedGemmShape<S>::nr);
+        const bool split_rows = !(op_a == Op::none && cols >= min_cols);
         const Eigen::Index side = split_rows ? rows : cols;
-        const Eigen::Index align =
-            split_rows ? Eigen::Index(Traits::mr) : Eigen::Index(PackedGemmShape<S>::nr);
+        const Eigen::Index align = split_rows ? Eigen::Index(PackedGemmShape<S>::mr)
+                                              : Eigen::Index(PackedGemmShape<S>::nr);
         int parts = threads_for(double(rows) * double(cols) * double(depth), min_work_per_thread);
         parts = int(std::min<Eigen::Index>(parts, std::max<Eigen::Index>(1, side / (2 * align))));
         // Each thread's share is cut in chunks that the threads claim one at a time (see
@@ -137,12 +138,6 @@ class Gemm {
     }
 
   private:
-    /// The packed micro-kernel of gemm_kernel.hpp where the instruction set has one (x86 with
-    /// AVX2 + FMA or AVX-512), Eigen's kernel elsewhere.
-    static constexpr bool use_packed = packed_gemm_available;
-    using Traits = Eigen::internal::gebp_traits<S, S>;
-    using Blocking = Eigen::internal::gemm_blocking_space<Eigen::ColMajor, S, S, Eigen::Dynamic,
-                                                          Eigen::Dynamic, Eigen::Dynamic, 1, false>;
     /// Below this many multiply-adds per thread, a product is not split further.
     static constexpr double min_work_per_thread = 1 << 18;
     /// The chunks each thread's share of a split product is cut into: more chunks let the
@@ -150,59 +145,26 @@ class Gemm {
     /// all of op(A) again.
     static constexpr int chunks_per_thread = 2;
 
-    /// One thread's packing workspace. One made for a larger product serves a smaller one (Eigen
-    /// takes the minimum of each block size and the dimension), so only growth allocates: the
-    /// smaller last batch of an epoch reuses the workspace of the full batches.
+    /// One thread's packing workspace. One made for a larger product serves a smaller one, so
+    /// only growth allocates: the smaller last batch of an epoch reuses the workspace of the full
+    /// batches.
     struct Slot {
-        std::unique_ptr<Blocking> blocking;
         PackedGemmBuffers<S> packed;
-        Eigen::Index rows = 0, cols = 0, depth = 0;
         void reserve(Eigen::Index r, Eigen::Index c, Eigen::Index d) {
-            if constexpr (use_packed) {
-                packed.reserve_for(r, c, d);
-                return;
-            }
-            if (blocking && r <= rows && c <= cols && d <= depth) return;
-            rows = std::max(r, rows);
-            cols = std::max(c, cols);
-            depth = std::max(d, depth);
-            blocking = std::make_unique<Blocking>(rows, cols, depth, 1, true);
-            blocking->allocateAll();
+            packed.reserve_for(r, c, d);
         }
     };
 
-    template <int OrderA, int OrderB>
-    static void kernel(Slot& slot, MatrixRef<S>& c, const S* a, Eigen::Index lda, const S* b,
-                       Eigen::Index ldb, Eigen::Index depth) {
-        Eigen::internal::general_matrix_matrix_product<Eigen::Index, S, OrderA, false, S, OrderB,
-                                                       false, Eigen::ColMajor,
-                                                       1>::run(c.rows(), c.cols(), depth, a, lda, b,
-                                                               ldb, c.data(), 1, c.outerStride(),
-                                                               S(1), *slot.blocking, nullptr);
-    }
-
-    /// C += op(A)·op(B) on one thread. A column-major matrix read as its transpose is a row-major
-    /// matrix with the same stride.
+    /// C += op(A)·op(B) on one thread (C = op(A)·op(B) with `overwrite`), by the packed kernel
+    /// of gemm_kernel.hpp.
     static void product(Slot& slot, MatrixRef<S> c, const S* a, Eigen::Index lda, Op op_a,
                         const S* b, Eigen::Index ldb, Op op_b, Eigen::Index depth, bool overwrite) {
-        if constexpr (use_packed) {
-            packed_gemm(long(c.rows()), long(c.cols()), long(depth), a, long(lda),
-                        op_a == Op::transpose, b, long(ldb), op_b == Op::transpose, c.data(),
-                        long(c.outerStride()), overwrite, slot.packed);
-            return;
-        }
-        if (op_a == Op::none && op_b == Op::none) {
-            kernel<Eigen::ColMajor, Eigen::ColMajor>(slot, c, a, lda, b, ldb, depth);
-        } else if (op_a == Op::none) {
-            kernel<Eigen::ColMajor, Eigen::RowMajor>(slot, c, a, lda, b, ldb, depth);
-        } else if (op_b == Op::none) {
-            kernel<Eigen::RowMajor, Eigen::ColMajor>(slot, c, a, lda, b, ldb, depth);
-        } else {
-            kernel<Eigen::RowMajor, Eigen::RowMajor>(slot, c, a, lda, b, ldb, depth);
-        }
+        packed_gemm(long(c.rows()), long(c.cols()), long(depth), a, long(lda),
+                    op_a == Op::transpose, b, long(ldb), op_b == Op::transpose, c.data(),
+                    long(c.outerStride()), overwrite, slot.packed);
     }
 
     std::vector<Slot> slots_;
 };
 
-}  // namespace chrysalis::detail
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail

@@ -11,10 +11,16 @@
 // columns of C: 3·nr accumulators, 3 loads and nr broadcasts per 3·nr fused multiply-adds. At the
 // shapes of a training step (a batch of 128 against weights of 800 to 1200 units) it runs at
 // about 85–90% of the FMA peak where Eigen 3.4's kernel (mr × nr = 48 × 4) reaches about 65–70%
-// on the machine of docs/performance.md. Used for x86 with AVX2 + FMA or AVX-512; other targets
-// keep Eigen's kernel (gemm.hpp).
+// on the machine of docs/performance.md. It is the only GEMM of the layers, on every target:
+// the micro-kernel is written with xsimd's batch of the translation unit's instruction set (on
+// targets without FMA, xsimd::fma is a multiply and an add), and chrysalis packs both operands
+// itself, so nothing here depends on the layout of Eigen's internal packers or blocking.
 
 #include <xsimd/xsimd.hpp>
+
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstddef>
@@ -22,20 +28,14 @@
 #include <vector>
 
 #include <Eigen/Core>
+#include "chrysalis/isa.hpp"
 
-namespace chrysalis::detail {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wignored-attributes"  // Eigen's packet types as template arguments
-#endif
-
-#if defined(__FMA__) && (defined(__AVX2__) || defined(__AVX512F__))
-inline constexpr bool packed_gemm_available = true;
-#else
-inline constexpr bool packed_gemm_available = false;
 #endif
 
 template <class S>
@@ -135,6 +135,61 @@ inline void micro_kernel(long kc, const S* __restrict a, long a_step, const S* _
     }
 }
 
+#if defined(__AVX__)
+/// dst[j·ldd + i] = src[i·lds + j] for an 8 × 8 block of floats: the rows of src become the
+/// columns of dst, in registers (unpack, shuffle, then swap the 128-bit halves).
+inline void transpose_block(const float* src, long lds, float* dst, long ldd) {
+    __m256 r[8], t[8], s[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);      // a0 b0 a1 b1 | a4 b4 a5 b5
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  // a2 b2 a3 b3 | a6 b6 a7 b7
+    }
+    for (int i = 0; i < 8; i += 4) {
+        s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);      // a0 b0 c0 d0 | a4 b4 c4 d4
+        s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);  // a1 b1 c1 d1 | a5 …
+        s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int j = 0; j < 4; ++j) {
+        _mm256_storeu_ps(dst + j * ldd, _mm256_permute2f128_ps(s[j], s[j + 4], 0x20));
+        _mm256_storeu_ps(dst + (j + 4) * ldd, _mm256_permute2f128_ps(s[j], s[j + 4], 0x31));
+    }
+}
+/// The same for a 4 × 4 block of doubles.
+inline void transpose_block(const double* src, long lds, double* dst, long ldd) {
+    const __m256d r0 = _mm256_loadu_pd(src), r1 = _mm256_loadu_pd(src + lds),
+                  r2 = _mm256_loadu_pd(src + 2 * lds), r3 = _mm256_loadu_pd(src + 3 * lds);
+    const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1),
+                  t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+    _mm256_storeu_pd(dst, _mm256_permute2f128_pd(t0, t2, 0x20));
+    _mm256_storeu_pd(dst + ldd, _mm256_permute2f128_pd(t1, t3, 0x20));
+    _mm256_storeu_pd(dst + 2 * ldd, _mm256_permute2f128_pd(t0, t2, 0x31));
+    _mm256_storeu_pd(dst + 3 * ldd, _mm256_permute2f128_pd(t1, t3, 0x31));
+}
+#endif
+
+/// Packs a full panel of a transposed op(A) — mr rows, the i-th one at a[k0 + i·lda], read
+/// along the depth — as panel[k·mr + i], in register blocks where the instruction set has
+/// them: 8 × 8 floats or 4 × 4 doubles with AVX. Returns how many depth values it packed
+/// (a multiple of the block); the caller packs the rest one value at a time.
+template <class S>
+inline long pack_transposed_blocks([[maybe_unused]] S* panel, [[maybe_unused]] const S* a,
+                                   [[maybe_unused]] long lda, [[maybe_unused]] long k0,
+                                   [[maybe_unused]] long kc) {
+#if defined(__AVX__)
+    constexpr long MR = PackedGemmShape<S>::mr, W = 32 / long(sizeof(S));
+    static_assert(MR % W == 0, "the micro-kernel's rows are whole transpose blocks");
+    long k = 0;
+    for (; k + W <= kc; k += W)
+        for (long i = 0; i < MR; i += W)
+            transpose_block(a + k0 + k + i * lda, lda, panel + k * MR + i, MR);
+    return k;
+#else
+    return 0;
+#endif
+}
+
 /// Packs rows [i0, i0 + m) × depth [k0, k0 + kc) of op(A) into mr-row panels, zero-padded.
 /// A is column-major with stride lda; `trans` means op(A) = Aᵀ.
 template <class S>
@@ -153,26 +208,15 @@ inline void pack_a(S* dst, const S* a, long lda, bool trans, long i0, long m, lo
             }
         } else {
             // op(A)(i, k) = a[k + i·lda]: rows of op(A) are contiguous in k, so a panel is a
-            // transpose. Eigen's row-major packer does it with in-register transposes and lays a
-            // full panel out exactly as the micro-kernel reads it (panel[k·mr + i]) when its
-            // packets are the micro-kernel's registers.
-            using Mapper = Eigen::internal::const_blas_data_mapper<S, long, Eigen::RowMajor>;
-            using Packet = typename Eigen::internal::packet_traits<S>::type;
-            constexpr int packet = Eigen::internal::unpacket_traits<Packet>::size;
-            if constexpr (MR == 3 * packet) {
-                if (rows == MR) {
-                    Eigen::internal::gemm_pack_lhs<S, long, Mapper, int(MR), packet, Packet,
-                                                   Eigen::RowMajor, false, false>()(
-                        panel, Mapper(a + k0 + (i0 + p) * lda, lda), kc, MR);
-                    continue;
-                }
-            }
+            // transpose, done in blocks of registers where there are AVX registers.
+            long k = 0;
+            if (rows == MR) k = pack_transposed_blocks(panel, a + (i0 + p) * lda, lda, k0, kc);
             for (long i = 0; i < rows; ++i) {
                 const S* src = a + k0 + (i0 + p + i) * lda;
-                for (long k = 0; k < kc; ++k) panel[k * MR + i] = src[k];
+                for (long kk = k; kk < kc; ++kk) panel[kk * MR + i] = src[kk];
             }
             for (long i = rows; i < MR; ++i)
-                for (long k = 0; k < kc; ++k) panel[k * MR + i] = S(0);
+                for (long kk = 0; kk < kc; ++kk) panel[kk * MR + i] = S(0);
         }
     }
 }
@@ -202,6 +246,92 @@ inline void pack_b(S* dst, const S* b, long ldb, bool trans, long k0, long kc, l
                 for (long j = cols; j < NR; ++j) out[j] = S(0);
             }
         }
+    }
+}
+
+/// y[0:m] += op(A)·x for one column x of `depth` values: a matrix-vector product, which reads
+/// op(A) once, in place (A column-major with stride lda; `trans` means op(A) = Aᵀ).
+template <class S>
+void gemv(long m, long depth, const S* a, long lda, bool trans, const S* __restrict x,
+          S* __restrict y) {
+    using B = xsimd::batch<S>;
+    constexpr long L = long(B::size);
+    if (!trans) {
+        // y += Σ_k A(:, k)·x_k, 16 columns at a time: each pass walks down 16 columns of A
+        // together (16 sequential streams, which the prefetchers follow), 4 registers of rows
+        // at a time, and adds into y, which stays in L1.
+        constexpr long KB = 16;
+        for (long k0 = 0; k0 < depth; k0 += KB) {
+            const long kn = std::min(KB, depth - k0);
+            const S* ak0 = a + k0 * lda;
+            const S* xk0 = x + k0;
+            long i = 0;
+            for (; i + 4 * L <= m; i += 4 * L) {
+                B c0 = B::load_unaligned(y + i), c1 = B::load_unaligned(y + i + L),
+                  c2 = B::load_unaligned(y + i + 2 * L), c3 = B::load_unaligned(y + i + 3 * L);
+                const S* ak = ak0 + i;
+                for (long k = 0; k < kn; ++k, ak += lda) {
+                    const B xk(xk0[k]);
+                    c0 = xsimd::fma(B::load_unaligned(ak), xk, c0);
+                    c1 = xsimd::fma(B::load_unaligned(ak + L), xk, c1);
+                    c2 = xsimd::fma(B::load_unaligned(ak + 2 * L), xk, c2);
+                    c3 = xsimd::fma(B::load_unaligned(ak + 3 * L), xk, c3);
+                }
+                c0.store_unaligned(y + i);
+                c1.store_unaligned(y + i + L);
+                c2.store_unaligned(y + i + 2 * L);
+                c3.store_unaligned(y + i + 3 * L);
+            }
+            for (; i + L <= m; i += L) {
+                B c0 = B::load_unaligned(y + i);
+                const S* ak = ak0 + i;
+                for (long k = 0; k < kn; ++k, ak += lda)
+                    c0 = xsimd::fma(B::load_unaligned(ak), B(xk0[k]), c0);
+                c0.store_unaligned(y + i);
+            }
+            const long rest = m - i;
+            for (long r = 0; r < rest; ++r) {
+                S sum = y[i + r];
+                for (long k = 0; k < kn; ++k) sum += ak0[i + r + k * lda] * xk0[k];
+                y[i + r] = sum;
+            }
+        }
+        return;
+    }
+    // y_i += A(:, i)·x: a dot product down a contiguous column, four columns at a time.
+    long i = 0;
+    const long kv = depth / L * L;
+    for (; i + 4 <= m; i += 4) {
+        const S *a0 = a + i * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+        B c0(S(0)), c1(S(0)), c2(S(0)), c3(S(0));
+        for (long k = 0; k < kv; k += L) {
+            const B xk = B::load_unaligned(x + k);
+            c0 = xsimd::fma(B::load_unaligned(a0 + k), xk, c0);
+            c1 = xsimd::fma(B::load_unaligned(a1 + k), xk, c1);
+            c2 = xsimd::fma(B::load_unaligned(a2 + k), xk, c2);
+            c3 = xsimd::fma(B::load_unaligned(a3 + k), xk, c3);
+        }
+        S s0 = xsimd::hadd(c0), s1 = xsimd::hadd(c1), s2 = xsimd::hadd(c2), s3 = xsimd::hadd(c3);
+        for (long k = kv; k < depth; ++k) {
+            s0 += a0[k] * x[k];
+            s1 += a1[k] * x[k];
+            s2 += a2[k] * x[k];
+            s3 += a3[k] * x[k];
+        }
+        y[i] += s0;
+        y[i + 1] += s1;
+        y[i + 2] += s2;
+        y[i + 3] += s3;
+    }
+    const long rest = m - i;
+    for (long r = 0; r < rest; ++r) {
+        const S* ai = a + (i + r) * lda;
+        B c0(S(0));
+        for (long k = 0; k < kv; k += L)
+            c0 = xsimd::fma(B::load_unaligned(ai + k), B::load_unaligned(x + k), c0);
+        S sum = xsimd::hadd(c0);
+        for (long k = kv; k < depth; ++k) sum += ai[k] * x[k];
+        y[i + r] += sum;
     }
 }
 
@@ -257,4 +387,4 @@ void packed_gemm(long m, long n, long depth, const S* a, long lda, bool trans_a,
 #pragma GCC diagnostic pop
 #endif
 
-}  // namespace chrysalis::detail
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail

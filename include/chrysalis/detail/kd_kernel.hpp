@@ -25,8 +25,9 @@
 #include <utility>
 
 #include "chrysalis/detail/softmax_kernels.hpp"
+#include "chrysalis/isa.hpp"
 
-namespace chrysalis::detail {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
 
 /// One column's maximum and log Σ exp((z − m)·t), in double.
 template <class Col>
@@ -171,6 +172,7 @@ void distillation_block(const ZS& zs, const ZT& zt, std::span<const int> labels,
 template <class ZS, class ZT, class G>
 double distillation_loss(const ZS& zs, const ZT& zt, std::span<const int> labels,
                          double temperature, double alpha, bool soft, G& grad) {
+    note_kernel_isa();
     const Eigen::Index batch = zs.cols();
     const KdSettings k{temperature, alpha, soft, 1.0 / double(batch)};
     double kl_sum = 0, ce_sum = 0;
@@ -194,4 +196,4 @@ double distillation_loss(const ZS& zs, const ZT& zt, std::span<const int> labels
            (1 - alpha) * ce_sum * k.inv_batch;
 }
 
-}  // namespace chrysalis::detail
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail

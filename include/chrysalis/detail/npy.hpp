@@ -22,7 +22,7 @@
 #include "chrysalis/errors.hpp"
 #include "chrysalis/tensor.hpp"
 
-namespace chrysalis::detail {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
 
 inline constexpr std::string_view npy_magic{"\x93NUMPY", 6};
 
@@ -285,4 +285,4 @@ Matrix<S> decode_npy(std::string_view bytes, std::string_view what, const std::s
               : decode_npy_data<S, double>(file.data, rows, cols, c_order);
 }
 
-}  // namespace chrysalis::detail
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail

@@ -25,12 +25,13 @@
 
 #if !defined(CHRYSALIS_DISABLE_SIMD)
 #include <xsimd/xsimd.hpp>
+#include "chrysalis/isa.hpp"
 #if defined(XSIMD_NO_SUPPORTED_ARCHITECTURE)
 #define CHRYSALIS_DISABLE_SIMD 1
 #endif
 #endif
 
-namespace chrysalis::detail {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
 
 /// Which output the kernel writes.
 enum class SoftmaxOutput { probabilities, log_probabilities };
@@ -257,20 +258,20 @@ void softmax_column_online(const S* x, S* y, std::ptrdiff_t n, S t_scalar) noexc
 /// element: the online pass works chunk by chunk (FlashAttention-style blocking of the same
 /// recurrence): each chunk's maximum is found first, the running sum is rescaled to it, and the
 /// chunk's exp((z − m_c)·t) are written to y while they are summed. The write pass then scales
-/// each chunk by its own factor exp((m_c − M)·t)/S. At most max_chunks chunks, so the per-chunk
+/// each chunk by its own factor exp((m_c − M)·t)/S. At most chunk_limit chunks, so the per-chunk
 /// maxima live on the stack. Works in place (y = x): each value is read before it is overwritten.
 template <class S>
 void softmax_column_chunked(const S* x, S* y, std::ptrdiff_t n, S t_scalar) noexcept {
     using B = SimdBatch<S>;
     constexpr std::ptrdiff_t W = B::size;
-    constexpr std::ptrdiff_t max_chunks = 32;
+    constexpr std::ptrdiff_t chunk_limit = 32;
     const B t2(inverse_temperature_log2e(t_scalar));  // exp(a·t) = 2^(a·t2)
     const std::ptrdiff_t vectors = (n + W - 1) / W;   // the last one may be partial
     // Chunks of at least 64 registers (4 KiB of float on AVX-512), so the second read of a chunk
     // comes from L1.
     const std::ptrdiff_t chunk =
-        std::max<std::ptrdiff_t>(64, (vectors + max_chunks - 1) / max_chunks);
-    B chunk_max[max_chunks];
+        std::max<std::ptrdiff_t>(64, (vectors + chunk_limit - 1) / chunk_limit);
+    B chunk_max[chunk_limit];
 
     B m(std::numeric_limits<S>::lowest());
     B s0(S(0)), s1(S(0));
@@ -439,6 +440,7 @@ inline constexpr bool softmax_has_simd = false;
 /// The kernel the public functions use: the SIMD one where it is compiled in.
 template <SoftmaxOutput Output, class S>
 void softmax_columns(const ColumnBlock<S>& b, S t) noexcept {
+    note_kernel_isa();
 #if !defined(CHRYSALIS_DISABLE_SIMD)
     softmax_columns_simd<Output>(b, t);
 #else
@@ -446,4 +448,4 @@ void softmax_columns(const ColumnBlock<S>& b, S t) noexcept {
 #endif
 }
 
-}  // namespace chrysalis::detail
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail

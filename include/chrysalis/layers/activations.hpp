@@ -14,7 +14,7 @@
 #include "chrysalis/errors.hpp"
 #include "chrysalis/tensor.hpp"
 
-namespace chrysalis {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 namespace detail {
 /// What every activation shares: the widths and the shape check.
@@ -135,4 +135,4 @@ struct GELU : detail::ActivationBase {
     }
 };
 
-}  // namespace chrysalis
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

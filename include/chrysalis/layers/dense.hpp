@@ -10,7 +10,7 @@
 #include "chrysalis/random.hpp"
 #include "chrysalis/tensor.hpp"
 
-namespace chrysalis {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 /// How Dense draws its initial weights (biases start at 0). Both are uniform, so the same seed
 /// gives bit-identical weights on every machine.
@@ -99,4 +99,4 @@ class Dense {
     detail::Gemm<Scalar> forward_gemm_, weight_gemm_, input_gemm_;
 };
 
-}  // namespace chrysalis
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

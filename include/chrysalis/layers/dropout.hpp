@@ -11,7 +11,7 @@
 #include "chrysalis/random.hpp"
 #include "chrysalis/tensor.hpp"
 
-namespace chrysalis {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 /// Dropout<Percent>: in Mode::training each value is kept with probability q = 1 − rate and
 /// scaled by 1/q (inverted dropout, so inference is the identity and needs no rescaling):
@@ -118,4 +118,4 @@ class Dropout {
     Eigen::Index mask_rows_ = 0, mask_cols_ = 0;
 };
 
-}  // namespace chrysalis
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE
