@@ -13,6 +13,10 @@
 #if defined(__linux__)
 #include <sched.h>
 #endif
+#if defined(__unix__)
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
 
 using namespace chrysalis;
 
@@ -104,5 +108,32 @@ TEST_CASE("the default thread count respects the CPU affinity", "[parallel]") {
     // An explicit setting is still obeyed (the caller asked for it).
     ThreadsScope two(2);
     CHECK(threads() == (has_openmp ? 2 : 1));
+}
+#endif
+
+#if defined(__unix__)
+TEST_CASE("a child of fork() finishes split products, with helper threads of its own",
+          "[parallel]") {
+    // Start the parent's helpers with a split product first, so the child inherits a pool whose
+    // threads do not exist in it.
+    std::atomic<long> sum{0};
+    detail::parallel_for(64, 2, [&](long c, int) { sum += c; });
+    REQUIRE(sum.load() == 64 * 63 / 2);
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        // In the child: a split product must finish (exit 0), not wait for the parent's helpers.
+        // alarm() turns a hang into a distinct failure instead of a stuck test.
+        ::alarm(20);
+        std::atomic<long> s{0};
+        for (int round = 0; round < 50; ++round)
+            detail::parallel_for(64, 2, [&](long c, int) { s += c; });
+        ::_exit(s.load() == 50 * (64 * 63 / 2) ? 0 : 1);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    INFO("wait status " << status);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
 }
 #endif

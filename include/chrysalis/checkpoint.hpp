@@ -5,6 +5,8 @@
 // The format is described in docs/data-and-models.md; fit and distill write and read checkpoints
 // through TrainOptions::checkpoint_path and TrainOptions::resume_from.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <array>
 #include <concepts>
 #include <cstddef>

@@ -1,13 +1,14 @@
 #pragma once
 // chrysalis/chrysalis.hpp — the umbrella header: everything the library offers.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include "chrysalis/checkpoint.hpp"
 #include "chrysalis/concepts.hpp"
 #include "chrysalis/config.hpp"
 #include "chrysalis/data.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/gradcheck.hpp"
-#include "chrysalis/isa.hpp"
 #include "chrysalis/layer_traits.hpp"
 #include "chrysalis/layers/activations.hpp"
 #include "chrysalis/layers/dense.hpp"

@@ -1,9 +1,10 @@
 #pragma once
 // chrysalis/concepts.hpp — the concepts that the library's templates check.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <concepts>
 
-#include "chrysalis/isa.hpp"
 #include "chrysalis/tensor.hpp"
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {

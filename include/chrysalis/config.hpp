@@ -3,6 +3,8 @@
 // three lines), the default scalar type, and the small helpers every header uses to report bad
 // arguments.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -12,7 +14,6 @@
 #include <type_traits>
 
 #include "chrysalis/errors.hpp"
-#include "chrysalis/isa.hpp"
 
 #define CHRYSALIS_VERSION_MAJOR 0
 #define CHRYSALIS_VERSION_MINOR 1

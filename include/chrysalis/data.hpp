@@ -8,6 +8,8 @@
 // value outside its domain) and chrysalis::ShapeError (sizes that do not fit). All four derive
 // from chrysalis::Error (errors.hpp); docs/errors.md lists what each loader validates.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <Eigen/Core>
 
 #include <algorithm>

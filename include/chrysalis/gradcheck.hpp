@@ -12,6 +12,8 @@
 //   |analytic − numeric| / max(|analytic|, |numeric|, floor)
 // with floor = 1e-4 by default, so gradients far below the rounding level are judged absolutely.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <Eigen/Core>
 
 #include <algorithm>

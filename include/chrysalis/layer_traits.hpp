@@ -3,6 +3,8 @@
 // runtime hyperparameters (layer_traits), the architecture string built from them, and walks
 // over a network's layers and parameter blocks.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <concepts>
 #include <cstddef>
 #include <string>

@@ -2,6 +2,8 @@
 // chrysalis/losses.hpp — losses over classes × batch logits: value and gradient with respect to
 // the logits.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <Eigen/Core>
 
 #include <algorithm>

@@ -2,6 +2,8 @@
 // chrysalis/network.hpp — Sequential<Layers...>: layers composed left to right, their widths
 // checked at compile time.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <array>
 #include <cstddef>
 #include <stdexcept>

@@ -5,6 +5,8 @@
 // `optimizer.step(net)`. Its state (momenta, moment estimates) is allocated on the first step,
 // one block per parameter block, and reused after that.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <Eigen/Core>
 
 #include <cmath>

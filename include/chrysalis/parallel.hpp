@@ -25,6 +25,8 @@
 // set, never on which thread runs them or on the back-off. So the same inputs and the same
 // thread count give bit-identical results, run after run, however the threads are scheduled.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -48,6 +50,7 @@
 #include <sched.h>
 #endif
 #if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
 #include <time.h>
 #endif
 
@@ -162,8 +165,17 @@ class ThreadPool {
 
     static ThreadPool& instance() {
         // Never destroyed: its helpers sleep (or are stopped by the exit) without a join.
-        static ThreadPool* pool = new ThreadPool;
-        return *pool;
+        [[maybe_unused]] static const bool made = [] {
+            current() = new ThreadPool;
+#if defined(__unix__) || defined(__APPLE__)
+            // A child of fork() has none of the parent's helper threads: it starts a pool of its
+            // own (the parent's is left to the parent), so a product in the child does not wait
+            // for helpers that do not exist there.
+            pthread_atfork(nullptr, nullptr, [] { current() = new ThreadPool; });
+#endif
+            return true;
+        }();
+        return *current();
     }
 
     /// Runs call(ctx, chunk, worker) for every chunk in [0, chunks), on up to `workers` threads,
@@ -229,6 +241,11 @@ class ThreadPool {
 
   private:
     ThreadPool() = default;
+
+    static ThreadPool*& current() noexcept {
+        static ThreadPool* pool = nullptr;
+        return pool;
+    }
 
     /// Claims the next chunk of the product `generation`; -1 when none is left.
     long claim(std::uint64_t generation) noexcept {

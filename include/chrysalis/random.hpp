@@ -3,9 +3,9 @@
 // numbers on every machine, compiler and standard library (std::mt19937 is portable but the
 // std:: distributions are not, so the distributions here are written out).
 
-#include <cstdint>
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
-#include "chrysalis/isa.hpp"
+#include <cstdint>
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 

@@ -4,6 +4,8 @@
 // format is described in docs/data-and-models.md; layer names and hyperparameters come from
 // layer_traits.hpp.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <Eigen/Core>
 
 #include <algorithm>

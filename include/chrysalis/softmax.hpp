@@ -9,6 +9,8 @@
 // exponent ≤ 0, so any finite logits (1e4, offsets of 1e3, ties) and any T in (0, ∞) give finite
 // results; log-softmax never takes the log of a probability that rounded to zero.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <Eigen/Core>
 
 #include <cstddef>

@@ -4,9 +4,9 @@
 // One sample is one column: a batch of B samples with F features is an F × B column-major matrix,
 // so each sample's features (or logits) are contiguous.
 
-#include <Eigen/Core>
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
-#include "chrysalis/isa.hpp"
+#include <Eigen/Core>
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 

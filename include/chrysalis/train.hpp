@@ -6,6 +6,8 @@
 // have no meaningful prediction. A training whose loss, activations or weights stop being finite
 // throws TrainingDiverged naming the epoch and the batch (docs/errors.md).
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <Eigen/Core>
 
 #include <chrono>

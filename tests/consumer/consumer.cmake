@@ -30,3 +30,73 @@ foreach(_mode add_subdirectory fetchcontent)
                    "-DCHRYSALIS_CONSUMER_MODE=${_mode}"
                    --test-command consumer)
 endforeach()
+
+# Zero warnings of our own: warnings.cpp instantiates the public templates in float and double
+# and is built with -Wall -Wextra -Wpedantic -Wshadow -Werror (and chrysalis's headers not
+# treated as system headers) by g++ and clang++, without and with -march=native. Each compiler
+# and each flag set is consumed once through find_package and once through add_subdirectory.
+# g++ 12 with -march=native also needs -Wno-maybe-uninitialized -Wno-uninitialized: GCC bug
+# 105593 makes its own AVX-512 intrinsic headers warn wherever they are inlined, Eigen's as much
+# as ours (docs/getting-started.md). Heavy (a minute of compiling each), so only where asked:
+# CHRYSALIS_CONSUMER_WARNINGS is on in the release preset. A fifth build compiles it for AVX-512
+# (-march=x86-64-v4) with g++ and no -Wno- flags, without running it.
+option(CHRYSALIS_CONSUMER_WARNINGS "Build the zero-warnings consumer matrix as tests" OFF)
+if(CHRYSALIS_CONSUMER_WARNINGS)
+  find_program(CHRYSALIS_GXX NAMES g++)
+  find_program(CHRYSALIS_CLANGXX NAMES clang++)
+  set(_matrix
+      "gxx|plain|find_package|"
+      "gxx|native|add_subdirectory|-march=native -Wno-maybe-uninitialized -Wno-uninitialized"
+      "clangxx|plain|add_subdirectory|"
+      "clangxx|native|find_package|-march=native"
+      # Compiled, not run (the machine may lack AVX-512): GCC 105593's own ground, with no
+      # -Wno- flags at all. chrysalis's headers silence it (chrysalis/isa.hpp).
+      "gxx|avx512|add_subdirectory|-march=x86-64-v4")
+  foreach(_entry IN LISTS _matrix)
+    string(REPLACE "|" ";" _parts "${_entry}")
+    list(GET _parts 0 _cc)
+    list(GET _parts 1 _flavour)
+    list(GET _parts 2 _mode)
+    list(GET _parts 3 _flags)
+    if(_cc STREQUAL "gxx")
+      set(_compiler "${CHRYSALIS_GXX}")
+    else()
+      set(_compiler "${CHRYSALIS_CLANGXX}")
+    endif()
+    if(NOT _compiler)
+      message(STATUS "chrysalis: no ${_cc} found; the ${_cc} zero-warnings consumer is not built")
+      continue()
+    endif()
+    if(_mode STREQUAL "find_package" AND NOT CHRYSALIS_INSTALL)
+      continue()
+    endif()
+    set(_name consumer.warnings.${_cc}.${_flavour}.${_mode})
+    set(_extra)
+    set(_run --test-command consumer)
+    if(_flavour STREQUAL "avx512")
+      set(_run)
+    endif()
+    if(_mode STREQUAL "find_package")
+      set(_extra "-DCMAKE_PREFIX_PATH=${_consumer_bin}/prefix")
+    endif()
+    add_test(NAME ${_name}
+             COMMAND "${CMAKE_CTEST_COMMAND}" --build-and-test "${_consumer_src}"
+                     "${_consumer_bin}/warnings-${_cc}-${_flavour}-${_mode}"
+                     --build-generator "${CMAKE_GENERATOR}"
+                     --build-options
+                       "-DCMAKE_CXX_COMPILER=${_compiler}"
+                       "-DCMAKE_CXX_COMPILER_LAUNCHER=${CMAKE_CXX_COMPILER_LAUNCHER}"
+                       "-DCMAKE_BUILD_TYPE=Release"
+                       "-DCHRYSALIS_EXPECTED_VERSION=${PROJECT_VERSION}"
+                       "-DCHRYSALIS_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+                       "-DCHRYSALIS_CONSUMER_MODE=${_mode}"
+                       "-DCONSUMER_STRICT=ON"
+                       "-DCONSUMER_FLAGS=${_flags}"
+                       ${_extra}
+                     ${_run})
+    set_tests_properties(${_name} PROPERTIES LABELS warnings)
+    if(_mode STREQUAL "find_package")
+      set_tests_properties(${_name} PROPERTIES FIXTURES_REQUIRED chrysalis_installed)
+    endif()
+  endforeach()
+endif()

@@ -3,6 +3,8 @@
 // aggregate such as `Sgd{.lr = 0.05, .momentum = 0.9}` throws chrysalis::ValueError at
 // construction for a bad value, and the message names the parameter and its owner.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>

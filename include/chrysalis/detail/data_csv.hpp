@@ -2,6 +2,8 @@
 // chrysalis/detail/data_csv.hpp — reading and writing CSV files of numbers: one sample per line,
 // one integer label column, every other column a feature.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <Eigen/Core>
 
 #include <algorithm>

@@ -7,6 +7,8 @@
 //
 // (magic byte 3 = 0x08: unsigned bytes; byte 4 = the number of dimensions; sizes are 32-bit.)
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <Eigen/Core>
 
 #include <algorithm>

@@ -3,6 +3,8 @@
 // gzip stream (magic bytes 1f 8b) is decompressed, any other file is read as it is; a path ending
 // in ".gz" is written compressed, any other path raw.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <unistd.h>
 #include <zlib.h>
 

@@ -2,6 +2,8 @@
 // chrysalis/detail/file_io.hpp — what the file formats share: reading a whole file, replacing a
 // file atomically (POSIX), little-endian numbers, and CRC-32.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>

@@ -16,13 +16,14 @@
 // OpenMP GEMM shares the packed operand between threads and would also allocate a packing
 // buffer per thread on every call.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <Eigen/Core>
 
 #include <algorithm>
 #include <vector>
 
 #include "chrysalis/detail/gemm_kernel.hpp"
-#include "chrysalis/isa.hpp"
 #include "chrysalis/parallel.hpp"
 #include "chrysalis/tensor.hpp"
 

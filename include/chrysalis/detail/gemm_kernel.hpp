@@ -16,6 +16,8 @@
 // targets without FMA, xsimd::fma is a multiply and an add), and chrysalis packs both operands
 // itself, so nothing here depends on the layout of Eigen's internal packers or blocking.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <xsimd/xsimd.hpp>
 
 #if defined(__AVX__)
@@ -28,7 +30,6 @@
 #include <vector>
 
 #include <Eigen/Core>
-#include "chrysalis/isa.hpp"
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
 

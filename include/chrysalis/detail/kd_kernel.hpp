@@ -15,6 +15,8 @@
 // tolerances). Samples are processed W at a time across SIMD lanes (lane = sample) when a column
 // has at most 32 classes — the usual distillation case — and one by one otherwise.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <Eigen/Core>
 
 #include <algorithm>
@@ -25,7 +27,6 @@
 #include <utility>
 
 #include "chrysalis/detail/softmax_kernels.hpp"
-#include "chrysalis/isa.hpp"
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
 

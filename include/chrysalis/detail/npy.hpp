@@ -7,6 +7,8 @@
 // {'descr': '<f4', 'fortran_order': True, 'shape': (3, 4), } padded with spaces so the data
 // starts at a multiple of 64 bytes, and ended by '\n' — then the raw elements.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <Eigen/Core>
 
 #include <cstddef>

@@ -17,6 +17,8 @@
 // register, so there the kernel works across samples instead: lane l holds sample l, and a block
 // of W samples is gathered one class at a time.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -25,7 +27,6 @@
 
 #if !defined(CHRYSALIS_DISABLE_SIMD)
 #include <xsimd/xsimd.hpp>
-#include "chrysalis/isa.hpp"
 #if defined(XSIMD_NO_SUPPORTED_ARCHITECTURE)
 #define CHRYSALIS_DISABLE_SIMD 1
 #endif

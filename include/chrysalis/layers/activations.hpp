@@ -4,6 +4,8 @@
 // double. Forward writes y = f(x); backward writes dx = f'(x) ⊙ dy, using whichever of x and y
 // gives the derivative most cheaply.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <Eigen/Core>
 
 #include <cmath>

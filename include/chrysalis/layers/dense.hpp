@@ -1,6 +1,8 @@
 #pragma once
 // chrysalis/layers/dense.hpp — the fully connected layer.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <cmath>
 #include <stdexcept>
 

@@ -1,6 +1,8 @@
 #pragma once
 // chrysalis/layers/dropout.hpp — inverted dropout.
 
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
 #include <Eigen/Core>
 
 #include <cstdint>
