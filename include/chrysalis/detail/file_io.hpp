@@ -125,8 +125,10 @@ class AtomicFile {
         committed_ = true;
         // Make the rename itself durable. The new file is complete either way, so a directory
         // that cannot be opened or synced (some file systems refuse) is not an error.
-        std::string directory = std::filesystem::path(path_).parent_path().string();
-        if (directory.empty()) directory = ".";
+        // (Built without assigning to a string: GCC 12 reports a false -Wrestrict /
+        // -Wstringop-overflow for `directory = "."` once this is inlined into its callers.)
+        const std::string parent = std::filesystem::path(path_).parent_path().string();
+        const std::string directory = parent.empty() ? std::string(".") : parent;
         const int dir = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dir >= 0) {
             (void)::fsync(dir);
