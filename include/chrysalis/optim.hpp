@@ -114,17 +114,6 @@ void for_each_run(Eigen::Index n, F&& f) {
     });
 }
 
-/// An array view of elements [offset, offset + length) of a dense parameter block.
-template <class P>
-auto run_of(P& p, Eigen::Index offset, Eigen::Index length) {
-    using S = typename std::remove_const_t<P>::Scalar;
-    using A = Eigen::Array<S, Eigen::Dynamic, 1>;
-    if constexpr (std::is_const_v<P>)
-        return Eigen::Map<const A>(p.data() + offset, length);
-    else
-        return Eigen::Map<A>(p.data() + offset, length);
-}
-
 /// The state matrix of parameter block `block`, made (zero, p's shape) on the block's first
 /// update; blocks may arrive in any order.
 template <class S, class P>
@@ -133,6 +122,35 @@ Matrix<S>& state_block(std::vector<Matrix<S>>& blocks, std::size_t block, const 
     auto& m = blocks[block];
     if (m.size() == 0) m.setZero(p.rows(), p.cols());
     return m;
+}
+
+/// Sgd's arithmetic on one block's n contiguous elements: parameters p, gradient g, momentum
+/// v. Templated on the scalar only, so that weight matrices and bias vectors share one copy.
+template <class S>
+void sgd_update_values(S* p, const S* g, S* v, Eigen::Index size, S eta, S mu, S wd,
+                       bool nesterov) {
+    using A = Eigen::Array<S, Eigen::Dynamic, 1>;
+    for_each_run(size, [&](Eigen::Index o, Eigen::Index n) {
+        Eigen::Map<A> pr(p + o, n);
+        const Eigen::Map<const A> gr(g + o, n);
+        if (mu == S(0)) {
+            if (wd == S(0))
+                pr -= eta * gr;
+            else
+                pr -= eta * (gr + wd * pr);
+            return;
+        }
+        Eigen::Map<A> vr(v + o, n);
+        if (wd == S(0))
+            vr = mu * vr + gr;
+        else
+            vr = mu * vr + gr + wd * pr;
+        if (nesterov) {
+            pr -= eta * (gr + wd * pr + mu * vr);
+        } else {
+            pr -= eta * vr;
+        }
+    });
 }
 
 /// Per-parameter-block state, created on the first step.
@@ -195,27 +213,7 @@ struct Sgd {
         const S eta = S(double(lr) * schedule(epoch));
         const S mu = S(double(momentum)), wd = S(double(weight_decay));
         auto& vk = detail::state_block(state_.get<S>().first, block, p);
-        detail::for_each_run(p.size(), [&](Eigen::Index o, Eigen::Index n) {
-            auto pr = detail::run_of(p, o, n);
-            const auto gr = detail::run_of(g, o, n);
-            if (mu == S(0)) {
-                if (wd == S(0))
-                    pr -= eta * gr;
-                else
-                    pr -= eta * (gr + wd * pr);
-                return;
-            }
-            auto vr = detail::run_of(vk, o, n);
-            if (wd == S(0))
-                vr = mu * vr + gr;
-            else
-                vr = mu * vr + gr + wd * pr;
-            if (nesterov) {
-                pr -= eta * (gr + wd * pr + mu * vr);
-            } else {
-                pr -= eta * vr;
-            }
-        });
+        detail::sgd_update_values(p.data(), g.data(), vk.data(), p.size(), eta, mu, wd, nesterov);
         if (double(max_norm) > 0) detail::apply_max_norm(p, double(max_norm));
     }
 
@@ -224,23 +222,22 @@ struct Sgd {
 
 namespace detail {
 
-/// Adam's update of one block, with either coupled (L2, added to the gradient) or decoupled
-/// weight decay; t is the step count after begin_step.
-template <class P, class G>
-void adam_update(P& p, const G& g, Moments<typename P::Scalar>& st, std::size_t block, long t,
-                 double lr, double beta1, double beta2, double eps, double weight_decay,
-                 bool decoupled, double max_norm) {
-    using S = typename P::Scalar;
+/// Adam's arithmetic on one block's n contiguous elements: the parameters p, gradient g and
+/// moments m and v. Templated on the scalar only, so that a network's weight matrices and bias
+/// vectors share one compiled copy.
+template <class S>
+void adam_update_values(S* p, const S* g, S* m_data, S* v_data, Eigen::Index size, long t,
+                        double lr, double beta1, double beta2, double eps, double weight_decay,
+                        bool decoupled) {
     const double c1 = 1 - std::pow(beta1, double(t)), c2 = 1 - std::pow(beta2, double(t));
     const S b1 = S(beta1), b2 = S(beta2), wd = S(weight_decay);
     const S step = S(lr / c1), root_c2 = S(std::sqrt(c2)), e = S(eps);
-    auto& mk = state_block(st.first, block, p);
-    auto& vk = state_block(st.second, block, p);
-    for_each_run(p.size(), [&](Eigen::Index o, Eigen::Index n) {
-        auto pr = run_of(p, o, n);
-        const auto gr = run_of(g, o, n);
-        auto m = run_of(mk, o, n);
-        auto v = run_of(vk, o, n);
+    using A = Eigen::Array<S, Eigen::Dynamic, 1>;
+    for_each_run(size, [&](Eigen::Index o, Eigen::Index n) {
+        Eigen::Map<A> pr(p + o, n);
+        const Eigen::Map<const A> gr(g + o, n);
+        Eigen::Map<A> m(m_data + o, n);
+        Eigen::Map<A> v(v_data + o, n);
         if (decoupled) {
             pr *= S(1) - S(lr) * wd;  // AdamW: θ ← θ − η·λ·θ, outside the moments
             m = b1 * m + (S(1) - b1) * gr;
@@ -252,6 +249,18 @@ void adam_update(P& p, const G& g, Moments<typename P::Scalar>& st, std::size_t 
         // θ ← θ − η·m̂/(√v̂ + ε) with m̂ = m/c1, v̂ = v/c2.
         pr -= step * m / (v.sqrt() / root_c2 + e);
     });
+}
+
+/// Adam's update of one block, with either coupled (L2, added to the gradient) or decoupled
+/// weight decay; t is the step count after begin_step.
+template <class P, class G>
+void adam_update(P& p, const G& g, Moments<typename P::Scalar>& st, std::size_t block, long t,
+                 double lr, double beta1, double beta2, double eps, double weight_decay,
+                 bool decoupled, double max_norm) {
+    auto& mk = state_block(st.first, block, p);
+    auto& vk = state_block(st.second, block, p);
+    adam_update_values(p.data(), g.data(), mk.data(), vk.data(), p.size(), t, lr, beta1, beta2, eps,
+                       weight_decay, decoupled);
     if (max_norm > 0) apply_max_norm(p, max_norm);
 }
 
