@@ -7,7 +7,11 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 presets=("$@")
 ((${#presets[@]})) || presets=(release)
+start=$SECONDS
 for preset in "${presets[@]}"; do
     echo "=== cmake --workflow --preset $preset"
     cmake --workflow --preset "$preset"
 done
+elapsed=$((SECONDS - start))
+printf '=== %s: %dm%02ds (configure, build and test; load average now %s)\n' "${presets[*]}" \
+    $((elapsed / 60)) $((elapsed % 60)) "$(cut -d' ' -f1 /proc/loadavg)"
