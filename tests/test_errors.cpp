@@ -604,8 +604,8 @@ TEST_CASE("errors: a model file of another format version", "[errors][model]") {
     CHECK_THAT(
         thrown<FormatError>([&] { load(net, path); }),
         Contains(path) &&
-            Contains("has model format version " + std::to_string(model_format_version + 1)) &&
-            Contains("reads format version " + std::to_string(model_format_version)));
+            Contains(detail::concat("has model format version ", model_format_version + 1)) &&
+            Contains(detail::concat("reads format version ", model_format_version)));
 }
 
 TEST_CASE("errors: a model file of another architecture", "[errors][model]") {

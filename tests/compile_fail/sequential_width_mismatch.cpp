@@ -1,4 +1,4 @@
-// expect-error: layer_outputs<chrysalis::Dense<784, 128>, 128>,
+// expect-error: layer_outputs<chrysalis::(isa_[a-z0-9_]+::)?Dense<784, 128>, 128>,
 // chrysalis::detail::but_next_layer_expects<chrysalis::Dense<64, 10>, 64> A network whose second
 // Dense expects 64 features after a Dense that outputs 128 (with a ReLU between them) must not
 // compile, and the error must name both layers and both widths.
