@@ -74,8 +74,8 @@ class Gemm {
             // reading half each nearly double: rows are split as for a product.
             if (kernel_overwrites) c.setZero();
             init(c, 0);
-            const int parts = threads_for(double(rows) * double(depth), min_work_per_thread);
-            const long per = block_length(long(rows), parts * chunks_per_thread, 64);
+            const int parts = threads_for(double(rows) * double(depth), min_gemv_work_per_thread);
+            const long per = block_length(long(rows), chunks_for(parts), 64);
             parallel_for((long(rows) + per - 1) / per, parts, [&](long chunk, int) {
                 const long begin = chunk * per, len = std::min(per, long(rows) - begin);
                 // Rows [begin, begin + len) of op(A): for a transposed op(A), columns of A.
@@ -106,7 +106,7 @@ class Gemm {
         // Each thread's share is cut in chunks that the threads claim one at a time (see
         // parallel.hpp); the chunks depend only on the shape and `parts`, never on which thread
         // runs them, so each element of C is summed the same way however they are scheduled.
-        const Eigen::Index per = block_length(long(side), parts * chunks_per_thread, long(align));
+        const Eigen::Index per = block_length(long(side), chunks_for(parts), long(align));
         const long chunks = long((side + per - 1) / per);
         parts = int(std::min<long>(parts, chunks));
         // Workspaces, one per thread, are made here, on the calling thread, so that a failure
@@ -145,6 +145,15 @@ class Gemm {
     /// calling thread take over more of a late helper's share, but each chunk of columns reads
     /// all of op(A) again.
     static constexpr int chunks_per_thread = 2;
+    /// One thread takes the product whole: cutting it would make a column split read all of A
+    /// (the weights) once per chunk, and a row split pack all of B once per chunk.
+    static constexpr int chunks_for(int parts) noexcept {
+        return parts <= 1 ? 1 : parts * chunks_per_thread;
+    }
+    /// A matrix-vector product streams A from cache or memory, which a second core barely speeds
+    /// up at a student's sizes (784 × 800: 108 µs on two threads, 106 µs on one, network_bench):
+    /// it is split only from 2²¹ multiply-adds per thread.
+    static constexpr double min_gemv_work_per_thread = 1 << 21;
 
     /// One thread's packing workspace. One made for a larger product serves a smaller one, so
     /// only growth allocates: the smaller last batch of an epoch reuses the workspace of the full
