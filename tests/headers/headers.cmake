@@ -7,7 +7,9 @@ foreach(_header IN LISTS _chrysalis_headers)
   set(_source "${CMAKE_CURRENT_BINARY_DIR}/headers/${_id}.cpp")
   file(CONFIGURE OUTPUT "${_source}" CONTENT
        "#include <${_header}>\n#include <${_header}>\nint main() { return 0; }\n")
-  add_executable(header_${_id} EXCLUDE_FROM_ALL "${_source}")
+  # Built with everything else, in parallel (as tests they ran one at a time, 31 × ~10 s of the
+  # test phase); the test then only confirms the target is up to date and builds.
+  add_executable(header_${_id} "${_source}")
   target_link_libraries(header_${_id} PRIVATE chrysalis_dev_flags)
   add_test(NAME "header compiles alone: ${_header}"
            COMMAND "${CMAKE_COMMAND}" --build "${PROJECT_BINARY_DIR}" --target header_${_id})
