@@ -137,16 +137,14 @@ TEMPLATE_TEST_CASE("a run resumed from its checkpoint ends bit-identical to an u
     {  // the first two epochs, then everything is destroyed
         Net first(Seed{7});
         auto optimizer = make_optimizer();
-        auto o = options(2);
-        o.checkpoint_path = path;
-        fit(first, data, CrossEntropy{}, optimizer, o);
+        fit(first, data, CrossEntropy{}, optimizer, options(2), Checkpointing{.path = path});
     }
 
     Net resumed(Seed{99});  // another initialization: the checkpoint must override all of it
     auto resumed_optimizer = make_optimizer();
-    auto o = options(4);
-    o.resume_from = path;
-    const auto resumed_reports = fit(resumed, data, CrossEntropy{}, resumed_optimizer, o);
+    const auto o = options(4);
+    const auto resumed_reports = fit(resumed, data, CrossEntropy{}, resumed_optimizer, o,
+                                     Checkpointing{.resume_from = path});
 
     REQUIRE(resumed_reports.size() == 2);
     for (std::size_t k = 0; k < 2; ++k) {
@@ -166,8 +164,9 @@ TEMPLATE_TEST_CASE("a run resumed from its checkpoint ends bit-identical to an u
     CHECK(info.epoch == 2);
     save_checkpoint(control, control_optimizer, Checkpoint{info.epoch, Rng(Seed{11}).state()},
                     dir.file("reset.ckpt"));
-    o.resume_from = dir.file("reset.ckpt");
-    CHECK(fit(control, data, CrossEntropy{}, control_optimizer, o).size() == 2);
+    CHECK(fit(control, data, CrossEntropy{}, control_optimizer, o,
+              Checkpointing{.resume_from = dir.file("reset.ckpt")})
+              .size() == 2);
     CHECK(parameter_bytes(control) != parameter_bytes(straight));
 }
 
@@ -190,18 +189,17 @@ TEST_CASE("distill resumes from a checkpoint like fit", "[checkpoint]") {
     Adam first_adam{.lr = 0.01};
     auto part = o;
     part.epochs = 1;
-    part.checkpoint_path = dir.file("kd.ckpt");
-    distill(first, data, logits, kd, first_adam, part);
+    distill(first, data, logits, kd, first_adam, part, Checkpointing{.path = dir.file("kd.ckpt")});
     Net resumed(Seed{5});
     Adam resumed_adam{.lr = 0.01};
-    auto rest = o;
-    rest.resume_from = dir.file("kd.ckpt");
-    CHECK(distill(resumed, data, logits, kd, resumed_adam, rest).size() == 2);
+    CHECK(distill(resumed, data, logits, kd, resumed_adam, o,
+                  Checkpointing{.resume_from = dir.file("kd.ckpt")})
+              .size() == 2);
     CHECK(parameter_bytes(resumed) == parameter_bytes(straight));
     CHECK(resumed_adam.steps() == straight_adam.steps());
 }
 
-TEST_CASE("checkpoint_every writes after every n-th epoch and after the last", "[checkpoint]") {
+TEST_CASE("Checkpointing::every writes after every n-th epoch and after the last", "[checkpoint]") {
     const auto data = quadrants(48, Seed{5});
     TempDir dir;
     const std::string path = dir.file("every.ckpt");
@@ -209,8 +207,7 @@ TEST_CASE("checkpoint_every writes after every n-th epoch and after the last", "
     Sgd sgd{.lr = 0.05};
     std::vector<int> seen;  // the checkpoint's epoch after each epoch, -1 for none
     auto o = options(5);
-    o.checkpoint_path = path;
-    o.checkpoint_every = 2;
+    Checkpointing every_second{.path = path, .every = 2};
     o.on_epoch = [&](const EpochReport&) {
         if (!fs::exists(path)) {
             seen.push_back(-1);
@@ -220,18 +217,18 @@ TEST_CASE("checkpoint_every writes after every n-th epoch and after the last", "
         Sgd probe_sgd;
         seen.push_back(load_checkpoint(probe, probe_sgd, path).epoch);
     };
-    fit(net, data, CrossEntropy{}, sgd, o);
+    fit(net, data, CrossEntropy{}, sgd, o, every_second);
     CHECK(seen == std::vector<int>{-1, 2, 2, 4, 5});
 
-    o.checkpoint_every = 0;
-    CHECK_THROWS_AS(fit(net, data, CrossEntropy{}, sgd, o), ValueError);
+    every_second.every = 0;
+    CHECK_THROWS_AS(fit(net, data, CrossEntropy{}, sgd, o, every_second), ValueError);
 
     // Resuming a finished run has nothing left to do, and leaves the network as saved.
     Net finished(Seed{3});
     Sgd finished_sgd{.lr = 0.05};
-    auto again = options(5);
-    again.resume_from = path;
-    CHECK(fit(finished, data, CrossEntropy{}, finished_sgd, again).empty());
+    CHECK(fit(finished, data, CrossEntropy{}, finished_sgd, options(5),
+              Checkpointing{.resume_from = path})
+              .empty());
     CHECK(parameter_bytes(finished) == parameter_bytes(net));
 }
 
@@ -292,7 +289,7 @@ TEST_CASE("a checkpoint of another network, scalar type or optimizer is refused 
                           Contains("holds float parameters but the network's scalar type is "
                                    "double"));
     }
-    SECTION("another optimizer type, also through fit's resume_from") {
+    SECTION("another optimizer type, also through fit's Checkpointing::resume_from") {
         Net other(Seed{3});
         Adam adam;
         const std::string before = parameter_bytes(other);
@@ -301,9 +298,9 @@ TEST_CASE("a checkpoint of another network, scalar type or optimizer is refused 
             "' holds the state of a Sgd optimizer but the optimizer is Adam; resume with the "
             "optimizer type it was saved with";
         CHECK_THROWS_WITH(load_checkpoint(other, adam, path), message);
-        auto o = options(3);
-        o.resume_from = path;
-        CHECK_THROWS_AS(fit(other, quadrants(40, Seed{2}), CrossEntropy{}, adam, o), FormatError);
+        CHECK_THROWS_AS(fit(other, quadrants(40, Seed{2}), CrossEntropy{}, adam, options(3),
+                            Checkpointing{.resume_from = path}),
+                        FormatError);
         CHECK(parameter_bytes(other) == before);
         CHECK(adam.steps() == 0);
     }

@@ -183,8 +183,8 @@ TEST_CASE("a checkpoint save killed half-way leaves the previous checkpoint", "[
     six.labels = data.labels;
     six.classes = 3;
     for (int& label : six.labels) label %= 3;
-    fit(net, six, CrossEntropy{}, adam,
-        {.epochs = 1, .batch_size = 8, .progress = false, .checkpoint_path = path});
+    fit(net, six, CrossEntropy{}, adam, {.epochs = 1, .batch_size = 8, .progress = false},
+        Checkpointing{.path = path});
     const std::string before = read_bytes(path);
     const std::string weights = parameter_bytes(net);
 

@@ -274,3 +274,135 @@ TEST_CASE("distill into a file with progress on prints one plain line per epoch"
     CHECK(text.starts_with("chrysalis::distill: epoch 1/3  loss "));
 }
 #endif
+
+namespace {
+
+Dataset<float> moons_dataset(std::size_t n, Seed seed) {
+    Matrix<double> x;
+    std::vector<int> y;
+    two_moons(n, 0.15, seed, x, y);
+    Dataset<float> d;
+    d.features = x.cast<float>();
+    d.labels = y;
+    d.classes = 2;
+    return d;
+}
+
+using MoonNet = Sequential<Dense<2, 16>, ReLU, Dense<16, 2>>;
+
+std::vector<float> parameters_of(MoonNet& net) {
+    std::vector<float> out;
+    net.visit_parameters(
+        [&](auto& p, auto&) { out.insert(out.end(), p.data(), p.data() + p.size()); });
+    return out;
+}
+
+/// Writes what it is told into a shared log; stops training after epoch `stop_after`.
+struct Recorder {
+    std::vector<std::string>* log;
+    std::string name;
+    int stop_after = -1;
+    int batches = 0;
+    template <class Ctx>
+    void on_train_begin(Ctx& ctx) {
+        log->push_back(name + " begin " + std::to_string(ctx.first_epoch) + "/" +
+                       std::to_string(ctx.epochs));
+    }
+    template <class Ctx>
+    void on_batch_end(Ctx&, const BatchReport& b) {
+        CHECK(b.seen > 0);
+        ++batches;
+    }
+    template <class Ctx>
+    void on_epoch_end(Ctx& ctx, EpochReport& r) {
+        log->push_back(name + " epoch " + std::to_string(r.epoch));
+        if (r.epoch == stop_after) ctx.stop = true;
+    }
+    template <class Ctx>
+    void on_train_end(Ctx&, const std::vector<EpochReport>& history) {
+        log->push_back(name + " end " + std::to_string(history.size()));
+    }
+};
+
+}  // namespace
+
+TEST_CASE("observers run in the order given, after validation and before on_epoch, and can stop",
+          "[training][observers]") {
+    const auto data = moons_dataset(100, Seed{1});
+    MoonNet net(Seed{2});
+    Sgd sgd{.lr = 0.1};
+    std::vector<std::string> log;
+    Recorder a{&log, "a"}, b{&log, "b", 1};
+    TrainOptions<float> o{.epochs = 5, .batch_size = 32, .progress = false};
+    o.validation = &data;
+    o.on_epoch = [&](const EpochReport& r) { log.push_back("option " + std::to_string(r.epoch)); };
+    const auto history = fit(net, data, CrossEntropy{}, sgd, o, a, b, [&](const EpochReport& r) {
+        CHECK(!std::isnan(r.validation_accuracy));  // the validation observer ran first
+        log.push_back("lambda " + std::to_string(r.epoch));
+    });
+    CHECK(history.size() == 2);  // b stopped it after epoch 1
+    CHECK(log == std::vector<std::string>{"a begin 0/5", "b begin 0/5", "a epoch 0", "b epoch 0",
+                                          "lambda 0", "option 0", "a epoch 1", "b epoch 1",
+                                          "lambda 1", "option 1", "a end 2", "b end 2"});
+    CHECK(a.batches == 2 * 4);  // 100 samples in batches of 32: 4 a epoch
+    CHECK(b.batches == a.batches);
+}
+
+TEST_CASE("EarlyStopping stops after patience epochs without improvement and restores the best",
+          "[training][observers]") {
+    const auto data = moons_dataset(200, Seed{3});
+    const auto validation = moons_dataset(100, Seed{4});
+    TrainOptions<float> o{.epochs = 10, .batch_size = 32, .seed = Seed{5}, .progress = false};
+    o.validation = &validation;
+
+    // min_delta = 1: no later epoch can beat the first by more than 1, so the first is the best.
+    MoonNet net(Seed{1});
+    Sgd sgd{.lr = 0.1};
+    EarlyStopping stop{.patience = 2, .min_delta = 1.0};
+    const auto history = fit(net, data, CrossEntropy{}, sgd, o, stop);
+    CHECK(history.size() == 3);
+    CHECK(stop.stopped());
+    CHECK(stop.best_epoch() == 0);
+    CHECK(stop.best_accuracy() == history[0].validation_accuracy);
+    // The weights are those after epoch 0: the same as a run of one epoch.
+    MoonNet one(Seed{1});
+    Sgd sgd_one{.lr = 0.1};
+    auto o1 = o;
+    o1.epochs = 1;
+    fit(one, data, CrossEntropy{}, sgd_one, o1);
+    CHECK(parameters_of(net) == parameters_of(one));
+
+    // Without restore_best, the weights of the last epoch run stay.
+    MoonNet kept(Seed{1});
+    Sgd sgd_kept{.lr = 0.1};
+    EarlyStopping no_restore{.patience = 2, .min_delta = 1.0, .restore_best = false};
+    fit(kept, data, CrossEntropy{}, sgd_kept, o, no_restore);
+    CHECK(parameters_of(kept) != parameters_of(one));
+
+    // A patience longer than the run: all epochs, the best is the first epoch of the highest
+    // validation accuracy, and its weights are restored.
+    MoonNet full(Seed{1});
+    Sgd sgd_full{.lr = 0.1};
+    EarlyStopping patient{.patience = 100};
+    const auto all = fit(full, data, CrossEntropy{}, sgd_full, o, patient);
+    CHECK(all.size() == 10);
+    CHECK_FALSE(patient.stopped());
+    const auto best = std::max_element(all.begin(), all.end(), [](const auto& x, const auto& y) {
+        return x.validation_accuracy < y.validation_accuracy;
+    });
+    CHECK(patient.best_epoch() == best->epoch);
+    CHECK(accuracy(full, validation) == best->validation_accuracy);
+
+    // Bad settings, or nothing to watch, are refused before training.
+    MoonNet untouched(Seed{1});
+    const auto before = parameters_of(untouched);
+    EarlyStopping zero{.patience = 0};
+    CHECK_THROWS_WITH(fit(untouched, data, CrossEntropy{}, sgd, o, zero),
+                      "chrysalis::fit: EarlyStopping::patience must be >= 1, got 0");
+    auto unwatched = o;
+    unwatched.validation = nullptr;
+    CHECK_THROWS_WITH(fit(untouched, data, CrossEntropy{}, sgd, unwatched, EarlyStopping{}),
+                      "chrysalis::fit: EarlyStopping watches the validation accuracy; set "
+                      "TrainOptions::validation");
+    CHECK(parameters_of(untouched) == before);
+}

@@ -4,9 +4,11 @@
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
 #include "chrysalis/checkpoint.hpp"
+#include "chrysalis/checkpointing.hpp"
 #include "chrysalis/concepts.hpp"
 #include "chrysalis/config.hpp"
 #include "chrysalis/data.hpp"
+#include "chrysalis/dataset.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/gradcheck.hpp"
 #include "chrysalis/layer_traits.hpp"

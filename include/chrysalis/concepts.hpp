@@ -5,6 +5,8 @@
 
 #include <concepts>
 
+#include "chrysalis/concepts/loss.hpp"
+#include "chrysalis/concepts/observer.hpp"
 #include "chrysalis/tensor.hpp"
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {

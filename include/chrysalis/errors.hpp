@@ -5,7 +5,11 @@
 // chrysalis::Error, so `catch (const chrysalis::Error&)` handles every one of them; the full
 // list of what throws what is in docs/errors.md.
 
+#include <cstddef>
+#include <cstdio>
 #include <stdexcept>
+#include <string>
+#include <string_view>
 
 namespace chrysalis {
 
@@ -42,6 +46,33 @@ struct ValueError : Error {
 /// set where samples are needed.
 struct ShapeError : Error {
     using Error::Error;
+};
+
+/// Thrown when training diverges — the loss, a layer's output or, at the end of an epoch, a
+/// parameter becomes NaN or infinite: training stops and says where. The message reads
+/// "chrysalis::fit: training diverged at epoch 1, batch 2: the loss is nan (…)"; epoch and batch
+/// count from 0 in the members, from 1 in the message.
+struct TrainingDiverged : Error {
+    int epoch;             ///< from 0
+    std::ptrdiff_t batch;  ///< from 0, within the epoch
+    /// `what_happened` says what stopped being finite; `function` names the training function.
+    TrainingDiverged(int e, std::ptrdiff_t b, std::string_view what_happened,
+                     std::string_view function = "chrysalis")
+        : Error(std::string(function) + ": training diverged at epoch " + std::to_string(e + 1) +
+                ", batch " + std::to_string(b + 1) + ": " + std::string(what_happened) +
+                " (lower the learning rate, or check the inputs)"),
+          epoch(e),
+          batch(b) {}
+    /// A non-finite loss ("the loss is nan").
+    TrainingDiverged(int e, std::ptrdiff_t b, double loss, std::string_view function = "chrysalis")
+        : TrainingDiverged(e, b, loss_text(loss), function) {}
+
+  private:
+    static std::string loss_text(double loss) {
+        char buffer[48];
+        const int n = std::snprintf(buffer, sizeof buffer, "the loss is %.17g", loss);
+        return std::string(buffer, std::size_t(n > 0 ? n : 0));
+    }
 };
 
 }  // namespace chrysalis

@@ -74,13 +74,14 @@ int exercise(const std::string& dir) {
     Student loaded;
     cy::load(loaded, model);
     cy::TrainOptions<S> resumable = quiet;
-    resumable.checkpoint_path = ckpt;
     cy::Sgd sgd2{.lr = 0.05, .momentum = 0.9};
     Teacher resumed{cy::Seed{1}};
-    cy::fit(resumed, train, cy::CrossEntropy{}, sgd2, resumable);
-    resumable.resume_from = ckpt;
+    cy::fit(resumed, train, cy::CrossEntropy{}, sgd2, resumable, cy::Checkpointing{.path = ckpt});
     resumable.epochs = 3;
-    cy::fit(resumed, train, cy::CrossEntropy{}, sgd2, resumable);
+    resumable.validation = &test;
+    cy::fit(resumed, train, cy::CrossEntropy{}, sgd2, resumable,
+            cy::Checkpointing{.path = ckpt, .resume_from = ckpt}, cy::EarlyStopping{.patience = 2},
+            [](const cy::EpochReport&) {});
 
     int failures = 0;
     if constexpr (std::is_same_v<S, double>) {

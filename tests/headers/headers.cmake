@@ -16,3 +16,11 @@ foreach(_header IN LISTS _chrysalis_headers)
   set_tests_properties("header compiles alone: ${_header}" PROPERTIES
                        RESOURCE_LOCK chrysalis_build_tree LABELS build)
 endforeach()
+
+# The training core (fit, distill, evaluation, observers, layers, losses, optimizers) includes
+# no file I/O or zlib: see core_dependencies.cmake.
+add_test(NAME "training core includes no file I/O"
+         COMMAND "${CMAKE_COMMAND}" "-DCXX=${CMAKE_CXX_COMPILER}"
+                 "-DINCLUDES=${PROJECT_SOURCE_DIR}/include|$<JOIN:$<TARGET_PROPERTY:Eigen3::Eigen,INTERFACE_INCLUDE_DIRECTORIES>,|>|$<JOIN:$<TARGET_PROPERTY:xsimd,INTERFACE_INCLUDE_DIRECTORIES>,|>"
+                 "-DSOURCE=${CMAKE_CURRENT_SOURCE_DIR}/headers/training_core.cpp"
+                 -P "${CMAKE_CURRENT_SOURCE_DIR}/headers/core_dependencies.cmake")

@@ -1,0 +1,61 @@
+#pragma once
+// chrysalis/checkpointing.hpp — Checkpointing: the training observer that writes a checkpoint
+// every few epochs and resumes a run from one (the file format is in chrysalis/checkpoint.hpp).
+
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
+#include <string>
+
+#include "chrysalis/checkpoint.hpp"
+#include "chrysalis/concepts/observer.hpp"
+#include "chrysalis/config.hpp"
+#include "chrysalis/errors.hpp"
+
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
+
+/// A training observer (TrainingObserver) for fit and distill that saves and resumes runs:
+///
+///   fit(net, train, CrossEntropy{}, opt, {.epochs = 20},
+///       Checkpointing{.path = "run.ckpt", .resume_from = "run.ckpt"});
+///
+/// Requires: the network and the optimizer can be checkpointed (save_checkpoint's requirements);
+///   every ≥ 1 (ValueError at the start of training, naming Checkpointing::every).
+/// Ensures:
+///   - resume_from not empty: before the first epoch, the checkpoint is loaded (load_checkpoint)
+///     into the network and the optimizer, the training generator takes its state, and training
+///     continues with the epoch after the last one it saw: the remaining epochs draw the
+///     shuffles, jitter and dropout masks of an uninterrupted run, so with the same data,
+///     options and thread count the weights come out bit-identical. A checkpoint of epochs ≥
+///     TrainOptions::epochs leaves nothing to do. A missing or bad file throws what
+///     load_checkpoint throws, before anything is trained.
+///   - path not empty: a checkpoint (network, optimizer state, generator, epoch) replaces `path`
+///     atomically after every every-th epoch, after the last epoch, and after an epoch at which
+///     an earlier observer (EarlyStopping, passed before this one) stopped training. A failed
+///     write throws IoError naming the file; the previous checkpoint stays as it was.
+struct Checkpointing {
+    std::string path = {};         ///< default empty = write no checkpoints
+    int every = 1;                 ///< default 1 (every epoch); ≥ 1
+    std::string resume_from = {};  ///< default empty = start afresh
+
+    template <class Net, class Optimizer>
+    void on_train_begin(TrainingContext<Net, Optimizer>& ctx) const {
+        if (every < 1) {
+            throw ValueError(
+                detail::concat(ctx.function, ": Checkpointing::every must be >= 1, got ", every));
+        }
+        if (!resume_from.empty()) {
+            ctx.first_epoch =
+                detail::resume_training(ctx.net, ctx.optimizer, ctx.rng, resume_from, ctx.function);
+        }
+    }
+
+    template <class Net, class Optimizer>
+    void on_epoch_end(TrainingContext<Net, Optimizer>& ctx, const EpochReport& report) const {
+        const int done = report.epoch + 1;
+        if (path.empty() || !(done % every == 0 || done == ctx.epochs || ctx.stop)) return;
+        detail::write_training_checkpoint(ctx.net, ctx.optimizer, Checkpoint{done, ctx.rng.state()},
+                                          path, ctx.function);
+    }
+};
+
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

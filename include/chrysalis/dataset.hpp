@@ -1,0 +1,175 @@
+#pragma once
+// chrysalis/dataset.hpp — a labelled data set in memory (features × N, one label per sample),
+// min-max scaling, seeded subsets and splits. No file I/O: the loaders are in chrysalis/data.hpp.
+
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <numeric>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "chrysalis/config.hpp"
+#include "chrysalis/errors.hpp"
+#include "chrysalis/random.hpp"
+#include "chrysalis/tensor.hpp"
+
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
+
+/// A labelled data set: features (feature_count × N, one column per sample) and N labels in
+/// [0, classes).
+template <class Scalar = float>
+struct Dataset {
+    static_assert(is_supported_scalar_v<Scalar>,
+                  "chrysalis::Dataset: Scalar must be float or double");
+    Matrix<Scalar> features;  ///< feature_count × N
+    std::vector<int> labels;  ///< N labels in [0, classes)
+    int classes = 0;
+
+    /// N, the number of samples.
+    [[nodiscard]] Eigen::Index size() const noexcept { return features.cols(); }
+    /// The number of features per sample (rows).
+    [[nodiscard]] Eigen::Index feature_count() const noexcept { return features.rows(); }
+
+    /// Checks the invariants. Throws, naming what is wrong: ValueError for classes ≤ 0, a label
+    /// outside [0, classes) (which sample, which value) or — unless allow_non_finite — a NaN or
+    /// infinite feature (which sample, which feature); ShapeError for labels.size() ≠ N.
+    void validate(bool allow_non_finite = false) const {
+        constexpr const char* what = "chrysalis::Dataset::validate";
+        if (classes <= 0)
+            throw ValueError(detail::concat(what, ": classes must be >= 1, got ", classes));
+        if (Eigen::Index(labels.size()) != size()) {
+            throw ShapeError(
+                detail::concat(what, ": ", labels.size(), " labels for ", size(),
+                               " samples (feature columns); expected one label per sample"));
+        }
+        for (std::size_t i = 0; i < labels.size(); ++i) {
+            if (labels[i] < 0 || labels[i] >= classes) {
+                throw ValueError(detail::concat(what, ": label ", labels[i], " of sample ", i,
+                                                " is outside [0, classes) = [0, ", classes, ")"));
+            }
+        }
+        if (allow_non_finite || features.allFinite()) return;
+        for (Eigen::Index j = 0; j < size(); ++j) {
+            for (Eigen::Index i = 0; i < feature_count(); ++i) {
+                if (!std::isfinite(features(i, j))) {
+                    throw ValueError(detail::concat(
+                        what, ": feature ", i, " of sample ", j, " is ", features(i, j),
+                        "; expected a finite number (validate(true) accepts NaN and Inf)"));
+                }
+            }
+        }
+    }
+};
+
+/// Min-max scaling of every feature f into [0, 1] with the range of `reference` (the data itself
+/// when null, so a test set can use its training set's range):
+///   x'_f = (x_f − min_f) / (max_f − min_f),   and x'_f = 0 where max_f = min_f,
+/// computed in double. Values of `data` outside the reference's range land outside [0, 1] (they
+/// are not clipped).
+/// Returns: the (min, max) vectors used, one entry per feature.
+/// Throws: ShapeError if the reference has no samples or a different feature count; ValueError
+///   if it has a non-finite feature.
+template <class Scalar>
+std::pair<Vector<Scalar>, Vector<Scalar>> scale_to_unit(
+    Dataset<Scalar>& data, const Dataset<Scalar>* reference = nullptr) {
+    constexpr const char* what = "chrysalis::scale_to_unit";
+    const Dataset<Scalar>& ref = reference != nullptr ? *reference : data;
+    const char* name = reference != nullptr ? "the reference" : "the data";
+    if (ref.feature_count() != data.feature_count()) {
+        throw ShapeError(detail::concat(what, ": the reference has ", ref.feature_count(),
+                                        " features per sample but the data has ",
+                                        data.feature_count(), "; expected the same"));
+    }
+    if (ref.size() == 0)
+        throw ShapeError(detail::concat(what, ": ", name, " has no samples, hence no range"));
+    if (!ref.features.allFinite()) {
+        throw ValueError(detail::concat(what, ": ", name,
+                                        " has a NaN or infinite feature; expected finite values"));
+    }
+    std::pair<Vector<Scalar>, Vector<Scalar>> range{ref.features.rowwise().minCoeff(),
+                                                    ref.features.rowwise().maxCoeff()};
+    const auto& [lo, hi] = range;
+    for (Eigen::Index j = 0; j < data.size(); ++j) {
+        for (Eigen::Index f = 0; f < data.feature_count(); ++f) {
+            const double width = double(hi(f)) - double(lo(f));
+            Scalar& x = data.features(f, j);
+            x = width > 0 ? Scalar((double(x) - double(lo(f))) / width) : Scalar(0);
+        }
+    }
+    return range;
+}
+
+namespace detail {
+template <class Scalar>
+void require_one_label_per_sample(const Dataset<Scalar>& data, const char* what) {
+    if (Eigen::Index(data.labels.size()) != data.size()) {
+        throw ShapeError(detail::concat(what, ": the data set has ", data.labels.size(),
+                                        " labels for ", data.size(),
+                                        " samples; expected one label per sample"));
+    }
+}
+}  // namespace detail
+
+/// The samples at `indices`, in that order (an index may repeat); classes is kept.
+/// Throws: ValueError for an index outside [0, N) (naming its position and value); ShapeError
+///   if data has a label count other than N.
+template <class Scalar>
+Dataset<Scalar> subset(const Dataset<Scalar>& data, std::span<const Eigen::Index> indices) {
+    detail::require_one_label_per_sample(data, "chrysalis::subset");
+    Dataset<Scalar> out;
+    out.classes = data.classes;
+    out.features.resize(data.feature_count(), Eigen::Index(indices.size()));
+    out.labels.resize(indices.size());
+    for (std::size_t k = 0; k < indices.size(); ++k) {
+        const Eigen::Index i = indices[k];
+        if (i < 0 || i >= data.size()) {
+            throw ValueError(detail::concat("chrysalis::subset: indices[", k, "] = ", i,
+                                            " is outside [0, ", data.size(), ")"));
+        }
+        out.features.col(Eigen::Index(k)) = data.features.col(i);
+        out.labels[k] = data.labels[std::size_t(i)];
+    }
+    return out;
+}
+
+/// A seeded split into (training, validation): round(validation_fraction · N) samples chosen at
+/// random go to the second set, the rest to the first; each keeps the original order. The choice
+/// is a partial Fisher–Yates shuffle with Rng::below, so a seed gives the same split everywhere.
+/// Throws: ValueError for a fraction outside [0, 1) (or NaN); ShapeError for a label count other
+///   than N.
+template <class Scalar>
+std::pair<Dataset<Scalar>, Dataset<Scalar>> split(const Dataset<Scalar>& data,
+                                                  double validation_fraction, Seed seed) {
+    if (!(validation_fraction >= 0 && validation_fraction < 1)) {
+        throw ValueError(detail::concat(
+            "chrysalis::split: validation_fraction must be in [0, 1), got ", validation_fraction));
+    }
+    detail::require_one_label_per_sample(data, "chrysalis::split");
+    const Eigen::Index n = data.size();
+    const auto n_validation = Eigen::Index(std::llround(validation_fraction * double(n)));
+    std::vector<Eigen::Index> order(std::size_t(n), 0);
+    std::iota(order.begin(), order.end(), Eigen::Index(0));
+    Rng rng(seed);
+    for (Eigen::Index i = 0; i < n_validation; ++i) {
+        const auto j = i + Eigen::Index(rng.below(std::uint64_t(n - i)));
+        std::swap(order[std::size_t(i)], order[std::size_t(j)]);
+    }
+    std::vector<char> chosen(std::size_t(n), 0);
+    for (Eigen::Index i = 0; i < n_validation; ++i) chosen[std::size_t(order[std::size_t(i)])] = 1;
+    std::vector<Eigen::Index> first, second;
+    first.reserve(std::size_t(n - n_validation));
+    second.reserve(std::size_t(n_validation));
+    for (Eigen::Index i = 0; i < n; ++i) (chosen[std::size_t(i)] ? second : first).push_back(i);
+    return {subset(data, first), subset(data, second)};
+}
+
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

@@ -1,0 +1,99 @@
+#pragma once
+// chrysalis/detail/data_checks.hpp — the checks fit, distill and the evaluation functions make on
+// their data before using it: finite features, shapes that fit the network, labels in range.
+
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
+#include <Eigen/Core>
+
+#include <cmath>
+#include <cstddef>
+#include <span>
+
+#include "chrysalis/config.hpp"
+#include "chrysalis/dataset.hpp"
+#include "chrysalis/errors.hpp"
+
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
+
+namespace detail {
+
+/// Whether every element of m is finite, in one vectorised pass: 0·x is 0 for a finite x and NaN
+/// for NaN or ±∞, and a sum with a NaN term is NaN. (Eigen's allFinite does not vectorise.)
+template <class Derived>
+[[nodiscard]] bool all_finite(const Eigen::MatrixBase<Derived>& m) {
+    using S = typename Derived::Scalar;
+    return std::isfinite((m.array() * S(0)).sum());
+}
+
+/// Throws ValueError naming `what`, the sample (column) and the row of the first non-finite
+/// value of `m`; `name` says what m is ("the data"), `rows` what its rows are ("feature").
+/// O(rows·N) once per call: cheap against a forward pass, which is O(parameters·N).
+template <class Derived>
+void require_finite(const Eigen::MatrixBase<Derived>& m, const char* what, const char* name,
+                    const char* rows) {
+    if (all_finite(m)) return;
+    for (Eigen::Index j = 0; j < m.cols(); ++j) {
+        for (Eigen::Index i = 0; i < m.rows(); ++i) {
+            if (!std::isfinite(m(i, j))) {
+                throw ValueError(concat(what, ": ", rows, " ", i, " of sample ", j, " of ", name,
+                                        " is ", m(i, j),
+                                        "; expected a finite number (a NaN or infinite input has "
+                                        "no meaningful output)"));
+            }
+        }
+    }
+}
+
+/// The data fits the network: as many features as its input width, no more classes than
+/// outputs, at least one sample (ShapeError); every feature finite (ValueError naming the
+/// sample).
+template <class Net, class Scalar>
+void check_data(const Dataset<Scalar>& data, const char* what, const char* name = "the data") {
+    if (data.feature_count() != Net::input_size) {
+        throw ShapeError(concat(what, ": ", name, " has ", data.feature_count(),
+                                " features per sample but the network's input width is ",
+                                Net::input_size));
+    }
+    if (data.classes > Net::output_size) {
+        throw ShapeError(concat(what, ": ", name, " has ", data.classes,
+                                " classes but the network has ", Net::output_size, " outputs"));
+    }
+    if (data.size() == 0)
+        throw ShapeError(concat(what, ": ", name, " is empty; expected at least one sample"));
+    require_finite(data.features, what, name, "feature");
+}
+
+/// One label per sample (ShapeError), each in [0, Net::output_size) (ValueError naming the
+/// sample of the data set) — checked before a label indexes anything.
+template <class Net, class Scalar>
+void check_labels(const Dataset<Scalar>& data, const char* what, const char* name = "the data") {
+    if (Eigen::Index(data.labels.size()) != data.size()) {
+        throw ShapeError(concat(what, ": ", name, " has ", data.labels.size(), " labels for ",
+                                data.size(), " samples; expected one label per sample"));
+    }
+    for (std::size_t i = 0; i < data.labels.size(); ++i) {
+        if (data.labels[i] < 0 || data.labels[i] >= Net::output_size) {
+            throw ValueError(concat(what, ": label ", data.labels[i], " of sample ", i, " of ",
+                                    name, " is outside [0, ", Net::output_size,
+                                    "); expected a class of the network's ", Net::output_size,
+                                    " outputs"));
+        }
+    }
+}
+
+/// Number of columns whose largest logit is at the label.
+template <class L>
+Eigen::Index count_correct(const L& logits, std::span<const int> labels) {
+    Eigen::Index right = 0;
+    for (Eigen::Index b = 0; b < logits.cols(); ++b) {
+        Eigen::Index arg = 0;
+        logits.col(b).maxCoeff(&arg);
+        right += arg == labels[std::size_t(b)];
+    }
+    return right;
+}
+
+}  // namespace detail
+
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

@@ -1,0 +1,143 @@
+#pragma once
+// chrysalis/distill.hpp — distillation: training a student on a teacher's outputs, from a live
+// teacher network, from cached teacher logits, or from soft targets (probabilities).
+
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
+#include <cstddef>
+#include <type_traits>
+#include <vector>
+
+#include "chrysalis/concepts/loss.hpp"
+#include "chrysalis/concepts/observer.hpp"
+#include "chrysalis/config.hpp"
+#include "chrysalis/dataset.hpp"
+#include "chrysalis/detail/data_checks.hpp"
+#include "chrysalis/errors.hpp"
+#include "chrysalis/losses.hpp"
+#include "chrysalis/tensor.hpp"
+#include "chrysalis/train_options.hpp"
+#include "chrysalis/training_loop.hpp"
+
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
+
+namespace detail {
+
+/// distill and distill_soft: per batch, gather the cached teacher logits (or probabilities) of
+/// the batch's samples into a buffer made once, and apply the distillation loss. With
+/// `probabilities`, a loss with a soft_targets member (Distillation) is called through it; any
+/// other loss gets the probabilities where it would get the teacher's logits.
+template <class Net, class KD, class Optimizer, class... Observers>
+std::vector<EpochReport> distill_cached(Net& student, const Dataset<typename Net::Scalar>& data,
+                                        const Matrix<typename Net::Scalar>& targets, KD& kd,
+                                        Optimizer& optimizer,
+                                        const TrainOptions<typename Net::Scalar>& options,
+                                        bool probabilities, const char* what,
+                                        Observers&... observers) {
+    const char* name = probabilities ? "the probabilities" : "the teacher logits";
+    if (targets.rows() != Net::output_size || targets.cols() != data.size()) {
+        throw ShapeError(
+            concat(what, ": ", name, " are ", targets.rows(), "x", targets.cols(),
+                   " but the student has ", Net::output_size, " outputs and the data ", data.size(),
+                   " samples; expected classes x samples = ", Net::output_size, "x", data.size()));
+    }
+    require_finite(targets, what, name, probabilities ? "probability" : "logit");
+    if (options.jitter > 0) {
+        throw ValueError(
+            concat(what,
+                   ": cached teacher outputs belong to the unjittered inputs; to distil with "
+                   "jitter pass the teacher network itself"));
+    }
+    Matrix<typename Net::Scalar> buffer(Net::output_size, options.batch_size);
+    return train_loop(
+        student, data, optimizer, options,
+        [&](auto& batcher, auto& grad) {
+            const auto idx = batcher.indices();
+            auto t = buffer.leftCols(Eigen::Index(idx.size()));
+            for (std::size_t k = 0; k < idx.size(); ++k)
+                t.col(Eigen::Index(k)) = targets.col(idx[k]);
+            const auto logits = student.forward(batcher.features(), Mode::training);
+            if constexpr (requires { kd.soft_targets(logits, t, batcher.labels(), grad); }) {
+                if (probabilities)
+                    return double(kd.soft_targets(logits, t, batcher.labels(), grad));
+            }
+            return double(kd(logits, t, batcher.labels(), grad));
+        },
+        what, observers...);
+}
+
+}  // namespace detail
+
+/// Distils into `student` from cached teacher logits (classes × N, as predict_logits gives):
+/// each batch uses the logits of its own samples, so an epoch costs what ordinary training
+/// costs. Returns one report per epoch run.
+///
+///   const auto z = predict_logits(teacher, train);
+///   distill(student, train, z, Distillation{.temperature = 4, .alpha = 0.9}, opt, {.epochs = 5});
+///
+/// Requires: `kd` models DistillationLoss<KD, Net::Scalar> (Distillation, SoftTargetCrossEntropy,
+///   LogitMatching, ReverseKL, or a type of your own: chrysalis/concepts/loss.hpp), called once
+///   per batch as kd(student_logits, teacher_logits, labels, gradient); observers as for fit.
+/// Throws: ShapeError if teacher_logits is not Student::output_size × N; ValueError for a NaN or
+///   infinite teacher logit (naming the sample) or options.jitter > 0 (cached logits belong to
+///   unjittered inputs); otherwise as fit.
+template <class Net, class KD, class Optimizer, class... Observers>
+requires DistillationLoss < std::remove_reference_t<KD>,
+typename Net::Scalar >
+    &&(ObserverFor<std::remove_reference_t<Observers>, Net, Optimizer>&&...)
+        std::vector<EpochReport> distill(Net& student, const Dataset<typename Net::Scalar>& data,
+                                         const Matrix<typename Net::Scalar>& teacher_logits,
+                                         KD&& kd, Optimizer& optimizer,
+                                         const TrainOptions<typename Net::Scalar>& options = {},
+                                         Observers&&... observers) {
+    return detail::distill_cached(student, data, teacher_logits, kd, optimizer, options, false,
+                                  "chrysalis::distill", observers...);
+}
+
+/// Distils from a teacher network run on every batch (in inference mode) — for inputs that
+/// change every epoch, such as jittered images. Requires and throws as the cached form, with
+/// the teacher's and the student's widths checked at compile time.
+template <class Net, class Teacher, class KD, class Optimizer, class... Observers>
+requires requires {
+    Teacher::output_size;
+} && DistillationLoss < std::remove_reference_t<KD>,
+typename Net::Scalar >
+    &&(ObserverFor<std::remove_reference_t<Observers>, Net, Optimizer>&&...)
+        std::vector<EpochReport> distill(Net& student, const Dataset<typename Net::Scalar>& data,
+                                         Teacher& teacher, KD&& kd, Optimizer& optimizer,
+                                         const TrainOptions<typename Net::Scalar>& options = {},
+                                         Observers&&... observers) {
+    static_assert(Teacher::output_size == Net::output_size,
+                  "chrysalis::distill: the teacher and the student disagree on the number of "
+                  "classes (their output widths differ)");
+    static_assert(
+        Teacher::input_size == Net::input_size,
+        "chrysalis::distill: the teacher and the student take inputs of different widths");
+    return detail::train_loop(
+        student, data, optimizer, options,
+        [&](auto& batcher, auto& grad) {
+            const auto t = teacher.forward(batcher.features(), Mode::inference);
+            return kd(student.forward(batcher.features(), Mode::training), t, batcher.labels(),
+                      grad);
+        },
+        "chrysalis::distill", observers...);
+}
+
+/// Distils from soft targets (teacher probabilities at kd.temperature, classes × N), e.g. an
+/// ensemble's from ensemble_probabilities, or probabilities computed by another engine. A loss
+/// with a soft_targets member (Distillation) is called through it; any other DistillationLoss
+/// (SoftTargetCrossEntropy, or one of your own) receives the probabilities where it would
+/// receive teacher logits. Throws as the cached distill, naming the probabilities.
+template <class Net, class KD, class Optimizer, class... Observers>
+requires DistillationLoss < std::remove_reference_t<KD>,
+typename Net::Scalar >
+    &&(ObserverFor<std::remove_reference_t<Observers>, Net, Optimizer>&&...)
+        std::vector<EpochReport> distill_soft(
+            Net& student, const Dataset<typename Net::Scalar>& data,
+            const Matrix<typename Net::Scalar>& probabilities, KD&& kd, Optimizer& optimizer,
+            const TrainOptions<typename Net::Scalar>& options = {}, Observers&&... observers) {
+    return detail::distill_cached(student, data, probabilities, kd, optimizer, options, true,
+                                  "chrysalis::distill_soft", observers...);
+}
+
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

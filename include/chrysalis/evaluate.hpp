@@ -1,0 +1,83 @@
+#pragma once
+// chrysalis/evaluate.hpp — a trained network on a data set: its logits (predict_logits), its
+// accuracy, confusion matrix and mean cross-entropy (evaluate).
+
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
+#include <Eigen/Core>
+
+#include <algorithm>
+
+#include "chrysalis/config.hpp"
+#include "chrysalis/dataset.hpp"
+#include "chrysalis/detail/data_checks.hpp"
+#include "chrysalis/errors.hpp"
+#include "chrysalis/losses.hpp"
+#include "chrysalis/tensor.hpp"
+
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
+
+/// The network's logits for every sample of `data`, classes × N, computed batch by batch in
+/// inference mode: a teacher's soft targets computed once, for every epoch of a distillation.
+/// Throws: ValueError for batch_size < 1 or a NaN or infinite feature (naming the sample: such an
+///   input has no meaningful output, and a ReLU network could turn it into a finite, wrong
+///   class); ShapeError for data whose feature count differs from the network's input width,
+///   with more classes than the network has outputs, or without samples.
+template <class Net>
+Matrix<typename Net::Scalar> predict_logits(Net& net, const Dataset<typename Net::Scalar>& data,
+                                            Eigen::Index batch_size = 256) {
+    if (batch_size < 1) {
+        throw ValueError(
+            detail::concat("chrysalis::predict_logits: batch_size must be >= 1, got ", batch_size));
+    }
+    detail::check_data<Net>(data, "chrysalis::predict_logits");
+    Matrix<typename Net::Scalar> out(Net::output_size, data.size());
+    for (Eigen::Index j = 0; j < data.size(); j += batch_size) {
+        const Eigen::Index b = std::min(batch_size, data.size() - j);
+        out.middleCols(j, b) = net.forward(data.features.middleCols(j, b));
+    }
+    return out;
+}
+
+/// Fraction of samples whose largest logit is at the label. Throws what predict_logits throws,
+/// ShapeError for a label count other than N and ValueError for a label outside
+/// [0, Net::output_size).
+template <class Net>
+double accuracy(Net& net, const Dataset<typename Net::Scalar>& data) {
+    detail::check_labels<Net>(data, "chrysalis::accuracy");
+    const auto logits = predict_logits(net, data);
+    return double(detail::count_correct(logits, data.labels)) / double(data.size());
+}
+
+/// Counts by true class (rows) and predicted class (columns), classes × classes. Throws as
+/// accuracy does.
+template <class Net>
+Eigen::MatrixXi confusion_matrix(Net& net, const Dataset<typename Net::Scalar>& data) {
+    detail::check_labels<Net>(data, "chrysalis::confusion_matrix");
+    const auto logits = predict_logits(net, data);
+    Eigen::MatrixXi m = Eigen::MatrixXi::Zero(Net::output_size, Net::output_size);
+    for (Eigen::Index b = 0; b < logits.cols(); ++b) {
+        Eigen::Index arg = 0;
+        logits.col(b).maxCoeff(&arg);
+        ++m(data.labels[std::size_t(b)], arg);
+    }
+    return m;
+}
+
+/// Mean cross-entropy and accuracy on a data set.
+struct Evaluation {
+    double loss = 0;
+    double accuracy = 0;
+};
+/// Mean cross-entropy and accuracy; throws as accuracy does.
+template <class Net>
+Evaluation evaluate(Net& net, const Dataset<typename Net::Scalar>& data) {
+    detail::check_labels<Net>(data, "chrysalis::evaluate");
+    const auto logits = predict_logits(net, data);
+    Evaluation e;
+    e.loss = double(CrossEntropy{}(logits, data.labels).loss);
+    e.accuracy = double(detail::count_correct(logits, data.labels)) / double(data.size());
+    return e;
+}
+
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

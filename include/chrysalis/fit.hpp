@@ -1,0 +1,49 @@
+#pragma once
+// chrysalis/fit.hpp — fit: training a network on labelled data with a hard-label loss.
+
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
+#include <type_traits>
+#include <vector>
+
+#include "chrysalis/concepts/loss.hpp"
+#include "chrysalis/concepts/observer.hpp"
+#include "chrysalis/dataset.hpp"
+#include "chrysalis/tensor.hpp"
+#include "chrysalis/train_options.hpp"
+#include "chrysalis/training_loop.hpp"
+
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
+
+/// Trains `net` on `data` with a hard-label loss and an optimizer, for options.epochs epochs of
+/// shuffled mini-batches; returns one report per epoch run.
+///
+///   fit(net, train, CrossEntropy{}, opt, {.epochs = 10, .validation = &test});
+///   fit(net, train, CrossEntropy{}, opt, {.epochs = 50, .validation = &val},
+///       EarlyStopping{.patience = 3}, Checkpointing{.path = "run.ckpt"});
+///
+/// Requires: `loss` models Loss<L, Net::Scalar> (CrossEntropy, or a type of your own: see
+///   chrysalis/concepts/loss.hpp) and is called once per batch, as loss(logits, labels,
+///   gradient); `optimizer` is Sgd, Adam, AdamW or a type with their update members; each of
+///   `observers` models TrainingObserver or is a callable on `const EpochReport&`
+///   (chrysalis/concepts/observer.hpp), called in the order given.
+/// Throws: ValueError for bad options, a NaN or infinite feature or a label outside
+///   [0, Net::output_size); ShapeError for data (or options.validation) that does not fit the
+///   network; TrainingDiverged when the loss, a layer's output or a parameter becomes NaN or
+///   infinite; whatever an observer throws.
+template <class Net, class L, class Optimizer, class... Observers>
+requires Loss<L, typename Net::Scalar> &&
+    (ObserverFor<std::remove_reference_t<Observers>, Net, Optimizer>&&...)
+        std::vector<EpochReport> fit(Net& net, const Dataset<typename Net::Scalar>& data, L loss,
+                                     Optimizer& optimizer,
+                                     const TrainOptions<typename Net::Scalar>& options = {},
+                                     Observers&&... observers) {
+    return detail::train_loop(
+        net, data, optimizer, options,
+        [&](auto& batcher, auto& grad) {
+            return loss(net.forward(batcher.features(), Mode::training), batcher.labels(), grad);
+        },
+        "chrysalis::fit", observers...);
+}
+
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

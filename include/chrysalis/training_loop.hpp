@@ -1,0 +1,180 @@
+#pragma once
+// chrysalis/training_loop.hpp — the epoch loop behind fit and distill: shuffled mini-batches,
+// jitter, the loss's gradient, backward and the optimizer's update, divergence checks, and the
+// observers (progress, validation, checkpoints, early stopping, callbacks) at the end of each
+// batch and epoch. It reads and writes no files.
+//
+// Bad options are chrysalis::ValueError, data of the wrong shape chrysalis::ShapeError. NaN and
+// infinite inputs are refused (ValueError naming the sample). A training whose loss, activations
+// or weights stop being finite throws TrainingDiverged naming the epoch and the batch.
+
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
+#include <Eigen/Core>
+
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "chrysalis/batcher.hpp"
+#include "chrysalis/concepts/observer.hpp"
+#include "chrysalis/config.hpp"
+#include "chrysalis/dataset.hpp"
+#include "chrysalis/detail/data_checks.hpp"
+#include "chrysalis/errors.hpp"
+#include "chrysalis/jitter.hpp"
+#include "chrysalis/observers.hpp"
+#include "chrysalis/parallel.hpp"
+#include "chrysalis/random.hpp"
+#include "chrysalis/tensor.hpp"
+#include "chrysalis/train_options.hpp"
+
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
+
+namespace detail {
+
+/// After a forward: the index of the first layer with parameters whose output holds a NaN or
+/// infinite value, or −1. A non-finite weight or bias of a Dense layer makes its whole output
+/// row non-finite for every sample (NaN·x and ±∞·0 are NaN, ±∞·x is ±∞ for x ≠ 0), even where a
+/// later ReLU or sigmoid would hide it from the loss (max(−∞, 0) = 0). Activation layers cannot
+/// make a non-finite value of finite inputs, so only the outputs of layers with parameters are
+/// checked: Σ Out·B values, cheap against the forward's Σ In·Out·B multiply-adds.
+struct ParameterProbe {
+    template <class P, class G>
+    void operator()(P&, G&) const noexcept {}
+};
+template <class L>
+inline constexpr bool has_parameters_v = requires(L& layer, ParameterProbe& probe) {
+    layer.visit_parameters(probe);
+};
+
+template <class Net, std::size_t... I>
+std::ptrdiff_t first_non_finite_output(const Net& net, std::index_sequence<I...>) {
+    std::ptrdiff_t found = -1;
+    const auto check = [&](std::size_t i, bool has_parameters) {
+        if (found < 0 && has_parameters && !all_finite(net.activation(i + 1)))
+            found = std::ptrdiff_t(i);
+    };
+    (check(I, has_parameters_v<std::remove_cvref_t<decltype(net.template layer<I>())>>), ...);
+    return found;
+}
+
+/// backward, then the optimizer's step. An optimizer that updates one block at a time
+/// (begin_step / update, as Sgd, Adam and AdamW do) updates each layer as soon as backward has
+/// its gradients, while they are still in cache — the same arithmetic as backward followed by
+/// step(); any other optimizer gets step(net, epoch) after backward.
+template <class Net, class Optimizer, class G>
+void backward_and_step(Net& net, const G& grad, Optimizer& optimizer, int epoch) {
+    if constexpr (requires(Matrix<typename Net::Scalar> & m) {
+                      optimizer.begin_step();
+                      optimizer.update(m, m, std::size_t(0), epoch);
+                  }) {
+        optimizer.begin_step();
+        net.backward(grad, false, [&](auto& p, auto& g, std::size_t block) {
+            optimizer.update(p, g, block, epoch);
+        });
+    } else {
+        net.backward(grad);
+        optimizer.step(net, epoch);
+    }
+}
+
+/// The epoch loop shared by fit and distill. `step(batcher, grad)` returns the batch loss after
+/// leaving ∂loss/∂logits in grad; the loop does the rest. The observers are called in this
+/// order: TrainOptions::validation, TrainOptions::progress, `observers` as given,
+/// TrainOptions::on_epoch.
+template <class Net, class Optimizer, class Step, class... Observers>
+std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::Scalar>& data,
+                                    Optimizer& optimizer,
+                                    const TrainOptions<typename Net::Scalar>& o, Step&& step,
+                                    const char* what, Observers&... observers) {
+    using S = typename Net::Scalar;
+    using Clock = std::chrono::steady_clock;
+    check_options(o, what);
+    check_data<Net>(data, what);
+    check_labels<Net>(data, what);
+    if (o.validation != nullptr) {
+        check_data<Net>(*o.validation, what, "the validation data (TrainOptions::validation)");
+        check_labels<Net>(*o.validation, what, "the validation data (TrainOptions::validation)");
+    }
+    ThreadsScope threads(o.threads > 0 ? o.threads : detail::thread_setting);
+    Batcher<S> batcher(data, o.batch_size, o.shuffle);
+    Rng rng(o.seed);
+    TrainingContext<Net, Optimizer> ctx{net, optimizer, rng, what, o.epochs, o.validation};
+    Validation<S> validation{o.validation};
+    ProgressLine progress(o.progress, o.validation != nullptr);
+    const auto each = [&](auto&& f) {
+        f(validation);
+        f(progress);
+        (f(observers), ...);
+    };
+    each([&](auto& obs) { notify_train_begin(obs, ctx); });
+    Matrix<S> grad(Net::output_size, o.batch_size);
+    std::vector<EpochReport> history;
+    for (int epoch = ctx.first_epoch; epoch < o.epochs && !ctx.stop; ++epoch) {
+        const auto epoch_start = Clock::now();
+        batcher.start_epoch(rng);
+        BatchReport batch{epoch, 0, 0, data.size(), 0.0, 0};
+        while (batcher.next()) {
+            if (o.jitter > 0)
+                jitter(batcher.mutable_features(), o.image_width, o.image_height, o.jitter, rng);
+            const Eigen::Index b = batcher.labels().size();
+            auto g = grad.leftCols(b);
+            const double loss = double(step(batcher, g));
+            if (!std::isfinite(loss)) throw TrainingDiverged(epoch, batch.batch, loss, what);
+            if (const auto layer =
+                    first_non_finite_output(net, std::make_index_sequence<Net::depth>{});
+                layer >= 0) {
+                throw TrainingDiverged(epoch, batch.batch,
+                                       concat("the output of layer ", layer,
+                                              " holds a NaN or infinite value though the loss is "
+                                              "finite (a weight or bias is non-finite, or so "
+                                              "large that the products overflow)"),
+                                       what);
+            }
+            batch.correct += count_correct(net.activation(Net::depth), batcher.labels());
+            backward_and_step(net, g, optimizer, epoch);
+            batch.loss_sum += loss * double(b);
+            batch.seen += b;
+            each([&](auto& obs) { notify_batch_end(obs, ctx, std::as_const(batch)); });
+            ++batch.batch;
+        }
+        // The epoch's last update is not followed by a forward: check the parameters themselves,
+        // O(parameters) once an epoch.
+        std::size_t block = 0, bad_block = 0;
+        bool finite = true;
+        net.visit_parameters([&](auto& p, auto&) {
+            if (finite && !all_finite(p)) {
+                finite = false;
+                bad_block = block;
+            }
+            ++block;
+        });
+        if (!finite) {
+            throw TrainingDiverged(epoch, batch.batch - 1,
+                                   concat("parameter block ", bad_block,
+                                          " (in visit_parameters order) holds a NaN or infinite "
+                                          "value after the update"),
+                                   what);
+        }
+        EpochReport r;
+        r.epoch = epoch;
+        r.loss = batch.loss_sum / double(batch.seen);
+        r.accuracy = double(batch.correct) / double(batch.seen);
+        r.seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
+        r.samples_per_second = double(batch.seen) / r.seconds;
+        each([&](auto& obs) { notify_epoch_end(obs, ctx, r); });
+        history.push_back(r);
+        if (o.on_epoch) o.on_epoch(r);
+    }
+    each([&](auto& obs) { notify_train_end(obs, ctx, std::as_const(history)); });
+    return history;
+}
+
+}  // namespace detail
+
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE
