@@ -406,3 +406,20 @@ TEST_CASE("EarlyStopping stops after patience epochs without improvement and res
                       "TrainOptions::validation");
     CHECK(parameters_of(untouched) == before);
 }
+
+TEST_CASE("inference works on a const network and gives the logits of the network itself",
+          "[training]") {
+    const auto data = moons_dataset(300, Seed{6});
+    MoonNet net(Seed{7});
+    Sgd sgd{.lr = 0.1};
+    fit(net, data, CrossEntropy{}, sgd, {.epochs = 2, .progress = false});
+    const MoonNet& frozen = net;
+    const Matrix<float> mutable_logits = predict_logits(net, data);
+    const auto before = parameters_of(net);
+    CHECK(predict_logits(frozen, data) == mutable_logits);
+    CHECK(accuracy(frozen, data) == accuracy(net, data));
+    CHECK(confusion_matrix(frozen, data) == confusion_matrix(net, data));
+    CHECK(evaluate(frozen, data).loss == evaluate(net, data).loss);
+    CHECK(parameters_of(net) == before);
+    CHECK_THROWS_AS(predict_logits(frozen, data, 0), ValueError);
+}

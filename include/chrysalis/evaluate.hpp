@@ -39,7 +39,21 @@ Matrix<typename Net::Scalar> predict_logits(Net& net, const Dataset<typename Net
     return out;
 }
 
-/// Fraction of samples whose largest logit is at the label. Throws what predict_logits throws,
+/// predict_logits of a const network: the same logits, computed through a copy of the network
+/// (its forward keeps each layer's activations inside the network, which a const one cannot
+/// change). The copy costs the network's memory again and one pass over its parameters, once
+/// per call — small against a pass over a data set; a non-const network is used in place.
+/// Several threads may call it on one const network at once.
+template <class Net>
+Matrix<typename Net::Scalar> predict_logits(const Net& net,
+                                            const Dataset<typename Net::Scalar>& data,
+                                            Eigen::Index batch_size = 256) {
+    Net scratch = net;
+    return predict_logits(scratch, data, batch_size);
+}
+
+/// Fraction of samples whose largest logit is at the label; `net` may be const (see
+/// predict_logits). Throws what predict_logits throws,
 /// ShapeError for a label count other than N and ValueError for a label outside
 /// [0, Net::output_size).
 template <class Net>
@@ -49,8 +63,8 @@ double accuracy(Net& net, const Dataset<typename Net::Scalar>& data) {
     return double(detail::count_correct(logits, data.labels)) / double(data.size());
 }
 
-/// Counts by true class (rows) and predicted class (columns), classes × classes. Throws as
-/// accuracy does.
+/// Counts by true class (rows) and predicted class (columns), classes × classes; `net` may be
+/// const. Throws as accuracy does.
 template <class Net>
 Eigen::MatrixXi confusion_matrix(Net& net, const Dataset<typename Net::Scalar>& data) {
     detail::check_labels<Net>(data, "chrysalis::confusion_matrix");
@@ -69,7 +83,7 @@ struct Evaluation {
     double loss = 0;
     double accuracy = 0;
 };
-/// Mean cross-entropy and accuracy; throws as accuracy does.
+/// Mean cross-entropy and accuracy; `net` may be const. Throws as accuracy does.
 template <class Net>
 Evaluation evaluate(Net& net, const Dataset<typename Net::Scalar>& data) {
     detail::check_labels<Net>(data, "chrysalis::evaluate");
