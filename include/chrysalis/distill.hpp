@@ -84,12 +84,12 @@ std::vector<EpochReport> distill_cached(Net& student, const Dataset<typename Net
 template <class Net, class KD, class Optimizer, class... Observers>
 requires DistillationLoss < std::remove_reference_t<KD>,
 typename Net::Scalar >
-    &&(ObserverFor<std::remove_reference_t<Observers>, Net, Optimizer>&&...)
-        std::vector<EpochReport> distill(Net& student, const Dataset<typename Net::Scalar>& data,
-                                         const Matrix<typename Net::Scalar>& teacher_logits,
-                                         KD&& kd, Optimizer& optimizer,
-                                         const TrainOptions<typename Net::Scalar>& options = {},
-                                         Observers&&... observers) {
+
+    std::vector<EpochReport> distill(Net& student, const Dataset<typename Net::Scalar>& data,
+                                     const Matrix<typename Net::Scalar>& teacher_logits, KD&& kd,
+                                     Optimizer& optimizer,
+                                     const TrainOptions<typename Net::Scalar>& options = {},
+                                     Observers&&... observers) {
     return detail::distill_cached(student, data, teacher_logits, kd, optimizer, options, false,
                                   "chrysalis::distill", observers...);
 }
@@ -102,11 +102,11 @@ requires requires {
     Teacher::output_size;
 } && DistillationLoss < std::remove_reference_t<KD>,
 typename Net::Scalar >
-    &&(ObserverFor<std::remove_reference_t<Observers>, Net, Optimizer>&&...)
-        std::vector<EpochReport> distill(Net& student, const Dataset<typename Net::Scalar>& data,
-                                         Teacher& teacher, KD&& kd, Optimizer& optimizer,
-                                         const TrainOptions<typename Net::Scalar>& options = {},
-                                         Observers&&... observers) {
+
+    std::vector<EpochReport> distill(Net& student, const Dataset<typename Net::Scalar>& data,
+                                     Teacher& teacher, KD&& kd, Optimizer& optimizer,
+                                     const TrainOptions<typename Net::Scalar>& options = {},
+                                     Observers&&... observers) {
     static_assert(Teacher::output_size == Net::output_size,
                   "chrysalis::distill: the teacher and the student disagree on the number of "
                   "classes (their output widths differ)");
@@ -131,11 +131,12 @@ typename Net::Scalar >
 template <class Net, class KD, class Optimizer, class... Observers>
 requires DistillationLoss < std::remove_reference_t<KD>,
 typename Net::Scalar >
-    &&(ObserverFor<std::remove_reference_t<Observers>, Net, Optimizer>&&...)
-        std::vector<EpochReport> distill_soft(
-            Net& student, const Dataset<typename Net::Scalar>& data,
-            const Matrix<typename Net::Scalar>& probabilities, KD&& kd, Optimizer& optimizer,
-            const TrainOptions<typename Net::Scalar>& options = {}, Observers&&... observers) {
+
+    std::vector<EpochReport> distill_soft(Net& student, const Dataset<typename Net::Scalar>& data,
+                                          const Matrix<typename Net::Scalar>& probabilities,
+                                          KD&& kd, Optimizer& optimizer,
+                                          const TrainOptions<typename Net::Scalar>& options = {},
+                                          Observers&&... observers) {
     return detail::distill_cached(student, data, probabilities, kd, optimizer, options, true,
                                   "chrysalis::distill_soft", observers...);
 }

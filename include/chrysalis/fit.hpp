@@ -32,12 +32,9 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 ///   network; TrainingDiverged when the loss, a layer's output or a parameter becomes NaN or
 ///   infinite; whatever an observer throws.
 template <class Net, class L, class Optimizer, class... Observers>
-requires Loss<L, typename Net::Scalar> &&
-    (ObserverFor<std::remove_reference_t<Observers>, Net, Optimizer>&&...)
-        std::vector<EpochReport> fit(Net& net, const Dataset<typename Net::Scalar>& data, L loss,
-                                     Optimizer& optimizer,
-                                     const TrainOptions<typename Net::Scalar>& options = {},
-                                     Observers&&... observers) {
+requires Loss<L, typename Net::Scalar> std::vector<EpochReport> fit(
+    Net& net, const Dataset<typename Net::Scalar>& data, L loss, Optimizer& optimizer,
+    const TrainOptions<typename Net::Scalar>& options = {}, Observers&&... observers) {
     return detail::train_loop(
         net, data, optimizer, options,
         [&](auto& batcher, auto& grad) {

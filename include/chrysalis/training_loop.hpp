@@ -83,6 +83,17 @@ void backward_and_step(Net& net, const G& grad, Optimizer& optimizer, int epoch)
     }
 }
 
+/// Stops the build with a sentence when O is not an observer: named in "required from here" /
+/// "In instantiation of" lines above the message.
+template <class O, class Net, class Optimizer>
+constexpr void require_observer() {
+    static_assert(ObserverFor<O, Net, Optimizer>,
+                  "chrysalis::fit / distill: an observer passed after the options must model "
+                  "chrysalis::TrainingObserver (a member on_epoch_end(ctx, report)) or be callable "
+                  "with a const chrysalis::EpochReport&; the type is named in the instantiation "
+                  "above (see chrysalis/concepts/observer.hpp)");
+}
+
 /// The epoch loop shared by fit and distill. `step(batcher, grad)` returns the batch loss after
 /// leaving ∂loss/∂logits in grad; the loop does the rest. The observers are called in this
 /// order: TrainOptions::validation, TrainOptions::progress, `observers` as given,
@@ -92,6 +103,7 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::Scalar
                                     Optimizer& optimizer,
                                     const TrainOptions<typename Net::Scalar>& o, Step&& step,
                                     const char* what, Observers&... observers) {
+    (require_observer<Observers, Net, Optimizer>(), ...);
     using S = typename Net::Scalar;
     using Clock = std::chrono::steady_clock;
     check_options(o, what);
