@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "chrysalis/config.hpp"
+#include "chrysalis/detail/container.hpp"
 #include "chrysalis/detail/file_io.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/layer_traits.hpp"
@@ -42,7 +43,10 @@ struct Checkpoint {
 namespace detail {
 
 inline constexpr std::string_view checkpoint_magic{"CHRYSCK\0", 8};
-inline constexpr std::size_t checkpoint_header_size = 8 + 4 + 8;  // magic, version, file size
+
+/// The checkpoint format's envelope (detail/container.hpp).
+inline constexpr ContainerFormat checkpoint_container{checkpoint_magic, checkpoint_format_version,
+                                                      "checkpoint", "checkpoint"};
 
 /// The name a checkpoint records for an optimizer type; "" for types it cannot hold.
 template <class Optimizer>
@@ -99,9 +103,7 @@ void put_matrices(std::string& out, const std::vector<Matrix<S>>& matrices) {
 template <class Net, class Optimizer>
 std::string encode_checkpoint(const Net& net, const Optimizer& optimizer, const Checkpoint& info) {
     using S = typename Net::Scalar;
-    std::string out(checkpoint_magic);
-    put_le(out, checkpoint_format_version);
-    put_le(out, std::uint64_t{0});  // the file size, filled in below
+    std::string out = begin_container(checkpoint_container);
     const std::string model = encode_model(net);
     put_le(out, static_cast<std::uint64_t>(model.size()));
     out += model;
@@ -122,10 +124,7 @@ std::string encode_checkpoint(const Net& net, const Optimizer& optimizer, const 
         put_le(out, index);
         for (const std::uint64_t word : state.words) put_le(out, word);
     }
-    std::string size;
-    put_le(size, static_cast<std::uint64_t>(out.size() + 4));
-    out.replace(12, 8, size);
-    put_le(out, crc32(out));
+    finish_container(out);
     return out;
 }
 
@@ -151,36 +150,13 @@ CheckpointContents<typename Net::Scalar> decode_checkpoint(std::string_view byte
     const auto error = [&](const auto&... parts) {
         return FormatError(concat(what, ": '", path, "' ", parts...));
     };
-    if (bytes.substr(0, checkpoint_magic.size()) != checkpoint_magic.substr(0, bytes.size())) {
-        if (bytes.substr(0, model_magic.size()) == model_magic)
-            throw error("is a model file (written by save), not a checkpoint: load it with load");
-        throw error("is not a chrysalis checkpoint: it does not begin with \"CHRYSCK\\0\"");
-    }
-    const auto truncated = [&] {
-        return error("is truncated: ", bytes.size(), " bytes, shorter than a checkpoint's header");
-    };
-    if (bytes.size() < 12) throw truncated();
-    const auto version = get_le<std::uint32_t>(bytes.data() + 8);
-    if (version != checkpoint_format_version) {
-        throw error("has checkpoint format version ", version, "; this version of chrysalis ",
-                    "reads format version ", checkpoint_format_version, " only");
-    }
-    if (bytes.size() < checkpoint_header_size + 4) throw truncated();
-    const auto declared = get_le<std::uint64_t>(bytes.data() + 12);
-    if (bytes.size() < declared)
-        throw error("is truncated: it has ", bytes.size(), " bytes, its header says ", declared);
-    if (bytes.size() > declared) {
-        throw error("has ", bytes.size(), " bytes but its header says ", declared,
-                    " (trailing data or a corrupt header)");
-    }
-    const std::string_view body = bytes.substr(0, bytes.size() - 4);
-    const auto stored = get_le<std::uint32_t>(bytes.data() + body.size());
-    if (const std::uint32_t computed = crc32(body); computed != stored) {
-        throw error("is corrupt: its CRC-32 checksum is ", checksum_text(stored),
-                    " but its contents give ", checksum_text(computed));
-    }
+    // A model file is the likeliest wrong file: say so, and how to read it.
+    if (bytes.substr(0, checkpoint_magic.size()) != checkpoint_magic.substr(0, bytes.size()) &&
+        bytes.substr(0, model_magic.size()) == model_magic)
+        throw error("is a model file (written by save), not a checkpoint: load it with load");
+    const std::string_view body = open_container(bytes, checkpoint_container, path, what);
 
-    ModelReader in(body, checkpoint_header_size, path, what);
+    ContainerReader in(body, container_header_size, path, what);
     CheckpointContents<S> contents;
     const auto model_size = in.number<std::uint64_t>("the model's size");
     if (model_size > in.remaining()) in.corrupt("its model section runs past the end of the file");
