@@ -18,11 +18,11 @@
 #include <utility>
 #include <vector>
 
+#include "chrysalis/architecture.hpp"
 #include "chrysalis/config.hpp"
 #include "chrysalis/detail/container.hpp"
 #include "chrysalis/detail/file_io.hpp"
 #include "chrysalis/errors.hpp"
-#include "chrysalis/layer_traits.hpp"
 #include "chrysalis/network.hpp"
 #include "chrysalis/optim.hpp"
 #include "chrysalis/random.hpp"
@@ -64,18 +64,13 @@ concept has_rng_state = requires(const L& c, L& m, const Rng::State& s) {
     m.set_rng_state(s);
 };
 
-template <class L>
-concept has_layer_name = requires {
-    { layer_traits<L>::name() } -> std::convertible_to<std::string>;
-};
-
 /// Whether save_checkpoint can hold Net: a Sequential whose layers all have layer_traits. (A
 /// test that, unlike serialization_needs_a_Sequential, does not stop the build.)
 template <class Net>
 struct is_checkpointable_net : std::false_type {};
 template <class... Layers>
 struct is_checkpointable_net<Sequential<Layers...>>
-    : std::bool_constant<(has_layer_name<Layers> && ...)> {};
+    : std::bool_constant<(has_serialization_name<Layers> && ...)> {};
 
 template <class Net, class Optimizer>
 concept checkpointable = is_checkpointable_net<Net>::value && !optimizer_name<Optimizer>().empty();

@@ -3,12 +3,14 @@
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
+#include "chrysalis/architecture.hpp"
 #include "chrysalis/checkpoint.hpp"
 #include "chrysalis/concepts.hpp"
 #include "chrysalis/config.hpp"
 #include "chrysalis/data.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/gradcheck.hpp"
+#include "chrysalis/init.hpp"
 #include "chrysalis/layer_traits.hpp"
 #include "chrysalis/layers/activations.hpp"
 #include "chrysalis/layers/dense.hpp"

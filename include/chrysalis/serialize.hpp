@@ -1,8 +1,8 @@
 #pragma once
 // chrysalis/serialize.hpp — saving and loading networks: the versioned binary model format with
 // its atomic save and architecture check, and .npy interchange with NumPy and PyTorch. The
-// format is described in docs/data-and-models.md; layer names and hyperparameters come from
-// layer_traits.hpp.
+// format is described in docs/data-and-models.md; layer names and hyperparameters come from the
+// layers themselves (architecture.hpp).
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
@@ -20,12 +20,12 @@
 #include <utility>
 #include <vector>
 
+#include "chrysalis/architecture.hpp"
 #include "chrysalis/config.hpp"
 #include "chrysalis/detail/container.hpp"
 #include "chrysalis/detail/file_io.hpp"
 #include "chrysalis/detail/npy.hpp"
 #include "chrysalis/errors.hpp"
-#include "chrysalis/layer_traits.hpp"
 #include "chrysalis/network.hpp"
 #include "chrysalis/tensor.hpp"
 
