@@ -342,11 +342,13 @@ TEST_CASE("a truncated or corrupt checkpoint throws FormatError and changes noth
     CHECK_THROWS_WITH(load_checkpoint(other, other_adam, damaged),
                       Contains("is corrupt: its CRC-32 checksum is"));
     std::string versioned = good;
-    versioned[8] = 2;
+    versioned[8] = char(checkpoint_format_version + 1);
     write_bytes(damaged, versioned);
-    CHECK_THROWS_WITH(load_checkpoint(other, other_adam, damaged),
-                      Contains("has checkpoint format version 2; this version of chrysalis reads "
-                               "format version 1 only"));
+    CHECK_THROWS_WITH(
+        load_checkpoint(other, other_adam, damaged),
+        Contains(detail::concat("has checkpoint format version ", checkpoint_format_version + 1,
+                                "; this version of chrysalis reads format version ",
+                                checkpoint_format_version, " only")));
     CHECK(parameter_bytes(other) == before);
     CHECK(other_adam.steps() == 0);
     CHECK(other_adam.state_.f.first.empty());

@@ -5,3 +5,4 @@
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
 #include "chrysalis/concepts/layer.hpp"
+#include "chrysalis/concepts/optimizer.hpp"
