@@ -242,9 +242,9 @@ std::string encode_checkpoint(const Net& net, const O& optimizer, const Checkpoi
     put_le(out, static_cast<std::uint32_t>(info.epoch));
     for (const std::uint64_t word : info.rng.words) put_le(out, word);
     put_text(out, O::name());
-    CheckpointStateWriter<S> state(block_shapes(net));
-    optimizer.save_state(state);
-    state.append_to(out);
+    CheckpointStateWriter<S> records(block_shapes(net));
+    optimizer.save_state(records);
+    records.append_to(out);
     std::vector<std::pair<std::uint32_t, Rng::State>> generators;
     for_each_layer(net, [&](std::size_t i, const auto& layer) {
         if constexpr (has_rng_state<std::remove_cvref_t<decltype(layer)>>)
@@ -305,15 +305,15 @@ CheckpointContents<typename Net::Scalar, O> decode_checkpoint(std::string_view b
         throw error("holds the state of a ", saved, " optimizer but the optimizer is ", name,
                     "; resume with the optimizer type it was saved with");
     }
-    CheckpointStateReader<S> state(in, name, block_shapes(net));
+    CheckpointStateReader<S> records(in, name, block_shapes(net));
     try {
-        contents.optimizer.load_state(state);
+        contents.optimizer.load_state(records);
     } catch (const FormatError&) {
         throw;  // the reader's, naming the file
     } catch (const std::exception& e) {
         throw error("holds optimizer state that ", name, " rejects: ", e.what());
     }
-    state.finish();
+    records.finish();
 
     std::vector<std::size_t> expected;
     for_each_layer(net, [&](std::size_t i, auto& layer) {

@@ -250,9 +250,9 @@ struct Sgd {
     template <class S>
     void load_state(StateReader<S>& in) {
         const long steps = detail::checked_step_count(in);
-        std::vector<Matrix<S>> momentum = in.blocks("momentum");
+        std::vector<Matrix<S>> velocities = in.blocks("momentum");
         state_.steps = steps;
-        state_.get<S>().first = std::move(momentum);
+        state_.get<S>().first = std::move(velocities);
     }
 
     detail::OptimizerState state_{};  ///< momenta; not a setting
