@@ -339,12 +339,59 @@ TEST_CASE("a truncated or corrupt checkpoint throws FormatError and changes noth
     CHECK_THROWS_WITH(load_checkpoint(other, other_adam, damaged),
                       Contains("is corrupt: its CRC-32 checksum is"));
     std::string versioned = good;
-    versioned[8] = 2;
+    versioned[8] = char(checkpoint_format_version + 1);
     write_bytes(damaged, versioned);
-    CHECK_THROWS_WITH(load_checkpoint(other, other_adam, damaged),
-                      Contains("has checkpoint format version 2; this version of chrysalis reads "
-                               "format version 1 only"));
+    CHECK_THROWS_WITH(
+        load_checkpoint(other, other_adam, damaged),
+        Contains(detail::concat("has checkpoint format version ", checkpoint_format_version + 1,
+                                "; this version of chrysalis reads format version ",
+                                checkpoint_format_version, " only")));
     CHECK(parameter_bytes(other) == before);
     CHECK(other_adam.steps() == 0);
     CHECK(other_adam.state_.f.first.empty());
+}
+
+namespace {
+
+/// Sgd under its own name, restoring its state with a record layout chosen by the test: what a
+/// user's optimizer whose load_state disagrees with its save_state looks like.
+template <int Layout>
+struct SgdReadingOtherRecords : Sgd {
+    static std::string name() { return "Sgd"; }
+    template <class S>
+    void load_state(StateReader<S>& in) {
+        if constexpr (Layout == 0) {
+            marker = in.integer("velocity");  // the file's first record is "steps"
+        } else {
+            marker = in.integer("steps");  // and never reads "momentum"
+        }
+    }
+    std::int64_t marker = -1;
+};
+
+}  // namespace
+
+TEST_CASE("optimizer state records are checked by name and number, changing nothing",
+          "[checkpoint]") {
+    TempDir dir;
+    const std::string path = dir.file("run.ckpt");
+    Net net(Seed{1});
+    Sgd sgd{.lr = 0.05, .momentum = 0.9};
+    fit(net, quadrants(40, Seed{2}), CrossEntropy{}, sgd, {.epochs = 1, .progress = false});
+    save_checkpoint(net, sgd, Checkpoint{1, {}}, path);
+
+    Net other(Seed{3});
+    const std::string before = parameter_bytes(other);
+    SgdReadingOtherRecords<0> renamed;
+    CHECK_THROWS_WITH(load_checkpoint(other, renamed, path),
+                      "chrysalis::load_checkpoint: '" + path +
+                          "' holds optimizer state record 'steps' (kind 1) where Sgd expects "
+                          "'velocity' (kind 1)");
+    SgdReadingOtherRecords<1> short_reader;
+    CHECK_THROWS_WITH(load_checkpoint(other, short_reader, path),
+                      "chrysalis::load_checkpoint: '" + path +
+                          "' holds 2 optimizer state records but Sgd::load_state read 1");
+    CHECK(parameter_bytes(other) == before);
+    CHECK(renamed.marker == -1);
+    CHECK(short_reader.marker == -1);  // it read the count into a copy that was dropped
 }

@@ -11,6 +11,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -18,12 +19,14 @@
 #include <utility>
 #include <vector>
 
+#include "chrysalis/architecture.hpp"
+#include "chrysalis/concepts/optimizer.hpp"
 #include "chrysalis/config.hpp"
+#include "chrysalis/detail/container.hpp"
 #include "chrysalis/detail/file_io.hpp"
 #include "chrysalis/errors.hpp"
-#include "chrysalis/layer_traits.hpp"
 #include "chrysalis/network.hpp"
-#include "chrysalis/optim.hpp"
+#include "chrysalis/optimizer_state.hpp"
 #include "chrysalis/random.hpp"
 #include "chrysalis/serialize.hpp"
 #include "chrysalis/tensor.hpp"
@@ -31,7 +34,9 @@
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 /// The version of the checkpoint format that save_checkpoint writes and load_checkpoint reads.
-inline constexpr std::uint32_t checkpoint_format_version = 1;
+/// Version 2 (chrysalis 0.2): the optimizer's state is a list of named records that the optimizer
+/// writes itself (save_state); version 1 held Sgd/Adam moments only and is not read.
+inline constexpr std::uint32_t checkpoint_format_version = 2;
 
 /// Where a training run stands between two epochs, beside the network and the optimizer.
 struct Checkpoint {
@@ -42,16 +47,10 @@ struct Checkpoint {
 namespace detail {
 
 inline constexpr std::string_view checkpoint_magic{"CHRYSCK\0", 8};
-inline constexpr std::size_t checkpoint_header_size = 8 + 4 + 8;  // magic, version, file size
 
-/// The name a checkpoint records for an optimizer type; "" for types it cannot hold.
-template <class Optimizer>
-constexpr std::string_view optimizer_name() {
-    if constexpr (std::is_same_v<Optimizer, Sgd>) return "Sgd";
-    if constexpr (std::is_same_v<Optimizer, Adam>) return "Adam";
-    if constexpr (std::is_same_v<Optimizer, AdamW>) return "AdamW";
-    return "";
-}
+/// The checkpoint format's envelope (detail/container.hpp).
+inline constexpr ContainerFormat checkpoint_container{checkpoint_magic, checkpoint_format_version,
+                                                      "checkpoint", "checkpoint"};
 
 /// A layer with a random state of its own (Dropout's mask generator).
 template <class L>
@@ -60,58 +59,192 @@ concept has_rng_state = requires(const L& c, L& m, const Rng::State& s) {
     m.set_rng_state(s);
 };
 
-template <class L>
-concept has_layer_name = requires {
-    { layer_traits<L>::name() } -> std::convertible_to<std::string>;
-};
-
-/// Whether save_checkpoint can hold Net: a Sequential whose layers all have layer_traits. (A
+/// Whether save_checkpoint can hold Net: a Sequential whose layers all name themselves. (A
 /// test that, unlike serialization_needs_a_Sequential, does not stop the build.)
 template <class Net>
 struct is_checkpointable_net : std::false_type {};
 template <class... Layers>
 struct is_checkpointable_net<Sequential<Layers...>>
-    : std::bool_constant<(has_layer_name<Layers> && ...)> {};
+    : std::bool_constant<(has_serialization_name<Layers> && ...)> {};
 
-template <class Net, class Optimizer>
-concept checkpointable = is_checkpointable_net<Net>::value && !optimizer_name<Optimizer>().empty();
+template <class Net, class O>
+concept checkpointable = is_checkpointable_net<Net>::value && Optimizer<O, Net>;
 
-template <class S>
-const Moments<S>& moments_of(const OptimizerState& state) {
-    if constexpr (std::is_same_v<S, float>)
-        return state.f;
-    else
-        return state.d;
-}
-
-template <class S>
-void put_matrices(std::string& out, const std::vector<Matrix<S>>& matrices) {
-    put_le(out, static_cast<std::uint32_t>(matrices.size()));
-    for (const Matrix<S>& m : matrices) {
-        put_le(out, static_cast<std::uint64_t>(m.rows()));
-        put_le(out, static_cast<std::uint64_t>(m.cols()));
-        put_le_values(out, m.data(), std::size_t(m.size()));
-    }
-}
-
-/// The whole checkpoint file: header, the model file as save writes it, the training state,
-/// CRC-32 of all of it.
-template <class Net, class Optimizer>
-std::string encode_checkpoint(const Net& net, const Optimizer& optimizer, const Checkpoint& info) {
+/// The check behind save_checkpoint's and load_checkpoint's requirement on the optimizer: one
+/// static_assert per member of the Optimizer concept, so that the message names the concept and
+/// the member that is missing; the class's name and arguments name the optimizer.
+template <class O, class Net>
+struct checkpoint_needs_an_Optimizer {
     using S = typename Net::Scalar;
-    std::string out(checkpoint_magic);
-    put_le(out, checkpoint_format_version);
-    put_le(out, std::uint64_t{0});  // the file size, filled in below
+    static constexpr bool named = requires {
+        { O::name() } -> std::convertible_to<std::string>;
+    };
+    static constexpr bool saves = requires(const O& c, StateWriter<S>& out) { c.save_state(out); };
+    static constexpr bool loads = requires(O & m, StateReader<S>& in) { m.load_state(in); };
+    static_assert(named,
+                  "chrysalis::Optimizer concept not satisfied: the optimizer has no static "
+                  "std::string name() (see chrysalis/concepts/optimizer.hpp)");
+    static_assert(saves,
+                  "chrysalis::Optimizer concept not satisfied: the optimizer has no "
+                  "save_state(StateWriter<Scalar>&) const (see chrysalis/concepts/optimizer.hpp)");
+    static_assert(loads,
+                  "chrysalis::Optimizer concept not satisfied: the optimizer has no "
+                  "load_state(StateReader<Scalar>&) (see chrysalis/concepts/optimizer.hpp)");
+    static_assert(!(named && saves && loads) || Optimizer<O, Net>,
+                  "chrysalis::Optimizer concept not satisfied: the optimizer needs begin_step() "
+                  "and update(p, g, block, epoch), or step(net, epoch), and must be copyable "
+                  "(see chrysalis/concepts/optimizer.hpp)");
+    static constexpr bool ok = Optimizer<O, Net>;
+};
+
+/// The shapes of net's parameter blocks, in visit_parameters order.
+template <class Net>
+std::vector<std::pair<Eigen::Index, Eigen::Index>> block_shapes(const Net& net) {
+    std::vector<std::pair<Eigen::Index, Eigen::Index>> shapes;
+    for_each_layer(net, [&](std::size_t, const auto& layer) {
+        for_each_block(layer, [&](const auto& b) { shapes.emplace_back(b.rows(), b.cols()); });
+    });
+    return shapes;
+}
+
+/// Kinds of optimizer state records in a checkpoint.
+enum class StateRecord : std::uint32_t { integer = 1, blocks = 2 };
+
+/// StateWriter into a checkpoint: record count (u32), then per record its name (text), kind
+/// (u32) and value: an i64, or a block count (u32) and per block rows, columns (u64) and values.
+template <class S>
+class CheckpointStateWriter final : public StateWriter<S> {
+  public:
+    explicit CheckpointStateWriter(std::vector<std::pair<Eigen::Index, Eigen::Index>> shapes)
+        : shapes_(std::move(shapes)) {}
+
+    void integer(std::string_view name, std::int64_t value) override {
+        start(name, StateRecord::integer);
+        put_le(records_, value);
+    }
+    void blocks(std::string_view name, const std::vector<Matrix<S>>& blocks) override {
+        if (!blocks.empty() && blocks.size() != shapes_.size()) {
+            throw ShapeError(concat("chrysalis::save_checkpoint: the optimizer's state '", name,
+                                    "' has ", blocks.size(), " blocks but the network has ",
+                                    shapes_.size(), " parameter blocks"));
+        }
+        for (std::size_t k = 0; k < blocks.size(); ++k) {
+            if (blocks[k].rows() != shapes_[k].first || blocks[k].cols() != shapes_[k].second) {
+                throw ShapeError(concat("chrysalis::save_checkpoint: the optimizer's state '", name,
+                                        "' block ", k, " is ", blocks[k].rows(), " x ",
+                                        blocks[k].cols(), " but the network's parameter block ", k,
+                                        " is ", shapes_[k].first, " x ", shapes_[k].second));
+            }
+        }
+        start(name, StateRecord::blocks);
+        put_le(records_, static_cast<std::uint32_t>(blocks.size()));
+        for (const Matrix<S>& m : blocks) {
+            put_le(records_, static_cast<std::uint64_t>(m.rows()));
+            put_le(records_, static_cast<std::uint64_t>(m.cols()));
+            put_le_values(records_, m.data(), std::size_t(m.size()));
+        }
+    }
+    /// Appends the record count and the records to `out`.
+    void append_to(std::string& out) const {
+        put_le(out, count_);
+        out += records_;
+    }
+
+  private:
+    void start(std::string_view name, StateRecord kind) {
+        put_text(records_, name);
+        put_le(records_, static_cast<std::uint32_t>(kind));
+        ++count_;
+    }
+    std::vector<std::pair<Eigen::Index, Eigen::Index>> shapes_;
+    std::string records_;
+    std::uint32_t count_ = 0;
+};
+
+/// StateReader over the records CheckpointStateWriter wrote; every mismatch is a FormatError
+/// naming the file.
+template <class S>
+class CheckpointStateReader final : public StateReader<S> {
+  public:
+    CheckpointStateReader(ContainerReader& in, std::string optimizer,
+                          std::vector<std::pair<Eigen::Index, Eigen::Index>> shapes)
+        : in_(in), optimizer_(std::move(optimizer)), shapes_(std::move(shapes)) {
+        count_ = in_.number<std::uint32_t>("the optimizer state record count");
+    }
+
+    std::int64_t integer(std::string_view name) override {
+        next(name, StateRecord::integer);
+        return in_.number<std::int64_t>("an optimizer state integer");
+    }
+    std::vector<Matrix<S>> blocks(std::string_view name) override {
+        next(name, StateRecord::blocks);
+        const std::size_t count = in_.number<std::uint32_t>("a state block count");
+        if (count != 0 && count != shapes_.size()) {
+            throw in_.error("holds ", count, " blocks of optimizer state '", name,
+                            "' but the network has ", shapes_.size(), " parameter blocks");
+        }
+        std::vector<Matrix<S>> blocks;
+        blocks.reserve(count);
+        for (std::size_t k = 0; k < count; ++k) {
+            const auto rows = in_.number<std::uint64_t>("a state block's rows");
+            const auto cols = in_.number<std::uint64_t>("a state block's columns");
+            if (rows != std::uint64_t(shapes_[k].first) ||
+                cols != std::uint64_t(shapes_[k].second)) {
+                throw in_.error("holds a ", rows, " x ", cols, " block ", k,
+                                " of optimizer state '", name,
+                                "' but the network's parameter block ", k, " is ", shapes_[k].first,
+                                " x ", shapes_[k].second);
+            }
+            Matrix<S>& m = blocks.emplace_back(shapes_[k].first, shapes_[k].second);
+            const std::size_t n = std::size_t(m.size());
+            get_le_values(in_.take(n * sizeof(S), "a state block's values"), n, m.data());
+        }
+        return blocks;
+    }
+    /// Throws FormatError unless the optimizer read every record.
+    void finish() const {
+        if (read_ != count_) {
+            throw in_.error("holds ", count_, " optimizer state records but ", optimizer_,
+                            "::load_state read ", read_);
+        }
+    }
+
+  private:
+    void next(std::string_view name, StateRecord kind) {
+        if (read_ == count_) {
+            throw in_.error("holds ", count_, " optimizer state records, and ", optimizer_,
+                            " asks for one more, '", name, "'");
+        }
+        ++read_;
+        const std::string_view stored = in_.text("an optimizer state record's name");
+        const auto stored_kind = in_.number<std::uint32_t>("an optimizer state record's kind");
+        if (stored != name || stored_kind != static_cast<std::uint32_t>(kind)) {
+            throw in_.error("holds optimizer state record '", stored, "' (kind ", stored_kind,
+                            ") where ", optimizer_, " expects '", name, "' (kind ",
+                            static_cast<std::uint32_t>(kind), ")");
+        }
+    }
+    ContainerReader& in_;
+    std::string optimizer_;
+    std::vector<std::pair<Eigen::Index, Eigen::Index>> shapes_;
+    std::uint32_t count_ = 0, read_ = 0;
+};
+
+/// The whole checkpoint file: header, the model file as save writes it, epoch and training
+/// generator, the optimizer's name and its own state records, the layer generators, CRC-32.
+template <class Net, class O>
+std::string encode_checkpoint(const Net& net, const O& optimizer, const Checkpoint& info) {
+    using S = typename Net::Scalar;
+    std::string out = begin_container(checkpoint_container);
     const std::string model = encode_model(net);
     put_le(out, static_cast<std::uint64_t>(model.size()));
     out += model;
     put_le(out, static_cast<std::uint32_t>(info.epoch));
     for (const std::uint64_t word : info.rng.words) put_le(out, word);
-    put_text(out, optimizer_name<Optimizer>());
-    put_le(out, static_cast<std::int64_t>(optimizer.state_.steps));
-    const Moments<S>& moments = moments_of<S>(optimizer.state_);
-    put_matrices(out, moments.first);
-    put_matrices(out, moments.second);
+    put_text(out, O::name());
+    CheckpointStateWriter<S> records(block_shapes(net));
+    optimizer.save_state(records);
+    records.append_to(out);
     std::vector<std::pair<std::uint32_t, Rng::State>> generators;
     for_each_layer(net, [&](std::size_t i, const auto& layer) {
         if constexpr (has_rng_state<std::remove_cvref_t<decltype(layer)>>)
@@ -122,71 +255,44 @@ std::string encode_checkpoint(const Net& net, const Optimizer& optimizer, const 
         put_le(out, index);
         for (const std::uint64_t word : state.words) put_le(out, word);
     }
-    std::string size;
-    put_le(size, static_cast<std::uint64_t>(out.size() + 4));
-    out.replace(12, 8, size);
-    put_le(out, crc32(out));
+    finish_container(out);
     return out;
 }
 
-/// A checkpoint's contents, verified against a network and an optimizer type but not yet
-/// applied to them.
-template <class S>
+/// A checkpoint's contents, verified against a network and an optimizer but not yet applied to
+/// them: the optimizer's state is restored into a copy of the optimizer.
+template <class S, class O>
 struct CheckpointContents {
     ModelContents<S> model;
     Checkpoint info;
-    long steps = 0;
-    Moments<S> moments;
+    O optimizer;
     std::vector<std::pair<std::size_t, Rng::State>> generators;
 };
 
-/// Verifies a checkpoint file against `net` and Optimizer and reads it into temporaries; `net`
-/// is only inspected. Throws FormatError "chrysalis::load_checkpoint: '<path>' …" for every
-/// mismatch.
-template <class Net, class Optimizer>
-CheckpointContents<typename Net::Scalar> decode_checkpoint(std::string_view bytes,
-                                                           const std::string& path, Net& net) {
+/// Verifies a checkpoint file against `net` and `optimizer` and reads it into temporaries;
+/// `net` and `optimizer` are only inspected. Throws FormatError
+/// "chrysalis::load_checkpoint: '<path>' …" for every mismatch.
+template <class Net, class O>
+CheckpointContents<typename Net::Scalar, O> decode_checkpoint(std::string_view bytes,
+                                                              const std::string& path, Net& net,
+                                                              const O& optimizer) {
     using S = typename Net::Scalar;
     constexpr std::string_view what = "chrysalis::load_checkpoint";
     const auto error = [&](const auto&... parts) {
         return FormatError(concat(what, ": '", path, "' ", parts...));
     };
-    if (bytes.substr(0, checkpoint_magic.size()) != checkpoint_magic.substr(0, bytes.size())) {
-        if (bytes.substr(0, model_magic.size()) == model_magic)
-            throw error("is a model file (written by save), not a checkpoint: load it with load");
-        throw error("is not a chrysalis checkpoint: it does not begin with \"CHRYSCK\\0\"");
-    }
-    const auto truncated = [&] {
-        return error("is truncated: ", bytes.size(), " bytes, shorter than a checkpoint's header");
-    };
-    if (bytes.size() < 12) throw truncated();
-    const auto version = get_le<std::uint32_t>(bytes.data() + 8);
-    if (version != checkpoint_format_version) {
-        throw error("has checkpoint format version ", version, "; this version of chrysalis ",
-                    "reads format version ", checkpoint_format_version, " only");
-    }
-    if (bytes.size() < checkpoint_header_size + 4) throw truncated();
-    const auto declared = get_le<std::uint64_t>(bytes.data() + 12);
-    if (bytes.size() < declared)
-        throw error("is truncated: it has ", bytes.size(), " bytes, its header says ", declared);
-    if (bytes.size() > declared) {
-        throw error("has ", bytes.size(), " bytes but its header says ", declared,
-                    " (trailing data or a corrupt header)");
-    }
-    const std::string_view body = bytes.substr(0, bytes.size() - 4);
-    const auto stored = get_le<std::uint32_t>(bytes.data() + body.size());
-    if (const std::uint32_t computed = crc32(body); computed != stored) {
-        throw error("is corrupt: its CRC-32 checksum is ", checksum_text(stored),
-                    " but its contents give ", checksum_text(computed));
-    }
+    // A model file is the likeliest wrong file: say so, and how to read it.
+    if (bytes.substr(0, checkpoint_magic.size()) != checkpoint_magic.substr(0, bytes.size()) &&
+        bytes.substr(0, model_magic.size()) == model_magic)
+        throw error("is a model file (written by save), not a checkpoint: load it with load");
+    const std::string_view body = open_container(bytes, checkpoint_container, path, what);
 
-    ModelReader in(body, checkpoint_header_size, path, what);
-    CheckpointContents<S> contents;
+    ContainerReader in(body, container_header_size, path, what);
     const auto model_size = in.number<std::uint64_t>("the model's size");
     if (model_size > in.remaining()) in.corrupt("its model section runs past the end of the file");
     const std::string_view model(in.take(std::size_t(model_size), "the model"),
                                  std::size_t(model_size));
-    contents.model = decode_model(model, path, net, what);  // architecture and scalar checks
+    CheckpointContents<S, O> contents{decode_model(model, path, net, what), {}, optimizer, {}};
 
     const auto epoch = in.number<std::uint32_t>("the epoch");
     if (epoch > std::uint32_t(std::numeric_limits<int>::max()))
@@ -194,40 +300,20 @@ CheckpointContents<typename Net::Scalar> decode_checkpoint(std::string_view byte
     contents.info.epoch = int(epoch);
     for (std::uint64_t& word : contents.info.rng.words)
         word = in.number<std::uint64_t>("the generator state");
-    const std::string_view saved = in.text("the optimizer's name");
-    if (saved != optimizer_name<Optimizer>()) {
-        throw error("holds the state of a ", saved, " optimizer but the optimizer is ",
-                    optimizer_name<Optimizer>(),
-                    "; resume with the optimizer type it was saved "
-                    "with");
+    const std::string name = O::name();
+    if (const std::string_view saved = in.text("the optimizer's name"); saved != name) {
+        throw error("holds the state of a ", saved, " optimizer but the optimizer is ", name,
+                    "; resume with the optimizer type it was saved with");
     }
-    const auto steps = in.number<std::int64_t>("the step count");
-    if (steps < 0) in.corrupt(concat("its step count is ", steps));
-    contents.steps = long(steps);
-
-    std::vector<std::pair<Eigen::Index, Eigen::Index>> shapes;
-    net.visit_parameters([&](auto& p, auto&) { shapes.emplace_back(p.rows(), p.cols()); });
-    const auto read_matrices = [&](std::vector<Matrix<S>>& matrices, std::string_view kind) {
-        const std::size_t count = in.number<std::uint32_t>("a state block count");
-        if (count != 0 && count != shapes.size()) {
-            throw error("holds ", count, " optimizer ", kind, " blocks but the network has ",
-                        shapes.size(), " parameter blocks");
-        }
-        for (std::size_t k = 0; k < count; ++k) {
-            const auto rows = in.number<std::uint64_t>("a state block's rows");
-            const auto cols = in.number<std::uint64_t>("a state block's columns");
-            if (rows != std::uint64_t(shapes[k].first) || cols != std::uint64_t(shapes[k].second)) {
-                throw error("holds a ", rows, " x ", cols, " optimizer ", kind, " block ", k,
-                            " but the network's parameter block ", k, " is ", shapes[k].first,
-                            " x ", shapes[k].second);
-            }
-            Matrix<S>& m = matrices.emplace_back(shapes[k].first, shapes[k].second);
-            const std::size_t n = std::size_t(m.size());
-            get_le_values(in.take(n * sizeof(S), "a state block's values"), n, m.data());
-        }
-    };
-    read_matrices(contents.moments.first, "first-moment (momentum)");
-    read_matrices(contents.moments.second, "second-moment");
+    CheckpointStateReader<S> records(in, name, block_shapes(net));
+    try {
+        contents.optimizer.load_state(records);
+    } catch (const FormatError&) {
+        throw;  // the reader's, naming the file
+    } catch (const std::exception& e) {
+        throw error("holds optimizer state that ", name, " rejects: ", e.what());
+    }
+    records.finish();
 
     std::vector<std::size_t> expected;
     for_each_layer(net, [&](std::size_t i, auto& layer) {
@@ -241,10 +327,10 @@ CheckpointContents<typename Net::Scalar> decode_checkpoint(std::string_view byte
     for (const std::size_t layer : expected) {
         if (in.number<std::uint32_t>("a generator's layer") != layer)
             in.corrupt(concat("its generators do not belong to the network's layers"));
-        Rng::State state{};
-        for (std::uint64_t& word : state.words)
+        Rng::State rng_state{};
+        for (std::uint64_t& word : rng_state.words)
             word = in.number<std::uint64_t>("a layer generator's state");
-        contents.generators.emplace_back(layer, state);
+        contents.generators.emplace_back(layer, rng_state);
     }
     if (in.remaining() != 0)
         in.corrupt(concat(in.remaining(), " bytes follow the last layer generator"));
@@ -254,59 +340,62 @@ CheckpointContents<typename Net::Scalar> decode_checkpoint(std::string_view byte
 /// The path-named error for a network or optimizer that checkpoints cannot hold, thrown at run
 /// time so that fit and distill compile for every network and optimizer.
 [[noreturn]] inline void cannot_checkpoint(std::string_view what, std::string_view option) {
-    throw ValueError(concat(what, ": TrainOptions::", option,
-                            " is set but checkpoints hold only a Sequential whose layers have "
-                            "layer_traits, trained by Sgd, Adam or AdamW"));
+    throw ValueError(concat(what, ": ", option,
+                            " is set but checkpoints hold only a Sequential whose layers name "
+                            "themselves, trained by an optimizer that models "
+                            "chrysalis::Optimizer (name, save_state, load_state)"));
 }
 
 }  // namespace detail
 
 /// Saves a training run's state to `path`: `net` (as save writes it: hyperparameters and
-/// parameters, bit-exactly), `optimizer`'s state for net's scalar type (Sgd's momenta, Adam's and
-/// AdamW's moment estimates, the step count), the random state of every layer that has one
-/// (Dropout's mask generator), and `info` (epochs completed, the training generator's state).
-/// The optimizer's settings (learning rate, momentum, schedule…) are not saved: they come from
-/// the optimizer object a resumed run is given.
+/// parameters, bit-exactly), the optimizer's name and its own state for net's scalar type (what
+/// its save_state writes: Sgd's step count and momenta, Adam's and AdamW's step count and moment
+/// estimates), the random state of every layer that has one (Dropout's mask generator), and
+/// `info` (epochs completed, the training generator's state). The optimizer's settings
+/// (learning rate, momentum, schedule…) are not saved: they come from the optimizer object a
+/// resumed run is given.
 /// Format (little-endian, version checkpoint_format_version; see docs/data-and-models.md):
 /// magic "CHRYSCK\0", version, file size, the model file's length and bytes, epoch, generator
-/// state, optimizer name, step count, moment blocks, layer generators, CRC-32 of all of it.
-/// Requires: Net is a Sequential whose layers have layer_traits; Optimizer is Sgd, Adam or AdamW.
+/// state, optimizer name, the optimizer's state records, layer generators, CRC-32 of all of it.
+/// Requires: Net is a Sequential whose layers name themselves (SerializableLayer); O models
+///   chrysalis::Optimizer<O, Net> (otherwise the build stops naming the missing member).
 /// Ensures: the file is replaced atomically, as by save.
-/// Throws: IoError naming `path` if it cannot be written (any previous file is left as it was).
-template <class Net, class Optimizer>
-void save_checkpoint(const Net& net, const Optimizer& optimizer, const Checkpoint& info,
+/// Throws: IoError naming `path` if it cannot be written (any previous file is left as it was);
+///   ShapeError if the optimizer's save_state writes blocks that do not fit the network.
+template <class Net, class O>
+void save_checkpoint(const Net& net, const O& optimizer, const Checkpoint& info,
                      const std::string& path) {
     static_assert(detail::serialization_needs_a_Sequential<Net>::ok,
                   "chrysalis::save_checkpoint: see the first error above");
-    static_assert(!detail::optimizer_name<Optimizer>().empty(),
-                  "chrysalis::save_checkpoint: checkpoints hold the state of Sgd, Adam or AdamW");
+    static_assert(detail::checkpoint_needs_an_Optimizer<O, Net>::ok,
+                  "chrysalis::save_checkpoint: see the first error above");
     detail::write_file_atomically(path, detail::encode_checkpoint(net, optimizer, info),
                                   "chrysalis::save_checkpoint");
 }
 
 /// Loads a checkpoint written by save_checkpoint into `net` and `optimizer` and returns the
 /// epoch and training generator state to continue from. `optimizer`'s settings are kept; its
-/// state for net's scalar type and its step count are replaced.
+/// state (for net's scalar type) is replaced through its load_state.
 /// Requires: the file was saved from a network of the same architecture and scalar type and an
-/// optimizer of the same type.
+/// optimizer of the same type (same name()); O models chrysalis::Optimizer<O, Net>.
 /// Throws: IoError naming `path` if it cannot be read; FormatError naming `path` and what was
 ///   found against what was expected if it is not a checkpoint (a model file is named as one),
 ///   has another format version, is truncated, fails its checksum, holds another architecture
 ///   or scalar type ("holds Sequential<…> but the network is Sequential<…>"), the state of
-///   another optimizer type ("holds the state of a Sgd optimizer but the optimizer is Adam"), or
-///   state blocks that do not fit the network.
+///   another optimizer type ("holds the state of a Sgd optimizer but the optimizer is Adam"),
+///   state records the optimizer does not expect, or state blocks that do not fit the network.
 /// Ensures: on any exception `net` and `optimizer` are unchanged (the whole file is read and
-///   checked first).
-template <class Net, class Optimizer>
-Checkpoint load_checkpoint(Net& net, Optimizer& optimizer, const std::string& path) {
+///   checked first, and the optimizer's state is restored into a copy that replaces it last).
+template <class Net, class O>
+Checkpoint load_checkpoint(Net& net, O& optimizer, const std::string& path) {
     static_assert(detail::serialization_needs_a_Sequential<Net>::ok,
                   "chrysalis::load_checkpoint: see the first error above");
-    static_assert(!detail::optimizer_name<Optimizer>().empty(),
-                  "chrysalis::load_checkpoint: checkpoints hold the state of Sgd, Adam or AdamW");
-    using S = typename Net::Scalar;
+    static_assert(detail::checkpoint_needs_an_Optimizer<O, Net>::ok,
+                  "chrysalis::load_checkpoint: see the first error above");
     constexpr std::string_view what = "chrysalis::load_checkpoint";
     const std::string bytes = detail::read_file(path, what);
-    auto contents = detail::decode_checkpoint<Net, Optimizer>(bytes, path, net);
+    auto contents = detail::decode_checkpoint(bytes, path, net, std::as_const(optimizer));
     detail::commit_model(net, contents.model, path, what);  // the only step that can throw
     detail::for_each_layer(net, [&](std::size_t i, auto& layer) {
         if constexpr (detail::has_rng_state<std::remove_cvref_t<decltype(layer)>>) {
@@ -314,35 +403,34 @@ Checkpoint load_checkpoint(Net& net, Optimizer& optimizer, const std::string& pa
                 if (index == i) layer.set_rng_state(state);
         }
     });
-    optimizer.state_.template get<S>() = std::move(contents.moments);
-    optimizer.state_.steps = contents.steps;
+    optimizer = std::move(contents.optimizer);
     return contents.info;
 }
 
 namespace detail {
 
-/// train_loop's checkpoint after an epoch (TrainOptions::checkpoint_path).
-template <class Net, class Optimizer>
-void write_training_checkpoint(const Net& net, const Optimizer& optimizer, const Checkpoint& info,
+/// Checkpointing's checkpoint after an epoch (Checkpointing::path).
+template <class Net, class O>
+void write_training_checkpoint(const Net& net, const O& optimizer, const Checkpoint& info,
                                const std::string& path, std::string_view what) {
-    if constexpr (checkpointable<Net, Optimizer>) {
+    if constexpr (checkpointable<Net, O>) {
         write_file_atomically(path, encode_checkpoint(net, optimizer, info), what);
     } else {
-        cannot_checkpoint(what, "checkpoint_path");
+        cannot_checkpoint(what, "Checkpointing::path");
     }
 }
 
-/// train_loop's resumption (TrainOptions::resume_from): loads the checkpoint into net and
+/// Checkpointing's resumption (Checkpointing::resume_from): loads the checkpoint into net and
 /// optimizer, sets rng to its state and returns the first epoch to run.
-template <class Net, class Optimizer>
-int resume_training(Net& net, Optimizer& optimizer, Rng& rng, const std::string& path,
+template <class Net, class O>
+int resume_training(Net& net, O& optimizer, Rng& rng, const std::string& path,
                     std::string_view what) {
-    if constexpr (checkpointable<Net, Optimizer>) {
+    if constexpr (checkpointable<Net, O>) {
         const Checkpoint info = load_checkpoint(net, optimizer, path);
         rng.set_state(info.rng);
         return info.epoch;
     } else {
-        cannot_checkpoint(what, "resume_from");
+        cannot_checkpoint(what, "Checkpointing::resume_from");
     }
 }
 

@@ -18,8 +18,8 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 ///   fit(net, train, CrossEntropy{}, opt, {.epochs = 20},
 ///       Checkpointing{.path = "run.ckpt", .resume_from = "run.ckpt"});
 ///
-/// Requires: the network and the optimizer can be checkpointed (save_checkpoint's requirements);
-///   every ≥ 1 (ValueError at the start of training, naming Checkpointing::every).
+/// Requires: the network and the optimizer can be checkpointed (save_checkpoint's requirements;
+///   a build error otherwise); every ≥ 1 (ValueError at the start of training, naming Checkpointing::every).
 /// Ensures:
 ///   - resume_from not empty: before the first epoch, the checkpoint is loaded (load_checkpoint)
 ///     into the network and the optimizer, the training generator takes its state, and training
@@ -39,6 +39,10 @@ struct Checkpointing {
 
     template <class Net, class Optimizer>
     void on_train_begin(TrainingContext<Net, Optimizer>& ctx) const {
+        static_assert(detail::checkpointable<Net, Optimizer>,
+                      "chrysalis::Checkpointing: checkpoints hold a Sequential whose layers name "
+                      "themselves, trained by an optimizer that models chrysalis::Optimizer "
+                      "(name, save_state, load_state); see chrysalis/concepts/optimizer.hpp");
         if (every < 1) {
             throw ValueError(
                 detail::concat(ctx.function, ": Checkpointing::every must be >= 1, got ", every));

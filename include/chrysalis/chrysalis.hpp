@@ -3,6 +3,7 @@
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
+#include "chrysalis/architecture.hpp"
 #include "chrysalis/checkpoint.hpp"
 #include "chrysalis/checkpointing.hpp"
 #include "chrysalis/concepts.hpp"
@@ -11,6 +12,7 @@
 #include "chrysalis/dataset.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/gradcheck.hpp"
+#include "chrysalis/init.hpp"
 #include "chrysalis/layer_traits.hpp"
 #include "chrysalis/layers/activations.hpp"
 #include "chrysalis/layers/dense.hpp"

@@ -50,6 +50,14 @@ inline constexpr bool is_supported_scalar_v =
 
 namespace detail {
 
+/// "float" or "double": the scalar type's name in file formats and layer names.
+template <class S>
+constexpr std::string_view scalar_name() {
+    static_assert(is_supported_scalar_v<S>, "chrysalis: the scalar type must be float or double");
+    if constexpr (std::is_same_v<S, float>) return "float";
+    return "double";
+}
+
 // concat's pieces: one non-template function per kind of value, so that each concat call is a
 // row of plain calls rather than an std::ostringstream instantiated per list of argument types.
 [[gnu::noinline]] inline void append_text(std::string& out, std::string_view text) {

@@ -11,9 +11,11 @@
 #include <type_traits>
 #include <utility>
 
-#include "chrysalis/concepts.hpp"
+#include "chrysalis/concepts/layer.hpp"
 #include "chrysalis/config.hpp"
 #include "chrysalis/errors.hpp"
+#include "chrysalis/init.hpp"
+// The shipped layers come with the network: Sequential<Dense<…>, ReLU, …> needs no other header.
 #include "chrysalis/layers/activations.hpp"
 #include "chrysalis/layers/dense.hpp"
 #include "chrysalis/random.hpp"
@@ -66,7 +68,7 @@ struct Sequential_argument_must_satisfy_the_Layer_concept {
     static_assert(Layer<T, Scalar>,
                   "chrysalis::Sequential: this type is not a layer. A layer has static int "
                   "input_size and output_size (or chrysalis::same_width), forward(x, y, mode) and "
-                  "backward(x, y, dy, dx); see chrysalis/concepts.hpp");
+                  "backward(x, y, dy, dx); see chrysalis/concepts/layer.hpp");
     static constexpr bool ok = Layer<T, Scalar>;
 };
 
@@ -180,7 +182,8 @@ class Sequential {
     Sequential() : Sequential(Seed{0}) {}
 
     /// Initialises every layer from its own stream derived from `seed`: Dense layers with He
-    /// initialisation, or Glorot when a Tanh or Sigmoid follows them; dropout masks seeded.
+    /// initialisation, or with the next layer's preceding_init if it declares one (Tanh and
+    /// Sigmoid declare Glorot; see chrysalis/init.hpp); dropout masks seeded.
     /// The same seed gives bit-identical parameters on every machine.
     explicit Sequential(Seed seed) { initialize(seed); }
 
@@ -285,14 +288,12 @@ class Sequential {
         auto& layer = std::get<I>(layers_);
         Rng rng(derive_seed(seed, I));
         if constexpr (requires { layer.initialize(rng, Init::he); }) {
-            constexpr bool squashing_next = [] {
-                if constexpr (I + 1 < depth) {
-                    using Next = LayerAt<I + 1>;
-                    return std::is_same_v<Next, Tanh> || std::is_same_v<Next, Sigmoid>;
-                }
-                return false;
+            constexpr Init init = [] {
+                if constexpr (I + 1 < depth)
+                    return preceding_init_for<LayerAt<I + 1>>();  // the next layer's choice
+                return Init::he;
             }();
-            layer.initialize(rng, squashing_next ? Init::glorot : Init::he);
+            layer.initialize(rng, init);
         } else if constexpr (requires { layer.initialize(rng); }) {
             layer.initialize(rng);
         }

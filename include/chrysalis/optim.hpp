@@ -2,8 +2,10 @@
 // chrysalis/optim.hpp — optimizers and learning-rate schedules.
 //
 // An optimizer updates a network's parameters from the gradients its last backward left:
-// `optimizer.step(net)`. Its state (momenta, moment estimates) is allocated on the first step,
-// one block per parameter block, and reused after that.
+// `optimizer.step(net)`, or begin_step() and update() per block. Its state (momenta, moment
+// estimates) is allocated on the first step, one block per parameter block, and reused after
+// that; it names itself and saves and restores that state through StateWriter / StateReader
+// (the Optimizer concept, concepts/optimizer.hpp).
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
@@ -13,11 +15,13 @@
 #include <functional>
 #include <numbers>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "chrysalis/config.hpp"
 #include "chrysalis/detail/checked.hpp"
 #include "chrysalis/errors.hpp"
+#include "chrysalis/optimizer_state.hpp"
 #include "chrysalis/parallel.hpp"
 #include "chrysalis/tensor.hpp"
 
@@ -173,7 +177,24 @@ struct OptimizerState {
         else
             return d;
     }
+    template <class S>
+    const Moments<S>& get() const {
+        if constexpr (std::is_same_v<S, float>)
+            return f;
+        else
+            return d;
+    }
 };
+
+/// A step count read back from a checkpoint: ≥ 0 (FormatError naming the file otherwise).
+template <class S>
+long checked_step_count(StateReader<S>& in) {
+    const std::int64_t steps = in.integer("steps");
+    if (steps < 0)
+        throw FormatError(concat("chrysalis: an optimizer's saved step count is ", steps,
+                                 "; expected a count >= 0"));
+    return long(steps);
+}
 
 }  // namespace detail
 
@@ -215,6 +236,23 @@ struct Sgd {
         auto& vk = detail::state_block(state_.get<S>().first, block, p);
         detail::sgd_update_values(p.data(), g.data(), vk.data(), p.size(), eta, mu, wd, nesterov);
         if (double(max_norm) > 0) detail::apply_max_norm(p, double(max_norm));
+    }
+
+    /// "Sgd": the name checkpoints store.
+    static std::string name() { return "Sgd"; }
+    /// Writes the step count ("steps") and the momenta ("momentum") for scalar type S.
+    template <class S>
+    void save_state(StateWriter<S>& out) const {
+        out.integer("steps", state_.steps);
+        out.blocks("momentum", state_.get<S>().first);
+    }
+    /// Reads what save_state wrote; the settings are kept.
+    template <class S>
+    void load_state(StateReader<S>& in) {
+        const long steps = detail::checked_step_count(in);
+        std::vector<Matrix<S>> velocities = in.blocks("momentum");
+        state_.steps = steps;
+        state_.get<S>().first = std::move(velocities);
     }
 
     detail::OptimizerState state_{};  ///< momenta; not a setting
@@ -266,15 +304,43 @@ void adam_update(P& p, const G& g, Moments<typename P::Scalar>& st, std::size_t 
 
 }  // namespace detail
 
-/// Adam (Kingma & Ba 2015) with bias correction; weight_decay is L2 (added to the gradient), as
-/// in PyTorch's Adam:  m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²,  θ ← θ − η·m̂/(√v̂ + ε).
-struct Adam {
-    detail::Checked<"chrysalis::Adam: learning rate lr", detail::Rule::positive> lr = 1e-3;
-    detail::Checked<"chrysalis::Adam: beta1", detail::Rule::unit_half_open> beta1 = 0.9;
-    detail::Checked<"chrysalis::Adam: beta2", detail::Rule::unit_half_open> beta2 = 0.999;
-    detail::Checked<"chrysalis::Adam: eps", detail::Rule::positive> eps = 1e-8;
-    detail::Checked<"chrysalis::Adam: weight_decay", detail::Rule::non_negative> weight_decay = 0.0;
-    detail::Checked<"chrysalis::Adam: max_norm", detail::Rule::non_negative> max_norm = 0.0;
+namespace detail {
+/// What distinguishes Adam from AdamW: name, kind of weight decay and its default.
+struct AdamVariant {
+    static constexpr FixedString name{"Adam"};
+    static constexpr bool decoupled = false;
+    static constexpr double default_weight_decay = 0.0;
+};
+struct AdamWVariant {
+    static constexpr FixedString name{"AdamW"};
+    static constexpr bool decoupled = true;
+    static constexpr double default_weight_decay = 0.01;
+};
+}  // namespace detail
+
+/// BasicAdam<Variant>: the one implementation of Adam and AdamW
+/// (Kingma & Ba 2015, with bias correction):
+///   m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²,  θ ← θ − η·m̂/(√v̂ + ε),  m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ).
+/// Weight decay λ is L2, added to the gradient g (Adam, as PyTorch's), or decoupled, θ ← θ − η·λ·θ
+/// applied directly and not through the moments (AdamW, Loshchilov & Hutter 2019). Use the
+/// aliases Adam and AdamW; Variant::name is what checkpoints store and error messages say.
+template <class Variant>
+struct BasicAdam {
+  private:
+    static constexpr auto owner = detail::FixedString("chrysalis::") + Variant::name;
+
+  public:
+    detail::Checked<owner + detail::FixedString(": learning rate lr"), detail::Rule::positive> lr =
+        1e-3;
+    detail::Checked<owner + detail::FixedString(": beta1"), detail::Rule::unit_half_open> beta1 =
+        0.9;
+    detail::Checked<owner + detail::FixedString(": beta2"), detail::Rule::unit_half_open> beta2 =
+        0.999;
+    detail::Checked<owner + detail::FixedString(": eps"), detail::Rule::positive> eps = 1e-8;
+    detail::Checked<owner + detail::FixedString(": weight_decay"), detail::Rule::non_negative>
+        weight_decay = Variant::default_weight_decay;
+    detail::Checked<owner + detail::FixedString(": max_norm"), detail::Rule::non_negative>
+        max_norm = 0.0;
     Schedule schedule = schedule::constant();
 
     /// Updates every parameter of `net` (begin_step(), then update() for every block).
@@ -290,45 +356,37 @@ struct Adam {
     template <class P, class G>
     void update(P& p, const G& g, std::size_t block, int epoch = 0) {
         detail::adam_update(p, g, state_.get<typename P::Scalar>(), block, state_.steps,
-                            double(lr) * schedule(epoch), beta1, beta2, eps, weight_decay, false,
-                            max_norm);
+                            double(lr) * schedule(epoch), beta1, beta2, eps, weight_decay,
+                            Variant::decoupled, max_norm);
     }
     [[nodiscard]] long steps() const noexcept { return state_.steps; }
+
+    /// "Adam" or "AdamW": the name checkpoints store.
+    static std::string name() { return std::string(Variant::name.view()); }
+    /// Writes the step count ("steps") and the moment estimates ("first_moment",
+    /// "second_moment") for scalar type S.
+    template <class S>
+    void save_state(StateWriter<S>& out) const {
+        out.integer("steps", state_.steps);
+        out.blocks("first_moment", state_.get<S>().first);
+        out.blocks("second_moment", state_.get<S>().second);
+    }
+    /// Reads what save_state wrote; the settings are kept.
+    template <class S>
+    void load_state(StateReader<S>& in) {
+        const long steps = detail::checked_step_count(in);
+        detail::Moments<S> moments{in.blocks("first_moment"), in.blocks("second_moment")};
+        state_.steps = steps;
+        state_.get<S>() = std::move(moments);
+    }
 
     detail::OptimizerState state_{};  ///< moment estimates and step count; not a setting
 };
 
-/// AdamW (Loshchilov & Hutter 2019): Adam with decoupled weight decay, θ ← θ − η·λ·θ applied
-/// directly, not through the moments. Default λ = 0.01, PyTorch's.
-struct AdamW {
-    detail::Checked<"chrysalis::AdamW: learning rate lr", detail::Rule::positive> lr = 1e-3;
-    detail::Checked<"chrysalis::AdamW: beta1", detail::Rule::unit_half_open> beta1 = 0.9;
-    detail::Checked<"chrysalis::AdamW: beta2", detail::Rule::unit_half_open> beta2 = 0.999;
-    detail::Checked<"chrysalis::AdamW: eps", detail::Rule::positive> eps = 1e-8;
-    detail::Checked<"chrysalis::AdamW: weight_decay", detail::Rule::non_negative> weight_decay =
-        0.01;
-    detail::Checked<"chrysalis::AdamW: max_norm", detail::Rule::non_negative> max_norm = 0.0;
-    Schedule schedule = schedule::constant();
+/// Adam with L2 weight decay (default 0), as PyTorch's Adam: `Adam{.lr = 1e-3}`.
+using Adam = BasicAdam<detail::AdamVariant>;
 
-    /// Updates every parameter of `net` (begin_step(), then update() for every block).
-    template <class Net>
-    void step(Net& net, int epoch = 0) {
-        begin_step();
-        std::size_t block = 0;
-        net.visit_parameters([&](auto& p, auto& g) { update(p, g, block++, epoch); });
-    }
-    /// Starts a step: advances the t of the bias correction.
-    void begin_step() noexcept { ++state_.steps; }
-    /// Updates one parameter block (numbered as visit_parameters numbers it; any order).
-    template <class P, class G>
-    void update(P& p, const G& g, std::size_t block, int epoch = 0) {
-        detail::adam_update(p, g, state_.get<typename P::Scalar>(), block, state_.steps,
-                            double(lr) * schedule(epoch), beta1, beta2, eps, weight_decay, true,
-                            max_norm);
-    }
-    [[nodiscard]] long steps() const noexcept { return state_.steps; }
-
-    detail::OptimizerState state_{};  ///< moment estimates and step count; not a setting
-};
+/// AdamW: Adam with decoupled weight decay, default λ = 0.01 (PyTorch's).
+using AdamW = BasicAdam<detail::AdamWVariant>;
 
 }  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

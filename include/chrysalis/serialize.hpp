@@ -1,8 +1,8 @@
 #pragma once
 // chrysalis/serialize.hpp — saving and loading networks: the versioned binary model format with
 // its atomic save and architecture check, and .npy interchange with NumPy and PyTorch. The
-// format is described in docs/data-and-models.md; layer names and hyperparameters come from
-// layer_traits.hpp.
+// format is described in docs/data-and-models.md; layer names and hyperparameters come from the
+// layers themselves (architecture.hpp).
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <string>
@@ -21,11 +20,12 @@
 #include <utility>
 #include <vector>
 
+#include "chrysalis/architecture.hpp"
 #include "chrysalis/config.hpp"
+#include "chrysalis/detail/container.hpp"
 #include "chrysalis/detail/file_io.hpp"
 #include "chrysalis/detail/npy.hpp"
 #include "chrysalis/errors.hpp"
-#include "chrysalis/layer_traits.hpp"
 #include "chrysalis/network.hpp"
 #include "chrysalis/tensor.hpp"
 
@@ -50,26 +50,16 @@ void put_block(std::string& out, const P& block) {
 }
 
 inline constexpr std::string_view model_magic{"CHRYSLS\0", 8};
-inline constexpr std::size_t model_header_size = 8 + 4 + 8;  // magic, version, file size
 
-inline void put_text(std::string& out, std::string_view text) {
-    put_le(out, static_cast<std::uint32_t>(text.size()));
-    out += text;
-}
-
-inline std::string checksum_text(std::uint32_t value) {
-    char text[11];
-    std::snprintf(text, sizeof text, "0x%08x", static_cast<unsigned>(value));
-    return text;
-}
+/// The model format's envelope (detail/container.hpp).
+inline constexpr ContainerFormat model_container{model_magic, model_format_version, "model file",
+                                                 "model"};
 
 /// The whole model file of `net`.
 template <class Net>
 std::string encode_model(const Net& net) {
     using S = typename Net::Scalar;
-    std::string out(model_magic);
-    put_le(out, model_format_version);
-    put_le(out, std::uint64_t{0});  // the file size, filled in below
+    std::string out = begin_container(model_container);
     put_text(out, architecture_of<Net>());
     put_text(out, scalar_name<S>());
     put_le(out, static_cast<std::uint32_t>(Net::depth));
@@ -88,55 +78,9 @@ std::string encode_model(const Net& net) {
             put_block<S>(out, block);
         });
     });
-    std::string size;
-    put_le(size, static_cast<std::uint64_t>(out.size() + 4));
-    out.replace(12, 8, size);
-    put_le(out, crc32(out));
+    finish_container(out);
     return out;
 }
-
-/// Bounds-checked reading of the body of a model file whose size and checksum have been
-/// verified: running out of bytes here means a file crafted inconsistently, reported as corrupt.
-class ModelReader {
-  public:
-    ModelReader(std::string_view bytes, std::size_t start, const std::string& path,
-                std::string_view what = "chrysalis::load")
-        : bytes_(bytes), pos_(start), path_(path), what_(what) {}
-
-    template <class T>
-    T number(std::string_view field) {
-        need(sizeof(T), field);
-        const T value = get_le<T>(bytes_.data() + pos_);
-        pos_ += sizeof(T);
-        return value;
-    }
-    std::string_view text(std::string_view field) {
-        const std::size_t n = number<std::uint32_t>(field);
-        need(n, field);
-        pos_ += n;
-        return bytes_.substr(pos_ - n, n);
-    }
-    const char* take(std::size_t n, std::string_view field) {
-        need(n, field);
-        pos_ += n;
-        return bytes_.data() + pos_ - n;
-    }
-    [[nodiscard]] std::size_t remaining() const { return bytes_.size() - pos_; }
-    [[noreturn]] void corrupt(std::string_view problem) const {
-        throw FormatError(concat(what_, ": '", path_, "' is corrupt: ", problem));
-    }
-
-  private:
-    void need(std::size_t n, std::string_view field) const {
-        if (remaining() < n)
-            corrupt(
-                concat(field, " at byte ", pos_, " needs ", n, " bytes, ", remaining(), " remain"));
-    }
-    std::string_view bytes_;
-    std::size_t pos_;
-    const std::string& path_;
-    std::string_view what_;
-};
 
 template <class S>
 struct ModelContents {
@@ -154,33 +98,8 @@ ModelContents<typename Net::Scalar> decode_model(std::string_view bytes, const s
     const auto error = [&](const auto&... parts) {
         return FormatError(concat(what, ": '", path, "' ", parts...));
     };
-    if (bytes.substr(0, model_magic.size()) != model_magic.substr(0, bytes.size()))
-        throw error("is not a chrysalis model file: it does not begin with \"CHRYSLS\\0\"");
-    const auto truncated = [&] {
-        return error("is truncated: ", bytes.size(), " bytes, shorter than a model file's header");
-    };
-    if (bytes.size() < 12) throw truncated();
-    const auto version = get_le<std::uint32_t>(bytes.data() + 8);
-    if (version != model_format_version) {
-        throw error("has model format version ", version, "; this version of chrysalis reads ",
-                    "format version ", model_format_version, " only");
-    }
-    if (bytes.size() < model_header_size + 4) throw truncated();
-    const auto declared = get_le<std::uint64_t>(bytes.data() + 12);
-    if (bytes.size() < declared)
-        throw error("is truncated: it has ", bytes.size(), " bytes, its header says ", declared);
-    if (bytes.size() > declared) {
-        throw error("has ", bytes.size(), " bytes but its header says ", declared,
-                    " (trailing data or a corrupt header)");
-    }
-    const std::string_view body = bytes.substr(0, bytes.size() - 4);
-    const auto stored = get_le<std::uint32_t>(bytes.data() + body.size());
-    if (const std::uint32_t computed = crc32(body); computed != stored) {
-        throw error("is corrupt: its CRC-32 checksum is ", checksum_text(stored),
-                    " but its contents give ", checksum_text(computed));
-    }
-
-    ModelReader in(body, model_header_size, path, what);
+    const std::string_view body = open_container(bytes, model_container, path, what);
+    ContainerReader in(body, container_header_size, path, what);
     const std::string_view architecture = in.text("the architecture");
     const std::string_view scalar = in.text("the scalar type");
     if (scalar != scalar_name<S>()) {

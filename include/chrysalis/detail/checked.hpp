@@ -20,9 +20,19 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
 template <std::size_t N>
 struct FixedString {
     char text[N]{};
+    constexpr FixedString() = default;
     constexpr FixedString(const char (&s)[N]) { std::copy_n(s, N, text); }  // NOLINT: implicit
     [[nodiscard]] constexpr std::string_view view() const { return {text, N - 1}; }
 };
+
+/// The concatenation: FixedString("chrysalis::") + Name + FixedString(": beta1").
+template <std::size_t A, std::size_t B>
+constexpr FixedString<A + B - 1> operator+(const FixedString<A>& a, const FixedString<B>& b) {
+    FixedString<A + B - 1> joined;
+    std::copy_n(a.text, A - 1, joined.text);
+    std::copy_n(b.text, B, joined.text + (A - 1));
+    return joined;
+}
 
 /// The rules a Checked value may follow.
 enum class Rule {

@@ -2,7 +2,9 @@
 // chrysalis/layers/activations.hpp — element-wise activation layers. Each keeps the width of its
 // input (input_size = output_size = same_width), has no parameters, and works for float and
 // double. Forward writes y = f(x); backward writes dx = f'(x) ⊙ dy, using whichever of x and y
-// gives the derivative most cheaply.
+// gives the derivative most cheaply. Each names itself for the file formats (static name(), see
+// SerializableLayer in chrysalis/concepts/layer.hpp); Tanh and Sigmoid ask for Glorot
+// initialisation of the layer before them (preceding_init, chrysalis/init.hpp).
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
@@ -10,10 +12,14 @@
 
 #include <cmath>
 #include <numbers>
+#include <span>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "chrysalis/config.hpp"
 #include "chrysalis/errors.hpp"
+#include "chrysalis/init.hpp"
 #include "chrysalis/tensor.hpp"
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
@@ -28,6 +34,7 @@ struct ActivationBase {
 
 /// y = x. Useful as a placeholder and in tests.
 struct Identity : detail::ActivationBase {
+    static std::string name() { return "Identity"; }
     template <class X, class Y>
     void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
         y = x;
@@ -42,6 +49,7 @@ struct Identity : detail::ActivationBase {
 
 /// y = max(x, 0);  dx = dy where y > 0, else 0 (the subgradient 0 at x = 0).
 struct ReLU : detail::ActivationBase {
+    static std::string name() { return "ReLU"; }
     template <class X, class Y>
     void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
         y = x.cwiseMax(typename X::Scalar(0));
@@ -58,6 +66,20 @@ struct ReLU : detail::ActivationBase {
 /// y = x for x > 0, slope·x otherwise (slope 0.01 by default, PyTorch's);  dx = dy or slope·dy.
 struct LeakyReLU : detail::ActivationBase {
     double slope = 0.01;
+
+    /// "LeakyReLU"; the slope is a hyperparameter, saved and restored.
+    static std::string name() { return "LeakyReLU"; }
+    /// {slope}.
+    [[nodiscard]] std::vector<double> hyperparameters() const { return {slope}; }
+    /// Sets the slope from {slope}. Throws ValueError, leaving the layer unchanged, unless
+    /// values holds exactly one finite value.
+    void set_hyperparameters(std::span<const double> values) {
+        if (values.size() != 1)
+            throw ValueError(detail::concat(
+                "chrysalis::LeakyReLU::set_hyperparameters: expected 1 value (slope), got ",
+                values.size()));
+        slope = LeakyReLU(values[0]).slope;  // the constructor rejects a non-finite slope
+    }
 
     LeakyReLU() = default;
     /// Throws ValueError unless slope is finite.
@@ -82,6 +104,9 @@ struct LeakyReLU : detail::ActivationBase {
 
 /// y = tanh x;  dx = (1 − y²)·dy.
 struct Tanh : detail::ActivationBase {
+    static std::string name() { return "Tanh"; }
+    /// It squashes: He initialisation of the layer before would saturate it.
+    static constexpr Init preceding_init = Init::glorot;
     template <class X, class Y>
     void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
         y = x.array().tanh().matrix();
@@ -97,6 +122,9 @@ struct Tanh : detail::ActivationBase {
 
 /// y = 1/(1 + e^−x) (Eigen's logistic, stable for large |x|);  dx = y(1 − y)·dy.
 struct Sigmoid : detail::ActivationBase {
+    static std::string name() { return "Sigmoid"; }
+    /// It squashes: He initialisation of the layer before would saturate it.
+    static constexpr Init preceding_init = Init::glorot;
     template <class X, class Y>
     void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
         y = x.array().logistic().matrix();
@@ -113,6 +141,7 @@ struct Sigmoid : detail::ActivationBase {
 /// The exact GELU (Hendrycks & Gimpel 2016; PyTorch's default): y = x·Φ(x) with Φ the standard
 /// normal CDF, Φ(x) = (1 + erf(x/√2))/2;  dx = (Φ(x) + x·φ(x))·dy, φ(x) = e^{−x²/2}/√(2π).
 struct GELU : detail::ActivationBase {
+    static std::string name() { return "GELU"; }
     template <class X, class Y>
     void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
         using S = typename X::Scalar;

@@ -5,21 +5,16 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <string>
 
 #include "chrysalis/config.hpp"
 #include "chrysalis/detail/gemm.hpp"
 #include "chrysalis/errors.hpp"
+#include "chrysalis/init.hpp"
 #include "chrysalis/random.hpp"
 #include "chrysalis/tensor.hpp"
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
-
-/// How Dense draws its initial weights (biases start at 0). Both are uniform, so the same seed
-/// gives bit-identical weights on every machine.
-enum class Init {
-    he,  ///< U(−√(6/In), √(6/In)): variance 2/In, for ReLU-like activations (He et al. 2015)
-    glorot,  ///< U(−√(6/(In+Out)), √(6/(In+Out))), for tanh / sigmoid (Glorot & Bengio 2010)
-};
 
 /// Dense<In, Out, Scalar>: y = W·x + b over an In × B batch, W of Out × In, b of Out.
 ///
@@ -37,6 +32,10 @@ class Dense {
     using scalar_type = Scalar;
     static constexpr int input_size = In;
     static constexpr int output_size = Out;
+    /// "Dense<784,128,float>": kind, widths and scalar type (its serialization name).
+    static std::string name() {
+        return detail::concat("Dense<", In, ",", Out, ",", detail::scalar_name<Scalar>(), ">");
+    }
     /// Number of trainable values: Out·In weights and Out biases.
     static constexpr std::size_t parameter_count = std::size_t(In) * Out + Out;
 

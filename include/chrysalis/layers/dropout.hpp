@@ -6,7 +6,10 @@
 #include <Eigen/Core>
 
 #include <cstdint>
+#include <span>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "chrysalis/config.hpp"
 #include "chrysalis/errors.hpp"
@@ -34,6 +37,21 @@ class Dropout {
     Dropout() = default;
     /// A dropout layer with the given rate; see set_rate.
     explicit Dropout(double rate) { set_rate(rate); }
+
+    /// "Dropout<50>" (the type; its default rate is 50/100). The current rate is a
+    /// hyperparameter, saved and restored.
+    static std::string name() { return detail::concat("Dropout<", Percent, ">"); }
+    /// {rate}.
+    [[nodiscard]] std::vector<double> hyperparameters() const { return {rate_}; }
+    /// Sets the rate from {rate}. Throws ValueError, leaving the layer unchanged, unless values
+    /// holds exactly one value in [0, 1).
+    void set_hyperparameters(std::span<const double> values) {
+        if (values.size() != 1)
+            throw ValueError(detail::concat(
+                "chrysalis::Dropout::set_hyperparameters: expected 1 value (rate), got ",
+                values.size()));
+        set_rate(values[0]);
+    }
 
     /// Throws ValueError unless 0 ≤ rate < 1.
     void set_rate(double rate) {

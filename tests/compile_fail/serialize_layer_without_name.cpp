@@ -1,7 +1,7 @@
-// expect-error: serialization_needs_layer_traits_for<Square>
-// A network with a layer that has no chrysalis::layer_traits specialisation cannot be saved,
-// loaded or named: the error names layer_traits and the layer.
-#include <chrysalis/serialize.hpp>
+// expect-error: serialized_layer_needs_static_name<Square>
+// A network with a layer that does not name itself (no static std::string name()) cannot be
+// saved, loaded or named: the error names the missing member and the layer.
+#include <chrysalis/architecture.hpp>
 
 #include <string>
 
@@ -9,6 +9,11 @@
 struct Square {
     static constexpr int input_size = chrysalis::same_width;
     static constexpr int output_size = chrysalis::same_width;
+#ifndef CHRYSALIS_COMPILE_FAIL
+    static std::string name() {
+        return "Square";
+    }
+#endif
     template <class X, class Y>
     void forward(const Eigen::MatrixBase<X>& x, Y&& y, chrysalis::Mode = {}) const {
         y = x.cwiseProduct(x);
@@ -20,13 +25,6 @@ struct Square {
         dx = (2 * x.array() * dy.array()).matrix();
     }
 };
-
-#ifndef CHRYSALIS_COMPILE_FAIL
-template <>
-struct chrysalis::layer_traits<Square> {
-    static std::string name() { return "Square"; }
-};
-#endif
 
 int main() {
     chrysalis::Sequential<chrysalis::Dense<4, 4>, Square, chrysalis::Dense<4, 2>> net;

@@ -1,0 +1,79 @@
+#pragma once
+// chrysalis/concepts/optimizer.hpp — what an optimizer is: how fit and distill update a
+// network with it, and how checkpoints name it and save and restore its state. Documented the
+// way dlib documents EXAMPLE_SOLVER: what each member requires and ensures.
+
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
+#include <concepts>
+#include <cstddef>
+#include <string>
+#include <type_traits>
+
+#include "chrysalis/optimizer_state.hpp"
+#include "chrysalis/tensor.hpp"
+
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
+
+/// BlockwiseOptimizer<O, Scalar> — an optimizer that updates one parameter block at a time,
+/// which lets fit and distill update each layer inside backward, while its weights and
+/// gradients are still in cache.
+///
+/// void begin_step()
+///   Requires: called once per training step, before that step's update calls.
+///   Ensures: the optimizer counts the step (Adam's bias correction uses the count).
+///
+/// template <class P, class G> void update(P& p, const G& g, std::size_t block, int epoch)
+///   Requires: p is a parameter block and g its gradient (Eigen matrices or vectors of Scalar,
+///     of one shape); block is p's number in the network's visit_parameters order; epoch counts
+///     from 0 (for learning-rate schedules). The blocks of one step may come in any order, each
+///     once.
+///   Ensures: p is updated from g and the optimizer's state for `block` (created, zero, on the
+///     block's first update). The result depends only on p, g, the state and the step count,
+///     so a run restored from a checkpoint continues bit-identically. Allocates nothing after
+///     the first step.
+template <class O, class Scalar = float>
+concept BlockwiseOptimizer = requires(O& optimizer, Matrix<Scalar>& m, Vector<Scalar>& v,
+                                      std::size_t block, int epoch) {
+    optimizer.begin_step();
+    optimizer.update(m, m, block, epoch);
+    optimizer.update(v, v, block, epoch);
+};
+
+/// Optimizer<O, Net> — updates the parameters of a network of type Net from the gradients its
+/// last backward left, and owns its state.
+///
+/// Either the members of BlockwiseOptimizer, or
+/// void step(Net& net, int epoch)
+///   Requires: net's last backward has left the gradients of a training step.
+///   Ensures: every parameter block of net is updated once (fit calls it after backward).
+///
+/// static std::string name()
+///   Ensures: a name unique to the optimizer type ("Sgd", "Adam", "AdamW"): a checkpoint stores
+///     it and load_checkpoint refuses a file that holds another optimizer's state, naming both.
+///
+/// template <class S> void save_state(StateWriter<S>& out) const   (S = Net's scalar type)
+///   Ensures: writes, through `out`, everything a resumed run needs that is not a setting: step
+///     counts (out.integer) and per-block state (out.blocks: momenta, moment estimates…), as
+///     named records in a fixed order. Settings (learning rate, schedule…) are not saved: they
+///     come from the optimizer object a resumed run is given. Changes nothing.
+///
+/// template <class S> void load_state(StateReader<S>& in)
+///   Requires: the records were written by save_state of the same optimizer type.
+///   Ensures: reads the same records in the same order and replaces the optimizer's state with
+///     them, keeping its settings; afterwards the optimizer steps exactly as the saved one
+///     would have. May throw what `in` throws (FormatError); load_checkpoint calls it on a copy
+///     and keeps the copy only if it returns, so the caller's optimizer is then unchanged.
+///
+/// O is copy-constructible and move-assignable (load_checkpoint restores into a copy).
+template <class O, class Net>
+concept Optimizer = std::copy_constructible<O> && std::is_move_assignable_v<O> && requires {
+    { O::name() } -> std::convertible_to<std::string>;
+} && requires(const O& c, O& m, StateWriter<typename Net::Scalar>& out,
+              StateReader<typename Net::Scalar>& in) {
+    c.save_state(out);
+    m.load_state(in);
+} &&(BlockwiseOptimizer<O, typename Net::Scalar> ||
+     requires(O & optimizer, Net& net, int epoch) { optimizer.step(net, epoch); });
+
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE
