@@ -1,10 +1,12 @@
 #pragma once
-// chrysalis/concepts.hpp — the concepts that the library's templates check.
+// chrysalis/concepts.hpp — the concepts that the library's templates check (Layer here; Loss and
+// DistillationLoss in chrysalis/concepts/loss.hpp).
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
 #include <concepts>
 
+#include "chrysalis/concepts/loss.hpp"
 #include "chrysalis/tensor.hpp"
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
