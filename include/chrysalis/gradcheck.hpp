@@ -150,9 +150,8 @@ concept GradcheckNetwork = requires(Net& net, const Matrix<double>& x, Mode mode
 ///   shape. f is deterministic.
 /// Ensures: compares the analytic gradient at x with five-point differences of the value for
 ///   every coordinate (or max_checks_per_block of them) and reports the worst; x is unchanged.
-template <class F>
-requires detail::LogitsObjective<F> GradcheckReport
-gradcheck_function(F&& f, Matrix<double> x, const GradcheckOptions& o = {}) {
+template <detail::LogitsObjective F>
+GradcheckReport gradcheck_function(F&& f, Matrix<double> x, const GradcheckOptions& o = {}) {
     GradcheckReport report;
     const Matrix<double> grad = detail::result_gradient(f(std::as_const(x)));
     detail::check_block([&] { return detail::result_value(f(std::as_const(x))); }, x, grad, "x", o,
@@ -163,14 +162,12 @@ gradcheck_function(F&& f, Matrix<double> x, const GradcheckOptions& o = {}) {
 /// Checks a Loss's gradient with respect to the logits, at `logits` with `labels`, calling it as
 /// the training loop does: loss(ConstMatrixRef, std::span<const int>, MatrixRef).
 ///
-/// Requires: Loss<L, double>; `logits` classes × B; `labels` a LabelRange of B labels that the
-///   loss accepts.
+/// Requires: Loss<L, double> (taken by value: a copy is checked); `logits` classes × B; `labels`
+///   a LabelRange of B labels that the loss accepts.
 /// Ensures: as gradcheck_function, for f(z) = loss(z, labels). Throws what the loss throws.
-template <class L, class Labels = std::span<const int>>
-requires Loss < std::remove_cvref_t<L>,
-double > &&LabelRange<Labels> GradcheckReport gradcheck_loss(L&& loss, Matrix<double> logits,
-                                                             const Labels& labels,
-                                                             const GradcheckOptions& o = {}) {
+template <Loss<double> L, LabelRange Labels = std::span<const int>>
+GradcheckReport gradcheck_loss(L loss, Matrix<double> logits, const Labels& labels,
+                               const GradcheckOptions& o = {}) {
     const IntLabels ints = int_labels(labels, "chrysalis::gradcheck_loss");
     const std::span<const int> y = ints.span();
     Matrix<double> g(logits.rows(), logits.cols());
@@ -185,16 +182,14 @@ double > &&LabelRange<Labels> GradcheckReport gradcheck_loss(L&& loss, Matrix<do
 /// logits (or whatever target the loss takes) and labels fixed, calling it as the training loop
 /// does: loss(ConstMatrixRef student, ConstMatrixRef teacher, std::span<const int>, MatrixRef).
 ///
-/// Requires: DistillationLoss<L, double>; `student` and `teacher` classes × B; `labels` a
+/// Requires: DistillationLoss<L, double> (taken by value); `student` and `teacher` classes × B;
+/// `labels` a
 ///   LabelRange the loss accepts (empty if it needs none).
 /// Ensures: as gradcheck_function, for f(z) = loss(z, teacher, labels). Throws what the loss
 ///   throws.
-template <class L, class Labels = std::span<const int>>
-requires DistillationLoss < std::remove_cvref_t<L>,
-double > &&LabelRange<Labels> GradcheckReport gradcheck_loss(L&& loss, Matrix<double> student,
-                                                             const Matrix<double>& teacher,
-                                                             const Labels& labels,
-                                                             const GradcheckOptions& o = {}) {
+template <DistillationLoss<double> L, LabelRange Labels = std::span<const int>>
+GradcheckReport gradcheck_loss(L loss, Matrix<double> student, const Matrix<double>& teacher,
+                               const Labels& labels, const GradcheckOptions& o = {}) {
     const IntLabels ints = int_labels(labels, "chrysalis::gradcheck_loss");
     const std::span<const int> y = ints.span();
     Matrix<double> g(student.rows(), student.cols());
@@ -216,10 +211,9 @@ double > &&LabelRange<Labels> GradcheckReport gradcheck_loss(L&& loss, Matrix<do
 /// Ensures: every parameter block (in visit_parameters order) and the input gradient are
 ///   compared with central differences of loss(net.forward(x, mode)); the parameters are
 ///   restored.
-template <class Net, class F>
-requires detail::GradcheckNetwork<Net> && detail::LogitsObjective<F> GradcheckReport
-gradcheck_network(Net& net, Matrix<double> x, F&& loss, const GradcheckOptions& o = {},
-                  Mode mode = Mode::training) {
+template <detail::GradcheckNetwork Net, detail::LogitsObjective F>
+GradcheckReport gradcheck_network(Net& net, Matrix<double> x, F&& loss,
+                                  const GradcheckOptions& o = {}, Mode mode = Mode::training) {
     static_assert(std::is_same_v<typename Net::Scalar, double>,
                   "chrysalis::gradcheck_network: check a double network (Dense<In, Out, double>); "
                   "float rounding would swamp the finite differences");
@@ -249,12 +243,9 @@ gradcheck_network(Net& net, Matrix<double> x, F&& loss, const GradcheckOptions& 
 /// f(z) = loss(z, labels), calling the loss as the training loop does.
 ///
 /// Requires: as above; Loss<L, double>; `labels` a LabelRange of x.cols() labels.
-template <class Net, class L, class Labels = std::span<const int>>
-requires detail::GradcheckNetwork<Net> && Loss < std::remove_cvref_t<L>,
-double > &&LabelRange<Labels> GradcheckReport gradcheck_network(Net& net, Matrix<double> x,
-                                                                L&& loss, const Labels& labels,
-                                                                const GradcheckOptions& o = {},
-                                                                Mode mode = Mode::training) {
+template <detail::GradcheckNetwork Net, Loss<double> L, LabelRange Labels = std::span<const int>>
+GradcheckReport gradcheck_network(Net& net, Matrix<double> x, L loss, const Labels& labels,
+                                  const GradcheckOptions& o = {}, Mode mode = Mode::training) {
     const IntLabels ints = int_labels(labels, "chrysalis::gradcheck_network");
     const std::span<const int> y = ints.span();
     Matrix<double> g;

@@ -105,9 +105,9 @@ struct CrossEntropy {
     ///   as the into form. B = 0 gives {0, a classes × 0 matrix}.
     /// Throws: ShapeError for a label count other than B; ValueError for a label outside
     ///   [0, classes) or not fitting in an int — each naming chrysalis::CrossEntropy.
-    template <class Derived, class Labels = std::span<const int>>
-    requires LabelRange<Labels> LossResult<typename Derived::Scalar>
-    operator()(const Eigen::MatrixBase<Derived>& logits, const Labels& labels) const {
+    template <class Derived, LabelRange Labels = std::span<const int>>
+    LossResult<typename Derived::Scalar> operator()(const Eigen::MatrixBase<Derived>& logits,
+                                                    const Labels& labels) const {
         LossResult<typename Derived::Scalar> r;
         r.loss = (*this)(logits, labels, r.gradient);
         return r;
@@ -119,8 +119,7 @@ struct CrossEntropy {
     /// Ensures: overwrites `gradient` with ∂L/∂logits and returns L; allocates nothing when
     ///   `gradient` already has the logits' size and the labels are int.
     /// Throws: as the returning form; ShapeError for a non-resizable `gradient` of another size.
-    template <class Derived, class Labels = std::span<const int>, detail::GradientOutput Out>
-    requires LabelRange<Labels>
+    template <class Derived, LabelRange Labels = std::span<const int>, detail::GradientOutput Out>
     typename Derived::Scalar operator()(const Eigen::MatrixBase<Derived>& logits,
                                         const Labels& labels, Out&& gradient) const {
         using S = typename Derived::Scalar;
@@ -192,18 +191,18 @@ struct Distillation {
     detail::Checked<"chrysalis::Distillation: alpha", detail::Rule::unit_closed> alpha = 0.9;
 
     /// From the teacher's logits. Returns {L, ∂L/∂z_s} (allocating the gradient).
-    template <class ZS, class ZT, class Labels = std::span<const int>>
-    requires LabelRange<Labels> LossResult<typename ZS::Scalar>
-    operator()(const Eigen::MatrixBase<ZS>& student, const Eigen::MatrixBase<ZT>& teacher,
-               const Labels& labels) const {
+    template <class ZS, class ZT, LabelRange Labels = std::span<const int>>
+    LossResult<typename ZS::Scalar> operator()(const Eigen::MatrixBase<ZS>& student,
+                                               const Eigen::MatrixBase<ZT>& teacher,
+                                               const Labels& labels) const {
         LossResult<typename ZS::Scalar> r;
         r.loss = (*this)(student, teacher, labels, r.gradient);
         return r;
     }
     /// The same, writing ∂L/∂z_s into `gradient` and returning L (the DistillationLoss form).
     /// Allocates nothing when `gradient` already has the student's size and labels are int.
-    template <class ZS, class ZT, class Labels = std::span<const int>, detail::GradientOutput G>
-    requires LabelRange<Labels>
+    template <class ZS, class ZT, LabelRange Labels = std::span<const int>,
+              detail::GradientOutput G>
     typename ZS::Scalar operator()(const Eigen::MatrixBase<ZS>& student,
                                    const Eigen::MatrixBase<ZT>& teacher, const Labels& labels,
                                    G&& gradient) const {
@@ -223,19 +222,18 @@ struct Distillation {
     }
     /// From soft targets: the teacher's probabilities at this temperature (columns summing to
     /// 1, e.g. an ensemble's average), instead of its logits. Into `gradient`, returning L.
-    template <class ZS, class PT, class Labels = std::span<const int>, detail::GradientOutput G>
-    requires LabelRange<Labels>
+    template <class ZS, class PT, LabelRange Labels = std::span<const int>,
+              detail::GradientOutput G>
     typename ZS::Scalar soft_targets(const Eigen::MatrixBase<ZS>& student,
                                      const Eigen::MatrixBase<PT>& probabilities,
                                      const Labels& labels, G&& gradient) const {
         return run(student, probabilities, labels, gradient, true, "teacher probabilities");
     }
     /// From soft targets, returning {L, ∂L/∂z_s}; labels may be omitted when α = 1.
-    template <class ZS, class PT, class Labels = std::span<const int>>
-    requires LabelRange<Labels> LossResult<typename ZS::Scalar> soft_targets(
-        const Eigen::MatrixBase<ZS>& student, const Eigen::MatrixBase<PT>& probabilities,
-        const Labels& labels = {})
-    const {
+    template <class ZS, class PT, LabelRange Labels = std::span<const int>>
+    LossResult<typename ZS::Scalar> soft_targets(const Eigen::MatrixBase<ZS>& student,
+                                                 const Eigen::MatrixBase<PT>& probabilities,
+                                                 const Labels& labels = {}) const {
         LossResult<typename ZS::Scalar> r;
         r.loss = soft_targets(student, probabilities, labels, r.gradient);
         return r;
@@ -283,17 +281,17 @@ struct SoftTargetCrossEntropy {
         temperature = 4.0;
 
     /// Returning {L, ∂L/∂z_s}.
-    template <class ZS, class PT, class Labels = std::span<const int>>
-    requires LabelRange<Labels> LossResult<typename ZS::Scalar>
-    operator()(const Eigen::MatrixBase<ZS>& student, const Eigen::MatrixBase<PT>& probabilities,
-               const Labels& labels = {}) const {
+    template <class ZS, class PT, LabelRange Labels = std::span<const int>>
+    LossResult<typename ZS::Scalar> operator()(const Eigen::MatrixBase<ZS>& student,
+                                               const Eigen::MatrixBase<PT>& probabilities,
+                                               const Labels& labels = {}) const {
         LossResult<typename ZS::Scalar> r;
         r.loss = (*this)(student, probabilities, labels, r.gradient);
         return r;
     }
     /// Into `gradient` (no allocation once it has the student's size), returning L.
-    template <class ZS, class PT, class Labels = std::span<const int>, detail::GradientOutput G>
-    requires LabelRange<Labels>
+    template <class ZS, class PT, LabelRange Labels = std::span<const int>,
+              detail::GradientOutput G>
     typename ZS::Scalar operator()(const Eigen::MatrixBase<ZS>& student,
                                    const Eigen::MatrixBase<PT>& probabilities, const Labels& labels,
                                    G&& gradient) const {
@@ -332,17 +330,17 @@ struct SoftTargetCrossEntropy {
 /// SoftTargetCrossEntropy, naming chrysalis::LogitMatching.
 struct LogitMatching {
     /// Returning {L, ∂L/∂z_s}.
-    template <class ZS, class ZT, class Labels = std::span<const int>>
-    requires LabelRange<Labels> LossResult<typename ZS::Scalar>
-    operator()(const Eigen::MatrixBase<ZS>& student, const Eigen::MatrixBase<ZT>& teacher,
-               const Labels& labels = {}) const {
+    template <class ZS, class ZT, LabelRange Labels = std::span<const int>>
+    LossResult<typename ZS::Scalar> operator()(const Eigen::MatrixBase<ZS>& student,
+                                               const Eigen::MatrixBase<ZT>& teacher,
+                                               const Labels& labels = {}) const {
         LossResult<typename ZS::Scalar> r;
         r.loss = (*this)(student, teacher, labels, r.gradient);
         return r;
     }
     /// Into `gradient` (no allocation once it has the student's size), returning L.
-    template <class ZS, class ZT, class Labels = std::span<const int>, detail::GradientOutput G>
-    requires LabelRange<Labels>
+    template <class ZS, class ZT, LabelRange Labels = std::span<const int>,
+              detail::GradientOutput G>
     typename ZS::Scalar operator()(const Eigen::MatrixBase<ZS>& student,
                                    const Eigen::MatrixBase<ZT>& teacher, const Labels& labels,
                                    G&& gradient) const {
@@ -354,8 +352,19 @@ struct LogitMatching {
         detail::check_unused_labels(labels, student.rows(), student.cols(), what);
         detail::prepare_gradient(gradient, student.rows(), student.cols(), what);
         const double inv_b = student.cols() ? 1.0 / double(student.cols()) : 0.0;
-        gradient = (student - teacher) * S(inv_b);
-        return S(0.5 * (student - teacher).template cast<double>().squaredNorm() * inv_b);
+        // One explicit pass in column order: Eigen's reductions sum in an order that depends on
+        // the expression type (a Ref and a Matrix of the same numbers can differ in the last
+        // bit), and the two call forms must agree whatever the caller passes.
+        const S scale = S(inv_b);
+        double sum = 0;
+        for (Eigen::Index b = 0; b < student.cols(); ++b) {
+            for (Eigen::Index i = 0; i < student.rows(); ++i) {
+                const S d = student(i, b) - teacher(i, b);
+                sum += double(d) * double(d);
+                gradient(i, b) = d * scale;
+            }
+        }
+        return S(0.5 * sum * inv_b);
     }
     /// Into `gradient`, without labels.
     template <class ZS, class ZT, detail::GradientOutput G>
@@ -374,17 +383,17 @@ struct ReverseKL {
     detail::Checked<"chrysalis::ReverseKL: temperature", detail::Rule::positive> temperature = 4.0;
 
     /// Returning {L, ∂L/∂z_s}.
-    template <class ZS, class ZT, class Labels = std::span<const int>>
-    requires LabelRange<Labels> LossResult<typename ZS::Scalar>
-    operator()(const Eigen::MatrixBase<ZS>& student, const Eigen::MatrixBase<ZT>& teacher,
-               const Labels& labels = {}) const {
+    template <class ZS, class ZT, LabelRange Labels = std::span<const int>>
+    LossResult<typename ZS::Scalar> operator()(const Eigen::MatrixBase<ZS>& student,
+                                               const Eigen::MatrixBase<ZT>& teacher,
+                                               const Labels& labels = {}) const {
         LossResult<typename ZS::Scalar> r;
         r.loss = (*this)(student, teacher, labels, r.gradient);
         return r;
     }
     /// Into `gradient` (no allocation once it has the student's size), returning L.
-    template <class ZS, class ZT, class Labels = std::span<const int>, detail::GradientOutput G>
-    requires LabelRange<Labels>
+    template <class ZS, class ZT, LabelRange Labels = std::span<const int>,
+              detail::GradientOutput G>
     typename ZS::Scalar operator()(const Eigen::MatrixBase<ZS>& student,
                                    const Eigen::MatrixBase<ZT>& teacher, const Labels& labels,
                                    G&& gradient) const {

@@ -72,8 +72,7 @@ template <class Derived>
 /// Throws: ShapeError for a label count other than B, or for B = 0 (the accuracy of no samples
 ///   is undefined); ValueError for a label outside [0, classes) or not fitting in an int, or a
 ///   NaN logit (as argmax) — each naming chrysalis::accuracy.
-template <class Derived, class Labels = std::span<const int>>
-requires LabelRange<Labels>
+template <class Derived, LabelRange Labels = std::span<const int>>
 [[nodiscard]] double accuracy(const Eigen::MatrixBase<Derived>& logits, const Labels& labels) {
     constexpr const char* what = "chrysalis::accuracy";
     const IntLabels ints = int_labels(labels, what);
