@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstddef>
 #include <span>
+#include <type_traits>
 
 #include "chrysalis/config.hpp"
 #include "chrysalis/errors.hpp"
@@ -19,6 +20,13 @@
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 namespace detail {
+/// A type derived from Eigen::MatrixBase (a matrix, a block, a map, an expression). argmax and
+/// accuracy take `const T&` constrained by it rather than `const Eigen::MatrixBase<T>&`, so that
+/// a call such as accuracy<float>(…) meant for another function template (a user's own
+/// accuracy<S>) drops these overloads quietly: naming MatrixBase<float> would fail inside Eigen.
+template <class T>
+concept EigenMatrixExpression = std::is_class_v<T> && std::is_base_of_v<Eigen::MatrixBase<T>, T>;
+
 /// argmax, naming `what` in its errors.
 template <class Derived>
 Eigen::VectorXi argmax(const Eigen::MatrixBase<Derived>& logits, const char* what) {
@@ -58,8 +66,8 @@ Eigen::VectorXi argmax(const Eigen::MatrixBase<Derived>& logits, const char* wha
 /// Throws: ValueError ("chrysalis::argmax: logit 3 of sample 7 is NaN; …") for a NaN anywhere
 ///   in a column (a NaN has no order, so the column has no largest logit — never a silent
 ///   class); ShapeError for logits with no rows (classes = 0) and B > 0.
-template <class Derived>
-[[nodiscard]] Eigen::VectorXi argmax(const Eigen::MatrixBase<Derived>& logits) {
+template <detail::EigenMatrixExpression Logits>
+[[nodiscard]] Eigen::VectorXi argmax(const Logits& logits) {
     return detail::argmax(logits, "chrysalis::argmax");
 }
 
@@ -72,8 +80,8 @@ template <class Derived>
 /// Throws: ShapeError for a label count other than B, or for B = 0 (the accuracy of no samples
 ///   is undefined); ValueError for a label outside [0, classes) or not fitting in an int, or a
 ///   NaN logit (as argmax) — each naming chrysalis::accuracy.
-template <class Derived, LabelRange Labels = std::span<const int>>
-[[nodiscard]] double accuracy(const Eigen::MatrixBase<Derived>& logits, const Labels& labels) {
+template <detail::EigenMatrixExpression Logits, LabelRange Labels = std::span<const int>>
+[[nodiscard]] double accuracy(const Logits& logits, const Labels& labels) {
     constexpr const char* what = "chrysalis::accuracy";
     const IntLabels ints = int_labels(labels, what);
     const std::span<const int> y = ints.span();
