@@ -114,3 +114,35 @@ TEST_CASE("a training step allocates nothing after the first batch", "[network][
     // Single-sample inference (a matrix-vector product per layer) allocates nothing either.
     CHECK(allocations_in([&] { net.forward(x.leftCols(1)); }) == 0);
 }
+
+TEMPLATE_TEST_CASE("every loss's into-preallocated form allocates nothing", "[losses][allocation]",
+                   float, double) {
+    using S = TestType;
+    using M = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+    const M zs = M::Random(10, 64), zt = M::Random(10, 64);
+    const M pt = chrysalis::softmax(zt, 3.0);
+    std::vector<int> labels(64);
+    for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = int(i % 10);
+    const Eigen::VectorXi eigen_labels = Eigen::Map<const Eigen::VectorXi>(labels.data(), 64);
+    M grad(10, 64);
+    // As the training loops call them: through Refs of the logits and of a gradient buffer.
+    const chrysalis::ConstMatrixRef<S> s(zs), t(zt), p(pt);
+    chrysalis::MatrixRef<S> g(grad);
+    const std::span<const int> y(labels);
+    CHECK(allocations_in([&] { chrysalis::CrossEntropy{}(s, y, g); }) == 0);
+    CHECK(allocations_in([&] { chrysalis::Distillation{}(s, t, y, g); }) == 0);
+    CHECK(allocations_in([&] { chrysalis::Distillation{}.soft_targets(s, p, y, g); }) == 0);
+    CHECK(allocations_in([&] { chrysalis::SoftTargetCrossEntropy{}(s, p, y, g); }) == 0);
+    CHECK(allocations_in([&] { chrysalis::LogitMatching{}(s, t, y, g); }) == 0);
+    CHECK(allocations_in([&] { chrysalis::ReverseKL{}(s, t, y, g); }) == 0);
+    // Int labels in an Eigen vector are read where they are, as a span's are.
+    CHECK(allocations_in([&] { chrysalis::Distillation{}(zs, zt, eigen_labels, grad); }) == 0);
+    // The check can fail: labels of another integer type are converted (one vector), and the
+    // returning form allocates its gradient.
+    const std::vector<long> long_labels(labels.begin(), labels.end());
+    CHECK(allocations_in([&] { chrysalis::ReverseKL{}(s, t, long_labels, g); }) == 1);
+    CHECK(allocations_in([&] {
+              const auto r = chrysalis::LogitMatching{}(zs, zt);
+              (void)r;
+          }) == 1);
+}

@@ -557,6 +557,44 @@ TEST_CASE("errors: a cross-entropy batch with a label count other than its size"
                Contains("chrysalis::CrossEntropy: 3 labels for a batch of 5 samples"));
 }
 
+TEST_CASE("errors: a loss's gradient matrix of another size than the logits", "[errors][shape]") {
+    const Matrix<float> student = Matrix<float>::Zero(3, 5), teacher = student;
+    Matrix<float> buffer(3, 8);
+    MatrixRef<float> gradient(buffer.leftCols(4));
+    CHECK_THAT(thrown<ShapeError>([&] { (void)ReverseKL{}(student, teacher, gradient); }),
+               Contains("chrysalis::ReverseKL: the gradient is 3x4 but the logits are 3x5"));
+}
+
+TEST_CASE("errors: a label that does not fit in an int", "[errors][values]") {
+    const Matrix<float> logits = Matrix<float>::Zero(3, 2);
+    const std::vector<long long> labels{0, 1LL << 33};
+    CHECK_THAT(thrown<ValueError>([&] { (void)CrossEntropy{}(logits, labels); }),
+               Contains("chrysalis::CrossEntropy: label 8589934592 of sample 1 does not fit in "
+                        "an int"));
+}
+
+TEST_CASE("errors: argmax and accuracy of logits with a NaN", "[errors][values]") {
+    Matrix<float> logits = Matrix<float>::Zero(3, 2);
+    logits(2, 1) = std::numeric_limits<float>::quiet_NaN();
+    CHECK_THAT(thrown<ValueError>([&] { (void)argmax(logits); }),
+               Contains("chrysalis::argmax: logit 2 of sample 1 is NaN"));
+    CHECK_THAT(thrown<ValueError>([&] {
+                   (void)accuracy(logits, std::vector<int>{0, 1});
+               }),
+               Contains("chrysalis::accuracy: logit 2 of sample 1 is NaN"));
+}
+
+TEST_CASE("errors: accuracy of logits with a label count other than the columns",
+          "[errors][shape]") {
+    const Matrix<float> logits = Matrix<float>::Zero(3, 2);
+    CHECK_THAT(thrown<ShapeError>([&] { (void)accuracy(logits, std::vector<int>{0}); }),
+               Contains("chrysalis::accuracy: 1 labels for a batch of 2 samples"));
+    CHECK_THAT(thrown<ValueError>([&] {
+                   (void)accuracy(logits, std::vector<int>{0, 3});
+               }),
+               Contains("chrysalis::accuracy: label 3 of sample 1 is outside [0, 3)"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Model files
 

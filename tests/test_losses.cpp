@@ -1,6 +1,14 @@
-// CrossEntropy: PyTorch's values, its gradient, and its errors.
+// The losses: PyTorch's values, their gradients, their errors, both call forms, the Loss and
+// DistillationLoss concepts and labels of any integer range.
 
 #include <catch2/catch.hpp>
+
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <list>
+#include <span>
+#include <vector>
 
 #include <chrysalis/chrysalis.hpp>
 
@@ -183,4 +191,307 @@ TEST_CASE("distillation hyperparameters are checked at construction", "[losses]"
     CHECK_THROWS_WITH((Distillation{.alpha = 0.5}(zs, zs)),
                       Catch::Matchers::Contains("no labels given but alpha = 0.5"));
     CHECK_NOTHROW((Distillation{.alpha = 1.0}(zs, zs)));
+}
+
+// ---- The contracts, the two call forms and labels of any integer range ----
+
+namespace {
+// The shipped losses model the concepts the training loops are constrained by, in both scalars.
+static_assert(Loss<CrossEntropy, float> && Loss<CrossEntropy, double>);
+static_assert(DistillationLoss<Distillation, float> && DistillationLoss<Distillation, double>);
+static_assert(DistillationLoss<SoftTargetCrossEntropy, float> &&
+              DistillationLoss<SoftTargetCrossEntropy, double>);
+static_assert(DistillationLoss<LogitMatching, float> && DistillationLoss<LogitMatching, double>);
+static_assert(DistillationLoss<ReverseKL, float> && DistillationLoss<ReverseKL, double>);
+// …and not the other one: the concepts tell a hard-label loss from a distillation loss.
+static_assert(!Loss<Distillation, float> && !Loss<ReverseKL, float>);
+static_assert(!DistillationLoss<CrossEntropy, float>);
+static_assert(!Loss<int, float> && !DistillationLoss<int, float>);
+
+static_assert(LabelRange<std::vector<int>> && LabelRange<std::vector<long>> &&
+              LabelRange<std::span<const int>> && LabelRange<std::array<int, 4>> &&
+              LabelRange<Eigen::VectorXi> && LabelRange<Eigen::RowVectorXi> &&
+              LabelRange<std::vector<std::uint8_t>> && LabelRange<int[3]>);
+static_assert(!LabelRange<std::vector<float>> && !LabelRange<Eigen::VectorXf> &&
+              !LabelRange<Eigen::MatrixXi> && !LabelRange<std::vector<bool>> &&
+              !LabelRange<std::list<int>>);
+
+/// Calls a loss exactly as a loop constrained by the concept does.
+template <class S, DistillationLoss<S> L>
+S call_as_the_loop_does(L& loss, ConstMatrixRef<S> zs, ConstMatrixRef<S> zt,
+                        std::span<const int> labels, MatrixRef<S> gradient) {
+    return loss(zs, zt, labels, gradient);
+}
+template <class S, Loss<S> L>
+S call_as_the_loop_does(L& loss, ConstMatrixRef<S> z, std::span<const int> labels,
+                        MatrixRef<S> gradient) {
+    return loss(z, labels, gradient);
+}
+
+template <class S>
+Matrix<S> random_matrix(Rng& rng, Eigen::Index rows, Eigen::Index cols, double scale) {
+    Matrix<S> m(rows, cols);
+    for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = S(rng.uniform(-scale, scale));
+    return m;
+}
+}  // namespace
+
+TEST_CASE("every shipped loss models its concept in float and double", "[losses][concepts]") {
+    STATIC_REQUIRE(Loss<CrossEntropy, float>);
+    STATIC_REQUIRE(Loss<CrossEntropy, double>);
+    STATIC_REQUIRE(DistillationLoss<Distillation, double>);
+    STATIC_REQUIRE(DistillationLoss<SoftTargetCrossEntropy, float>);
+    STATIC_REQUIRE(DistillationLoss<LogitMatching, double>);
+    STATIC_REQUIRE(DistillationLoss<ReverseKL, float>);
+}
+
+TEMPLATE_TEST_CASE("every loss gives the same numbers in its returning and into forms", "[losses]",
+                   float, double) {
+    using S = TestType;
+    Rng rng(Seed{21});
+    const Matrix<S> zs = random_matrix<S>(rng, 7, 9, 4), zt = random_matrix<S>(rng, 7, 9, 4);
+    const Matrix<S> pt = softmax(zt, 3.0);
+    const std::vector<int> labels{0, 6, 3, 3, 1, 2, 5, 4, 0};
+    // Into a block of a larger buffer, through a MatrixRef (as the loops do), and into a plain
+    // Matrix first filled with NaN: every entry must be overwritten.
+    Matrix<S> buffer = Matrix<S>::Constant(7, 16, std::numeric_limits<S>::quiet_NaN());
+    MatrixRef<S> into(buffer.leftCols(9));
+    Matrix<S> plain = Matrix<S>::Constant(7, 9, std::numeric_limits<S>::quiet_NaN());
+    auto same = [&](const LossResult<S>& r, S via_ref, S via_plain) {
+        CHECK(via_ref == r.loss);
+        CHECK(via_plain == r.loss);
+        CHECK(Matrix<S>(into) == r.gradient);
+        CHECK(plain == r.gradient);
+        CHECK(r.gradient.allFinite());
+        CHECK(buffer.rightCols(7).hasNaN());  // nothing written past the block
+    };
+    {
+        INFO("CrossEntropy");
+        CrossEntropy ce;
+        same(ce(zs, labels), call_as_the_loop_does<S>(ce, zs, labels, into), ce(zs, labels, plain));
+    }
+    {
+        INFO("Distillation");
+        Distillation kd{.temperature = 2.0, .alpha = 0.7};
+        same(kd(zs, zt, labels), call_as_the_loop_does<S>(kd, zs, zt, labels, into),
+             kd(zs, zt, labels, plain));
+        Distillation soft_only{.temperature = 2.0, .alpha = 1.0};
+        same(soft_only(zs, zt), soft_only(zs, zt, into), soft_only(zs, zt, plain));
+        same(kd.soft_targets(zs, pt, labels), kd.soft_targets(zs, pt, labels, into),
+             kd.soft_targets(zs, pt, labels, plain));
+    }
+    {
+        INFO("SoftTargetCrossEntropy");
+        SoftTargetCrossEntropy st{.temperature = 3.0};
+        same(st(zs, pt), call_as_the_loop_does<S>(st, zs, pt, labels, into), st(zs, pt, plain));
+        same(st(zs, pt, labels), st(zs, pt, std::span<const int>{}, into), st(zs, pt, plain));
+    }
+    {
+        INFO("LogitMatching");
+        LogitMatching lm;
+        same(lm(zs, zt), call_as_the_loop_does<S>(lm, zs, zt, labels, into), lm(zs, zt, plain));
+        same(lm(zs, zt, labels), lm(zs, zt, into), lm(zs, zt, labels, plain));
+    }
+    {
+        INFO("ReverseKL");
+        ReverseKL rk{.temperature = 2.5};
+        same(rk(zs, zt), call_as_the_loop_does<S>(rk, zs, zt, labels, into), rk(zs, zt, plain));
+        same(rk(zs, zt, labels), rk(zs, zt, into), rk(zs, zt, labels, plain));
+    }
+}
+
+TEMPLATE_TEST_CASE("SoftTargetCrossEntropy matches PyTorch's KL plus the teacher's entropy",
+                   "[losses]", float, double) {
+    // With α = 1, kd_loss = T²·mean KL(p_t ‖ p_s) and kd_grad its gradient; the soft-target
+    // cross-entropy is T²·mean(KL + H(p_t)), with the same gradient. H(p_t) is computed here in
+    // double from the (PyTorch-checked) double softmax: an error far below the tolerances.
+    using S = TestType;
+    int checked = 0;
+    for (const auto& c : test::load_reference_cases()) {
+        if (c.alpha != 1.0) continue;
+        INFO("case " << c.name);
+        const Matrix<double> p = softmax(c.teacher, c.temperature);
+        double entropy = 0;
+        for (Eigen::Index i = 0; i < p.size(); ++i)
+            if (p.data()[i] > 0) entropy -= p.data()[i] * std::log(p.data()[i]);
+        const double t2 = c.temperature * c.temperature;
+        const double expected = c.kd_loss + t2 * entropy / c.batch;
+        const Matrix<S> zs = c.student.cast<S>(), pt = p.cast<S>();
+        Matrix<S> grad(c.classes, c.batch);
+        const S loss = SoftTargetCrossEntropy{.temperature = c.temperature}(zs, pt, c.labels, grad);
+        CHECK(std::abs(double(loss) - expected) <= KdTolerance<S>::loss(expected));
+        double worst = 0;
+        for (Eigen::Index i = 0; i < grad.size(); ++i)
+            worst = std::max(worst, std::abs(double(grad.data()[i]) - c.kd_grad.data()[i]) /
+                                        KdTolerance<S>::grad(c.kd_grad.data()[i]));
+        CHECK(worst <= 1.0);
+        ++checked;
+    }
+    CHECK(checked >= 1);  // the file has an α = 1 case
+}
+
+TEMPLATE_TEST_CASE("ReverseKL and LogitMatching match their formulas on the reference cases",
+                   "[losses]", float, double) {
+    // The formulas evaluated in double, matrix-wise, from the same (float-rounded, for float)
+    // logits: the losses compute in double internally, so only the final rounding to S and the
+    // order of summation differ — well inside the reference tolerances.
+    using S = TestType;
+    for (const auto& c : test::load_reference_cases()) {
+        INFO("case " << c.name);
+        const Matrix<S> zs = c.student.cast<S>(), zt = c.teacher.cast<S>();
+        const Matrix<double> ds = zs.template cast<double>(), dt = zt.template cast<double>();
+        const double t = c.temperature;
+        const Matrix<double> log_ps = log_softmax(ds, t), log_pt = log_softmax(dt, t);
+        const Matrix<double> ps = log_ps.array().exp();
+        const double expected_rk = t * t * (ps.array() * (log_ps - log_pt).array()).sum() / c.batch;
+        const auto rk = ReverseKL{.temperature = t}(zs, zt, c.labels);
+        CHECK(std::abs(double(rk.loss) - expected_rk) <= KdTolerance<S>::loss(expected_rk));
+        const double expected_lm = 0.5 * (ds - dt).squaredNorm() / c.batch;
+        const auto lm = LogitMatching{}(zs, zt, c.labels);
+        CHECK(std::abs(double(lm.loss) - expected_lm) <= KdTolerance<S>::loss(expected_lm));
+        const Matrix<double> expected_lm_grad = (ds - dt) / double(c.batch);
+        for (Eigen::Index i = 0; i < lm.gradient.size(); ++i)
+            CHECK(std::abs(double(lm.gradient.data()[i]) - expected_lm_grad.data()[i]) <=
+                  KdTolerance<S>::grad(expected_lm_grad.data()[i]));
+    }
+}
+
+TEST_CASE("every loss passes gradcheck_loss, called as the training loop calls it",
+          "[losses][gradcheck]") {
+    Rng rng(Seed{12});
+    const Matrix<double> zs = random_matrix<double>(rng, 6, 5, 3);
+    const Matrix<double> zt = random_matrix<double>(rng, 6, 5, 3);
+    const Matrix<double> pt = softmax(zt, 2.5);
+    const Eigen::VectorXi labels = (Eigen::VectorXi(5) << 1, 0, 5, 2, 2).finished();
+    auto passes = [](const GradcheckReport& r) {
+        INFO(r.where << ": " << r.max_error << " after " << r.checked << " coordinates");
+        CHECK(r.checked == 30);
+        CHECK(r.passed(1e-6));
+    };
+    passes(gradcheck_loss(CrossEntropy{}, zs, labels));
+    passes(gradcheck_loss(Distillation{.temperature = 2.5, .alpha = 0.6}, zs, zt, labels));
+    passes(gradcheck_loss(SoftTargetCrossEntropy{.temperature = 2.5}, zs, pt, labels));
+    passes(gradcheck_loss(LogitMatching{}, zs, zt, labels));
+    passes(gradcheck_loss(ReverseKL{.temperature = 1.5}, zs, zt, std::vector<long>{}));
+}
+
+namespace {
+/// CrossEntropy with its gradient 1% too large: the checker must notice.
+struct OffByOnePercent {
+    double operator()(ConstMatrixRef<double> z, std::span<const int> y, MatrixRef<double> g) {
+        const double loss = CrossEntropy{}(z, y, g);
+        g *= 1.01;
+        return loss;
+    }
+};
+static_assert(Loss<OffByOnePercent, double>);
+}  // namespace
+
+TEST_CASE("gradcheck_loss and gradcheck_network catch a wrong loss gradient",
+          "[losses][gradcheck]") {
+    Rng rng(Seed{13});
+    const Matrix<double> z = random_matrix<double>(rng, 4, 3, 2);
+    const std::vector<int> labels{3, 0, 1};
+    const auto report = gradcheck_loss(OffByOnePercent{}, z, labels);
+    CHECK_FALSE(report.passed(1e-6));
+    CHECK(report.max_error == Approx(0.01 / 1.01).epsilon(1e-3));  // |1.01g − g| / |1.01g|
+
+    Sequential<Dense<3, 5, double>, Tanh, Dense<5, 4, double>> net(Seed{4});
+    const Matrix<double> x = random_matrix<double>(rng, 3, 3, 1);
+    CHECK_FALSE(gradcheck_network(net, x, OffByOnePercent{}, labels).passed(1e-6));
+    // The same network and labels with the right loss pass, given as a Loss and labels, and as a
+    // callable returning a LossResult — what the returning form of every loss gives.
+    CHECK(gradcheck_network(net, x, CrossEntropy{}, labels).passed(1e-6));
+    CHECK(gradcheck_network(net, x, [&](const Matrix<double>& logits) {
+              return CrossEntropy{}(logits, labels);
+          }).passed(1e-6));
+}
+
+TEMPLATE_TEST_CASE("losses take labels as any contiguous range of integers", "[losses][labels]",
+                   float, double) {
+    using S = TestType;
+    Rng rng(Seed{14});
+    const Matrix<S> zs = random_matrix<S>(rng, 5, 4, 3), zt = random_matrix<S>(rng, 5, 4, 3);
+    const std::vector<int> ints{4, 0, 2, 2};
+    const Distillation kd{.temperature = 2.0, .alpha = 0.5};
+    const auto want_ce = CrossEntropy{}(zs, ints);
+    const auto want_kd = kd(zs, zt, ints);
+    auto same = [&](const auto& labels) {
+        const auto ce = CrossEntropy{}(zs, labels);
+        CHECK(ce.loss == want_ce.loss);
+        CHECK(ce.gradient == want_ce.gradient);
+        const auto d = kd(zs, zt, labels);
+        CHECK(d.loss == want_kd.loss);
+        CHECK(d.gradient == want_kd.gradient);
+    };
+    same(std::vector<long>{4, 0, 2, 2});
+    same(std::vector<std::uint8_t>{4, 0, 2, 2});
+    same(std::array<int, 4>{4, 0, 2, 2});
+    same(std::span<const int>(ints));
+    same((Eigen::VectorXi(4) << 4, 0, 2, 2).finished());
+    same((Eigen::RowVectorXi(4) << 4, 0, 2, 2).finished());
+    same(Eigen::Matrix<long, 4, 1>(4, 0, 2, 2));
+    // A strided view (a row of a column-major matrix) is gathered.
+    Eigen::MatrixXi table(2, 4);
+    table << 4, 0, 2, 2, 9, 9, 9, 9;
+    same(table.row(0));
+}
+
+TEST_CASE("int_labels views int labels and converts the others, checking they fit",
+          "[losses][labels]") {
+    const Eigen::VectorXi v = (Eigen::VectorXi(3) << 1, 2, 0).finished();
+    const IntLabels viewed = int_labels(v, "test");
+    CHECK_FALSE(viewed.converted());
+    CHECK(viewed.span().data() == v.data());
+    const std::vector<int> w{1, 2, 0};
+    CHECK(int_labels(w, "test").span().data() == w.data());
+    const std::vector<long> longs{1, 2, 0};
+    const IntLabels converted = int_labels(longs, "test");
+    CHECK(converted.converted());
+    CHECK(std::vector<int>(converted.span().begin(), converted.span().end()) == w);
+    const IntLabels copy = converted;  // a copy owns its labels too
+    CHECK(copy.span().data() != converted.span().data());
+    CHECK(copy.span()[1] == 2);
+
+    const Matrix<float> z = Matrix<float>::Zero(3, 2);
+    CHECK_THROWS_WITH(CrossEntropy{}(z, std::vector<long>{0, 1L << 40}),
+                      "chrysalis::CrossEntropy: label 1099511627776 of sample 1 does not fit in "
+                      "an int (labels are class indices)");
+    CHECK_THROWS_WITH(CrossEntropy{}(z, std::vector<unsigned>{0, 4000000000u}),
+                      "chrysalis::CrossEntropy: label 4000000000 of sample 1 does not fit in an "
+                      "int (labels are class indices)");
+    CHECK_THROWS_WITH(Distillation{}(z, z, std::vector<long>{-1, 0}),
+                      "chrysalis::Distillation: label -1 of sample 0 is outside [0, 3)");
+    CHECK_THROWS_WITH(CrossEntropy{}(z, (Eigen::VectorXi(3) << 0, 1, 2).finished()),
+                      "chrysalis::CrossEntropy: 3 labels for a batch of 2 samples (one label per "
+                      "logits column)");
+}
+
+TEST_CASE("the distillation losses check shapes, labels and the gradient's size",
+          "[losses][errors]") {
+    const Matrix<float> zs = Matrix<float>::Zero(3, 2), zt = Matrix<float>::Zero(3, 2);
+    const Matrix<float> zt4 = Matrix<float>::Zero(4, 2);
+    Matrix<float> buffer(3, 8);
+    MatrixRef<float> small(buffer.leftCols(1));
+    const std::vector<int> one{0}, bad{0, 3};
+    CHECK_THROWS_WITH(SoftTargetCrossEntropy{}(zs, zt4),
+                      "chrysalis::SoftTargetCrossEntropy: the student logits are 3x2 but the "
+                      "teacher probabilities are 4x2 (classes x batch must agree)");
+    CHECK_THROWS_WITH(LogitMatching{}(zs, zt, one),
+                      "chrysalis::LogitMatching: 1 labels for a batch of 2 samples (one label "
+                      "per logits column)");
+    CHECK_THROWS_WITH(ReverseKL{}(zs, zt, bad),
+                      "chrysalis::ReverseKL: label 3 of sample 1 is outside [0, 3)");
+    CHECK_THROWS_WITH(ReverseKL{}(zs, zt, small),
+                      "chrysalis::ReverseKL: the gradient is 3x1 but the logits are 3x2 "
+                      "(classes x batch); pass a gradient of that size");
+    CHECK_THROWS_AS(LogitMatching{}(zs, zt, small), ShapeError);
+    CHECK_THROWS_AS(SoftTargetCrossEntropy{}(zs, zt, small), ShapeError);
+    CHECK_THROWS_AS(Distillation{}(zs, zt, std::vector<int>{0, 1}, small), ShapeError);
+    CHECK_THROWS_WITH(CrossEntropy{}(zs, std::vector<int>{0, 1}, small),
+                      "chrysalis::CrossEntropy: the gradient is 3x1 but the logits are 3x2 "
+                      "(classes x batch); pass a gradient of that size");
+    // Labels are optional for the losses without a hard-label term.
+    CHECK_NOTHROW(LogitMatching{}(zs, zt, std::vector<int>{}));
+    CHECK_NOTHROW(ReverseKL{}(zs, zt, std::vector<int>{0, 2}));
 }

@@ -11,6 +11,11 @@
 // error reported is
 //   |analytic − numeric| / max(|analytic|, |numeric|, floor)
 // with floor = 1e-4 by default, so gradients far below the rounding level are judged absolutely.
+//
+// A loss enters a check either as a model of Loss / DistillationLoss (chrysalis/concepts/loss.hpp)
+// with its labels — gradcheck_loss(loss, logits, labels), gradcheck_network(net, x, loss,
+// labels) — or as a callable of the logits returning what a loss returns: a LossResult
+// {.loss, .gradient} (or any struct with those members), or a pair {value, gradient}.
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
@@ -18,13 +23,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <functional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "chrysalis/concepts/loss.hpp"
 #include "chrysalis/config.hpp"
+#include "chrysalis/labels.hpp"
 #include "chrysalis/random.hpp"
 #include "chrysalis/tensor.hpp"
 
@@ -83,31 +92,137 @@ void check_block(Value&& value, Block& x, const Grad& grad, const std::string& n
     }
 }
 
+/// What a loss of the logits returns: a LossResult (or any type with `.loss` and `.gradient`).
+template <class R>
+concept LossResultLike = requires(const R& r) {
+    double(r.loss);
+    Matrix<double>(r.gradient);
+};
+/// The older form: a pair-like {value, gradient}.
+template <class R>
+concept PairResultLike = requires(const R& r) {
+    double(r.first);
+    Matrix<double>(r.second);
+};
+
+/// A callable f(logits) that returns a loss's value and gradient, in either form above.
+template <class F>
+concept LogitsObjective = std::invocable < F&,
+        const Matrix<double>
+& > &&(LossResultLike<std::invoke_result_t<F&, const Matrix<double>&>> ||
+       PairResultLike<std::invoke_result_t<F&, const Matrix<double>&>>);
+
+template <class R>
+double result_value(const R& r) {
+    if constexpr (LossResultLike<R>) {
+        return double(r.loss);
+    } else {
+        return double(r.first);
+    }
+}
+template <class R>
+Matrix<double> result_gradient(const R& r) {
+    if constexpr (LossResultLike<R>) {
+        return r.gradient;
+    } else {
+        return r.second;
+    }
+}
+
+/// What gradcheck_network needs of a network (Sequential has it): forward(x, mode) returning
+/// the logits, backward(∂loss/∂logits, true), input_gradient() and visit_parameters(f). (The
+/// requirement is spelled here until a Network concept names it.)
+template <class Net>
+concept GradcheckNetwork = requires(Net& net, const Matrix<double>& x, Mode mode) {
+    typename Net::Scalar;
+    Matrix<double>(net.forward(x, mode));
+    net.backward(x, true);
+    Matrix<double>(net.input_gradient());
+    net.visit_parameters([](auto&, auto&) {});
+};
+
 }  // namespace detail
 
-/// Checks a scalar function of a matrix: f(x) returns {value, ∂value/∂x} (any pair-like with
-/// .first convertible to double and .second a matrix of x's shape), e.g. a loss of logits.
-template <class F>
+/// Checks a scalar function of a matrix.
+///
+/// Requires: f(x) returns {value, ∂value/∂x} as a LossResult (`.loss`, `.gradient`, as every
+///   loss's returning form gives) or a pair-like (`.first`, `.second`); the gradient has x's
+///   shape. f is deterministic.
+/// Ensures: compares the analytic gradient at x with five-point differences of the value for
+///   every coordinate (or max_checks_per_block of them) and reports the worst; x is unchanged.
+template <detail::LogitsObjective F>
 GradcheckReport gradcheck_function(F&& f, Matrix<double> x, const GradcheckOptions& o = {}) {
     GradcheckReport report;
-    const Matrix<double> grad = f(x).second;
-    detail::check_block([&] { return double(f(x).first); }, x, grad, "x", o, report);
+    const Matrix<double> grad = detail::result_gradient(f(std::as_const(x)));
+    detail::check_block([&] { return detail::result_value(f(std::as_const(x))); }, x, grad, "x", o,
+                        report);
     return report;
 }
 
-/// Checks a network and a loss on top: `loss(logits)` returns {value, ∂value/∂logits}. Every
-/// parameter block (in visit_parameters order) and the input gradient are compared with central
-/// differences of loss(net.forward(x, mode)). Stochastic layers must be fixed first (for
-/// Dropout: one training forward, then freeze_mask(true)).
-template <class Net, class Loss>
-GradcheckReport gradcheck_network(Net& net, Matrix<double> x, Loss&& loss,
+/// Checks a Loss's gradient with respect to the logits, at `logits` with `labels`, calling it as
+/// the training loop does: loss(ConstMatrixRef, std::span<const int>, MatrixRef).
+///
+/// Requires: Loss<L, double> (taken by value: a copy is checked); `logits` classes × B; `labels`
+///   a LabelRange of B labels that the loss accepts.
+/// Ensures: as gradcheck_function, for f(z) = loss(z, labels). Throws what the loss throws.
+template <Loss<double> L, LabelRange Labels = std::span<const int>>
+GradcheckReport gradcheck_loss(L loss, Matrix<double> logits, const Labels& labels,
+                               const GradcheckOptions& o = {}) {
+    const IntLabels ints = int_labels(labels, "chrysalis::gradcheck_loss");
+    const std::span<const int> y = ints.span();
+    Matrix<double> g(logits.rows(), logits.cols());
+    auto f = [&](const Matrix<double>& z) {
+        const double value = double(loss(ConstMatrixRef<double>(z), y, MatrixRef<double>(g)));
+        return std::pair<double, Matrix<double>>{value, g};
+    };
+    return gradcheck_function(f, std::move(logits), o);
+}
+
+/// Checks a DistillationLoss's gradient with respect to the student's logits, with the teacher's
+/// logits (or whatever target the loss takes) and labels fixed, calling it as the training loop
+/// does: loss(ConstMatrixRef student, ConstMatrixRef teacher, std::span<const int>, MatrixRef).
+///
+/// Requires: DistillationLoss<L, double> (taken by value); `student` and `teacher` classes × B;
+/// `labels` a
+///   LabelRange the loss accepts (empty if it needs none).
+/// Ensures: as gradcheck_function, for f(z) = loss(z, teacher, labels). Throws what the loss
+///   throws.
+template <DistillationLoss<double> L, LabelRange Labels = std::span<const int>>
+GradcheckReport gradcheck_loss(L loss, Matrix<double> student, const Matrix<double>& teacher,
+                               const Labels& labels, const GradcheckOptions& o = {}) {
+    const IntLabels ints = int_labels(labels, "chrysalis::gradcheck_loss");
+    const std::span<const int> y = ints.span();
+    Matrix<double> g(student.rows(), student.cols());
+    auto f = [&](const Matrix<double>& z) {
+        const double value = double(loss(ConstMatrixRef<double>(z), ConstMatrixRef<double>(teacher),
+                                         y, MatrixRef<double>(g)));
+        return std::pair<double, Matrix<double>>{value, g};
+    };
+    return gradcheck_function(f, std::move(student), o);
+}
+
+/// Checks a network and a loss on top.
+///
+/// Requires: `net` a double network (Sequential<…, double> or anything with its forward,
+///   backward, input_gradient and visit_parameters); `loss(logits)` returns {value,
+///   ∂value/∂logits} as a LossResult or a pair-like, e.g.
+///   [&](const auto& z) { return CrossEntropy{}(z, labels); }. Stochastic layers must be fixed
+///   first (for Dropout: one training forward, then freeze_mask(true)).
+/// Ensures: every parameter block (in visit_parameters order) and the input gradient are
+///   compared with central differences of loss(net.forward(x, mode)); the parameters are
+///   restored.
+template <detail::GradcheckNetwork Net, detail::LogitsObjective F>
+GradcheckReport gradcheck_network(Net& net, Matrix<double> x, F&& loss,
                                   const GradcheckOptions& o = {}, Mode mode = Mode::training) {
     static_assert(std::is_same_v<typename Net::Scalar, double>,
                   "chrysalis::gradcheck_network: check a double network (Dense<In, Out, double>); "
                   "float rounding would swamp the finite differences");
-    auto value = [&] { return double(loss(Matrix<double>(net.forward(x, mode))).first); };
+    auto value = [&] {
+        const Matrix<double> z = net.forward(x, mode);
+        return detail::result_value(loss(z));
+    };
     const Matrix<double> logits = net.forward(x, mode);
-    net.backward(loss(logits).second, true);
+    net.backward(detail::result_gradient(loss(logits)), true);
 
     // Snapshot the analytic gradients before the perturbed forwards.
     std::vector<Matrix<double>> grads;
@@ -122,6 +237,24 @@ GradcheckReport gradcheck_network(Net& net, Matrix<double> x, Loss&& loss,
     });
     detail::check_block(value, x, input_grad, "input", o, report);
     return report;
+}
+
+/// Checks a network with a Loss on top and these labels: as gradcheck_network(net, x, f) with
+/// f(z) = loss(z, labels), calling the loss as the training loop does.
+///
+/// Requires: as above; Loss<L, double>; `labels` a LabelRange of x.cols() labels.
+template <detail::GradcheckNetwork Net, Loss<double> L, LabelRange Labels = std::span<const int>>
+GradcheckReport gradcheck_network(Net& net, Matrix<double> x, L loss, const Labels& labels,
+                                  const GradcheckOptions& o = {}, Mode mode = Mode::training) {
+    const IntLabels ints = int_labels(labels, "chrysalis::gradcheck_network");
+    const std::span<const int> y = ints.span();
+    Matrix<double> g;
+    auto f = [&](const Matrix<double>& z) {
+        g.resize(z.rows(), z.cols());
+        const double value = double(loss(ConstMatrixRef<double>(z), y, MatrixRef<double>(g)));
+        return std::pair<double, Matrix<double>>{value, g};
+    };
+    return gradcheck_network(net, std::move(x), f, o, mode);
 }
 
 /// Checks one layer: the loss is L = Σ r ⊙ layer(x) with r a fixed random matrix, so

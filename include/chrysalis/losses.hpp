@@ -1,6 +1,16 @@
 #pragma once
 // chrysalis/losses.hpp — losses over classes × batch logits: value and gradient with respect to
 // the logits.
+//
+// Every loss has two call forms with identical results:
+//   auto [loss, gradient] = kd(student, teacher, labels);   // returning: allocates the gradient
+//   Scalar loss = kd(student, teacher, labels, gradient);   // into the caller's matrix
+// The into form resizes a resizable Matrix (nothing is allocated once it has the logits' size)
+// and requires any other writable matrix (MatrixRef, Map, block) to have that size already
+// (ShapeError otherwise). Labels are any LabelRange (chrysalis/labels.hpp): int labels are read
+// where they are, other integer types are converted (one allocation per call). CrossEntropy
+// models the Loss concept, the four distillation losses DistillationLoss
+// (chrysalis/concepts/loss.hpp), in float and double.
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
@@ -19,12 +29,15 @@
 #include "chrysalis/detail/checked.hpp"
 #include "chrysalis/detail/kd_kernel.hpp"
 #include "chrysalis/errors.hpp"
+#include "chrysalis/labels.hpp"
 #include "chrysalis/softmax.hpp"
 #include "chrysalis/tensor.hpp"
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
-/// A loss value and its gradient with respect to the logits.
+/// A loss value and its gradient with respect to the logits: what each loss's returning call
+/// form gives. (The into-preallocated form returns the value and writes the gradient into the
+/// caller's matrix; both forms give identical numbers.)
 template <class Scalar>
 struct LossResult {
     Scalar loss;
@@ -33,53 +46,98 @@ struct LossResult {
 
 namespace detail {
 /// Throws ShapeError unless there is one label per column, ValueError unless each label is in
-/// [0, classes).
+/// [0, classes). (Kept for callers of the detail name; see chrysalis::check_labels.)
 inline void check_labels(std::span<const int> labels, Eigen::Index classes, Eigen::Index batch,
                          const char* what) {
-    if (Eigen::Index(labels.size()) != batch) {
-        throw ShapeError(concat(what, ": ", labels.size(), " labels for a batch of ", batch,
-                                " samples (one label per logits column)"));
-    }
-    for (std::size_t b = 0; b < labels.size(); ++b) {
-        if (labels[b] < 0 || labels[b] >= classes) {
-            throw ValueError(concat(what, ": label ", labels[b], " of sample ", b,
-                                    " is outside [0, ", classes, ")"));
+    chrysalis::check_labels(labels, classes, batch, what);
+}
+
+/// A writable Eigen matrix of float or double that a loss may write its gradient into: a
+/// Matrix (resized as needed), a MatrixRef, a Map, a block of whole columns.
+template <class G>
+concept GradientOutput = WritableDense<G> &&
+    std::is_base_of_v<Eigen::MatrixBase<std::remove_cvref_t<G>>, std::remove_cvref_t<G>> &&
+    std::is_floating_point_v<typename std::remove_cvref_t<G>::Scalar>;
+
+/// Makes `gradient` rows × cols: resizes a resizable Matrix (no allocation when it already has
+/// that size); anything else must have that size already, or ShapeError names `what`.
+template <class G>
+void prepare_gradient(G& gradient, Eigen::Index rows, Eigen::Index cols, const char* what) {
+    if constexpr (std::is_base_of_v<Eigen::PlainObjectBase<G>, G>) {
+        if ((G::RowsAtCompileTime == Eigen::Dynamic || gradient.rows() == rows) &&
+            (G::ColsAtCompileTime == Eigen::Dynamic || gradient.cols() == cols)) {
+            gradient.resize(rows, cols);
         }
     }
+    if (gradient.rows() != rows || gradient.cols() != cols) {
+        throw ShapeError(concat(what, ": the gradient is ", gradient.rows(), "x", gradient.cols(),
+                                " but the logits are ", rows, "x", cols,
+                                " (classes x batch); pass a gradient of that size"));
+    }
+}
+
+/// The gradient's scalar must be the logits' (no hidden conversion in a training step).
+template <class Logits, class G>
+constexpr void check_gradient_scalar() {
+    static_assert(std::is_same_v<typename Logits::Scalar, typename std::remove_cvref_t<G>::Scalar>,
+                  "chrysalis: a loss writes its gradient into a matrix of the logits' own scalar "
+                  "type (float into float, double into double)");
+}
+
+/// For a loss without a hard-label term: labels may be empty; if given, they are checked as
+/// everywhere else (a label outside [0, classes) is a bug wherever it shows up).
+template <class Labels>
+void check_unused_labels(const Labels& labels, Eigen::Index classes, Eigen::Index batch,
+                         const char* what) {
+    const IntLabels l = int_labels(labels, what);
+    if (!l.span().empty()) chrysalis::check_labels(l.span(), classes, batch, what);
 }
 }  // namespace detail
 
 /// Cross-entropy of hard labels, from logits, batch mean:
 ///   L = −(1/B)·Σ_b log softmax(z_b)[y_b],     ∂L/∂z_b = (softmax(z_b) − onehot(y_b))/B.
 /// Stable for any finite logits: the loss uses log_softmax (never log of a probability).
+/// Models Loss<CrossEntropy, float> and Loss<CrossEntropy, double>.
 struct CrossEntropy {
-    /// Returns the loss and the gradient (allocates the gradient).
-    /// Throws ShapeError for a label count other than the batch size, ValueError for a label
-    /// outside [0, classes).
-    template <class Derived>
+    /// Returning form.
+    /// Requires: `logits` classes × B of float or double; `labels` a LabelRange of B labels.
+    /// Ensures: returns {L, ∂L/∂logits} (the gradient allocated, classes × B); the same numbers
+    ///   as the into form. B = 0 gives {0, a classes × 0 matrix}.
+    /// Throws: ShapeError for a label count other than B; ValueError for a label outside
+    ///   [0, classes) or not fitting in an int — each naming chrysalis::CrossEntropy.
+    template <class Derived, LabelRange Labels = std::span<const int>>
     LossResult<typename Derived::Scalar> operator()(const Eigen::MatrixBase<Derived>& logits,
-                                                    std::span<const int> labels) const {
+                                                    const Labels& labels) const {
         LossResult<typename Derived::Scalar> r;
         r.loss = (*this)(logits, labels, r.gradient);
         return r;
     }
 
-    /// Writes the gradient into `gradient` (resized if it is a resizable matrix; allocates
-    /// nothing when it already has the logits' size) and returns the loss.
-    template <class Derived, class Out>
+    /// Into-preallocated form.
+    /// Requires: as the returning form; `gradient` a writable matrix of the logits' scalar type
+    ///   with contiguous columns, not overlapping `logits`.
+    /// Ensures: overwrites `gradient` with ∂L/∂logits and returns L; allocates nothing when
+    ///   `gradient` already has the logits' size and the labels are int.
+    /// Throws: as the returning form; ShapeError for a non-resizable `gradient` of another size.
+    template <class Derived, LabelRange Labels = std::span<const int>, detail::GradientOutput Out>
     typename Derived::Scalar operator()(const Eigen::MatrixBase<Derived>& logits,
-                                        std::span<const int> labels, Out&& gradient) const {
+                                        const Labels& labels, Out&& gradient) const {
         using S = typename Derived::Scalar;
+        constexpr const char* what = "chrysalis::CrossEntropy";
+        detail::check_gradient_scalar<Derived, Out>();
         const Eigen::Index classes = logits.rows(), batch = logits.cols();
-        detail::check_labels(labels, classes, batch, "chrysalis::CrossEntropy");
+        const IntLabels ints = int_labels(labels, what);
+        const std::span<const int> y = ints.span();
+        check_labels(y, classes, batch, what);
+        detail::prepare_gradient(gradient, classes, batch, what);
         if (batch == 0) return S(0);
         // log p first, for the loss; then p, for the gradient, in the same storage.
         log_softmax(logits, 1.0, gradient);
         double loss = 0;
-        for (Eigen::Index b = 0; b < batch; ++b) loss -= double(gradient(labels[b], b));
+        for (Eigen::Index b = 0; b < batch; ++b) loss -= double(gradient(y[std::size_t(b)], b));
         softmax(logits, 1.0, gradient);
         const S inv_b = S(1) / S(batch);
-        for (Eigen::Index b = 0; b < batch; ++b) gradient(labels[b], b) -= S(1);
+        for (Eigen::Index b = 0; b < batch; ++b) gradient(y[std::size_t(b)], b) -= S(1);
         gradient *= inv_b;
         return S(loss / double(batch));
     }
@@ -119,71 +177,91 @@ constexpr void check_classes_at_compile_time() {
 ///
 /// `Distillation kd{.temperature = 4, .alpha = 0.9};` throws ValueError at
 /// construction for T ≤ 0, NaN or ∞, or α outside [0, 1], naming the parameter.
+/// Models DistillationLoss in float and double.
+///
+/// Every call form requires student and teacher logits (or probabilities) of one scalar type
+/// (float or double) and one shape, classes × B, with classes fixed at compile time in both
+/// agreeing (otherwise the build stops); labels a LabelRange of B labels in [0, classes) unless
+/// α = 1, when they are not needed (and not read). It throws ShapeError naming
+/// chrysalis::Distillation for a teacher of another shape, a label count other than B or a
+/// gradient of another size; ValueError for a bad label, or for no labels with α < 1.
 struct Distillation {
     detail::Checked<"chrysalis::Distillation: temperature", detail::Rule::positive> temperature =
         4.0;
     detail::Checked<"chrysalis::Distillation: alpha", detail::Rule::unit_closed> alpha = 0.9;
 
-    /// From the teacher's logits (same classes × batch as the student's). Returns {loss, ∂L/∂z_s}.
-    template <class ZS, class ZT>
+    /// From the teacher's logits. Returns {L, ∂L/∂z_s} (allocating the gradient).
+    template <class ZS, class ZT, LabelRange Labels = std::span<const int>>
     LossResult<typename ZS::Scalar> operator()(const Eigen::MatrixBase<ZS>& student,
                                                const Eigen::MatrixBase<ZT>& teacher,
-                                               std::span<const int> labels) const {
+                                               const Labels& labels) const {
         LossResult<typename ZS::Scalar> r;
         r.loss = (*this)(student, teacher, labels, r.gradient);
         return r;
     }
-    /// The same, writing ∂L/∂z_s into `gradient` (resized if resizable; no allocation when it
-    /// already has the student's size).
-    template <class ZS, class ZT, class G>
+    /// The same, writing ∂L/∂z_s into `gradient` and returning L (the DistillationLoss form).
+    /// Allocates nothing when `gradient` already has the student's size and labels are int.
+    template <class ZS, class ZT, LabelRange Labels = std::span<const int>,
+              detail::GradientOutput G>
     typename ZS::Scalar operator()(const Eigen::MatrixBase<ZS>& student,
-                                   const Eigen::MatrixBase<ZT>& teacher,
-                                   std::span<const int> labels, G&& gradient) const {
+                                   const Eigen::MatrixBase<ZT>& teacher, const Labels& labels,
+                                   G&& gradient) const {
         return run(student, teacher, labels, gradient, false, "teacher logits");
     }
-    /// Without labels: α must be 1 (otherwise ValueError).
+    /// Without labels: α must be 1 (otherwise ValueError). Returning form.
     template <class ZS, class ZT>
     LossResult<typename ZS::Scalar> operator()(const Eigen::MatrixBase<ZS>& student,
                                                const Eigen::MatrixBase<ZT>& teacher) const {
         return (*this)(student, teacher, std::span<const int>{});
     }
+    /// Without labels (α must be 1), into `gradient`.
+    template <class ZS, class ZT, detail::GradientOutput G>
+    typename ZS::Scalar operator()(const Eigen::MatrixBase<ZS>& student,
+                                   const Eigen::MatrixBase<ZT>& teacher, G&& gradient) const {
+        return (*this)(student, teacher, std::span<const int>{}, gradient);
+    }
     /// From soft targets: the teacher's probabilities at this temperature (columns summing to
-    /// 1, e.g. an ensemble's average), instead of its logits.
-    template <class ZS, class PT, class G>
+    /// 1, e.g. an ensemble's average), instead of its logits. Into `gradient`, returning L.
+    template <class ZS, class PT, LabelRange Labels = std::span<const int>,
+              detail::GradientOutput G>
     typename ZS::Scalar soft_targets(const Eigen::MatrixBase<ZS>& student,
                                      const Eigen::MatrixBase<PT>& probabilities,
-                                     std::span<const int> labels, G&& gradient) const {
+                                     const Labels& labels, G&& gradient) const {
         return run(student, probabilities, labels, gradient, true, "teacher probabilities");
     }
-    template <class ZS, class PT>
+    /// From soft targets, returning {L, ∂L/∂z_s}; labels may be omitted when α = 1.
+    template <class ZS, class PT, LabelRange Labels = std::span<const int>>
     LossResult<typename ZS::Scalar> soft_targets(const Eigen::MatrixBase<ZS>& student,
                                                  const Eigen::MatrixBase<PT>& probabilities,
-                                                 std::span<const int> labels = {}) const {
+                                                 const Labels& labels = {}) const {
         LossResult<typename ZS::Scalar> r;
         r.loss = soft_targets(student, probabilities, labels, r.gradient);
         return r;
     }
 
   private:
-    template <class ZS, class ZT, class G>
+    template <class ZS, class ZT, class Labels, class G>
     typename ZS::Scalar run(const Eigen::MatrixBase<ZS>& student,
-                            const Eigen::MatrixBase<ZT>& teacher, std::span<const int> labels,
-                            G& gradient, bool soft, const char* teacher_name) const {
+                            const Eigen::MatrixBase<ZT>& teacher, const Labels& labels, G& gradient,
+                            bool soft, const char* teacher_name) const {
+        constexpr const char* what = "chrysalis::Distillation";
         detail::check_classes_at_compile_time<ZS, ZT>();
         static_assert(std::is_same_v<typename ZS::Scalar, typename ZT::Scalar>,
                       "chrysalis::Distillation: student and teacher must have one scalar type");
-        detail::check_same_shape(student, teacher, "chrysalis::Distillation", teacher_name);
-        if (labels.empty() && student.cols() > 0 && double(alpha) < 1) {
+        detail::check_gradient_scalar<ZS, G>();
+        detail::check_same_shape(student, teacher, what, teacher_name);
+        const IntLabels ints = int_labels(labels, what);
+        const std::span<const int> y = ints.span();
+        if (y.empty() && student.cols() > 0 && double(alpha) < 1) {
             throw ValueError(detail::concat(
                 "chrysalis::Distillation: no labels given but alpha = ", double(alpha),
                 " weighs a hard-label term; pass labels or use alpha = 1"));
         }
-        if (double(alpha) < 1)
-            detail::check_labels(labels, student.rows(), student.cols(), "chrysalis::Distillation");
-        gradient.resize(student.rows(), student.cols());
+        if (double(alpha) < 1) check_labels(y, student.rows(), student.cols(), what);
+        detail::prepare_gradient(gradient, student.rows(), student.cols(), what);
         if (student.cols() == 0) return 0;
-        return typename ZS::Scalar(detail::distillation_loss(student, teacher, labels, temperature,
-                                                             alpha, soft, gradient));
+        return typename ZS::Scalar(
+            detail::distillation_loss(student, teacher, y, temperature, alpha, soft, gradient));
     }
 };
 
@@ -191,19 +269,39 @@ struct Distillation {
 ///   L = T²·(1/B)·Σ_b Σ_i −p_t,i·log softmax(z_s/T)_i,   ∂L/∂z_s = T·(p_s^T − p_t)/B,
 /// with p_t the teacher's probabilities at T (columns summing to 1). It differs from the KL term
 /// of Distillation by the teacher's entropy, a constant: the same gradient, another value.
+/// Its second argument is always probabilities — in a training loop, the one that passes soft
+/// targets (distill_soft), not teacher logits. Models DistillationLoss in float and double.
+///
+/// Every call form: `student` and `probabilities` classes × B of one scalar type; labels
+/// optional and unused by the loss — when given (the DistillationLoss form), they are checked as
+/// Distillation checks them. Throws ShapeError (shapes, label count, gradient size) and
+/// ValueError (a label outside [0, classes)) naming chrysalis::SoftTargetCrossEntropy.
 struct SoftTargetCrossEntropy {
     detail::Checked<"chrysalis::SoftTargetCrossEntropy: temperature", detail::Rule::positive>
         temperature = 4.0;
 
-    template <class ZS, class PT>
+    /// Returning {L, ∂L/∂z_s}.
+    template <class ZS, class PT, LabelRange Labels = std::span<const int>>
     LossResult<typename ZS::Scalar> operator()(const Eigen::MatrixBase<ZS>& student,
-                                               const Eigen::MatrixBase<PT>& probabilities) const {
+                                               const Eigen::MatrixBase<PT>& probabilities,
+                                               const Labels& labels = {}) const {
+        LossResult<typename ZS::Scalar> r;
+        r.loss = (*this)(student, probabilities, labels, r.gradient);
+        return r;
+    }
+    /// Into `gradient` (no allocation once it has the student's size), returning L.
+    template <class ZS, class PT, LabelRange Labels = std::span<const int>,
+              detail::GradientOutput G>
+    typename ZS::Scalar operator()(const Eigen::MatrixBase<ZS>& student,
+                                   const Eigen::MatrixBase<PT>& probabilities, const Labels& labels,
+                                   G&& gradient) const {
+        constexpr const char* what = "chrysalis::SoftTargetCrossEntropy";
         using S = typename ZS::Scalar;
         detail::check_classes_at_compile_time<ZS, PT>();
-        detail::check_same_shape(student, probabilities, "chrysalis::SoftTargetCrossEntropy",
-                                 "teacher probabilities");
-        LossResult<S> r;
-        r.gradient.resize(student.rows(), student.cols());
+        detail::check_gradient_scalar<ZS, G>();
+        detail::check_same_shape(student, probabilities, what, "teacher probabilities");
+        detail::check_unused_labels(labels, student.rows(), student.cols(), what);
+        detail::prepare_gradient(gradient, student.rows(), student.cols(), what);
         const double t = 1.0 / double(temperature), tt = double(temperature);
         const double inv_b = student.cols() ? 1.0 / double(student.cols()) : 0.0;
         double sum = 0;
@@ -213,45 +311,99 @@ struct SoftTargetCrossEntropy {
                 const double log_ps = (double(student(i, b)) - m) * t - log_s;
                 const double pt = double(probabilities(i, b));
                 if (pt > 0) sum -= pt * log_ps;
-                r.gradient(i, b) = S(tt * (std::exp(log_ps) - pt) * inv_b);
+                gradient(i, b) = S(tt * (std::exp(log_ps) - pt) * inv_b);
             }
         }
-        r.loss = S(tt * tt * sum * inv_b);
-        return r;
+        return S(tt * tt * sum * inv_b);
+    }
+    /// Into `gradient`, without labels.
+    template <class ZS, class PT, detail::GradientOutput G>
+    typename ZS::Scalar operator()(const Eigen::MatrixBase<ZS>& student,
+                                   const Eigen::MatrixBase<PT>& probabilities, G&& gradient) const {
+        return (*this)(student, probabilities, std::span<const int>{}, gradient);
     }
 };
 
 /// Logit matching (Ba & Caruana 2014): L = (1/2B)·Σ_b ‖z_s − z_t‖²,  ∂L/∂z_s = (z_s − z_t)/B.
-/// The high-temperature limit of Distillation for zero-mean logits.
+/// The high-temperature limit of Distillation for zero-mean logits. Models DistillationLoss in
+/// float and double; labels are optional and unused (checked when given), with the errors of
+/// SoftTargetCrossEntropy, naming chrysalis::LogitMatching.
 struct LogitMatching {
-    template <class ZS, class ZT>
+    /// Returning {L, ∂L/∂z_s}.
+    template <class ZS, class ZT, LabelRange Labels = std::span<const int>>
     LossResult<typename ZS::Scalar> operator()(const Eigen::MatrixBase<ZS>& student,
-                                               const Eigen::MatrixBase<ZT>& teacher) const {
+                                               const Eigen::MatrixBase<ZT>& teacher,
+                                               const Labels& labels = {}) const {
+        LossResult<typename ZS::Scalar> r;
+        r.loss = (*this)(student, teacher, labels, r.gradient);
+        return r;
+    }
+    /// Into `gradient` (no allocation once it has the student's size), returning L.
+    template <class ZS, class ZT, LabelRange Labels = std::span<const int>,
+              detail::GradientOutput G>
+    typename ZS::Scalar operator()(const Eigen::MatrixBase<ZS>& student,
+                                   const Eigen::MatrixBase<ZT>& teacher, const Labels& labels,
+                                   G&& gradient) const {
+        constexpr const char* what = "chrysalis::LogitMatching";
         using S = typename ZS::Scalar;
         detail::check_classes_at_compile_time<ZS, ZT>();
-        detail::check_same_shape(student, teacher, "chrysalis::LogitMatching", "teacher logits");
+        detail::check_gradient_scalar<ZS, G>();
+        detail::check_same_shape(student, teacher, what, "teacher logits");
+        detail::check_unused_labels(labels, student.rows(), student.cols(), what);
+        detail::prepare_gradient(gradient, student.rows(), student.cols(), what);
         const double inv_b = student.cols() ? 1.0 / double(student.cols()) : 0.0;
-        LossResult<S> r;
-        r.gradient = ((student - teacher) * S(inv_b)).eval();
-        r.loss = S(0.5 * (student - teacher).template cast<double>().squaredNorm() * inv_b);
-        return r;
+        // One explicit pass in column order: Eigen's reductions sum in an order that depends on
+        // the expression type (a Ref and a Matrix of the same numbers can differ in the last
+        // bit), and the two call forms must agree whatever the caller passes.
+        const S scale = S(inv_b);
+        double sum = 0;
+        for (Eigen::Index b = 0; b < student.cols(); ++b) {
+            for (Eigen::Index i = 0; i < student.rows(); ++i) {
+                const S d = student(i, b) - teacher(i, b);
+                sum += double(d) * double(d);
+                gradient(i, b) = d * scale;
+            }
+        }
+        return S(0.5 * sum * inv_b);
+    }
+    /// Into `gradient`, without labels.
+    template <class ZS, class ZT, detail::GradientOutput G>
+    typename ZS::Scalar operator()(const Eigen::MatrixBase<ZS>& student,
+                                   const Eigen::MatrixBase<ZT>& teacher, G&& gradient) const {
+        return (*this)(student, teacher, std::span<const int>{}, gradient);
     }
 };
 
 /// Reverse KL, T²-scaled: L = T²·(1/B)·Σ_b KL(p_s^T ‖ p_t^T), mode-seeking where the forward
 /// KL of Distillation is mass-covering;
 ///   ∂L/∂z_s,i = T·p_s,i·(log p_s,i − log p_t,i − KL_b)/B.
+/// Models DistillationLoss in float and double; labels are optional and unused (checked when
+/// given), with the errors of SoftTargetCrossEntropy, naming chrysalis::ReverseKL.
 struct ReverseKL {
     detail::Checked<"chrysalis::ReverseKL: temperature", detail::Rule::positive> temperature = 4.0;
 
-    template <class ZS, class ZT>
+    /// Returning {L, ∂L/∂z_s}.
+    template <class ZS, class ZT, LabelRange Labels = std::span<const int>>
     LossResult<typename ZS::Scalar> operator()(const Eigen::MatrixBase<ZS>& student,
-                                               const Eigen::MatrixBase<ZT>& teacher) const {
+                                               const Eigen::MatrixBase<ZT>& teacher,
+                                               const Labels& labels = {}) const {
+        LossResult<typename ZS::Scalar> r;
+        r.loss = (*this)(student, teacher, labels, r.gradient);
+        return r;
+    }
+    /// Into `gradient` (no allocation once it has the student's size), returning L.
+    template <class ZS, class ZT, LabelRange Labels = std::span<const int>,
+              detail::GradientOutput G>
+    typename ZS::Scalar operator()(const Eigen::MatrixBase<ZS>& student,
+                                   const Eigen::MatrixBase<ZT>& teacher, const Labels& labels,
+                                   G&& gradient) const {
+        constexpr const char* what = "chrysalis::ReverseKL";
         using S = typename ZS::Scalar;
         detail::check_classes_at_compile_time<ZS, ZT>();
-        detail::check_same_shape(student, teacher, "chrysalis::ReverseKL", "teacher logits");
-        LossResult<S> r;
-        r.gradient.resize(student.rows(), student.cols());
+        detail::check_gradient_scalar<ZS, G>();
+        detail::check_same_shape(student, teacher, what, "teacher logits");
+        detail::check_unused_labels(labels, student.rows(), student.cols(), what);
+        detail::prepare_gradient(gradient, student.rows(), student.cols(), what);
         const double tt = double(temperature), t = 1.0 / tt;
         const double inv_b = student.cols() ? 1.0 / double(student.cols()) : 0.0;
         double sum = 0;
@@ -267,12 +419,17 @@ struct ReverseKL {
             for (Eigen::Index i = 0; i < student.rows(); ++i) {
                 const double log_ps = (double(student(i, b)) - ms) * t - log_ss;
                 const double log_pt = (double(teacher(i, b)) - mt) * t - log_st;
-                r.gradient(i, b) = S(tt * std::exp(log_ps) * (log_ps - log_pt - kl) * inv_b);
+                gradient(i, b) = S(tt * std::exp(log_ps) * (log_ps - log_pt - kl) * inv_b);
             }
             sum += kl;
         }
-        r.loss = S(tt * tt * sum * inv_b);
-        return r;
+        return S(tt * tt * sum * inv_b);
+    }
+    /// Into `gradient`, without labels.
+    template <class ZS, class ZT, detail::GradientOutput G>
+    typename ZS::Scalar operator()(const Eigen::MatrixBase<ZS>& student,
+                                   const Eigen::MatrixBase<ZT>& teacher, G&& gradient) const {
+        return (*this)(student, teacher, std::span<const int>{}, gradient);
     }
 };
 

@@ -57,6 +57,11 @@ int exercise(const std::string& dir) {
     total += kd.soft_targets(logits, cy::softmax(other, 4.0), labels).loss;
     total += cy::SoftTargetCrossEntropy{}(logits, p).loss +
              cy::LogitMatching{}(logits, other).loss + cy::ReverseKL{}(logits, other).loss;
+    // The into forms of the other distillation losses, labels of another integer type, metrics.
+    const std::vector<long> long_labels{0, 1, 2, 1, 0};
+    total += cy::SoftTargetCrossEntropy{}(logits, p, labels, g) +
+             cy::LogitMatching{}(logits, other, long_labels, g) + cy::ReverseKL{}(logits, other, g);
+    total += S(cy::accuracy(logits, long_labels)) + S(cy::argmax(logits).sum());
 
     Teacher teacher{cy::Seed{1}};
     cy::Sgd sgd{.lr = 0.05, .momentum = 0.9};
@@ -95,6 +100,10 @@ int exercise(const std::string& dir) {
             },
             {}, cy::Mode::inference);  // Dropout: identity
         failures += report.passed(1e-6) ? 0 : 1;
+        const cy::Matrix<double> zs = cy::Matrix<double>::Random(3, 3),
+                                 zt = cy::Matrix<double>::Random(3, 3);
+        failures += cy::gradcheck_loss(cy::Distillation{}, zs, zt, three).passed(1e-6) ? 0 : 1;
+        failures += cy::gradcheck_loss(cy::CrossEntropy{}, zs, three).passed(1e-6) ? 0 : 1;
     }
     std::printf("%s: loss sum %.3f, accuracy sum %.3f\n", sizeof(S) == 4 ? "float" : "double",
                 double(total), acc);

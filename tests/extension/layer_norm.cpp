@@ -240,15 +240,14 @@ TEST_CASE("LayerNorm: a run resumed from its checkpoint is bit-identical to an u
     {
         Net first(cy::Seed{2});
         cy::Adam adam{.lr = 0.01};
-        auto o = options(2);
-        o.checkpoint_path = path;
-        cy::fit(first, data, cy::CrossEntropy{}, adam, o);
+        cy::fit(first, data, cy::CrossEntropy{}, adam, options(2), cy::Checkpointing{.path = path});
     }
     Net resumed(cy::Seed{8});  // another start: the checkpoint must replace all of it
     cy::Adam resumed_adam{.lr = 0.01};
-    auto o = options(4);
-    o.resume_from = path;
-    CHECK(cy::fit(resumed, data, cy::CrossEntropy{}, resumed_adam, o).size() == 2);
+    const auto o = options(4);
+    CHECK(cy::fit(resumed, data, cy::CrossEntropy{}, resumed_adam, o,
+                  cy::Checkpointing{.resume_from = path})
+              .size() == 2);
     CHECK(parameter_bytes(resumed) == parameter_bytes(straight));
 
     // The control: the same checkpoint with the optimizer's state dropped (a fresh Adam) resumes
@@ -258,7 +257,8 @@ TEST_CASE("LayerNorm: a run resumed from its checkpoint is bit-identical to an u
     const cy::Checkpoint info = cy::load_checkpoint(control, loaded, path);
     cy::save_checkpoint(control, cy::Adam{.lr = 0.01}, info, scratch.file("fresh.ckpt"));
     cy::Adam control_adam{.lr = 0.01};
-    o.resume_from = scratch.file("fresh.ckpt");
-    CHECK(cy::fit(control, data, cy::CrossEntropy{}, control_adam, o).size() == 2);
+    CHECK(cy::fit(control, data, cy::CrossEntropy{}, control_adam, o,
+                  cy::Checkpointing{.resume_from = scratch.file("fresh.ckpt")})
+              .size() == 2);
     CHECK(parameter_bytes(control) != parameter_bytes(straight));
 }

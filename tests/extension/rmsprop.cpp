@@ -180,15 +180,15 @@ TEST_CASE("RMSProp: a run resumed from its checkpoint is bit-identical to an uni
     {  // two epochs and a checkpoint, then everything is destroyed
         Net first(cy::Seed{2});
         RMSProp<> rmsprop(settings);
-        auto o = options(2);
-        o.checkpoint_path = path;
-        cy::fit(first, data, cy::CrossEntropy{}, rmsprop, o);
+        cy::fit(first, data, cy::CrossEntropy{}, rmsprop, options(2),
+                cy::Checkpointing{.path = path});
     }
     Net resumed(cy::Seed{8});
     RMSProp<> resumed_rmsprop(settings);
-    auto o = options(4);
-    o.resume_from = path;
-    CHECK(cy::fit(resumed, data, cy::CrossEntropy{}, resumed_rmsprop, o).size() == 2);
+    const auto o = options(4);
+    CHECK(cy::fit(resumed, data, cy::CrossEntropy{}, resumed_rmsprop, o,
+                  cy::Checkpointing{.resume_from = path})
+              .size() == 2);
     CHECK(parameter_bytes(resumed) == parameter_bytes(straight));
     REQUIRE(resumed_rmsprop.square_avg().size() == straight_rmsprop.square_avg().size());
     for (std::size_t k = 0; k < straight_rmsprop.square_avg().size(); ++k)
@@ -202,8 +202,9 @@ TEST_CASE("RMSProp: a run resumed from its checkpoint is bit-identical to an uni
     REQUIRE(loaded.square_avg().size() == 4);
     cy::save_checkpoint(control, RMSProp<>(settings), info, scratch.file("fresh.ckpt"));
     RMSProp<> control_rmsprop(settings);
-    o.resume_from = scratch.file("fresh.ckpt");
-    CHECK(cy::fit(control, data, cy::CrossEntropy{}, control_rmsprop, o).size() == 2);
+    CHECK(cy::fit(control, data, cy::CrossEntropy{}, control_rmsprop, o,
+                  cy::Checkpointing{.resume_from = scratch.file("fresh.ckpt")})
+              .size() == 2);
     CHECK(parameter_bytes(control) != parameter_bytes(straight));
 }
 
