@@ -70,33 +70,6 @@ struct is_checkpointable_net<Sequential<Layers...>>
 template <class Net, class O>
 concept checkpointable = is_checkpointable_net<Net>::value && Optimizer<O, Net>;
 
-/// The check behind save_checkpoint's and load_checkpoint's requirement on the optimizer: one
-/// static_assert per member of the Optimizer concept, so that the message names the concept and
-/// the member that is missing; the class's name and arguments name the optimizer.
-template <class O, class Net>
-struct checkpoint_needs_an_Optimizer {
-    using S = typename Net::Scalar;
-    static constexpr bool named = requires {
-        { O::name() } -> std::convertible_to<std::string>;
-    };
-    static constexpr bool saves = requires(const O& c, StateWriter<S>& out) { c.save_state(out); };
-    static constexpr bool loads = requires(O & m, StateReader<S>& in) { m.load_state(in); };
-    static_assert(named,
-                  "chrysalis::Optimizer concept not satisfied: the optimizer has no static "
-                  "std::string name() (see chrysalis/concepts/optimizer.hpp)");
-    static_assert(saves,
-                  "chrysalis::Optimizer concept not satisfied: the optimizer has no "
-                  "save_state(StateWriter<Scalar>&) const (see chrysalis/concepts/optimizer.hpp)");
-    static_assert(loads,
-                  "chrysalis::Optimizer concept not satisfied: the optimizer has no "
-                  "load_state(StateReader<Scalar>&) (see chrysalis/concepts/optimizer.hpp)");
-    static_assert(!(named && saves && loads) || Optimizer<O, Net>,
-                  "chrysalis::Optimizer concept not satisfied: the optimizer needs begin_step() "
-                  "and update(p, g, block, epoch), or step(net, epoch), and must be copyable "
-                  "(see chrysalis/concepts/optimizer.hpp)");
-    static constexpr bool ok = Optimizer<O, Net>;
-};
-
 /// The shapes of net's parameter blocks, in visit_parameters order.
 template <class Net>
 std::vector<std::pair<Eigen::Index, Eigen::Index>> block_shapes(const Net& net) {
@@ -368,7 +341,7 @@ void save_checkpoint(const Net& net, const O& optimizer, const Checkpoint& info,
                      const std::string& path) {
     static_assert(detail::serialization_needs_a_Sequential<Net>::ok,
                   "chrysalis::save_checkpoint: see the first error above");
-    static_assert(detail::checkpoint_needs_an_Optimizer<O, Net>::ok,
+    static_assert(detail::optimizer_check<O, Net>::ok,
                   "chrysalis::save_checkpoint: see the first error above");
     detail::write_file_atomically(path, detail::encode_checkpoint(net, optimizer, info),
                                   "chrysalis::save_checkpoint");
@@ -391,7 +364,7 @@ template <class Net, class O>
 Checkpoint load_checkpoint(Net& net, O& optimizer, const std::string& path) {
     static_assert(detail::serialization_needs_a_Sequential<Net>::ok,
                   "chrysalis::load_checkpoint: see the first error above");
-    static_assert(detail::checkpoint_needs_an_Optimizer<O, Net>::ok,
+    static_assert(detail::optimizer_check<O, Net>::ok,
                   "chrysalis::load_checkpoint: see the first error above");
     constexpr std::string_view what = "chrysalis::load_checkpoint";
     const std::string bytes = detail::read_file(path, what);

@@ -24,7 +24,8 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 ///
 /// Requires: `loss` models Loss<L, Net::Scalar> (CrossEntropy, or a type of your own: see
 ///   chrysalis/concepts/loss.hpp) and is called once per batch, as loss(logits, labels,
-///   gradient); `optimizer` is Sgd, Adam, AdamW or a type with their update members; each of
+///   gradient); `optimizer` models Optimizer<O, Net> (Sgd, Adam, AdamW, or your own:
+///   chrysalis/concepts/optimizer.hpp; a build error names the missing member); each of
 ///   `observers` models TrainingObserver or is a callable on `const EpochReport&`
 ///   (chrysalis/concepts/observer.hpp), called in the order given.
 /// Throws: ValueError for bad options, a NaN or infinite feature or a label outside

@@ -22,6 +22,7 @@
 
 #include "chrysalis/batcher.hpp"
 #include "chrysalis/concepts/observer.hpp"
+#include "chrysalis/concepts/optimizer.hpp"
 #include "chrysalis/config.hpp"
 #include "chrysalis/dataset.hpp"
 #include "chrysalis/detail/data_checks.hpp"
@@ -103,6 +104,7 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::Scalar
                                     Optimizer& optimizer,
                                     const TrainOptions<typename Net::Scalar>& o, Step&& step,
                                     const char* what, Observers&... observers) {
+    static_assert(optimizer_check<Optimizer, Net>::ok);  // a message per missing member
     (require_observer<Observers, Net, Optimizer>(), ...);
     using S = typename Net::Scalar;
     using Clock = std::chrono::steady_clock;

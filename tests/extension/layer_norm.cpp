@@ -262,3 +262,22 @@ TEST_CASE("LayerNorm: a run resumed from its checkpoint is bit-identical to an u
               .size() == 2);
     CHECK(parameter_bytes(control) != parameter_bytes(straight));
 }
+
+TEST_CASE("LayerNorm: a student with it distils from a teacher with chrysalis::distill",
+          "[extension][layer]") {
+    using Student = cy::Sequential<cy::Dense<16, 8>, LayerNorm<8>, cy::ReLU, cy::Dense<8, 4>>;
+    const auto train = quarters(256, cy::Seed{1}), test = quarters(256, cy::Seed{9});
+    Net teacher(cy::Seed{2});
+    cy::Adam teacher_adam{.lr = 0.01};
+    cy::fit(teacher, train, cy::CrossEntropy{}, teacher_adam, options(6));
+    const cy::Matrix<float> logits = cy::predict_logits(teacher, train);
+    Student student(cy::Seed{3});
+    cy::Adam adam{.lr = 0.01};
+    const auto reports =
+        cy::distill(student, train, logits, cy::Distillation{.temperature = 2.0, .alpha = 0.9},
+                    adam, options(6));
+    REQUIRE(reports.size() == 6);
+    // The distillation objective falls, and the student learns the easy problem (chance 0.25).
+    CHECK(reports.back().loss < reports.front().loss);
+    CHECK(cy::accuracy(student, test) > 0.9);
+}

@@ -227,3 +227,19 @@ TEST_CASE("RMSProp: a checkpoint of another optimizer is refused by name, changi
     CHECK(parameter_bytes(other) == before);
     CHECK(rmsprop.square_avg().empty());
 }
+
+TEST_CASE("RMSProp: distils a student with chrysalis::distill", "[extension][optimizer]") {
+    const auto train = quarters(240, cy::Seed{1}), test = quarters(240, cy::Seed{7});
+    Net teacher(cy::Seed{2});
+    RMSProp<> teacher_rmsprop({.lr = 0.003});
+    cy::fit(teacher, train, cy::CrossEntropy{}, teacher_rmsprop, options(6));
+    const cy::Matrix<float> logits = cy::predict_logits(teacher, train);
+    Net student(cy::Seed{3});
+    RMSProp<> rmsprop({.lr = 0.003});
+    const auto reports =
+        cy::distill(student, train, logits, cy::Distillation{.temperature = 2.0, .alpha = 0.9},
+                    rmsprop, options(6));
+    REQUIRE(reports.size() == 6);
+    CHECK(reports.back().loss < reports.front().loss);
+    CHECK(cy::accuracy(student, test) > 0.9);  // chance is 0.25
+}

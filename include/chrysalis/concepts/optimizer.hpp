@@ -76,4 +76,36 @@ concept Optimizer = std::copy_constructible<O> && std::is_move_assignable_v<O> &
 } &&(BlockwiseOptimizer<O, typename Net::Scalar> ||
      requires(O & optimizer, Net& net, int epoch) { optimizer.step(net, epoch); });
 
+namespace detail {
+
+/// The check behind fit's, distill's, save_checkpoint's and load_checkpoint's requirement on the
+/// optimizer: one
+/// static_assert per member of the Optimizer concept, so that the message names the concept and
+/// the member that is missing; the class's name and arguments name the optimizer.
+template <class O, class Net>
+struct optimizer_check {
+    using S = typename Net::Scalar;
+    static constexpr bool named = requires {
+        { O::name() } -> std::convertible_to<std::string>;
+    };
+    static constexpr bool saves = requires(const O& c, StateWriter<S>& out) { c.save_state(out); };
+    static constexpr bool loads = requires(O & m, StateReader<S>& in) { m.load_state(in); };
+    static_assert(named,
+                  "chrysalis::Optimizer concept not satisfied: the optimizer has no static "
+                  "std::string name() (see chrysalis/concepts/optimizer.hpp)");
+    static_assert(saves,
+                  "chrysalis::Optimizer concept not satisfied: the optimizer has no "
+                  "save_state(StateWriter<Scalar>&) const (see chrysalis/concepts/optimizer.hpp)");
+    static_assert(loads,
+                  "chrysalis::Optimizer concept not satisfied: the optimizer has no "
+                  "load_state(StateReader<Scalar>&) (see chrysalis/concepts/optimizer.hpp)");
+    static_assert(!(named && saves && loads) || Optimizer<O, Net>,
+                  "chrysalis::Optimizer concept not satisfied: the optimizer needs begin_step() "
+                  "and update(p, g, block, epoch), or step(net, epoch), and must be copyable "
+                  "(see chrysalis/concepts/optimizer.hpp)");
+    static constexpr bool ok = Optimizer<O, Net>;
+};
+
+}  // namespace detail
+
 }  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE
