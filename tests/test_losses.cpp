@@ -491,6 +491,10 @@ TEST_CASE("the distillation losses check shapes, labels and the gradient's size"
     CHECK_THROWS_WITH(CrossEntropy{}(zs, std::vector<int>{0, 1}, small),
                       "chrysalis::CrossEntropy: the gradient is 3x1 but the logits are 3x2 "
                       "(classes x batch); pass a gradient of that size");
+    // With α = 1 Distillation does not use labels, but those given are checked all the same.
+    CHECK_THROWS_WITH((Distillation{.alpha = 1.0}(zs, zt, bad)),
+                      "chrysalis::Distillation: label 3 of sample 1 is outside [0, 3)");
+    CHECK_NOTHROW((Distillation{.alpha = 1.0}(zs, zt, std::vector<int>{})));
     // Labels are optional for the losses without a hard-label term.
     CHECK_NOTHROW(LogitMatching{}(zs, zt, std::vector<int>{}));
     CHECK_NOTHROW(ReverseKL{}(zs, zt, std::vector<int>{0, 2}));

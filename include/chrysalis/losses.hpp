@@ -181,8 +181,9 @@ constexpr void check_classes_at_compile_time() {
 ///
 /// Every call form requires student and teacher logits (or probabilities) of one scalar type
 /// (float or double) and one shape, classes × B, with classes fixed at compile time in both
-/// agreeing (otherwise the build stops); labels a LabelRange of B labels in [0, classes) unless
-/// α = 1, when they are not needed (and not read). It throws ShapeError naming
+/// agreeing (otherwise the build stops); labels a LabelRange of B labels in [0, classes) —
+/// with α = 1 they are unused and may be empty (given, they are checked all the same, as every
+/// loss checks the labels it is given). It throws ShapeError naming
 /// chrysalis::Distillation for a teacher of another shape, a label count other than B or a
 /// gradient of another size; ValueError for a bad label, or for no labels with α < 1.
 struct Distillation {
@@ -257,7 +258,8 @@ struct Distillation {
                 "chrysalis::Distillation: no labels given but alpha = ", double(alpha),
                 " weighs a hard-label term; pass labels or use alpha = 1"));
         }
-        if (double(alpha) < 1) check_labels(y, student.rows(), student.cols(), what);
+        // Labels given are checked even when α = 1 makes them unused, as every loss does.
+        if (double(alpha) < 1 || !y.empty()) check_labels(y, student.rows(), student.cols(), what);
         detail::prepare_gradient(gradient, student.rows(), student.cols(), what);
         if (student.cols() == 0) return 0;
         return typename ZS::Scalar(
