@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <numbers>
 #include <span>
 #include <string>
@@ -422,4 +423,14 @@ TEST_CASE("inference works on a const network and gives the logits of the networ
     CHECK(evaluate(frozen, data).loss == evaluate(net, data).loss);
     CHECK(parameters_of(net) == before);
     CHECK_THROWS_AS(predict_logits(frozen, data, 0), ValueError);
+}
+
+TEST_CASE("accuracy and evaluate refuse a network whose weights are NaN instead of scoring it",
+          "[training]") {
+    const auto data = moons_dataset(50, Seed{8});
+    MoonNet net(Seed{9});
+    net.layer<2>().weights()(0, 0) = std::numeric_limits<float>::quiet_NaN();  // logit 0 is NaN
+    CHECK_THROWS_AS(accuracy(net, data), ValueError);
+    CHECK_THROWS_AS(evaluate(net, data), ValueError);
+    CHECK_THROWS_AS(confusion_matrix(net, data), ValueError);
 }

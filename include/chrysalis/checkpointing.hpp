@@ -19,7 +19,8 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 ///       Checkpointing{.path = "run.ckpt", .resume_from = "run.ckpt"});
 ///
 /// Requires: the network and the optimizer can be checkpointed (save_checkpoint's requirements;
-///   a build error otherwise); every ≥ 1 (ValueError at the start of training, naming Checkpointing::every).
+///   a build error otherwise); every ≥ 1 (ValueError at the start of training, naming
+///   Checkpointing::every).
 /// Ensures:
 ///   - resume_from not empty: before the first epoch, the checkpoint is loaded (load_checkpoint)
 ///     into the network and the optimizer, the training generator takes its state, and training

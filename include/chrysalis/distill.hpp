@@ -90,6 +90,9 @@ typename Net::Scalar >
                                      Optimizer& optimizer,
                                      const TrainOptions<typename Net::Scalar>& options = {},
                                      Observers&&... observers) {
+    static_assert(!takes_probabilities_v<KD>,
+                  "chrysalis::distill: this loss reads teacher probabilities, not logits "
+                  "(takes_probabilities); use distill_soft with softmax(teacher_logits, T)");
     return detail::distill_cached(student, data, teacher_logits, kd, optimizer, options, false,
                                   "chrysalis::distill", observers...);
 }
@@ -107,6 +110,9 @@ typename Net::Scalar >
                                      Teacher& teacher, KD&& kd, Optimizer& optimizer,
                                      const TrainOptions<typename Net::Scalar>& options = {},
                                      Observers&&... observers) {
+    static_assert(!takes_probabilities_v<KD>,
+                  "chrysalis::distill: this loss reads teacher probabilities, not logits "
+                  "(takes_probabilities); use distill_soft with softmax(teacher_logits, T)");
     static_assert(Teacher::output_size == Net::output_size,
                   "chrysalis::distill: the teacher and the student disagree on the number of "
                   "classes (their output widths differ)");

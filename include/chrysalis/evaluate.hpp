@@ -7,15 +7,29 @@
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <span>
 
 #include "chrysalis/config.hpp"
 #include "chrysalis/dataset.hpp"
 #include "chrysalis/detail/data_checks.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/losses.hpp"
+#include "chrysalis/metrics.hpp"
 #include "chrysalis/tensor.hpp"
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
+
+namespace detail {
+/// Samples whose largest logit is at the label; ValueError naming `what` for a NaN logit.
+template <class L>
+Eigen::Index count_right(const L& logits, std::span<const int> labels, const char* what) {
+    const Eigen::VectorXi predicted = argmax(logits, what);
+    Eigen::Index right = 0;
+    for (Eigen::Index b = 0; b < logits.cols(); ++b)
+        right += predicted(b) == labels[std::size_t(b)];
+    return right;
+}
+}  // namespace detail
 
 /// The network's logits for every sample of `data`, classes × N, computed batch by batch in
 /// inference mode: a teacher's soft targets computed once, for every epoch of a distillation.
@@ -52,15 +66,17 @@ Matrix<typename Net::Scalar> predict_logits(const Net& net,
     return predict_logits(scratch, data, batch_size);
 }
 
-/// Fraction of samples whose largest logit is at the label; `net` may be const (see
-/// predict_logits). Throws what predict_logits throws,
-/// ShapeError for a label count other than N and ValueError for a label outside
-/// [0, Net::output_size).
+/// Fraction of samples whose largest logit is at the label (ties to the lowest class, as
+/// chrysalis::argmax); `net` may be const (see predict_logits). Throws what predict_logits
+/// throws, ShapeError for a label count other than N, ValueError for a label outside
+/// [0, Net::output_size) and ValueError naming the sample for a NaN logit (a network with a NaN
+/// weight has no prediction, and is never scored as if it had one).
 template <class Net>
 double accuracy(Net& net, const Dataset<typename Net::Scalar>& data) {
     detail::check_labels<Net>(data, "chrysalis::accuracy");
     const auto logits = predict_logits(net, data);
-    return double(detail::count_correct(logits, data.labels)) / double(data.size());
+    return double(detail::count_right(logits, data.labels, "chrysalis::accuracy")) /
+           double(data.size());
 }
 
 /// Counts by true class (rows) and predicted class (columns), classes × classes; `net` may be
@@ -69,12 +85,9 @@ template <class Net>
 Eigen::MatrixXi confusion_matrix(Net& net, const Dataset<typename Net::Scalar>& data) {
     detail::check_labels<Net>(data, "chrysalis::confusion_matrix");
     const auto logits = predict_logits(net, data);
+    const Eigen::VectorXi predicted = detail::argmax(logits, "chrysalis::confusion_matrix");
     Eigen::MatrixXi m = Eigen::MatrixXi::Zero(Net::output_size, Net::output_size);
-    for (Eigen::Index b = 0; b < logits.cols(); ++b) {
-        Eigen::Index arg = 0;
-        logits.col(b).maxCoeff(&arg);
-        ++m(data.labels[std::size_t(b)], arg);
-    }
+    for (Eigen::Index b = 0; b < logits.cols(); ++b) ++m(data.labels[std::size_t(b)], predicted(b));
     return m;
 }
 
@@ -90,7 +103,8 @@ Evaluation evaluate(Net& net, const Dataset<typename Net::Scalar>& data) {
     const auto logits = predict_logits(net, data);
     Evaluation e;
     e.loss = double(CrossEntropy{}(logits, data.labels).loss);
-    e.accuracy = double(detail::count_correct(logits, data.labels)) / double(data.size());
+    e.accuracy = double(detail::count_right(logits, data.labels, "chrysalis::evaluate")) /
+                 double(data.size());
     return e;
 }
 

@@ -281,6 +281,8 @@ struct Distillation {
 struct SoftTargetCrossEntropy {
     detail::Checked<"chrysalis::SoftTargetCrossEntropy: temperature", detail::Rule::positive>
         temperature = 4.0;
+    /// Its teacher argument is probabilities: distill_soft takes it, distill (logits) refuses it.
+    static constexpr bool takes_probabilities = true;
 
     /// Returning {L, ∂L/∂z_s}.
     template <class ZS, class PT, LabelRange Labels = std::span<const int>>

@@ -7,6 +7,7 @@
 
 #include <concepts>
 #include <span>
+#include <type_traits>
 
 #include "chrysalis/tensor.hpp"
 
@@ -55,6 +56,9 @@ concept Loss = requires(L& loss, ConstMatrixRef<Scalar> logits, std::span<const 
 ///                 logits.
 ///     It returns the loss (convertible to Scalar) and overwrites `gradient` with ∂L/∂student,
 ///     the gradient of the batch mean. `loss` is a non-const lvalue (scratch buffers allowed).
+///   - optionally `static constexpr bool takes_probabilities = true;` for a loss whose teacher
+///     argument is a probability distribution (SoftTargetCrossEntropy): distill, which hands it
+///     logits, then does not compile, and distill_soft, which hands it probabilities, does.
 /// Ensures (for a well-behaved model): as Loss — the gradient passes
 ///   gradcheck_loss(loss, z_s, z_t, y) in double, no allocation once the batch size has been
 ///   seen, ShapeError for a teacher, label count or gradient that does not fit, ValueError for a
@@ -64,6 +68,13 @@ concept DistillationLoss = requires(L& loss, ConstMatrixRef<Scalar> student,
                                     ConstMatrixRef<Scalar> teacher, std::span<const int> labels,
                                     MatrixRef<Scalar> gradient) {
     { loss(student, teacher, labels, gradient) } -> std::convertible_to<Scalar>;
+};
+
+/// Whether a distillation loss reads teacher probabilities rather than logits (see
+/// DistillationLoss: `static constexpr bool takes_probabilities`).
+template <class L>
+inline constexpr bool takes_probabilities_v = requires {
+    requires bool(std::remove_cvref_t<L>::takes_probabilities);
 };
 
 }  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE
