@@ -187,8 +187,11 @@ constexpr void check_classes_at_compile_time() {
 /// chrysalis::Distillation for a teacher of another shape, a label count other than B or a
 /// gradient of another size; ValueError for a bad label, or for no labels with α < 1.
 struct Distillation {
+    /// Default 4: the temperature T of both softmaxes; finite and > 0.
     detail::Checked<"chrysalis::Distillation: temperature", detail::Rule::positive> temperature =
         4.0;
+    /// Default 0.9: the weight α of the soft (KL) term; 1 − α weighs the hard-label term; in
+    /// [0, 1].
     detail::Checked<"chrysalis::Distillation: alpha", detail::Rule::unit_closed> alpha = 0.9;
 
     /// From the teacher's logits. Returns {L, ∂L/∂z_s} (allocating the gradient).
