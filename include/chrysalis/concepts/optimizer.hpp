@@ -62,8 +62,10 @@ concept BlockwiseOptimizer = requires(O& optimizer, Matrix<Scalar>& m, Vector<Sc
 ///   Requires: the records were written by save_state of the same optimizer type.
 ///   Ensures: reads the same records in the same order and replaces the optimizer's state with
 ///     them, keeping its settings; afterwards the optimizer steps exactly as the saved one
-///     would have. May throw what `in` throws (FormatError); load_checkpoint calls it on a copy
-///     and keeps the copy only if it returns, so the caller's optimizer is then unchanged.
+///     would have. May throw what `in` throws (FormatError naming the file), or ValueError for
+///     a value it rejects (load_checkpoint reports that as a FormatError naming the file and the
+///     optimizer). load_checkpoint calls it on a copy and keeps the copy only if it returns, so
+///     on any exception the caller's optimizer is unchanged.
 ///
 /// O is copy-constructible and move-assignable (load_checkpoint restores into a copy).
 template <class O, class Net>
