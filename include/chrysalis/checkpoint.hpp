@@ -76,9 +76,7 @@ concept checkpointable = is_checkpointable_net<Net>::value && Optimizer<O, Net>;
 template <class O, class Net>
 struct checkpoint_needs_an_Optimizer {
     using S = typename Net::Scalar;
-    static constexpr bool named = requires {
-        { O::name() } -> std::convertible_to<std::string>;
-    };
+    static constexpr bool named = names_itself<O>;
     static constexpr bool saves = requires(const O& c, StateWriter<S>& out) { c.save_state(out); };
     static constexpr bool loads = requires(O & m, StateReader<S>& in) { m.load_state(in); };
     static_assert(named,

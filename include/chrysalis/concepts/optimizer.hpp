@@ -40,6 +40,23 @@ concept BlockwiseOptimizer = requires(O& optimizer, Matrix<Scalar>& m, Vector<Sc
     optimizer.update(v, v, block, epoch);
 };
 
+namespace detail {
+template <class O>
+concept names_itself = requires {
+    { O::name() } -> std::convertible_to<std::string>;
+};
+template <class O, class Scalar>
+concept keeps_state = requires(const O& c, O& m, StateWriter<Scalar>& out,
+                               StateReader<Scalar>& in) {
+    c.save_state(out);
+    m.load_state(in);
+};
+template <class O, class Net>
+concept steps = requires(O& optimizer, Net& net, int epoch) {
+    optimizer.step(net, epoch);
+};
+}  // namespace detail
+
 /// Optimizer<O, Net> — updates the parameters of a network of type Net from the gradients its
 /// last backward left, and owns its state.
 ///
@@ -69,13 +86,8 @@ concept BlockwiseOptimizer = requires(O& optimizer, Matrix<Scalar>& m, Vector<Sc
 ///
 /// O is copy-constructible and move-assignable (load_checkpoint restores into a copy).
 template <class O, class Net>
-concept Optimizer = std::copy_constructible<O> && std::is_move_assignable_v<O> && requires {
-    { O::name() } -> std::convertible_to<std::string>;
-} && requires(const O& c, O& m, StateWriter<typename Net::Scalar>& out,
-              StateReader<typename Net::Scalar>& in) {
-    c.save_state(out);
-    m.load_state(in);
-} &&(BlockwiseOptimizer<O, typename Net::Scalar> ||
-     requires(O & optimizer, Net& net, int epoch) { optimizer.step(net, epoch); });
+concept Optimizer = std::copy_constructible<O> && std::is_move_assignable_v<O> &&
+    detail::names_itself<O> && detail::keeps_state<O, typename Net::Scalar> &&
+    (BlockwiseOptimizer<O, typename Net::Scalar> || detail::steps<O, Net>);
 
 }  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE
