@@ -10,6 +10,7 @@
 // On success the file must be exactly what save writes for the loaded network (the format is
 // canonical), and a failed load must leave the network as it was.
 
+#include <chrysalis/layers/dropout.hpp>
 #include <chrysalis/serialize.hpp>
 
 #include <cstddef>
@@ -42,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size < 1) return 0;
     const std::uint8_t flags = data[0];
     std::string bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
-    if ((flags & 2) && bytes.size() >= chrysalis::detail::model_header_size) {
+    if ((flags & 2) && bytes.size() >= chrysalis::detail::container_header_size) {
         std::string declared;
         chrysalis::detail::put_le(declared, std::uint64_t(bytes.size() + 4));
         bytes.replace(12, 8, declared);

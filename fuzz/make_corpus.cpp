@@ -8,6 +8,7 @@
 // (crash inputs added as regression seeds) alone.
 
 #include <chrysalis/data.hpp>
+#include <chrysalis/layers/dropout.hpp>
 #include <chrysalis/serialize.hpp>
 
 #include <cstdint>

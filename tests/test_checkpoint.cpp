@@ -395,3 +395,35 @@ TEST_CASE("optimizer state records are checked by name and number, changing noth
     CHECK(renamed.marker == -1);
     CHECK(short_reader.marker == -1);  // it read the count into a copy that was dropped
 }
+
+TEST_CASE("a step count the optimizer rejects is a FormatError naming the file and the optimizer",
+          "[checkpoint]") {
+    TempDir dir;
+    const std::string path = dir.file("run.ckpt");
+    Net net(Seed{1});
+    Adam adam{.lr = 0.01};
+    fit(net, quadrants(40, Seed{2}), CrossEntropy{}, adam, {.epochs = 1, .progress = false});
+    save_checkpoint(net, adam, Checkpoint{1, {}}, path);
+
+    // The "steps" record: its name, its kind (4 bytes), then the count (8 bytes); set it to −1
+    // and recompute the checksum, as a crafted file would.
+    std::string bytes = read_bytes(path);
+    const std::size_t at = bytes.find("steps");
+    REQUIRE(at != std::string::npos);
+    std::string negative;
+    detail::put_le(negative, std::int64_t{-1});
+    bytes.replace(at + 5 + 4, 8, negative);
+    bytes.resize(bytes.size() - 4);
+    detail::put_le(bytes, detail::crc32(bytes));
+    write_bytes(path, bytes);
+
+    Net other(Seed{3});
+    Adam other_adam;
+    const std::string before = parameter_bytes(other);
+    CHECK_THROWS_WITH(load_checkpoint(other, other_adam, path),
+                      "chrysalis::load_checkpoint: '" + path +
+                          "' holds optimizer state that Adam rejects: the saved step count is -1; "
+                          "expected a count >= 0");
+    CHECK(parameter_bytes(other) == before);
+    CHECK(other_adam.steps() == 0);
+}

@@ -19,18 +19,17 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 /// layer_traits<L>: an optional customisation point, for a layer type that cannot be given the
 /// members of SerializableLayer (a type from another library). Serialization uses a
 /// specialisation's functions in place of the layer's members:
-///   static std::string name();                                          // replaces L::name()
-///   static std::vector<double> hyperparameters(const L&);               // replaces
-///   l.hyperparameters() static void set_hyperparameters(L&, std::span<const double>);       //
-///   replaces l.set_hyperparameters(v)
+///   static std::string name();                             // for L::name()
+///   static std::vector<double> hyperparameters(const L&);  // for l.hyperparameters()
+///   static void set_hyperparameters(L&, std::span<const double>);  // for l.set_hyperparameters
 /// (the last two both or neither). The contracts are those of the members (concepts/layer.hpp).
-/// For a layer `ThirdPartyScale` with a public `factor`:
+/// For a layer `Scale3p` with a public `factor`:
 ///
 ///   template <>
-///   struct chrysalis::layer_traits<ThirdPartyScale> {
-///       static std::string name() { return "ThirdPartyScale"; }
-///       static std::vector<double> hyperparameters(const ThirdPartyScale& l) { return {l.factor};
-///       } static void set_hyperparameters(ThirdPartyScale& l, std::span<const double> v) {
+///   struct chrysalis::layer_traits<Scale3p> {
+///       static std::string name() { return "Scale3p"; }
+///       static std::vector<double> hyperparameters(const Scale3p& l) { return {l.factor}; }
+///       static void set_hyperparameters(Scale3p& l, std::span<const double> v) {
 ///           l.factor = v[0];
 ///       }
 ///   };

@@ -18,6 +18,7 @@
 // The shipped layers come with the network: Sequential<Dense<…>, ReLU, …> needs no other header.
 #include "chrysalis/layers/activations.hpp"
 #include "chrysalis/layers/dense.hpp"
+#include "chrysalis/layers/dropout.hpp"
 #include "chrysalis/random.hpp"
 #include "chrysalis/tensor.hpp"
 

@@ -186,13 +186,13 @@ struct OptimizerState {
     }
 };
 
-/// A step count read back from a checkpoint: ≥ 0 (FormatError naming the file otherwise).
+/// A step count read back from a checkpoint. Throws ValueError unless it is ≥ 0
+/// (load_checkpoint reports that as a FormatError naming the file).
 template <class S>
 long checked_step_count(StateReader<S>& in) {
     const std::int64_t steps = in.integer("steps");
     if (steps < 0)
-        throw FormatError(concat("chrysalis: an optimizer's saved step count is ", steps,
-                                 "; expected a count >= 0"));
+        throw ValueError(concat("the saved step count is ", steps, "; expected a count >= 0"));
     return long(steps);
 }
 

@@ -53,6 +53,22 @@ struct ParameterVisitorProbe {
     template <class P, class G>
     void operator()(P&, G&) const noexcept {}
 };
+
+template <class L>
+concept visits_parameters = requires(L& layer, ParameterVisitorProbe f) {
+    layer.visit_parameters(f);
+};
+
+template <class L>
+concept initializes_from_rng = requires(L& layer, Rng& rng) {
+    layer.initialize(rng);
+};
+template <class L>
+concept initializes_with_init = requires(L& layer, Rng& rng) {
+    layer.initialize(rng, Init::he);
+};
+template <class L>
+concept initializes = initializes_from_rng<L> || initializes_with_init<L>;
 }  // namespace detail
 
 /// ParameterizedLayer<L, Scalar> — a Layer with trainable parameters.
@@ -71,12 +87,8 @@ struct ParameterVisitorProbe {
 ///     parameters on every machine. A layer taking an Init receives the next layer's
 ///     preceding_init (chrysalis/init.hpp): Init::glorot before Tanh or Sigmoid, else Init::he.
 template <class L, class Scalar = float>
-concept ParameterizedLayer = Layer<L, Scalar> &&
-    requires(L& layer, detail::ParameterVisitorProbe f, Rng& rng) {
-    layer.visit_parameters(f);
-} &&(
-    requires(L& layer, Rng& rng) { layer.initialize(rng); } ||
-    requires(L & layer, Rng& rng) { layer.initialize(rng, Init::he); });
+concept ParameterizedLayer =
+    Layer<L, Scalar> && detail::visits_parameters<L> && detail::initializes<L>;
 
 /// SerializableLayer<L, Scalar> — a Layer that save, load, checkpoints and export_npy can name
 /// and restore.

@@ -40,6 +40,23 @@ concept BlockwiseOptimizer = requires(O& optimizer, Matrix<Scalar>& m, Vector<Sc
     optimizer.update(v, v, block, epoch);
 };
 
+namespace detail {
+template <class O>
+concept names_itself = requires {
+    { O::name() } -> std::convertible_to<std::string>;
+};
+template <class O, class Scalar>
+concept keeps_state = requires(const O& c, O& m, StateWriter<Scalar>& out,
+                               StateReader<Scalar>& in) {
+    c.save_state(out);
+    m.load_state(in);
+};
+template <class O, class Net>
+concept steps = requires(O& optimizer, Net& net, int epoch) {
+    optimizer.step(net, epoch);
+};
+}  // namespace detail
+
 /// Optimizer<O, Net> — updates the parameters of a network of type Net from the gradients its
 /// last backward left, and owns its state.
 ///
@@ -62,19 +79,16 @@ concept BlockwiseOptimizer = requires(O& optimizer, Matrix<Scalar>& m, Vector<Sc
 ///   Requires: the records were written by save_state of the same optimizer type.
 ///   Ensures: reads the same records in the same order and replaces the optimizer's state with
 ///     them, keeping its settings; afterwards the optimizer steps exactly as the saved one
-///     would have. May throw what `in` throws (FormatError); load_checkpoint calls it on a copy
-///     and keeps the copy only if it returns, so the caller's optimizer is then unchanged.
+///     would have. May throw what `in` throws (FormatError naming the file), or ValueError for
+///     a value it rejects (load_checkpoint reports that as a FormatError naming the file and the
+///     optimizer). load_checkpoint calls it on a copy and keeps the copy only if it returns, so
+///     on any exception the caller's optimizer is unchanged.
 ///
 /// O is copy-constructible and move-assignable (load_checkpoint restores into a copy).
 template <class O, class Net>
-concept Optimizer = std::copy_constructible<O> && std::is_move_assignable_v<O> && requires {
-    { O::name() } -> std::convertible_to<std::string>;
-} && requires(const O& c, O& m, StateWriter<typename Net::Scalar>& out,
-              StateReader<typename Net::Scalar>& in) {
-    c.save_state(out);
-    m.load_state(in);
-} &&(BlockwiseOptimizer<O, typename Net::Scalar> ||
-     requires(O & optimizer, Net& net, int epoch) { optimizer.step(net, epoch); });
+concept Optimizer = std::copy_constructible<O> && std::is_move_assignable_v<O> &&
+    detail::names_itself<O> && detail::keeps_state<O, typename Net::Scalar> &&
+    (BlockwiseOptimizer<O, typename Net::Scalar> || detail::steps<O, Net>);
 
 namespace detail {
 
@@ -85,9 +99,7 @@ namespace detail {
 template <class O, class Net>
 struct optimizer_check {
     using S = typename Net::Scalar;
-    static constexpr bool named = requires {
-        { O::name() } -> std::convertible_to<std::string>;
-    };
+    static constexpr bool named = names_itself<O>;
     static constexpr bool saves = requires(const O& c, StateWriter<S>& out) { c.save_state(out); };
     static constexpr bool loads = requires(O & m, StateReader<S>& in) { m.load_state(in); };
     static_assert(named,

@@ -27,10 +27,9 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
 
 /// What identifies one file format in the envelope, and how its errors name it.
 struct ContainerFormat {
-    std::string_view magic;  ///< exactly 8 bytes
-    std::uint32_t version;   ///< the only version written and read
-    std::string_view
-        noun;  ///< "model file": "is not a chrysalis model file", "a model file's header"
+    std::string_view magic;   ///< exactly 8 bytes
+    std::uint32_t version;    ///< the only version written and read
+    std::string_view noun;    ///< "model file": "is not a chrysalis model file"
     std::string_view format;  ///< "model": "has model format version 3"
 };
 
