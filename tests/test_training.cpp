@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #if __has_include(<unistd.h>)
@@ -433,4 +434,15 @@ TEST_CASE("accuracy and evaluate refuse a network whose weights are NaN instead 
     CHECK_THROWS_AS(accuracy(net, data), ValueError);
     CHECK_THROWS_AS(evaluate(net, data), ValueError);
     CHECK_THROWS_AS(confusion_matrix(net, data), ValueError);
+}
+
+TEST_CASE("scalar_type names the scalar on every type that has one", "[training]") {
+    using DoubleNet = Sequential<Dense<2, 3, double>, ReLU, Dense<3, 2, double>>;
+    STATIC_REQUIRE(std::is_same_v<MoonNet::scalar_type, float>);
+    STATIC_REQUIRE(std::is_same_v<DoubleNet::scalar_type, double>);
+    STATIC_REQUIRE(std::is_same_v<Dense<2, 3, double>::scalar_type, double>);
+    STATIC_REQUIRE(std::is_same_v<Dataset<double>::scalar_type, double>);
+    STATIC_REQUIRE(std::is_same_v<LossResult<double>::scalar_type, double>);
+    STATIC_REQUIRE(std::is_same_v<TrainOptions<double>::scalar_type, double>);
+    STATIC_REQUIRE(std::is_same_v<DoubleNet::Scalar, DoubleNet::scalar_type>);  // Eigen's name
 }

@@ -207,7 +207,7 @@ class CheckpointStateReader final : public StateReader<S> {
 /// generator, the optimizer's name and its own state records, the layer generators, CRC-32.
 template <class Net, class O>
 std::string encode_checkpoint(const Net& net, const O& optimizer, const Checkpoint& info) {
-    using S = typename Net::Scalar;
+    using S = typename Net::scalar_type;
     std::string out = begin_container(checkpoint_container);
     const std::string model = encode_model(net);
     put_le(out, static_cast<std::uint64_t>(model.size()));
@@ -246,10 +246,10 @@ struct CheckpointContents {
 /// `net` and `optimizer` are only inspected. Throws FormatError
 /// "chrysalis::load_checkpoint: '<path>' …" for every mismatch.
 template <class Net, class O>
-CheckpointContents<typename Net::Scalar, O> decode_checkpoint(std::string_view bytes,
-                                                              const std::string& path, Net& net,
-                                                              const O& optimizer) {
-    using S = typename Net::Scalar;
+CheckpointContents<typename Net::scalar_type, O> decode_checkpoint(std::string_view bytes,
+                                                                   const std::string& path,
+                                                                   Net& net, const O& optimizer) {
+    using S = typename Net::scalar_type;
     constexpr std::string_view what = "chrysalis::load_checkpoint";
     const auto error = [&](const auto&... parts) {
         return FormatError(concat(what, ": '", path, "' ", parts...));

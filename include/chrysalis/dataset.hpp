@@ -30,6 +30,7 @@ template <class Scalar = float>
 struct Dataset {
     static_assert(is_supported_scalar_v<Scalar>,
                   "chrysalis::Dataset: Scalar must be float or double");
+    using scalar_type = Scalar;
     Matrix<Scalar> features;  ///< feature_count × N
     std::vector<int> labels;  ///< N labels in [0, classes)
     int classes = 0;

@@ -28,10 +28,11 @@ namespace detail {
 /// `probabilities`, a loss with a soft_targets member (Distillation) is called through it; any
 /// other loss gets the probabilities where it would get the teacher's logits.
 template <class Net, class KD, class Optimizer, class... Observers>
-std::vector<EpochReport> distill_cached(Net& student, const Dataset<typename Net::Scalar>& data,
-                                        const Matrix<typename Net::Scalar>& targets, KD& kd,
+std::vector<EpochReport> distill_cached(Net& student,
+                                        const Dataset<typename Net::scalar_type>& data,
+                                        const Matrix<typename Net::scalar_type>& targets, KD& kd,
                                         Optimizer& optimizer,
-                                        const TrainOptions<typename Net::Scalar>& options,
+                                        const TrainOptions<typename Net::scalar_type>& options,
                                         bool probabilities, const char* what,
                                         Observers&... observers) {
     const char* name = probabilities ? "the probabilities" : "the teacher logits";
@@ -48,7 +49,7 @@ std::vector<EpochReport> distill_cached(Net& student, const Dataset<typename Net
                    ": cached teacher outputs belong to the unjittered inputs; to distil with "
                    "jitter pass the teacher network itself"));
     }
-    Matrix<typename Net::Scalar> buffer(Net::output_size, options.batch_size);
+    Matrix<typename Net::scalar_type> buffer(Net::output_size, options.batch_size);
     return train_loop(
         student, data, optimizer, options,
         [&](auto& batcher, auto& grad) {
@@ -75,7 +76,8 @@ std::vector<EpochReport> distill_cached(Net& student, const Dataset<typename Net
 ///   const auto z = predict_logits(teacher, train);
 ///   distill(student, train, z, Distillation{.temperature = 4, .alpha = 0.9}, opt, {.epochs = 5});
 ///
-/// Requires: `kd` models DistillationLoss<KD, Net::Scalar> (Distillation, SoftTargetCrossEntropy,
+/// Requires: `kd` models DistillationLoss<KD, Net::scalar_type> (Distillation,
+/// SoftTargetCrossEntropy,
 ///   LogitMatching, ReverseKL, or a type of your own: chrysalis/concepts/loss.hpp), called once
 ///   per batch as kd(student_logits, teacher_logits, labels, gradient); observers as for fit.
 /// Throws: ShapeError if teacher_logits is not Student::output_size × N; ValueError for a NaN or
@@ -83,12 +85,12 @@ std::vector<EpochReport> distill_cached(Net& student, const Dataset<typename Net
 ///   unjittered inputs); otherwise as fit.
 template <class Net, class KD, class Optimizer, class... Observers>
 requires DistillationLoss < std::remove_reference_t<KD>,
-typename Net::Scalar >
+typename Net::scalar_type >
 
-    std::vector<EpochReport> distill(Net& student, const Dataset<typename Net::Scalar>& data,
-                                     const Matrix<typename Net::Scalar>& teacher_logits, KD&& kd,
-                                     Optimizer& optimizer,
-                                     const TrainOptions<typename Net::Scalar>& options = {},
+    std::vector<EpochReport> distill(Net& student, const Dataset<typename Net::scalar_type>& data,
+                                     const Matrix<typename Net::scalar_type>& teacher_logits,
+                                     KD&& kd, Optimizer& optimizer,
+                                     const TrainOptions<typename Net::scalar_type>& options = {},
                                      Observers&&... observers) {
     static_assert(!takes_probabilities_v<KD>,
                   "chrysalis::distill: this loss reads teacher probabilities, not logits "
@@ -104,11 +106,11 @@ template <class Net, class Teacher, class KD, class Optimizer, class... Observer
 requires requires {
     Teacher::output_size;
 } && DistillationLoss < std::remove_reference_t<KD>,
-typename Net::Scalar >
+typename Net::scalar_type >
 
-    std::vector<EpochReport> distill(Net& student, const Dataset<typename Net::Scalar>& data,
+    std::vector<EpochReport> distill(Net& student, const Dataset<typename Net::scalar_type>& data,
                                      Teacher& teacher, KD&& kd, Optimizer& optimizer,
-                                     const TrainOptions<typename Net::Scalar>& options = {},
+                                     const TrainOptions<typename Net::scalar_type>& options = {},
                                      Observers&&... observers) {
     static_assert(!takes_probabilities_v<KD>,
                   "chrysalis::distill: this loss reads teacher probabilities, not logits "
@@ -136,13 +138,12 @@ typename Net::Scalar >
 /// receive teacher logits. Throws as the cached distill, naming the probabilities.
 template <class Net, class KD, class Optimizer, class... Observers>
 requires DistillationLoss < std::remove_reference_t<KD>,
-typename Net::Scalar >
+typename Net::scalar_type >
 
-    std::vector<EpochReport> distill_soft(Net& student, const Dataset<typename Net::Scalar>& data,
-                                          const Matrix<typename Net::Scalar>& probabilities,
-                                          KD&& kd, Optimizer& optimizer,
-                                          const TrainOptions<typename Net::Scalar>& options = {},
-                                          Observers&&... observers) {
+    std::vector<EpochReport> distill_soft(
+        Net& student, const Dataset<typename Net::scalar_type>& data,
+        const Matrix<typename Net::scalar_type>& probabilities, KD&& kd, Optimizer& optimizer,
+        const TrainOptions<typename Net::scalar_type>& options = {}, Observers&&... observers) {
     return detail::distill_cached(student, data, probabilities, kd, optimizer, options, true,
                                   "chrysalis::distill_soft", observers...);
 }

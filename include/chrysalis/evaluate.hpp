@@ -38,14 +38,15 @@ Eigen::Index count_right(const L& logits, std::span<const int> labels, const cha
 ///   class); ShapeError for data whose feature count differs from the network's input width,
 ///   with more classes than the network has outputs, or without samples.
 template <class Net>
-Matrix<typename Net::Scalar> predict_logits(Net& net, const Dataset<typename Net::Scalar>& data,
-                                            Eigen::Index batch_size = 256) {
+Matrix<typename Net::scalar_type> predict_logits(Net& net,
+                                                 const Dataset<typename Net::scalar_type>& data,
+                                                 Eigen::Index batch_size = 256) {
     if (batch_size < 1) {
         throw ValueError(
             detail::concat("chrysalis::predict_logits: batch_size must be >= 1, got ", batch_size));
     }
     detail::check_data<Net>(data, "chrysalis::predict_logits");
-    Matrix<typename Net::Scalar> out(Net::output_size, data.size());
+    Matrix<typename Net::scalar_type> out(Net::output_size, data.size());
     for (Eigen::Index j = 0; j < data.size(); j += batch_size) {
         const Eigen::Index b = std::min(batch_size, data.size() - j);
         out.middleCols(j, b) = net.forward(data.features.middleCols(j, b));
@@ -59,9 +60,9 @@ Matrix<typename Net::Scalar> predict_logits(Net& net, const Dataset<typename Net
 /// per call — small against a pass over a data set; a non-const network is used in place.
 /// Several threads may call it on one const network at once.
 template <class Net>
-Matrix<typename Net::Scalar> predict_logits(const Net& net,
-                                            const Dataset<typename Net::Scalar>& data,
-                                            Eigen::Index batch_size = 256) {
+Matrix<typename Net::scalar_type> predict_logits(const Net& net,
+                                                 const Dataset<typename Net::scalar_type>& data,
+                                                 Eigen::Index batch_size = 256) {
     Net scratch = net;
     return predict_logits(scratch, data, batch_size);
 }
@@ -72,7 +73,7 @@ Matrix<typename Net::Scalar> predict_logits(const Net& net,
 /// [0, Net::output_size) and ValueError naming the sample for a NaN logit (a network with a NaN
 /// weight has no prediction, and is never scored as if it had one).
 template <class Net>
-double accuracy(Net& net, const Dataset<typename Net::Scalar>& data) {
+double accuracy(Net& net, const Dataset<typename Net::scalar_type>& data) {
     detail::check_labels<Net>(data, "chrysalis::accuracy");
     const auto logits = predict_logits(net, data);
     return double(detail::count_right(logits, data.labels, "chrysalis::accuracy")) /
@@ -82,7 +83,7 @@ double accuracy(Net& net, const Dataset<typename Net::Scalar>& data) {
 /// Counts by true class (rows) and predicted class (columns), classes × classes; `net` may be
 /// const. Throws as accuracy does.
 template <class Net>
-Eigen::MatrixXi confusion_matrix(Net& net, const Dataset<typename Net::Scalar>& data) {
+Eigen::MatrixXi confusion_matrix(Net& net, const Dataset<typename Net::scalar_type>& data) {
     detail::check_labels<Net>(data, "chrysalis::confusion_matrix");
     const auto logits = predict_logits(net, data);
     const Eigen::VectorXi predicted = detail::argmax(logits, "chrysalis::confusion_matrix");
@@ -98,7 +99,7 @@ struct Evaluation {
 };
 /// Mean cross-entropy and accuracy; `net` may be const. Throws as accuracy does.
 template <class Net>
-Evaluation evaluate(Net& net, const Dataset<typename Net::Scalar>& data) {
+Evaluation evaluate(Net& net, const Dataset<typename Net::scalar_type>& data) {
     detail::check_labels<Net>(data, "chrysalis::evaluate");
     const auto logits = predict_logits(net, data);
     Evaluation e;

@@ -22,7 +22,7 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 ///   fit(net, train, CrossEntropy{}, opt, {.epochs = 50, .validation = &val},
 ///       EarlyStopping{.patience = 3}, Checkpointing{.path = "run.ckpt"});
 ///
-/// Requires: `loss` models Loss<L, Net::Scalar> (CrossEntropy, or a type of your own: see
+/// Requires: `loss` models Loss<L, Net::scalar_type> (CrossEntropy, or a type of your own: see
 ///   chrysalis/concepts/loss.hpp) and is called once per batch, as loss(logits, labels,
 ///   gradient); `optimizer` models Optimizer<O, Net> (Sgd, Adam, AdamW, or your own:
 ///   chrysalis/concepts/optimizer.hpp; a build error names the missing member); each of
@@ -33,9 +33,9 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 ///   network; TrainingDiverged when the loss, a layer's output or a parameter becomes NaN or
 ///   infinite; whatever an observer throws.
 template <class Net, class L, class Optimizer, class... Observers>
-requires Loss<L, typename Net::Scalar> std::vector<EpochReport> fit(
-    Net& net, const Dataset<typename Net::Scalar>& data, L loss, Optimizer& optimizer,
-    const TrainOptions<typename Net::Scalar>& options = {}, Observers&&... observers) {
+requires Loss<L, typename Net::scalar_type> std::vector<EpochReport> fit(
+    Net& net, const Dataset<typename Net::scalar_type>& data, L loss, Optimizer& optimizer,
+    const TrainOptions<typename Net::scalar_type>& options = {}, Observers&&... observers) {
     return detail::train_loop(
         net, data, optimizer, options,
         [&](auto& batcher, auto& grad) {

@@ -134,7 +134,7 @@ Matrix<double> result_gradient(const R& r) {
 /// requirement is spelled here until a Network concept names it.)
 template <class Net>
 concept GradcheckNetwork = requires(Net& net, const Matrix<double>& x, Mode mode) {
-    typename Net::Scalar;
+    typename Net::scalar_type;
     Matrix<double>(net.forward(x, mode));
     net.backward(x, true);
     Matrix<double>(net.input_gradient());
@@ -214,7 +214,7 @@ GradcheckReport gradcheck_loss(L loss, Matrix<double> student, const Matrix<doub
 template <detail::GradcheckNetwork Net, detail::LogitsObjective F>
 GradcheckReport gradcheck_network(Net& net, Matrix<double> x, F&& loss,
                                   const GradcheckOptions& o = {}, Mode mode = Mode::training) {
-    static_assert(std::is_same_v<typename Net::Scalar, double>,
+    static_assert(std::is_same_v<typename Net::scalar_type, double>,
                   "chrysalis::gradcheck_network: check a double network (Dense<In, Out, double>); "
                   "float rounding would swamp the finite differences");
     auto value = [&] {

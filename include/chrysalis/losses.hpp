@@ -40,6 +40,7 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 /// caller's matrix; both forms give identical numbers.)
 template <class Scalar>
 struct LossResult {
+    using scalar_type = Scalar;
     Scalar loss;
     Matrix<Scalar> gradient;
 };

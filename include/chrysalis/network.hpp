@@ -123,7 +123,10 @@ class Sequential {
     static_assert(sizeof...(Layers) > 0, "chrysalis::Sequential needs at least one layer");
 
   public:
-    using Scalar = typename detail::first_scalar<Layers...>::type;
+    /// float or double: the scalar type of every layer (chrysalis names it scalar_type on every
+    /// type that has one: Dense, Sequential, Dataset, LossResult, TrainOptions).
+    using scalar_type = typename detail::first_scalar<Layers...>::type;
+    using Scalar = scalar_type;  ///< the same, under Eigen's name
     static constexpr std::size_t depth = sizeof...(Layers);
 
   private:

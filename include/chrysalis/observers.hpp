@@ -115,8 +115,8 @@ struct EarlyStopping {
 
   private:
     template <class Net>
-    std::vector<Matrix<typename Net::Scalar>>& blocks() {
-        if constexpr (std::is_same_v<typename Net::Scalar, float>)
+    std::vector<Matrix<typename Net::scalar_type>>& blocks() {
+        if constexpr (std::is_same_v<typename Net::scalar_type, float>)
             return state_.saved_float;
         else
             return state_.saved_double;

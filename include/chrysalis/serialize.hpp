@@ -58,7 +58,7 @@ inline constexpr ContainerFormat model_container{model_magic, model_format_versi
 /// The whole model file of `net`.
 template <class Net>
 std::string encode_model(const Net& net) {
-    using S = typename Net::Scalar;
+    using S = typename Net::scalar_type;
     std::string out = begin_container(model_container);
     put_text(out, architecture_of<Net>());
     put_text(out, scalar_name<S>());
@@ -91,10 +91,10 @@ struct ModelContents {
 /// Verifies a model file against `net` and reads its contents into temporaries; `net` is only
 /// inspected. Throws FormatError "<what>: '<path>' …" for every mismatch.
 template <class Net>
-ModelContents<typename Net::Scalar> decode_model(std::string_view bytes, const std::string& path,
-                                                 Net& net,
-                                                 std::string_view what = "chrysalis::load") {
-    using S = typename Net::Scalar;
+ModelContents<typename Net::scalar_type> decode_model(std::string_view bytes,
+                                                      const std::string& path, Net& net,
+                                                      std::string_view what = "chrysalis::load") {
+    using S = typename Net::scalar_type;
     const auto error = [&](const auto&... parts) {
         return FormatError(concat(what, ": '", path, "' ", parts...));
     };
@@ -149,7 +149,7 @@ ModelContents<typename Net::Scalar> decode_model(std::string_view bytes, const s
 /// Moves verified contents into `net`: hyperparameters first (undone if a layer rejects one),
 /// then the parameter blocks, which have the right shapes and so cannot fail.
 template <class Net>
-void commit_model(Net& net, const ModelContents<typename Net::Scalar>& contents,
+void commit_model(Net& net, const ModelContents<typename Net::scalar_type>& contents,
                   const std::string& path, std::string_view what = "chrysalis::load") {
     std::vector<std::vector<double>> previous;
     for_each_layer(net,
@@ -279,7 +279,7 @@ void export_npy(const Net& net, const std::string& directory) {
         std::size_t k = 0;
         detail::for_each_block(layer, [&](const auto& block) {
             using Block = std::remove_cvref_t<decltype(block)>;
-            const Matrix<typename Net::Scalar> m = block;
+            const Matrix<typename Net::scalar_type> m = block;
             std::string name = detail::concat(i, "_", k++, ".npy");
             detail::write_file_atomically(
                 (fs::path(directory) / name).string(),
@@ -322,7 +322,7 @@ template <class Net>
 void import_npy(Net& net, const std::string& directory) {
     static_assert(detail::serialization_needs_a_Sequential<Net>::ok,
                   "chrysalis::import_npy: see the first error above");
-    using S = typename Net::Scalar;
+    using S = typename Net::scalar_type;
     namespace fs = std::filesystem;
     constexpr std::string_view what = "chrysalis::import_npy";
     const fs::path dir(directory);

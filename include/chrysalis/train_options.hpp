@@ -42,6 +42,7 @@ struct Progress {
 /// Every field has a default, given first in its comment.
 template <class Scalar = float>
 struct TrainOptions {
+    using scalar_type = Scalar;
     int epochs = 10;                ///< default 10; ≥ 1
     Eigen::Index batch_size = 128;  ///< default 128; ≥ 1 (an epoch's last batch may be smaller)
     Seed seed{0};         ///< default Seed{0}; the shuffling and the jitter draw from this

@@ -70,7 +70,7 @@ std::ptrdiff_t first_non_finite_output(const Net& net, std::index_sequence<I...>
 /// step(); any other optimizer gets step(net, epoch) after backward.
 template <class Net, class Optimizer, class G>
 void backward_and_step(Net& net, const G& grad, Optimizer& optimizer, int epoch) {
-    if constexpr (requires(Matrix<typename Net::Scalar> & m) {
+    if constexpr (requires(Matrix<typename Net::scalar_type> & m) {
                       optimizer.begin_step();
                       optimizer.update(m, m, std::size_t(0), epoch);
                   }) {
@@ -100,13 +100,13 @@ constexpr void require_observer() {
 /// order: TrainOptions::validation, TrainOptions::progress, `observers` as given,
 /// TrainOptions::on_epoch.
 template <class Net, class Optimizer, class Step, class... Observers>
-std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::Scalar>& data,
+std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::scalar_type>& data,
                                     Optimizer& optimizer,
-                                    const TrainOptions<typename Net::Scalar>& o, Step&& step,
+                                    const TrainOptions<typename Net::scalar_type>& o, Step&& step,
                                     const char* what, Observers&... observers) {
     static_assert(optimizer_check<Optimizer, Net>::ok);  // a message per missing member
     (require_observer<Observers, Net, Optimizer>(), ...);
-    using S = typename Net::Scalar;
+    using S = typename Net::scalar_type;
     using Clock = std::chrono::steady_clock;
     check_options(o, what);
     check_data<Net>(data, what);

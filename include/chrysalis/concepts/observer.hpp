@@ -45,7 +45,7 @@ struct TrainingContext {
     const char* function;  ///< the training function, for messages: "chrysalis::fit"
     int epochs;            ///< TrainOptions::epochs: the run ends before this epoch
     /// TrainOptions::validation: the data set whose accuracy each EpochReport gives, or null.
-    const Dataset<typename Net::Scalar>* validation = nullptr;
+    const Dataset<typename Net::scalar_type>* validation = nullptr;
     /// The epoch this call starts from: 0, unless an observer's on_train_begin moved it (a
     /// resumed checkpoint does). Epochs count from 0.
     int first_epoch = 0;

@@ -87,8 +87,8 @@ concept steps = requires(O& optimizer, Net& net, int epoch) {
 /// O is copy-constructible and move-assignable (load_checkpoint restores into a copy).
 template <class O, class Net>
 concept Optimizer = std::copy_constructible<O> && std::is_move_assignable_v<O> &&
-    detail::names_itself<O> && detail::keeps_state<O, typename Net::Scalar> &&
-    (BlockwiseOptimizer<O, typename Net::Scalar> || detail::steps<O, Net>);
+    detail::names_itself<O> && detail::keeps_state<O, typename Net::scalar_type> &&
+    (BlockwiseOptimizer<O, typename Net::scalar_type> || detail::steps<O, Net>);
 
 namespace detail {
 
@@ -98,7 +98,7 @@ namespace detail {
 /// the member that is missing; the class's name and arguments name the optimizer.
 template <class O, class Net>
 struct optimizer_check {
-    using S = typename Net::Scalar;
+    using S = typename Net::scalar_type;
     static constexpr bool named = names_itself<O>;
     static constexpr bool saves = requires(const O& c, StateWriter<S>& out) { c.save_state(out); };
     static constexpr bool loads = requires(O & m, StateReader<S>& in) { m.load_state(in); };
