@@ -1,4 +1,4 @@
-// expect-error: (satisfaction of|does not satisfy) [^ ]*DistillationLoss
+// expect-error: (satisfaction of|does not satisfy|because) [^ ]*DistillationLoss
 // A type without the four-argument call operator (student, teacher, labels, gradient), passed
 // where a DistillationLoss is required, must not compile, and the error must name the concept.
 #include <chrysalis/concepts/loss.hpp>
