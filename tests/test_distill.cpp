@@ -1,5 +1,6 @@
 // End to end: on a seeded synthetic 10-class problem, a small student distilled from a teacher
-// beats the same student trained from scratch on the same small transfer set and budget.
+// beats the same student trained from scratch, and the same student trained on the teacher's
+// predictions (hard targets), on the same small transfer set and budget.
 
 #include <catch2/catch.hpp>
 
@@ -54,7 +55,8 @@ TEST_CASE("a distilled student beats the same student trained from scratch", "[d
     const double teacher_acc = accuracy(teacher, test);
     const Matrix<float> soft = predict_logits(teacher, transfer);
 
-    double scratch_sum = 0, distilled_sum = 0;
+    const Dataset<float> hard = hard_targets(transfer, soft);
+    double scratch_sum = 0, distilled_sum = 0, hard_sum = 0;
     for (std::uint64_t seed : {21, 22, 23}) {
         const TrainOptions<float> o{
             .epochs = 60, .batch_size = 32, .seed = Seed{seed}, .progress = false};
@@ -64,13 +66,22 @@ TEST_CASE("a distilled student beats the same student trained from scratch", "[d
         Student distilled(Seed{seed});
         Adam b{.lr = 1e-3};
         distill(distilled, transfer, soft, Distillation{.temperature = 4.0, .alpha = 0.9}, b, o);
+        Student on_hard(Seed{seed});
+        Adam c{.lr = 1e-3};
+        fit(on_hard, hard, CrossEntropy{}, c, o);
         scratch_sum += accuracy(scratch, test);
         distilled_sum += accuracy(distilled, test);
+        hard_sum += accuracy(on_hard, test);
     }
-    INFO("teacher " << teacher_acc << ", scratch " << scratch_sum / 3 << ", distilled "
-                    << distilled_sum / 3 << " (test accuracy, mean of 3 student seeds)");
+    INFO("teacher " << teacher_acc << ", scratch " << scratch_sum / 3 << ", hard targets "
+                    << hard_sum / 3 << ", distilled " << distilled_sum / 3
+                    << " (test accuracy, mean of 3 student seeds)");
     CHECK(teacher_acc > scratch_sum / 3);
     CHECK(distilled_sum / 3 > scratch_sum / 3 + 0.01);
+    // Hinton et al.'s claim: soft targets carry more than the teacher's predictions as labels.
+    // Measured 83.5% against 80.2%; the margin asked, 1 point, is above the test set's sampling
+    // noise (5,000 samples at 80%: sd 0.57 points per accuracy) and well below the gap.
+    CHECK(distilled_sum / 3 > hard_sum / 3 + 0.01);
 }
 
 TEST_CASE("fit stops with the epoch and batch when the loss diverges", "[distill]") {
@@ -151,6 +162,42 @@ TEST_CASE("confusion matrix and evaluate agree with accuracy", "[distill]") {
     CHECK(double(cm.trace()) / 500 == Approx(e.accuracy));
     CHECK(e.accuracy == Approx(accuracy(net, d)));
     CHECK(e.loss > 0);
+}
+
+TEST_CASE("hard_targets relabels a data set with the teacher's predictions", "[distill]") {
+    const Dataset<float> d = clusters(400, Seed{7});
+    Student teacher(Seed{3});
+    Adam opt{.lr = 3e-3};
+    fit(teacher, d, CrossEntropy{}, opt, {.epochs = 2, .batch_size = 50, .progress = false});
+    const Matrix<float> z = predict_logits(teacher, d);
+    const Dataset<float> hard = hard_targets(d, z);
+    REQUIRE(hard.labels.size() == 400);
+    CHECK(hard.classes == 10);
+    CHECK(hard.features == d.features);
+    long changed = 0;
+    for (Eigen::Index j = 0; j < z.cols(); ++j) {
+        Eigen::Index arg = 0;
+        z.col(j).maxCoeff(&arg);
+        CHECK(hard.labels[std::size_t(j)] == int(arg));
+        changed += hard.labels[std::size_t(j)] != d.labels[std::size_t(j)];
+    }
+    // A teacher trained for two epochs errs on some of its own training set: the labels are its
+    // predictions, not a copy of the originals.
+    CHECK(changed > 0);
+    // The network form runs predict_logits itself; a const teacher is fine, labels are not needed.
+    const Student& frozen = teacher;
+    Dataset<float> unlabelled = d;
+    unlabelled.labels.clear();
+    CHECK(hard_targets(frozen, unlabelled).labels == hard.labels);
+    // Wrong shapes and NaN logits are refused, naming the function.
+    CHECK_THROWS_AS(hard_targets(d, Matrix<float>(10, 399)), ShapeError);
+    CHECK_THROWS_WITH(hard_targets(d, Matrix<float>(10, 399)),
+                      Catch::Contains("chrysalis::hard_targets") && Catch::Contains("399"));
+    Matrix<float> bad = z;
+    bad(4, 17) = std::numeric_limits<float>::quiet_NaN();
+    CHECK_THROWS_AS(hard_targets(d, bad), ValueError);
+    CHECK_THROWS_WITH(hard_targets(d, bad), Catch::Contains("chrysalis::hard_targets") &&
+                                                Catch::Contains("sample 17"));
 }
 
 TEST_CASE("distilling from a teacher network and from soft targets both learn", "[distill]") {

@@ -1,6 +1,7 @@
 #pragma once
 // chrysalis/evaluate.hpp — a trained network on a data set: its logits (predict_logits), its
-// accuracy, confusion matrix and mean cross-entropy (evaluate).
+// accuracy, confusion matrix and mean cross-entropy (evaluate), and its predictions as labels
+// (hard_targets).
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
@@ -107,6 +108,47 @@ Evaluation evaluate(Net& net, const Dataset<typename Net::scalar_type>& data) {
     e.accuracy = double(detail::count_right(logits, data.labels, "chrysalis::evaluate")) /
                  double(data.size());
     return e;
+}
+
+/// The data set relabelled with a teacher's predictions: every label replaced by the argmax of
+/// the teacher's logits for that sample (ties to the lowest class, as chrysalis::argmax). Training
+/// a student on these with fit is training on the teacher's *hard* targets — the baseline that
+/// Hinton, Vinyals & Dean (2015) set soft targets against. The features are copied; `classes`
+/// becomes the number of logit rows.
+///
+///   const auto z = predict_logits(teacher, transfer);
+///   fit(student, hard_targets(transfer, z), CrossEntropy{}, opt);   // vs distill(…, z, …)
+///
+/// Requires: `teacher_logits` classes × N (as predict_logits gives), any Eigen expression.
+/// Ensures: the result has data's features, N labels in [0, classes), classes = its rows; the
+///   labels of `data` are neither read nor required (an unlabelled set is fine).
+/// Throws: ShapeError if teacher_logits has a column count other than data.size() or no rows;
+///   ValueError naming the sample for a NaN logit (a column with a NaN has no prediction) —
+///   each naming chrysalis::hard_targets.
+template <class Scalar, class Derived>
+Dataset<Scalar> hard_targets(const Dataset<Scalar>& data,
+                             const Eigen::MatrixBase<Derived>& teacher_logits) {
+    constexpr const char* what = "chrysalis::hard_targets";
+    if (teacher_logits.cols() != data.size() || teacher_logits.rows() == 0) {
+        throw ShapeError(detail::concat(what, ": the teacher logits are ", teacher_logits.rows(),
+                                        "x", teacher_logits.cols(), " for ", data.size(),
+                                        " samples; expected classes x samples with classes >= 1"));
+    }
+    const Eigen::VectorXi predicted = detail::argmax(teacher_logits, what);
+    Dataset<Scalar> out;
+    out.features = data.features;
+    out.labels.assign(predicted.data(), predicted.data() + predicted.size());
+    out.classes = int(teacher_logits.rows());
+    return out;
+}
+
+/// hard_targets from the teacher network itself: its logits on `data` (predict_logits), then
+/// as above. The widths are checked as predict_logits checks them; `teacher` may be const.
+template <class Net>
+requires requires { Net::output_size; }
+Dataset<typename Net::scalar_type> hard_targets(Net& teacher,
+                                                const Dataset<typename Net::scalar_type>& data) {
+    return hard_targets(data, predict_logits(teacher, data));
 }
 
 }  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE
