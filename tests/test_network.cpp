@@ -71,6 +71,11 @@ TEST_CASE("forward is the composition of the layers", "[network]") {
     // relative; 1e-13 leaves room for that and still catches any wrong layer or wiring.
     CHECK(out.isApprox(y, 1e-13));
     CHECK(Matrix<double>(net.activation(2)).isApprox(h2, 1e-13));
+    CHECK(Matrix<double>(net.activation(5)).isApprox(y, 1e-13));  // depth: the output
+    // Past the output there is no activation: a typed error naming the index, not out_of_range.
+    CHECK_THROWS_AS(net.activation(6), ValueError);
+    CHECK_THROWS_WITH(net.activation(99), Catch::Contains("chrysalis::Sequential::activation") &&
+                                              Catch::Contains("99"));
 }
 
 TEST_CASE("three networks pass the gradient checker in double", "[network][gradcheck]") {

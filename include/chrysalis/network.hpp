@@ -266,9 +266,14 @@ class Sequential {
         return std::get<I>(layers_);
     }
 
-    /// The output of layer I-1 (input of layer I) from the last forward; I = 0 is the input.
+    /// The output of layer i-1 (input of layer i) from the last forward; i = 0 is the input,
+    /// i = depth the network's output. Throws chrysalis::ValueError for i > depth.
     [[nodiscard]] ConstMatrixRef<Scalar> activation(std::size_t i) const {
-        return act_.at(i).leftCols(batch_);
+        if (i > depth) {
+            throw ValueError(detail::concat("chrysalis::Sequential::activation: index ", i,
+                                            " is out of range; expected 0 to depth = ", depth));
+        }
+        return act_[i].leftCols(batch_);
     }
 
   private:
