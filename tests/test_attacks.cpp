@@ -83,7 +83,7 @@ std::vector<int> next_class(const Dataset<S>& d) {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("FGSM at epsilon fools an undefended network; at 0 it changes nothing",
+TEMPLATE_TEST_CASE("FGSM at epsilon fools an undefended network, and at 0 it changes nothing",
                    "[attacks]", float, double) {
     using S = TestType;
     const auto train = blocks<S>(1500, Seed{1});
@@ -206,7 +206,7 @@ TEMPLATE_TEST_CASE("JSMA changes at most gamma of the features and reaches the t
     CHECK(jsma(net, test, targets, {.gamma = 0.17}).success_rate <= r.success_rate);
 }
 
-TEST_CASE("defensive distillation masks the softmax gradient; the logit-margin PGD defeats it",
+TEST_CASE("defensive distillation masks the softmax gradient but the logit-margin PGD defeats it",
           "[attacks]") {
     // In float, a network trained at T = 100 and deployed at T = 1 has logits ~100 times larger:
     // its softmax rounds to one-hot, so the cross-entropy's input gradient is exactly 0 for most
