@@ -188,10 +188,16 @@ void summarise_attack(AttackResult<Scalar>& r, const Eigen::MatrixBase<Derived>&
         r.attacked += r.counted[std::size_t(b)];
         if (!r.success[std::size_t(b)]) continue;
         ++r.successes;
-        const Vector<double> delta = (r.adversarial.col(b) - x.col(b)).template cast<double>();
-        linf += delta.cwiseAbs().maxCoeff();
-        l2 += delta.norm();
-        l0 += double((delta.array() != 0).count()) / double(x.rows());
+        double m = 0, ss = 0, nz = 0;
+        for (Eigen::Index i = 0; i < x.rows(); ++i) {
+            const double delta = double(r.adversarial(i, b)) - double(x(i, b));
+            m = std::max(m, std::abs(delta));
+            ss += delta * delta;
+            nz += delta != 0;
+        }
+        linf += m;
+        l2 += std::sqrt(ss);
+        l0 += nz / double(x.rows());
     }
     r.success_rate = r.attacked ? double(r.successes) / double(r.attacked) : 0.0;
     if (r.successes) {
