@@ -532,6 +532,8 @@ AttackResult<typename Net::scalar_type> jsma(Net& net, const Eigen::MatrixBase<D
 }
 
 /// The Dataset forms: x = data.features, labels = data.labels.
+/// Requires, ensures and throws: as the forms above (data.classes is not read: the labels are
+/// checked against the network's Net::output_size).
 template <class Net>
 AttackResult<typename Net::scalar_type> fgsm(Net& net,
                                              const Dataset<typename Net::scalar_type>& data,
