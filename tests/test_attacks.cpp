@@ -153,26 +153,59 @@ TEST_CASE("the attacks' input gradient matches central differences in double", "
     Smooth net(Seed{9});
     const auto d = blocks<double>(6, Seed{10});
     const std::vector<int> y = d.labels;
-    for (const AttackLoss loss : {AttackLoss::cross_entropy, AttackLoss::logit_margin}) {
-        const double kappa = 100;  // keeps the margin objective on its linear piece
-        Matrix<double> g;
-        attack_gradient(net, d.features, y, loss, kappa, g);
-        REQUIRE(g.rows() == features);
-        REQUIRE(g.cols() == d.size());
-        const double h = 1e-5;
-        for (Eigen::Index b = 0; b < d.size(); ++b) {
-            for (Eigen::Index i = 0; i < features; ++i) {
-                Matrix<double> x = d.features.col(b);
-                const std::vector<int> yb{y[std::size_t(b)]};
-                Matrix<double> unused;
-                x(i, 0) += h;
-                const double up = attack_gradient(net, x, yb, loss, kappa, unused)[0];
-                x(i, 0) -= 2 * h;
-                const double down = attack_gradient(net, x, yb, loss, kappa, unused)[0];
-                const double fd = (up - down) / (2 * h);
-                CHECK(std::abs(fd - g(i, b)) <= 1e-7 * std::max(1.0, std::abs(g(i, b))));
+    std::vector<int> targets(y.size());
+    for (std::size_t b = 0; b < y.size(); ++b) targets[b] = (y[b] + 1) % classes;
+    for (const bool targeted : {false, true})
+        for (const AttackLoss loss : {AttackLoss::cross_entropy, AttackLoss::logit_margin}) {
+            const double kappa = 100;  // keeps the margin objective on its linear piece
+            const auto objective = [&](const Matrix<double>& x, std::span<const int> labels,
+                                       std::span<const int> to, Matrix<double>& g) {
+                return targeted ? attack_gradient(net, x, labels, to, loss, kappa, g)
+                                : attack_gradient(net, x, labels, loss, kappa, g);
+            };
+            Matrix<double> g;
+            objective(d.features, y, targets, g);
+            REQUIRE(g.rows() == features);
+            REQUIRE(g.cols() == d.size());
+            const double h = 1e-5;
+            for (Eigen::Index b = 0; b < d.size(); ++b) {
+                for (Eigen::Index i = 0; i < features; ++i) {
+                    Matrix<double> x = d.features.col(b);
+                    const std::vector<int> yb{y[std::size_t(b)]}, tb{targets[std::size_t(b)]};
+                    Matrix<double> unused;
+                    x(i, 0) += h;
+                    const double up = objective(x, yb, tb, unused)[0];
+                    x(i, 0) -= 2 * h;
+                    const double down = objective(x, yb, tb, unused)[0];
+                    const double fd = (up - down) / (2 * h);
+                    CHECK(std::abs(fd - g(i, b)) <= 1e-7 * std::max(1.0, std::abs(g(i, b))));
+                }
             }
         }
+}
+
+TEMPLATE_TEST_CASE("targeted FGSM and PGD reach the target class, with either objective",
+                   "[attacks]", float, double) {
+    using S = TestType;
+    const auto train = blocks<S>(1500, Seed{1});
+    const auto test = blocks<S>(300, Seed{2});
+    auto net = trained(train);
+    const auto targets = next_class(test);
+    for (const AttackLoss loss : {AttackLoss::cross_entropy, AttackLoss::logit_margin}) {
+        const auto r = pgd(net, test.features, test.labels, targets,
+                           {.epsilon = 0.3, .step_size = 0.03, .steps = 30, .loss = loss});
+        CHECK(r.success_rate > 0.8);
+        CHECK((r.adversarial - test.features).cwiseAbs().maxCoeff() <= S(0.3 + 1e-6));
+        const Matrix<S> z = net.forward(r.adversarial);
+        for (Eigen::Index b = 0; b < test.size(); ++b) {
+            Eigen::Index k = 0;
+            z.col(b).maxCoeff(&k);
+            CHECK(bool(r.success[std::size_t(b)]) ==
+                  (r.counted[std::size_t(b)] && k == targets[std::size_t(b)]));
+        }
+        const auto f =
+            fgsm(net, test.features, test.labels, targets, {.epsilon = 0.3, .loss = loss});
+        CHECK(f.success_rate <= r.success_rate);
     }
 }
 
@@ -252,6 +285,10 @@ TEST_CASE("the attacks refuse bad parameters, naming the function and the parame
     CHECK_THROWS_WITH(jsma(net, d, d.labels), Contains("its true label"));
     CHECK_THROWS_AS(jsma(net, d, std::vector<int>{1, 2}), ShapeError);
     CHECK_THROWS_AS(jsma(net, d, std::vector<int>(5, 7)), ValueError);
+    CHECK_THROWS_WITH(pgd(net, d.features, d.labels, d.labels),
+                      Contains("chrysalis::pgd") && Contains("its true label"));
+    CHECK_THROWS_AS(fgsm(net, d.features, d.labels, std::vector<int>{}), ShapeError);
+    CHECK_THROWS_AS(pgd(net, d.features, d.labels, std::vector<int>(5, -1)), ValueError);
 
     std::vector<int> bad = d.labels;
     bad[2] = 3;

@@ -143,37 +143,64 @@ Eigen::Index arg_max(const Eigen::MatrixBase<Derived>& column) {
     return k;
 }
 
-/// Writes ∂ℓ_b/∂z_b of the attack objective (one column per sample, no 1/B) into d and returns
-/// the objective values; see AttackLoss.
+/// Writes ∂ℓ_b/∂z_b of the attack objective (one column per sample, no 1/B) into d and, if
+/// `values`, the objective values; see AttackLoss. With `targets` (non-empty) the targeted form,
+/// around the target class t: ℓ = log softmax(z)[t] or min(z_t − max_{i≠t} z_i, κ).
 template <class Z, class D>
-void attack_objective(const Eigen::MatrixBase<Z>& z, std::span<const int> y, AttackLoss loss,
-                      double kappa, D& d, double* values) {
+void attack_objective(const Eigen::MatrixBase<Z>& z, std::span<const int> y,
+                      std::span<const int> targets, AttackLoss loss, double kappa, D& d,
+                      double* values) {
     using S = typename Z::Scalar;
+    const bool targeted = !targets.empty();
     if (loss == AttackLoss::cross_entropy) {
         softmax(z, 1.0, d);
         for (Eigen::Index b = 0; b < z.cols(); ++b) {
-            const int t = y[std::size_t(b)];
-            if (values) {
+            const int c = targeted ? targets[std::size_t(b)] : y[std::size_t(b)];
+            if (values) {  // −log softmax(z)[c] = logsumexp(z) − z_c
                 const double m = double(z.col(b).maxCoeff());
                 double s = 0;
                 for (Eigen::Index i = 0; i < z.rows(); ++i) s += std::exp(double(z(i, b)) - m);
-                values[b] = m + std::log(s) - double(z(t, b));
+                const double ce = m + std::log(s) - double(z(c, b));
+                values[b] = targeted ? -ce : ce;
             }
-            d(t, b) -= S(1);
+            d(c, b) -= S(1);
+            if (targeted) d.col(b) = -d.col(b);  // ∂(log p_c)/∂z = onehot(c) − p
         }
         return;
     }
     d.setZero();
     for (Eigen::Index b = 0; b < z.cols(); ++b) {
-        const int t = y[std::size_t(b)];
-        Eigen::Index j = t == 0 ? 1 : 0;
+        // Untargeted: raise the best other class j over the label; targeted: raise the target
+        // over the best other class j.
+        const int c = targeted ? targets[std::size_t(b)] : y[std::size_t(b)];
+        Eigen::Index j = c == 0 ? 1 : 0;
         for (Eigen::Index i = 0; i < z.rows(); ++i)
-            if (i != t && z(i, b) > z(j, b)) j = i;
-        const double margin = double(z(j, b)) - double(z(t, b));
+            if (i != c && z(i, b) > z(j, b)) j = i;
+        const double margin = (double(z(j, b)) - double(z(c, b))) * (targeted ? -1 : 1);
         if (values) values[b] = std::min(margin, kappa);
         if (margin < kappa) {
-            d(j, b) = S(1);
-            d(t, b) = S(-1);
+            d(j, b) = S(targeted ? -1 : 1);
+            d(c, b) = S(targeted ? 1 : -1);
+        }
+    }
+}
+
+/// Throws unless there is one target per sample, in [0, classes), other than its label.
+inline void check_targets(std::span<const int> targets, std::span<const int> y,
+                          Eigen::Index classes, const char* what) {
+    if (targets.size() != y.size()) {
+        throw ShapeError(detail::concat(what, ": ", targets.size(), " targets for ", y.size(),
+                                        " samples (one target class per sample)"));
+    }
+    for (std::size_t b = 0; b < targets.size(); ++b) {
+        if (targets[b] < 0 || targets[b] >= classes) {
+            throw ValueError(detail::concat(what, ": target ", targets[b], " of sample ", b,
+                                            " is outside [0, ", classes, ")"));
+        }
+        if (targets[b] == y[b]) {
+            throw ValueError(
+                detail::concat(what, ": target ", targets[b], " of sample ", b,
+                               " is its true label (a targeted attack needs another class)"));
         }
     }
 }
@@ -209,14 +236,13 @@ void summarise_attack(AttackResult<Scalar>& r, const Eigen::MatrixBase<Derived>&
 
 /// fgsm and pgd: `steps` signed steps of size `step` from x (or a random start), each projected
 /// onto the ε-ball around x and the box. A counted sample stops moving as soon as it is
-/// misclassified; a sample misclassified to begin with is not moved at all.
+/// misclassified (targeted: classified as its target); a sample misclassified to begin with is
+/// not moved at all.
 template <class Net, class Derived>
-AttackResult<typename Net::scalar_type> linf_attack(Net& net, const Eigen::MatrixBase<Derived>& x,
-                                                    std::span<const int> y, double epsilon,
-                                                    double step, int steps, bool random_start,
-                                                    Seed seed, double lo, double hi,
-                                                    AttackLoss loss, double kappa,
-                                                    Eigen::Index batch_size) {
+AttackResult<typename Net::scalar_type> linf_attack(
+    Net& net, const Eigen::MatrixBase<Derived>& x, std::span<const int> y,
+    std::span<const int> targets, double epsilon, double step, int steps, bool random_start,
+    Seed seed, double lo, double hi, AttackLoss loss, double kappa, Eigen::Index batch_size) {
     using S = typename Net::scalar_type;
     constexpr Eigen::Index classes = Net::output_size;
     const Eigen::Index n = x.cols(), features = x.rows();
@@ -232,6 +258,12 @@ AttackResult<typename Net::scalar_type> linf_attack(Net& net, const Eigen::Matri
         const Eigen::Index nb = std::min(cap, n - b0);
         auto xa = r.adversarial.middleCols(b0, nb);
         const std::span<const int> yb = y.subspan(std::size_t(b0), std::size_t(nb));
+        const std::span<const int> tb =
+            targets.empty() ? targets : targets.subspan(std::size_t(b0), std::size_t(nb));
+        const auto fooled = [&](const auto& column, Eigen::Index b) {
+            const Eigen::Index k = arg_max(column);
+            return tb.empty() ? k != yb[std::size_t(b)] : k == tb[std::size_t(b)];
+        };
         // The feasible set: the ε-ball around x intersected with the box.
         low.leftCols(nb) =
             (x.middleCols(b0, nb).template cast<S>().array() - S(epsilon)).max(S(lo)).matrix();
@@ -256,12 +288,11 @@ AttackResult<typename Net::scalar_type> linf_attack(Net& net, const Eigen::Matri
         for (int s = 0; s < steps; ++s) {
             const auto z = net.forward(xa, Mode::inference);
             auto db = d.leftCols(nb);
-            attack_objective(z, yb, loss, kappa, db, nullptr);
+            attack_objective(z, yb, tb, loss, kappa, db, nullptr);
             bool any = false;
             for (Eigen::Index b = 0; b < nb; ++b) {
                 // Stop a sample at its first success (random starts are checked here too).
-                if (!done[std::size_t(b)] && arg_max(z.col(b)) != yb[std::size_t(b)])
-                    done[std::size_t(b)] = 1;
+                if (!done[std::size_t(b)] && fooled(z.col(b), b)) done[std::size_t(b)] = 1;
                 if (done[std::size_t(b)])
                     db.col(b).setZero();
                 else
@@ -282,11 +313,71 @@ AttackResult<typename Net::scalar_type> linf_attack(Net& net, const Eigen::Matri
             if (!r.counted[k])
                 xa.col(b) = x.col(b0 + b).template cast<S>();
             else
-                r.success[k] = arg_max(z.col(b)) != yb[std::size_t(b)];
+                r.success[k] = fooled(z.col(b), b);
         }
     }
     summarise_attack(r, x);
     return r;
+}
+
+}  // namespace detail
+
+namespace detail {
+
+template <class Net, class Derived>
+std::vector<double> attack_gradient_of(Net& net, const Eigen::MatrixBase<Derived>& x,
+                                       std::span<const int> y, std::span<const int> targets,
+                                       AttackLoss loss, double kappa,
+                                       Matrix<typename Net::scalar_type>& gradient) {
+    constexpr const char* what = "chrysalis::attack_gradient";
+    if (x.rows() != Net::input_size) {
+        throw ShapeError(detail::concat(what, ": the inputs have ", x.rows(),
+                                        " rows (features) but the network's input width is ",
+                                        Net::input_size));
+    }
+    check_labels(y, Net::output_size, x.cols(), what);
+    if (!targets.empty()) check_targets(targets, y, Net::output_size, what);
+    require_non_negative(kappa, what, "kappa");
+    std::vector<double> values(std::size_t(x.cols()));
+    Matrix<typename Net::scalar_type> d(Net::output_size, x.cols());
+    const auto z = net.forward(x, Mode::inference);
+    attack_objective(z, y, targets, loss, kappa, d, values.data());
+    net.backward(d, true);
+    gradient = net.input_gradient();
+    return values;
+}
+
+template <class Net, class Derived>
+AttackResult<typename Net::scalar_type> fgsm_of(Net& net, const Eigen::MatrixBase<Derived>& x,
+                                                std::span<const int> y,
+                                                std::span<const int> targets,
+                                                const FgsmOptions& o) {
+    constexpr const char* what = "chrysalis::fgsm";
+    require_non_negative(o.epsilon, what, "epsilon");
+    require_non_negative(o.kappa, what, "kappa");
+    require_attack_box(o.lo, o.hi, what);
+    require_batch_size(o.batch_size, what);
+    check_attack_inputs<Net>(x, y, o.lo, o.hi, what);
+    if (!targets.empty()) check_targets(targets, y, Net::output_size, what);
+    return linf_attack(net, x, y, targets, o.epsilon, o.epsilon, 1, false, Seed{0}, o.lo, o.hi,
+                       o.loss, o.kappa, o.batch_size);
+}
+
+template <class Net, class Derived>
+AttackResult<typename Net::scalar_type> pgd_of(Net& net, const Eigen::MatrixBase<Derived>& x,
+                                               std::span<const int> y, std::span<const int> targets,
+                                               const PgdOptions& o) {
+    constexpr const char* what = "chrysalis::pgd";
+    require_non_negative(o.epsilon, what, "epsilon");
+    require_positive_finite(o.step_size, what, "step_size");
+    if (o.steps < 1) throw ValueError(detail::concat(what, ": steps must be >= 1, got ", o.steps));
+    require_non_negative(o.kappa, what, "kappa");
+    require_attack_box(o.lo, o.hi, what);
+    require_batch_size(o.batch_size, what);
+    check_attack_inputs<Net>(x, y, o.lo, o.hi, what);
+    if (!targets.empty()) check_targets(targets, y, Net::output_size, what);
+    return linf_attack(net, x, y, targets, o.epsilon, o.step_size, o.steps, o.random_start, o.seed,
+                       o.lo, o.hi, o.loss, o.kappa, o.batch_size);
 }
 
 }  // namespace detail
@@ -305,22 +396,23 @@ template <class Net, class Derived, LabelRange Labels>
 std::vector<double> attack_gradient(Net& net, const Eigen::MatrixBase<Derived>& x,
                                     const Labels& labels, AttackLoss loss, double kappa,
                                     Matrix<typename Net::scalar_type>& gradient) {
+    const IntLabels ints = int_labels(labels, "chrysalis::attack_gradient");
+    return detail::attack_gradient_of(net, x, ints.span(), {}, loss, kappa, gradient);
+}
+
+/// The targeted form: ℓ_b = log softmax(z_b)[t_b] (cross_entropy) or min(z_t − max_{i≠t} z_i,
+/// κ) (logit_margin), t_b = targets[b]. Requires, ensures and throws as the untargeted form;
+/// also ShapeError for a target count other than B, ValueError for a target out of range or
+/// equal to its label.
+template <class Net, class Derived, LabelRange Labels, LabelRange Targets>
+std::vector<double> attack_gradient(Net& net, const Eigen::MatrixBase<Derived>& x,
+                                    const Labels& labels, const Targets& targets, AttackLoss loss,
+                                    double kappa, Matrix<typename Net::scalar_type>& gradient) {
     constexpr const char* what = "chrysalis::attack_gradient";
-    const IntLabels ints = int_labels(labels, what);
-    if (x.rows() != Net::input_size) {
-        throw ShapeError(detail::concat(what, ": the inputs have ", x.rows(),
-                                        " rows (features) but the network's input width is ",
-                                        Net::input_size));
-    }
-    check_labels(ints.span(), Net::output_size, x.cols(), what);
-    detail::require_non_negative(kappa, what, "kappa");
-    std::vector<double> values(std::size_t(x.cols()));
-    Matrix<typename Net::scalar_type> d(Net::output_size, x.cols());
-    const auto z = net.forward(x, Mode::inference);
-    detail::attack_objective(z, ints.span(), loss, kappa, d, values.data());
-    net.backward(d, true);
-    gradient = net.input_gradient();
-    return values;
+    const IntLabels ints = int_labels(labels, what), tints = int_labels(targets, what);
+    if (tints.span().empty() && x.cols() > 0)
+        detail::check_targets(tints.span(), ints.span(), Net::output_size, what);
+    return detail::attack_gradient_of(net, x, ints.span(), tints.span(), loss, kappa, gradient);
 }
 
 /// Fast gradient sign method: x' = clip(x + ε·sign(∇ₓℓ(x, y)), lo, hi), ℓ = o.loss, for every
@@ -338,15 +430,23 @@ std::vector<double> attack_gradient(Net& net, const Eigen::MatrixBase<Derived>& 
 template <class Net, class Derived, LabelRange Labels>
 AttackResult<typename Net::scalar_type> fgsm(Net& net, const Eigen::MatrixBase<Derived>& x,
                                              const Labels& labels, const FgsmOptions& o = {}) {
-    constexpr const char* what = "chrysalis::fgsm";
-    const IntLabels ints = int_labels(labels, what);
-    detail::require_non_negative(o.epsilon, what, "epsilon");
-    detail::require_non_negative(o.kappa, what, "kappa");
-    detail::require_attack_box(o.lo, o.hi, what);
-    detail::require_batch_size(o.batch_size, what);
-    detail::check_attack_inputs<Net>(x, ints.span(), o.lo, o.hi, what);
-    return detail::linf_attack(net, x, ints.span(), o.epsilon, o.epsilon, 1, false, Seed{0}, o.lo,
-                               o.hi, o.loss, o.kappa, o.batch_size);
+    const IntLabels ints = int_labels(labels, "chrysalis::fgsm");
+    return detail::fgsm_of(net, x, ints.span(), {}, o);
+}
+
+/// Targeted FGSM: one step x' = clip(x + ε·sign(∇ₓℓ), lo, hi) with the targeted objective (see
+/// attack_gradient); success = classified as the target. Requires, ensures and throws as the
+/// untargeted form; also ShapeError for a target count other than N, ValueError for a target
+/// out of range or equal to its label.
+template <class Net, class Derived, LabelRange Labels, LabelRange Targets>
+AttackResult<typename Net::scalar_type> fgsm(Net& net, const Eigen::MatrixBase<Derived>& x,
+                                             const Labels& labels, const Targets& targets,
+                                             const FgsmOptions& o = {}) {
+    const IntLabels ints = int_labels(labels, "chrysalis::fgsm");
+    const IntLabels tints = int_labels(targets, "chrysalis::fgsm");
+    if (tints.span().empty() && x.cols() > 0)
+        detail::check_targets(tints.span(), ints.span(), Net::output_size, "chrysalis::fgsm");
+    return detail::fgsm_of(net, x, ints.span(), tints.span(), o);
 }
 
 /// Projected gradient descent in L∞ (iterated FGSM): from x (or x + U(−ε, ε) with
@@ -362,17 +462,23 @@ AttackResult<typename Net::scalar_type> fgsm(Net& net, const Eigen::MatrixBase<D
 template <class Net, class Derived, LabelRange Labels>
 AttackResult<typename Net::scalar_type> pgd(Net& net, const Eigen::MatrixBase<Derived>& x,
                                             const Labels& labels, const PgdOptions& o = {}) {
-    constexpr const char* what = "chrysalis::pgd";
-    const IntLabels ints = int_labels(labels, what);
-    detail::require_non_negative(o.epsilon, what, "epsilon");
-    detail::require_positive_finite(o.step_size, what, "step_size");
-    if (o.steps < 1) throw ValueError(detail::concat(what, ": steps must be >= 1, got ", o.steps));
-    detail::require_non_negative(o.kappa, what, "kappa");
-    detail::require_attack_box(o.lo, o.hi, what);
-    detail::require_batch_size(o.batch_size, what);
-    detail::check_attack_inputs<Net>(x, ints.span(), o.lo, o.hi, what);
-    return detail::linf_attack(net, x, ints.span(), o.epsilon, o.step_size, o.steps, o.random_start,
-                               o.seed, o.lo, o.hi, o.loss, o.kappa, o.batch_size);
+    const IntLabels ints = int_labels(labels, "chrysalis::pgd");
+    return detail::pgd_of(net, x, ints.span(), {}, o);
+}
+
+/// Targeted PGD: the same steps with the targeted objective (see attack_gradient); a sample
+/// stops at its first iterate classified as its target, and success = classified as the target.
+/// Requires, ensures and throws as the untargeted form; also ShapeError for a target count
+/// other than N, ValueError for a target out of range or equal to its label.
+template <class Net, class Derived, LabelRange Labels, LabelRange Targets>
+AttackResult<typename Net::scalar_type> pgd(Net& net, const Eigen::MatrixBase<Derived>& x,
+                                            const Labels& labels, const Targets& targets,
+                                            const PgdOptions& o = {}) {
+    const IntLabels ints = int_labels(labels, "chrysalis::pgd");
+    const IntLabels tints = int_labels(targets, "chrysalis::pgd");
+    if (tints.span().empty() && x.cols() > 0)
+        detail::check_targets(tints.span(), ints.span(), Net::output_size, "chrysalis::pgd");
+    return detail::pgd_of(net, x, ints.span(), tints.span(), o);
 }
 
 /// Jacobian saliency-map attack (Papernot, McDaniel, Jha, Fredrikson, Celik & Swami 2016), the
@@ -406,21 +512,7 @@ AttackResult<typename Net::scalar_type> jsma(Net& net, const Eigen::MatrixBase<D
     detail::require_batch_size(o.batch_size, what);
     detail::check_attack_inputs<Net>(x, ints.span(), o.lo, o.hi, what);
     const std::span<const int> y = ints.span(), t = tints.span();
-    if (Eigen::Index(t.size()) != x.cols()) {
-        throw ShapeError(detail::concat(what, ": ", t.size(), " targets for ", x.cols(),
-                                        " samples (one target class per sample)"));
-    }
-    for (std::size_t b = 0; b < t.size(); ++b) {
-        if (t[b] < 0 || t[b] >= classes) {
-            throw ValueError(detail::concat(what, ": target ", t[b], " of sample ", b,
-                                            " is outside [0, ", classes, ")"));
-        }
-        if (t[b] == y[b]) {
-            throw ValueError(
-                detail::concat(what, ": target ", t[b], " of sample ", b,
-                               " is its true label (a targeted attack needs another class)"));
-        }
-    }
+    detail::check_targets(t, y, classes, what);
 
     const Eigen::Index n = x.cols(), features = x.rows();
     const Eigen::Index budget = Eigen::Index(std::floor(o.gamma * double(features)));
