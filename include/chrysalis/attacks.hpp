@@ -2,7 +2,7 @@
 // chrysalis/attacks.hpp — adversarial attacks through input gradients: the fast gradient sign
 // method (Goodfellow, Shlens & Szegedy 2015), projected gradient descent in L∞ (Kurakin et al.
 // 2016; Madry et al. 2018) with a cross-entropy or a logit-margin objective (Carlini & Wagner
-// 2017, arXiv 1607.04311), and the Jacobian saliency-map attack (Papernot et al. 2016, the one
+// 2016, arXiv 1607.04311), and the Jacobian saliency-map attack (Papernot et al. 2016, the one
 // used to evaluate defensive distillation, arXiv 1511.04508). See docs/attacks.md.
 //
 // Every attack runs a whole features × N set through the caller's network in batches, in
