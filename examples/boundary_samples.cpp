@@ -133,7 +133,9 @@ int fashion(const Options& o) {
     cy::Adam teacher_opt{.lr = 1e-3};
     auto t0 = Clock::now();
     cy::fit(teacher, train, cy::CrossEntropy{}, teacher_opt,
-            {.epochs = o.quick ? 1 : 8, .batch_size = 128, .seed = cy::Seed{o.seed},
+            {.epochs = o.quick ? 1 : 8,
+             .batch_size = 128,
+             .seed = cy::Seed{o.seed},
              .progress = false});
     std::printf("teacher 784-256-256-10: %ld training images, %.0f s, test accuracy %.2f%%\n",
                 long(train.size()), seconds_since(t0), 100 * cy::accuracy(teacher, test));
@@ -268,9 +270,10 @@ int two_moons(const Options& o) {
     for (Eigen::Index k = 0; k < grid.cols(); ++k)
         g << grid(0, k) << ',' << grid(1, k) << ',' << pt(1, k) << ',' << pp(1, k) << ','
           << pb(1, k) << '\n';
-    std::printf("wrote %s/bss_grid.csv, bss_points.csv and bss_samples.csv (%ld samples, %ld "
-                "reached the boundary)\n",
-                o.out.c_str(), long(s.size()), long(s.reached_count()));
+    std::printf(
+        "wrote %s/bss_grid.csv, bss_points.csv and bss_samples.csv (%ld samples, %ld "
+        "reached the boundary)\n",
+        o.out.c_str(), long(s.size()), long(s.reached_count()));
     return 0;
 }
 
