@@ -497,6 +497,9 @@ struct WithExtraGradient {
 ///   student of the same input and output widths and scalar type; observers as for fit (they
 ///   see a wrapper of `optimizer` with its name and state). Each batch costs, besides the
 ///   distillation step, up to max_steps teacher forward/backward passes on its bases.
+/// Ensures: only the student's parameters (and `optimizer`'s state) change; the teacher's
+///   parameter gradients are overwritten. With weight = 0 every batch is distill's, bar the
+///   order of the update (after backward rather than inside it).
 /// Throws: as distill; ValueError for a bad BssOptions field (naming it and
 ///   chrysalis::distill_with_boundary_samples).
 template <class Net, class Teacher, class KD, class Optimizer, class... Observers>
