@@ -111,6 +111,7 @@ void run_view(const char* title, const cy::Dataset<float>& train,
     for (int r = 0; r < 4; ++r) std::printf("  %-48s %s\n", row[r], stats[r]->str().c_str());
     std::printf("  (%.0f s)\n\n",
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    std::fflush(stdout);  // a view's table as soon as it is done, also into a file or a pipe
 }
 
 }  // namespace
