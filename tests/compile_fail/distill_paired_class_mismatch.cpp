@@ -19,8 +19,8 @@ int main() {
     chrysalis::Dataset<float> full, view;
     chrysalis::Sgd sgd{.lr = 0.1};
     if (view.size() > 0) {
-        chrysalis::distill_paired(student, view, teacher, full,
-                                  chrysalis::Distillation{.alpha = 1}, sgd);
+        chrysalis::distill_paired(student, view, teacher, full, chrysalis::Distillation{.alpha = 1},
+                                  sgd);
     }
     return 0;
 }
