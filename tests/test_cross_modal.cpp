@@ -219,6 +219,25 @@ TEST_CASE("distill_paired refuses data sets that are not pairs", "[cross_modal]"
         });
         CHECK_THAT(m, Catch::Contains("no labels") && Catch::Contains("alpha = 1"));
     }
+    SECTION("unlabelled student data with losses that have no hard-label term") {
+        Dataset<float> unlabelled = view;
+        unlabelled.labels.clear();
+        unlabelled.classes = 0;
+        CHECK(distill_paired(student, unlabelled, teacher, full, kd, opt, o).size() == 1);
+        CHECK(distill_paired(student, unlabelled, teacher, full, LogitMatching{}, opt, o).size() ==
+              1);
+        CHECK(distill_paired(student, unlabelled, teacher, full, ReverseKL{}, opt, o).size() == 1);
+        // Unlabelled teacher data too: nothing to compare but the sample count.
+        Dataset<float> bare = full;
+        bare.labels.clear();
+        CHECK(distill_paired(student, unlabelled, teacher, bare, kd, opt, o).size() == 1);
+    }
+    SECTION("different class counts") {
+        Dataset<float> more = view;
+        more.classes = 9;
+        CHECK_THAT(message_of<ValueError>([&] { check_paired(more, full, "f", "a", "b"); }),
+                   Catch::Contains("a has 9 classes but b has 10"));
+    }
     SECTION("the wrong modality for a network") {
         const auto m = message_of<ShapeError>(
             [&] { distill_paired(student, full, teacher, full, kd, opt, o); });
