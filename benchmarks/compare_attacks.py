@@ -21,8 +21,9 @@ the same time.
     /usr/bin/python3 benchmarks/compare_attacks.py [--bin build/release/benchmarks/attack_bench]
         [--data data/mnist-digits] [--threads 1] [--repeats 3]
 
-Status: the chrysalis half has been run; the PyTorch half has not yet been run (python3-torch
-was not installed on the machine where it was written), so no figures come from it yet.
+PyTorch needs Debian's python3-torch *and* libopenblas0-pthread: without the latter its BLAS is
+the reference one (torch.__config__ says BLAS_INFO=generic; 2 GFLOP/s), which makes any ratio
+meaningless. Figures: docs/performance.md, "Adversarial attacks".
 """
 import argparse
 import gzip
