@@ -91,13 +91,14 @@ class Gemm {
             init(c, 0);
             return;
         }
-        // Which side of C to cut. The packed kernel reads a non-transposed op(A) in place, so
-        // cutting the columns costs nothing there and balances the threads exactly (a batch of
-        // 128 is two blocks of 64; rows come in panels of 48, and 1200 rows are 25 of them);
-        // a transposed op(A) is packed, and cutting the rows keeps each thread packing only its
-        // own share of it.
+        // Which side of C to cut. The packed kernel packs all of op(A) and, for each block,
+        // all of its op(B): cutting the rows keeps each thread packing only its own share of
+        // A (the weights, the large operand of a layer's products). Only a C of few rows (the
+        // last layer's 10) is cut by columns. The choice looks at the batch (the columns) only
+        // below min_cols, so a smaller last batch does not change the split, nor the workspace.
         const Eigen::Index min_cols = 4 * Eigen::Index(PackedGemmShape<S>::nr);
-        const bool split_rows = !(op_a == Op::none && cols >= min_cols);
+        const Eigen::Index min_rows = 4 * Eigen::Index(PackedGemmShape<S>::mr);
+        const bool split_rows = rows >= min_rows || cols < min_cols;
         const Eigen::Index side = split_rows ? rows : cols;
         const Eigen::Index align = split_rows ? Eigen::Index(PackedGemmShape<S>::mr)
                                               : Eigen::Index(PackedGemmShape<S>::nr);

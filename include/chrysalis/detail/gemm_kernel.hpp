@@ -79,36 +79,39 @@ struct PackedGemmBuffers {
     }
 };
 
-/// The micro-kernel: C[0:m, 0:n] (column stride ldc) += the mr × nr product of an A panel
-/// (kc × mr: a[k·a_step + i], packed with a_step = mr or read in place from a column-major
-/// matrix with a_step = its column stride) and a packed B panel (kc × nr, b[k·nr + j]). With
-/// `overwrite`, C = the product instead (C is not read). m ≤ mr and n ≤ nr; the panels are
-/// zero-padded.
+/// The micro-kernel: C[0:m, 0:n] (column stride ldc) += the mr × nr product of a packed A panel
+/// (kc × mr, a[k·mr + i]) and a packed B panel (kc × nr, b[k·nr + j]). With `overwrite`,
+/// C = the product instead (C is not read). m ≤ mr and n ≤ nr; the panels are zero-padded.
 template <class S>
-inline void micro_kernel(long kc, const S* __restrict a, long a_step, const S* __restrict b,
-                         S* __restrict c, long ldc, long m, long n, bool overwrite) {
+inline void micro_kernel(long kc, const S* __restrict a, const S* __restrict b, S* __restrict c,
+                         long ldc, long m, long n, bool overwrite) {
     using Shape = PackedGemmShape<S>;
     using B = typename Shape::B;
     constexpr long L = Shape::lanes, NR = Shape::nr;
     B c0[NR], c1[NR], c2[NR];
     for (long j = 0; j < NR; ++j) c0[j] = c1[j] = c2[j] = B(S(0));
     for (long k = 0; k < kc; ++k) {
-        if (a_step != 3 * L) {
-            // A read in place: its rows for k are a stride apart, so ask for them early.
-            const S* ahead = a + 8 * a_step;
-            __builtin_prefetch(ahead);
-            __builtin_prefetch(ahead + L);
-            __builtin_prefetch(ahead + 2 * L);
+        B a0 = B::load_unaligned(a), a1 = B::load_unaligned(a + L),
+          a2 = B::load_unaligned(a + 2 * L);
+#if defined(__GNUC__) && defined(__AVX__) && !defined(__AVX512F__)
+        // With 16 registers, GCC 12 otherwise folds the three loads of A into the FMAs and
+        // repeats them for every column: 12 loads + 4 broadcasts per 12 FMAs, which makes the
+        // kernel load-bound (55% of the FMA peak on a Zen 3 against 84% with A in registers).
+        {
+            auto r0 = a0.data, r1 = a1.data, r2 = a2.data;
+            asm("" : "+x"(r0), "+x"(r1), "+x"(r2));
+            a0 = r0;
+            a1 = r1;
+            a2 = r2;
         }
-        const B a0 = B::load_unaligned(a), a1 = B::load_unaligned(a + L),
-                a2 = B::load_unaligned(a + 2 * L);
+#endif
         for (long j = 0; j < NR; ++j) {
             const B bj(b[j]);
             c0[j] = xsimd::fma(a0, bj, c0[j]);
             c1[j] = xsimd::fma(a1, bj, c1[j]);
             c2[j] = xsimd::fma(a2, bj, c2[j]);
         }
-        a += a_step;
+        a += 3 * L;
         b += NR;
     }
     if (m == 3 * L) {
@@ -196,29 +199,35 @@ inline long pack_transposed_blocks([[maybe_unused]] S* panel, [[maybe_unused]] c
 template <class S>
 inline void pack_a(S* dst, const S* a, long lda, bool trans, long i0, long m, long k0, long kc) {
     constexpr long MR = PackedGemmShape<S>::mr;
+    if (!trans) {
+        // op(A)(i, k) = a[i + k·lda]: walk down each column of the block once (one contiguous
+        // stream per k, kind to the prefetchers and the TLB), dealing its values to the panels.
+        const long full = m / MR * MR;
+        for (long k = 0; k < kc; ++k) {
+            const S* src = a + i0 + (k0 + k) * lda;
+            for (long p = 0; p < full; p += MR)
+                std::memcpy(dst + p * kc + k * MR, src + p, std::size_t(MR) * sizeof(S));
+            if (full < m) {
+                S* out = dst + full * kc + k * MR;
+                std::memcpy(out, src + full, std::size_t(m - full) * sizeof(S));
+                for (long i = m - full; i < MR; ++i) out[i] = S(0);
+            }
+        }
+        return;
+    }
     for (long p = 0; p < m; p += MR) {
         const long rows = std::min(MR, m - p);
         S* panel = dst + p * kc;
-        if (!trans) {
-            // op(A)(i, k) = a[i + k·lda]: each k gives rows contiguous in memory.
-            for (long k = 0; k < kc; ++k) {
-                const S* src = a + (i0 + p) + (k0 + k) * lda;
-                S* out = panel + k * MR;
-                std::memcpy(out, src, std::size_t(rows) * sizeof(S));
-                for (long i = rows; i < MR; ++i) out[i] = S(0);
-            }
-        } else {
-            // op(A)(i, k) = a[k + i·lda]: rows of op(A) are contiguous in k, so a panel is a
-            // transpose, done in blocks of registers where there are AVX registers.
-            long k = 0;
-            if (rows == MR) k = pack_transposed_blocks(panel, a + (i0 + p) * lda, lda, k0, kc);
-            for (long i = 0; i < rows; ++i) {
-                const S* src = a + k0 + (i0 + p + i) * lda;
-                for (long kk = k; kk < kc; ++kk) panel[kk * MR + i] = src[kk];
-            }
-            for (long i = rows; i < MR; ++i)
-                for (long kk = 0; kk < kc; ++kk) panel[kk * MR + i] = S(0);
+        // op(A)(i, k) = a[k + i·lda]: rows of op(A) are contiguous in k, so a panel is a
+        // transpose, done in blocks of registers where there are AVX registers.
+        long k = 0;
+        if (rows == MR) k = pack_transposed_blocks(panel, a + (i0 + p) * lda, lda, k0, kc);
+        for (long i = 0; i < rows; ++i) {
+            const S* src = a + k0 + (i0 + p + i) * lda;
+            for (long kk = k; kk < kc; ++kk) panel[kk * MR + i] = src[kk];
         }
+        for (long i = rows; i < MR; ++i)
+            for (long kk = 0; kk < kc; ++kk) panel[kk * MR + i] = S(0);
     }
 }
 
@@ -359,24 +368,16 @@ void packed_gemm(long m, long n, long depth, const S* a, long lda, bool trans_a,
         pack_b(buf.b.data(), b, ldb, trans_b, k0, kc, 0, n);
         for (long i0 = 0; i0 < m; i0 += MC) {
             const long mc = std::min(MC, m - i0);
-            // A column-major op(A) (not transposed) already holds each panel's rows contiguous
-            // for every k: its full panels are read in place, which saves a copy of the weights
-            // in the forward pass. Partial panels, and transposed A, are packed.
-            const bool in_place = !trans_a;
-            if (!in_place) {
-                pack_a(buf.a.data(), a, lda, trans_a, i0, mc, k0, kc);
-            } else if (mc % MR != 0) {
-                const long full = mc / MR * MR;
-                pack_a(buf.a.data() + full * kc, a, lda, false, i0 + full, mc - full, k0, kc);
-            }
+            // A is always packed. Reading a column-major A in place saves the copy but walks kc
+            // columns a stride apart for every panel, which on a 1200-wide layer touches some
+            // 700 pages per panel: 38 against 75 GFLOP/s for the packed block (Zen 3, AVX2).
+            pack_a(buf.a.data(), a, lda, trans_a, i0, mc, k0, kc);
             for (long q = 0; q < n; q += NR) {
                 const S* bp = buf.b.data() + q * kc;
                 const long cols = std::min(NR, n - q);
                 for (long p = 0; p < mc; p += MR) {
                     const long rows = std::min(MR, mc - p);
-                    const bool direct = in_place && rows == MR;
-                    const S* ap = direct ? a + (i0 + p) + k0 * lda : buf.a.data() + p * kc;
-                    micro_kernel(kc, ap, direct ? lda : MR, bp, c + (i0 + p) + q * ldc, ldc, rows,
+                    micro_kernel(kc, buf.a.data() + p * kc, bp, c + (i0 + p) + q * ldc, ldc, rows,
                                  cols, overwrite && first);
                 }
             }
