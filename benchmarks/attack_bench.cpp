@@ -5,7 +5,8 @@
 // enough that its batches run all their steps.
 //
 //   attack_bench --data DIR --out DIR [--samples N] [--jsma-samples N] [--repeats R]
-//                [--threads T]
+//                [--threads T] [--batch B]
+// --batch is FGSM's and PGD's batch size (default 256; JSMA's stays 100).
 // Prints one JSON object per line: {"attack": …, "seconds": …, "success_rate": …, …}.
 
 #include <chrysalis/attacks.hpp>
@@ -25,6 +26,7 @@ using Net = cy::Sequential<cy::Dense<784, 300>, cy::ReLU, cy::Dense<300, 100>, c
 int main(int argc, char** argv) try {
     std::string data_dir = "data/mnist-digits", out_dir;
     Eigen::Index samples = 1000, jsma_samples = 100;
+    Eigen::Index batch = 256;
     int repeats = 3, threads = 1;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -38,11 +40,13 @@ int main(int argc, char** argv) try {
             jsma_samples = std::stol(argv[++i]);
         } else if (a == "--repeats" && i + 1 < argc) {
             repeats = std::max(1, std::stoi(argv[++i]));
+        } else if (a == "--batch" && i + 1 < argc) {
+            batch = std::stol(argv[++i]);
         } else if (a == "--threads" && i + 1 < argc) {
             threads = std::stoi(argv[++i]);
         } else {
             std::cout << "usage: attack_bench --data DIR --out DIR [--samples N] "
-                         "[--jsma-samples N] [--repeats R] [--threads T]\n";
+                         "[--jsma-samples N] [--repeats R] [--threads T] [--batch B]\n";
             return a == "--help" ? 0 : 2;
         }
     }
@@ -87,9 +91,11 @@ int main(int argc, char** argv) try {
             "\"mean_l0\": %.6f}\n",
             name, best, long(r.adversarial.cols()), r.success_rate, r.mean_linf, r.mean_l0);
     };
-    time("fgsm", [&] { return cy::fgsm(net, x, y, {.epsilon = 0.1}); });
-    time("pgd",
-         [&] { return cy::pgd(net, x, y, {.epsilon = 0.002, .step_size = 0.0005, .steps = 40}); });
+    time("fgsm", [&] { return cy::fgsm(net, x, y, {.epsilon = 0.1, .batch_size = batch}); });
+    time("pgd", [&] {
+        return cy::pgd(net, x, y,
+                       {.epsilon = 0.002, .step_size = 0.0005, .steps = 40, .batch_size = batch});
+    });
     time("jsma", [&] { return cy::jsma(net, xj, yj, tj, {.gamma = 0.145}); });
     return 0;
 } catch (const std::exception& e) {

@@ -6,24 +6,25 @@ exports its weights (export_npy) and times the three attacks (the best of --repe
 first --samples test digits (JSMA: --jsma-samples), labelled with the network's own predictions
 (JSMA's target: prediction + 1 mod 10). This script then loads the same weights into PyTorch and
 times the same attacks, written the same way:
-  FGSM  eps 0.1, one step, cross-entropy, batch 256;
-  PGD   eps 0.002, step 0.0005, 40 steps, cross-entropy, batch 256 (samples stop at their first
-        misclassified iterate; a batch stops when all have);
+  FGSM  eps 0.1, one step, cross-entropy, batch --batch (default 256);
+  PGD   eps 0.002, step 0.0005, 40 steps, cross-entropy, batch --batch (samples stop at their
+        first misclassified iterate; a batch stops when all have);
   JSMA  gamma 0.145, theta = +1, pairs, the softmax Jacobian (two backward passes per
         iteration: the target's row and the sum of the others'), batch 100.
-The parameters do not require gradients in PyTorch (only the input does); chrysalis's backward
-also computes the parameter gradients, which the attacks do not need.
+The parameters do not require gradients in PyTorch (only the input does); chrysalis's attacks
+use Sequential::backward_input, which skips the parameter gradients too.
 
 PyTorch runs at its best: a child process with OMP_WAIT_POLICY=PASSIVE and without
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE; both engines get --threads threads. One run each, never at
 the same time.
 
     /usr/bin/python3 benchmarks/compare_attacks.py [--bin build/release/benchmarks/attack_bench]
-        [--data data/mnist-digits] [--threads 1] [--repeats 3]
+        [--data data/mnist-digits] [--threads 1] [--repeats 3] [--batch 256] [--samples 1000]
 
 PyTorch needs Debian's python3-torch *and* libopenblas0-pthread: without the latter its BLAS is
-the reference one (torch.__config__ says BLAS_INFO=generic; 2 GFLOP/s), which makes any ratio
-meaningless. Figures: docs/performance.md, "Adversarial attacks".
+the reference one (about 2 GFLOP/s), which makes any ratio meaningless. torch.__config__ says
+BLAS_INFO=generic either way (Debian picks the library at run time): check with
+`update-alternatives --display libblas.so.3-x86_64-linux-gnu`, which must point to openblas. Figures: docs/performance.md, "Adversarial attacks".
 """
 import argparse
 import gzip
@@ -154,8 +155,8 @@ def worker(args):
               flush=True)
 
     nj = min(args.jsma_samples, len(x_all))
-    timed("fgsm", lambda: linf(x_all, y_all, 0.1, 0.1, 1, 256), len(x_all))
-    timed("pgd", lambda: linf(x_all, y_all, 0.002, 0.0005, 40, 256), len(x_all))
+    timed("fgsm", lambda: linf(x_all, y_all, 0.1, 0.1, 1, args.batch), len(x_all))
+    timed("pgd", lambda: linf(x_all, y_all, 0.002, 0.0005, 40, args.batch), len(x_all))
     timed("jsma", lambda: jsma(x_all[:nj], y_all[:nj], (y_all[:nj] + 1) % 10, 0.145, 100), nj)
 
 
@@ -171,6 +172,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--samples", type=int, default=1000)
+    ap.add_argument("--batch", type=int, default=256, help="FGSM's and PGD's batch size")
     ap.add_argument("--jsma-samples", type=int, default=100)
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--weights", help=argparse.SUPPRESS)
@@ -183,14 +185,15 @@ def main():
         env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
         ours = run([args.bin, "--data", args.data, "--out", weights, "--threads", threads,
                     "--samples", str(args.samples), "--jsma-samples", str(args.jsma_samples),
-                    "--repeats", str(args.repeats)], env)
+                    "--repeats", str(args.repeats), "--batch", str(args.batch)], env)
         torch_env = dict(env, OMP_WAIT_POLICY="PASSIVE")
         for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
             torch_env.pop(k, None)
         theirs = run([sys.executable, os.path.abspath(__file__), "--worker", "--weights", weights,
                       "--data", args.data, "--threads", threads, "--repeats",
                       str(args.repeats), "--samples", str(args.samples), "--jsma-samples",
-                      str(args.jsma_samples)], torch_env)
+                      str(args.jsma_samples), "--batch", str(args.batch)], torch_env)
+    print(f"batch {args.batch} (FGSM, PGD), {threads} thread(s)")
     print(f"{'attack':6} {'samples':>7} {'chrysalis s':>12} {'PyTorch s':>10} {'ratio':>7}"
           f"  success chrysalis / PyTorch")
     for a, b in zip(ours, theirs):

@@ -195,7 +195,8 @@ int main(int argc, char** argv) try {
     const cy::Matrix<float> soft = cy::predict_logits(teacher, transfer);
     const cy::Dataset<float> hard = cy::hard_targets(transfer, soft);
     long agree = 0;
-    for (std::size_t j = 0; j < hard.labels.size(); ++j) agree += hard.labels[j] == transfer.labels[j];
+    for (std::size_t j = 0; j < hard.labels.size(); ++j)
+        agree += hard.labels[j] == transfer.labels[j];
     std::printf("the teacher's predictions agree with %.1f%% of the transfer set's labels\n",
                 100.0 * double(agree) / double(transfer.size()));
     acc.clear();
@@ -270,7 +271,7 @@ int main(int argc, char** argv) try {
     std::printf(
         "models saved in %s/ (teacher, student-scratch, student-hard, student-distilled "
         ".chrysalis)\n",
-                std::filesystem::absolute(o.out).string().c_str());
+        std::filesystem::absolute(o.out).string().c_str());
     return 0;
 } catch (const std::exception& e) {
     std::fprintf(stderr, "distill_fashion_mnist: %s\n", e.what());

@@ -156,8 +156,8 @@ int main(int argc, char** argv) try {
     const cy::Matrix<float> soft_78 = cy::predict_logits(teacher, only78);
     const double n = double(test.size());
 
-    Stat scratch_e, hard_e, distilled_e, no3_e, no3_e3, no3_paper, no3_paper3, no3_shift, no3_chosen,
-        no3_chosen3, e78, e78_paper, e78_shift, e78_chosen;
+    Stat scratch_e, hard_e, distilled_e, no3_e, no3_e3, no3_paper, no3_paper3, no3_shift,
+        no3_chosen, no3_chosen3, e78, e78_paper, e78_shift, e78_chosen;
     long count3 = 0;
     for (int k = 0; k < seeds; ++k) {
         const std::uint64_t s = seed + 2 + 10 * std::uint64_t(k);

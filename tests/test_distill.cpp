@@ -196,8 +196,8 @@ TEST_CASE("hard_targets relabels a data set with the teacher's predictions", "[d
     Matrix<float> bad = z;
     bad(4, 17) = std::numeric_limits<float>::quiet_NaN();
     CHECK_THROWS_AS(hard_targets(d, bad), ValueError);
-    CHECK_THROWS_WITH(hard_targets(d, bad), Catch::Contains("chrysalis::hard_targets") &&
-                                                Catch::Contains("sample 17"));
+    CHECK_THROWS_WITH(hard_targets(d, bad),
+                      Catch::Contains("chrysalis::hard_targets") && Catch::Contains("sample 17"));
 }
 
 TEST_CASE("distilling from a teacher network and from soft targets both learn", "[distill]") {

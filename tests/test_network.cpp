@@ -150,6 +150,53 @@ TEST_CASE("wrongly shaped batches are rejected with the widths named", "[network
                       "forward produced 2 x 6");
 }
 
+namespace {
+/// Dense without the optional backward_input: Sequential::backward_input must fall back to its
+/// backward (and so overwrite its parameter gradients).
+struct DenseWithoutInputOnly : Dense<8, 3, double> {
+    static std::string name() { return "DenseWithoutInputOnly"; }
+    void backward_input() = delete;
+};
+}  // namespace
+
+TEST_CASE("backward_input gives backward's input gradient and leaves parameter gradients be",
+          "[network]") {
+    Small net(Seed{9});
+    const Matrix<double> x = random_matrix(4, 5, 10), d = random_matrix(3, 5, 11);
+    net.forward(x, Mode::training);
+    net.backward(d, true);
+    const Matrix<double> full = net.input_gradient();
+    // Stale parameter gradients, from another batch: backward_input must not touch them.
+    net.forward(random_matrix(4, 5, 12), Mode::training);
+    net.backward(random_matrix(3, 5, 13));
+    const Matrix<double> dw0 = net.layer<0>().weight_gradient(),
+                         dw2 = net.layer<2>().weight_gradient();
+    const Vector<double> db2 = net.layer<2>().bias_gradient();
+    net.forward(x, Mode::training);
+    net.backward_input(d);
+    REQUIRE(net.input_gradient().cols() == 5);
+    // The same products in the same order: identical, not merely close.
+    CHECK(Matrix<double>(net.input_gradient()) == full);
+    CHECK(net.layer<0>().weight_gradient() == dw0);
+    CHECK(net.layer<2>().weight_gradient() == dw2);
+    CHECK(net.layer<2>().bias_gradient() == db2);
+    CHECK_THROWS_AS(net.backward_input(Matrix<double>::Ones(3, 4)), ShapeError);
+
+    // A layer without backward_input gets its backward: same input gradient, its parameter
+    // gradients overwritten with this batch's.
+    Sequential<Dense<4, 8, double>, Tanh, DenseWithoutInputOnly> other(Seed{9});
+    other.forward(x, Mode::training);
+    other.backward(d, true);
+    const Matrix<double> dw_this = other.layer<2>().weight_gradient();
+    CHECK(Matrix<double>(other.input_gradient()) == full);
+    other.forward(random_matrix(4, 5, 12), Mode::training);
+    other.backward(random_matrix(3, 5, 13));
+    other.forward(x, Mode::training);
+    other.backward_input(d);
+    CHECK(Matrix<double>(other.input_gradient()) == full);
+    CHECK(other.layer<2>().weight_gradient() == dw_this);
+}
+
 TEST_CASE("the input gradient is computed only when asked", "[network]") {
     Small net(Seed{9});
     const Matrix<double> x = random_matrix(4, 3, 10);

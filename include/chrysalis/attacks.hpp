@@ -7,7 +7,8 @@
 //
 // Every attack runs a whole features × N set through the caller's network in batches, in
 // Mode::inference (dropout off), with work buffers made once per call. It never changes a
-// parameter; each backward overwrites the network's parameter gradients, as any backward does.
+// parameter, and differentiates through Sequential::backward_input, which leaves the parameter
+// gradients as they were (bar a custom layer without backward_input; see docs/attacks.md).
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
@@ -22,6 +23,7 @@
 
 #include "chrysalis/config.hpp"
 #include "chrysalis/dataset.hpp"
+#include "chrysalis/detail/input_backward.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/labels.hpp"
 #include "chrysalis/random.hpp"
@@ -269,14 +271,16 @@ AttackResult<typename Net::scalar_type> linf_attack(
             (x.middleCols(b0, nb).template cast<S>().array() - S(epsilon)).max(S(lo)).matrix();
         high.leftCols(nb) =
             (x.middleCols(b0, nb).template cast<S>().array() + S(epsilon)).min(S(hi)).matrix();
-        {
-            const auto z = net.forward(xa, Mode::inference);
+        // Which samples count (the clean input correctly classified): from a forward of the
+        // clean batch, which without a random start is also the first step's forward.
+        const auto count = [&](const auto& z) {
             for (Eigen::Index b = 0; b < nb; ++b) {
                 const bool ok = arg_max(z.col(b)) == yb[std::size_t(b)];
                 r.counted[std::size_t(b0 + b)] = ok;
                 done[std::size_t(b)] = !ok;
             }
-        }
+        };
+        if (random_start || steps == 0) count(net.forward(xa, Mode::inference));
         if (random_start) {
             for (Eigen::Index b = 0; b < nb; ++b) {
                 if (done[std::size_t(b)]) continue;
@@ -287,6 +291,7 @@ AttackResult<typename Net::scalar_type> linf_attack(
         }
         for (int s = 0; s < steps; ++s) {
             const auto z = net.forward(xa, Mode::inference);
+            if (s == 0 && !random_start) count(z);
             auto db = d.leftCols(nb);
             attack_objective(z, yb, tb, loss, kappa, db, nullptr);
             bool any = false;
@@ -299,7 +304,7 @@ AttackResult<typename Net::scalar_type> linf_attack(
                     any = true;
             }
             if (!any) break;
-            net.backward(db, true);
+            detail::input_backward(net, db);
             const auto g = net.input_gradient();
             // x ← clip(x + α·sign(∇ₓℓ), max(lo, x − ε), min(hi, x + ε)); sign(0) = 0.
             xa = (xa.array() + S(step) * g.array().sign())
@@ -342,7 +347,7 @@ std::vector<double> attack_gradient_of(Net& net, const Eigen::MatrixBase<Derived
     Matrix<typename Net::scalar_type> d(Net::output_size, x.cols());
     const auto z = net.forward(x, Mode::inference);
     attack_objective(z, y, targets, loss, kappa, d, values.data());
-    net.backward(d, true);
+    detail::input_backward(net, d);
     gradient = net.input_gradient();
     return values;
 }
@@ -389,7 +394,7 @@ AttackResult<typename Net::scalar_type> pgd_of(Net& net, const Eigen::MatrixBase
 /// Requires: `x` features × B with features = Net::input_size (any Eigen expression of the
 ///   network's scalar); `labels` a LabelRange of B labels in [0, Net::output_size).
 /// Ensures: `gradient` is resized to features × B and overwritten; the network's parameters are
-///   unchanged, its parameter gradients overwritten (one backward).
+///   unchanged (one backward_input; see the note at the top of this file on their gradients).
 /// Throws: ShapeError for a wrong input width or label count; ValueError for a label out of
 ///   range or a negative or non-finite κ — each naming chrysalis::attack_gradient.
 template <class Net, class Derived, LabelRange Labels>
@@ -422,8 +427,8 @@ std::vector<double> attack_gradient(Net& net, const Eigen::MatrixBase<Derived>& 
 ///   `labels` N true labels in [0, Net::output_size).
 /// Ensures: an AttackResult (success rate over the samples classified correctly to begin with;
 ///   mean_linf over the successful ones, ≤ ε); samples misclassified to begin with are returned
-///   unchanged; the network's parameters unchanged (its parameter gradients overwritten). ε = 0
-///   returns x itself.
+///   unchanged; the network's parameters unchanged (their gradients too, bar a custom layer without
+///   backward_input). ε = 0 returns x itself.
 /// Throws: ShapeError for a wrong input width or label count; ValueError for ε or κ negative or
 ///   not finite, lo ≥ hi or non-finite, batch_size < 1, an input outside the box (or NaN), a
 ///   label out of range — each naming chrysalis::fgsm and the parameter.
@@ -493,7 +498,8 @@ AttackResult<typename Net::scalar_type> pgd(Net& net, const Eigen::MatrixBase<De
 ///   from the sample's label.
 /// Ensures: an AttackResult: success = classified as the target; at most ⌊γ·features⌋ features
 ///   of each sample changed; mean_l0 (the fraction of features changed) and mean_l2 over the
-///   successful samples; parameters unchanged (parameter gradients overwritten).
+///   successful samples; parameters unchanged (their gradients too, bar a custom layer without
+///   backward_input).
 /// Throws: ShapeError for a wrong input width or a label or target count other than N;
 ///   ValueError for γ outside (0, 1], a bad box or batch size, an input outside the box, a label
 ///   or target out of range, a target equal to its label — each naming chrysalis::jsma.
@@ -563,7 +569,7 @@ AttackResult<typename Net::scalar_type> jsma(Net& net, const Eigen::MatrixBase<D
                 for (Eigen::Index k = 0; k < classes; ++k)
                     db(k, b) = active[std::size_t(b)] ? pt * ((k == tb) - p(k, b)) : S(0);
             }
-            net.backward(db, true);
+            detail::input_backward(net, db);
             ja.leftCols(nb) = net.input_gradient();
             for (Eigen::Index b = 0; b < nb; ++b) {
                 const int tb = t[std::size_t(b0 + b)];
@@ -573,7 +579,7 @@ AttackResult<typename Net::scalar_type> jsma(Net& net, const Eigen::MatrixBase<D
                                    ? (k != tb ? p(k, b) : S(0)) - p(k, b) * (S(1) - pt)
                                    : S(0);
             }
-            net.backward(db, true);
+            detail::input_backward(net, db);
             jb.leftCols(nb) = net.input_gradient();
             for (Eigen::Index b = 0; b < nb; ++b) {
                 if (!active[std::size_t(b)]) continue;

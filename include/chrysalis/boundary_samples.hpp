@@ -26,6 +26,7 @@
 #include "chrysalis/config.hpp"
 #include "chrysalis/dataset.hpp"
 #include "chrysalis/detail/data_checks.hpp"
+#include "chrysalis/detail/input_backward.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/losses.hpp"
 #include "chrysalis/optimizer_state.hpp"
@@ -233,7 +234,7 @@ BoundarySamples<typename Net::scalar_type> generate_boundary_samples(
             still.push_back(a);
         }
         if (still.empty()) break;
-        teacher.backward(d.leftCols(m), true);
+        detail::input_backward(teacher, d.leftCols(m));
         const auto g = teacher.input_gradient();
         std::vector<Eigen::Index> next;
         for (const Eigen::Index a : still) {
@@ -305,9 +306,10 @@ void check_bases(const Eigen::MatrixBase<Derived>& bases, const char* what) {
 ///
 ///   auto s = boundary_samples(teacher, x, classes, targets, BssOptions{.step_size = 0.1});
 ///
-/// Requires: `teacher` a Sequential (any Net with forward, backward(d, true), input_gradient),
-///   float or double; it is run in inference mode, so dropout is the identity; its parameter
-///   gradients are overwritten, its parameters and outputs are not changed.
+/// Requires: `teacher` a Sequential (any Net with forward, backward(d, true) or backward_input(d),
+///   and input_gradient), float or double; it is run in inference mode, so dropout is the
+///   identity; its parameters are not changed, nor its parameter gradients (backward_input),
+///   bar those of a custom layer without backward_input.
 /// Ensures: returns n samples in the input order with their base and target classes, steps,
 ///   final gaps z_b − z_k and `reached` = (0 ≥ gap ≥ −margin and no class above k). A sample
 ///   whose gap is ≤ 0 to begin with is returned unchanged after 0 steps.
@@ -375,7 +377,7 @@ struct BoundarySimilarity {
 /// BoundarySimilarity) between two networks of the same input and output widths, on the first
 /// max_bases samples of `data` both classify correctly, the targets chosen from the first
 /// network's logits as options.target says.
-/// Requires: networks as for boundary_samples (their parameter gradients are overwritten).
+/// Requires: networks as for boundary_samples.
 /// Ensures: a network with itself gives magsim = angsim = 1 (to rounding) on every pair.
 /// Throws: ValueError for max_bases < 1 or a bad option, ShapeError/ValueError for data that
 ///   does not fit the networks (as accuracy), each naming chrysalis::boundary_similarity.
@@ -498,8 +500,8 @@ struct WithExtraGradient {
 ///   see a wrapper of `optimizer` with its name and state). Each batch costs, besides the
 ///   distillation step, up to max_steps teacher forward/backward passes on its bases.
 /// Ensures: only the student's parameters (and `optimizer`'s state) change; the teacher's
-///   parameter gradients are overwritten. With weight = 0 every batch is distill's, bar the
-///   order of the update (after backward rather than inside it).
+///   parameter gradients are left as boundary_samples leaves them. With weight = 0 every batch is
+///   distill's, bar the order of the update (after backward rather than inside it).
 /// Throws: as distill; ValueError for a bad BssOptions field (naming it and
 ///   chrysalis::distill_with_boundary_samples).
 template <class Net, class Teacher, class KD, class Optimizer, class... Observers>

@@ -240,7 +240,29 @@ class Sequential {
         backward_layers(on_gradients, std::make_index_sequence<depth>{});
     }
 
-    /// ∂loss/∂input from the last backward(…, true): input_size × B.
+    /// Backpropagates d_output (as backward does) for ∂loss/∂input alone, read with
+    /// input_gradient(): what input-gradient attacks and boundary samples need. Layers with the
+    /// optional backward_input (every shipped layer) skip their parameter gradients and leave
+    /// them as they were, so a step costs the products of forward plus one per layer instead of
+    /// two; a layer without it runs its backward, overwriting its parameter gradients. Throws
+    /// chrysalis::ShapeError as backward does.
+    template <class Derived>
+    void backward_input(const Eigen::MatrixBase<Derived>& d_output) {
+        if (d_output.rows() != output_size || d_output.cols() != batch_) {
+            throw ShapeError(
+                detail::concat("chrysalis::Sequential::backward_input: the output gradient is ",
+                               d_output.rows(), " x ", d_output.cols(),
+                               " but the last forward produced ", output_size, " x ", batch_));
+        }
+        grad_[depth].leftCols(batch_) = d_output;
+        want_input_gradient_ = true;
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (backward_input_layer<depth - 1 - I>(), ...);
+        }
+        (std::make_index_sequence<depth>{});
+    }
+
+    /// ∂loss/∂input from the last backward(…, true) or backward_input: input_size × B.
     [[nodiscard]] ConstMatrixRef<Scalar> input_gradient() const {
         return grad_[0].leftCols(want_input_gradient_ ? batch_ : 0);
     }
@@ -340,6 +362,17 @@ class Sequential {
             std::size_t block = first_block<I>();
             layer.visit_parameters([&](auto& p, auto& g) { on_gradients(p, g, block++); });
         }
+    }
+    template <std::size_t I>
+    void backward_input_layer() {
+        auto& layer = std::get<I>(layers_);
+        const ConstMatrixRef<Scalar> x(act_[I].leftCols(batch_)), y(act_[I + 1].leftCols(batch_)),
+            dy(grad_[I + 1].leftCols(batch_));
+        MatrixRef<Scalar> dx(grad_[I].leftCols(batch_));
+        if constexpr (detail::has_backward_input<std::remove_cvref_t<decltype(layer)>, Scalar>)
+            layer.backward_input(x, y, dy, dx);
+        else
+            layer.backward(x, y, dy, dx);
     }
     /// The number visit_parameters gives layer I's first parameter block.
     template <std::size_t I>

@@ -39,6 +39,15 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 ///     is not wanted (the first layer of a network).
 ///   Ensures: dx = ∂loss/∂x unless dx is empty; the layer's parameter gradients ∂loss/∂θ are
 ///     overwritten (not accumulated). Allocates nothing once the batch size has been seen.
+///
+/// Optionally:
+/// void backward_input(ConstMatrixRef<Scalar> x, ConstMatrixRef<Scalar> y,
+///                     ConstMatrixRef<Scalar> dy, MatrixRef<Scalar> dx)
+///   Requires: as backward, with dx input_size × B (never empty).
+///   Ensures: dx = ∂loss/∂x, exactly as backward computes it; the parameter gradients are left
+///     as they were. Sequential::backward_input uses it (input-gradient attacks, boundary
+///     samples: they need ∂loss/∂input only); a layer with parameters that lacks it is given
+///     backward instead, which costs its parameter gradients and overwrites them.
 template <class L, class Scalar = float>
 concept Layer = requires(L& layer, ConstMatrixRef<Scalar> x, MatrixRef<Scalar> y, Mode mode) {
     { L::input_size } -> std::convertible_to<int>;
@@ -46,6 +55,14 @@ concept Layer = requires(L& layer, ConstMatrixRef<Scalar> x, MatrixRef<Scalar> y
     layer.forward(x, y, mode);
     layer.backward(x, x, x, y);
 };
+
+namespace detail {
+/// Whether L has the optional backward_input of the Layer contract.
+template <class L, class Scalar>
+concept has_backward_input = requires(L& layer, ConstMatrixRef<Scalar> x, MatrixRef<Scalar> y) {
+    layer.backward_input(x, x, x, y);
+};
+}  // namespace detail
 
 namespace detail {
 /// A visitor of the shape visit_parameters receives: f(parameter, gradient).

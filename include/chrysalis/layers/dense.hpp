@@ -68,6 +68,12 @@ class Dense {
         if (dx.size() != 0) input_gemm_.run(dx, w_, detail::Op::transpose, dy, detail::Op::none);
     }
 
+    /// dx = Wᵀ·dy only: W's and b's gradients are left as they were (see the Layer contract).
+    void backward_input(ConstMatrixRef<Scalar> /*x*/, ConstMatrixRef<Scalar> /*y*/,
+                        ConstMatrixRef<Scalar> dy, MatrixRef<Scalar> dx) {
+        input_gemm_.run(dx, w_, detail::Op::transpose, dy, detail::Op::none);
+    }
+
     /// Calls f(parameter, gradient) for W, then b.
     template <class F>
     void visit_parameters(F&& f) {
