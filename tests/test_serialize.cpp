@@ -326,13 +326,42 @@ TEST_CASE("saving into a directory that does not exist throws IoError and create
     CHECK(dir.entries().empty());
 }
 
+TEST_CASE("saving onto a directory is refused before writing, and the directory is kept",
+          "[serialize]") {
+    TempDir dir;
+    const std::string path = dir.file("occupied");
+    fs::create_directory(path);
+    write_bytes(dir.file("occupied/keep.txt"), "kept");
+    const std::string message = message_of<IoError>([&] { save(FloatNet{}, path); });
+    CHECK_THAT(message, Contains("chrysalis::save: cannot write '" + path +
+                                 "': it is a directory; only a regular file is replaced"));
+    CHECK(dir.entries() == std::vector<std::string>{"occupied"});
+    CHECK(read_bytes(dir.file("occupied/keep.txt")) == "kept");
+}
+
+namespace {
+std::string directory_to_create;  // for the hook below, a plain function pointer
+}
+
 TEST_CASE("a save that fails after writing removes its temporary and keeps what was there",
           "[serialize]") {
     TempDir dir;
     const std::string path = dir.file("occupied");
-    fs::create_directory(path);  // rename() cannot replace a directory by a file
-    write_bytes(dir.file("occupied/keep.txt"), "kept");
-    const std::string message = message_of<IoError>([&] { save(FloatNet{}, path); });
+    // The target becomes a directory while the save is writing (after the check at the start),
+    // so rename() fails: the temporary must go and the directory stay.
+    directory_to_create = path;
+    detail::test_hooks::after_partial_write = [](const std::string&) {
+        fs::create_directory(directory_to_create);
+        write_bytes(directory_to_create + "/keep.txt", "kept");
+    };
+    std::string message;
+    try {
+        message = message_of<IoError>([&] { save(FloatNet{}, path); });
+    } catch (...) {
+        detail::test_hooks::after_partial_write = nullptr;
+        throw;
+    }
+    detail::test_hooks::after_partial_write = nullptr;
     CHECK_THAT(message, Contains("chrysalis::save: cannot write '" + path + "': rename: "));
     CHECK(dir.entries() == std::vector<std::string>{"occupied"});
     CHECK(read_bytes(dir.file("occupied/keep.txt")) == "kept");

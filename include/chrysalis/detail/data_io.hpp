@@ -5,6 +5,7 @@
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -45,19 +46,25 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
 class InputFile {
   public:
     InputFile(std::string path, std::string_view what) : path_(std::move(path)), what_(what) {
-        std::error_code ec;
-        const auto status = std::filesystem::status(path_, ec);
-        if (status.type() == std::filesystem::file_type::not_found)
-            throw IoError(prefix() + "cannot open for reading: no such file");
-        if (status.type() == std::filesystem::file_type::directory)
-            throw IoError(prefix() + "cannot open for reading: it is a directory, not a file");
+        // A regular file only, checked on the open descriptor: a FIFO would block and a device
+        // such as /dev/zero never ends (see open_regular_file).
+        std::string why;
+        int error = 0;
+        const int fd = open_regular_file(path_, why, error);
+        if (fd < 0) {
+            throw IoError(prefix() + "cannot open for reading: " +
+                          (error == ENOENT ? std::string("no such file") : why));
+        }
+        struct stat info {};
+        size_ = ::fstat(fd, &info) == 0 ? std::uint64_t(info.st_size) : 0;
         errno = 0;
-        file_ = gzopen(path_.c_str(), "rb");
-        if (file_ == nullptr)
-            throw IoError(prefix() + "cannot open for reading: " + os_reason(errno));
+        file_ = gzdopen(fd, "rb");
+        if (file_ == nullptr) {
+            const int gz_error = errno;
+            ::close(fd);
+            throw IoError(prefix() + "cannot open for reading: " + os_reason(gz_error));
+        }
         gzbuffer(file_, 1u << 17);
-        const auto size = std::filesystem::file_size(path_, ec);
-        size_ = ec ? 0 : std::uint64_t(size);
         compressed_ = gzdirect(file_) == 0;
     }
     InputFile(const InputFile&) = delete;

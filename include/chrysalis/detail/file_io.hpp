@@ -32,11 +32,59 @@ inline std::string errno_text(int error) {
     return std::generic_category().message(error);
 }
 
+/// What a file of this mode is, for messages: "a directory", "a FIFO (named pipe)", …
+inline const char* file_kind(mode_t mode) {
+    if (S_ISREG(mode)) return "a regular file";
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    if (S_ISLNK(mode)) return "a symbolic link";
+    return "not a regular file";
+}
+
+/// Opens `path` (symbolic links followed) for reading if it is a regular file, at once: the open
+/// does not block (a FIFO would wait for a writer) and anything but a regular file — a FIFO, a
+/// device such as /dev/zero that never ends, a directory, a socket — is refused before a byte is
+/// read. Returns the descriptor, in blocking mode; on failure returns -1 with `why` set: the
+/// operating system's reason (then `error` is its errno, else 0), "it is a directory, not a
+/// file" or "it is a FIFO (named pipe), not a regular file" and the like.
+inline int open_regular_file(const std::string& path, std::string& why, int& error) {
+    error = 0;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        error = errno;
+        why = errno_text(error);
+        return -1;
+    }
+    struct stat info {};
+    if (::fstat(fd, &info) != 0) {
+        error = errno;
+        why = errno_text(error);
+        ::close(fd);
+        return -1;
+    }
+    if (!S_ISREG(info.st_mode)) {
+        why = S_ISDIR(info.st_mode)
+                  ? std::string("it is a directory, not a file")
+                  : concat("it is ", file_kind(info.st_mode), ", not a regular file");
+        ::close(fd);
+        return -1;
+    }
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags >= 0) (void)::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    return fd;
+}
+
 /// Reads the whole file at `path`.
-/// Throws IoError "<what>: cannot read '<path>': <reason>" if it cannot be opened or read.
+/// Throws IoError "<what>: cannot read '<path>': <reason>" if it cannot be opened or read, or is
+/// not a regular file (see open_regular_file: a FIFO or a device is refused at once).
 inline std::string read_file(const std::string& path, std::string_view what) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw IoError(concat(what, ": cannot read '", path, "': ", errno_text(errno)));
+    std::string why;
+    int open_error = 0;
+    const int fd = open_regular_file(path, why, open_error);
+    if (fd < 0) throw IoError(concat(what, ": cannot read '", path, "': ", why));
     std::string bytes;
     struct stat info {};
     if (::fstat(fd, &info) == 0 && info.st_size > 0) bytes.reserve(std::size_t(info.st_size));
@@ -70,21 +118,66 @@ inline void (*after_partial_write)(const std::string& temporary) = nullptr;
 
 }  // namespace test_hooks
 
-/// A file replaced atomically: the bytes go to a temporary "<path>.tmp-<pid>-<n>" in the same
-/// directory (n counts this process's temporaries, so threads never share one); commit() fsyncs
-/// it, renames it over `path` (atomic on POSIX file systems) and fsyncs the directory. A crash at
-/// any moment leaves either the old file or the new one, never a mixture; it may leave the
-/// temporary behind, which is harmless: no loader reads it and no later save reuses its name
-/// while its process lives (a reused pid truncates it first).
+/// Where a save to `path` lands: `path` itself, or — when it is a symbolic link — the file the
+/// chain of links ends at (relative links resolved from their own directory), so that saving
+/// through a link replaces its target and keeps the link. Returns the target; throws IoError
+/// "<what>: cannot write '<path>': it is <kind>; only a regular file is replaced" when the
+/// target exists and is not a regular file (a directory, a FIFO, a device: replacing a device
+/// node by a regular file would break it), and for a loop of links.
+inline std::string save_target(const std::string& path, std::string_view what) {
+    std::string target = path;
+    for (int hops = 0; hops < 40; ++hops) {
+        struct stat info {};
+        if (::lstat(target.c_str(), &info) != 0) {
+            if (errno == ENOENT) return target;  // a new file (or a dangling link's target)
+            throw IoError(concat(what, ": cannot write '", path, "': ", errno_text(errno)));
+        }
+        if (S_ISREG(info.st_mode)) return target;
+        if (!S_ISLNK(info.st_mode)) {
+            throw IoError(concat(what, ": cannot write '", path, "': it is ",
+                                 file_kind(info.st_mode), "; only a regular file is replaced"));
+        }
+        std::string link(std::size_t(info.st_size > 0 ? info.st_size : 255) + 1, '\0');
+        const ::ssize_t n = ::readlink(target.c_str(), link.data(), link.size());
+        if (n < 0) throw IoError(concat(what, ": cannot write '", path, "': ", errno_text(errno)));
+        link.resize(std::size_t(n));
+        const std::filesystem::path next(link);
+        target = next.is_absolute() ? link
+                                    : (std::filesystem::path(target).parent_path() / next).string();
+    }
+    throw IoError(concat(what, ": cannot write '", path, "': ", errno_text(ELOOP)));
+}
+
+/// The name of a temporary beside `target`: "<name>.tmp-<pid>-<n>", with <name> shortened so
+/// that the whole fits NAME_MAX (255 bytes) whenever the target's own name does.
+inline std::string temporary_name(const std::string& target, unsigned long n) {
+    const std::filesystem::path p(target);
+    const std::string suffix = concat(".tmp-", ::getpid(), "-", n);
+    std::string name = p.filename().string();
+    constexpr std::size_t name_max = 255;
+    if (name.size() + suffix.size() > name_max) name.resize(name_max - suffix.size());
+    return (p.parent_path() / (name + suffix)).string();
+}
+
+/// A file replaced atomically: the bytes go to a temporary "<name>.tmp-<pid>-<n>" in the same
+/// directory (n counts this process's temporaries, so threads never share one; <name> is
+/// shortened if the whole would exceed NAME_MAX); commit() fsyncs it, renames it over the target
+/// (atomic on POSIX file systems) and fsyncs the directory. The target is `path`, or the file a
+/// symbolic link at `path` points to (the link is kept; see save_target); anything but a
+/// regular file there is refused before a byte is written. A crash at any moment leaves either
+/// the old file or the new one, never a mixture; it may leave the temporary behind, which is
+/// harmless: no loader reads it and no later save reuses its name while its process lives (a
+/// reused pid truncates it first).
 /// Destroyed without commit() (an exception, an abandoned write), it removes the temporary and
 /// leaves `path` untouched.
 /// Throws IoError "<what>: cannot write '<path>': <step>: <reason>" on any failure, after removing
 /// the temporary; `path` is then untouched.
 class AtomicFile {
   public:
-    AtomicFile(std::string path, std::string_view what) : path_(std::move(path)), what_(what) {
+    AtomicFile(std::string path, std::string_view what)
+        : path_(std::move(path)), what_(what), target_(save_target(path_, what_)) {
         static std::atomic<unsigned long> counter{0};
-        temporary_ = concat(path_, ".tmp-", ::getpid(), "-", counter.fetch_add(1));
+        temporary_ = temporary_name(target_, counter.fetch_add(1));
         fd_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
         if (fd_ < 0) {
             throw IoError(concat(what_, ": cannot write '", path_, "': cannot create '", temporary_,
@@ -121,13 +214,13 @@ class AtomicFile {
         const int closing = fd_;
         fd_ = -1;
         if (::close(closing) != 0) fail("close");
-        if (::rename(temporary_.c_str(), path_.c_str()) != 0) fail("rename");
+        if (::rename(temporary_.c_str(), target_.c_str()) != 0) fail("rename");
         committed_ = true;
         // Make the rename itself durable. The new file is complete either way, so a directory
         // that cannot be opened or synced (some file systems refuse) is not an error.
         // (Built without assigning to a string: GCC 12 reports a false -Wrestrict /
         // -Wstringop-overflow for `directory = "."` once this is inlined into its callers.)
-        const std::string parent = std::filesystem::path(path_).parent_path().string();
+        const std::string parent = std::filesystem::path(target_).parent_path().string();
         const std::string directory = parent.empty() ? std::string(".") : parent;
         const int dir = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dir >= 0) {
@@ -149,6 +242,7 @@ class AtomicFile {
 
     std::string path_;
     std::string what_;
+    std::string target_;  // path_, or where its chain of symbolic links ends
     std::string temporary_;
     int fd_ = -1;
     bool committed_ = false;
