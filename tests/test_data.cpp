@@ -6,6 +6,8 @@
 
 #include <chrysalis/data.hpp>
 
+#include "temp_dir.hpp"
+
 #include <zlib.h>
 
 #include <atomic>
@@ -38,30 +40,7 @@ namespace {
 
 using Bytes = std::vector<unsigned char>;
 
-/// A fresh directory under the system's temporary directory, removed with everything in it.
-class TempDir {
-  public:
-    TempDir() {
-        static std::atomic<unsigned> counter{0};
-        const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-        path_ = fs::temp_directory_path() /
-                ("chrysalis-test-data-" + std::to_string(std::random_device{}()) + "-" +
-                 std::to_string(stamp) + "-" + std::to_string(counter++));
-        fs::create_directories(path_);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    [[nodiscard]] std::string file(const std::string& name) const {
-        return (path_ / name).string();
-    }
-
-  private:
-    fs::path path_;
-};
+using chrysalis::test::TempDir;
 
 void write_file(const std::string& path, const Bytes& bytes) {
     std::ofstream out(path, std::ios::binary);

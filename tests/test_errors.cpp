@@ -9,6 +9,8 @@
 
 #include <chrysalis/chrysalis.hpp>
 
+#include "temp_dir.hpp"
+
 #include <zlib.h>
 
 #include <unistd.h>
@@ -57,29 +59,7 @@ std::string thrown(F&& f) {
     return "";
 }
 
-/// A fresh directory under the system's temporary directory, removed with everything in it.
-class TempDir {
-  public:
-    TempDir() {
-        static std::atomic<unsigned> counter{0};
-        path_ = fs::temp_directory_path() /
-                ("chrysalis-test-errors-" + std::to_string(::getpid()) + "-" +
-                 std::to_string(counter++) + "-" + std::to_string(std::random_device{}()));
-        fs::create_directories(path_);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    [[nodiscard]] std::string file(const std::string& name) const {
-        return (path_ / name).string();
-    }
-
-  private:
-    fs::path path_;
-};
+using chrysalis::test::TempDir;
 
 using Bytes = std::string;
 

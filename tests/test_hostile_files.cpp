@@ -12,6 +12,8 @@
 #include <chrysalis/optim.hpp>
 #include <chrysalis/serialize.hpp>
 
+#include "temp_dir.hpp"
+
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -32,34 +34,7 @@ namespace {
 
 using Net = Sequential<Dense<4, 3>, ReLU, Dense<3, 2>>;
 
-class TempDir {
-  public:
-    TempDir() {
-        path_ = fs::temp_directory_path() /
-                ("chrysalis-test-hostile-files-" + std::to_string(::getpid()) + "-" +
-                 std::to_string(std::random_device{}()));
-        fs::create_directories(path_);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    [[nodiscard]] std::string file(const std::string& name) const {
-        return (path_ / name).string();
-    }
-    [[nodiscard]] std::vector<std::string> entries() const {
-        std::vector<std::string> names;
-        for (const auto& e : fs::directory_iterator(path_))
-            names.push_back(e.path().filename().string());
-        std::sort(names.begin(), names.end());
-        return names;
-    }
-
-  private:
-    fs::path path_;
-};
+using chrysalis::test::TempDir;
 
 /// The IoError message f throws; fails the test if it throws nothing or something else. A
 /// watchdog alarm turns a hang (a loader blocked on a FIFO) into a failed test within 20 s.
