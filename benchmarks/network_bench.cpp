@@ -199,7 +199,34 @@ void distillation_loss(benchmark::State& state) {
 
 }  // namespace
 
+/// One product C = op(W)·X alone, one thread, through the layers' Gemm: the shapes of a layer's
+/// forward (op = none, W rows × depth) and input gradient (op = transpose, W depth × rows), a
+/// batch of `cols`. Isolates the packed kernel from the rest of a step.
+void gemm_product(benchmark::State& state) {
+    const Eigen::Index rows = state.range(0), cols = state.range(1), depth = state.range(2);
+    const bool transposed = state.range(3) != 0;
+    ThreadsScope scope(1);
+    Rng rng(Seed{5});
+    Matrix<float> w = transposed ? Matrix<float>(depth, rows) : Matrix<float>(rows, depth);
+    Matrix<float> x(depth, cols), c(rows, cols);
+    for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = float(rng.uniform(-1, 1));
+    for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = float(rng.uniform(-1, 1));
+    detail::Gemm<float> gemm;
+    for (auto _ : state) {
+        gemm.run(c, w, transposed ? detail::Op::transpose : detail::Op::none, x, detail::Op::none);
+        benchmark::DoNotOptimize(c.data());
+    }
+    rates(state, 2.0 * double(rows) * double(depth), cols, 1);
+}
+
 BENCHMARK(fma_peak)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(1)->UseRealTime();
+BENCHMARK(gemm_product)
+    ->ArgNames({"rows", "batch", "depth", "transposed"})
+    ->Args({300, 256, 784, 0})
+    ->Args({784, 256, 300, 1})
+    ->Args({1200, 128, 1200, 0})
+    ->Args({1200, 128, 1200, 1})
+    ->UseRealTime();
 BENCHMARK(teacher_train_step)
     ->ArgNames({"batch", "threads"})
     ->Args({128, 0})

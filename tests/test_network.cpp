@@ -180,7 +180,9 @@ TEST_CASE("backward_input gives backward's input gradient and leaves parameter g
     CHECK(net.layer<0>().weight_gradient() == dw0);
     CHECK(net.layer<2>().weight_gradient() == dw2);
     CHECK(net.layer<2>().bias_gradient() == db2);
-    CHECK_THROWS_AS(net.backward_input(Matrix<double>::Ones(3, 4)), ShapeError);
+    CHECK_THROWS_WITH(net.backward_input(Matrix<double>::Ones(3, 4)),
+                      Catch::Contains("chrysalis::Sequential::backward_input") &&
+                          Catch::Contains("3 x 4") && Catch::Contains("3 x 5"));
 
     // A layer without backward_input gets its backward: same input gradient, its parameter
     // gradients overwritten with this batch's.

@@ -230,13 +230,7 @@ class Sequential {
     template <class Derived, class F>
     void backward(const Eigen::MatrixBase<Derived>& d_output, bool input_gradient,
                   F&& on_gradients) {
-        if (d_output.rows() != output_size || d_output.cols() != batch_) {
-            throw ShapeError(detail::concat(
-                "chrysalis::Sequential::backward: the output gradient is ", d_output.rows(), " x ",
-                d_output.cols(), " but the last forward produced ", output_size, " x ", batch_));
-        }
-        grad_[depth].leftCols(batch_) = d_output;
-        want_input_gradient_ = input_gradient;
+        start_backward(d_output, input_gradient, "backward");
         backward_layers(on_gradients, std::make_index_sequence<depth>{});
     }
 
@@ -248,14 +242,7 @@ class Sequential {
     /// chrysalis::ShapeError as backward does.
     template <class Derived>
     void backward_input(const Eigen::MatrixBase<Derived>& d_output) {
-        if (d_output.rows() != output_size || d_output.cols() != batch_) {
-            throw ShapeError(
-                detail::concat("chrysalis::Sequential::backward_input: the output gradient is ",
-                               d_output.rows(), " x ", d_output.cols(),
-                               " but the last forward produced ", output_size, " x ", batch_));
-        }
-        grad_[depth].leftCols(batch_) = d_output;
-        want_input_gradient_ = true;
+        start_backward(d_output, true, "backward_input");
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (backward_input_layer<depth - 1 - I>(), ...);
         }
@@ -362,6 +349,19 @@ class Sequential {
             std::size_t block = first_block<I>();
             layer.visit_parameters([&](auto& p, auto& g) { on_gradients(p, g, block++); });
         }
+    }
+    /// What backward and backward_input share: the shape check, naming `what`, and the seed.
+    template <class Derived>
+    void start_backward(const Eigen::MatrixBase<Derived>& d_output, bool input_gradient,
+                        const char* what) {
+        if (d_output.rows() != output_size || d_output.cols() != batch_) {
+            throw ShapeError(detail::concat("chrysalis::Sequential::", what,
+                                            ": the output gradient is ", d_output.rows(), " x ",
+                                            d_output.cols(), " but the last forward produced ",
+                                            output_size, " x ", batch_));
+        }
+        grad_[depth].leftCols(batch_) = d_output;
+        want_input_gradient_ = input_gradient;
     }
     template <std::size_t I>
     void backward_input_layer() {
