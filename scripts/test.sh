@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command: installs what is missing, then configures, builds and runs the
 # whole test suite with CTest (cmake --workflow --preset release). Any extra arguments are
-# workflow presets to run instead, e.g. `scripts/test.sh asan clang`.
+# workflow presets to run instead, e.g. `scripts/test.sh asan`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
