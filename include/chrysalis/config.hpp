@@ -107,6 +107,24 @@ template <class... Parts>
     return out;
 }
 
+/// The temperatures the distillation losses, ensemble_probabilities and the boundary-sample
+/// distillation accept: T in [1e-3, 1e3]. Inside it T² ≤ 1e6 and 1/T ≤ 1e3 are exact enough in
+/// double, and the T²-scaled KL of logits that differ by O(1) is at least ~1e-6·T²/T² of its
+/// terms, far above the rounding of its sum (at T = 1e10 the KL is 1e-20, below the rounding of
+/// log Σ exp, and came out negative). Defensive distillation's T = 100 is inside.
+inline constexpr double min_temperature = 1e-3;
+inline constexpr double max_temperature = 1e3;
+inline constexpr const char* temperature_range_text = "in [0.001, 1000]";
+
+/// Throws ValueError unless `value` is a temperature in [min_temperature, max_temperature]:
+/// "chrysalis::Distillation: temperature must be in [0.001, 1000], got 1e+200".
+inline void require_temperature(double value, std::string_view what, std::string_view name) {
+    if (!(value >= min_temperature && value <= max_temperature)) {
+        throw ValueError(
+            concat(what, ": ", name, " must be ", temperature_range_text, ", got ", value));
+    }
+}
+
 /// Throws ValueError unless `value` is a finite number > 0.
 /// `what` names the function, `name` the parameter, so the message reads
 /// "chrysalis::softmax: temperature T must be a finite number > 0, got -1".
