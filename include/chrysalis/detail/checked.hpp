@@ -57,16 +57,18 @@ class Checked {
         const bool ok = R == Rule::positive       ? (std::isfinite(v) && v > 0)
                         : R == Rule::non_negative ? (std::isfinite(v) && v >= 0)
                         : R == Rule::unit_closed  ? (v >= 0 && v <= 1)
-                        : R == Rule::temperature  ? (v >= min_temperature && v <= max_temperature)
+                        : R == Rule::temperature  ? (std::isfinite(v) && v > 0)
                                                   : (v >= 0 && v < 1);
         if (!ok) {
             const char* expected = R == Rule::positive       ? "a finite number > 0"
                                    : R == Rule::non_negative ? "a finite number >= 0"
                                    : R == Rule::unit_closed  ? "in [0, 1]"
-                                   : R == Rule::temperature  ? temperature_range_text
+                                   : R == Rule::temperature  ? "a finite number > 0"
                                                              : "in [0, 1)";
             throw ValueError(concat(Name.view(), " must be ", expected, ", got ", v));
         }
+        if (R == Rule::temperature && !(v >= min_temperature && v <= max_temperature))
+            throw ValueError(concat(Name.view(), " must be ", temperature_range_text, ", got ", v));
         // A positive value must stay a positive finite number in a float network too: above
         // float's largest it is ∞ there (an lr of 1e300), below its smallest normal it is 0 or
         // loses its precision.
