@@ -75,7 +75,8 @@ struct BssOptions {
     /// Default 0.75 (the paper's code): the weight falls linearly from β₀ to 0 at this fraction
     /// of the epochs; in (0, 1].
     double decay_fraction = 0.75;
-    /// Default 3 (the paper's code): T of the term on the samples; finite and > 0.
+    /// Default 3 (the paper's code): T of the term on the samples; in [1e-3, 1e3], as
+    /// Distillation's.
     double temperature = 3.0;
 };
 
@@ -123,7 +124,7 @@ inline void check_bss_training(const BssOptions& o, const char* what) {
         throw ValueError(
             concat(what, ": decay_fraction must be in (0, 1], got ", o.decay_fraction));
     }
-    require_positive_finite(o.temperature, what, "temperature");
+    require_temperature(o.temperature, what, "temperature");
 }
 
 /// One class per column, each in [0, classes): ShapeError / ValueError naming `name`.

@@ -209,7 +209,7 @@ template <class Net, class O>
 std::string encode_checkpoint(const Net& net, const O& optimizer, const Checkpoint& info) {
     using S = typename Net::scalar_type;
     std::string out = begin_container(checkpoint_container);
-    const std::string model = encode_model(net);
+    const std::string model = encode_model(net, "chrysalis::save_checkpoint");
     put_le(out, static_cast<std::uint64_t>(model.size()));
     out += model;
     put_le(out, static_cast<std::uint32_t>(info.epoch));

@@ -48,6 +48,15 @@ template <class T>
 inline constexpr bool is_supported_scalar_v =
     std::is_same_v<std::remove_cv_t<T>, float> || std::is_same_v<std::remove_cv_t<T>, double>;
 
+/// The temperatures the distillation losses (Distillation, SoftTargetCrossEntropy, ReverseKL),
+/// ensemble_probabilities and BssOptions accept: T in [1e-3, 1e3]. Inside it 1/T and T² are
+/// finite, and the KL of logits that differ by O(1), O(1/T²) ≥ ~1e-6, stays far above the ~1e-16
+/// rounding of its terms. Outside it, T = 1e-310 made 1/T infinite (a NaN gradient), T = 1e200
+/// made T² infinite, and at T = 1e10 the KL (~1e-20) sank below the rounding of log Σ exp and came
+/// out negative. Defensive distillation's T = 100 is inside.
+inline constexpr double min_temperature = 1e-3;
+inline constexpr double max_temperature = 1e3;
+
 namespace detail {
 
 /// "float" or "double": the scalar type's name in file formats and layer names.
@@ -113,6 +122,18 @@ template <class... Parts>
 inline void require_positive_finite(double value, std::string_view what, std::string_view name) {
     if (!(value > 0.0) || !std::isfinite(value)) {
         throw ValueError(concat(what, ": ", name, " must be a finite number > 0, got ", value));
+    }
+}
+
+inline constexpr const char* temperature_range_text = "in [0.001, 1000]";
+
+/// Throws ValueError unless `value` is a temperature in [min_temperature, max_temperature]:
+/// "chrysalis::Distillation: temperature must be in [0.001, 1000], got 1e+200".
+inline void require_temperature(double value, std::string_view what, std::string_view name) {
+    require_positive_finite(value, what, name);  // the message of every positive parameter
+    if (!(value >= min_temperature && value <= max_temperature)) {
+        throw ValueError(
+            concat(what, ": ", name, " must be ", temperature_range_text, ", got ", value));
     }
 }
 

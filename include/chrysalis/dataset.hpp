@@ -74,8 +74,9 @@ struct Dataset {
 /// Min-max scaling of every feature f into [0, 1] with the range of `reference` (the data itself
 /// when null, so a test set can use its training set's range):
 ///   x'_f = (x_f − min_f) / (max_f − min_f),   and x'_f = 0 where max_f = min_f,
-/// computed in double. Values of `data` outside the reference's range land outside [0, 1] (they
-/// are not clipped).
+/// computed in double. Any finite range is handled, even one wider than the type can subtract
+/// (−1e308 to 1e308 in double): the result is then in [0, 1] all the same. Values of `data`
+/// outside the reference's range land outside [0, 1] (they are not clipped).
 /// Returns: the (min, max) vectors used, one entry per feature.
 /// Throws: ShapeError if the reference has no samples or a different feature count; ValueError
 ///   if it has a non-finite feature.
@@ -101,9 +102,17 @@ std::pair<Vector<Scalar>, Vector<Scalar>> scale_to_unit(
     const auto& [lo, hi] = range;
     for (Eigen::Index j = 0; j < data.size(); ++j) {
         for (Eigen::Index f = 0; f < data.feature_count(); ++f) {
-            const double width = double(hi(f)) - double(lo(f));
-            Scalar& x = data.features(f, j);
-            x = width > 0 ? Scalar((double(x) - double(lo(f))) / width) : Scalar(0);
+            // In double; for double features whose range is wider than double can subtract
+            // (max − min = ∞ for −1e308 and 1e308), halve both first: exact for values this
+            // large, so (x − lo)/(hi − lo) keeps its value instead of becoming 0 or NaN.
+            double a = double(data.features(f, j)), l = double(lo(f)), h = double(hi(f));
+            if (!std::isfinite(h - l) || !std::isfinite(a - l)) {
+                a *= 0.5;
+                l *= 0.5;
+                h *= 0.5;
+            }
+            const double width = h - l;
+            data.features(f, j) = width > 0 ? Scalar((a - l) / width) : Scalar(0);
         }
     }
     return range;

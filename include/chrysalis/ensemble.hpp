@@ -3,6 +3,7 @@
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <span>
@@ -16,26 +17,37 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 /// Soft targets of an ensemble of teachers: the weighted mean of their probabilities at
 /// temperature T, Σ_k w_k·softmax(z_k/T) / Σ_k w_k (averaging in probability space, not logits).
-/// Use with distill_soft. Throws ValueError for no teachers, negative / non-finite / all-zero
-/// weights or a bad temperature; ShapeError for mismatched shapes or a weight count other than
-/// the teacher count.
+/// Use with distill_soft.
+///
+/// Requires: weights empty (equal weights) or one per teacher, each finite and ≥ 0, not all 0 —
+///   any finite weights, even ones whose sum overflows (they are divided by the largest first,
+///   so {1e308, 1e308} is {1, 1}); T in [1e-3, 1e3], the range the distillation losses take.
+/// Ensures: for finite logits, columns of probabilities summing to 1 (to rounding).
+/// Throws: ValueError naming the weights or the temperature for no teachers, negative /
+///   non-finite / all-zero weights or a T outside [1e-3, 1e3]; ShapeError for mismatched shapes
+///   or a weight count other than the teacher count.
 template <class Scalar>
 Matrix<Scalar> ensemble_probabilities(std::span<const Matrix<Scalar>> teacher_logits,
                                       std::span<const double> weights, double temperature) {
-    if (teacher_logits.empty())
-        throw ValueError("chrysalis::ensemble_probabilities: no teachers given");
+    constexpr const char* what = "chrysalis::ensemble_probabilities";
+    if (teacher_logits.empty()) throw ValueError(detail::concat(what, ": no teachers given"));
     if (!weights.empty() && weights.size() != teacher_logits.size())
-        throw ShapeError(detail::concat("chrysalis::ensemble_probabilities: ", weights.size(),
-                                        " weights for ", teacher_logits.size(), " teachers"));
-    double total = 0;
+        throw ShapeError(detail::concat(what, ": ", weights.size(), " weights for ",
+                                        teacher_logits.size(), " teachers"));
+    detail::require_temperature(temperature, what, "temperature T");
+    double largest = 0;
     for (double w : weights) {
         if (!(w >= 0) || !std::isfinite(w))
-            throw ValueError(detail::concat(
-                "chrysalis::ensemble_probabilities: weights must be finite and >= 0, got ", w));
-        total += w;
+            throw ValueError(detail::concat(what, ": weights must be finite and >= 0, got ", w));
+        largest = std::max(largest, w);
     }
+    if (!weights.empty() && !(largest > 0))
+        throw ValueError(detail::concat(what, ": the weights sum to 0"));
+    // Scaled by the largest weight, each is in [0, 1] and the sum in [1, teachers]: no overflow
+    // (the sum of {1e308, 1e308} is ∞) and no underflow to 0 (the sum of {1e-320} is subnormal).
+    double total = 0;
+    for (double w : weights) total += w / largest;
     if (weights.empty()) total = double(teacher_logits.size());
-    if (!(total > 0)) throw ValueError("chrysalis::ensemble_probabilities: the weights sum to 0");
     const auto& first = teacher_logits.front();
     Matrix<Scalar> sum = Matrix<Scalar>::Zero(first.rows(), first.cols());
     Matrix<Scalar> p(first.rows(), first.cols());
@@ -46,7 +58,7 @@ Matrix<Scalar> ensemble_probabilities(std::span<const Matrix<Scalar>> teacher_lo
                 "chrysalis::ensemble_probabilities: teacher ", k, " logits are ", z.rows(), "x",
                 z.cols(), " but teacher 0's are ", first.rows(), "x", first.cols()));
         softmax(z, temperature, p);
-        sum += Scalar((weights.empty() ? 1.0 : weights[k]) / total) * p;
+        sum += Scalar((weights.empty() ? 1.0 : weights[k] / largest) / total) * p;
     }
     return sum;
 }

@@ -177,7 +177,9 @@ constexpr void check_classes_at_compile_time() {
 /// hard term independent of T.
 ///
 /// `Distillation kd{.temperature = 4, .alpha = 0.9};` throws ValueError at
-/// construction for T ≤ 0, NaN or ∞, or α outside [0, 1], naming the parameter.
+/// construction for T outside [1e-3, 1e3] (NaN included), or α outside [0, 1], naming the
+/// parameter. For finite logits the loss is finite and ≥ 0 in its KL term: each sample's KL,
+/// ≥ 0 exactly, is clamped at 0 when rounding makes it slightly negative.
 /// Models DistillationLoss in float and double.
 ///
 /// Every call form requires student and teacher logits (or probabilities) of one scalar type
@@ -188,8 +190,9 @@ constexpr void check_classes_at_compile_time() {
 /// chrysalis::Distillation for a teacher of another shape, a label count other than B or a
 /// gradient of another size; ValueError for a bad label, or for no labels with α < 1.
 struct Distillation {
-    /// Default 4: the temperature T of both softmaxes; finite and > 0.
-    detail::Checked<"chrysalis::Distillation: temperature", detail::Rule::positive> temperature =
+    /// Default 4: the temperature T of both softmaxes; in [1e-3, 1e3] (min_temperature,
+    /// max_temperature: outside it T² or 1/T overflows or the KL drowns in rounding).
+    detail::Checked<"chrysalis::Distillation: temperature", detail::Rule::temperature> temperature =
         4.0;
     /// Default 0.9: the weight α of the soft (KL) term; 1 − α weighs the hard-label term; in
     /// [0, 1].
@@ -283,7 +286,8 @@ struct Distillation {
 /// Distillation checks them. Throws ShapeError (shapes, label count, gradient size) and
 /// ValueError (a label outside [0, classes)) naming chrysalis::SoftTargetCrossEntropy.
 struct SoftTargetCrossEntropy {
-    detail::Checked<"chrysalis::SoftTargetCrossEntropy: temperature", detail::Rule::positive>
+    /// Default 4; in [1e-3, 1e3], as Distillation's (ValueError at construction otherwise).
+    detail::Checked<"chrysalis::SoftTargetCrossEntropy: temperature", detail::Rule::temperature>
         temperature = 4.0;
     /// Its teacher argument is probabilities: distill_soft takes it, distill (logits) refuses it.
     static constexpr bool takes_probabilities = true;
@@ -388,7 +392,10 @@ struct LogitMatching {
 /// Models DistillationLoss in float and double; labels are optional and unused (checked when
 /// given), with the errors of SoftTargetCrossEntropy, naming chrysalis::ReverseKL.
 struct ReverseKL {
-    detail::Checked<"chrysalis::ReverseKL: temperature", detail::Rule::positive> temperature = 4.0;
+    /// Default 4; in [1e-3, 1e3], as Distillation's (ValueError at construction otherwise).
+    /// Each sample's KL is clamped at 0 (it is ≥ 0 exactly; rounding can make it -1e-17).
+    detail::Checked<"chrysalis::ReverseKL: temperature", detail::Rule::temperature> temperature =
+        4.0;
 
     /// Returning {L, ∂L/∂z_s}.
     template <class ZS, class ZT, LabelRange Labels = std::span<const int>>
@@ -424,6 +431,7 @@ struct ReverseKL {
                 const double log_pt = (double(teacher(i, b)) - mt) * t - log_st;
                 kl += std::exp(log_ps) * (log_ps - log_pt);
             }
+            kl = std::max(kl, 0.0);  // ≥ 0 exactly; only rounding can make it negative
             for (Eigen::Index i = 0; i < student.rows(); ++i) {
                 const double log_ps = (double(student(i, b)) - ms) * t - log_ss;
                 const double log_pt = (double(teacher(i, b)) - mt) * t - log_st;

@@ -11,6 +11,7 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <numbers>
@@ -31,7 +32,9 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 /// from 0). Build one with the functions in chrysalis::schedule.
 struct Schedule {
     std::function<double(int epoch)> factor = [](int) { return 1.0; };
-    [[nodiscard]] double operator()(int epoch) const { return factor(epoch); }
+    /// The factor at `epoch`; a negative epoch counts as epoch 0. The schedules below give a
+    /// finite factor in [0, 1] at every epoch up to INT_MAX.
+    [[nodiscard]] double operator()(int epoch) const { return factor(std::max(epoch, 0)); }
 };
 
 namespace schedule {
@@ -41,7 +44,8 @@ inline Schedule constant() {
     return {};
 }
 
-/// Multiplied by gamma every `step_size` epochs: gamma^⌊epoch/step_size⌋.
+/// Multiplied by gamma every `step_size` epochs: gamma^⌊epoch/step_size⌋. step_size ≥ 1,
+/// gamma in (0, 1]; otherwise ValueError naming the parameter.
 inline Schedule step(int step_size, double gamma) {
     if (step_size < 1)
         throw ValueError(
@@ -49,14 +53,24 @@ inline Schedule step(int step_size, double gamma) {
     if (!(gamma > 0) || !std::isfinite(gamma))
         throw ValueError(detail::concat(
             "chrysalis::schedule::step: gamma must be a finite number > 0, got ", gamma));
+    if (gamma > 1)
+        throw ValueError(
+            detail::concat("chrysalis::schedule::step: gamma must be <= 1 (a decay: a "
+                           "factor gamma^k above 1 overflows as k grows), got ",
+                           gamma));
     return {[=](int epoch) { return std::pow(gamma, epoch / step_size); }};
 }
 
-/// gamma^epoch.
+/// gamma^epoch; gamma in (0, 1] (ValueError otherwise).
 inline Schedule exponential(double gamma) {
     if (!(gamma > 0) || !std::isfinite(gamma))
         throw ValueError(detail::concat(
             "chrysalis::schedule::exponential: gamma must be a finite number > 0, got ", gamma));
+    if (gamma > 1)
+        throw ValueError(
+            detail::concat("chrysalis::schedule::exponential: gamma must be <= 1 (a decay: a "
+                           "factor gamma^k above 1 overflows as k grows), got ",
+                           gamma));
     return {[=](int epoch) { return std::pow(gamma, epoch); }};
 }
 
@@ -77,13 +91,15 @@ inline Schedule cosine(int epochs, double min_factor = 0.0) {
 }
 
 /// Linear warm-up: factor (epoch + 1)/(warmup + 1) for the first `warmup` epochs, then `after`
-/// (shifted so that its epoch 0 is the first epoch after the warm-up).
+/// (shifted so that its epoch 0 is the first epoch after the warm-up). Any warm-up in
+/// [0, INT_MAX] (ValueError for a negative one).
 inline Schedule warmup(int warmup_epochs, Schedule after = constant()) {
     if (warmup_epochs < 0)
         throw ValueError(detail::concat(
             "chrysalis::schedule::warmup: warm-up epochs must be >= 0, got ", warmup_epochs));
     return {[=](int epoch) {
-        if (epoch < warmup_epochs) return double(epoch + 1) / double(warmup_epochs + 1);
+        // In double: epoch + 1 and warmup_epochs + 1 overflow int at INT_MAX.
+        if (epoch < warmup_epochs) return (double(epoch) + 1) / (double(warmup_epochs) + 1);
         return after(epoch - warmup_epochs);
     }};
 }

@@ -55,17 +55,30 @@ inline constexpr std::string_view model_magic{"CHRYSLS\0", 8};
 inline constexpr ContainerFormat model_container{model_magic, model_format_version, "model file",
                                                  "model"};
 
-/// The whole model file of `net`.
+/// The whole model file of `net`. Throws ValueError naming `what` and the layer if a layer's
+/// hyperparameters are ones its set_hyperparameters (hence load) would refuse — a public member
+/// such as LeakyReLU::slope set to NaN — so that no file is written that cannot be loaded.
 template <class Net>
-std::string encode_model(const Net& net) {
+std::string encode_model(const Net& net, std::string_view what = "chrysalis::save") {
     using S = typename Net::scalar_type;
     std::string out = begin_container(model_container);
     put_text(out, architecture_of<Net>());
     put_text(out, scalar_name<S>());
     put_le(out, static_cast<std::uint32_t>(Net::depth));
     std::uint32_t blocks = 0;
-    for_each_layer(net, [&](std::size_t, const auto& layer) {
+    for_each_layer(net, [&](std::size_t i, const auto& layer) {
         const std::vector<double> values = hyperparameters_of(layer);
+        if (!values.empty()) {  // only layers with hyperparameters (activations, dropout): cheap
+            auto probe = layer;
+            try {
+                set_hyperparameters_of(probe, values);
+            } catch (const ValueError& e) {
+                throw ValueError(concat(what, ": layer ", i,
+                                        " holds hyperparameters that load would refuse, so "
+                                        "nothing was written: ",
+                                        e.what()));
+            }
+        }
         put_le(out, static_cast<std::uint32_t>(values.size()));
         for (const double v : values) put_le(out, v);
         for_each_block(layer, [&](const auto&) { ++blocks; });
@@ -200,7 +213,9 @@ inline bool is_block_file_name(std::string_view name) {
 ///   renamed over `path` — so a crash never leaves a partial file and never destroys the previous
 ///   one (it may leave the temporary, which nothing reads; see docs/errors.md).
 /// Throws: IoError naming `path` if it cannot be written; the temporary is removed and any
-///   previous file at `path` is left as it was.
+///   previous file at `path` is left as it was. ValueError naming chrysalis::save and the layer,
+///   before anything is written, if a layer holds a hyperparameter load would refuse (a public
+///   LeakyReLU::slope set to NaN or beyond float's range).
 template <class Net>
 void save(const Net& net, const std::string& path) {
     static_assert(detail::serialization_needs_a_Sequential<Net>::ok,

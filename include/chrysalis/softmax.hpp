@@ -133,7 +133,9 @@ void softmax_into(const Eigen::DenseBase<Derived>& logits, double temperature, O
 /// Ensures: returns an evaluated column-major matrix of the same size whose column j is
 ///   softmax(logits.col(j) / T): entries in [0, 1] summing to 1 (to rounding) for finite logits.
 ///   A NaN logit makes its own column NaN; other columns are unaffected. A −∞ logit (a masked
-///   class) gets probability 0, provided its column has a finite logit.
+///   class) gets probability 0, provided its column has a finite logit. Logits whose difference
+///   overflows (−FLT_MAX and FLT_MAX in float) are still exact: (z_i − max z)/T is then formed as
+///   z_i/T − max z/T, so log_softmax is finite wherever its exact value is representable.
 ///   The kernel multiplies by 1/T in the logits' scalar type, so a T beyond that type's range
 ///   acts as the nearest representable one: 1/T is capped at the largest finite value (T below
 ///   about 2.9e-39 in float is one-hot already) and floored at the smallest subnormal (a T above

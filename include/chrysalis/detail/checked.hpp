@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <stdexcept>
 #include <string_view>
 
@@ -36,10 +37,11 @@ constexpr FixedString<A + B - 1> operator+(const FixedString<A>& a, const FixedS
 
 /// The rules a Checked value may follow.
 enum class Rule {
-    positive,        ///< finite and > 0
-    non_negative,    ///< finite and ≥ 0
+    positive,        ///< in [FLT_MIN, FLT_MAX]: finite, > 0 and a normal float
+    non_negative,    ///< finite, ≥ 0 and ≤ FLT_MAX
     unit_closed,     ///< in [0, 1]
     unit_half_open,  ///< in [0, 1)
+    temperature,     ///< in [min_temperature, max_temperature] (see config.hpp)
 };
 
 /// A double that satisfies `R` from the moment it exists; converts to double.
@@ -55,13 +57,30 @@ class Checked {
         const bool ok = R == Rule::positive       ? (std::isfinite(v) && v > 0)
                         : R == Rule::non_negative ? (std::isfinite(v) && v >= 0)
                         : R == Rule::unit_closed  ? (v >= 0 && v <= 1)
+                        : R == Rule::temperature  ? (std::isfinite(v) && v > 0)
                                                   : (v >= 0 && v < 1);
         if (!ok) {
             const char* expected = R == Rule::positive       ? "a finite number > 0"
                                    : R == Rule::non_negative ? "a finite number >= 0"
                                    : R == Rule::unit_closed  ? "in [0, 1]"
+                                   : R == Rule::temperature  ? "a finite number > 0"
                                                              : "in [0, 1)";
             throw ValueError(concat(Name.view(), " must be ", expected, ", got ", v));
+        }
+        if (R == Rule::temperature && !(v >= min_temperature && v <= max_temperature))
+            throw ValueError(concat(Name.view(), " must be ", temperature_range_text, ", got ", v));
+        // A positive value must stay a positive finite number in a float network too: above
+        // float's largest it is ∞ there (an lr of 1e300), below its smallest normal it is 0 or
+        // loses its precision.
+        constexpr double hi = std::numeric_limits<float>::max();
+        constexpr double lo = std::numeric_limits<float>::min();
+        if ((R == Rule::positive || R == Rule::non_negative) && v > hi) {
+            throw ValueError(
+                concat(Name.view(), " must be at most ", hi, " (float's largest value), got ", v));
+        }
+        if (R == Rule::positive && v < lo) {
+            throw ValueError(concat(Name.view(), " must be at least ", lo,
+                                    " (float's smallest normal value), got ", v));
         }
     }
     double value_;

@@ -163,7 +163,7 @@ void distillation_block(const ZS& zs, const ZT& zt, std::span<const int> labels,
     }
     for (Eigen::Index l = 0; l < W; ++l)
         for (Eigen::Index i = 0; i < rows; ++i) grad(i, c0 + l) = S(tile[i * W + l]);
-    kl_acc += kl;
+    kl_acc += xsimd::max(kl, B(0.0));         // each lane's KL is ≥ 0 exactly; clamp the rounding
     if (hard) ce_acc += log_s1 - (z_y - ms);  // −log p_s^1[y]
 }
 
@@ -190,7 +190,7 @@ double distillation_loss(const ZS& zs, const ZT& zt, std::span<const int> labels
 #endif
     for (; b < batch; ++b) {
         const auto [kl, ce] = distillation_column(zs, zt, labels, b, k, grad);
-        kl_sum += kl;
+        kl_sum += std::max(kl, 0.0);  // ≥ 0 exactly; only rounding can make it negative
         ce_sum += ce;
     }
     return alpha * temperature * temperature * kl_sum * k.inv_batch +

@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #if !defined(CHRYSALIS_DISABLE_SIMD)
 #include <xsimd/xsimd.hpp>
@@ -60,6 +61,19 @@ template <class S>
     return static_cast<S>(std::clamp(inv, lo, hi));
 }
 
+/// (x − m)·t where x ≤ m, also when x − m overflows: finite logits of opposite signs, such as
+/// −FLT_MAX and FLT_MAX, have a difference beyond the type's range although (x − m)·t is within
+/// it for t < 1 (and softmax must then not give probability 0 or log-probability −∞). Then it is
+/// x·t − m·t instead (x < 0 < m, so no ∞ − ∞; it overflows only when the exact value does).
+template <class S>
+requires std::is_floating_point_v<S>
+[[nodiscard]] inline S scaled_gap(S x, S m, S t) noexcept {
+    const S d = x - m;
+    if (d == -std::numeric_limits<S>::infinity() && x != d) [[unlikely]]
+        return x * t - m * t;
+    return d * t;
+}
+
 /// The portable reference: three plain loops per column, std::exp and std::log.
 /// The running maximum starts at lowest() rather than −∞ so that −∞ logits give p = 0 without
 /// forming (−∞) − (−∞); a NaN logit makes its column's sum, and so every output of it, NaN.
@@ -73,16 +87,16 @@ void softmax_columns_scalar(const ColumnBlock<S>& b, S t) noexcept {
         S s = 0;
         if constexpr (Output == SoftmaxOutput::probabilities) {
             for (std::ptrdiff_t i = 0; i < b.rows; ++i) {
-                const S e = std::exp((x[i] - m) * t);
+                const S e = std::exp(scaled_gap(x[i], m, t));
                 y[i] = e;
                 s += e;
             }
             const S r = S(1) / s;
             for (std::ptrdiff_t i = 0; i < b.rows; ++i) y[i] *= r;
         } else {
-            for (std::ptrdiff_t i = 0; i < b.rows; ++i) s += std::exp((x[i] - m) * t);
+            for (std::ptrdiff_t i = 0; i < b.rows; ++i) s += std::exp(scaled_gap(x[i], m, t));
             const S log_s = std::log(s);
-            for (std::ptrdiff_t i = 0; i < b.rows; ++i) y[i] = (x[i] - m) * t - log_s;
+            for (std::ptrdiff_t i = 0; i < b.rows; ++i) y[i] = scaled_gap(x[i], m, t) - log_s;
         }
     }
 }
@@ -97,6 +111,17 @@ void softmax_columns_scalar(const ColumnBlock<S>& b, S t) noexcept {
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
+
+/// scaled_gap for each lane: (x − m)·t, or x·t − m·t where x − m overflowed.
+template <class S, class A>
+[[nodiscard]] inline xsimd::batch<S, A> scaled_gap(const xsimd::batch<S, A>& x,
+                                                   const xsimd::batch<S, A>& m,
+                                                   const xsimd::batch<S, A>& t) noexcept {
+    using B = xsimd::batch<S, A>;
+    const B d = x - m;
+    const B minus_inf(-std::numeric_limits<S>::infinity());
+    return xsimd::select((d == minus_inf) & (x != minus_inf), x * t - m * t, d * t);
+}
 
 /// The widest register xsimd knows for the flags this translation unit is compiled with.
 template <class S>
@@ -179,10 +204,10 @@ inline void online_update(SimdBatch<S>& m, SimdBatch<S>& s, const SimdBatch<S>& 
     const SimdBatch<S> m_new = xsimd::max(m, v);
     // Rescaling costs an exp; after the first few registers the maximum rarely moves.
     if (xsimd::any(m_new > m)) {
-        s *= exp2_nonpositive<S>((m - m_new) * t2);
+        s *= exp2_nonpositive<S>(scaled_gap(m, m_new, t2));
         m = m_new;
     }
-    s += exp2_nonpositive<S>((v - m) * t2);
+    s += exp2_nonpositive<S>(scaled_gap(v, m, t2));
 }
 
 /// Down-the-column path for one column of any length: an online max-and-sum pass, then one write
@@ -204,17 +229,17 @@ void softmax_column_online(const S* x, S* y, std::ptrdiff_t n, S t_scalar) noexc
         const B x3 = B::load_unaligned(x + i + 3 * W);
         const B m_new = xsimd::max(m, xsimd::max(xsimd::max(x0, x1), xsimd::max(x2, x3)));
         if (xsimd::any(m_new > m)) {
-            const B f = exp2_nonpositive<S>((m - m_new) * t2);
+            const B f = exp2_nonpositive<S>(scaled_gap(m, m_new, t2));
             s0 *= f;
             s1 *= f;
             s2 *= f;
             s3 *= f;
             m = m_new;
         }
-        s0 += exp2_nonpositive<S>((x0 - m) * t2);
-        s1 += exp2_nonpositive<S>((x1 - m) * t2);
-        s2 += exp2_nonpositive<S>((x2 - m) * t2);
-        s3 += exp2_nonpositive<S>((x3 - m) * t2);
+        s0 += exp2_nonpositive<S>(scaled_gap(x0, m, t2));
+        s1 += exp2_nonpositive<S>(scaled_gap(x1, m, t2));
+        s2 += exp2_nonpositive<S>(scaled_gap(x2, m, t2));
+        s3 += exp2_nonpositive<S>(scaled_gap(x3, m, t2));
     }
     B s = (s0 + s1) + (s2 + s3);
     for (; i + W <= n; i += W) online_update(m, s, B::load_unaligned(x + i), t2);
@@ -230,26 +255,27 @@ void softmax_column_online(const S* x, S* y, std::ptrdiff_t n, S t_scalar) noexc
     // Merge the lanes: M = max_l m_l, S = Σ_l s_l·exp((m_l − M)·t).
     const S m_all = horizontal_max(m);
     const B mb(m_all);
-    const S s_all = xsimd::hadd(s * exp2_nonpositive<S>((m - mb) * t2));
+    const S s_all = xsimd::hadd(s * exp2_nonpositive<S>(scaled_gap(m, mb, t2)));
 
     if constexpr (Output == SoftmaxOutput::probabilities) {
         const B r(S(1) / s_all);
         std::ptrdiff_t j = 0;
         for (; j + W <= n; j += W) {
-            (exp2_nonpositive<S>((B::load_unaligned(x + j) - mb) * t2) * r).store_unaligned(y + j);
+            (exp2_nonpositive<S>(scaled_gap(B::load_unaligned(x + j), mb, t2)) * r)
+                .store_unaligned(y + j);
         }
         if (tail > 0) {
-            (exp2_nonpositive<S>((B::load_aligned(buf) - mb) * t2) * r).store_aligned(buf);
+            (exp2_nonpositive<S>(scaled_gap(B::load_aligned(buf), mb, t2)) * r).store_aligned(buf);
             std::copy(buf, buf + tail, y + j);
         }
     } else {
         const B log_s(std::log(s_all));
         std::ptrdiff_t j = 0;
         for (; j + W <= n; j += W) {
-            ((B::load_unaligned(x + j) - mb) * t - log_s).store_unaligned(y + j);
+            (scaled_gap(B::load_unaligned(x + j), mb, t) - log_s).store_unaligned(y + j);
         }
         if (tail > 0) {
-            ((B::load_aligned(buf) - mb) * t - log_s).store_aligned(buf);
+            (scaled_gap(B::load_aligned(buf), mb, t) - log_s).store_aligned(buf);
             std::copy(buf, buf + tail, y + j);
         }
     }
@@ -302,7 +328,7 @@ void softmax_column_chunked(const S* x, S* y, std::ptrdiff_t n, S t_scalar) noex
         for (; u < v1; ++u) cm0 = xsimd::max(cm0, load(u));
         const B cm = xsimd::max(xsimd::max(cm0, cm1), xsimd::max(cm2, cm3));
         if (xsimd::any(cm > m)) {
-            const B f = exp2_nonpositive<S>((m - cm) * t2);
+            const B f = exp2_nonpositive<S>(scaled_gap(m, cm, t2));
             s0 *= f;
             s1 *= f;
             m = cm;
@@ -310,15 +336,15 @@ void softmax_column_chunked(const S* x, S* y, std::ptrdiff_t n, S t_scalar) noex
         chunk_max[c] = m;
         std::ptrdiff_t v = v0;
         for (; v + 2 <= std::min(v1, full); v += 2) {
-            const B e0 = exp2_nonpositive<S>((B::load_unaligned(x + v * W) - m) * t2);
-            const B e1 = exp2_nonpositive<S>((B::load_unaligned(x + v * W + W) - m) * t2);
+            const B e0 = exp2_nonpositive<S>(scaled_gap(B::load_unaligned(x + v * W), m, t2));
+            const B e1 = exp2_nonpositive<S>(scaled_gap(B::load_unaligned(x + v * W + W), m, t2));
             e0.store_unaligned(y + v * W);
             e1.store_unaligned(y + v * W + W);
             s0 += e0;
             s1 += e1;
         }
         for (; v < v1; ++v) {
-            const B e = exp2_nonpositive<S>((load(v) - m) * t2);
+            const B e = exp2_nonpositive<S>(scaled_gap(load(v), m, t2));
             if (v < full) {
                 e.store_unaligned(y + v * W);
             } else {
@@ -331,11 +357,11 @@ void softmax_column_chunked(const S* x, S* y, std::ptrdiff_t n, S t_scalar) noex
     // M = max_l m_l, S = Σ_l s_l·exp((m_l − M)·t); chunk c is scaled by exp((m_c − M)·t)/S.
     const B mb(horizontal_max(m));
     const B s = s0 + s1;
-    const B r(S(1) / xsimd::hadd(s * exp2_nonpositive<S>((m - mb) * t2)));
+    const B r(S(1) / xsimd::hadd(s * exp2_nonpositive<S>(scaled_gap(m, mb, t2))));
     c = 0;
     for (std::ptrdiff_t v0 = 0; v0 < vectors; v0 += chunk, ++c) {
         const std::ptrdiff_t v1 = std::min(vectors, v0 + chunk);
-        const B f = exp2_nonpositive<S>((chunk_max[c] - mb) * t2) * r;
+        const B f = exp2_nonpositive<S>(scaled_gap(chunk_max[c], mb, t2)) * r;
         for (std::ptrdiff_t v = v0; v < std::min(v1, full); ++v) {
             (B::load_unaligned(y + v * W) * f).store_unaligned(y + v * W);
         }
@@ -366,15 +392,15 @@ void softmax_block_across_samples(const S* x, S* y, std::ptrdiff_t rows, std::pt
     B s(S(0));
     if constexpr (Output == SoftmaxOutput::probabilities) {
         for (std::ptrdiff_t i = 0; i < rows; ++i) {
-            v[i] = exp2_nonpositive<S>((v[i] - m) * t2);
+            v[i] = exp2_nonpositive<S>(scaled_gap(v[i], m, t2));
             s += v[i];
         }
         const B r = B(S(1)) / s;
         for (std::ptrdiff_t i = 0; i < rows; ++i) v[i] *= r;
     } else {
-        for (std::ptrdiff_t i = 0; i < rows; ++i) s += exp2_nonpositive<S>((v[i] - m) * t2);
+        for (std::ptrdiff_t i = 0; i < rows; ++i) s += exp2_nonpositive<S>(scaled_gap(v[i], m, t2));
         const B log_s = xsimd::log(s);
-        for (std::ptrdiff_t i = 0; i < rows; ++i) v[i] = (v[i] - m) * t - log_s;
+        for (std::ptrdiff_t i = 0; i < rows; ++i) v[i] = scaled_gap(v[i], m, t) - log_s;
     }
     alignas(B::arch_type::alignment()) S tile[softmax_across_samples_max_rows * W];
     for (std::ptrdiff_t i = 0; i < rows; ++i) v[i].store_aligned(tile + i * W);

@@ -11,6 +11,7 @@
 #include <Eigen/Core>
 
 #include <cmath>
+#include <limits>
 #include <numbers>
 #include <span>
 #include <stdexcept>
@@ -64,6 +65,10 @@ struct ReLU : detail::ActivationBase {
 };
 
 /// y = x for x > 0, slope·x otherwise (slope 0.01 by default, PyTorch's);  dx = dy or slope·dy.
+/// The slope must be finite with |slope| ≤ 3.4028234663852886e38 (float's largest value), so it
+/// is the same number in a float network as in a double one: the constructor and
+/// set_hyperparameters refuse anything else, and save refuses a network whose public `slope`
+/// member was set outside that range afterwards.
 struct LeakyReLU : detail::ActivationBase {
     double slope = 0.01;
 
@@ -72,21 +77,24 @@ struct LeakyReLU : detail::ActivationBase {
     /// {slope}.
     [[nodiscard]] std::vector<double> hyperparameters() const { return {slope}; }
     /// Sets the slope from {slope}. Throws ValueError, leaving the layer unchanged, unless
-    /// values holds exactly one finite value.
+    /// values holds exactly one slope the constructor accepts.
     void set_hyperparameters(std::span<const double> values) {
         if (values.size() != 1)
             throw ValueError(detail::concat(
                 "chrysalis::LeakyReLU::set_hyperparameters: expected 1 value (slope), got ",
                 values.size()));
-        slope = LeakyReLU(values[0]).slope;  // the constructor rejects a non-finite slope
+        slope = LeakyReLU(values[0]).slope;  // the constructor checks the slope
     }
 
     LeakyReLU() = default;
-    /// Throws ValueError unless slope is finite.
+    /// Throws ValueError naming the slope unless it is finite and |slope| ≤ float's largest
+    /// value (a slope of 1e300 would be ∞ in a float network).
     explicit LeakyReLU(double negative_slope) : slope(negative_slope) {
-        if (!std::isfinite(slope))
+        if (!(std::abs(slope) <= double(std::numeric_limits<float>::max())))
             throw ValueError(
-                detail::concat("chrysalis::LeakyReLU: slope must be finite, got ", slope));
+                detail::concat("chrysalis::LeakyReLU: slope must be finite with |slope| <= ",
+                               double(std::numeric_limits<float>::max()),
+                               " (float's largest value), got ", slope));
     }
     template <class X, class Y>
     void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
