@@ -157,3 +157,20 @@ TEST_CASE("silent: boundary_similarity and boundary_samples refuse a NaN network
                Contains("chrysalis::boundary_samples: parameter block 1") &&
                    Contains("of the teacher holds inf at row 4"));
 }
+
+TEST_CASE("silent: distill from a teacher with a NaN weight is refused, not called divergence",
+          "[silent][distill]") {
+    const Dataset<float> d = small_set();
+    SmallNet teacher(Seed{2}), student(Seed{1});
+    poison(teacher, 0, 3, 3, nan_f);
+    Adam adam;
+    const TrainOptions<float> o{.epochs = 1, .batch_size = 4, .progress = false};
+    CHECK_THAT(thrown<ValueError>([&] { distill(student, d, teacher, Distillation{}, adam, o); }),
+               Contains("chrysalis::distill: parameter block 0") &&
+                   Contains("of the teacher holds nan at row 3, column 3"));
+    CHECK_THAT(thrown<ValueError>([&] {
+                   distill_with_boundary_samples(student, d, teacher, Distillation{}, adam, o,
+                                                 BssOptions{});
+               }),
+               Contains("chrysalis::distill_with_boundary_samples: parameter block 0"));
+}

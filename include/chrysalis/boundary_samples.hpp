@@ -534,6 +534,7 @@ typename Net::scalar_type > std::vector<EpochReport> distill_with_boundary_sampl
     constexpr const char* what = "chrysalis::distill_with_boundary_samples";
     detail::check_bss_training(bss, what);
     detail::check_options(options, what);
+    detail::require_finite_parameters(teacher, what, "the teacher");
 
     std::vector<Vector<S>> extra;
     student.visit_parameters(
