@@ -127,7 +127,7 @@ void check_attack_inputs(const Eigen::MatrixBase<Derived>& x, std::span<const in
                                         " rows (features) but the network's input width is ",
                                         Net::input_size));
     }
-    check_labels(labels, Net::output_size, x.cols(), what);
+    chrysalis::check_labels(labels, Net::output_size, x.cols(), what);
     for (Eigen::Index b = 0; b < x.cols(); ++b) {
         for (Eigen::Index i = 0; i < x.rows(); ++i) {
             const double v = double(x(i, b));
@@ -341,7 +341,7 @@ std::vector<double> attack_gradient_of(Net& net, const Eigen::MatrixBase<Derived
                                         " rows (features) but the network's input width is ",
                                         Net::input_size));
     }
-    check_labels(y, Net::output_size, x.cols(), what);
+    chrysalis::check_labels(y, Net::output_size, x.cols(), what);
     if (!targets.empty()) check_targets(targets, y, Net::output_size, what);
     require_non_negative(kappa, what, "kappa");
     // A NaN input or parameter would come back as a NaN gradient, never as an error.
