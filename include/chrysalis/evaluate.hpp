@@ -31,9 +31,7 @@ Eigen::Index count_right(const L& logits, std::span<const int> labels, const cha
         right += predicted(b) == labels[std::size_t(b)];
     return right;
 }
-}  // namespace detail
 
-namespace detail {
 /// predict_logits for the public function `what`, whose name every error carries: batch_size ≥ 1
 /// and the data fit the network (check_data), every parameter finite
 /// (require_finite_parameters), then, after the forward passes, every logit finite
