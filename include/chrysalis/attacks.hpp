@@ -23,6 +23,7 @@
 
 #include "chrysalis/config.hpp"
 #include "chrysalis/dataset.hpp"
+#include "chrysalis/detail/data_checks.hpp"
 #include "chrysalis/detail/input_backward.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/labels.hpp"
@@ -126,7 +127,7 @@ void check_attack_inputs(const Eigen::MatrixBase<Derived>& x, std::span<const in
                                         " rows (features) but the network's input width is ",
                                         Net::input_size));
     }
-    check_labels(labels, Net::output_size, x.cols(), what);
+    chrysalis::check_labels(labels, Net::output_size, x.cols(), what);
     for (Eigen::Index b = 0; b < x.cols(); ++b) {
         for (Eigen::Index i = 0; i < x.rows(); ++i) {
             const double v = double(x(i, b));
@@ -340,9 +341,12 @@ std::vector<double> attack_gradient_of(Net& net, const Eigen::MatrixBase<Derived
                                         " rows (features) but the network's input width is ",
                                         Net::input_size));
     }
-    check_labels(y, Net::output_size, x.cols(), what);
+    chrysalis::check_labels(y, Net::output_size, x.cols(), what);
     if (!targets.empty()) check_targets(targets, y, Net::output_size, what);
     require_non_negative(kappa, what, "kappa");
+    // A NaN input or parameter would come back as a NaN gradient, never as an error.
+    require_finite(x, what, "the inputs", "feature");
+    require_finite_parameters(net, what);
     std::vector<double> values(std::size_t(x.cols()));
     Matrix<typename Net::scalar_type> d(Net::output_size, x.cols());
     const auto z = net.forward(x, Mode::inference);
@@ -363,6 +367,7 @@ AttackResult<typename Net::scalar_type> fgsm_of(Net& net, const Eigen::MatrixBas
     require_attack_box(o.lo, o.hi, what);
     require_batch_size(o.batch_size, what);
     check_attack_inputs<Net>(x, y, o.lo, o.hi, what);
+    require_finite_parameters(net, what);
     if (!targets.empty()) check_targets(targets, y, Net::output_size, what);
     return linf_attack(net, x, y, targets, o.epsilon, o.epsilon, 1, false, Seed{0}, o.lo, o.hi,
                        o.loss, o.kappa, o.batch_size);
@@ -380,6 +385,7 @@ AttackResult<typename Net::scalar_type> pgd_of(Net& net, const Eigen::MatrixBase
     require_attack_box(o.lo, o.hi, what);
     require_batch_size(o.batch_size, what);
     check_attack_inputs<Net>(x, y, o.lo, o.hi, what);
+    require_finite_parameters(net, what);
     if (!targets.empty()) check_targets(targets, y, Net::output_size, what);
     return linf_attack(net, x, y, targets, o.epsilon, o.step_size, o.steps, o.random_start, o.seed,
                        o.lo, o.hi, o.loss, o.kappa, o.batch_size);
@@ -396,7 +402,9 @@ AttackResult<typename Net::scalar_type> pgd_of(Net& net, const Eigen::MatrixBase
 /// Ensures: `gradient` is resized to features × B and overwritten; the network's parameters are
 ///   unchanged (one backward_input; see the note at the top of this file on their gradients).
 /// Throws: ShapeError for a wrong input width or label count; ValueError for a label out of
-///   range or a negative or non-finite κ — each naming chrysalis::attack_gradient.
+///   range, a negative or non-finite κ, a NaN or infinite input (naming the feature and the
+///   sample) or network parameter (naming the block, row and column) — each naming
+///   chrysalis::attack_gradient.
 template <class Net, class Derived, LabelRange Labels>
 std::vector<double> attack_gradient(Net& net, const Eigen::MatrixBase<Derived>& x,
                                     const Labels& labels, AttackLoss loss, double kappa,
@@ -431,7 +439,8 @@ std::vector<double> attack_gradient(Net& net, const Eigen::MatrixBase<Derived>& 
 ///   backward_input). ε = 0 returns x itself.
 /// Throws: ShapeError for a wrong input width or label count; ValueError for ε or κ negative or
 ///   not finite, lo ≥ hi or non-finite, batch_size < 1, an input outside the box (or NaN), a
-///   label out of range — each naming chrysalis::fgsm and the parameter.
+///   label out of range, a NaN or infinite network parameter — each naming chrysalis::fgsm and
+///   the parameter.
 template <class Net, class Derived, LabelRange Labels>
 AttackResult<typename Net::scalar_type> fgsm(Net& net, const Eigen::MatrixBase<Derived>& x,
                                              const Labels& labels, const FgsmOptions& o = {}) {
@@ -502,7 +511,8 @@ AttackResult<typename Net::scalar_type> pgd(Net& net, const Eigen::MatrixBase<De
 ///   backward_input).
 /// Throws: ShapeError for a wrong input width or a label or target count other than N;
 ///   ValueError for γ outside (0, 1], a bad box or batch size, an input outside the box, a label
-///   or target out of range, a target equal to its label — each naming chrysalis::jsma.
+///   or target out of range, a target equal to its label, a NaN or infinite network parameter
+///   — each naming chrysalis::jsma.
 template <class Net, class Derived, LabelRange Labels, LabelRange Targets>
 AttackResult<typename Net::scalar_type> jsma(Net& net, const Eigen::MatrixBase<Derived>& x,
                                              const Labels& labels, const Targets& targets,
@@ -517,6 +527,7 @@ AttackResult<typename Net::scalar_type> jsma(Net& net, const Eigen::MatrixBase<D
     detail::require_attack_box(o.lo, o.hi, what);
     detail::require_batch_size(o.batch_size, what);
     detail::check_attack_inputs<Net>(x, ints.span(), o.lo, o.hi, what);
+    detail::require_finite_parameters(net, what);
     const std::span<const int> y = ints.span(), t = tints.span();
     detail::check_targets(t, y, classes, what);
 

@@ -317,8 +317,9 @@ void check_bases(const Eigen::MatrixBase<Derived>& bases, const char* what) {
 /// Throws: ShapeError if `bases` has a row count other than the teacher's input width or a class
 ///   count other than n; ValueError for a NaN or infinite feature, a class outside
 ///   [0, Net::output_size), a target equal to its base, or a bad option (step_size ≤ 0, NaN or
-///   ∞; max_steps < 1; epsilon < 0 or NaN; margin ≤ 0) — each naming chrysalis::boundary_samples
-///   and the parameter.
+///   ∞; max_steps < 1; epsilon < 0 or NaN; margin ≤ 0), or a NaN or infinite parameter of the
+///   teacher (naming the block, row and column) — each naming chrysalis::boundary_samples and
+///   the parameter.
 template <class Net, class Derived>
 BoundarySamples<typename Net::scalar_type> boundary_samples(Net& teacher,
                                                             const Eigen::MatrixBase<Derived>& bases,
@@ -336,6 +337,7 @@ BoundarySamples<typename Net::scalar_type> boundary_samples(Net& teacher,
                                             " equals its base class; expected another class"));
         }
     }
+    detail::require_finite_parameters(teacher, what, "the teacher");
     const Matrix<typename Net::scalar_type> x = bases;
     return detail::generate_boundary_samples(teacher, x, base_classes, target_classes, options);
 }
@@ -354,6 +356,7 @@ BoundarySamples<typename Net::scalar_type> boundary_samples(Net& teacher,
     detail::check_bss_generation(options, what);
     detail::check_bases<Net>(bases, what);
     detail::check_classes(base_classes, bases.cols(), Net::output_size, what, "base_classes");
+    detail::require_finite_parameters(teacher, what, "the teacher");
     const Matrix<typename Net::scalar_type> x = bases;
     Rng rng(options.seed);
     const Matrix<typename Net::scalar_type> z = teacher.forward(x, Mode::inference);
@@ -381,7 +384,9 @@ struct BoundarySimilarity {
 /// Requires: networks as for boundary_samples.
 /// Ensures: a network with itself gives magsim = angsim = 1 (to rounding) on every pair.
 /// Throws: ValueError for max_bases < 1 or a bad option, ShapeError/ValueError for data that
-///   does not fit the networks (as accuracy), each naming chrysalis::boundary_similarity.
+///   does not fit the networks (as accuracy), ValueError for a NaN or infinite parameter or
+///   logit of either network (a NaN logit has no class, so no base could be chosen honestly),
+///   each naming chrysalis::boundary_similarity.
 template <class Teacher, class Student>
 BoundarySimilarity boundary_similarity(Teacher& teacher, Student& student,
                                        const Dataset<typename Teacher::scalar_type>& data,
@@ -399,8 +404,13 @@ BoundarySimilarity boundary_similarity(Teacher& teacher, Student& student,
         throw ValueError(detail::concat(what, ": max_bases must be >= 1, got ", max_bases));
     detail::check_data<Teacher>(data, what);
     detail::check_labels<Teacher>(data, what);
+    detail::require_finite_parameters(teacher, what, "the first network (teacher)");
+    detail::require_finite_parameters(student, what, "the second network (student)");
     const Matrix<S> zt = teacher.forward(data.features, Mode::inference);
     const Matrix<S> zs = student.forward(data.features, Mode::inference);
+    // A NaN logit would make maxCoeff's class, hence the bases chosen, arbitrary.
+    detail::require_finite(zt, what, "the first network's (teacher's) logits", "logit");
+    detail::require_finite(zs, what, "the second network's (student's) logits", "logit");
     std::vector<Eigen::Index> chosen;
     for (Eigen::Index j = 0; j < data.size() && Eigen::Index(chosen.size()) < max_bases; ++j) {
         Eigen::Index at = 0, as = 0;
@@ -525,6 +535,7 @@ typename Net::scalar_type > std::vector<EpochReport> distill_with_boundary_sampl
     constexpr const char* what = "chrysalis::distill_with_boundary_samples";
     detail::check_bss_training(bss, what);
     detail::check_options(options, what);
+    detail::require_finite_parameters(teacher, what, "the teacher");
 
     std::vector<Vector<S>> extra;
     student.visit_parameters(

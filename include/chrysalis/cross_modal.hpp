@@ -161,8 +161,8 @@ typename Student::scalar_type >
         detail::check_labels<T>(teacher_data, what, "the teacher data");
     if (!unlabelled) detail::check_labels<Student>(student_data, what, "the student data");
 
-    const Matrix<S> logits = predict_logits(teacher, teacher_data);
-    detail::require_finite(logits, what, "the teacher's logits", "logit");
+    const Matrix<S> logits =
+        detail::logits_for(teacher, teacher_data, 256, what, "the teacher's logits");
 
     // Unlabelled: a copy with placeholder labels, for the loop's batching and accuracy count.
     Dataset<S> labelled;

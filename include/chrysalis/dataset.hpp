@@ -79,7 +79,8 @@ struct Dataset {
 /// outside the reference's range land outside [0, 1] (they are not clipped).
 /// Returns: the (min, max) vectors used, one entry per feature.
 /// Throws: ShapeError if the reference has no samples or a different feature count; ValueError
-///   if it has a non-finite feature.
+///   naming the feature and the sample if the reference or the data has a NaN or infinite
+///   feature (both are checked before anything is changed).
 template <class Scalar>
 std::pair<Vector<Scalar>, Vector<Scalar>> scale_to_unit(
     Dataset<Scalar>& data, const Dataset<Scalar>* reference = nullptr) {
@@ -93,10 +94,21 @@ std::pair<Vector<Scalar>, Vector<Scalar>> scale_to_unit(
     }
     if (ref.size() == 0)
         throw ShapeError(detail::concat(what, ": ", name, " has no samples, hence no range"));
-    if (!ref.features.allFinite()) {
-        throw ValueError(detail::concat(what, ": ", name,
-                                        " has a NaN or infinite feature; expected finite values"));
-    }
+    // Both sets: a NaN in the data would otherwise come out as a NaN "in [0, 1]".
+    const auto require_finite = [&](const Dataset<Scalar>& set, const char* set_name) {
+        if (set.features.allFinite()) return;
+        for (Eigen::Index j = 0; j < set.size(); ++j) {
+            for (Eigen::Index f = 0; f < set.feature_count(); ++f) {
+                if (!std::isfinite(set.features(f, j))) {
+                    throw ValueError(detail::concat(what, ": feature ", f, " of sample ", j, " of ",
+                                                    set_name, " is ", set.features(f, j),
+                                                    "; expected finite values"));
+                }
+            }
+        }
+    };
+    require_finite(ref, name);
+    if (reference != nullptr) require_finite(data, "the data");
     std::pair<Vector<Scalar>, Vector<Scalar>> range{ref.features.rowwise().minCoeff(),
                                                     ref.features.rowwise().maxCoeff()};
     const auto& [lo, hi] = range;

@@ -101,7 +101,8 @@ typename Net::scalar_type >
 
 /// Distils from a teacher network run on every batch (in inference mode) — for inputs that
 /// change every epoch, such as jittered images. Requires and throws as the cached form, with
-/// the teacher's and the student's widths checked at compile time.
+/// the teacher's and the student's widths checked at compile time; also ValueError, before any
+/// batch, for a NaN or infinite parameter of the teacher (naming the block, row and column).
 template <class Net, class Teacher, class KD, class Optimizer, class... Observers>
 requires requires {
     Teacher::output_size;
@@ -121,6 +122,8 @@ typename Net::scalar_type >
     static_assert(
         Teacher::input_size == Net::input_size,
         "chrysalis::distill: the teacher and the student take inputs of different widths");
+    // A teacher with a NaN weight is refused as such, not reported as the student diverging.
+    detail::require_finite_parameters(teacher, "chrysalis::distill", "the teacher");
     return detail::train_loop(
         student, data, optimizer, options,
         [&](auto& batcher, auto& grad) {

@@ -7,8 +7,10 @@
 #include <cmath>
 #include <cstddef>
 #include <span>
+#include <string>
 
 #include "chrysalis/config.hpp"
+#include "chrysalis/detail/data_checks.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/softmax.hpp"
 #include "chrysalis/tensor.hpp"
@@ -23,9 +25,10 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 ///   any finite weights, even ones whose sum overflows (they are divided by the largest first,
 ///   so {1e308, 1e308} is {1, 1}); T in [1e-3, 1e3], the range the distillation losses take.
 /// Ensures: for finite logits, columns of probabilities summing to 1 (to rounding).
-/// Throws: ValueError naming the weights or the temperature for no teachers, negative /
-///   non-finite / all-zero weights or a T outside [1e-3, 1e3]; ShapeError for mismatched shapes
-///   or a weight count other than the teacher count.
+/// Throws: ValueError for no teachers, negative / non-finite / all-zero weights, a T outside
+///   [1e-3, 1e3] or a NaN or infinite teacher logit (naming the teacher, the logit and the
+///   sample); ShapeError for mismatched shapes or a weight count other than the teacher count —
+///   each naming chrysalis::ensemble_probabilities (never the softmax it runs).
 template <class Scalar>
 Matrix<Scalar> ensemble_probabilities(std::span<const Matrix<Scalar>> teacher_logits,
                                       std::span<const double> weights, double temperature) {
@@ -57,6 +60,10 @@ Matrix<Scalar> ensemble_probabilities(std::span<const Matrix<Scalar>> teacher_lo
             throw ShapeError(detail::concat(
                 "chrysalis::ensemble_probabilities: teacher ", k, " logits are ", z.rows(), "x",
                 z.cols(), " but teacher 0's are ", first.rows(), "x", first.cols()));
+        if (!detail::all_finite(z)) {  // a NaN would make the mean NaN, an ∞ a made-up 1
+            const std::string name = detail::concat("teacher ", k, "'s logits");
+            detail::require_finite(z, what, name.c_str(), "logit");
+        }
         softmax(z, temperature, p);
         sum += Scalar((weights.empty() ? 1.0 : weights[k] / largest) / total) * p;
     }

@@ -41,9 +41,10 @@ struct ValueError : Error {
 };
 
 /// Arguments whose shapes do not fit: a data set whose feature count differs from the network's
-/// input width, teacher logits with the wrong number of rows (classes) or columns (samples), a
-/// label count other than the sample count, an output matrix of the wrong size, an empty data
-/// set where samples are needed.
+/// input width (or, with jitter, from the images' width × height) or with more classes than the
+/// network has outputs, teacher logits with the wrong number of rows (classes) or columns
+/// (samples), a label count other than the sample count, an output matrix of the wrong size, an
+/// empty data set where samples are needed.
 struct ShapeError : Error {
     using Error::Error;
 };

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <span>
+#include <type_traits>
 
 #include "chrysalis/config.hpp"
 #include "chrysalis/dataset.hpp"
@@ -30,29 +31,50 @@ Eigen::Index count_right(const L& logits, std::span<const int> labels, const cha
         right += predicted(b) == labels[std::size_t(b)];
     return right;
 }
+
+/// predict_logits for the public function `what`, whose name every error carries: batch_size ≥ 1
+/// and the data fit the network (check_data), every parameter finite
+/// (require_finite_parameters), then, after the forward passes, every logit finite
+/// (require_finite naming `name`, "the network's logits", the logit and the sample). A const
+/// network is run through a copy (its forward keeps each layer's activations inside it).
+template <class Net>
+Matrix<typename Net::scalar_type> logits_for(Net& net,
+                                             const Dataset<typename Net::scalar_type>& data,
+                                             Eigen::Index batch_size, const char* what,
+                                             const char* name = "the network's logits") {
+    if constexpr (std::is_const_v<Net>) {
+        std::remove_const_t<Net> scratch = net;
+        return logits_for(scratch, data, batch_size, what, name);
+    } else {
+        if (batch_size < 1)
+            throw ValueError(concat(what, ": batch_size must be >= 1, got ", batch_size));
+        check_data<Net>(data, what);
+        require_finite_parameters(net, what);
+        Matrix<typename Net::scalar_type> out(Net::output_size, data.size());
+        for (Eigen::Index j = 0; j < data.size(); j += batch_size) {
+            const Eigen::Index b = std::min(batch_size, data.size() - j);
+            out.middleCols(j, b) = net.forward(data.features.middleCols(j, b));
+        }
+        require_finite(out, what, name, "logit");
+        return out;
+    }
+}
 }  // namespace detail
 
 /// The network's logits for every sample of `data`, classes × N, computed batch by batch in
 /// inference mode: a teacher's soft targets computed once, for every epoch of a distillation.
-/// Throws: ValueError for batch_size < 1 or a NaN or infinite feature (naming the sample: such an
+/// Ensures: every logit returned is finite.
+/// Throws: ValueError for batch_size < 1, a NaN or infinite feature (naming the sample: such an
 ///   input has no meaningful output, and a ReLU network could turn it into a finite, wrong
-///   class); ShapeError for data whose feature count differs from the network's input width,
-///   with more classes than the network has outputs, or without samples.
+///   class), a NaN or infinite parameter of the network (naming the block, row and column) or
+///   a non-finite logit (naming the logit and the sample: the products overflowed); ShapeError
+///   for data whose feature count differs from the network's input width, with more classes
+///   than the network has outputs, or without samples — each naming chrysalis::predict_logits.
 template <class Net>
 Matrix<typename Net::scalar_type> predict_logits(Net& net,
                                                  const Dataset<typename Net::scalar_type>& data,
                                                  Eigen::Index batch_size = 256) {
-    if (batch_size < 1) {
-        throw ValueError(
-            detail::concat("chrysalis::predict_logits: batch_size must be >= 1, got ", batch_size));
-    }
-    detail::check_data<Net>(data, "chrysalis::predict_logits");
-    Matrix<typename Net::scalar_type> out(Net::output_size, data.size());
-    for (Eigen::Index j = 0; j < data.size(); j += batch_size) {
-        const Eigen::Index b = std::min(batch_size, data.size() - j);
-        out.middleCols(j, b) = net.forward(data.features.middleCols(j, b));
-    }
-    return out;
+    return detail::logits_for(net, data, batch_size, "chrysalis::predict_logits");
 }
 
 /// predict_logits of a const network: the same logits, computed through a copy of the network
@@ -64,29 +86,29 @@ template <class Net>
 Matrix<typename Net::scalar_type> predict_logits(const Net& net,
                                                  const Dataset<typename Net::scalar_type>& data,
                                                  Eigen::Index batch_size = 256) {
-    Net scratch = net;
-    return predict_logits(scratch, data, batch_size);
+    return detail::logits_for(net, data, batch_size, "chrysalis::predict_logits");
 }
 
 /// Fraction of samples whose largest logit is at the label (ties to the lowest class, as
 /// chrysalis::argmax); `net` may be const (see predict_logits). Throws what predict_logits
-/// throws, ShapeError for a label count other than N, ValueError for a label outside
-/// [0, Net::output_size) and ValueError naming the sample for a NaN logit (a network with a NaN
-/// weight has no prediction, and is never scored as if it had one).
+/// throws — a bad feature, a NaN or infinite parameter, a non-finite logit (a network with a NaN
+/// weight has no prediction, and is never scored as if it had one) — ShapeError for a label
+/// count other than N and ValueError for a label outside [0, Net::output_size), every error
+/// naming chrysalis::accuracy (not the predict_logits it runs).
 template <class Net>
 double accuracy(Net& net, const Dataset<typename Net::scalar_type>& data) {
     detail::check_labels<Net>(data, "chrysalis::accuracy");
-    const auto logits = predict_logits(net, data);
+    const auto logits = detail::logits_for(net, data, 256, "chrysalis::accuracy");
     return double(detail::count_right(logits, data.labels, "chrysalis::accuracy")) /
            double(data.size());
 }
 
 /// Counts by true class (rows) and predicted class (columns), classes × classes; `net` may be
-/// const. Throws as accuracy does.
+/// const. Throws as accuracy does, naming chrysalis::confusion_matrix.
 template <class Net>
 Eigen::MatrixXi confusion_matrix(Net& net, const Dataset<typename Net::scalar_type>& data) {
     detail::check_labels<Net>(data, "chrysalis::confusion_matrix");
-    const auto logits = predict_logits(net, data);
+    const auto logits = detail::logits_for(net, data, 256, "chrysalis::confusion_matrix");
     const Eigen::VectorXi predicted = detail::argmax(logits, "chrysalis::confusion_matrix");
     Eigen::MatrixXi m = Eigen::MatrixXi::Zero(Net::output_size, Net::output_size);
     for (Eigen::Index b = 0; b < logits.cols(); ++b) ++m(data.labels[std::size_t(b)], predicted(b));
@@ -98,11 +120,12 @@ struct Evaluation {
     double loss = 0;
     double accuracy = 0;
 };
-/// Mean cross-entropy and accuracy; `net` may be const. Throws as accuracy does.
+/// Mean cross-entropy and accuracy; `net` may be const. Throws as accuracy does, naming
+/// chrysalis::evaluate.
 template <class Net>
 Evaluation evaluate(Net& net, const Dataset<typename Net::scalar_type>& data) {
     detail::check_labels<Net>(data, "chrysalis::evaluate");
-    const auto logits = predict_logits(net, data);
+    const auto logits = detail::logits_for(net, data, 256, "chrysalis::evaluate");
     Evaluation e;
     e.loss = double(CrossEntropy{}(logits, data.labels).loss);
     e.accuracy = double(detail::count_right(logits, data.labels, "chrysalis::evaluate")) /
@@ -123,8 +146,9 @@ Evaluation evaluate(Net& net, const Dataset<typename Net::scalar_type>& data) {
 /// Ensures: the result has data's features, N labels in [0, classes), classes = its rows; the
 ///   labels of `data` are neither read nor required (an unlabelled set is fine).
 /// Throws: ShapeError if teacher_logits has a column count other than data.size() or no rows;
-///   ValueError naming the sample for a NaN logit (a column with a NaN has no prediction) —
-///   each naming chrysalis::hard_targets.
+///   ValueError naming the logit and the sample for a NaN or infinite logit (a column with a NaN
+///   has no prediction; an infinite one is an overflow, not a confident class) — each naming
+///   chrysalis::hard_targets.
 template <class Scalar, class Derived>
 Dataset<Scalar> hard_targets(const Dataset<Scalar>& data,
                              const Eigen::MatrixBase<Derived>& teacher_logits) {
@@ -134,6 +158,7 @@ Dataset<Scalar> hard_targets(const Dataset<Scalar>& data,
                                         "x", teacher_logits.cols(), " for ", data.size(),
                                         " samples; expected classes x samples with classes >= 1"));
     }
+    detail::require_finite(teacher_logits, what, "the teacher logits", "logit");
     const Eigen::VectorXi predicted = detail::argmax(teacher_logits, what);
     Dataset<Scalar> out;
     out.features = data.features;
@@ -143,12 +168,15 @@ Dataset<Scalar> hard_targets(const Dataset<Scalar>& data,
 }
 
 /// hard_targets from the teacher network itself: its logits on `data` (predict_logits), then
-/// as above. The widths are checked as predict_logits checks them; `teacher` may be const.
+/// as above. The data and the teacher are checked as predict_logits checks them (finite
+/// features, parameters and logits), naming chrysalis::hard_targets; `teacher` may be const.
 template <class Net>
-requires requires { Net::output_size; }
+requires requires {
+    Net::output_size;
+}
 Dataset<typename Net::scalar_type> hard_targets(Net& teacher,
                                                 const Dataset<typename Net::scalar_type>& data) {
-    return hard_targets(data, predict_logits(teacher, data));
+    return hard_targets(data, detail::logits_for(teacher, data, 256, "chrysalis::hard_targets"));
 }
 
 }  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

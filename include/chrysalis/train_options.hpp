@@ -81,6 +81,29 @@ void check_options(const TrainOptions<Scalar>& o, const char* what) {
             concat(what, ": threads must be >= 0 (0 = chrysalis::threads()), got ", o.threads));
 }
 
+/// With jitter on, the images jitter shifts fit the data: image_width and image_height ≥ 1
+/// (ValueError) and image_width · image_height = `features`, the data's feature count
+/// (ShapeError) — checked when fit or distill is called, naming it, not at the first batch.
+template <class Scalar>
+void check_jitter_shape(const TrainOptions<Scalar>& o, Eigen::Index features, const char* what) {
+    if (o.jitter == 0) return;
+    if (o.image_width < 1 || o.image_height < 1) {
+        throw ValueError(concat(what,
+                                ": options.image_width and options.image_height must be >= 1 "
+                                "when options.jitter > 0, got image_width = ",
+                                o.image_width, ", image_height = ", o.image_height));
+    }
+    const Eigen::Index pixels = Eigen::Index(o.image_width) * o.image_height;
+    if (pixels != features) {
+        throw ShapeError(concat(
+            what, ": options.jitter = ", o.jitter, " shifts images of options.image_width x ",
+            "options.image_height = ", o.image_width, " x ", o.image_height, " = ", pixels,
+            " pixels but the data has ", features,
+            " features per sample; set image_width and image_height to the images' shape, or "
+            "jitter = 0 for data that is not images"));
+    }
+}
+
 }  // namespace detail
 
 }  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

@@ -110,6 +110,7 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::scalar
     using Clock = std::chrono::steady_clock;
     check_options(o, what);
     check_data<Net>(data, what);
+    check_jitter_shape(o, data.feature_count(), what);
     check_labels<Net>(data, what);
     if (o.validation != nullptr) {
         check_data<Net>(*o.validation, what, "the validation data (TrainOptions::validation)");

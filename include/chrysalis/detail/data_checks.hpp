@@ -45,6 +45,35 @@ void require_finite(const Eigen::MatrixBase<Derived>& m, const char* what, const
     }
 }
 
+/// Throws ValueError naming `what`, `name` (which network), the parameter block (in
+/// visit_parameters order) and the row and column of the first NaN or infinite parameter of `net`:
+/// a network holding one has no meaningful output, and a ReLU can hide it from the logits (max(x,
+/// 0) of −∞ is a finite 0), so the logits alone cannot vouch for it. O(parameters) once per call,
+/// against the forward's O(parameters·N). A network without visit_parameters is not checked here.
+template <class Net>
+void require_finite_parameters(Net& net, const char* what, const char* name = "the network") {
+    if constexpr (requires { net.visit_parameters([](auto&, auto&) {}); }) {
+        std::size_t block = 0;
+        net.visit_parameters([&](auto& p, auto&) {
+            if (!all_finite(p)) {
+                for (Eigen::Index j = 0; j < p.cols(); ++j) {
+                    for (Eigen::Index i = 0; i < p.rows(); ++i) {
+                        if (!std::isfinite(p(i, j))) {
+                            throw ValueError(concat(
+                                what, ": parameter block ", block,
+                                " (in visit_parameters order) of ", name, " holds ", p(i, j),
+                                " at row ", i, ", column ", j,
+                                "; expected finite parameters (a network with a NaN or infinite "
+                                "parameter has no meaningful output)"));
+                        }
+                    }
+                }
+            }
+            ++block;
+        });
+    }
+}
+
 /// The data fits the network: as many features as its input width, no more classes than
 /// outputs, at least one sample (ShapeError); every feature finite (ValueError naming the
 /// sample).
