@@ -33,11 +33,12 @@ template <class Scalar>
 Matrix<Scalar> ensemble_probabilities(std::span<const Matrix<Scalar>> teacher_logits,
                                       std::span<const double> weights, double temperature) {
     constexpr const char* what = "chrysalis::ensemble_probabilities";
+    // Checked here, not by the softmax below, so that the error names this function.
+    detail::require_temperature(temperature, what, "temperature T");
     if (teacher_logits.empty()) throw ValueError(detail::concat(what, ": no teachers given"));
     if (!weights.empty() && weights.size() != teacher_logits.size())
         throw ShapeError(detail::concat(what, ": ", weights.size(), " weights for ",
                                         teacher_logits.size(), " teachers"));
-    detail::require_temperature(temperature, what, "temperature T");
     double largest = 0;
     for (double w : weights) {
         if (!(w >= 0) || !std::isfinite(w))
