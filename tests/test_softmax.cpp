@@ -344,9 +344,11 @@ TEMPLATE_TEST_CASE("any Eigen dense expression is accepted and gives the same re
         STATIC_REQUIRE(std::is_same_v<std::remove_const_t<decltype(p)>, Eigen::Matrix<S, 10, 4>>);
         CHECK(p == chrysalis::softmax(Mat<S>(f), 2.0));
     }
-    SECTION("empty matrices give empty results") {
+    SECTION("an empty batch gives an empty result; no classes is refused") {
         CHECK(chrysalis::softmax(Mat<S>(10, 0), 1.0).size() == 0);
-        CHECK(chrysalis::log_softmax(Mat<S>(0, 5), 1.0).cols() == 5);
+        CHECK(chrysalis::log_softmax(Mat<S>(10, 0), 1.0).rows() == 10);
+        // A column of no class has no distribution (tests/test_hostile_shapes.cpp has more).
+        CHECK_THROWS_AS(chrysalis::log_softmax(Mat<S>(0, 5), 1.0), chrysalis::ShapeError);
     }
 }
 

@@ -10,7 +10,9 @@
 // (ShapeError otherwise). Labels are any LabelRange (chrysalis/labels.hpp): int labels are read
 // where they are, other integer types are converted (one allocation per call). CrossEntropy
 // models the Loss concept, the four distillation losses DistillationLoss
-// (chrysalis/concepts/loss.hpp), in float and double.
+// (chrysalis/concepts/loss.hpp), in float and double. Every loss is a batch mean: logits with no
+// class (0 rows) or no sample (0 columns) are refused with ShapeError naming the loss, at the
+// door, so the kernels never see an empty column.
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
@@ -85,6 +87,24 @@ constexpr void check_gradient_scalar() {
                   "type (float into float, double into double)");
 }
 
+/// Every loss is a batch mean over classes × B logits: it needs at least one class (a column
+/// of no class has no softmax, no maximum to subtract) and at least one sample (the mean of no
+/// samples is undefined: a made-up 0 would read as a perfect fit). ShapeError naming `what` and
+/// `name` ("the logits", "the student logits") otherwise. Checked at the door, once per call,
+/// so that the kernels need no check of their own.
+inline void check_loss_logits(Eigen::Index classes, Eigen::Index batch, const char* what,
+                              const char* name) {
+    if (classes == 0) {
+        throw ShapeError(concat(what, ": ", name, " are 0x", batch,
+                                " (classes x batch); expected at least 1 class (row)"));
+    }
+    if (batch == 0) {
+        throw ShapeError(concat(what, ": ", name, " are ", classes,
+                                "x0 (classes x batch): the batch mean of no samples is undefined; "
+                                "expected at least 1 sample (column)"));
+    }
+}
+
 /// For a loss without a hard-label term: labels may be empty; if given, they are checked as
 /// everywhere else (a label outside [0, classes) is a bug wherever it shows up).
 template <class Labels>
@@ -103,8 +123,9 @@ struct CrossEntropy {
     /// Returning form.
     /// Requires: `logits` classes × B of float or double; `labels` a LabelRange of B labels.
     /// Ensures: returns {L, ∂L/∂logits} (the gradient allocated, classes × B); the same numbers
-    ///   as the into form. B = 0 gives {0, a classes × 0 matrix}.
-    /// Throws: ShapeError for a label count other than B; ValueError for a label outside
+    ///   as the into form.
+    /// Throws: ShapeError for logits with no rows (0 classes) or no columns (B = 0: the mean of
+    ///   no samples is undefined), or a label count other than B; ValueError for a label outside
     ///   [0, classes) or not fitting in an int — each naming chrysalis::CrossEntropy.
     template <class Derived, LabelRange Labels = std::span<const int>>
     LossResult<typename Derived::Scalar> operator()(const Eigen::MatrixBase<Derived>& logits,
@@ -127,11 +148,11 @@ struct CrossEntropy {
         constexpr const char* what = "chrysalis::CrossEntropy";
         detail::check_gradient_scalar<Derived, Out>();
         const Eigen::Index classes = logits.rows(), batch = logits.cols();
+        detail::check_loss_logits(classes, batch, what, "the logits");
         const IntLabels ints = int_labels(labels, what);
         const std::span<const int> y = ints.span();
         check_labels(y, classes, batch, what);
         detail::prepare_gradient(gradient, classes, batch, what);
-        if (batch == 0) return S(0);
         // log p first, for the loss; then p, for the gradient, in the same storage.
         log_softmax(logits, 1.0, gradient);
         double loss = 0;
@@ -187,8 +208,10 @@ constexpr void check_classes_at_compile_time() {
 /// agreeing (otherwise the build stops); labels a LabelRange of B labels in [0, classes) —
 /// with α = 1 they are unused and may be empty (given, they are checked all the same, as every
 /// loss checks the labels it is given). It throws ShapeError naming
-/// chrysalis::Distillation for a teacher of another shape, a label count other than B or a
-/// gradient of another size; ValueError for a bad label, or for no labels with α < 1.
+/// chrysalis::Distillation for a teacher of another shape, student logits with no rows (0
+/// classes) or no columns (B = 0: the mean of no samples is undefined), a label count other
+/// than B or a gradient of another size; ValueError for a bad label, or for no labels with
+/// α < 1.
 struct Distillation {
     /// Default 4: the temperature T of both softmaxes; in [1e-3, 1e3] (min_temperature,
     /// max_temperature: outside it T² or 1/T overflows or the KL drowns in rounding).
@@ -258,9 +281,10 @@ struct Distillation {
                       "chrysalis::Distillation: student and teacher must have one scalar type");
         detail::check_gradient_scalar<ZS, G>();
         detail::check_same_shape(student, teacher, what, teacher_name);
+        detail::check_loss_logits(student.rows(), student.cols(), what, "the student logits");
         const IntLabels ints = int_labels(labels, what);
         const std::span<const int> y = ints.span();
-        if (y.empty() && student.cols() > 0 && double(alpha) < 1) {
+        if (y.empty() && double(alpha) < 1) {
             throw ValueError(detail::concat(
                 "chrysalis::Distillation: no labels given but alpha = ", double(alpha),
                 " weighs a hard-label term; pass labels or use alpha = 1"));
@@ -268,7 +292,6 @@ struct Distillation {
         // Labels given are checked even when α = 1 makes them unused, as every loss does.
         if (double(alpha) < 1 || !y.empty()) check_labels(y, student.rows(), student.cols(), what);
         detail::prepare_gradient(gradient, student.rows(), student.cols(), what);
-        if (student.cols() == 0) return 0;
         return typename ZS::Scalar(
             detail::distillation_loss(student, teacher, y, temperature, alpha, soft, gradient));
     }
@@ -283,8 +306,8 @@ struct Distillation {
 ///
 /// Every call form: `student` and `probabilities` classes × B of one scalar type; labels
 /// optional and unused by the loss — when given (the DistillationLoss form), they are checked as
-/// Distillation checks them. Throws ShapeError (shapes, label count, gradient size) and
-/// ValueError (a label outside [0, classes)) naming chrysalis::SoftTargetCrossEntropy.
+/// Distillation checks them. Throws ShapeError (shapes, 0 classes, B = 0, label count, gradient
+/// size) and ValueError (a label outside [0, classes)) naming chrysalis::SoftTargetCrossEntropy.
 struct SoftTargetCrossEntropy {
     /// Default 4; in [1e-3, 1e3], as Distillation's (ValueError at construction otherwise).
     detail::Checked<"chrysalis::SoftTargetCrossEntropy: temperature", detail::Rule::temperature>
@@ -312,10 +335,11 @@ struct SoftTargetCrossEntropy {
         detail::check_classes_at_compile_time<ZS, PT>();
         detail::check_gradient_scalar<ZS, G>();
         detail::check_same_shape(student, probabilities, what, "teacher probabilities");
+        detail::check_loss_logits(student.rows(), student.cols(), what, "the student logits");
         detail::check_unused_labels(labels, student.rows(), student.cols(), what);
         detail::prepare_gradient(gradient, student.rows(), student.cols(), what);
         const double t = 1.0 / double(temperature), tt = double(temperature);
-        const double inv_b = student.cols() ? 1.0 / double(student.cols()) : 0.0;
+        const double inv_b = 1.0 / double(student.cols());  // B ≥ 1: check_loss_logits
         double sum = 0;
         for (Eigen::Index b = 0; b < student.cols(); ++b) {
             const auto [m, log_s] = detail::softmax_stats(student.col(b), t);
@@ -339,7 +363,7 @@ struct SoftTargetCrossEntropy {
 /// Logit matching (Ba & Caruana 2014): L = (1/2B)·Σ_b ‖z_s − z_t‖²,  ∂L/∂z_s = (z_s − z_t)/B.
 /// The high-temperature limit of Distillation for zero-mean logits. Models DistillationLoss in
 /// float and double; labels are optional and unused (checked when given), with the errors of
-/// SoftTargetCrossEntropy, naming chrysalis::LogitMatching.
+/// SoftTargetCrossEntropy (0 classes and B = 0 included), naming chrysalis::LogitMatching.
 struct LogitMatching {
     /// Returning {L, ∂L/∂z_s}.
     template <class ZS, class ZT, LabelRange Labels = std::span<const int>>
@@ -361,9 +385,10 @@ struct LogitMatching {
         detail::check_classes_at_compile_time<ZS, ZT>();
         detail::check_gradient_scalar<ZS, G>();
         detail::check_same_shape(student, teacher, what, "teacher logits");
+        detail::check_loss_logits(student.rows(), student.cols(), what, "the student logits");
         detail::check_unused_labels(labels, student.rows(), student.cols(), what);
         detail::prepare_gradient(gradient, student.rows(), student.cols(), what);
-        const double inv_b = student.cols() ? 1.0 / double(student.cols()) : 0.0;
+        const double inv_b = 1.0 / double(student.cols());  // B ≥ 1: check_loss_logits
         // One explicit pass in column order: Eigen's reductions sum in an order that depends on
         // the expression type (a Ref and a Matrix of the same numbers can differ in the last
         // bit), and the two call forms must agree whatever the caller passes.
@@ -390,7 +415,8 @@ struct LogitMatching {
 /// KL of Distillation is mass-covering;
 ///   ∂L/∂z_s,i = T·p_s,i·(log p_s,i − log p_t,i − KL_b)/B.
 /// Models DistillationLoss in float and double; labels are optional and unused (checked when
-/// given), with the errors of SoftTargetCrossEntropy, naming chrysalis::ReverseKL.
+/// given), with the errors of SoftTargetCrossEntropy (0 classes and B = 0 included), naming
+/// chrysalis::ReverseKL.
 struct ReverseKL {
     /// Default 4; in [1e-3, 1e3], as Distillation's (ValueError at construction otherwise).
     /// Each sample's KL is clamped at 0 (it is ≥ 0 exactly; rounding can make it -1e-17).
@@ -417,10 +443,11 @@ struct ReverseKL {
         detail::check_classes_at_compile_time<ZS, ZT>();
         detail::check_gradient_scalar<ZS, G>();
         detail::check_same_shape(student, teacher, what, "teacher logits");
+        detail::check_loss_logits(student.rows(), student.cols(), what, "the student logits");
         detail::check_unused_labels(labels, student.rows(), student.cols(), what);
         detail::prepare_gradient(gradient, student.rows(), student.cols(), what);
         const double tt = double(temperature), t = 1.0 / tt;
-        const double inv_b = student.cols() ? 1.0 / double(student.cols()) : 0.0;
+        const double inv_b = 1.0 / double(student.cols());  // B ≥ 1: check_loss_logits
         double sum = 0;
         for (Eigen::Index b = 0; b < student.cols(); ++b) {
             const auto [ms, log_ss] = detail::softmax_stats(student.col(b), t);

@@ -31,7 +31,7 @@ concept EigenMatrixExpression = std::is_class_v<T> && std::is_base_of_v<Eigen::M
 template <class Derived>
 Eigen::VectorXi argmax(const Eigen::MatrixBase<Derived>& logits, const char* what) {
     const Eigen::Index classes = logits.rows(), batch = logits.cols();
-    if (classes == 0 && batch > 0) {
+    if (classes == 0) {  // whatever the batch: no class is no classifier
         throw ShapeError(concat(what, ": the logits have 0 rows (classes) for ", batch,
                                 " samples; expected at least one class"));
     }
@@ -61,11 +61,11 @@ Eigen::VectorXi argmax(const Eigen::MatrixBase<Derived>& logits, const char* wha
 /// Requires: `logits` any Eigen dense matrix expression, classes × B, of a floating-point (or
 ///   integer) scalar.
 /// Ensures: returns a B-vector whose entry b is the smallest i with logits(i, b) = max_j
-///   logits(j, b): ties go to the lowest index. +∞ and −∞ compare as usual. B = 0 gives an
-///   empty vector.
+///   logits(j, b): ties go to the lowest index. +∞ and −∞ compare as usual. B = 0 (classes ≥ 1)
+///   gives an empty vector.
 /// Throws: ValueError ("chrysalis::argmax: logit 3 of sample 7 is NaN; …") for a NaN anywhere
 ///   in a column (a NaN has no order, so the column has no largest logit — never a silent
-///   class); ShapeError for logits with no rows (classes = 0) and B > 0.
+///   class); ShapeError for logits with no rows (classes = 0), whatever B.
 template <detail::EigenMatrixExpression Logits>
 [[nodiscard]] Eigen::VectorXi argmax(const Logits& logits) {
     return detail::argmax(logits, "chrysalis::argmax");
@@ -77,12 +77,17 @@ template <detail::EigenMatrixExpression Logits>
 ///   labels in [0, classes). (Constrained to Eigen matrices, so it never competes with the
 ///   accuracy(network, data set) overload of the training headers.)
 /// Ensures: returns a double in [0, 1]; ties in a column count for the lowest class, as argmax.
-/// Throws: ShapeError for a label count other than B, or for B = 0 (the accuracy of no samples
-///   is undefined); ValueError for a label outside [0, classes) or not fitting in an int, or a
-///   NaN logit (as argmax) — each naming chrysalis::accuracy.
+/// Throws: ShapeError for logits with no rows (0 classes; checked before the labels, which could
+///   otherwise only be reported as out of [0, 0)), a label count other than B, or B = 0 (the
+///   accuracy of no samples is undefined); ValueError for a label outside [0, classes) or not
+///   fitting in an int, or a NaN logit (as argmax) — each naming chrysalis::accuracy.
 template <detail::EigenMatrixExpression Logits, LabelRange Labels = std::span<const int>>
 [[nodiscard]] double accuracy(const Logits& logits, const Labels& labels) {
     constexpr const char* what = "chrysalis::accuracy";
+    if (logits.rows() == 0) {
+        throw ShapeError(detail::concat(what, ": the logits have 0 rows (classes) for ",
+                                        logits.cols(), " samples; expected at least one class"));
+    }
     const IntLabels ints = int_labels(labels, what);
     const std::span<const int> y = ints.span();
     check_labels(y, logits.rows(), logits.cols(), what);

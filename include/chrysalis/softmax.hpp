@@ -96,8 +96,14 @@ void softmax_into(const Eigen::DenseBase<Derived>& logits, double temperature, O
     if constexpr (is_supported_scalar_v<S> && std::is_same_v<S, typename Out::Scalar>) {
         require_positive_finite(temperature, name, "temperature T");
         const Eigen::Index rows = logits.rows(), cols = logits.cols();
+        // No class: a column has no distribution to give (nothing sums to 1), and the kernels
+        // take each column's maximum. A batch of no samples is fine: an empty result.
+        if (rows == 0) {
+            throw ShapeError(concat(name, ": the logits are 0x", cols,
+                                    " (classes x batch); expected at least 1 class (row)"));
+        }
         prepare_output(out, rows, cols, name);
-        if (rows == 0 || cols == 0) return;
+        if (cols == 0) return;
         const S t = inverse_temperature<S>(temperature);
         const ColumnBlock<S> in_place{
             out.data(), column_stride(out), out.data(), column_stride(out), rows, cols};
@@ -140,7 +146,9 @@ void softmax_into(const Eigen::DenseBase<Derived>& logits, double temperature, O
 ///   acts as the nearest representable one: 1/T is capped at the largest finite value (T below
 ///   about 2.9e-39 in float is one-hot already) and floored at the smallest subnormal (a T above
 ///   about 7e44 in float is uniform already).
-/// Throws: ValueError naming the temperature T when T ≤ 0, NaN or infinite.
+///   Logits of B = 0 columns (an empty batch) give an empty classes × 0 result.
+/// Throws: ValueError naming the temperature T when T ≤ 0, NaN or infinite; ShapeError for
+///   logits with no rows (0 classes, whatever B: a column of no class has no distribution).
 template <class Derived>
 [[nodiscard]] detail::SoftmaxResult<Derived> softmax(const Eigen::DenseBase<Derived>& logits,
                                                      double temperature) {
@@ -158,8 +166,8 @@ template <class Derived>
 ///   resizable `out` is resized (a no-op when the size already matches); any other must already
 ///   be logits.rows() × logits.cols(). `out` may be the logits matrix itself (in place); any other
 ///   overlap between the two is not allowed.
-/// Throws: ValueError for a bad T; ShapeError for a wrongly sized `out` or non-contiguous
-///   columns.
+/// Throws: ValueError for a bad T; ShapeError for logits with no rows (0 classes), a wrongly
+///   sized `out` or non-contiguous columns.
 template <class Derived, class Out>
 requires detail::WritableDense<Out>
 void softmax(const Eigen::DenseBase<Derived>& logits, double temperature, Out&& out) {

@@ -31,6 +31,7 @@
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
 
 /// One column's maximum and log Σ exp((z − m)·t), in double.
+/// Requires: z has at least one entry (the public losses refuse 0 classes at their door).
 template <class Col>
 std::pair<double, double> softmax_stats(const Col& z, double t) {
     const double m = double(z.maxCoeff());
@@ -170,6 +171,8 @@ void distillation_block(const ZS& zs, const ZT& zt, std::span<const int> labels,
 #endif
 
 /// The whole batch: writes ∂L/∂z_s into grad and returns L.
+/// Requires: zs and zt classes × B with classes ≥ 1 and B ≥ 1, one label per column when
+///   α < 1 (Distillation checks all of it before calling).
 template <class ZS, class ZT, class G>
 double distillation_loss(const ZS& zs, const ZT& zt, std::span<const int> labels,
                          double temperature, double alpha, bool soft, G& grad) {
