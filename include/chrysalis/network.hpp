@@ -189,15 +189,19 @@ class Sequential {
     /// initialisation, or with the next layer's preceding_init if it declares one (Tanh and
     /// Sigmoid declare Glorot; see chrysalis/init.hpp); dropout masks seeded.
     /// The same seed gives bit-identical parameters on every machine.
-    explicit Sequential(Seed seed) { initialize(seed); }
+    explicit Sequential(Seed seed) {
+        initialize(seed);
+        reserve(0);  // widths[i] × 0 buffers: activation() and input_gradient() have their rows
+    }
 
     /// Redraws every parameter (and the dropout generators) from `seed`.
     void initialize(Seed seed) { initialize_layers(seed, std::make_index_sequence<depth>{}); }
 
     /// Runs the network on x (input_size × B, any Eigen expression) and returns a view of the
     /// output (output_size × B), valid until the next forward. In Mode::training the
-    /// activations are kept for backward. Throws chrysalis::ShapeError if x has the wrong
-    /// number of rows.
+    /// activations are kept for backward. B = 0 (an empty batch) is allowed, before or after
+    /// any other forward, and gives an output_size × 0 output. Throws chrysalis::ShapeError
+    /// if x has the wrong number of rows.
     template <class Derived>
     ConstMatrixRef<Scalar> forward(const Eigen::MatrixBase<Derived>& x,
                                    Mode mode = Mode::inference) {
@@ -209,13 +213,19 @@ class Sequential {
         batch_ = x.cols();
         reserve(batch_);
         act_[0].leftCols(batch_) = x;
+        forwarded_ = true;
         forward_layers(mode, std::make_index_sequence<depth>{});
         return act_[depth].leftCols(batch_);
     }
 
     /// Backpropagates d_output = ∂loss/∂output (output_size × B, the B of the last forward):
     /// overwrites every layer's parameter gradients and, if `input_gradient`, computes
-    /// ∂loss/∂input (see input_gradient()). Call after a Mode::training forward.
+    /// ∂loss/∂input (see input_gradient()). Call after a Mode::training forward. After a
+    /// forward of B = 0 columns, an output_size × 0 d_output gives zero parameter gradients (the
+    /// sum over no samples) and an input_size × 0 input gradient.
+    /// Throws chrysalis::ShapeError naming chrysalis::Sequential::backward and d_output when
+    /// d_output is not output_size × B, or when no forward has run yet (there are no
+    /// activations to differentiate, whatever d_output's shape).
     template <class Derived>
     void backward(const Eigen::MatrixBase<Derived>& d_output, bool input_gradient = false) {
         backward(d_output, input_gradient, [](auto&, auto&, std::size_t) {});
@@ -239,7 +249,7 @@ class Sequential {
     /// optional backward_input (every shipped layer) skip their parameter gradients and leave
     /// them as they were, so a step costs the products of forward plus one per layer instead of
     /// two; a layer without it runs its backward, overwriting its parameter gradients. Throws
-    /// chrysalis::ShapeError as backward does.
+    /// chrysalis::ShapeError as backward does (before any forward too), naming backward_input.
     template <class Derived>
     void backward_input(const Eigen::MatrixBase<Derived>& d_output) {
         start_backward(d_output, true, "backward_input");
@@ -249,7 +259,8 @@ class Sequential {
         (std::make_index_sequence<depth>{});
     }
 
-    /// ∂loss/∂input from the last backward(…, true) or backward_input: input_size × B.
+    /// ∂loss/∂input from the last backward(…, true) or backward_input: input_size × B;
+    /// input_size × 0 before any such call.
     [[nodiscard]] ConstMatrixRef<Scalar> input_gradient() const {
         return grad_[0].leftCols(want_input_gradient_ ? batch_ : 0);
     }
@@ -276,7 +287,8 @@ class Sequential {
     }
 
     /// The output of layer i-1 (input of layer i) from the last forward; i = 0 is the input,
-    /// i = depth the network's output. Throws chrysalis::ValueError for i > depth.
+    /// i = depth the network's output (widths[i] × 0 before any forward). Throws
+    /// chrysalis::ValueError for i > depth.
     [[nodiscard]] ConstMatrixRef<Scalar> activation(std::size_t i) const {
         if (i > depth) {
             throw ValueError(detail::concat("chrysalis::Sequential::activation: index ", i,
@@ -317,6 +329,9 @@ class Sequential {
         }
     }
 
+    /// Makes every buffer widths[i] × batch or more. capacity_ starts at −1, so the first call,
+    /// even for B = 0, gives the buffers their rows: an empty batch before any other is then
+    /// the widths[i] × 0 blocks the layers expect, not 0 × 0.
     void reserve(Eigen::Index batch) {
         if (capacity_ >= batch) return;
         for (std::size_t i = 0; i <= depth; ++i) {
@@ -354,6 +369,13 @@ class Sequential {
     template <class Derived>
     void start_backward(const Eigen::MatrixBase<Derived>& d_output, bool input_gradient,
                         const char* what) {
+        if (!forwarded_) {
+            throw ShapeError(detail::concat(
+                "chrysalis::Sequential::", what, ": d_output is ", d_output.rows(), " x ",
+                d_output.cols(),
+                " but no forward has run, so there is no output to differentiate; expected a "
+                "forward (Mode::training) first, then the gradient of its output_size x B output"));
+        }
         if (d_output.rows() != output_size || d_output.cols() != batch_) {
             throw ShapeError(detail::concat("chrysalis::Sequential::", what,
                                             ": the output gradient is ", d_output.rows(), " x ",
@@ -391,8 +413,9 @@ class Sequential {
     std::tuple<Layers...> layers_;
     std::array<Matrix<Scalar>, depth + 1> act_;   // act_[i]: input of layer i (capacity columns)
     std::array<Matrix<Scalar>, depth + 1> grad_;  // grad_[i]: ∂loss/∂act_[i]
-    Eigen::Index capacity_ = 0, batch_ = 0;
+    Eigen::Index capacity_ = -1, batch_ = 0;      // capacity_ −1: no buffer sized yet (reserve)
     bool want_input_gradient_ = false;
+    bool forwarded_ = false;  // a forward has run: backward has activations to work from
 };
 
 }  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

@@ -2,9 +2,13 @@
 // chrysalis/layers/activations.hpp — element-wise activation layers. Each keeps the width of its
 // input (input_size = output_size = same_width), has no parameters, and works for float and
 // double. Forward writes y = f(x); backward writes dx = f'(x) ⊙ dy, using whichever of x and y
-// gives the derivative most cheaply. Each names itself for the file formats (static name(), see
-// SerializableLayer in chrysalis/concepts/layer.hpp); Tanh and Sigmoid ask for Glorot
-// initialisation of the layer before them (preceding_init, chrysalis/init.hpp).
+// gives the derivative most cheaply. Shapes: forward needs y of x's shape (a resizable Matrix is
+// resized), backward x, y, dy and dx (unless dx is empty: no input gradient wanted) of one
+// shape; otherwise ShapeError naming the layer and the function ("chrysalis::ReLU::backward")
+// and the parameter. B = 0 columns is an empty batch, not an error. Each names itself for the
+// file formats (static name(), see SerializableLayer in chrysalis/concepts/layer.hpp); Tanh and
+// Sigmoid ask for Glorot initialisation of the layer before them (preceding_init,
+// chrysalis/init.hpp).
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
@@ -19,6 +23,7 @@
 #include <vector>
 
 #include "chrysalis/config.hpp"
+#include "chrysalis/detail/layer_shapes.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/init.hpp"
 #include "chrysalis/tensor.hpp"
@@ -38,12 +43,14 @@ struct Identity : detail::ActivationBase {
     static std::string name() { return "Identity"; }
     template <class X, class Y>
     void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
+        detail::prepare_elementwise_output(x, y, "chrysalis::Identity::forward");
         y = x;
     }
     template <class X, class Yv, class DY, class DX>
-    void backward(const Eigen::MatrixBase<X>&, const Eigen::MatrixBase<Yv>&,
+    void backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Yv>& y,
                   const Eigen::MatrixBase<DY>& dy, DX&& dx) const {
-        if (dx.size() == 0) return;  // input gradient not wanted
+        if (!detail::check_elementwise_backward(x, y, dy, dx, "chrysalis::Identity::backward"))
+            return;  // input gradient not wanted
         dx = dy;
     }
 };
@@ -53,12 +60,14 @@ struct ReLU : detail::ActivationBase {
     static std::string name() { return "ReLU"; }
     template <class X, class Y>
     void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
+        detail::prepare_elementwise_output(x, y, "chrysalis::ReLU::forward");
         y = x.cwiseMax(typename X::Scalar(0));
     }
     template <class X, class Yv, class DY, class DX>
-    void backward(const Eigen::MatrixBase<X>&, const Eigen::MatrixBase<Yv>& y,
+    void backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Yv>& y,
                   const Eigen::MatrixBase<DY>& dy, DX&& dx) const {
-        if (dx.size() == 0) return;  // input gradient not wanted
+        if (!detail::check_elementwise_backward(x, y, dy, dx, "chrysalis::ReLU::backward"))
+            return;  // input gradient not wanted
         using S = typename DY::Scalar;
         dx = (y.array() > S(0)).select(dy, S(0));
     }
@@ -98,13 +107,15 @@ struct LeakyReLU : detail::ActivationBase {
     }
     template <class X, class Y>
     void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
+        detail::prepare_elementwise_output(x, y, "chrysalis::LeakyReLU::forward");
         using S = typename X::Scalar;
         y = (x.array() > S(0)).select(x, S(slope) * x);
     }
     template <class X, class Yv, class DY, class DX>
-    void backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Yv>&,
+    void backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Yv>& y,
                   const Eigen::MatrixBase<DY>& dy, DX&& dx) const {
-        if (dx.size() == 0) return;  // input gradient not wanted
+        if (!detail::check_elementwise_backward(x, y, dy, dx, "chrysalis::LeakyReLU::backward"))
+            return;  // input gradient not wanted
         using S = typename DY::Scalar;
         dx = (x.array() > S(0)).select(dy, S(slope) * dy);
     }
@@ -117,12 +128,14 @@ struct Tanh : detail::ActivationBase {
     static constexpr Init preceding_init = Init::glorot;
     template <class X, class Y>
     void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
+        detail::prepare_elementwise_output(x, y, "chrysalis::Tanh::forward");
         y = x.array().tanh().matrix();
     }
     template <class X, class Yv, class DY, class DX>
-    void backward(const Eigen::MatrixBase<X>&, const Eigen::MatrixBase<Yv>& y,
+    void backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Yv>& y,
                   const Eigen::MatrixBase<DY>& dy, DX&& dx) const {
-        if (dx.size() == 0) return;  // input gradient not wanted
+        if (!detail::check_elementwise_backward(x, y, dy, dx, "chrysalis::Tanh::backward"))
+            return;  // input gradient not wanted
         using S = typename DY::Scalar;
         dx = ((S(1) - y.array().square()) * dy.array()).matrix();
     }
@@ -135,12 +148,14 @@ struct Sigmoid : detail::ActivationBase {
     static constexpr Init preceding_init = Init::glorot;
     template <class X, class Y>
     void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
+        detail::prepare_elementwise_output(x, y, "chrysalis::Sigmoid::forward");
         y = x.array().logistic().matrix();
     }
     template <class X, class Yv, class DY, class DX>
-    void backward(const Eigen::MatrixBase<X>&, const Eigen::MatrixBase<Yv>& y,
+    void backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Yv>& y,
                   const Eigen::MatrixBase<DY>& dy, DX&& dx) const {
-        if (dx.size() == 0) return;  // input gradient not wanted
+        if (!detail::check_elementwise_backward(x, y, dy, dx, "chrysalis::Sigmoid::backward"))
+            return;  // input gradient not wanted
         using S = typename DY::Scalar;
         dx = (y.array() * (S(1) - y.array()) * dy.array()).matrix();
     }
@@ -152,13 +167,15 @@ struct GELU : detail::ActivationBase {
     static std::string name() { return "GELU"; }
     template <class X, class Y>
     void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
+        detail::prepare_elementwise_output(x, y, "chrysalis::GELU::forward");
         using S = typename X::Scalar;
         y = x.unaryExpr([](S v) { return v * cdf(v); });
     }
     template <class X, class Yv, class DY, class DX>
-    void backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Yv>&,
+    void backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Yv>& y,
                   const Eigen::MatrixBase<DY>& dy, DX&& dx) const {
-        if (dx.size() == 0) return;  // input gradient not wanted
+        if (!detail::check_elementwise_backward(x, y, dy, dx, "chrysalis::GELU::backward"))
+            return;  // input gradient not wanted
         using S = typename DY::Scalar;
         dx = x.binaryExpr(dy, [](S v, S g) {
             const S pdf =

@@ -54,6 +54,8 @@ class Dense {
     }
 
     /// y = W·x + b·1ᵀ (the bias is written first and the product added to it: one pass over y).
+    /// Requires x In × B and y Out × B; B = 0 is an empty batch (nothing is written).
+    /// Throws: ShapeError naming chrysalis::Dense<In, Out>::forward, x and y otherwise.
     void forward(ConstMatrixRef<Scalar> x, MatrixRef<Scalar> y, Mode = Mode::inference) {
         check_shapes(x, y, "forward");
         forward_gemm_.run(y, w_, detail::Op::none, x, detail::Op::none, false, b_.data());
@@ -61,16 +63,27 @@ class Dense {
 
     /// dW = dy·xᵀ, db = row sums of dy, dx = Wᵀ·dy (dx may be empty to skip it: the first layer
     /// of a network needs no input gradient unless asked).
+    /// Requires x In × B, dy Out × B, dx In × B or empty; y is not read (the layer keeps no state
+    ///   from its forward, so it may be called before any). B = 0 gives dW = 0 and db = 0, the
+    ///   sums over no samples.
+    /// Throws: ShapeError naming chrysalis::Dense<In, Out>::backward and the parameter (x, dy or
+    ///   dx) otherwise — checked before anything is written, so W's and b's gradients keep
+    ///   their shapes.
     void backward(ConstMatrixRef<Scalar> x, ConstMatrixRef<Scalar> /*y*/, ConstMatrixRef<Scalar> dy,
                   MatrixRef<Scalar> dx) {
+        check_backward_shapes(x, dy, dx, true, "backward");
         weight_gemm_.run(dw_, dy, detail::Op::none, x, detail::Op::transpose);
         db_.noalias() = dy.rowwise().sum();
         if (dx.size() != 0) input_gemm_.run(dx, w_, detail::Op::transpose, dy, detail::Op::none);
     }
 
     /// dx = Wᵀ·dy only: W's and b's gradients are left as they were (see the Layer contract).
-    void backward_input(ConstMatrixRef<Scalar> /*x*/, ConstMatrixRef<Scalar> /*y*/,
+    /// Requires x In × B, dy Out × B and dx In × B (never empty: the input gradient is the
+    ///   point); y is not read. Throws: ShapeError naming chrysalis::Dense<In, Out>::
+    ///   backward_input and the parameter otherwise.
+    void backward_input(ConstMatrixRef<Scalar> x, ConstMatrixRef<Scalar> /*y*/,
                         ConstMatrixRef<Scalar> dy, MatrixRef<Scalar> dx) {
+        check_backward_shapes(x, dy, dx, false, "backward_input");
         input_gemm_.run(dx, w_, detail::Op::transpose, dy, detail::Op::none);
     }
 
@@ -97,6 +110,27 @@ class Dense {
                                             " x B, got ", x.rows(), " x ", x.cols(), " and ",
                                             y.rows(), " x ", y.cols()));
         }
+    }
+
+    /// backward's and backward_input's arguments: x In × B, dy Out × B with the same B, dx
+    /// In × B (or, where `dx_optional`, 0 columns). O(1): the products below would otherwise
+    /// read and write out of bounds (and db_, a resizable vector, take dy's row count).
+    static void check_backward_shapes(const ConstMatrixRef<Scalar>& x,
+                                      const ConstMatrixRef<Scalar>& dy, const MatrixRef<Scalar>& dx,
+                                      bool dx_optional, const char* what) {
+        const auto fail = [&](const char* param, Eigen::Index rows, Eigen::Index cols,
+                              const char* expected) {
+            throw ShapeError(detail::concat(
+                "chrysalis::Dense<", In, ", ", Out, ">::", what, ": ", param, " is ", rows, " x ",
+                cols, "; expected ", expected, " (x ", In, " x B, dy ", Out, " x B, dx ", In,
+                " x B", dx_optional ? " or empty" : "", ", B the columns of x)"));
+        };
+        if (x.rows() != In) fail("x", x.rows(), x.cols(), "the layer's input width in rows");
+        if (dy.rows() != Out || dy.cols() != x.cols())
+            fail("dy", dy.rows(), dy.cols(), "the layer's output width x the batch of x");
+        const bool skip = dx_optional && dx.cols() == 0;
+        if (!skip && (dx.rows() != In || dx.cols() != x.cols()))
+            fail("dx", dx.rows(), dx.cols(), "the layer's input width x the batch of x");
     }
 
     Matrix<Scalar> w_;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "chrysalis/config.hpp"
+#include "chrysalis/detail/layer_shapes.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/random.hpp"
 #include "chrysalis/tensor.hpp"
@@ -74,9 +75,13 @@ class Dropout {
     /// Reuse the current mask in training-mode forwards (for finite-difference checks).
     void freeze_mask(bool frozen) noexcept { frozen_ = frozen; }
 
+    /// y = x ⊙ m / q in Mode::training (a fresh mask, or the frozen one), y = x in inference.
+    /// Requires y of x's shape (a resizable Matrix is resized); B = 0 is an empty batch.
+    /// Throws: ShapeError naming chrysalis::Dropout::forward and y otherwise.
     template <class X, class Y>
     void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode mode = Mode::inference) {
         using S = typename X::Scalar;
+        detail::prepare_elementwise_output(x, y, "chrysalis::Dropout::forward");
         training_ = mode == Mode::training && rate_ > 0;
         if (!training_) {
             y = x;
@@ -88,10 +93,24 @@ class Dropout {
         y = (x.array() * mask().template cast<S>() * scale).matrix();
     }
 
+    /// dx = dy ⊙ m / q after a Mode::training forward, dx = dy after an inference one (or
+    /// before any forward: the layer is then the identity, as in inference).
+    /// Requires x, y, dy and dx (unless empty) of one shape; after a training forward, that
+    ///   forward's shape (its mask's): a gradient of another batch would be masked by a mask
+    ///   that was never applied to it.
+    /// Throws: ShapeError naming chrysalis::Dropout::backward and the parameter otherwise.
     template <class X, class Yv, class DY, class DX>
-    void backward(const Eigen::MatrixBase<X>&, const Eigen::MatrixBase<Yv>&,
+    void backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Yv>& y,
                   const Eigen::MatrixBase<DY>& dy, DX&& dx) const {
-        if (dx.size() == 0) return;  // input gradient not wanted
+        constexpr const char* what = "chrysalis::Dropout::backward";
+        if (training_ && (dy.rows() != mask_rows_ || dy.cols() != mask_cols_)) {
+            throw ShapeError(detail::concat(what, ": dy is ", dy.rows(), " x ", dy.cols(),
+                                            " but the last training-mode forward was ", mask_rows_,
+                                            " x ", mask_cols_,
+                                            "; expected the gradient of that forward's output"));
+        }
+        if (!detail::check_elementwise_backward(x, y, dy, dx, what))
+            return;  // input gradient not wanted
         using S = typename DY::Scalar;
         if (!training_) {
             dx = dy;
