@@ -118,7 +118,9 @@ inline void require_batch_size(Eigen::Index b, const char* what) {
     if (b < 1) throw ValueError(detail::concat(what, ": batch_size must be >= 1, got ", b));
 }
 
-/// Checks the inputs' width, their values (finite, inside the box) and the labels.
+/// Checks the inputs' width and sample count, their values (finite, inside the box) and the
+/// labels. An attack of no samples is refused: its success rate and mean perturbations are
+/// means over no samples, and would come back as a made-up 0.
 template <class Net, class Derived>
 void check_attack_inputs(const Eigen::MatrixBase<Derived>& x, std::span<const int> labels,
                          double lo, double hi, const char* what) {
@@ -126,6 +128,11 @@ void check_attack_inputs(const Eigen::MatrixBase<Derived>& x, std::span<const in
         throw ShapeError(detail::concat(what, ": the inputs have ", x.rows(),
                                         " rows (features) but the network's input width is ",
                                         Net::input_size));
+    }
+    if (x.cols() == 0) {
+        throw ShapeError(detail::concat(what, ": the inputs x are ", x.rows(),
+                                        "x0: no samples, so no success rate; expected at least 1 "
+                                        "sample (column)"));
     }
     chrysalis::check_labels(labels, Net::output_size, x.cols(), what);
     for (Eigen::Index b = 0; b < x.cols(); ++b) {
@@ -401,6 +408,7 @@ AttackResult<typename Net::scalar_type> pgd_of(Net& net, const Eigen::MatrixBase
 ///   network's scalar); `labels` a LabelRange of B labels in [0, Net::output_size).
 /// Ensures: `gradient` is resized to features × B and overwritten; the network's parameters are
 ///   unchanged (one backward_input; see the note at the top of this file on their gradients).
+///   B = 0 gives a features × 0 gradient and no values (a per-sample result, not a mean).
 /// Throws: ShapeError for a wrong input width or label count; ValueError for a label out of
 ///   range, a negative or non-finite κ, a NaN or infinite input (naming the feature and the
 ///   sample) or network parameter (naming the block, row and column) — each naming
@@ -437,7 +445,8 @@ std::vector<double> attack_gradient(Net& net, const Eigen::MatrixBase<Derived>& 
 ///   mean_linf over the successful ones, ≤ ε); samples misclassified to begin with are returned
 ///   unchanged; the network's parameters unchanged (their gradients too, bar a custom layer without
 ///   backward_input). ε = 0 returns x itself.
-/// Throws: ShapeError for a wrong input width or label count; ValueError for ε or κ negative or
+/// Throws: ShapeError for a wrong input width, no samples (N = 0: the success rate of no samples
+///   is undefined) or a label count other than N; ValueError for ε or κ negative or
 ///   not finite, lo ≥ hi or non-finite, batch_size < 1, an input outside the box (or NaN), a
 ///   label out of range, a NaN or infinite network parameter — each naming chrysalis::fgsm and
 ///   the parameter.
@@ -509,10 +518,10 @@ AttackResult<typename Net::scalar_type> pgd(Net& net, const Eigen::MatrixBase<De
 ///   of each sample changed; mean_l0 (the fraction of features changed) and mean_l2 over the
 ///   successful samples; parameters unchanged (their gradients too, bar a custom layer without
 ///   backward_input).
-/// Throws: ShapeError for a wrong input width or a label or target count other than N;
-///   ValueError for γ outside (0, 1], a bad box or batch size, an input outside the box, a label
-///   or target out of range, a target equal to its label, a NaN or infinite network parameter
-///   — each naming chrysalis::jsma.
+/// Throws: ShapeError for a wrong input width, no samples (N = 0) or a label or target count
+///   other than N; ValueError for γ outside (0, 1], a bad box or batch size, an input outside the
+///   box, a label or target out of range, a target equal to its label, a NaN or infinite network
+///   parameter — each naming chrysalis::jsma.
 template <class Net, class Derived, LabelRange Labels, LabelRange Targets>
 AttackResult<typename Net::scalar_type> jsma(Net& net, const Eigen::MatrixBase<Derived>& x,
                                              const Labels& labels, const Targets& targets,

@@ -313,7 +313,9 @@ void check_bases(const Eigen::MatrixBase<Derived>& bases, const char* what) {
 ///   bar those of a custom layer without backward_input.
 /// Ensures: returns n samples in the input order with their base and target classes, steps,
 ///   final gaps z_b − z_k and `reached` = (0 ≥ gap ≥ −margin and no class above k). A sample
-///   whose gap is ≤ 0 to begin with is returned unchanged after 0 steps.
+///   whose gap is ≤ 0 to begin with is returned unchanged after 0 steps. No bases (n = 0, with
+///   the teacher's input width in rows) give an empty result: a per-sample transform of no
+///   samples, no mean.
 /// Throws: ShapeError if `bases` has a row count other than the teacher's input width or a class
 ///   count other than n; ValueError for a NaN or infinite feature, a class outside
 ///   [0, Net::output_size), a target equal to its base, or a bad option (step_size ≤ 0, NaN or

@@ -71,7 +71,8 @@ Dataset<Scalar> load_idx(const std::string& images_path, const std::string& labe
 /// written as round(255·x) (so load_idx gives the values back exactly when they are multiples
 /// of 1/255, as loaded ones are); without, every feature must be an integer in 0..255.
 ///
-/// Throws: what validate() throws for a dataset that fails it; ValueError for rows or cols < 1, a
+/// Throws: ShapeError naming chrysalis::save_idx for data without features; what validate()
+///   throws for a dataset that fails it; ValueError for rows or cols < 1, a
 ///   label above 255 or a feature outside the allowed values (which sample, which feature);
 ///   ShapeError for feature_count ≠ rows·cols — all checked before a file is opened; IoError when
 ///   a file cannot be written (each file is replaced atomically: a failed or interrupted
@@ -79,6 +80,12 @@ Dataset<Scalar> load_idx(const std::string& images_path, const std::string& labe
 template <class Scalar>
 void save_idx(const Dataset<Scalar>& data, int rows, int cols, const std::string& images_path,
               const std::string& labels_path, bool scaled = true) {
+    if (data.feature_count() == 0) {  // named here, not by validate, which refuses it too
+        throw ShapeError(detail::concat("chrysalis::save_idx: the data's features are 0x",
+                                        data.size(),
+                                        " (features x samples); expected rows x cols >= 1 "
+                                        "features (pixels) per image"));
+    }
     data.validate();
     detail::write_idx(data.features, std::span<const int>(data.labels), rows, cols, images_path,
                       labels_path, scaled);
@@ -121,13 +128,20 @@ Dataset<Scalar> load_csv(const std::string& path, const CsvOptions& options = {}
 /// …, label when options.header, each value in the shortest form that reads back exactly
 /// (std::to_chars), so load_csv with the same options returns the same data. Gzip when the path
 /// ends in ".gz".
-/// Throws: what validate() throws for a dataset that fails it (non-finite features included);
-///   ValueError for a label_column outside [−1, feature_count]; IoError when the file cannot be
-///   written (the file is replaced atomically: a failed or interrupted save leaves the
-///   previous file as it was).
+/// Throws: ShapeError naming chrysalis::save_csv for data without features (a line of a label
+///   alone, which load_csv refuses); what validate() throws for a dataset that fails it
+///   (non-finite features included); ValueError for a label_column outside [−1, feature_count];
+///   IoError when the file cannot be written (the file is replaced atomically: a failed or
+///   interrupted save leaves the previous file as it was).
 template <class Scalar>
 void save_csv(const Dataset<Scalar>& data, const std::string& path,
               const CsvOptions& options = {}) {
+    if (data.feature_count() == 0) {
+        throw ShapeError(detail::concat("chrysalis::save_csv: the data's features are 0x",
+                                        data.size(),
+                                        " (features x samples); expected at least 1 feature: a "
+                                        "line of a label alone would not load back"));
+    }
     data.validate();
     detail::write_csv(data.features, std::span<const int>(data.labels), path, options.label_column,
                       options.header, options.delimiter);

@@ -42,11 +42,18 @@ struct Dataset {
 
     /// Checks the invariants. Throws, naming what is wrong: ValueError for classes ≤ 0, a label
     /// outside [0, classes) (which sample, which value) or — unless allow_non_finite — a NaN or
-    /// infinite feature (which sample, which feature); ShapeError for labels.size() ≠ N.
+    /// infinite feature (which sample, which feature); ShapeError for no features (0 rows: a
+    /// sample without features carries nothing to learn from, and neither file format can hold
+    /// it) or labels.size() ≠ N. N = 0 (no samples, with features) is a valid, empty set.
     void validate(bool allow_non_finite = false) const {
         constexpr const char* what = "chrysalis::Dataset::validate";
         if (classes <= 0)
             throw ValueError(detail::concat(what, ": classes must be >= 1, got ", classes));
+        if (feature_count() == 0) {
+            throw ShapeError(detail::concat(what, ": the features are 0x", size(),
+                                            " (features x samples); expected at least 1 feature "
+                                            "(row)"));
+        }
         if (Eigen::Index(labels.size()) != size()) {
             throw ShapeError(
                 detail::concat(what, ": ", labels.size(), " labels for ", size(),

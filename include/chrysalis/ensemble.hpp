@@ -24,10 +24,12 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 /// Requires: weights empty (equal weights) or one per teacher, each finite and ≥ 0, not all 0 —
 ///   any finite weights, even ones whose sum overflows (they are divided by the largest first,
 ///   so {1e308, 1e308} is {1, 1}); T in [1e-3, 1e3], the range the distillation losses take.
-/// Ensures: for finite logits, columns of probabilities summing to 1 (to rounding).
+/// Ensures: for finite logits, columns of probabilities summing to 1 (to rounding); logits of
+///   B = 0 columns (and at least one class) give an empty classes × 0 matrix.
 /// Throws: ValueError for no teachers, negative / non-finite / all-zero weights, a T outside
 ///   [1e-3, 1e3] or a NaN or infinite teacher logit (naming the teacher, the logit and the
-///   sample); ShapeError for mismatched shapes or a weight count other than the teacher count —
+///   sample); ShapeError for mismatched shapes, logits with no rows (0 classes: no
+///   distribution to average, whatever B) or a weight count other than the teacher count —
 ///   each naming chrysalis::ensemble_probabilities (never the softmax it runs).
 template <class Scalar>
 Matrix<Scalar> ensemble_probabilities(std::span<const Matrix<Scalar>> teacher_logits,
@@ -53,6 +55,10 @@ Matrix<Scalar> ensemble_probabilities(std::span<const Matrix<Scalar>> teacher_lo
     for (double w : weights) total += w / largest;
     if (weights.empty()) total = double(teacher_logits.size());
     const auto& first = teacher_logits.front();
+    if (first.rows() == 0) {  // every teacher has first's shape (checked below)
+        throw ShapeError(detail::concat(what, ": teacher 0's logits are 0x", first.cols(),
+                                        " (classes x samples); expected at least 1 class (row)"));
+    }
     Matrix<Scalar> sum = Matrix<Scalar>::Zero(first.rows(), first.cols());
     Matrix<Scalar> p(first.rows(), first.cols());
     for (std::size_t k = 0; k < teacher_logits.size(); ++k) {

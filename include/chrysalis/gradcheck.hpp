@@ -33,6 +33,7 @@
 
 #include "chrysalis/concepts/loss.hpp"
 #include "chrysalis/config.hpp"
+#include "chrysalis/errors.hpp"
 #include "chrysalis/labels.hpp"
 #include "chrysalis/random.hpp"
 #include "chrysalis/tensor.hpp"
@@ -141,6 +142,27 @@ concept GradcheckNetwork = requires(Net& net, const Matrix<double>& x, Mode mode
     net.visit_parameters([](auto&, auto&) {});
 };
 
+/// A check needs something to check: `x` (what `name` says it is) with at least one row and
+/// one column. A check of no coordinate would report max_error 0 and pass — a silent answer —
+/// so ShapeError naming `what` instead.
+inline void require_coordinates(Eigen::Index rows, Eigen::Index cols, const char* what,
+                                const char* name) {
+    if (rows == 0 || cols == 0) {
+        throw ShapeError(concat(what, ": ", name, " is ", rows, "x", cols,
+                                "; expected at least 1 row and 1 column (a check of no coordinate "
+                                "would pass without checking anything)"));
+    }
+}
+
+/// One label per column of the logits, when labels are given (ShapeError naming `what`).
+inline void require_label_count(std::span<const int> labels, Eigen::Index cols, const char* what,
+                                bool may_be_empty) {
+    if ((may_be_empty && labels.empty()) || Eigen::Index(labels.size()) == cols) return;
+    throw ShapeError(concat(what, ": ", labels.size(), " labels for ", cols,
+                            " samples (logits columns); expected one label per sample",
+                            may_be_empty ? ", or none" : ""));
+}
+
 }  // namespace detail
 
 /// Checks a scalar function of a matrix.
@@ -150,10 +172,19 @@ concept GradcheckNetwork = requires(Net& net, const Matrix<double>& x, Mode mode
 ///   shape. f is deterministic.
 /// Ensures: compares the analytic gradient at x with five-point differences of the value for
 ///   every coordinate (or max_checks_per_block of them) and reports the worst; x is unchanged.
+/// Throws: ShapeError naming chrysalis::gradcheck_function for an x with no row or no column
+///   (nothing to check), or a gradient of another shape than x; what f throws.
 template <detail::LogitsObjective F>
 GradcheckReport gradcheck_function(F&& f, Matrix<double> x, const GradcheckOptions& o = {}) {
+    constexpr const char* what = "chrysalis::gradcheck_function";
+    detail::require_coordinates(x.rows(), x.cols(), what, "x");
     GradcheckReport report;
     const Matrix<double> grad = detail::result_gradient(f(std::as_const(x)));
+    if (grad.rows() != x.rows() || grad.cols() != x.cols()) {
+        throw ShapeError(detail::concat(what, ": the gradient f returned is ", grad.rows(), "x",
+                                        grad.cols(), " but x is ", x.rows(), "x", x.cols(),
+                                        "; expected a gradient of x's shape"));
+    }
     detail::check_block([&] { return detail::result_value(f(std::as_const(x))); }, x, grad, "x", o,
                         report);
     return report;
@@ -164,12 +195,17 @@ GradcheckReport gradcheck_function(F&& f, Matrix<double> x, const GradcheckOptio
 ///
 /// Requires: Loss<L, double> (taken by value: a copy is checked); `logits` classes × B; `labels`
 ///   a LabelRange of B labels that the loss accepts.
-/// Ensures: as gradcheck_function, for f(z) = loss(z, labels). Throws what the loss throws.
+/// Ensures: as gradcheck_function, for f(z) = loss(z, labels).
+/// Throws: ShapeError naming chrysalis::gradcheck_loss for logits with no row or no column, or
+///   a label count other than B; otherwise what the loss throws.
 template <Loss<double> L, LabelRange Labels = std::span<const int>>
 GradcheckReport gradcheck_loss(L loss, Matrix<double> logits, const Labels& labels,
                                const GradcheckOptions& o = {}) {
-    const IntLabels ints = int_labels(labels, "chrysalis::gradcheck_loss");
+    constexpr const char* what = "chrysalis::gradcheck_loss";
+    detail::require_coordinates(logits.rows(), logits.cols(), what, "logits");
+    const IntLabels ints = int_labels(labels, what);
     const std::span<const int> y = ints.span();
+    detail::require_label_count(y, logits.cols(), what, false);
     Matrix<double> g(logits.rows(), logits.cols());
     auto f = [&](const Matrix<double>& z) {
         const double value = double(loss(ConstMatrixRef<double>(z), y, MatrixRef<double>(g)));
@@ -185,13 +221,23 @@ GradcheckReport gradcheck_loss(L loss, Matrix<double> logits, const Labels& labe
 /// Requires: DistillationLoss<L, double> (taken by value); `student` and `teacher` classes × B;
 /// `labels` a
 ///   LabelRange the loss accepts (empty if it needs none).
-/// Ensures: as gradcheck_function, for f(z) = loss(z, teacher, labels). Throws what the loss
-///   throws.
+/// Ensures: as gradcheck_function, for f(z) = loss(z, teacher, labels).
+/// Throws: ShapeError naming chrysalis::gradcheck_loss for student logits with no row or no
+///   column, a teacher of another shape, or labels given with a count other than B; otherwise
+///   what the loss throws.
 template <DistillationLoss<double> L, LabelRange Labels = std::span<const int>>
 GradcheckReport gradcheck_loss(L loss, Matrix<double> student, const Matrix<double>& teacher,
                                const Labels& labels, const GradcheckOptions& o = {}) {
-    const IntLabels ints = int_labels(labels, "chrysalis::gradcheck_loss");
+    constexpr const char* what = "chrysalis::gradcheck_loss";
+    detail::require_coordinates(student.rows(), student.cols(), what, "student");
+    if (teacher.rows() != student.rows() || teacher.cols() != student.cols()) {
+        throw ShapeError(detail::concat(what, ": teacher is ", teacher.rows(), "x", teacher.cols(),
+                                        " but student is ", student.rows(), "x", student.cols(),
+                                        "; expected one classes x batch shape"));
+    }
+    const IntLabels ints = int_labels(labels, what);
     const std::span<const int> y = ints.span();
+    detail::require_label_count(y, student.cols(), what, true);
     Matrix<double> g(student.rows(), student.cols());
     auto f = [&](const Matrix<double>& z) {
         const double value = double(loss(ConstMatrixRef<double>(z), ConstMatrixRef<double>(teacher),
@@ -211,12 +257,24 @@ GradcheckReport gradcheck_loss(L loss, Matrix<double> student, const Matrix<doub
 /// Ensures: every parameter block (in visit_parameters order) and the input gradient are
 ///   compared with central differences of loss(net.forward(x, mode)); the parameters are
 ///   restored.
+/// Throws: ShapeError naming chrysalis::gradcheck_network for an x with no column (no sample:
+///   nothing to check) or, for a network with an input_size, another row count; otherwise what
+///   the network and the loss throw.
 template <detail::GradcheckNetwork Net, detail::LogitsObjective F>
 GradcheckReport gradcheck_network(Net& net, Matrix<double> x, F&& loss,
                                   const GradcheckOptions& o = {}, Mode mode = Mode::training) {
     static_assert(std::is_same_v<typename Net::scalar_type, double>,
                   "chrysalis::gradcheck_network: check a double network (Dense<In, Out, double>); "
                   "float rounding would swamp the finite differences");
+    constexpr const char* what = "chrysalis::gradcheck_network";
+    if constexpr (requires { Net::input_size; }) {
+        if (x.rows() != Net::input_size) {
+            throw ShapeError(detail::concat(what, ": x has ", x.rows(),
+                                            " rows (features) but the network's input width is ",
+                                            Net::input_size));
+        }
+    }
+    detail::require_coordinates(x.rows(), x.cols(), what, "x");
     auto value = [&] {
         const Matrix<double> z = net.forward(x, mode);
         return detail::result_value(loss(z));
@@ -243,11 +301,14 @@ GradcheckReport gradcheck_network(Net& net, Matrix<double> x, F&& loss,
 /// f(z) = loss(z, labels), calling the loss as the training loop does.
 ///
 /// Requires: as above; Loss<L, double>; `labels` a LabelRange of x.cols() labels.
+/// Throws: as above; also ShapeError naming chrysalis::gradcheck_network for a label count other
+///   than x.cols().
 template <detail::GradcheckNetwork Net, Loss<double> L, LabelRange Labels = std::span<const int>>
 GradcheckReport gradcheck_network(Net& net, Matrix<double> x, L loss, const Labels& labels,
                                   const GradcheckOptions& o = {}, Mode mode = Mode::training) {
     const IntLabels ints = int_labels(labels, "chrysalis::gradcheck_network");
     const std::span<const int> y = ints.span();
+    detail::require_label_count(y, x.cols(), "chrysalis::gradcheck_network", false);
     Matrix<double> g;
     auto f = [&](const Matrix<double>& z) {
         g.resize(z.rows(), z.cols());
@@ -260,10 +321,28 @@ GradcheckReport gradcheck_network(Net& net, Matrix<double> x, L loss, const Labe
 /// Checks one layer: the loss is L = Σ r ⊙ layer(x) with r a fixed random matrix, so
 /// ∂L/∂output = r; the parameter gradients and ∂L/∂x from backward are compared with central
 /// differences. The layer must compute in double.
+/// Throws: ShapeError naming chrysalis::gradcheck_layer for an x with no row or no column,
+///   output_rows < 1, or widths other than the layer's: x.rows() its input_size and output_rows
+///   its output_size (x.rows() for a same_width layer); otherwise what the layer throws.
 template <class L>
 GradcheckReport gradcheck_layer(L& layer, Matrix<double> x, Eigen::Index output_rows,
                                 const GradcheckOptions& o = {}, Seed seed = {},
                                 Mode mode = Mode::training) {
+    constexpr const char* what = "chrysalis::gradcheck_layer";
+    detail::require_coordinates(x.rows(), x.cols(), what, "x");
+    Eigen::Index in = x.rows(), out = x.rows();
+    if constexpr (requires { L::input_size; }) {
+        if constexpr (L::input_size != same_width) in = L::input_size;
+    }
+    if constexpr (requires { L::output_size; }) {
+        if constexpr (L::output_size != same_width) out = L::output_size;
+    }
+    if (x.rows() != in || output_rows != out) {
+        throw ShapeError(detail::concat(what, ": x has ", x.rows(), " rows and output_rows is ",
+                                        output_rows, " but the layer maps ", in, " to ", out,
+                                        " rows; expected x of ", in,
+                                        " rows and output_rows = ", out));
+    }
     Rng rng(seed);
     Matrix<double> r(output_rows, x.cols());
     for (Eigen::Index i = 0; i < r.size(); ++i) r.data()[i] = rng.uniform(-1, 1);

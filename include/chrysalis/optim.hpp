@@ -17,6 +17,7 @@
 #include <numbers>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "chrysalis/config.hpp"
@@ -144,6 +145,28 @@ Matrix<S>& state_block(std::vector<Matrix<S>>& blocks, std::size_t block, const 
     return m;
 }
 
+/// update()'s arguments, before anything is read or written (O(1) per block): a gradient of the
+/// parameter's shape, and a parameter of the shape its state block was made for (another shape
+/// under the same block number would read and write the state out of bounds). ShapeError
+/// naming `owner` ("chrysalis::Sgd"), update, the block and both shapes otherwise.
+template <class S, class P, class G>
+void check_update_shapes(const std::vector<Matrix<S>>& blocks, std::size_t block, const P& p,
+                         const G& g, std::string_view owner) {
+    if (g.rows() != p.rows() || g.cols() != p.cols()) {
+        throw ShapeError(concat(owner, "::update: the gradient g of block ", block, " is ",
+                                g.rows(), "x", g.cols(), " but the parameter p is ", p.rows(), "x",
+                                p.cols(), "; expected g of p's shape"));
+    }
+    if (block < blocks.size() && blocks[block].size() != 0 &&
+        (blocks[block].rows() != p.rows() || blocks[block].cols() != p.cols())) {
+        throw ShapeError(concat(owner, "::update: the parameter p of block ", block, " is ",
+                                p.rows(), "x", p.cols(), " but the optimizer's state for block ",
+                                block, " is ", blocks[block].rows(), "x", blocks[block].cols(),
+                                "; expected the shape of the block's earlier updates (one block "
+                                "number per parameter block, as visit_parameters numbers them)"));
+    }
+}
+
 /// Sgd's arithmetic on one block's n contiguous elements: parameters p, gradient g, momentum
 /// v. Templated on the scalar only, so that weight matrices and bias vectors share one copy.
 template <class S>
@@ -243,12 +266,14 @@ struct Sgd {
     /// Updates one parameter block from its gradient, at the rate for `epoch`; `block` is the
     /// block's number in visit_parameters order (its momentum's slot), and blocks may come in
     /// any order — fit and distill pass each layer's blocks to it from Sequential::backward as
-    /// soon as they are ready.
+    /// soon as they are ready. Throws ShapeError naming chrysalis::Sgd::update for a gradient of
+    /// another shape than p, or a p of another shape than the block's earlier updates.
     template <class P, class G>
     void update(P& p, const G& g, std::size_t block, int epoch = 0) {
         using S = typename P::Scalar;
         const S eta = S(double(lr) * schedule(epoch));
         const S mu = S(double(momentum)), wd = S(double(weight_decay));
+        detail::check_update_shapes(state_.get<S>().first, block, p, g, "chrysalis::Sgd");
         auto& vk = detail::state_block(state_.get<S>().first, block, p);
         detail::sgd_update_values(p.data(), g.data(), vk.data(), p.size(), eta, mu, wd, nesterov);
         if (double(max_norm) > 0) detail::apply_max_norm(p, double(max_norm));
@@ -310,7 +335,8 @@ void adam_update_values(S* p, const S* g, S* m_data, S* v_data, Eigen::Index siz
 template <class P, class G>
 void adam_update(P& p, const G& g, Moments<typename P::Scalar>& st, std::size_t block, long t,
                  double lr, double beta1, double beta2, double eps, double weight_decay,
-                 bool decoupled, double max_norm) {
+                 bool decoupled, double max_norm, std::string_view owner) {
+    check_update_shapes(st.first, block, p, g, owner);
     auto& mk = state_block(st.first, block, p);
     auto& vk = state_block(st.second, block, p);
     adam_update_values(p.data(), g.data(), mk.data(), vk.data(), p.size(), t, lr, beta1, beta2, eps,
@@ -368,12 +394,14 @@ struct BasicAdam {
     }
     /// Starts a step: advances the t of the bias correction.
     void begin_step() noexcept { ++state_.steps; }
-    /// Updates one parameter block (numbered as visit_parameters numbers it; any order).
+    /// Updates one parameter block (numbered as visit_parameters numbers it; any order). Throws
+    /// ShapeError naming chrysalis::Adam::update (or AdamW::update) for a gradient of another
+    /// shape than p, or a p of another shape than the block's earlier updates.
     template <class P, class G>
     void update(P& p, const G& g, std::size_t block, int epoch = 0) {
         detail::adam_update(p, g, state_.get<typename P::Scalar>(), block, state_.steps,
                             double(lr) * schedule(epoch), beta1, beta2, eps, weight_decay,
-                            Variant::decoupled, max_norm);
+                            Variant::decoupled, max_norm, owner.view());
     }
     [[nodiscard]] long steps() const noexcept { return state_.steps; }
 

@@ -213,11 +213,18 @@ class RandomProjection {
 /// projection for any data set with the same feature count — and the same noise sequence, so
 /// sample j of two sets gets the same ε; to view a training and a test set, make one
 /// RandomProjection and apply it with two noise seeds instead.
-/// Requires, ensures and throws as RandomProjection's constructor and operator() (a data set
-/// without features is refused: ValueError for input_features).
+/// Requires, ensures and throws as RandomProjection's constructor and operator(), naming
+/// chrysalis::random_projection for a data set without features (ShapeError: there is nothing to
+/// project).
 template <class Scalar>
 Dataset<Scalar> random_projection(const Dataset<Scalar>& data, Eigen::Index k, double noise_sd,
                                   Seed seed) {
+    if (data.feature_count() == 0) {
+        throw ShapeError(detail::concat("chrysalis::random_projection: the data's features are 0x",
+                                        data.size(),
+                                        " (features x samples); expected at least 1 feature "
+                                        "(row) to project"));
+    }
     return RandomProjection<Scalar>(data.feature_count(), k, noise_sd, seed)(data,
                                                                              derive_seed(seed, 1));
 }
