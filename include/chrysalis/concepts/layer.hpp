@@ -27,7 +27,9 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 ///     maps any width to itself (activations, dropout). Sequential checks that they chain.
 ///
 /// void forward(ConstMatrixRef<Scalar> x, MatrixRef<Scalar> y, Mode mode)
-///   Requires: x is input_size × B; y is output_size × B, already sized by the caller (B ≥ 1).
+///   Requires: x is input_size × B; y is output_size × B, already sized by the caller. B may be
+///     0: Sequential passes an empty batch through (an empty output, zero parameter gradients).
+///     The shipped layers throw ShapeError naming themselves for any other shape.
 ///   Ensures: y = f(x). In Mode::training a stochastic layer draws its randomness here and keeps
 ///     it for backward; in Mode::inference the layer is deterministic. Allocates nothing once the
 ///     layer has seen a batch of B columns or more.
