@@ -117,7 +117,7 @@ TEMPLATE_TEST_CASE("shapes: distillation losses check student, teacher and label
                }),
                Contains("chrysalis::LogitMatching: label 3 of sample 2 is outside [0, 3)"));
     // A fixed-size gradient of the wrong size is refused, not written past its end.
-    Eigen::Matrix<S, 3, 2> small;
+    Eigen::Matrix<S, 3, 2> small = Eigen::Matrix<S, 3, 2>::Zero();
     CHECK_THAT(thrown<ShapeError>([&] { (void)CrossEntropy{}(zs, labels, small); }),
                Contains("chrysalis::CrossEntropy: the gradient is 3x2 but the logits are 3x4"));
 }
