@@ -21,12 +21,12 @@
 #include "hostile_support.hpp"
 #include "temp_dir.hpp"
 
-#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -54,8 +54,8 @@
 
 using namespace chrysalis;
 using Catch::Matchers::Contains;
-using chrysalis::test::SmallNet;
 using chrysalis::test::small_set;
+using chrysalis::test::SmallNet;
 using chrysalis::test::TempDir;
 namespace fs = std::filesystem;
 
@@ -217,7 +217,8 @@ void write_bomb(const std::string& path, std::string_view head, std::string_view
         writer.finish();
     }
     std::ifstream in(member_path, std::ios::binary);
-    const std::string member((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string member((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
     fs::remove(member_path);
     {
         GzipWriter first(path);
@@ -247,7 +248,9 @@ std::string be32(std::uint32_t v) {
 std::string idx_images_header(std::uint32_t n, std::uint32_t rows, std::uint32_t cols) {
     return be32(0x803) + be32(n) + be32(rows) + be32(cols);
 }
-std::string idx_labels_header(std::uint32_t n) { return be32(0x801) + be32(n); }
+std::string idx_labels_header(std::uint32_t n) {
+    return be32(0x801) + be32(n);
+}
 
 void write_text(const std::string& path, std::string_view text) {
     std::ofstream out(path, std::ios::binary);
@@ -275,7 +278,8 @@ TEST_CASE("load_idx: a header claiming 2^31 labels over a short gzip file is tru
     write_gzip(images, idx_images_header(n, 1, 1), random_bytes(2200000, 1));
     write_gzip(labels, idx_labels_header(n), random_bytes(2200000, 2));
     REQUIRE(fs::file_size(labels) < 2400000);
-    const std::string message = format_error_in_child([&] { (void)load_idx<float>(images, labels); });
+    const std::string message =
+        format_error_in_child([&] { (void)load_idx<float>(images, labels); });
     CHECK_THAT(message, Contains("chrysalis::load_idx") && Contains(labels) &&
                             Contains("truncated: the data ends after 2200000 of the 2147483648 "
                                      "labels"));
@@ -290,7 +294,8 @@ TEST_CASE("load_idx: images announced beyond what the gzip file holds are trunca
     const std::uint32_t n = 1u << 20;
     write_gzip(images, idx_images_header(n, 63, 64), random_bytes(4200000, 3));
     write_text(labels, idx_labels_header(n) + std::string(n, '\0'));
-    const std::string message = format_error_in_child([&] { (void)load_idx<float>(images, labels); });
+    const std::string message =
+        format_error_in_child([&] { (void)load_idx<float>(images, labels); });
     CHECK_THAT(message, Contains("chrysalis::load_idx") && Contains(images) &&
                             Contains("truncated: the data ends in image 1041 of the 1048576 "
                                      "images of 63×64 pixels"));
@@ -317,9 +322,8 @@ TEST_CASE("load_idx: a gzip bomb is refused by the byte limit or found longer th
         write_bomb(images, idx_images_header(1u << 10, 64, 64), std::string(4096, '\0'),
                    16 + 1024 * MiB);
         write_text(labels, idx_labels_header(1u << 10) + std::string(1u << 10, '\0'));
-        const std::string message = format_error_in_child([&] {
-            (void)load_idx<float>(images, labels);
-        });
+        const std::string message =
+            format_error_in_child([&] { (void)load_idx<float>(images, labels); });
         CHECK_THAT(message, Contains(images) && Contains("data after the 1024 images of 64×64"));
     }
 }
@@ -355,13 +359,15 @@ TEST_CASE("load_csv: an endless line is refused at the byte limit", "[memory][cs
     SECTION("a raw file larger than the limit: refused before a byte is read") {
         // One line of 32 million numbers, 64 MiB.
         const std::string path = dir.file("line.csv");
-        std::string line;
-        line.reserve(64 * MiB);
-        while (line.size() < 64 * MiB - 2) line += "1,";
-        line += "1";
-        write_text(path, line);
-        const std::string message = format_error_in_child(
-            [&] { (void)load_csv<float>(path, {.max_bytes = 16 * MiB}); });
+        {
+            std::string line;
+            line.reserve(64 * MiB);
+            while (line.size() < 64 * MiB - 2) line += "1,";
+            line += "1";
+            write_text(path, line);
+        }  // freed before the children are forked
+        const std::string message =
+            format_error_in_child([&] { (void)load_csv<float>(path, {.max_bytes = 16 * MiB}); });
         CHECK_THAT(message, Contains(path) && Contains("has 67108863 bytes, more than the byte "
                                                        "limit of 16777216 bytes "
                                                        "(CsvOptions::max_bytes)"));
@@ -377,8 +383,8 @@ TEST_CASE("load_csv: an endless line is refused at the byte limit", "[memory][cs
     SECTION("a gzip line of 1 GiB of numbers: the parse stops at the limit") {
         const std::string path = dir.file("line.csv.gz");
         write_bomb(path, "", "1,", 1024 * MiB);
-        const std::string message = format_error_in_child(
-            [&] { (void)load_csv<float>(path, {.max_bytes = 32 * MiB}); });
+        const std::string message =
+            format_error_in_child([&] { (void)load_csv<float>(path, {.max_bytes = 32 * MiB}); });
         CHECK_THAT(message, Contains(path) && Contains("decompresses to more than 33554432 bytes"));
     }
 }
@@ -388,17 +394,13 @@ TEST_CASE("every loader refuses a sparse file beyond the default limit before re
     // 5 GiB that take no disk: the old read_file reserved the file's size before reading.
     TempDir dir;
     const std::string huge = dir.file("huge");
-    {
-        std::ofstream create(huge);
-    }
+    { std::ofstream create(huge); }
     fs::resize_file(huge, 5 * 1024 * MiB);
     Dataset<float> tiny = small_set(3);
     tiny.features = tiny.features.cwiseMin(1.0f);
     save_idx(tiny, 2, 2, dir.file("i.idx"), dir.file("l.idx"));
     fs::create_directory(dir.file("blocks"));
-    {
-        std::ofstream create(dir.file("blocks/0_0.npy"));
-    }
+    { std::ofstream create(dir.file("blocks/0_0.npy")); }
     fs::resize_file(dir.file("blocks/0_0.npy"), 5 * 1024 * MiB);
     const std::string limit = "more than the byte limit of 4294967296 bytes";
     const std::vector<std::pair<std::string, std::function<void()>>> loaders{
@@ -426,8 +428,8 @@ TEST_CASE("every loader refuses a sparse file beyond the default limit before re
     for (const auto& [name, load_it] : loaders) {
         INFO(name);
         const std::string message = format_error_in_child(load_it);
-        CHECK_THAT(message, Contains(name) && Contains("has 5368709120 bytes") &&
-                                Contains(limit) && Contains("refused before reading it"));
+        CHECK_THAT(message, Contains(name) && Contains("has 5368709120 bytes") && Contains(limit) &&
+                                Contains("refused before reading it"));
     }
 }
 
@@ -448,9 +450,9 @@ TEST_CASE("the byte limit is exact: a file of max_bytes loads, one byte more doe
 
     SmallNet back;
     load(back, dir.file("m"), size("m"));
-    CHECK_THAT(test::thrown<FormatError>([&] { load(back, dir.file("m"), size("m") - 1); }),
-               Contains("chrysalis::load: '" + dir.file("m") + "' has ") &&
-                   Contains("(max_bytes)"));
+    CHECK_THAT(
+        test::thrown<FormatError>([&] { load(back, dir.file("m"), size("m") - 1); }),
+        Contains("chrysalis::load: '" + dir.file("m") + "' has ") && Contains("(max_bytes)"));
     CHECK(load_npy<float>(dir.file("f.npy"), size("f.npy")) == data.features);
     CHECK_THAT(test::thrown<FormatError>(
                    [&] { (void)load_npy<float>(dir.file("f.npy"), size("f.npy") - 1); }),
@@ -505,8 +507,8 @@ TEST_CASE("load_csv parses lines longer than its read buffer as it reads them", 
             text += " " + line + " \r\n\n";  // blanks around, CRLF, a blank line
         }
         write_text(dir.file("wide.csv"), text);
-        const auto data = load_csv<float>(dir.file("wide.csv"),
-                                          {.label_column = label_column, .header = true});
+        const auto data =
+            load_csv<float>(dir.file("wide.csv"), {.label_column = label_column, .header = true});
         REQUIRE(data.feature_count() == features);
         REQUIRE(data.size() == rows);
         CHECK(data.labels == std::vector<int>{0, 1, 2, 0});

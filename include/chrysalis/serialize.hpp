@@ -377,7 +377,8 @@ void import_npy(Net& net, const std::string& directory,
                                                  block.rows(), " x ", block.cols()));
             }
             // Decoded as load_npy does, its errors naming import_npy, the function called.
-            Matrix<S> m = detail::decode_npy<S>(detail::read_file(file, what, max_bytes), what, file);
+            Matrix<S> m =
+                detail::decode_npy<S>(detail::read_file(file, what, max_bytes), what, file);
             if (m.rows() != block.rows() || m.cols() != block.cols()) {
                 throw FormatError(detail::concat(what, ": '", file, "' holds a ", m.rows(), " x ",
                                                  m.cols(), " array but layer ", i, " (", names[i],

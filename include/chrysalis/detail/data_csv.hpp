@@ -115,8 +115,8 @@ class CsvParser {
         }
     }
 
-    /// Ends the parse at the end of the file (a last line without '\n' counts); returns the
-    /// number of samples read.
+    /// Ends the parse at the end of the file (a last line without '\n' counts). Throws
+    /// FormatError for a file without data lines.
     void finish() {
         if (!skipping_header_ && (column_ > 0 || !field_.empty())) {
             const std::string last = std::move(field_);
@@ -153,9 +153,9 @@ class CsvParser {
                                      " has 1 column; expected at least a feature and the label"));
         }
         if (label_index_ >= columns_) {
-            throw FormatError(concat(in_.prefix(), "line ", line_number_, " has ", columns_,
-                                     " columns, too few for CsvOptions::label_column = ",
-                                     label_column_, " (0-based)"));
+            throw FormatError(concat(
+                in_.prefix(), "line ", line_number_, " has ", columns_,
+                " columns, too few for CsvOptions::label_column = ", label_column_, " (0-based)"));
         }
     }
     [[noreturn]] void wrong_width(std::string_view count) const {
@@ -253,13 +253,13 @@ class CsvParser {
                 concat("label '", field, "' is too large; expected a class label below ", INT_MAX));
         }
         if (ec != std::errc() || ptr != last) {
-            throw FormatError(where(column) +
-                              concat("label '", field,
-                                     "' is not an integer; expected an integer class label"));
+            throw FormatError(
+                where(column) +
+                concat("label '", field, "' is not an integer; expected an integer class label"));
         }
         if (label < 0) {
-            throw FormatError(where(column) + concat("label ", label,
-                                                     " is negative; expected a class label >= 0"));
+            throw FormatError(where(column) +
+                              concat("label ", label, " is negative; expected a class label >= 0"));
         }
         if (classes_ > 0 && label >= classes_) {
             throw FormatError(where(column) +
@@ -305,7 +305,7 @@ class CsvParser {
     bool line_start_ = true;  // the next byte begins a line
     char stops_[2] = {',', '\n'};
     std::string field_;  // the current field's bytes so far, when it spans two reads
-    std::size_t line_number_ = 1, column_ = 0;  // from 1 and from 0
+    std::size_t line_number_ = 1, column_ = 0;                    // from 1 and from 0
     std::size_t columns_ = 0, first_line_ = 0, label_index_ = 0;  // set by the first data line
     GrowingValues<Scalar> values_;
     std::vector<int> labels_;

@@ -87,12 +87,20 @@ inline std::array<std::uint32_t, 3> read_idx_header(InputFile& in, int dims,
 }
 
 /// Throws FormatError unless `bytes` bytes of data after a `header`-byte header can be in `in`:
-/// a raw file must be that long; a gzip file cannot hold more than deflate_max_ratio times its
-/// size (this catches a corrupt header before its sizes are allocated); and header and data
-/// together must fit in the byte limit (IdxOptions::max_bytes).
+/// header and data together must fit in the byte limit (IdxOptions::max_bytes); a raw file must
+/// be that long; a gzip file cannot hold more than deflate_max_ratio times its size (this
+/// catches a corrupt header before anything is read).
 inline void check_data_fits(const InputFile& in, std::uint64_t header, std::uint64_t bytes,
                             const std::string& description) {
     const std::uint64_t size = in.file_size();
+    if (header + bytes > in.max_bytes()) {
+        throw FormatError(in.prefix() +
+                          concat("the header announces ", description, " (", header + bytes,
+                                 " bytes with the header), more than the byte limit of ",
+                                 in.max_bytes(), " bytes (", in.limit_name(),
+                                 "); refused before reading them (raise ", in.limit_name(),
+                                 " to load a larger file)"));
+    }
     if (!in.compressed() && size < header + bytes) {
         throw FormatError(in.prefix() + concat("truncated: the header announces ", description,
                                                " (", bytes, " bytes after the ", header,
@@ -104,14 +112,6 @@ inline void check_data_fits(const InputFile& in, std::uint64_t header, std::uint
                           concat("the header announces ", description, " (", bytes,
                                  " bytes), more than a gzip file of ", size,
                                  " bytes can hold; the file is truncated or its header corrupt"));
-    }
-    if (header + bytes > in.max_bytes()) {
-        throw FormatError(in.prefix() +
-                          concat("the header announces ", description, " (", header + bytes,
-                                 " bytes with the header), more than the byte limit of ",
-                                 in.max_bytes(), " bytes (", in.limit_name(),
-                                 "); refused before reading them (raise ", in.limit_name(),
-                                 " to load a larger file)"));
     }
 }
 
@@ -220,8 +220,8 @@ void read_idx(const std::string& images_path, const std::string& labels_path, bo
         done += read;
         if (read < want) {
             throw FormatError(images.prefix() + concat("truncated: the data ends in image ",
-                                                       done / pixels, " of the ",
-                                                       image_description, " the header announces"));
+                                                       done / pixels, " of the ", image_description,
+                                                       " the header announces"));
         }
     }
     if (!images.at_end()) {
