@@ -22,8 +22,8 @@
 
 namespace {
 
-/// The whole content through InputFile::read, in chunks of a few odd sizes (read_all's 1 MiB
-/// buffer would make each run several times slower under ASan, for no more coverage).
+/// The whole content through InputFile::read, in chunks of a few odd sizes (the loaders' buffers
+/// of 64 KiB to 1 MiB would make each run slower under ASan, for no more coverage).
 std::string read_back(const std::string& path) {
     chrysalis::detail::InputFile in(path, "fuzz_gz");
     std::string text;

@@ -13,7 +13,7 @@
 #
 # Prints for each target the executions made (libFuzzer's stat::number_of_executed_units),
 # executions per second and the corpus size, and exits non-zero if any target found a crash, a
-# sanitizer report, a leak, an out-of-memory (a single allocation over 256 MiB, or 2 GiB in all)
+# sanitizer report, a leak, an out-of-memory (a single allocation over 256 MiB, or 512 MiB in all)
 # or a timeout (one input running over 120 s: generous, since a fuzzer at nice 19 on a busy
 # machine can wait tens of seconds for a core), naming the input that caused it.
 set -euo pipefail
@@ -46,11 +46,13 @@ for t in "${targets[@]}"; do
     # -jobs=1: one worker process, its output in fuzz-0.log of the working directory.
     # -malloc_limit_mb: no legitimate allocation for an input of at most -max_len bytes comes near
     # 256 MiB (a gzip file of 8 KiB holds at most 8.5 MB), so a larger one is a size the loader
-    # took from the file without checking it.
+    # took from the file without checking it. -rss_limit_mb=512: every loader's memory follows
+    # the bytes it has read (docs/errors.md, "Memory"), so a process growing past 512 MiB on such
+    # inputs is a loader trusting a header or inflating without a limit.
     status=0
     t0=$(date +%s)
     (cd "$dir" && "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -jobs=1 -print_final_stats=1 \
-        -rss_limit_mb=2048 -malloc_limit_mb=256 -max_len=8192 -timeout=120 \
+        -rss_limit_mb=512 -malloc_limit_mb=256 -max_len=8192 -timeout=120 \
         -dict="$root/fuzz/dict/$t.dict" -artifact_prefix="$dir/crashes/" "$dir/corpus" \
         >"$dir/driver.log" 2>&1) || status=$?
     elapsed=$(( $(date +%s) - t0 ))

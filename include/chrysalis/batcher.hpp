@@ -104,7 +104,8 @@ class Batcher {
     }
     /// ⌈N / batch_size⌉.
     [[nodiscard]] Eigen::Index batches_per_epoch() const noexcept {
-        return (data_.size() + batch_size_ - 1) / batch_size_;
+        // Not (N + batch_size − 1) / batch_size, which overflows for a batch_size near INT64_MAX.
+        return data_.size() / batch_size_ + (data_.size() % batch_size_ != 0 ? 1 : 0);
     }
     [[nodiscard]] Eigen::Index batch_size() const noexcept { return batch_size_; }
 

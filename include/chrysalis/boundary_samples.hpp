@@ -548,7 +548,9 @@ typename Net::scalar_type > std::vector<EpochReport> distill_with_boundary_sampl
     Distillation soft{.temperature = bss.temperature, .alpha = 1.0};
     Matrix<S> t, bases, bss_teacher, bss_grad;
     long long calls = 0;
-    const Eigen::Index per_epoch = (data.size() + options.batch_size - 1) / options.batch_size;
+    // ⌈N / batch_size⌉ without forming N + batch_size − 1, which overflows for INT64_MAX.
+    const Eigen::Index per_epoch =
+        data.size() / options.batch_size + (data.size() % options.batch_size != 0 ? 1 : 0);
 
     return detail::train_loop(
         student, data, wrapped, options,

@@ -357,17 +357,19 @@ void save_checkpoint(const Net& net, const O& optimizer, const Checkpoint& info,
 ///   has another format version, is truncated, fails its checksum, holds another architecture
 ///   or scalar type ("holds Sequential<…> but the network is Sequential<…>"), the state of
 ///   another optimizer type ("holds the state of a Sgd optimizer but the optimizer is Adam"),
-///   state records the optimizer does not expect, or state blocks that do not fit the network.
+///   state records the optimizer does not expect, state blocks that do not fit the network, or
+///   more than `max_bytes` bytes (default_max_bytes, 4 GiB; refused before they are read).
 /// Ensures: on any exception `net` and `optimizer` are unchanged (the whole file is read and
 ///   checked first, and the optimizer's state is restored into a copy that replaces it last).
 template <class Net, class O>
-Checkpoint load_checkpoint(Net& net, O& optimizer, const std::string& path) {
+Checkpoint load_checkpoint(Net& net, O& optimizer, const std::string& path,
+                           std::uint64_t max_bytes = default_max_bytes) {
     static_assert(detail::serialization_needs_a_Sequential<Net>::ok,
                   "chrysalis::load_checkpoint: see the first error above");
     static_assert(detail::optimizer_check<O, Net>::ok,
                   "chrysalis::load_checkpoint: see the first error above");
     constexpr std::string_view what = "chrysalis::load_checkpoint";
-    const std::string bytes = detail::read_file(path, what);
+    const std::string bytes = detail::read_file(path, what, max_bytes);
     auto contents = detail::decode_checkpoint(bytes, path, net, std::as_const(optimizer));
     detail::commit_model(net, contents.model, path, what);  // the only step that can throw
     detail::for_each_layer(net, [&](std::size_t i, auto& layer) {

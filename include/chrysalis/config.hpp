@@ -7,6 +7,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -56,6 +57,16 @@ inline constexpr bool is_supported_scalar_v =
 /// out negative. Defensive distillation's T = 100 is inside.
 inline constexpr double min_temperature = 1e-3;
 inline constexpr double max_temperature = 1e3;
+
+/// The byte limit every loader applies by default (IdxOptions::max_bytes, CsvOptions::max_bytes,
+/// and the max_bytes argument of load, load_npy, import_npy and load_checkpoint): 4 GiB of file
+/// data, counted after gzip decompression. A file with more is refused with FormatError before
+/// the rest is read or allocated, so a gzip bomb or a runaway file stops here rather than at the
+/// machine's memory. It is generous on purpose: MNIST's 60,000 training images are 47 MB of IDX
+/// bytes (188 MB as floats), and 4 GiB of IDX bytes already become 16 GiB of floats, 4 GiB of
+/// CSV text up to 8 GiB; it is also the most a gzip trailer's 32-bit length field can state.
+/// Pass a smaller limit for files from untrusted sources, a larger one for larger data.
+inline constexpr std::uint64_t default_max_bytes = std::uint64_t(4) << 30;
 
 namespace detail {
 

@@ -174,7 +174,7 @@ typename Student::scalar_type >
     }
     const Dataset<S>& data = unlabelled ? labelled : student_data;
 
-    Matrix<S> buffer(Student::output_size, options.batch_size);
+    Matrix<S> buffer(Student::output_size, detail::batch_capacity(options, data.size()));
     return detail::train_loop(
         student, data, optimizer, options,
         [&](auto& batcher, auto& grad) {

@@ -42,6 +42,10 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 struct IdxOptions {
     bool scale = true;  ///< divide the uint8 pixels by 255, into [0, 1]; false keeps 0..255
     int classes = 10;   ///< every label must be below this; it becomes Dataset::classes
+    /// The most bytes either file may hold, header included, counted after gzip decompression
+    /// (default_max_bytes, 4 GiB): a larger one is refused with FormatError before its data is
+    /// allocated, a gzip stream is not inflated beyond it.
+    std::uint64_t max_bytes = default_max_bytes;
 };
 
 /// Reads an IDX image file (magic 0x00000803: N × rows × cols unsigned bytes) and an IDX label
@@ -54,14 +58,18 @@ struct IdxOptions {
 /// Throws: IoError for a missing or unreadable file or a directory; FormatError for a wrong magic
 ///   number, a wrong dimension count, sizes that overflow or exceed what the file can hold, data
 ///   shorter or longer than the header says, corrupt gzip data, image and label counts that
-///   differ, or a label ≥ options.classes; ValueError for options.classes < 1. Each
-///   message names the function and the file, what was found and what was expected.
+///   differ, a label ≥ options.classes, or a file (decompressed) or header sizes beyond
+///   options.max_bytes; ValueError for options.classes < 1. Each message names the function
+///   and the file, what was found and what was expected.
+/// Memory: what is allocated follows the data actually read (growing geometrically), not the
+///   header's sizes, so a header announcing more than the file holds fails as truncated having
+///   allocated about what the file held.
 template <class Scalar = float>
 Dataset<Scalar> load_idx(const std::string& images_path, const std::string& labels_path,
                          const IdxOptions& options = {}) {
     Dataset<Scalar> data;
     detail::read_idx(images_path, labels_path, options.scale, options.classes, data.features,
-                     data.labels);
+                     data.labels, options.max_bytes);
     data.classes = options.classes;
     return data;
 }
@@ -101,6 +109,10 @@ struct CsvOptions {
     /// FormatError — for data with missing values to be imputed before training (fit, distill
     /// and predict_logits reject non-finite features). Labels must always be integers.
     bool allow_non_finite = false;
+    /// load_csv: the most bytes the file may hold, counted after gzip decompression
+    /// (default_max_bytes, 4 GiB); more is refused with FormatError as soon as it is read, and
+    /// a gzip stream is not inflated beyond it.
+    std::uint64_t max_bytes = default_max_bytes;
 };
 
 /// Reads a CSV file (raw or gzip): one sample per line, one integer label column, every other
@@ -114,13 +126,18 @@ struct CsvOptions {
 ///   1) the column for a line with another number of columns than the first data line, a field
 ///   that is empty, not a number, not finite (unless options.allow_non_finite) or out of the
 ///   scalar's range, a label that is not an integer, negative or ≥ options.classes, a first line
-///   of one column or fewer columns than label_column needs, and a file with no data lines;
-///   ValueError for bad options (delimiter, label_column < −1, classes < 0).
+///   of one column or fewer columns than label_column needs, a field longer than 4096 bytes
+///   (detail::csv_max_field_bytes), a file with no data lines, and a file (decompressed) longer
+///   than options.max_bytes; ValueError for bad options (delimiter, label_column < −1,
+///   classes < 0).
+/// Memory: the text is parsed as it is read, never held whole: what is allocated is the values
+///   and labels read so far (grown geometrically) and a 64 KiB buffer.
 template <class Scalar = float>
 Dataset<Scalar> load_csv(const std::string& path, const CsvOptions& options = {}) {
     Dataset<Scalar> data;
     detail::read_csv(path, options.label_column, options.header, options.delimiter, options.classes,
-                     data.features, data.labels, data.classes, options.allow_non_finite);
+                     data.features, data.labels, data.classes, options.allow_non_finite,
+                     options.max_bytes);
     return data;
 }
 

@@ -49,7 +49,8 @@ std::vector<EpochReport> distill_cached(Net& student,
                    ": cached teacher outputs belong to the unjittered inputs; to distil with "
                    "jitter pass the teacher network itself"));
     }
-    Matrix<typename Net::scalar_type> buffer(Net::output_size, options.batch_size);
+    Matrix<typename Net::scalar_type> buffer(Net::output_size,
+                                             batch_capacity(options, data.size()));
     return train_loop(
         student, data, optimizer, options,
         [&](auto& batcher, auto& grad) {

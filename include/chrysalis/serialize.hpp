@@ -230,13 +230,14 @@ void save(const Net& net, const std::string& path) {
 ///   found against what was expected if it is not a model file, has another format version, is
 ///   truncated, fails its checksum, holds another scalar type ("holds float parameters but the
 ///   network's scalar type is double"), another architecture ("holds Sequential<…> but the
-///   network is Sequential<…>"), or a hyperparameter a layer rejects.
+///   network is Sequential<…>"), a hyperparameter a layer rejects, or more than `max_bytes`
+///   bytes (default_max_bytes, 4 GiB; refused before they are read).
 /// Ensures: on any exception `net` is unchanged (the file is read and checked in full first).
 template <class Net>
-void load(Net& net, const std::string& path) {
+void load(Net& net, const std::string& path, std::uint64_t max_bytes = default_max_bytes) {
     static_assert(detail::serialization_needs_a_Sequential<Net>::ok,
                   "chrysalis::load: see the first error above");
-    const std::string bytes = detail::read_file(path, "chrysalis::load");
+    const std::string bytes = detail::read_file(path, "chrysalis::load", max_bytes);
     const auto contents = detail::decode_model(bytes, path, net);
     detail::commit_model(net, contents, path);
 }
@@ -262,10 +263,12 @@ void save_npy(const Vector<Scalar>& v, const std::string& path) {
 /// float rounds), C or Fortran order, 2-D as rows × cols, 1-D of shape (n,) as an n × 1 column.
 /// Throws: IoError naming `path` if it cannot be read; FormatError naming `path` and what it
 ///   holds for another dtype ('<i8', …), big-endian data ('>f4'), 0-D or 3-D and higher arrays,
-///   truncated data or a header that does not parse.
+///   truncated data, a header that does not parse, or a file of more than `max_bytes` bytes
+///   (default_max_bytes, 4 GiB; refused before they are read). The matrix is allocated only
+///   once the file is read and its data found as long as the shape needs.
 template <class Scalar = DefaultScalar>
-Matrix<Scalar> load_npy(const std::string& path) {
-    return detail::decode_npy<Scalar>(detail::read_file(path, "chrysalis::load_npy"),
+Matrix<Scalar> load_npy(const std::string& path, std::uint64_t max_bytes = default_max_bytes) {
+    return detail::decode_npy<Scalar>(detail::read_file(path, "chrysalis::load_npy", max_bytes),
                                       "chrysalis::load_npy", path);
 }
 
@@ -330,11 +333,13 @@ void export_npy(const Net& net, const std::string& directory) {
 /// Throws: FormatError naming the file if architecture.txt holds another architecture, a block
 ///   file is missing, holds another shape (naming both shapes: "holds a 7 x 4 array but layer 0
 ///   (Dense<5,7,float>) parameter block 0 is 7 x 5"), cannot be decoded (see load_npy), or if
-///   the directory holds a block file that `net` has no block for; IoError if the directory or a
-///   file cannot be read.
+///   the directory holds a block file that `net` has no block for, or if a file holds more than
+///   `max_bytes` bytes (default_max_bytes, 4 GiB; each file is held to it); IoError if the
+///   directory or a file cannot be read.
 /// Ensures: on any exception `net` is unchanged (every file is read and checked first).
 template <class Net>
-void import_npy(Net& net, const std::string& directory) {
+void import_npy(Net& net, const std::string& directory,
+                std::uint64_t max_bytes = default_max_bytes) {
     static_assert(detail::serialization_needs_a_Sequential<Net>::ok,
                   "chrysalis::import_npy: see the first error above");
     using S = typename Net::scalar_type;
@@ -348,7 +353,7 @@ void import_npy(Net& net, const std::string& directory) {
     }
     const std::string expected = detail::architecture_of<Net>();
     if (const fs::path file = dir / "architecture.txt"; fs::exists(file, ec)) {
-        std::string text = detail::read_file(file.string(), what);
+        std::string text = detail::read_file(file.string(), what, max_bytes);
         while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
             text.pop_back();
         if (text != expected) {
@@ -371,7 +376,9 @@ void import_npy(Net& net, const std::string& directory) {
                                                  names[i], ") has parameter block ", k, " of ",
                                                  block.rows(), " x ", block.cols()));
             }
-            Matrix<S> m = load_npy<S>(file);
+            // Decoded as load_npy does, its errors naming import_npy, the function called.
+            Matrix<S> m =
+                detail::decode_npy<S>(detail::read_file(file, what, max_bytes), what, file);
             if (m.rows() != block.rows() || m.cols() != block.cols()) {
                 throw FormatError(detail::concat(what, ": '", file, "' holds a ", m.rows(), " x ",
                                                  m.cols(), " array but layer ", i, " (", names[i],

@@ -7,6 +7,7 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <functional>
 
 #include "chrysalis/concepts/observer.hpp"
@@ -69,6 +70,14 @@ struct TrainOptions {
 };
 
 namespace detail {
+
+/// The most samples one batch of `o` over `n` samples holds: batch_size capped at n (and at 0
+/// from below, for options not checked yet). Buffers are sized by it, so that a batch_size of
+/// INT64_MAX ("the whole data set in one batch") allocates for the data, not for the option.
+template <class Scalar>
+Eigen::Index batch_capacity(const TrainOptions<Scalar>& o, Eigen::Index n) {
+    return std::max<Eigen::Index>(0, std::min(o.batch_size, n));
+}
 
 template <class Scalar>
 void check_options(const TrainOptions<Scalar>& o, const char* what) {

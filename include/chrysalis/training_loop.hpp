@@ -128,7 +128,7 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::scalar
         (f(observers), ...);
     };
     each([&](auto& obs) { notify_train_begin(obs, ctx); });
-    Matrix<S> grad(Net::output_size, o.batch_size);
+    Matrix<S> grad(Net::output_size, batch_capacity(o, data.size()));
     std::vector<EpochReport> history;
     for (int epoch = ctx.first_epoch; epoch < o.epochs && !ctx.stop; ++epoch) {
         const auto epoch_start = Clock::now();

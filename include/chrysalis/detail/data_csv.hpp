@@ -12,11 +12,13 @@
 #include <climits>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "chrysalis/config.hpp"
@@ -38,19 +40,10 @@ inline void check_delimiter(std::string_view what, char delimiter) {
     }
 }
 
-/// The whole content of a file.
-inline std::string read_all(InputFile& in) {
-    std::string text;
-    std::size_t used = 0;
-    for (;;) {
-        text.resize(used + (std::size_t(1) << 20));
-        const std::size_t got = in.read(text.data() + used, text.size() - used);
-        used += got;
-        if (used < text.size()) break;
-    }
-    text.resize(used);
-    return text;
-}
+/// The longest field load_csv reads, in bytes, blanks after it included: far beyond any number
+/// (the exact decimal expansion of the smallest double has about 1,080 characters), and what
+/// bounds the memory a line without delimiters (a gzip stream of zeros) can take.
+inline constexpr std::size_t csv_max_field_bytes = 4096;
 
 /// `field` without the spaces and tabs around it (a space or tab delimiter is not trimmed).
 [[nodiscard]] inline std::string_view trim_field(std::string_view field, char delimiter) {
@@ -60,15 +53,276 @@ inline std::string read_all(InputFile& in) {
     return field;
 }
 
+/// The streaming parser behind read_csv: bytes go in as they are read (feed), fields are
+/// converted as soon as they end, so what it holds is the values and labels read so far (grown
+/// geometrically), one 64 KiB buffer and at most one field of csv_max_field_bytes — never the
+/// file's text, nor a whole line.
+template <class Scalar>
+class CsvParser {
+  public:
+    CsvParser(const InputFile& in, int label_column, bool header, char delimiter, int classes,
+              bool allow_non_finite)
+        : in_(in),
+          label_column_(label_column),
+          delimiter_(delimiter),
+          classes_(classes),
+          allow_non_finite_(allow_non_finite),
+          skipping_header_(header),
+          header_(header) {
+        stops_[0] = delimiter;
+        stops_[1] = '\n';
+    }
+
+    /// Parses the next bytes of the file; `first` says they are its beginning.
+    void feed(std::string_view data, bool first) {
+        if (first && data.starts_with("\xEF\xBB\xBF")) data.remove_prefix(3);  // a UTF-8 BOM
+        while (!data.empty()) {
+            if (skipping_header_) {
+                const std::size_t end = data.find('\n');
+                if (end == std::string_view::npos) return;
+                data.remove_prefix(end + 1);
+                skipping_header_ = false;
+                ++line_number_;
+                line_start_ = true;
+                continue;
+            }
+            if (line_start_) {
+                line_start_ = false;
+                // The whole line is here: check its column count before its fields, so a line
+                // of the wrong width is named as such rather than by one of its fields.
+                if (const std::size_t end = data.find('\n'); end != std::string_view::npos)
+                    check_line(data.substr(0, end));
+            }
+            const std::size_t stop = data.find_first_of(std::string_view(stops_, 2));
+            std::string_view piece = data.substr(0, std::min(stop, data.size()));
+            if (field_.empty()) {
+                while (!piece.empty() && blank(piece.front())) piece.remove_prefix(1);
+            }
+            if (field_.size() + piece.size() > csv_max_field_bytes) too_long(piece);
+            if (stop == std::string_view::npos) {
+                field_.append(piece);  // continued in the next bytes
+                return;
+            }
+            const bool line_end = data[stop] == '\n';
+            data.remove_prefix(stop + 1);
+            if (field_.empty()) {
+                end_field(piece, line_end);
+            } else {
+                field_.append(piece);
+                end_field(field_, line_end);
+                field_.clear();
+            }
+        }
+    }
+
+    /// Ends the parse at the end of the file (a last line without '\n' counts). Throws
+    /// FormatError for a file without data lines.
+    void finish() {
+        if (!skipping_header_ && (column_ > 0 || !field_.empty())) {
+            const std::string last = std::move(field_);
+            field_.clear();
+            end_field(last, true);
+        }
+        if (labels_.empty())
+            throw FormatError(in_.prefix() + "no data rows (the file is empty" +
+                              (header_ ? " but for the header" : "") +
+                              "); expected one sample per line");
+    }
+
+    /// The features read, (columns − 1) × N; leaves the parser empty.
+    Matrix<Scalar> take_features() {
+        return values_.take(Eigen::Index(columns_ - 1), Eigen::Index(labels_.size()));
+    }
+    [[nodiscard]] std::vector<int>& labels() noexcept { return labels_; }
+    [[nodiscard]] int max_label() const noexcept { return max_label_; }
+
+  private:
+    [[nodiscard]] bool blank(char c) const { return (c == ' ' || c == '\t') && c != delimiter_; }
+
+    [[nodiscard]] std::string where(std::size_t column) const {
+        return concat(in_.prefix(), "line ", line_number_, ", column ", column + 1, ": ");
+    }
+
+    /// The checks of a data line's width, from the first data line on. `count` columns.
+    void first_line(std::size_t count) {
+        columns_ = count;
+        first_line_ = line_number_;
+        label_index_ = label_column_ == -1 ? columns_ - 1 : std::size_t(label_column_);
+        if (columns_ < 2) {
+            throw FormatError(concat(in_.prefix(), "line ", line_number_,
+                                     " has 1 column; expected at least a feature and the label"));
+        }
+        if (label_index_ >= columns_) {
+            throw FormatError(concat(
+                in_.prefix(), "line ", line_number_, " has ", columns_,
+                " columns, too few for CsvOptions::label_column = ", label_column_, " (0-based)"));
+        }
+    }
+    [[noreturn]] void wrong_width(std::string_view count) const {
+        throw FormatError(concat(in_.prefix(), "line ", line_number_, " has ", count,
+                                 " columns; expected ", columns_, " like line ", first_line_,
+                                 " (the first data line)"));
+    }
+
+    /// A whole line at its start: blank lines are skipped; the others must be as wide as the
+    /// first data line.
+    void check_line(std::string_view line) {
+        if (line.ends_with('\r')) line.remove_suffix(1);
+        if (trim_field(line, delimiter_).empty()) return;
+        const std::size_t count = std::size_t(std::count(line.begin(), line.end(), delimiter_)) + 1;
+        if (columns_ == 0) {
+            first_line(count);
+        } else if (count != columns_) {
+            wrong_width(concat(count));
+        }
+    }
+
+    [[noreturn]] void too_long(std::string_view piece) const {
+        std::string bytes = field_;
+        bytes.append(piece.substr(0, std::min<std::size_t>(piece.size(), 24)));
+        bytes.resize(std::min<std::size_t>(bytes.size(), 24));
+        std::string start;  // printable ASCII as is, any other byte as \xNN
+        for (const char c : bytes) {
+            if (c >= ' ' && c <= '~') {
+                start += c;
+            } else {
+                constexpr std::string_view hex = "0123456789abcdef";
+                const auto b = static_cast<unsigned char>(c);
+                start += "\\x";
+                start += hex[b >> 4];
+                start += hex[b & 15];
+            }
+        }
+        throw FormatError(where(column_) + concat("a field of more than ", csv_max_field_bytes,
+                                                  " bytes (it begins '", start,
+                                                  "…'); expected a number"));
+    }
+
+    /// A field has ended, at a delimiter or at the end of its line.
+    void end_field(std::string_view field, bool line_end) {
+        if (line_end && field.ends_with('\r')) field.remove_suffix(1);
+        field = trim_field(field, delimiter_);
+        if (line_end && column_ == 0 && field.empty()) {  // a blank line
+            next_line();
+            return;
+        }
+        const std::size_t column = column_;
+        bool label = false;
+        if (columns_ == 0) {
+            // The first data line, longer than the bytes at hand: its width is known at its end.
+            if (line_end) {
+                first_line(column + 1);
+                label = column == label_index_;
+            } else {
+                label = label_column_ >= 0 && column == std::size_t(label_column_);
+            }
+        } else {
+            if (line_end ? column + 1 != columns_ : column + 1 >= columns_)
+                wrong_width(line_end ? concat(column + 1) : concat("more than ", columns_));
+            label = column == label_index_;
+        }
+        if (field.empty()) throw FormatError(where(column) + "empty field; expected a number");
+        if (label) {
+            parse_label(field, column);
+        } else {
+            parse_feature(field, column);
+        }
+        if (line_end) {
+            next_line();
+        } else {
+            ++column_;
+        }
+    }
+
+    void next_line() {
+        column_ = 0;
+        ++line_number_;
+        line_start_ = true;
+    }
+
+    void parse_label(std::string_view field, std::size_t column) {
+        // from_chars takes no '+'; skip one, but not in "+-1".
+        const bool plus = field.size() > 1 && field[0] == '+' && field[1] != '-';
+        const char* first = field.data() + (plus ? 1 : 0);
+        const char* last = field.data() + field.size();
+        long long label = 0;
+        const auto [ptr, ec] = std::from_chars(first, last, label);
+        if (ec == std::errc::result_out_of_range || (ptr == last && label > INT_MAX - 1)) {
+            throw FormatError(
+                where(column) +
+                concat("label '", field, "' is too large; expected a class label below ", INT_MAX));
+        }
+        if (ec != std::errc() || ptr != last) {
+            throw FormatError(
+                where(column) +
+                concat("label '", field, "' is not an integer; expected an integer class label"));
+        }
+        if (label < 0) {
+            throw FormatError(where(column) +
+                              concat("label ", label, " is negative; expected a class label >= 0"));
+        }
+        if (classes_ > 0 && label >= classes_) {
+            throw FormatError(where(column) +
+                              concat("label ", label, " is outside [0, ", classes_,
+                                     "); expected labels below CsvOptions::classes = ", classes_));
+        }
+        labels_.push_back(int(label));
+        max_label_ = std::max(max_label_, int(label));
+    }
+
+    void parse_feature(std::string_view field, std::size_t column) {
+        const bool plus = field.size() > 1 && field[0] == '+' && field[1] != '-';
+        const char* first = field.data() + (plus ? 1 : 0);
+        const char* last = field.data() + field.size();
+        Scalar value{};
+        const char* name = sizeof(Scalar) == sizeof(float) ? "float" : "double";
+        const auto [ptr, ec] = std::from_chars(first, last, value);
+        if (ec == std::errc::result_out_of_range) {
+            throw FormatError(where(column) + concat("'", field, "' is out of the range of ", name,
+                                                     "; expected a number a ", name, " can hold"));
+        }
+        if (ec != std::errc() || ptr != last) {
+            throw FormatError(
+                where(column) +
+                concat("'", field, "' is not a number; expected a finite decimal number"));
+        }
+        if (!allow_non_finite_ && !std::isfinite(value)) {
+            throw FormatError(where(column) +
+                              concat("'", field,
+                                     "' is not finite; expected a finite decimal number "
+                                     "(CsvOptions::allow_non_finite accepts nan and inf)"));
+        }
+        values_.push_back(value);
+    }
+
+    const InputFile& in_;
+    int label_column_;
+    char delimiter_;
+    int classes_;
+    bool allow_non_finite_;
+    bool skipping_header_;  // in line 1 with CsvOptions::header
+    bool header_;
+    bool line_start_ = true;  // the next byte begins a line
+    char stops_[2] = {',', '\n'};
+    std::string field_;  // the current field's bytes so far, when it spans two reads
+    std::size_t line_number_ = 1, column_ = 0;                    // from 1 and from 0
+    std::size_t columns_ = 0, first_line_ = 0, label_index_ = 0;  // set by the first data line
+    GrowingValues<Scalar> values_;
+    std::vector<int> labels_;
+    int max_label_ = -1;
+};
+
 /// Reads a CSV file (raw or gzip) into features (one column per line) and labels.
 /// `label_column` is 0-based, −1 for the last; `classes` 0 means max label + 1. Lines and
 /// columns in messages count from 1. Empty lines are skipped. `allow_non_finite` accepts the
-/// feature fields nan, inf and infinity (any case, signed; what std::from_chars reads).
+/// feature fields nan, inf and infinity (any case, signed; what std::from_chars reads). At most
+/// `max_bytes` bytes are read (decompressed); the text is parsed as it is read (CsvParser), so
+/// memory follows the values read, never the file's size.
 /// Throws IoError / FormatError as documented on chrysalis::load_csv; ValueError for bad options.
 template <class Scalar>
 void read_csv(const std::string& path, int label_column, bool header, char delimiter, int classes,
               Matrix<Scalar>& features, std::vector<int>& labels, int& classes_out,
-              bool allow_non_finite = false) {
+              bool allow_non_finite = false, std::uint64_t max_bytes = default_max_bytes) {
     constexpr std::string_view what = "chrysalis::load_csv";
     check_delimiter(what, delimiter);
     if (label_column < -1) {
@@ -80,114 +334,18 @@ void read_csv(const std::string& path, int label_column, bool header, char delim
         throw ValueError(concat(
             what, ": CsvOptions::classes must be >= 0 (0 = the largest label + 1), got ", classes));
     }
-    InputFile in(path, what);
-    const std::string text = read_all(in);
-    std::string_view rest(text);
-    if (rest.starts_with("\xEF\xBB\xBF")) rest.remove_prefix(3);  // a UTF-8 byte order mark
-
-    std::vector<Scalar> values;
-    labels.clear();
-    std::size_t columns = 0, first_line = 0, label_index = 0;
-    int max_label = -1;
-    for (std::size_t line_number = 1; !rest.empty(); ++line_number) {
-        const std::size_t end = std::min(rest.find('\n'), rest.size());
-        std::string_view line = rest.substr(0, end);
-        rest.remove_prefix(std::min(end + 1, rest.size()));
-        if (line.ends_with('\r')) line.remove_suffix(1);
-        if (line_number == 1 && header) continue;
-        if (trim_field(line, delimiter).empty()) continue;
-
-        const auto where = [&](std::size_t column) {
-            return concat(in.prefix(), "line ", line_number, ", column ", column + 1, ": ");
-        };
-        const std::size_t count = std::size_t(std::count(line.begin(), line.end(), delimiter)) + 1;
-        if (columns == 0) {
-            columns = count;
-            first_line = line_number;
-            label_index = label_column == -1 ? columns - 1 : std::size_t(label_column);
-            if (columns < 2) {
-                throw FormatError(
-                    concat(in.prefix(), "line ", line_number,
-                           " has 1 column; expected at least a feature and the label"));
-            }
-            if (label_index >= columns) {
-                throw FormatError(concat(in.prefix(), "line ", line_number, " has ", columns,
-                                         " columns, too few for CsvOptions::label_column = ",
-                                         label_column, " (0-based)"));
-            }
-        } else if (count != columns) {
-            throw FormatError(concat(in.prefix(), "line ", line_number, " has ", count,
-                                     " columns; expected ", columns, " like line ", first_line,
-                                     " (the first data line)"));
-        }
-        for (std::size_t column = 0; column < columns; ++column) {
-            const std::size_t cut = std::min(line.find(delimiter), line.size());
-            const std::string_view field = trim_field(line.substr(0, cut), delimiter);
-            line.remove_prefix(std::min(cut + 1, line.size()));
-            if (field.empty()) throw FormatError(where(column) + "empty field; expected a number");
-            // from_chars takes no '+'; skip one, but not in "+-1".
-            const bool plus = field.size() > 1 && field[0] == '+' && field[1] != '-';
-            const char* first = field.data() + (plus ? 1 : 0);
-            const char* last = field.data() + field.size();
-            if (column == label_index) {
-                long long label = 0;
-                const auto [ptr, ec] = std::from_chars(first, last, label);
-                if (ec == std::errc::result_out_of_range || (ptr == last && label > INT_MAX - 1)) {
-                    throw FormatError(where(column) +
-                                      concat("label '", field,
-                                             "' is too large; expected a class label below ",
-                                             INT_MAX));
-                }
-                if (ec != std::errc() || ptr != last) {
-                    throw FormatError(
-                        where(column) +
-                        concat("label '", field,
-                               "' is not an integer; expected an integer class label"));
-                }
-                if (label < 0) {
-                    throw FormatError(
-                        where(column) +
-                        concat("label ", label, " is negative; expected a class label >= 0"));
-                }
-                if (classes > 0 && label >= classes) {
-                    throw FormatError(
-                        where(column) +
-                        concat("label ", label, " is outside [0, ", classes,
-                               "); expected labels below CsvOptions::classes = ", classes));
-                }
-                labels.push_back(int(label));
-                max_label = std::max(max_label, int(label));
-            } else {
-                Scalar value{};
-                const char* name = sizeof(Scalar) == sizeof(float) ? "float" : "double";
-                const auto [ptr, ec] = std::from_chars(first, last, value);
-                if (ec == std::errc::result_out_of_range) {
-                    throw FormatError(where(column) +
-                                      concat("'", field, "' is out of the range of ", name,
-                                             "; expected a number a ", name, " can hold"));
-                }
-                if (ec != std::errc() || ptr != last) {
-                    throw FormatError(
-                        where(column) +
-                        concat("'", field, "' is not a number; expected a finite decimal number"));
-                }
-                if (!allow_non_finite && !std::isfinite(value)) {
-                    throw FormatError(where(column) +
-                                      concat("'", field,
-                                             "' is not finite; expected a finite decimal number "
-                                             "(CsvOptions::allow_non_finite accepts nan and inf)"));
-                }
-                values.push_back(value);
-            }
-        }
+    InputFile in(path, what, max_bytes, "CsvOptions::max_bytes");
+    CsvParser<Scalar> parser(in, label_column, header, delimiter, classes, allow_non_finite);
+    std::vector<char> buffer(std::size_t(1) << 16);
+    for (bool first = true;; first = false) {
+        const std::size_t got = in.read(buffer.data(), buffer.size());
+        parser.feed(std::string_view(buffer.data(), got), first);
+        if (got < buffer.size()) break;
     }
-    if (labels.empty())
-        throw FormatError(in.prefix() + "no data rows (the file is empty" +
-                          (header ? " but for the header" : "") +
-                          "); expected one sample per line");
-    const auto n = Eigen::Index(labels.size()), f = Eigen::Index(columns - 1);
-    features = Eigen::Map<const Matrix<Scalar>>(values.data(), f, n);
-    classes_out = classes > 0 ? classes : max_label + 1;
+    parser.finish();
+    features = parser.take_features();
+    labels = std::move(parser.labels());
+    classes_out = classes > 0 ? classes : parser.max_label() + 1;
 }
 
 /// Writes features (F × N) and labels as CSV, one sample per line, the label in column

@@ -87,11 +87,20 @@ inline std::array<std::uint32_t, 3> read_idx_header(InputFile& in, int dims,
 }
 
 /// Throws FormatError unless `bytes` bytes of data after a `header`-byte header can be in `in`:
-/// a raw file must be that long; a gzip file cannot hold more than deflate_max_ratio times its
-/// size (this catches a corrupt header before its sizes are allocated).
+/// header and data together must fit in the byte limit (IdxOptions::max_bytes); a raw file must
+/// be that long; a gzip file cannot hold more than deflate_max_ratio times its size (this
+/// catches a corrupt header before anything is read).
 inline void check_data_fits(const InputFile& in, std::uint64_t header, std::uint64_t bytes,
                             const std::string& description) {
     const std::uint64_t size = in.file_size();
+    if (header + bytes > in.max_bytes()) {
+        throw FormatError(in.prefix() +
+                          concat("the header announces ", description, " (", header + bytes,
+                                 " bytes with the header), more than the byte limit of ",
+                                 in.max_bytes(), " bytes (", in.limit_name(),
+                                 "); refused before reading them (raise ", in.limit_name(),
+                                 " to load a larger file)"));
+    }
     if (!in.compressed() && size < header + bytes) {
         throw FormatError(in.prefix() + concat("truncated: the header announces ", description,
                                                " (", bytes, " bytes after the ", header,
@@ -106,19 +115,46 @@ inline void check_data_fits(const InputFile& in, std::uint64_t header, std::uint
     }
 }
 
+/// Reads `n` bytes of `in` into `bytes`, which grows geometrically (from 1 MiB, doubling) as
+/// they arrive, so a header announcing more than the file holds costs no more than what is
+/// there. Returns how many were read: fewer than n when the data ends early.
+inline std::uint64_t read_growing(InputFile& in, std::vector<unsigned char>& bytes,
+                                  std::uint64_t n) {
+    bytes.clear();
+    std::uint64_t done = 0;
+    while (done < n) {
+        if (done == bytes.size()) {
+            bytes.resize(std::size_t(
+                std::min(n, std::max<std::uint64_t>(2 * done, std::uint64_t(1) << 20))));
+        }
+        const std::size_t want = bytes.size() - std::size_t(done);
+        const std::size_t got = in.read(bytes.data() + done, want);
+        done += got;
+        if (got < want) break;
+    }
+    bytes.resize(std::size_t(done));
+    return done;
+}
+
 /// Reads an IDX image file and its label file into features (rows·cols × N, one image per column,
-/// row-major pixels, divided by 255 when `scale`) and labels (N values below `classes`).
+/// row-major pixels, divided by 255 when `scale`) and labels (N values below `classes`). Neither
+/// file may hold more than `max_bytes` bytes (decompressed, header included). Memory follows the
+/// data actually read, not the header's sizes: the labels and the features grow geometrically as
+/// they arrive, so a header announcing 2^31 labels over a short file fails as truncated after
+/// reading what is there.
 /// Throws IoError / FormatError as documented on chrysalis::load_idx; ValueError for
 /// classes < 1.
 template <class Scalar>
 void read_idx(const std::string& images_path, const std::string& labels_path, bool scale,
-              int classes, Matrix<Scalar>& features, std::vector<int>& labels) {
+              int classes, Matrix<Scalar>& features, std::vector<int>& labels,
+              std::uint64_t max_bytes = default_max_bytes) {
     constexpr std::string_view what = "chrysalis::load_idx";
+    constexpr std::string_view limit = "IdxOptions::max_bytes";
     if (classes < 1)
         throw ValueError(concat(what, ": IdxOptions::classes must be >= 1, got ", classes));
-    InputFile images(images_path, what);
+    InputFile images(images_path, what, max_bytes, limit);
     const auto dims = read_idx_header(images, 3, "images × rows × columns");
-    InputFile label_file(labels_path, what);
+    InputFile label_file(labels_path, what, max_bytes, limit);
     const std::uint64_t label_count = read_idx_header(label_file, 1, "one label per image")[0];
 
     const std::uint64_t n = dims[0], rows = dims[1], cols = dims[2];
@@ -127,8 +163,8 @@ void read_idx(const std::string& images_path, const std::string& labels_path, bo
                           concat("images of ", rows, "×", cols, " pixels; expected at least 1×1"));
     }
     const std::uint64_t pixels = rows * cols;  // < 2^64: both sizes are below 2^32
-    const std::uint64_t limit = std::uint64_t(PTRDIFF_MAX) / sizeof(Scalar);
-    if (pixels > limit || (n != 0 && pixels > limit / n)) {
+    const std::uint64_t most = std::uint64_t(PTRDIFF_MAX) / sizeof(Scalar);
+    if (pixels > most || (n != 0 && pixels > most / n)) {
         throw FormatError(images.prefix() +
                           concat("the sizes ", n, " × ", rows, " × ", cols,
                                  " overflow: more pixels than this machine can address; expected "
@@ -140,12 +176,13 @@ void read_idx(const std::string& images_path, const std::string& labels_path, bo
                                  " labels; expected one label per image"));
     }
     const std::string image_description = concat(n, " images of ", rows, "×", cols, " pixels");
-    check_data_fits(images, 16, n * pixels, image_description);
+    const std::uint64_t total = n * pixels;
+    check_data_fits(images, 16, total, image_description);
     check_data_fits(label_file, 8, n, concat(n, " labels"));
 
     // The labels first: they are small, and a bad one fails before the large read.
-    std::vector<unsigned char> bytes(n);
-    const std::size_t got = label_file.read(bytes.data(), n);
+    std::vector<unsigned char> bytes;
+    const std::uint64_t got = read_growing(label_file, bytes, n);
     if (got < n) {
         throw FormatError(label_file.prefix() + concat("truncated: the data ends after ", got,
                                                        " of the ", n,
@@ -156,7 +193,7 @@ void read_idx(const std::string& images_path, const std::string& labels_path, bo
                           concat("data after the ", n,
                                  " labels the header announces; expected the file to end there"));
     }
-    labels.resize(n);
+    labels.resize(std::size_t(n));  // the labels are all there: n is confirmed
     for (std::size_t i = 0; i < n; ++i) {
         if (bytes[i] >= classes) {
             throw FormatError(label_file.prefix() +
@@ -167,29 +204,32 @@ void read_idx(const std::string& images_path, const std::string& labels_path, bo
         labels[i] = bytes[i];
     }
 
-    // The pixels, a chunk of whole images at a time, through a table of the 256 values.
+    // The pixels, 1 MiB at a time, through a table of the 256 values, into features that grow
+    // geometrically with the pixels read (never beyond the n·rows·cols announced).
     std::array<Scalar, 256> table;
     for (int v = 0; v < 256; ++v)
         table[std::size_t(v)] = scale ? Scalar(v) / Scalar(255) : Scalar(v);
-    features.resize(Eigen::Index(pixels), Eigen::Index(n));
-    const std::uint64_t per_chunk = std::max<std::uint64_t>(1, (std::uint64_t(1) << 20) / pixels);
-    bytes.assign(std::min(per_chunk, n) * pixels, 0);
-    for (std::uint64_t first = 0; first < n; first += per_chunk) {
-        const std::uint64_t want = std::min(per_chunk, n - first) * pixels;
+    bytes.assign(std::size_t(std::min<std::uint64_t>(total, std::uint64_t(1) << 20)), 0);
+    bytes.shrink_to_fit();
+    GrowingValues<Scalar> values;
+    for (std::uint64_t done = 0; done < total;) {
+        const std::size_t want = std::size_t(std::min<std::uint64_t>(bytes.size(), total - done));
         const std::size_t read = images.read(bytes.data(), want);
+        Scalar* out = values.extend(read, total);
+        for (std::size_t k = 0; k < read; ++k) out[k] = table[bytes[k]];
+        done += read;
         if (read < want) {
             throw FormatError(images.prefix() + concat("truncated: the data ends in image ",
-                                                       first + read / pixels, " of the ",
-                                                       image_description, " the header announces"));
+                                                       done / pixels, " of the ", image_description,
+                                                       " the header announces"));
         }
-        Scalar* out = features.data() + first * pixels;
-        for (std::size_t k = 0; k < read; ++k) out[k] = table[bytes[k]];
     }
     if (!images.at_end()) {
         throw FormatError(images.prefix() +
                           concat("data after the ", image_description,
                                  " the header announces; expected the file to end there"));
     }
+    features = values.take(Eigen::Index(pixels), Eigen::Index(n));
 }
 
 /// Writes features (rows·cols × N) and labels as an IDX image file and an IDX label file, gzip

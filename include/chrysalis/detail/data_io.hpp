@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <Eigen/Core>
+
 #include <algorithm>
 #include <cerrno>
 #include <climits>
@@ -38,14 +40,19 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
 }
 
 /// A file opened for reading through zlib (gzopen/gzread): gzip data is decompressed, a file
-/// without the gzip magic is read as is (zlib's transparent mode).
+/// without the gzip magic is read as is (zlib's transparent mode). At most `max_bytes` bytes of
+/// data are delivered (counted after decompression; `limit` names the parameter in the
+/// message): a raw file larger than that is refused when it is opened, and decompression stops
+/// one byte past the limit, so a gzip bomb costs no more than the limit's worth of inflating.
 ///
 /// Throws: IoError when the file is missing, a directory or unreadable; FormatError when the gzip
-/// data is corrupt or ends early (zlib's reason is quoted). Every message begins
-/// "<what>: '<path>': ".
+/// data is corrupt or ends early (zlib's reason is quoted), or the data goes beyond the byte
+/// limit. Every message begins "<what>: '<path>': ".
 class InputFile {
   public:
-    InputFile(std::string path, std::string_view what) : path_(std::move(path)), what_(what) {
+    InputFile(std::string path, std::string_view what, std::uint64_t max_bytes = default_max_bytes,
+              std::string_view limit = "max_bytes")
+        : path_(std::move(path)), what_(what), limit_(limit), max_bytes_(max_bytes) {
         // A regular file only, checked on the open descriptor: a FIFO would block and a device
         // such as /dev/zero never ends (see open_regular_file).
         std::string why;
@@ -66,6 +73,11 @@ class InputFile {
         }
         gzbuffer(file_, 1u << 17);
         compressed_ = gzdirect(file_) == 0;
+        if (!compressed_ && size_ > max_bytes_) {
+            gzclose(file_);
+            file_ = nullptr;
+            throw over_byte_limit(what_, path_, ": ", max_bytes_, limit_, "has", size_);
+        }
     }
     InputFile(const InputFile&) = delete;
     InputFile& operator=(const InputFile&) = delete;
@@ -80,10 +92,36 @@ class InputFile {
     [[nodiscard]] bool compressed() const noexcept { return compressed_; }
     /// The size of the file on disk, compressed or not.
     [[nodiscard]] std::uint64_t file_size() const noexcept { return size_; }
+    /// The most bytes of data read() delivers (see the class comment).
+    [[nodiscard]] std::uint64_t max_bytes() const noexcept { return max_bytes_; }
+    /// What the limit is called in messages ("CsvOptions::max_bytes").
+    [[nodiscard]] std::string_view limit_name() const noexcept { return limit_; }
 
     /// Reads up to n bytes into buffer; returns how many were read (fewer than n only at the end
-    /// of the data).
+    /// of the data). Throws FormatError once the data read goes beyond max_bytes().
     std::size_t read(void* buffer, std::size_t n) {
+        // Never more than one byte past the limit: that byte shows the data goes on.
+        const std::uint64_t room = max_bytes_ - consumed_;
+        const std::size_t want = room < n ? std::size_t(room) + 1 : n;
+        const std::size_t got = read_some(buffer, want);
+        consumed_ += got;
+        if (consumed_ > max_bytes_) {
+            throw over_byte_limit(what_, path_, ": ", max_bytes_, limit_,
+                                  compressed_ ? "decompresses to" : "has");
+        }
+        return got;
+    }
+
+    /// True when no byte is left (reading on reaches the end of a gzip stream, so its checksum is
+    /// verified: a mismatch throws FormatError). The one byte it reads is not held against the
+    /// byte limit, so that data after what a header announces is reported as such.
+    bool at_end() {
+        unsigned char byte;
+        return read_some(&byte, 1) == 0;
+    }
+
+  private:
+    std::size_t read_some(void* buffer, std::size_t n) {
         auto* out = static_cast<unsigned char*>(buffer);
         std::size_t got = 0;
         while (got < n) {
@@ -101,14 +139,6 @@ class InputFile {
         return got;
     }
 
-    /// True when no byte is left (reading on reaches the end of a gzip stream, so its checksum is
-    /// verified: a mismatch throws FormatError).
-    bool at_end() {
-        unsigned char byte;
-        return read(&byte, 1) == 0;
-    }
-
-  private:
     [[noreturn]] void fail() const {
         const int saved_errno = errno;
         int errnum = Z_OK;
@@ -127,9 +157,52 @@ class InputFile {
 
     std::string path_;
     std::string what_;
+    std::string limit_;
     gzFile file_ = nullptr;
     std::uint64_t size_ = 0;
+    std::uint64_t max_bytes_;
+    std::uint64_t consumed_ = 0;  // bytes delivered by read(), at most max_bytes_
     bool compressed_ = false;
+};
+
+/// Values appended as a loader reads them, kept in one allocation that grows geometrically
+/// (doubling, through realloc, which on most systems moves no data) and never beyond a given
+/// most: what a loader holds is at most about twice what it has read, whatever a header
+/// announced. take() hands the values over as a matrix without copying them.
+template <class T>
+class GrowingValues {
+  public:
+    /// Room for `more` values after size(), returned as a pointer to the first; the capacity
+    /// grows to at least twice itself (and at least 1024 values), but not beyond `most` values
+    /// in all unless more are needed.
+    T* extend(std::size_t more, std::uint64_t most = UINT64_MAX) {
+        const std::size_t needed = size_ + more;
+        if (needed > capacity()) {
+            std::uint64_t next = std::max<std::uint64_t>(2 * std::uint64_t(capacity()), 1024);
+            next = std::max<std::uint64_t>(std::min(next, most), needed);
+            storage_.conservativeResize(1, Eigen::Index(next));
+        }
+        T* at = storage_.data() + size_;
+        size_ = needed;
+        return at;
+    }
+    void push_back(T value) { *extend(1) = value; }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] std::size_t capacity() const noexcept { return std::size_t(storage_.cols()); }
+
+    /// The values as a rows × cols matrix, column-major in the order appended (rows · cols must
+    /// be size()); the spare capacity is given back and the values are not copied. Leaves this
+    /// empty.
+    Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> take(Eigen::Index rows, Eigen::Index cols) {
+        storage_.conservativeResize(1, Eigen::Index(size_));
+        storage_.resize(rows, cols);  // as many values: Eigen keeps the data, allocates nothing
+        size_ = 0;
+        return std::move(storage_);
+    }
+
+  private:
+    Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> storage_;  // 1 × capacity
+    std::size_t size_ = 0;
 };
 
 /// A file written through zlib and replaced atomically: gzip-compressed when the path ends in

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <bit>
@@ -77,22 +78,70 @@ inline int open_regular_file(const std::string& path, std::string& why, int& err
     return fd;
 }
 
-/// Reads the whole file at `path`.
+/// The FormatError of a file whose data goes beyond the byte limit `max_bytes`, named `limit` in
+/// the message ("max_bytes", "CsvOptions::max_bytes"). With `size` > 0 (known before reading):
+/// "<what>: '<path>'<sep>has <size> bytes, more than the byte limit of <max_bytes> bytes
+/// (<limit>); refused before reading it …"; else "<what>: '<path>'<sep><verb> more than
+/// <max_bytes> bytes, the byte limit (<limit>); reading stopped there …", `verb` "has" or
+/// "decompresses to". `sep` follows the path: ": " in the data loaders' messages, " " in the
+/// model, .npy and checkpoint formats'.
+inline FormatError over_byte_limit(std::string_view what, const std::string& path,
+                                   std::string_view sep, std::uint64_t max_bytes,
+                                   std::string_view limit, std::string_view verb,
+                                   std::uint64_t size = 0) {
+    const std::string raise = concat(" (raise ", limit, " to load a larger file)");
+    if (size > 0) {
+        return FormatError(concat(what, ": '", path, "'", sep, "has ", size,
+                                  " bytes, more than the byte limit of ", max_bytes, " bytes (",
+                                  limit, "); refused before reading it", raise));
+    }
+    return FormatError(concat(what, ": '", path, "'", sep, verb, " more than ", max_bytes,
+                              " bytes, the byte limit (", limit, "); reading stopped there",
+                              raise));
+}
+
+/// Reads the whole file at `path`: at most `max_bytes` bytes (default_max_bytes; `limit` names
+/// the parameter in the message). The buffer grows geometrically as the bytes arrive (doubling,
+/// from 64 KiB, never beyond the file's size + 1), so what is allocated is at most about twice
+/// what was read, whatever the file's size claims (a sparse file).
 /// Throws IoError "<what>: cannot read '<path>': <reason>" if it cannot be opened or read, or is
-/// not a regular file (see open_regular_file: a FIFO or a device is refused at once).
-inline std::string read_file(const std::string& path, std::string_view what) {
+/// not a regular file (see open_regular_file: a FIFO or a device is refused at once);
+/// FormatError "<what>: '<path>' has <size> bytes, more than the byte limit of <max_bytes> bytes
+/// (<limit>); …" before reading a file larger than the limit, and "… has more than <max_bytes>
+/// bytes …" as soon as more than that has been read (a file that grows while it is read).
+inline std::string read_file(const std::string& path, std::string_view what,
+                             std::uint64_t max_bytes = default_max_bytes,
+                             std::string_view limit = "max_bytes") {
     std::string why;
     int open_error = 0;
     const int fd = open_regular_file(path, why, open_error);
     if (fd < 0) throw IoError(concat(what, ": cannot read '", path, "': ", why));
-    std::string bytes;
     struct stat info {};
-    if (::fstat(fd, &info) == 0 && info.st_size > 0) bytes.reserve(std::size_t(info.st_size));
-    char buffer[1 << 16];
+    const std::uint64_t size =
+        ::fstat(fd, &info) == 0 && info.st_size > 0 ? std::uint64_t(info.st_size) : 0;
+    if (size > max_bytes) {
+        ::close(fd);
+        throw over_byte_limit(what, path, " ", max_bytes, limit, "has", size);
+    }
+    std::string bytes;
+    std::size_t used = 0;
     for (;;) {
-        const ::ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (used == bytes.size()) {
+            // Room for one byte more than the file's size (which shows its end) while the file
+            // is no longer than fstat said, else for one byte more than the limit (which shows
+            // that it goes beyond).
+            const std::uint64_t last = used <= size ? size : max_bytes;
+            const std::uint64_t most = last == UINT64_MAX ? last : last + 1;
+            bytes.resize(std::size_t(
+                std::min(std::max<std::uint64_t>(2 * std::uint64_t(used), 1 << 16), most)));
+        }
+        const ::ssize_t n = ::read(fd, bytes.data() + used, bytes.size() - used);
         if (n > 0) {
-            bytes.append(buffer, std::size_t(n));
+            used += std::size_t(n);
+            if (used > max_bytes) {
+                ::close(fd);
+                throw over_byte_limit(what, path, " ", max_bytes, limit, "has");
+            }
         } else if (n == 0) {
             break;
         } else if (errno != EINTR) {
@@ -102,6 +151,7 @@ inline std::string read_file(const std::string& path, std::string_view what) {
         }
     }
     ::close(fd);
+    bytes.resize(used);
     return bytes;
 }
 
