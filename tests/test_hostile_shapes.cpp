@@ -272,7 +272,7 @@ TEMPLATE_TEST_CASE("shapes: activations and dropout check their shapes", "[shape
                Contains("chrysalis::Dropout::forward: y is 3 x 4"));
 }
 
-TEMPLATE_TEST_CASE("shapes: evaluation of no sample is refused; hard_targets of none is empty",
+TEMPLATE_TEST_CASE("shapes: evaluation of no sample is refused, hard_targets of none is empty",
                    "[shapes][evaluate]", float, double) {
     using S = TestType;
     Net<S> net(Seed{1});

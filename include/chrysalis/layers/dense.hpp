@@ -73,7 +73,12 @@ class Dense {
                   MatrixRef<Scalar> dx) {
         check_backward_shapes(x, dy, dx, true, "backward");
         weight_gemm_.run(dw_, dy, detail::Op::none, x, detail::Op::transpose);
-        db_.noalias() = dy.rowwise().sum();
+        // An empty batch's dy may have no storage at all: Eigen's row sums would offset its
+        // null pointer (undefined behaviour), so the sum over no samples is written directly.
+        if (dy.cols() == 0)
+            db_.setZero();
+        else
+            db_.noalias() = dy.rowwise().sum();
         if (dx.size() != 0) input_gemm_.run(dx, w_, detail::Op::transpose, dy, detail::Op::none);
     }
 
