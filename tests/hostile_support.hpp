@@ -1,9 +1,10 @@
 #pragma once
-// Shared by test_hostile_names.cpp and test_silent_answers.cpp: `thrown<E>(f)` (the message of
-// the exception f throws, failing the test unless its dynamic type is exactly E), a small network
-// and data set, and a way to poison one parameter.
+// Shared by the hostile-input tests: thrown.hpp's `thrown<E>(f)`, a small network and data set,
+// and a way to poison one parameter.
 
 #include <catch2/catch.hpp>
+
+#include "thrown.hpp"
 
 #include <chrysalis/attacks.hpp>
 #include <chrysalis/boundary_samples.hpp>
@@ -11,29 +12,9 @@
 #include <chrysalis/cross_modal.hpp>
 
 #include <cstddef>
-#include <limits>
 #include <string>
-#include <typeinfo>
 
 namespace chrysalis::test {
-
-constexpr float nan_f = std::numeric_limits<float>::quiet_NaN();
-constexpr float inf_f = std::numeric_limits<float>::infinity();
-
-template <class E, class F>
-std::string thrown(F&& f) {
-    try {
-        f();
-    } catch (const E& e) {
-        INFO("message: " << e.what());
-        CHECK(typeid(e) == typeid(E));
-        return e.what();
-    } catch (const std::exception& e) {
-        FAIL("expected " << typeid(E).name() << ", got " << typeid(e).name() << ": " << e.what());
-    }
-    FAIL("expected " << typeid(E).name() << ", nothing was thrown");
-    return "";
-}
 
 using SmallNet = Sequential<Dense<4, 8>, ReLU, Dense<8, 3>>;
 

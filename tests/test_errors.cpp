@@ -10,6 +10,7 @@
 #include <chrysalis/chrysalis.hpp>
 
 #include "temp_dir.hpp"
+#include "thrown.hpp"
 
 #include <zlib.h>
 
@@ -39,25 +40,9 @@ static_assert(std::is_base_of_v<Error, FormatError> && std::is_base_of_v<Error, 
               std::is_base_of_v<Error, TrainingDiverged> &&
               std::is_base_of_v<std::runtime_error, Error>);
 
-constexpr float nan_f = std::numeric_limits<float>::quiet_NaN();
-constexpr float inf_f = std::numeric_limits<float>::infinity();
-
-/// The message of the exception `f` throws, after checking that its dynamic type is exactly E
-/// (not merely derived from it); fails the test if f throws nothing or something else.
-template <class E, class F>
-std::string thrown(F&& f) {
-    try {
-        f();
-    } catch (const E& e) {
-        INFO("message: " << e.what());
-        CHECK(typeid(e) == typeid(E));
-        return e.what();
-    } catch (const std::exception& e) {
-        FAIL("expected " << typeid(E).name() << ", got " << typeid(e).name() << ": " << e.what());
-    }
-    FAIL("expected " << typeid(E).name() << ", nothing was thrown");
-    return "";
-}
+using chrysalis::test::inf_f;
+using chrysalis::test::nan_f;
+using chrysalis::test::thrown;
 
 using chrysalis::test::TempDir;
 

@@ -9,6 +9,7 @@
 #include <chrysalis/chrysalis.hpp>
 
 #include "temp_dir.hpp"
+#include "thrown.hpp"
 
 #include <cfloat>
 #include <climits>
@@ -23,18 +24,7 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-/// The message of the exception E that f throws (fails the test if it throws nothing or another
-/// type).
-template <class E, class F>
-std::string thrown(F&& f) {
-    try {
-        f();
-    } catch (const E& e) {
-        return e.what();
-    }
-    FAIL("expected an exception");
-    return {};
-}
+using chrysalis::test::thrown;
 
 template <class S>
 using Mat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
