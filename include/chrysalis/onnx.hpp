@@ -78,10 +78,7 @@ class GraphBuilder {
     /// A float attribute. Requires `value` finite and within float's range; otherwise the node
     /// using it throws ValueError.
     static Attribute float_attribute(std::string name, double value) {
-        Attribute a{std::move(name), Attribute::Kind::float32, float(value), 0};
-        if (!(std::abs(value) <= double(std::numeric_limits<float>::max())))
-            a.f = std::numeric_limits<float>::quiet_NaN();  // refused by node()
-        return a;
+        return Attribute{std::move(name), Attribute::Kind::float32, to_float(value), 0};
     }
     /// An integer attribute.
     static Attribute int_attribute(std::string name, std::int64_t value) {
@@ -116,7 +113,7 @@ class GraphBuilder {
     /// Adds a constant scalar tensor (shape []) of Scalar holding Scalar(value); it broadcasts
     /// over any tensor. Requires Scalar(value) finite.
     std::string scalar(std::string_view hint, double value) {
-        const Scalar s = Scalar(value);
+        const Scalar s = std::is_same_v<Scalar, float> ? Scalar(to_float(value)) : Scalar(value);
         return constant(hint, {}, &s, 1, 1);
     }
 
@@ -146,6 +143,14 @@ class GraphBuilder {
 
   private:
     friend struct detail::OnnxGraphAccess;
+
+    /// float(value), but ±∞ beyond float's range, where the conversion is undefined behaviour.
+    static float to_float(double value) {
+        constexpr double largest = std::numeric_limits<float>::max();
+        if (value > largest) return std::numeric_limits<float>::infinity();
+        if (value < -largest) return -std::numeric_limits<float>::infinity();
+        return float(value);  // NaN stays NaN
+    }
 
     struct Node {
         std::string op_type;
