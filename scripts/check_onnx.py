@@ -26,7 +26,7 @@ terms then differs by up to about K*u*sum|w_j*x_j| (u = 2^-24 = 6e-8 in float32,
 in float64), and erf, tanh and exp may differ by an ulp or two between libm, Eigen and NumPy.
 For the test's networks (K <= 10, four Dense layers, logits of order 1) that bounds the
 difference by about 1e-6 of the largest logit in float32 and 1e-14 in float64 (the test sees
-1e-7 to 5e-7 and 2e-16 to 7e-16), so R leaves a margin of ten or more, while a mistake in the
+1e-7 to 6e-7 and 2e-16 to 1e-15), so R leaves a margin of ten or more, while a mistake in the
 mapping (a transposed weight, a wrong slope or constant, a missing bias) changes the logits by a
 fraction of their size, far above R.
 """

@@ -167,7 +167,8 @@ std::string read_bytes(const std::string& path) {
 }
 
 // A protobuf reader of the test's own, independent of the library's writer: every field of a
-// message, or nothing if the bytes are not a well-formed message.
+// message, or nothing if the bytes are not a well-formed message. A field's bytes view into the
+// parsed message, which must outlive them.
 struct Field {
     int number = 0;
     int wire = 0;
@@ -337,7 +338,8 @@ TEST_CASE("export_onnx: the file is a ModelProto of IR 8, opset 17, with W as [O
 
 TEST_CASE("export_onnx: a double network is written as DOUBLE tensors", "[onnx]") {
     cy::Sequential<cy::Dense<3, 2, double>, cy::LeakyReLU> net(cy::Seed{5});
-    const std::vector<Field> graph = parsed(one(parsed(cy::detail::encode_onnx(net)), 7).bytes);
+    const std::string bytes = cy::detail::encode_onnx(net);  // the fields below view into it
+    const std::vector<Field> graph = parsed(one(parsed(bytes), 7).bytes);
     for (const Field& init : all(graph, 5)) CHECK(one(parsed(init.bytes), 2).varint == 11);
     // The slope is a double constant of PRelu: 0.01 exactly as the network holds it.
     const std::vector<Field> slope = parsed(all(graph, 5).back().bytes);
