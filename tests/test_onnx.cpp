@@ -80,6 +80,26 @@ class FeatureAffine {
     cy::Vector<Scalar> dbeta_ = cy::Vector<Scalar>::Zero(Features);
 };
 
+/// The identity, with a to_onnx that wires its node to a tensor the graph does not have.
+struct MisWired {
+    static constexpr int input_size = cy::same_width;
+    static constexpr int output_size = cy::same_width;
+    static std::string name() { return "MisWired"; }
+    template <class X, class Y>
+    void forward(const Eigen::MatrixBase<X>& x, Y&& y, cy::Mode = {}) const {
+        y = x;
+    }
+    template <class X, class Yv, class DY, class DX>
+    void backward(const Eigen::MatrixBase<X>&, const Eigen::MatrixBase<Yv>&,
+                  const Eigen::MatrixBase<DY>& dy, DX&& dx) const {
+        if (dx.size() != 0) dx = dy;
+    }
+    template <class Graph>
+    std::string to_onnx(Graph& graph, const std::string& x) const {
+        return graph.node("Identity", {x + ".typo"});
+    }
+};
+
 static_assert(cy::OnnxLayer<FeatureAffine<4, float>, float>);
 static_assert(cy::OnnxLayer<cy::Dense<3, 2, double>, double>);
 static_assert(cy::OnnxLayer<cy::GELU, float> && cy::OnnxLayer<cy::Dropout<10>, double>);
@@ -349,8 +369,10 @@ TEST_CASE("export_onnx: a double network is written as DOUBLE tensors", "[onnx]"
     CHECK(one(slope, 9).bytes == std::string_view(reinterpret_cast<const char*>(&value), 8));
 }
 
-TEST_CASE("export_onnx: non-finite parameters are refused naming the layer, nothing written",
-          "[onnx][errors]") {
+TEST_CASE(
+    "export_onnx: non-finite parameters and miswired layers are refused naming the layer, "
+    "nothing written",
+    "[onnx][errors]") {
     TempDir dir;
     const std::string path = dir.file("net.onnx");
     using Net = cy::Sequential<cy::Dense<3, 4>, cy::ReLU, cy::Dense<4, 2>>;
@@ -389,6 +411,13 @@ TEST_CASE("export_onnx: non-finite parameters are refused naming the layer, noth
         CHECK(thrown<cy::ValueError>([&] {
                   cy::export_onnx(twin, path);
               }).find("(inf) in its slope") != std::string::npos);
+    }
+    {  // a layer of the user's own whose node reads a tensor that does not exist
+        cy::Sequential<cy::Dense<3, 4>, MisWired> net(cy::Seed{1});
+        CHECK(thrown<cy::ValueError>([&] { cy::export_onnx(net, path); }) ==
+              "chrysalis::export_onnx: net's layer 1 (MisWired) gives its Identity node the input "
+              "'layer0.Gemm.typo', which no earlier node, initializer or graph input produced; "
+              "nothing was written");
     }
     CHECK(dir.entries().empty());
 }
