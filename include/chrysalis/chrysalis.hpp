@@ -21,6 +21,7 @@
 #include "chrysalis/losses.hpp"
 #include "chrysalis/metrics.hpp"
 #include "chrysalis/network.hpp"
+#include "chrysalis/onnx.hpp"
 #include "chrysalis/optim.hpp"
 #include "chrysalis/output.hpp"
 #include "chrysalis/random.hpp"

@@ -6,7 +6,8 @@
 // resized), backward x, y, dy and dx (unless dx is empty: no input gradient wanted) of one
 // shape; otherwise ShapeError naming the layer and the function ("chrysalis::ReLU::backward")
 // and the parameter. B = 0 columns is an empty batch, not an error. Each names itself for the
-// file formats (static name(), see SerializableLayer in chrysalis/concepts/layer.hpp); Tanh and
+// file formats (static name(), see SerializableLayer in chrysalis/concepts/layer.hpp) and maps
+// itself to ONNX (to_onnx, see OnnxLayer in chrysalis/onnx.hpp); Tanh and
 // Sigmoid ask for Glorot initialisation of the layer before them (preceding_init,
 // chrysalis/init.hpp).
 
@@ -20,6 +21,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "chrysalis/config.hpp"
@@ -41,6 +43,11 @@ struct ActivationBase {
 /// y = x. Useful as a placeholder and in tests.
 struct Identity : detail::ActivationBase {
     static std::string name() { return "Identity"; }
+    /// ONNX export (chrysalis/onnx.hpp, OnnxLayer): nothing to add; the output is x.
+    template <class Graph>
+    std::string to_onnx(Graph& /*graph*/, const std::string& x) const {
+        return x;
+    }
     template <class X, class Y>
     void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
         detail::prepare_elementwise_output(x, y, "chrysalis::Identity::forward");
@@ -58,6 +65,11 @@ struct Identity : detail::ActivationBase {
 /// y = max(x, 0);  dx = dy where y > 0, else 0 (the subgradient 0 at x = 0).
 struct ReLU : detail::ActivationBase {
     static std::string name() { return "ReLU"; }
+    /// ONNX export (chrysalis/onnx.hpp, OnnxLayer): Relu.
+    template <class Graph>
+    std::string to_onnx(Graph& graph, const std::string& x) const {
+        return graph.node("Relu", {x});
+    }
     template <class X, class Y>
     void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
         detail::prepare_elementwise_output(x, y, "chrysalis::ReLU::forward");
@@ -94,6 +106,16 @@ struct LeakyReLU : detail::ActivationBase {
                 values.size()));
         slope = LeakyReLU(values[0]).slope;  // the constructor checks the slope
     }
+    /// ONNX export (chrysalis/onnx.hpp, OnnxLayer): LeakyRelu(alpha = slope) in a float network.
+    /// ONNX's alpha is a float attribute, which would round a double network's slope, so there
+    /// the slope is a double constant of PRelu (y = slope·x for x < 0, else x: the same values).
+    template <class Graph>
+    std::string to_onnx(Graph& graph, const std::string& x) const {
+        if constexpr (std::is_same_v<typename Graph::scalar_type, float>)
+            return graph.node("LeakyRelu", {x}, {Graph::float_attribute("alpha", slope)});
+        else
+            return graph.node("PRelu", {x, graph.scalar("slope", slope)});
+    }
 
     LeakyReLU() = default;
     /// Throws ValueError naming the slope unless it is finite and |slope| ≤ float's largest
@@ -124,6 +146,11 @@ struct LeakyReLU : detail::ActivationBase {
 /// y = tanh x;  dx = (1 − y²)·dy.
 struct Tanh : detail::ActivationBase {
     static std::string name() { return "Tanh"; }
+    /// ONNX export (chrysalis/onnx.hpp, OnnxLayer): Tanh.
+    template <class Graph>
+    std::string to_onnx(Graph& graph, const std::string& x) const {
+        return graph.node("Tanh", {x});
+    }
     /// It squashes: He initialisation of the layer before would saturate it.
     static constexpr Init preceding_init = Init::glorot;
     template <class X, class Y>
@@ -144,6 +171,11 @@ struct Tanh : detail::ActivationBase {
 /// y = 1/(1 + e^−x) (Eigen's logistic, stable for large |x|);  dx = y(1 − y)·dy.
 struct Sigmoid : detail::ActivationBase {
     static std::string name() { return "Sigmoid"; }
+    /// ONNX export (chrysalis/onnx.hpp, OnnxLayer): Sigmoid.
+    template <class Graph>
+    std::string to_onnx(Graph& graph, const std::string& x) const {
+        return graph.node("Sigmoid", {x});
+    }
     /// It squashes: He initialisation of the layer before would saturate it.
     static constexpr Init preceding_init = Init::glorot;
     template <class X, class Y>
@@ -165,6 +197,18 @@ struct Sigmoid : detail::ActivationBase {
 /// normal CDF, Φ(x) = (1 + erf(x/√2))/2;  dx = (Φ(x) + x·φ(x))·dy, φ(x) = e^{−x²/2}/√(2π).
 struct GELU : detail::ActivationBase {
     static std::string name() { return "GELU"; }
+    /// ONNX export (chrysalis/onnx.hpp, OnnxLayer): opset 17 has no Gelu, so forward's own
+    /// steps, x·(½·(1 + erf(x·(½√2)))), as Mul, Erf, Add, Mul and Mul nodes with the constants
+    /// rounded to the network's scalar as forward rounds them.
+    template <class Graph>
+    std::string to_onnx(Graph& graph, const std::string& x) const {
+        const std::string scaled =
+            graph.node("Mul", {x, graph.scalar("inv_sqrt2", 0.5 * std::numbers::sqrt2)});
+        const std::string erf = graph.node("Erf", {scaled});
+        const std::string one_plus = graph.node("Add", {erf, graph.scalar("one", 1.0)});
+        const std::string cdf = graph.node("Mul", {one_plus, graph.scalar("half", 0.5)});
+        return graph.node("Mul", {x, cdf});
+    }
     template <class X, class Y>
     void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
         detail::prepare_elementwise_output(x, y, "chrysalis::GELU::forward");

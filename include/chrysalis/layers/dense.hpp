@@ -99,6 +99,16 @@ class Dense {
         f(b_, db_);
     }
 
+    /// ONNX export (chrysalis/onnx.hpp, OnnxLayer). ONNX holds one sample per row, so
+    /// y = W·x + b becomes Gemm(x, W, b, transB = 1) = x·Wᵀ + b with W an [Out, In] initializer
+    /// (PyTorch's nn.Linear layout) and b an [Out] one.
+    template <class Graph>
+    std::string to_onnx(Graph& graph, const std::string& x) const {
+        const std::string w = graph.matrix("weight", w_);
+        const std::string b = graph.vector("bias", b_);
+        return graph.node("Gemm", {x, w, b}, {Graph::int_attribute("transB", 1)});
+    }
+
     Matrix<Scalar>& weights() noexcept { return w_; }
     const Matrix<Scalar>& weights() const noexcept { return w_; }
     Vector<Scalar>& bias() noexcept { return b_; }

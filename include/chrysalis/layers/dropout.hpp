@@ -63,6 +63,13 @@ class Dropout {
     }
     [[nodiscard]] double rate() const noexcept { return rate_; }
 
+    /// ONNX export (chrysalis/onnx.hpp, OnnxLayer): the identity at inference, so nothing is
+    /// added; the output is x.
+    template <class Graph>
+    std::string to_onnx(Graph& /*graph*/, const std::string& x) const {
+        return x;
+    }
+
     /// Seeds the mask generator from `rng`.
     void initialize(Rng& rng) { rng_ = Rng(Seed{rng.next()}); }
     void seed(Seed s) { rng_ = Rng(s); }
