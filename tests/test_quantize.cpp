@@ -100,9 +100,11 @@ Task clusters(int dims, int classes, long n, std::uint64_t seed) {
         const int c = int(rng.next() % std::uint64_t(classes));
         t.y[std::size_t(j)] = c;
         for (int k = 0; k < dims; ++k) {
-            // the sum of three uniforms: roughly Gaussian, σ = 0.5
+            // the sum of three uniforms: roughly Gaussian, σ = 1.5 — the clusters overlap, so
+            // the task is not trivial (fp32 accuracy about 85%) and many samples lie near a
+            // decision boundary, where int8 rounding could change the class
             const double noise =
-                rng.uniform(-0.5, 0.5) + rng.uniform(-0.5, 0.5) + rng.uniform(-0.5, 0.5);
+                rng.uniform(-1.5, 1.5) + rng.uniform(-1.5, 1.5) + rng.uniform(-1.5, 1.5);
             t.x(k, j) = centres(k, c) + float(noise);
         }
     }
@@ -362,16 +364,22 @@ TEST_CASE("the int8 network predicts what the fp32 network predicts on a trained
         const double agreement = double(agree) / double(test.x.cols());
         const double spread = (fp32.colwise().maxCoeff() - fp32.colwise().minCoeff()).mean();
         const double max_err = (int8 - fp32).cwiseAbs().maxCoeff();
+        const double mean_err = (int8 - fp32).cwiseAbs().mean();
         WARN((q->calibrated() ? "static" : "dynamic")
              << ": argmax agreement " << agreement << ", accuracy fp32 " << fp32_accuracy
-             << " int8 " << double(int8_right) / double(test.x.cols()) << ", max |logit error| "
-             << max_err << " (mean logit spread " << spread << ")");
-        // Each logit moves by about 1% of the spread (three layers of 8-bit rounding), so only
-        // samples within that of a tie can change class: a few in a thousand. 97% leaves room
-        // for seeds and instruction sets; an error in the scheme (a wrong scale, a lost sign)
-        // drops agreement to chance.
+             << " int8 " << double(int8_right) / double(test.x.cols()) << ", |logit error| mean "
+             << mean_err << " max " << max_err << " (mean logit spread " << spread << ")");
+        // Each logit moves by about 1% of the spread on average (three layers of 8-bit
+        // rounding), so only samples within that of a tie can change class: a few in a
+        // thousand. 97% leaves room for seeds and instruction sets; an error in the scheme (a
+        // wrong scale, a lost sign) drops agreement towards chance (20%) and the errors to the
+        // size of the logits.
         CHECK(agreement >= 0.97);
-        CHECK(max_err <= 0.05 * spread);
+        CHECK(mean_err <= 0.01 * spread);
+        // Dynamic scales fit every sample, so its worst logit is close too; static scales clamp
+        // test samples beyond the calibration set's range, whose errors are larger (measured
+        // 7% of the spread at worst here, against 1.6% for dynamic).
+        CHECK(max_err <= (q->calibrated() ? 0.15 : 0.05) * spread);
     }
 }
 
