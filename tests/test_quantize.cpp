@@ -141,7 +141,14 @@ TEST_CASE("every compiled int8 kernel sums exactly what the scalar reference sum
         for (long rows : {1L, 3L, 4L, 5L, 9L, 17L})
             for (long batch = 1; batch <= 9; ++batch) {
                 const auto w = random_weights(rows, depth, rng);
-                const auto x = random_columns(depth, batch, rng);
+                auto x = random_columns(depth, batch, rng);
+                // Inputs ≥ 0 take the kernels' unsigned path (a block of columns with no
+                // negative value): here every column, or the odd ones only, or none.
+                const long mode = (depth + rows + batch) % 3;
+                for (long j = 0; j < batch; ++j)
+                    if (mode == 1 || (mode == 2 && j % 2))
+                        for (long k = 0; k < depth; ++k)
+                            x.column(j)[k] = std::int8_t(std::abs(x.column(j)[k]));
                 Eigen::MatrixXi calls;
                 const auto expected = accumulators(Int8Kernel::scalar, w, rows, depth, x, calls);
                 REQUIRE((calls.array() == 1).all());
@@ -173,6 +180,7 @@ TEST_CASE("the int8 kernels do not saturate at the extremes of the range") {
     std::vector<std::int8_t> w(std::size_t(rows * ld), 0);
     detail::Int8Block x;
     x.reset(depth, batch);
+    // Column 0 is all 127 (the unsigned path when alone in its block: checked below too).
     for (long k = 0; k < depth; ++k) {
         for (long o = 0; o < rows; ++o) {
             const bool negative = o == 1 || (o == 2 && k % 2) || (o == 3 && k % 3 == 0);
@@ -185,10 +193,17 @@ TEST_CASE("the int8 kernels do not saturate at the extremes of the range") {
     CHECK(expected(0, 0) == 127 * 127 * depth);
     CHECK(expected(0, 1) == -127 * 127 * depth);
     CHECK(expected(1, 0) == -127 * 127 * depth);
+    detail::Int8Block positive;  // one column of 127s: the unsigned path
+    positive.reset(depth, 1);
+    std::fill(positive.column(0), positive.column(0) + depth, std::int8_t(127));
+    const auto expected_positive =
+        accumulators(Int8Kernel::scalar, w, rows, depth, positive, calls);
+    CHECK(expected_positive(1, 0) == -127 * 127 * depth);
     for (Int8Kernel k : all_kernels)
         if (detail::int8_kernel_compiled(k)) {
             INFO(detail::int8_kernel_name(k));
             CHECK(accumulators(k, w, rows, depth, x, calls) == expected);
+            CHECK(accumulators(k, w, rows, depth, positive, calls) == expected_positive);
         }
 }
 
