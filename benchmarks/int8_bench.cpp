@@ -39,7 +39,7 @@ void student_int8(benchmark::State& state, bool calibrated) {
     Student net(Seed{1});
     const Matrix<float> x = pixels(state.range(0));
     Int8Network q = calibrated ? quantize(net, pixels(256)) : quantize(net);
-    state.SetLabel(std::string(detail::int8_kernel_name(q.kernel())));
+    state.SetLabel(std::string(int8_kernel_name(q.kernel())));
     for (auto _ : state) {
         auto y = q.forward(x);
         benchmark::DoNotOptimize(y.data());

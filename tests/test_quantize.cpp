@@ -17,7 +17,6 @@ using namespace chrysalis;
 using chrysalis::test::inf_f;
 using chrysalis::test::nan_f;
 using chrysalis::test::thrown;
-using detail::Int8Kernel;
 
 namespace {
 
@@ -132,8 +131,8 @@ Mlp trained_mlp(const Task& train) {
 TEST_CASE("every compiled int8 kernel sums exactly what the scalar reference sums") {
     Rng rng(Seed{7});
     for (Int8Kernel k : all_kernels) {
-        if (!detail::int8_kernel_compiled(k)) {
-            WARN("the " << detail::int8_kernel_name(k)
+        if (!int8_kernel_compiled(k)) {
+            WARN("the " << int8_kernel_name(k)
                         << " kernel is not compiled for this CPU: not tested here");
         }
     }
@@ -161,8 +160,8 @@ TEST_CASE("every compiled int8 kernel sums exactly what the scalar reference sum
                         REQUIRE(expected(o, j) == s);
                     }
                 for (Int8Kernel k : all_kernels) {
-                    if (!detail::int8_kernel_compiled(k)) continue;
-                    INFO(detail::int8_kernel_name(k)
+                    if (!int8_kernel_compiled(k)) continue;
+                    INFO(int8_kernel_name(k)
                          << ": depth " << depth << ", rows " << rows << ", batch " << batch);
                     const auto got = accumulators(k, w, rows, depth, x, calls);
                     REQUIRE((calls.array() == 1).all());  // every output once
@@ -200,8 +199,8 @@ TEST_CASE("the int8 kernels do not saturate at the extremes of the range") {
         accumulators(Int8Kernel::scalar, w, rows, depth, positive, calls);
     CHECK(expected_positive(1, 0) == -127 * 127 * depth);
     for (Int8Kernel k : all_kernels)
-        if (detail::int8_kernel_compiled(k)) {
-            INFO(detail::int8_kernel_name(k));
+        if (int8_kernel_compiled(k)) {
+            INFO(int8_kernel_name(k));
             CHECK(accumulators(k, w, rows, depth, x, calls) == expected);
             CHECK(accumulators(k, w, rows, depth, positive, calls) == expected_positive);
         }
@@ -266,7 +265,7 @@ TEST_CASE("the float epilogue is within four roundings of its formula") {
     Net net{Seed{4}};
     net.layer<0>().bias() = random_floats(13, 1, 5);
     for (Int8Kernel k : all_kernels) {
-        if (!detail::int8_kernel_compiled(k)) continue;
+        if (!int8_kernel_compiled(k)) continue;
         Int8Network q = quantize(net);
         q.set_kernel(k);
         const Matrix<float> x = random_floats(65, 9, 6, 3.0);
@@ -289,7 +288,7 @@ TEST_CASE("the float epilogue is within four roundings of its formula") {
                 worst = std::max(worst, err / bound);
             }
         }
-        INFO(detail::int8_kernel_name(k) << ": worst error / bound " << worst);
+        INFO(int8_kernel_name(k) << ": worst error / bound " << worst);
         CHECK(worst <= 1.0);
     }
 }
@@ -302,10 +301,10 @@ TEST_CASE("every kernel gives the same network outputs, bit for bit") {
     reference.set_kernel(Int8Kernel::scalar);
     const Matrix<float> expected = reference.predict_logits(x);
     for (Int8Kernel k : all_kernels)
-        if (detail::int8_kernel_compiled(k)) {
+        if (int8_kernel_compiled(k)) {
             Int8Network q = quantize(net);
             q.set_kernel(k);
-            INFO(detail::int8_kernel_name(k));
+            INFO(int8_kernel_name(k));
             CHECK(q.predict_logits(x) == expected);
         }
 }
@@ -474,7 +473,7 @@ TEST_CASE("quantize and Int8Network refuse bad values and shapes") {
                Catch::Contains("y is 3 x 2"));
     CHECK_THAT(thrown<ValueError>([&] { (void)q.weight_scales(2); }), Catch::Contains("index 2"));
     for (Int8Kernel k : all_kernels)
-        if (!detail::int8_kernel_compiled(k))
+        if (!int8_kernel_compiled(k))
             CHECK_THAT(thrown<ValueError>([&] { q.set_kernel(k); }),
                        Catch::Contains("not compiled"));
 }

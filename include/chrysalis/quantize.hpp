@@ -205,13 +205,13 @@ class Int8Network {
 
     /// The kernel forward uses: the widest this translation unit is compiled for (AVX-512 VNNI,
     /// AVX-512BW, AVX2, else the scalar reference).
-    [[nodiscard]] detail::Int8Kernel kernel() const noexcept { return kernel_; }
+    [[nodiscard]] Int8Kernel kernel() const noexcept { return kernel_; }
     /// Chooses the kernel (the tests run the scalar reference this way). Every kernel gives the
     /// same outputs, bit for bit. Throws ValueError for a kernel not compiled here.
-    void set_kernel(detail::Int8Kernel k) {
-        if (!detail::int8_kernel_compiled(k))
+    void set_kernel(Int8Kernel k) {
+        if (!int8_kernel_compiled(k))
             throw ValueError(detail::concat("chrysalis::Int8Network::set_kernel: the ",
-                                            detail::int8_kernel_name(k),
+                                            int8_kernel_name(k),
                                             " kernel is not compiled into this build"));
         kernel_ = k;
     }
@@ -356,7 +356,7 @@ class Int8Network {
     Vector<float> column_;  // activate's scratch column
     Matrix<float> input_;
     Eigen::Index batch_ = 0;
-    detail::Int8Kernel kernel_ = detail::int8_best_kernel();
+    Int8Kernel kernel_ = int8_best_kernel();
 };
 
 namespace detail {

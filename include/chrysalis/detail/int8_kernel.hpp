@@ -37,41 +37,10 @@
 #include <string_view>
 #include <vector>
 
-namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
-/// Row length of the packed operands: a multiple of 64 bytes (one AVX-512 register, two AVX2
-/// ones), the padding zero.
-constexpr long int8_padded(long k) noexcept {
-    return (k + 63) / 64 * 64;
-}
-
-/// The deepest product whose int32 sums cannot overflow: 127·127·K ≤ 2³¹ − 1.
-inline constexpr long int8_max_depth = 2147483647L / (127L * 127L);
-
-/// A column-major rows × cols block of int8 values, each column padded with zeros to
-/// int8_padded(rows) bytes (the leading dimension `ld`). Storage only grows.
-struct Int8Block {
-    std::vector<std::int8_t, Eigen::aligned_allocator<std::int8_t>> data;
-    long rows = 0, cols = 0, ld = 0;
-    /// Makes it rows × cols. The values are left as they were (new storage is zero): whoever
-    /// fills a column writes all ld bytes of it, the zero padding included.
-    void resize(long r, long c) {
-        rows = r;
-        cols = c;
-        ld = int8_padded(r);
-        const auto size = std::size_t(ld * c);
-        if (data.size() < size) data.resize(size);
-    }
-    /// Makes it rows × cols, every value (padding included) zero.
-    void reset(long r, long c) {
-        resize(r, c);
-        std::fill(data.begin(), data.begin() + std::ptrdiff_t(ld * c), std::int8_t(0));
-    }
-    std::int8_t* column(long j) noexcept { return data.data() + j * ld; }
-    const std::int8_t* column(long j) const noexcept { return data.data() + j * ld; }
-};
-
-/// The kernels of this translation unit; `compiled` says whether each exists here.
+/// The int8 product kernels (see chrysalis/detail/int8_kernel.hpp): the scalar reference and
+/// the SIMD ones, each compiled where the translation unit's -m flags allow it.
 enum class Int8Kernel { scalar, avx2, avx512bw, avx512vnni };
 
 /// Whether `k` is compiled into this translation unit (the scalar one always is). A compiled
@@ -110,6 +79,7 @@ constexpr Int8Kernel int8_best_kernel() noexcept {
 #endif
 }
 
+/// "scalar", "avx2", "avx512bw" or "avx512vnni".
 constexpr std::string_view int8_kernel_name(Int8Kernel k) noexcept {
     switch (k) {
         case Int8Kernel::scalar:
@@ -123,6 +93,42 @@ constexpr std::string_view int8_kernel_name(Int8Kernel k) noexcept {
     }
     return "?";
 }
+
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE
+
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
+
+/// Row length of the packed operands: a multiple of 64 bytes (one AVX-512 register, two AVX2
+/// ones), the padding zero.
+constexpr long int8_padded(long k) noexcept {
+    return (k + 63) / 64 * 64;
+}
+
+/// The deepest product whose int32 sums cannot overflow: 127·127·K ≤ 2³¹ − 1.
+inline constexpr long int8_max_depth = 2147483647L / (127L * 127L);
+
+/// A column-major rows × cols block of int8 values, each column padded with zeros to
+/// int8_padded(rows) bytes (the leading dimension `ld`). Storage only grows.
+struct Int8Block {
+    std::vector<std::int8_t, Eigen::aligned_allocator<std::int8_t>> data;
+    long rows = 0, cols = 0, ld = 0;
+    /// Makes it rows × cols. The values are left as they were (new storage is zero): whoever
+    /// fills a column writes all ld bytes of it, the zero padding included.
+    void resize(long r, long c) {
+        rows = r;
+        cols = c;
+        ld = int8_padded(r);
+        const auto size = std::size_t(ld * c);
+        if (data.size() < size) data.resize(size);
+    }
+    /// Makes it rows × cols, every value (padding included) zero.
+    void reset(long r, long c) {
+        resize(r, c);
+        std::fill(data.begin(), data.begin() + std::ptrdiff_t(ld * c), std::int8_t(0));
+    }
+    std::int8_t* column(long j) noexcept { return data.data() + j * ld; }
+    const std::int8_t* column(long j) const noexcept { return data.data() + j * ld; }
+};
 
 // ---- the vector operations of each kernel -------------------------------------------------
 //
