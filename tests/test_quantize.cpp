@@ -348,7 +348,7 @@ TEST_CASE("quantize(net, single Dense layer) stays within the quantization error
             worst = std::max(worst, err / bound);
         }
     }
-    WARN("single Dense layer: worst |int8 − fp32| / bound = " << worst);
+    INFO("single Dense layer: worst |int8 − fp32| / bound = " << worst);
 }
 
 TEST_CASE("the int8 network predicts what the fp32 network predicts on a trained model") {
@@ -379,7 +379,7 @@ TEST_CASE("the int8 network predicts what the fp32 network predicts on a trained
         const double spread = (fp32.colwise().maxCoeff() - fp32.colwise().minCoeff()).mean();
         const double max_err = (int8 - fp32).cwiseAbs().maxCoeff();
         const double mean_err = (int8 - fp32).cwiseAbs().mean();
-        WARN((q->calibrated() ? "static" : "dynamic")
+        INFO((q->calibrated() ? "static" : "dynamic")
              << ": argmax agreement " << agreement << ", accuracy fp32 " << fp32_accuracy
              << " int8 " << double(int8_right) / double(test.x.cols()) << ", |logit error| mean "
              << mean_err << " max " << max_err << " (mean logit spread " << spread << ")");
