@@ -476,4 +476,27 @@ TEST_CASE("quantize and Int8Network refuse bad values and shapes") {
         if (!int8_kernel_compiled(k))
             CHECK_THAT(thrown<ValueError>([&] { q.set_kernel(k); }),
                        Catch::Contains("not compiled"));
+
+    // Layers given to the constructor directly (as a model loader would) are checked.
+    CHECK_THAT(thrown<ValueError>([] { Int8Network none({}); }), Catch::Contains("no layers"));
+    const auto with = [&](auto change) {
+        std::vector<Int8Dense> layers{q.layer(0), q.layer(1)};
+        change(layers);
+        return Int8Network(std::move(layers));
+    };
+    CHECK_NOTHROW(with([](auto&) {}));
+    CHECK_THAT(thrown<ShapeError>([&] { with([](auto& l) { l[1].input_size = 4; }); }),
+               Catch::Contains("layer 1") && Catch::Contains("layer before outputs 3"));
+    CHECK_THAT(thrown<ShapeError>([&] { with([](auto& l) { l[0].weight_scales.pop_back(); }); }),
+               Catch::Contains("layer 0") && Catch::Contains("scales"));
+    CHECK_THAT(thrown<ValueError>([&] { with([](auto& l) { l[0].weights[1] = -128; }); }),
+               Catch::Contains("weight (0, 1) is -128"));
+    CHECK_THAT(thrown<ValueError>([&] { with([](auto& l) { l[1].weights[5] = 1; }); }),
+               Catch::Contains("padding"));
+    CHECK_THAT(thrown<ValueError>([&] { with([](auto& l) { l[0].weight_scales[2] = 0; }); }),
+               Catch::Contains("weight scale 2"));
+    CHECK_THAT(thrown<ValueError>([&] { with([](auto& l) { l[1].bias(0) = nan_f; }); }),
+               Catch::Contains("bias 0"));
+    CHECK_THAT(thrown<ValueError>([&] { with([](auto& l) { l[1].input_scale = 0.5f; }); }),
+               Catch::Contains("every layer or on none"));
 }

@@ -143,8 +143,16 @@ struct Int8Dense {
 /// thread). Buffers grow with the largest batch seen and are reused after.
 class Int8Network {
   public:
-    /// Made by quantize; `layers` must chain (each input_size the previous output_size).
+    /// Made by quantize (or from stored layers, e.g. by a model loader).
+    /// Requires: at least one layer; each with 1 ≤ input_size ≤ 133144 and output_size ≥ 1,
+    ///   output_size × int8_padded(input_size) weights in [−127, 127] with zero padding,
+    ///   output_size weight scales and biases, every scale finite and > 0, every bias finite;
+    ///   each layer's input_size the previous one's output_size; an input scale on every layer
+    ///   or on none.
+    /// Throws: ShapeError or ValueError naming chrysalis::Int8Network, the layer and what is
+    ///   wrong, otherwise.
     explicit Int8Network(std::vector<Int8Dense> layers) : layers_(std::move(layers)) {
+        validate();
         buffers_.resize(layers_.size());
     }
 
@@ -262,6 +270,52 @@ class Int8Network {
         std::vector<float> x_scales;  // s_x per column
         Matrix<float> y;              // this layer's float output
     };
+
+    void validate() const {
+        constexpr const char* who = "chrysalis::Int8Network: ";
+        if (layers_.empty())
+            throw ValueError(detail::concat(who, "no layers; expected at least one"));
+        for (std::size_t i = 0; i < layers_.size(); ++i) {
+            const Int8Dense& l = layers_[i];
+            const auto shape = [&](auto... what) {
+                throw ShapeError(detail::concat(who, "layer ", i, ": ", what...));
+            };
+            if (l.input_size < 1 || l.input_size > detail::int8_max_depth || l.output_size < 1)
+                shape("input_size ", l.input_size, " and output_size ", l.output_size,
+                      "; expected 1 to ", detail::int8_max_depth, " inputs and >= 1 outputs");
+            if (i > 0 && l.input_size != layers_[i - 1].output_size)
+                shape("input_size ", l.input_size, " but the layer before outputs ",
+                      layers_[i - 1].output_size);
+            const long ld = detail::int8_padded(l.input_size);
+            if (long(l.weights.size()) != ld * l.output_size ||
+                long(l.weight_scales.size()) != l.output_size || l.bias.size() != l.output_size)
+                shape(l.weights.size(), " weights, ", l.weight_scales.size(), " scales and ",
+                      l.bias.size(), " biases; expected ", ld * l.output_size, ", ", l.output_size,
+                      " and ", l.output_size);
+            const auto value = [&](auto... what) {
+                throw ValueError(detail::concat(who, "layer ", i, ": ", what...));
+            };
+            for (long o = 0; o < l.output_size; ++o) {
+                const float sw = l.weight_scales[std::size_t(o)];
+                if (!(std::isfinite(sw) && sw > 0))
+                    value("weight scale ", o, " is ", sw, "; expected a finite number > 0");
+                if (!std::isfinite(l.bias(o)))
+                    value("bias ", o, " is ", l.bias(o), "; expected a finite number");
+                for (long k = 0; k < ld; ++k) {
+                    const int q = l.weights[std::size_t(o * ld + k)];
+                    if (q == -128 || (k >= l.input_size && q != 0))
+                        value("weight (", o, ", ", k, ") is ", q,
+                              "; expected -127 to 127, and 0 in the padding");
+                }
+            }
+            if (l.input_scale && !(std::isfinite(*l.input_scale) && *l.input_scale > 0))
+                value("input scale is ", *l.input_scale, "; expected a finite number > 0");
+            if (l.input_scale.has_value() != layers_[0].input_scale.has_value())
+                value("has ", l.input_scale ? "an" : "no",
+                      " input scale but layer 0 does not; expected static scales on every layer "
+                      "or on none");
+        }
+    }
 
     void check_index(std::size_t i, const char* what) const {
         if (i >= layers_.size())
