@@ -24,6 +24,7 @@
 #include "chrysalis/onnx.hpp"
 #include "chrysalis/optim.hpp"
 #include "chrysalis/output.hpp"
+#include "chrysalis/quantize.hpp"
 #include "chrysalis/random.hpp"
 #include "chrysalis/serialize.hpp"
 #include "chrysalis/softmax.hpp"

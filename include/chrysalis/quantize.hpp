@@ -1,0 +1,548 @@
+#pragma once
+// chrysalis/quantize.hpp — int8 post-training quantization of a trained float Sequential:
+// quantize(net) (activation scales computed per sample as each batch runs) and
+// quantize(net, calibration_inputs) (one scale per layer input, from a calibration set), both
+// returning an Int8Network that runs float inputs to float logits with int8 products.
+//
+// The scheme (docs/quantization.md has it with the measurements):
+//
+//   weights      per output row o:  s_w[o] = max_k |W[o,k]| / 127  (a zero row: s_w = 1),
+//                q_w[o,k] = rne(W[o,k] / s_w[o]) ∈ [−127, 127]  (never −128);
+//   activations  per input column j of each Dense layer:
+//                  dynamic:  s_x[j] = max_k |x[k,j]| / 127 (an all-zero column: 1),
+//                  static:   s_x = max over the calibration set of |x| at that layer's input
+//                            (no activity there: 1), values beyond ±127·s_x clamped;
+//                q_x[k,j] = rne(clamp(x[k,j] / s_x, −127, 127));
+//   product      acc[o,j] = Σ_k q_w[o,k]·q_x[k,j] in int32 (exact: detail/int8_kernel.hpp);
+//   epilogue     y[o,j] = float(acc)·(s_w[o]·s_x[j]) + b[o], in float, then the activations
+//                that follow the Dense layer, by the fp32 layers' own code; the next Dense
+//                layer quantizes y again.
+//
+// rne is round to nearest, ties to even (std::nearbyint under the default rounding mode). Where
+// rounding happens: the two quantizations (|error| ≤ s/2 per value, the deliberate part), the
+// division x / s before them (float), and in the epilogue float(acc) (exact while |acc| ≤ 2²⁴),
+// the product of the two scales, the product with acc and the sum with b — four float roundings,
+// so y is within 4·2⁻²⁴·(|acc·s_w·s_x| + |y|) of the exact value of its formula (the tests' bound).
+
+#include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <span>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "chrysalis/config.hpp"
+#include "chrysalis/detail/int8_kernel.hpp"
+#include "chrysalis/errors.hpp"
+#include "chrysalis/layers/activations.hpp"
+#include "chrysalis/layers/dense.hpp"
+#include "chrysalis/layers/dropout.hpp"
+#include "chrysalis/network.hpp"
+#include "chrysalis/tensor.hpp"
+
+namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
+
+/// The activation layers an Int8Network applies after a Dense layer, in float, by their own
+/// forward: exactly what the fp32 network computes for the same input.
+using Int8Activation = std::variant<Identity, ReLU, LeakyReLU, Tanh, Sigmoid, GELU>;
+
+namespace detail {
+
+/// The scale of a symmetric int8 range that holds ±max_abs: max_abs / 127, or 1 for 0 (nothing
+/// to represent: any scale gives zeros, and 1 keeps the epilogue finite).
+inline float int8_scale(float max_abs) noexcept {
+    return max_abs > 0 ? max_abs / 127.0f : 1.0f;
+}
+
+/// rne(clamp(v / scale, −127, 127)): round to nearest, ties to even, under the default rounding
+/// mode. The clamp comes first (the bounds are integers, so the result is the same) so that
+/// values far outside the range cannot overflow the conversion.
+inline std::int8_t int8_quantize(float v, float scale) noexcept {
+    const float t = std::clamp(v / scale, -127.0f, 127.0f);
+    return static_cast<std::int8_t>(std::nearbyint(t));
+}
+
+/// Quantizes column x[0, rows) with `scale` into q (ld bytes: the padding is zeroed).
+inline void int8_quantize_column(const float* x, long rows, float scale, std::int8_t* q,
+                                 long ld) noexcept {
+    for (long k = 0; k < rows; ++k) q[k] = int8_quantize(x[k], scale);
+    std::fill(q + rows, q + ld, std::int8_t(0));
+}
+
+/// max |x[k]| over a column, or NaN if a value is not finite.
+inline float max_abs_or_nan(const float* x, long rows) noexcept {
+    float m = 0;
+    bool finite = true;
+    for (long k = 0; k < rows; ++k) {
+        finite &= std::isfinite(x[k]);
+        m = std::max(m, std::abs(x[k]));
+    }
+    return finite ? m : std::numeric_limits<float>::quiet_NaN();
+}
+
+template <class L>
+struct is_float_dense : std::false_type {};
+template <int In, int Out>
+struct is_float_dense<Dense<In, Out, float>> : std::true_type {};
+template <class L>
+struct is_dropout : std::false_type {};
+template <int P>
+struct is_dropout<Dropout<P>> : std::true_type {};
+
+template <class L>
+constexpr bool is_int8_activation =
+    std::is_same_v<L, Identity> || std::is_same_v<L, ReLU> || std::is_same_v<L, LeakyReLU> ||
+    std::is_same_v<L, Tanh> || std::is_same_v<L, Sigmoid> || std::is_same_v<L, GELU>;
+
+/// The compile-time check of each layer; its name and argument complete the sentence.
+template <class L>
+struct quantize_has_no_int8_form_for_this_layer {
+    static constexpr bool ok =
+        is_float_dense<L>::value || is_dropout<L>::value || is_int8_activation<L>;
+    static_assert(ok,
+                  "chrysalis::quantize: this layer has no int8 form. quantize supports float "
+                  "Dense<In, Out> layers, the activations ReLU, LeakyReLU, Identity, Tanh, "
+                  "Sigmoid and GELU, and Dropout (the identity at inference); a double network "
+                  "or a layer of your own cannot be quantized (see docs/quantization.md)");
+};
+
+template <class L>
+struct quantize_depth_must_fit_int32 {
+    static constexpr bool ok = !is_float_dense<L>::value || L::input_size <= int8_max_depth;
+    static_assert(ok,
+                  "chrysalis::quantize: a Dense layer is wider than 133144 inputs, where int32 "
+                  "sums of 127·127 products could overflow");
+};
+
+}  // namespace detail
+
+/// One Dense layer in int8 and the activations after it (see the top of this file).
+struct Int8Dense {
+    long input_size = 0, output_size = 0;
+    /// output_size rows of detail::int8_padded(input_size) bytes, row o = output o, the padding 0.
+    std::vector<std::int8_t, Eigen::aligned_allocator<std::int8_t>> weights;
+    std::vector<float> weight_scales;  ///< s_w[o]
+    Vector<float> bias;
+    std::optional<float> input_scale;  ///< static: the calibrated s_x; dynamic: none
+    std::vector<Int8Activation> activations;
+};
+
+/// A Sequential's int8 inference form, made by chrysalis::quantize. forward runs float inputs
+/// (input_size × B, one column per sample) to float outputs (output_size × B), like the fp32
+/// network's forward in Mode::inference. One thread (the products of a batch run on the calling
+/// thread). Buffers grow with the largest batch seen and are reused after.
+class Int8Network {
+  public:
+    /// Made by quantize (or from stored layers, e.g. by a model loader).
+    /// Requires: at least one layer; each with 1 ≤ input_size ≤ 133144 and output_size ≥ 1,
+    ///   output_size × int8_padded(input_size) weights in [−127, 127] with zero padding,
+    ///   output_size weight scales and biases, every scale finite and > 0, every bias finite;
+    ///   each layer's input_size the previous one's output_size; an input scale on every layer
+    ///   or on none.
+    /// Throws: ShapeError or ValueError naming chrysalis::Int8Network, the layer and what is
+    ///   wrong, otherwise.
+    explicit Int8Network(std::vector<Int8Dense> layers) : layers_(std::move(layers)) {
+        validate();
+        buffers_.resize(layers_.size());
+    }
+
+    [[nodiscard]] long input_size() const noexcept { return layers_.front().input_size; }
+    [[nodiscard]] long output_size() const noexcept { return layers_.back().output_size; }
+    /// The number of Dense layers (activations and dropout are not counted).
+    [[nodiscard]] std::size_t dense_count() const noexcept { return layers_.size(); }
+    /// Whether the activation scales were calibrated (quantize(net, calibration_inputs)) rather
+    /// than computed per sample.
+    [[nodiscard]] bool calibrated() const noexcept {
+        return layers_.front().input_scale.has_value();
+    }
+
+    /// Dense layer i (0 ≤ i < dense_count()): its int8 weights, scales, bias and activations.
+    /// Throws ValueError for i out of range.
+    [[nodiscard]] const Int8Dense& layer(std::size_t i) const {
+        check_index(i, "layer");
+        return layers_[i];
+    }
+    /// The weight scales s_w of Dense layer i, one per output. Throws ValueError for a bad i.
+    [[nodiscard]] std::span<const float> weight_scales(std::size_t i) const {
+        return layer(i).weight_scales;
+    }
+    /// The calibrated input scale s_x of Dense layer i; none for a dynamic network. Throws
+    /// ValueError for a bad i.
+    [[nodiscard]] std::optional<float> input_scale(std::size_t i) const {
+        return layer(i).input_scale;
+    }
+    /// The input scales Dense layer i used for the columns of the last forward (one per column;
+    /// all equal to input_scale(i) when calibrated; empty before any forward).
+    [[nodiscard]] std::span<const float> last_input_scales(std::size_t i) const {
+        check_index(i, "last_input_scales");
+        return std::span<const float>(buffers_[i].x_scales.data(), std::size_t(batch_));
+    }
+    /// The int8 weights of Dense layer i as an output_size × input_size matrix (a copy, without
+    /// the padding). Throws ValueError for a bad i.
+    [[nodiscard]] Eigen::Matrix<std::int8_t, Eigen::Dynamic, Eigen::Dynamic> int8_weights(
+        std::size_t i) const {
+        const Int8Dense& l = layer(i);
+        const long ld = detail::int8_padded(l.input_size);
+        Eigen::Matrix<std::int8_t, Eigen::Dynamic, Eigen::Dynamic> w(l.output_size, l.input_size);
+        for (long o = 0; o < l.output_size; ++o)
+            for (long k = 0; k < l.input_size; ++k) w(o, k) = l.weights[std::size_t(o * ld + k)];
+        return w;
+    }
+
+    /// The bytes the parameters take as stored for inference, padding not counted: one per
+    /// weight, four per weight scale and per bias, four per calibrated input scale. (The fp32
+    /// network's: four per weight and per bias.)
+    [[nodiscard]] std::size_t parameter_bytes() const noexcept {
+        std::size_t bytes = 0;
+        for (const Int8Dense& l : layers_) {
+            bytes += std::size_t(l.output_size) * std::size_t(l.input_size) +
+                     8 * std::size_t(l.output_size) + (l.input_scale ? 4 : 0);
+        }
+        return bytes;
+    }
+
+    /// The kernel forward uses: the widest this translation unit is compiled for (AVX-512 VNNI,
+    /// AVX-512BW, AVX2, else the scalar reference).
+    [[nodiscard]] Int8Kernel kernel() const noexcept { return kernel_; }
+    /// Chooses the kernel (the tests run the scalar reference this way). Every kernel gives the
+    /// same outputs, bit for bit. Throws ValueError for a kernel not compiled here.
+    void set_kernel(Int8Kernel k) {
+        if (!int8_kernel_compiled(k))
+            throw ValueError(detail::concat("chrysalis::Int8Network::set_kernel: the ",
+                                            int8_kernel_name(k),
+                                            " kernel is not compiled into this build"));
+        kernel_ = k;
+    }
+
+    /// Runs the network on x (input_size × B, any float Eigen expression; B = 0 allowed) and
+    /// returns a view of the output, output_size × B, valid until the next forward. A column's
+    /// output does not depend on the other columns of the batch (each has its own dynamic
+    /// scale), so one sample at a time gives the same numbers as a batch, bit for bit.
+    /// Throws ShapeError naming chrysalis::Int8Network::forward if x has the wrong number of
+    /// rows, ValueError naming the sample and feature for a NaN or infinite input.
+    template <class Derived>
+    ConstMatrixRef<float> forward(const Eigen::MatrixBase<Derived>& x) {
+        static_assert(std::is_same_v<typename Derived::Scalar, float>,
+                      "chrysalis::Int8Network::forward: the input must be float");
+        if (x.rows() != input_size()) {
+            throw ShapeError(
+                detail::concat("chrysalis::Int8Network::forward: the input has ", x.rows(),
+                               " rows (features) but the network's input width is ", input_size()));
+        }
+        batch_ = x.cols();
+        input_ = x;  // contiguous columns (x may be any expression)
+        quantize_input();
+        for (std::size_t i = 0; i < layers_.size(); ++i) run_layer(i);
+        return buffers_.back().y.leftCols(batch_);
+    }
+
+    /// forward into y (output_size × B, sized by the caller). Throws ShapeError naming
+    /// chrysalis::Int8Network::forward and y if it has another shape; otherwise as forward.
+    template <class Derived>
+    void forward(const Eigen::MatrixBase<Derived>& x, MatrixRef<float> y) {
+        if (y.rows() != output_size() || y.cols() != x.cols()) {
+            throw ShapeError(detail::concat("chrysalis::Int8Network::forward: y is ", y.rows(),
+                                            " x ", y.cols(), "; expected ", output_size(), " x ",
+                                            x.cols(), " (output_size x the batch of x)"));
+        }
+        y = forward(x);
+    }
+
+    /// The logits for x, output_size × B, as a matrix of their own; throws as forward.
+    template <class Derived>
+    Matrix<float> predict_logits(const Eigen::MatrixBase<Derived>& x) {
+        return Matrix<float>(forward(x));
+    }
+
+  private:
+    struct Buffers {
+        detail::Int8Block x;          // this layer's quantized input
+        std::vector<float> x_scales;  // s_x per column
+        Matrix<float> y;              // this layer's float output
+    };
+
+    void validate() const {
+        constexpr const char* who = "chrysalis::Int8Network: ";
+        if (layers_.empty())
+            throw ValueError(detail::concat(who, "no layers; expected at least one"));
+        for (std::size_t i = 0; i < layers_.size(); ++i) {
+            const Int8Dense& l = layers_[i];
+            const auto shape = [&](auto... what) {
+                throw ShapeError(detail::concat(who, "layer ", i, ": ", what...));
+            };
+            if (l.input_size < 1 || l.input_size > detail::int8_max_depth || l.output_size < 1)
+                shape("input_size ", l.input_size, " and output_size ", l.output_size,
+                      "; expected 1 to ", detail::int8_max_depth, " inputs and >= 1 outputs");
+            if (i > 0 && l.input_size != layers_[i - 1].output_size)
+                shape("input_size ", l.input_size, " but the layer before outputs ",
+                      layers_[i - 1].output_size);
+            const long ld = detail::int8_padded(l.input_size);
+            if (long(l.weights.size()) != ld * l.output_size ||
+                long(l.weight_scales.size()) != l.output_size || l.bias.size() != l.output_size)
+                shape(l.weights.size(), " weights, ", l.weight_scales.size(), " scales and ",
+                      l.bias.size(), " biases; expected ", ld * l.output_size, ", ", l.output_size,
+                      " and ", l.output_size);
+            const auto value = [&](auto... what) {
+                throw ValueError(detail::concat(who, "layer ", i, ": ", what...));
+            };
+            for (long o = 0; o < l.output_size; ++o) {
+                const float sw = l.weight_scales[std::size_t(o)];
+                if (!(std::isfinite(sw) && sw > 0))
+                    value("weight scale ", o, " is ", sw, "; expected a finite number > 0");
+                if (!std::isfinite(l.bias(o)))
+                    value("bias ", o, " is ", l.bias(o), "; expected a finite number");
+                for (long k = 0; k < ld; ++k) {
+                    const int q = l.weights[std::size_t(o * ld + k)];
+                    if (q == -128 || (k >= l.input_size && q != 0))
+                        value("weight (", o, ", ", k, ") is ", q,
+                              "; expected -127 to 127, and 0 in the padding");
+                }
+            }
+            if (l.input_scale && !(std::isfinite(*l.input_scale) && *l.input_scale > 0))
+                value("input scale is ", *l.input_scale, "; expected a finite number > 0");
+            if (l.input_scale.has_value() != layers_[0].input_scale.has_value())
+                value("has ", l.input_scale ? "an" : "no",
+                      " input scale but layer 0 does not; expected static scales on every layer "
+                      "or on none");
+        }
+    }
+
+    void check_index(std::size_t i, const char* what) const {
+        if (i >= layers_.size())
+            throw ValueError(detail::concat(
+                "chrysalis::Int8Network::", what, ": index ", i,
+                " is out of range; expected 0 to dense_count() - 1 = ", layers_.size() - 1));
+    }
+
+    /// Quantizes `rows` × batch_ float values (column stride ld_src) into layer i's input.
+    void quantize_into(std::size_t i, const float* src, long ld_src, long j0, long n) {
+        const Int8Dense& l = layers_[i];
+        Buffers& b = buffers_[i];
+        for (long j = j0; j < j0 + n; ++j) {
+            const float* col = src + j * ld_src;
+            float scale;
+            if (l.input_scale) {
+                scale = *l.input_scale;
+            } else {
+                scale = detail::int8_scale(detail::max_abs_or_nan(col, l.input_size));
+            }
+            b.x_scales[std::size_t(j)] = scale;
+            detail::int8_quantize_column(col, l.input_size, scale, b.x.column(j), b.x.ld);
+        }
+    }
+
+    void quantize_input() {
+        const long rows = input_size();
+        for (long j = 0; j < batch_; ++j) {
+            const float* col = input_.data() + j * rows;
+            if (!std::isfinite(detail::max_abs_or_nan(col, rows))) {
+                long k = 0;
+                while (std::isfinite(col[k])) ++k;
+                throw ValueError(detail::concat(
+                    "chrysalis::Int8Network::forward: x has a non-finite value (", col[k],
+                    ") at sample ", j, ", feature ", k, "; expected finite inputs"));
+            }
+        }
+        reserve(0);
+        quantize_into(0, input_.data(), rows, 0, batch_);
+    }
+
+    void reserve(std::size_t i) {
+        Buffers& b = buffers_[i];
+        b.x.resize(layers_[i].input_size, batch_);
+        if (b.x_scales.size() < std::size_t(batch_)) b.x_scales.resize(std::size_t(batch_));
+        if (b.y.rows() != layers_[i].output_size || b.y.cols() < batch_)
+            b.y.resize(layers_[i].output_size, batch_);
+    }
+
+    /// Layer i on its quantized input, in blocks of columns: for each block, the int8 product
+    /// with the epilogue fused into it, the activations on the block (still in cache) and the
+    /// next layer's quantization of it.
+    void run_layer(std::size_t i) {
+        const Int8Dense& l = layers_[i];
+        Buffers& b = buffers_[i];
+        if (i + 1 < layers_.size()) reserve(i + 1);
+        const long ld = detail::int8_padded(l.input_size), rows = l.output_size;
+        float* y = b.y.data();
+        const float* sw = l.weight_scales.data();
+        const float* sx = b.x_scales.data();
+        const float* bias = l.bias.data();
+        constexpr long block = 16;
+        for (long j0 = 0; j0 < batch_; j0 += block) {
+            const long n = std::min(block, batch_ - j0);
+            detail::int8_product(kernel_, l.weights.data(), rows, ld, l.input_size, b.x, j0, n,
+                                 [&](long o, long j, std::int32_t acc) {
+                                     y[o + j * rows] = float(acc) * (sw[o] * sx[j]) + bias[o];
+                                 });
+            if (!l.activations.empty()) activate(l, j0, n, b.y);
+            if (i + 1 < layers_.size()) quantize_into(i + 1, y, rows, j0, n);
+        }
+    }
+
+    /// The activations of layer l on columns [j0, j0 + n) of y, one column at a time in an
+    /// aligned scratch column: Eigen's vectorised tanh and logistic round differently from their
+    /// scalar forms, which it uses for the elements before the first aligned address and after
+    /// the last full packet, so a column computed in place would round according to where it
+    /// lies in the batch. Always at the same address, each column's output depends on that
+    /// column alone: a batch of one gives the same bits as a batch of many.
+    void activate(const Int8Dense& l, long j0, long n, Matrix<float>& y) {
+        if (column_.size() != y.rows()) column_.resize(y.rows());
+        for (long j = j0; j < j0 + n; ++j) {
+            column_ = y.col(j);
+            for (const Int8Activation& a : l.activations)
+                std::visit([&](const auto& act) { act.forward(column_, column_); }, a);
+            y.col(j) = column_;
+        }
+    }
+
+    std::vector<Int8Dense> layers_;
+    std::vector<Buffers> buffers_;
+    Vector<float> column_;  // activate's scratch column
+    Matrix<float> input_;
+    Eigen::Index batch_ = 0;
+    Int8Kernel kernel_ = int8_best_kernel();
+};
+
+namespace detail {
+
+/// Layer I of a Sequential into `out`: a Dense starts a new Int8Dense, an activation joins the
+/// last one's list, a dropout is dropped. Throws ValueError naming chrysalis::quantize and the
+/// block for a non-finite weight or bias.
+template <class L>
+void add_int8_layer(const L& layer, std::size_t index, std::vector<Int8Dense>& out) {
+    if constexpr (is_float_dense<L>::value) {
+        const Matrix<float>& w = layer.weights();
+        const Vector<float>& b = layer.bias();
+        const auto check = [&](const auto& m, const char* what) {
+            for (Eigen::Index c = 0; c < m.cols(); ++c)
+                for (Eigen::Index r = 0; r < m.rows(); ++r)
+                    if (!std::isfinite(m(r, c)))
+                        throw ValueError(concat("chrysalis::quantize: net: the ", what,
+                                                " of layer ", index, " (", L::name(), ") hold ",
+                                                m(r, c), " at row ", r, ", column ", c,
+                                                "; expected finite parameters"));
+        };
+        check(w, "weights");
+        check(b, "biases");
+        Int8Dense d;
+        d.input_size = L::input_size;
+        d.output_size = L::output_size;
+        const long ld = int8_padded(L::input_size);
+        d.weights.assign(std::size_t(ld * L::output_size), std::int8_t(0));
+        d.weight_scales.resize(std::size_t(L::output_size));
+        for (long o = 0; o < L::output_size; ++o) {
+            const float s = int8_scale(w.row(o).cwiseAbs().maxCoeff());
+            d.weight_scales[std::size_t(o)] = s;
+            for (long k = 0; k < L::input_size; ++k)
+                d.weights[std::size_t(o * ld + k)] = int8_quantize(w(o, k), s);
+        }
+        d.bias = b;
+        out.push_back(std::move(d));
+    } else if constexpr (is_int8_activation<L>) {
+        out.back().activations.emplace_back(layer);
+    }
+    // Dropout: the identity at inference, nothing to keep.
+}
+
+template <class... Layers, std::size_t... I>
+std::vector<Int8Dense> int8_layers(const Sequential<Layers...>& net, std::index_sequence<I...>) {
+    std::vector<Int8Dense> out;
+    (add_int8_layer(net.template layer<I>(), I, out), ...);
+    return out;
+}
+
+template <class... Layers>
+constexpr bool check_quantizable() {
+    return (quantize_has_no_int8_form_for_this_layer<Layers>::ok && ...) &&
+           (quantize_depth_must_fit_int32<Layers>::ok && ...);
+}
+
+}  // namespace detail
+
+/// The int8 form of a trained float network, with activation scales computed for each sample
+/// as it runs (dynamic quantization): per-output-row symmetric int8 weights, int32 products and
+/// a float epilogue (see the top of this file). The network is not changed.
+/// Requires (at compile time): every layer a float Dense, ReLU, LeakyReLU, Identity, Tanh,
+///   Sigmoid, GELU or Dropout — otherwise the build stops with a sentence naming the layer.
+/// Throws: ValueError naming chrysalis::quantize, the layer and the value for a NaN or
+///   infinite weight or bias.
+template <class... Layers>
+Int8Network quantize(const Sequential<Layers...>& net) {
+    static_assert(detail::check_quantizable<Layers...>(), "chrysalis::quantize: see above");
+    return Int8Network(detail::int8_layers(net, std::index_sequence_for<Layers...>{}));
+}
+
+/// The int8 form with static activation scales: the float network runs (Mode::inference) on
+/// `calibration_inputs` (input_size × N, N ≥ 1 samples, any float Eigen expression), and each
+/// Dense layer's input scale is the largest |value| seen at its input over the N samples, / 127
+/// (1 where all were 0). Later inputs beyond a layer's calibrated range are clamped to ±127.
+/// Otherwise as quantize(net).
+/// Throws: as quantize(net); ShapeError naming chrysalis::quantize and calibration_inputs for
+///   the wrong number of rows; ValueError naming them for N = 0 or a NaN or infinite value
+///   (with its sample and feature).
+template <class... Layers, class Derived>
+Int8Network quantize(const Sequential<Layers...>& net,
+                     const Eigen::MatrixBase<Derived>& calibration_inputs) {
+    static_assert(detail::check_quantizable<Layers...>(), "chrysalis::quantize: see above");
+    using Net = Sequential<Layers...>;
+    const auto& c = calibration_inputs;
+    if (c.rows() != Net::input_size)
+        throw ShapeError(detail::concat("chrysalis::quantize: calibration_inputs has ", c.rows(),
+                                        " rows (features) but the network's input width is ",
+                                        Net::input_size));
+    if (c.cols() == 0)
+        throw ValueError(
+            "chrysalis::quantize: calibration_inputs is empty (0 samples); expected at least "
+            "one sample to calibrate the activation scales on");
+    const Matrix<float> calibration = c.template cast<float>();
+    for (Eigen::Index j = 0; j < calibration.cols(); ++j)
+        for (Eigen::Index k = 0; k < calibration.rows(); ++k)
+            if (!std::isfinite(calibration(k, j)))
+                throw ValueError(detail::concat("chrysalis::quantize: calibration_inputs holds ",
+                                                calibration(k, j), " at sample ", j, ", feature ",
+                                                k, "; expected finite values"));
+    std::vector<Int8Dense> layers = detail::int8_layers(net, std::index_sequence_for<Layers...>{});
+
+    // The input of each Dense layer: its index in the Sequential is the index of its input
+    // activation.
+    std::vector<std::size_t> dense_at;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+        ((detail::is_float_dense<std::tuple_element_t<I, std::tuple<Layers...>>>::value
+              ? dense_at.push_back(I)
+              : void()),
+         ...);
+    }
+    (std::index_sequence_for<Layers...>{});
+
+    Net scratch = net;  // forward keeps activations inside the network
+    std::vector<float> max_abs(dense_at.size(), 0.0f);
+    constexpr Eigen::Index chunk = 256;
+    for (Eigen::Index j = 0; j < calibration.cols(); j += chunk) {
+        const Eigen::Index n = std::min(chunk, calibration.cols() - j);
+        scratch.forward(calibration.middleCols(j, n), Mode::inference);
+        for (std::size_t d = 0; d < dense_at.size(); ++d) {
+            const float m = scratch.activation(dense_at[d]).cwiseAbs().maxCoeff();
+            if (!std::isfinite(m))
+                throw ValueError(detail::concat(
+                    "chrysalis::quantize: calibration_inputs: the input of layer ", dense_at[d],
+                    " is not finite for samples ", j, " to ", j + n - 1,
+                    " (the network overflows on them); expected finite activations"));
+            max_abs[d] = std::max(max_abs[d], m);
+        }
+    }
+    for (std::size_t d = 0; d < layers.size(); ++d)
+        layers[d].input_scale = detail::int8_scale(max_abs[d]);
+    return Int8Network(std::move(layers));
+}
+
+}  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

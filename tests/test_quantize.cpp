@@ -1,0 +1,502 @@
+// quantize: the int8 kernels against the scalar reference (integers bit for bit), the float
+// epilogue within its stated rounding, the scheme's rounding and scales, dynamic and static
+// activation scales, the int8 network against the fp32 one, and the errors.
+
+#include <catch2/catch.hpp>
+
+#include <chrysalis/chrysalis.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "thrown.hpp"
+
+using namespace chrysalis;
+using chrysalis::test::inf_f;
+using chrysalis::test::nan_f;
+using chrysalis::test::thrown;
+
+namespace {
+
+constexpr Int8Kernel all_kernels[] = {Int8Kernel::scalar, Int8Kernel::avx2, Int8Kernel::avx512bw,
+                                      Int8Kernel::avx512vnni};
+
+Matrix<float> random_floats(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed,
+                            double range = 1.0) {
+    Rng rng(Seed{seed});
+    Matrix<float> m(rows, cols);
+    for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = float(rng.uniform(-range, range));
+    return m;
+}
+
+/// rows × depth weights, row-major with the kernels' padding, values in [−127, 127] with the
+/// extremes and zero over-represented.
+std::vector<std::int8_t> random_weights(long rows, long depth, Rng& rng) {
+    const long ld = detail::int8_padded(depth);
+    std::vector<std::int8_t> w(std::size_t(rows * ld), 0);
+    for (long o = 0; o < rows; ++o)
+        for (long k = 0; k < depth; ++k) {
+            const auto u = rng.next() % 300;
+            w[std::size_t(o * ld + k)] = std::int8_t(u < 20   ? 127
+                                                     : u < 40 ? -127
+                                                     : u < 60 ? 0
+                                                              : long(u % 255) - 127);
+        }
+    return w;
+}
+
+detail::Int8Block random_columns(long depth, long cols, Rng& rng) {
+    detail::Int8Block x;
+    x.reset(depth, cols);
+    for (long j = 0; j < cols; ++j)
+        for (long k = 0; k < depth; ++k) {
+            const auto u = rng.next() % 300;
+            x.column(j)[k] = std::int8_t(u < 20   ? 127
+                                         : u < 40 ? -127
+                                         : u < 60 ? 0
+                                                  : long(u % 255) - 127);
+        }
+    return x;
+}
+
+/// Every accumulator of kernel k, rows × cols; counts the epilogue's calls per output.
+Eigen::Matrix<std::int32_t, Eigen::Dynamic, Eigen::Dynamic> accumulators(
+    Int8Kernel k, const std::vector<std::int8_t>& w, long rows, long depth,
+    const detail::Int8Block& x, Eigen::MatrixXi& calls) {
+    Eigen::Matrix<std::int32_t, Eigen::Dynamic, Eigen::Dynamic> acc(rows, x.cols);
+    calls.setZero(rows, x.cols);
+    detail::int8_product(k, w.data(), rows, detail::int8_padded(depth), depth, x, 0, x.cols,
+                         [&](long o, long j, std::int32_t a) {
+                             acc(o, j) = a;
+                             ++calls(o, j);
+                         });
+    return acc;
+}
+
+/// The documented scheme, written out plainly: s = max|v|/127 (1 for 0), q = rne(clamp(v/s)).
+float ref_scale(float max_abs) {
+    return max_abs > 0 ? max_abs / 127.0f : 1.0f;
+}
+int ref_q(float v, float s) {
+    return int(std::nearbyint(std::clamp(v / s, -127.0f, 127.0f)));
+}
+
+/// A labelled synthetic task: `classes` Gaussian clusters in `dims` dimensions.
+struct Task {
+    Matrix<float> x;
+    std::vector<int> y;
+};
+Task clusters(int dims, int classes, long n, std::uint64_t seed) {
+    Rng centres_rng(Seed{1234});
+    Matrix<float> centres(dims, classes);
+    for (Eigen::Index i = 0; i < centres.size(); ++i)
+        centres.data()[i] = float(centres_rng.uniform(-1.5, 1.5));
+    Rng rng(Seed{seed});
+    Task t{Matrix<float>(dims, n), std::vector<int>(std::size_t(n))};
+    for (long j = 0; j < n; ++j) {
+        const int c = int(rng.next() % std::uint64_t(classes));
+        t.y[std::size_t(j)] = c;
+        for (int k = 0; k < dims; ++k) {
+            // the sum of three uniforms: roughly Gaussian, σ = 1.5 — the clusters overlap, so
+            // the task is not trivial (fp32 accuracy about 85%) and many samples lie near a
+            // decision boundary, where int8 rounding could change the class
+            const double noise =
+                rng.uniform(-1.5, 1.5) + rng.uniform(-1.5, 1.5) + rng.uniform(-1.5, 1.5);
+            t.x(k, j) = centres(k, c) + float(noise);
+        }
+    }
+    return t;
+}
+
+using Mlp = Sequential<Dense<20, 64>, ReLU, Dropout<10>, Dense<64, 64>, LeakyReLU, Dense<64, 5>>;
+
+Mlp trained_mlp(const Task& train) {
+    Mlp net{Seed{3}};
+    Matrix<float> grad(5, 32);
+    for (int epoch = 0; epoch < 30; ++epoch)
+        for (long j = 0; j + 32 <= train.x.cols(); j += 32) {
+            const std::vector<int> labels(train.y.begin() + j, train.y.begin() + j + 32);
+            (void)CrossEntropy{}(net.forward(train.x.middleCols(j, 32), Mode::training), labels,
+                                 grad);
+            net.backward(grad);
+            net.visit_parameters([](auto& p, auto& g) { p -= 0.05f * g; });
+        }
+    return net;
+}
+
+}  // namespace
+
+TEST_CASE("every compiled int8 kernel sums exactly what the scalar reference sums") {
+    Rng rng(Seed{7});
+    for (Int8Kernel k : all_kernels) {
+        if (!int8_kernel_compiled(k)) {
+            WARN("the " << int8_kernel_name(k)
+                        << " kernel is not compiled for this CPU: not tested here");
+        }
+    }
+    for (long depth : {1L, 7L, 63L, 64L, 65L, 784L})
+        for (long rows : {1L, 3L, 4L, 5L, 9L, 17L})
+            for (long batch = 1; batch <= 9; ++batch) {
+                const auto w = random_weights(rows, depth, rng);
+                auto x = random_columns(depth, batch, rng);
+                // Inputs ≥ 0 take the kernels' unsigned path (a block of columns with no
+                // negative value): here every column, or the odd ones only, or none.
+                const long mode = (depth + rows + batch) % 3;
+                for (long j = 0; j < batch; ++j)
+                    if (mode == 1 || (mode == 2 && j % 2))
+                        for (long k = 0; k < depth; ++k)
+                            x.column(j)[k] = std::int8_t(std::abs(x.column(j)[k]));
+                Eigen::MatrixXi calls;
+                const auto expected = accumulators(Int8Kernel::scalar, w, rows, depth, x, calls);
+                REQUIRE((calls.array() == 1).all());
+                // the reference itself against a sum written out here
+                for (long o = 0; o < rows; ++o)
+                    for (long j = 0; j < batch; ++j) {
+                        std::int64_t s = 0;
+                        for (long k = 0; k < depth; ++k)
+                            s += std::int64_t(w[std::size_t(o * x.ld + k)]) * x.column(j)[k];
+                        REQUIRE(expected(o, j) == s);
+                    }
+                for (Int8Kernel k : all_kernels) {
+                    if (!int8_kernel_compiled(k)) continue;
+                    INFO(int8_kernel_name(k)
+                         << ": depth " << depth << ", rows " << rows << ", batch " << batch);
+                    const auto got = accumulators(k, w, rows, depth, x, calls);
+                    REQUIRE((calls.array() == 1).all());  // every output once
+                    REQUIRE(got == expected);
+                }
+            }
+}
+
+TEST_CASE("the int8 kernels do not saturate at the extremes of the range") {
+    // |x|·|w| = 127·127 everywhere, all of one sign or alternating: vpmaddubsw's int16 pairs
+    // reach ±32258, the int32 sums ±127²·784.
+    Rng rng(Seed{8});
+    const long depth = 784, rows = 6, batch = 5;
+    const long ld = detail::int8_padded(depth);
+    std::vector<std::int8_t> w(std::size_t(rows * ld), 0);
+    detail::Int8Block x;
+    x.reset(depth, batch);
+    // Column 0 is all 127 (the unsigned path when alone in its block: checked below too).
+    for (long k = 0; k < depth; ++k) {
+        for (long o = 0; o < rows; ++o) {
+            const bool negative = o == 1 || (o == 2 && k % 2) || (o == 3 && k % 3 == 0);
+            w[std::size_t(o * ld + k)] = std::int8_t(negative ? -127 : 127);
+        }
+        for (long j = 0; j < batch; ++j) x.column(j)[k] = std::int8_t(j % 2 ? -127 : 127);
+    }
+    Eigen::MatrixXi calls;
+    const auto expected = accumulators(Int8Kernel::scalar, w, rows, depth, x, calls);
+    CHECK(expected(0, 0) == 127 * 127 * depth);
+    CHECK(expected(0, 1) == -127 * 127 * depth);
+    CHECK(expected(1, 0) == -127 * 127 * depth);
+    detail::Int8Block positive;  // one column of 127s: the unsigned path
+    positive.reset(depth, 1);
+    std::fill(positive.column(0), positive.column(0) + depth, std::int8_t(127));
+    const auto expected_positive =
+        accumulators(Int8Kernel::scalar, w, rows, depth, positive, calls);
+    CHECK(expected_positive(1, 0) == -127 * 127 * depth);
+    for (Int8Kernel k : all_kernels)
+        if (int8_kernel_compiled(k)) {
+            INFO(int8_kernel_name(k));
+            CHECK(accumulators(k, w, rows, depth, x, calls) == expected);
+            CHECK(accumulators(k, w, rows, depth, positive, calls) == expected_positive);
+        }
+}
+
+TEST_CASE("quantize: weights per output row, scale max|w|/127, round to nearest even") {
+    Sequential<Dense<5, 3>> net;
+    auto& w = net.layer<0>().weights();
+    w.row(0) << 127, 2.5f, -2.5f, 3.5f, 0.5f;   // scale 1: ties go to the even neighbour
+    w.row(1).setZero();                         // a zero row: scale 1, all zero
+    w.row(2) << -0.254f, 0.127f, 0.001f, 0, 0;  // scale 0.002: −127, 63.5 → 64, 0.5 → 0
+    net.layer<0>().bias() << 1, 2, 3;
+    const Int8Network q = quantize(net);
+    REQUIRE(q.dense_count() == 1);
+    CHECK(q.weight_scales(0)[0] == 1.0f);
+    CHECK(q.weight_scales(0)[1] == 1.0f);
+    CHECK(q.weight_scales(0)[2] == 0.254f / 127.0f);
+    const auto qw = q.int8_weights(0);
+    CHECK(qw.row(0).cast<int>() ==
+          Eigen::RowVectorXi::Map(std::vector{127, 2, -2, 4, 0}.data(), 5));
+    CHECK((qw.row(1).array() == 0).all());
+    CHECK(qw(2, 0) == -127);
+    for (Eigen::Index k = 0; k < 5; ++k) CHECK(int(qw(2, k)) == ref_q(w(2, k), 0.254f / 127.0f));
+    CHECK(q.parameter_bytes() == 3 * 5 + 8 * 3);
+    CHECK_FALSE(q.calibrated());
+    CHECK_FALSE(q.input_scale(0).has_value());
+
+    // A zero row's output is its bias; an all-zero input column gives the biases too.
+    Int8Network q2 = quantize(net);
+    const Matrix<float> y = q2.predict_logits(Matrix<float>::Zero(5, 2));
+    CHECK(y(0, 0) == 1.0f);
+    CHECK(y(1, 1) == 2.0f);
+    CHECK(q2.last_input_scales(0)[0] == 1.0f);
+}
+
+TEST_CASE("activations are quantized per column with ties to even and never to -128") {
+    CHECK(detail::int8_quantize(0.5f, 1.0f) == 0);
+    CHECK(detail::int8_quantize(1.5f, 1.0f) == 2);
+    CHECK(detail::int8_quantize(2.5f, 1.0f) == 2);
+    CHECK(detail::int8_quantize(-2.5f, 1.0f) == -2);
+    CHECK(detail::int8_quantize(-3.5f, 1.0f) == -4);
+    CHECK(detail::int8_quantize(-1000.0f, 1.0f) == -127);
+    CHECK(detail::int8_quantize(1000.0f, 1.0f) == 127);
+    CHECK(detail::int8_scale(0.0f) == 1.0f);
+    CHECK(detail::int8_scale(254.0f) == 2.0f);
+
+    // Through a network: an identity Dense layer (weights 1: scale 1/127, q = 127) shows the
+    // quantized input as y = 127·q·(1/127)·s_x ≈ q·s_x.
+    Sequential<Dense<5, 5>> net;
+    net.layer<0>().weights().setIdentity();
+    Int8Network q = quantize(net);
+    Matrix<float> x(5, 1);
+    x << 127, 0.5f, 1.5f, -0.5f, -2.5f;  // s_x = 1
+    const Matrix<float> y = q.predict_logits(x);
+    CHECK(q.last_input_scales(0)[0] == 1.0f);
+    const float expected[] = {127, 0, 2, 0, -2};
+    for (int k = 0; k < 5; ++k) CHECK(y(k, 0) == Approx(expected[k]).margin(1e-5));
+}
+
+TEST_CASE("the float epilogue is within four roundings of its formula") {
+    using Net = Sequential<Dense<65, 13>, Identity>;
+    Net net{Seed{4}};
+    net.layer<0>().bias() = random_floats(13, 1, 5);
+    for (Int8Kernel k : all_kernels) {
+        if (!int8_kernel_compiled(k)) continue;
+        Int8Network q = quantize(net);
+        q.set_kernel(k);
+        const Matrix<float> x = random_floats(65, 9, 6, 3.0);
+        const Matrix<float> y = q.predict_logits(x);
+        const auto qw = q.int8_weights(0);
+        double worst = 0;
+        for (Eigen::Index j = 0; j < x.cols(); ++j) {
+            const float sx = ref_scale(x.col(j).cwiseAbs().maxCoeff());
+            REQUIRE(q.last_input_scales(0)[std::size_t(j)] == sx);
+            for (Eigen::Index o = 0; o < 13; ++o) {
+                std::int64_t acc = 0;
+                for (Eigen::Index kk = 0; kk < 65; ++kk) acc += qw(o, kk) * ref_q(x(kk, j), sx);
+                const double scaled =
+                    double(acc) * double(q.weight_scales(0)[std::size_t(o)]) * double(sx);
+                const double exact = scaled + double(net.layer<0>().bias()(o));
+                const double err = std::abs(double(y(o, j)) - exact);
+                // float(acc) is exact (|acc| < 2²⁴); s_w·s_x, ·acc and +b round once each.
+                const double bound = 4 * 0x1p-24 * (std::abs(scaled) + std::abs(exact)) + 1e-30;
+                REQUIRE(err <= bound);
+                worst = std::max(worst, err / bound);
+            }
+        }
+        INFO(int8_kernel_name(k) << ": worst error / bound " << worst);
+        CHECK(worst <= 1.0);
+    }
+}
+
+TEST_CASE("every kernel gives the same network outputs, bit for bit") {
+    using Net = Sequential<Dense<63, 65>, Tanh, Dense<65, 7>, Sigmoid, Dense<7, 4>, GELU>;
+    Net net{Seed{9}};
+    const Matrix<float> x = random_floats(63, 11, 10);
+    Int8Network reference = quantize(net);
+    reference.set_kernel(Int8Kernel::scalar);
+    const Matrix<float> expected = reference.predict_logits(x);
+    for (Int8Kernel k : all_kernels)
+        if (int8_kernel_compiled(k)) {
+            Int8Network q = quantize(net);
+            q.set_kernel(k);
+            INFO(int8_kernel_name(k));
+            CHECK(q.predict_logits(x) == expected);
+        }
+}
+
+TEST_CASE("dynamic quantization: one sample at a time gives the batch's outputs, bit for bit") {
+    using Net =
+        Sequential<Dense<30, 40>, Tanh, Dense<40, 40>, Sigmoid, Dense<40, 24>, GELU, Dense<24, 3>>;
+    Net net{Seed{11}};
+    Int8Network q = quantize(net);
+    for (long batch : {1L, 2L, 5L, 9L, 37L}) {
+        const Matrix<float> x = random_floats(30, batch, std::uint64_t(20 + batch));
+        const Matrix<float> all = q.predict_logits(x);
+        for (long j = 0; j < batch; ++j) {
+            INFO("batch " << batch << ", column " << j);
+            CHECK(q.predict_logits(x.col(j)) == all.col(j));
+        }
+    }
+    // An empty batch is output_size × 0.
+    CHECK(q.predict_logits(Matrix<float>(30, 0)).rows() == 3);
+}
+
+TEST_CASE("quantize(net, single Dense layer) stays within the quantization error bound") {
+    // y − ŷ = Σ_k (w x − ŵ x̂) = Σ_k [(w − ŵ)·x̂ + w·(x − x̂)], |w − ŵ| ≤ s_w/2, |x − x̂| ≤ s_x/2,
+    // so |y − ŷ| ≤ (s_w/2)·|x̂|₁ + (s_x/2)·|w|₁, plus float rounding (1e-5 relative here).
+    Sequential<Dense<100, 10>> net{Seed{12}};
+    Int8Network q = quantize(net);
+    const Matrix<float> x = random_floats(100, 8, 13, 2.0);
+    const Matrix<float> y = net.forward(x);
+    const Matrix<float> yq = q.predict_logits(x);
+    const Matrix<float>& w = net.layer<0>().weights();
+    double worst = 0;
+    for (Eigen::Index j = 0; j < x.cols(); ++j) {
+        const float sx = q.last_input_scales(0)[std::size_t(j)];
+        double xq1 = 0;
+        for (Eigen::Index k = 0; k < 100; ++k) xq1 += std::abs(ref_q(x(k, j), sx) * double(sx));
+        for (Eigen::Index o = 0; o < 10; ++o) {
+            const double sw = q.weight_scales(0)[std::size_t(o)];
+            const double bound = sw / 2 * xq1 + double(sx) / 2 * w.row(o).cwiseAbs().sum();
+            const double err = std::abs(double(yq(o, j)) - double(y(o, j)));
+            CHECK(err <= bound * 1.00001 + 1e-5);
+            worst = std::max(worst, err / bound);
+        }
+    }
+    INFO("single Dense layer: worst |int8 − fp32| / bound = " << worst);
+}
+
+TEST_CASE("the int8 network predicts what the fp32 network predicts on a trained model") {
+    const Task train = clusters(20, 5, 2048, 1), test = clusters(20, 5, 2000, 2);
+    Mlp net = trained_mlp(train);
+    const Matrix<float> fp32 = net.forward(test.x);
+    const auto argmax = [](const Matrix<float>& z, Eigen::Index j) {
+        Eigen::Index i;
+        z.col(j).maxCoeff(&i);
+        return int(i);
+    };
+    long right = 0;
+    for (long j = 0; j < test.x.cols(); ++j) right += argmax(fp32, j) == test.y[std::size_t(j)];
+    const double fp32_accuracy = double(right) / double(test.x.cols());
+    REQUIRE(fp32_accuracy > 0.8);  // a model worth quantizing
+
+    Int8Network dynamic = quantize(net);
+    Int8Network calibrated = quantize(net, train.x.leftCols(512));
+    CHECK(calibrated.calibrated());
+    for (Int8Network* q : {&dynamic, &calibrated}) {
+        const Matrix<float> int8 = q->predict_logits(test.x);
+        long agree = 0, int8_right = 0;
+        for (long j = 0; j < test.x.cols(); ++j) {
+            agree += argmax(int8, j) == argmax(fp32, j);
+            int8_right += argmax(int8, j) == test.y[std::size_t(j)];
+        }
+        const double agreement = double(agree) / double(test.x.cols());
+        const double spread = (fp32.colwise().maxCoeff() - fp32.colwise().minCoeff()).mean();
+        const double max_err = (int8 - fp32).cwiseAbs().maxCoeff();
+        const double mean_err = (int8 - fp32).cwiseAbs().mean();
+        INFO((q->calibrated() ? "static" : "dynamic")
+             << ": argmax agreement " << agreement << ", accuracy fp32 " << fp32_accuracy
+             << " int8 " << double(int8_right) / double(test.x.cols()) << ", |logit error| mean "
+             << mean_err << " max " << max_err << " (mean logit spread " << spread << ")");
+        // Each logit moves by about 1% of the spread on average (three layers of 8-bit
+        // rounding), so only samples within that of a tie can change class: a few in a
+        // thousand. 97% leaves room for seeds and instruction sets; an error in the scheme (a
+        // wrong scale, a lost sign) drops agreement towards chance (20%) and the errors to the
+        // size of the logits.
+        CHECK(agreement >= 0.97);
+        CHECK(mean_err <= 0.01 * spread);
+        // Dynamic scales fit every sample, so its worst logit is close too; static scales clamp
+        // test samples beyond the calibration set's range, whose errors are larger (measured
+        // 7% of the spread at worst here, against 1.6% for dynamic).
+        CHECK(max_err <= (q->calibrated() ? 0.15 : 0.05) * spread);
+    }
+}
+
+TEST_CASE("static quantization: the scales come from the calibration set and clamp beyond it") {
+    using Net = Sequential<Dense<6, 8>, ReLU, Dropout<50>, Dense<8, 3>>;
+    Net net{Seed{14}};
+    const Matrix<float> calibration = random_floats(6, 40, 15);
+    Int8Network q = quantize(net, calibration);
+    REQUIRE(q.calibrated());
+    CHECK(*q.input_scale(0) == calibration.cwiseAbs().maxCoeff() / 127.0f);
+    Net scratch = net;
+    scratch.forward(calibration);
+    CHECK(*q.input_scale(1) == scratch.activation(3).cwiseAbs().maxCoeff() / 127.0f);
+    CHECK(q.parameter_bytes() == 6 * 8 + 8 * 8 + 4 + 8 * 3 + 8 * 3 + 4);
+
+    // An input beyond the calibrated range is clamped: it gives what its clamped copy gives.
+    const float limit = *q.input_scale(0) * 127.0f;
+    Matrix<float> x = random_floats(6, 3, 16, 5.0);
+    const Matrix<float> clamped = x.cwiseMin(limit).cwiseMax(-limit);
+    REQUIRE(x != clamped);
+    CHECK(q.predict_logits(x) == q.predict_logits(clamped));
+    CHECK(q.last_input_scales(0)[2] == *q.input_scale(0));
+    // Static scales make a column's output independent of the batch too.
+    const Matrix<float> all = q.predict_logits(x);
+    CHECK(q.predict_logits(x.col(1)) == all.col(1));
+    // All-zero calibration at a layer's input: scale 1.
+    const Int8Network zero = quantize(net, Matrix<float>::Zero(6, 2));
+    CHECK(*zero.input_scale(0) == 1.0f);
+}
+
+TEST_CASE("forward(x, y) and forward(x) agree, and the buffers serve smaller batches") {
+    Sequential<Dense<7, 5>, ReLU, Dense<5, 2>> net{Seed{17}};
+    Int8Network q = quantize(net);
+    const Matrix<float> x = random_floats(7, 10, 18);
+    const Matrix<float> expected = q.predict_logits(x);
+    Matrix<float> y(2, 10);
+    q.forward(x, y);
+    CHECK(y == expected);
+    CHECK(Matrix<float>(q.forward(x.leftCols(3))) == expected.leftCols(3));
+}
+
+TEST_CASE("quantize and Int8Network refuse bad values and shapes") {
+    Sequential<Dense<4, 3>, ReLU, Dense<3, 2>> net{Seed{19}};
+    {
+        auto bad = net;
+        bad.layer<2>().weights()(1, 2) = nan_f;
+        const auto msg = thrown<ValueError>([&] { (void)quantize(bad); });
+        CHECK_THAT(msg, Catch::Contains("chrysalis::quantize") && Catch::Contains("weights") &&
+                            Catch::Contains("layer 2") && Catch::Contains("row 1, column 2"));
+    }
+    {
+        auto bad = net;
+        bad.layer<0>().bias()(0) = inf_f;
+        const auto msg =
+            thrown<ValueError>([&] { (void)quantize(bad, Matrix<float>::Ones(4, 2)); });
+        CHECK_THAT(msg, Catch::Contains("chrysalis::quantize") && Catch::Contains("biases"));
+    }
+    CHECK_THAT(thrown<ShapeError>([&] { (void)quantize(net, Matrix<float>::Ones(5, 2)); }),
+               Catch::Contains("chrysalis::quantize") && Catch::Contains("calibration_inputs"));
+    CHECK_THAT(thrown<ValueError>([&] { (void)quantize(net, Matrix<float>(4, 0)); }),
+               Catch::Contains("chrysalis::quantize") && Catch::Contains("calibration_inputs") &&
+                   Catch::Contains("empty"));
+    Matrix<float> calibration = Matrix<float>::Ones(4, 3);
+    calibration(2, 1) = nan_f;
+    CHECK_THAT(thrown<ValueError>([&] { (void)quantize(net, calibration); }),
+               Catch::Contains("calibration_inputs") && Catch::Contains("sample 1, feature 2"));
+
+    Int8Network q = quantize(net);
+    CHECK_THAT(thrown<ShapeError>([&] { (void)q.forward(Matrix<float>::Ones(3, 2)); }),
+               Catch::Contains("chrysalis::Int8Network::forward"));
+    Matrix<float> x = Matrix<float>::Ones(4, 2);
+    x(3, 1) = -inf_f;
+    CHECK_THAT(thrown<ValueError>([&] { (void)q.forward(x); }),
+               Catch::Contains("sample 1, feature 3"));
+    Matrix<float> y(3, 2);
+    CHECK_THAT(thrown<ShapeError>([&] { q.forward(Matrix<float>::Ones(4, 2), y); }),
+               Catch::Contains("y is 3 x 2"));
+    CHECK_THAT(thrown<ValueError>([&] { (void)q.weight_scales(2); }), Catch::Contains("index 2"));
+    for (Int8Kernel k : all_kernels)
+        if (!int8_kernel_compiled(k))
+            CHECK_THAT(thrown<ValueError>([&] { q.set_kernel(k); }),
+                       Catch::Contains("not compiled"));
+
+    // Layers given to the constructor directly (as a model loader would) are checked.
+    CHECK_THAT(thrown<ValueError>([] { Int8Network none({}); }), Catch::Contains("no layers"));
+    const auto with = [&](auto change) {
+        std::vector<Int8Dense> layers{q.layer(0), q.layer(1)};
+        change(layers);
+        return Int8Network(std::move(layers));
+    };
+    CHECK_NOTHROW(with([](auto&) {}));
+    CHECK_THAT(thrown<ShapeError>([&] { with([](auto& l) { l[1].input_size = 4; }); }),
+               Catch::Contains("layer 1") && Catch::Contains("layer before outputs 3"));
+    CHECK_THAT(thrown<ShapeError>([&] { with([](auto& l) { l[0].weight_scales.pop_back(); }); }),
+               Catch::Contains("layer 0") && Catch::Contains("scales"));
+    CHECK_THAT(thrown<ValueError>([&] { with([](auto& l) { l[0].weights[1] = -128; }); }),
+               Catch::Contains("weight (0, 1) is -128"));
+    CHECK_THAT(thrown<ValueError>([&] { with([](auto& l) { l[1].weights[5] = 1; }); }),
+               Catch::Contains("padding"));
+    CHECK_THAT(thrown<ValueError>([&] { with([](auto& l) { l[0].weight_scales[2] = 0; }); }),
+               Catch::Contains("weight scale 2"));
+    CHECK_THAT(thrown<ValueError>([&] { with([](auto& l) { l[1].bias(0) = nan_f; }); }),
+               Catch::Contains("bias 0"));
+    CHECK_THAT(thrown<ValueError>([&] { with([](auto& l) { l[1].input_scale = 0.5f; }); }),
+               Catch::Contains("every layer or on none"));
+}
