@@ -399,6 +399,8 @@ BoundarySimilarity boundary_similarity(Teacher& teacher, Student& student,
         "chrysalis::boundary_similarity: the networks differ in input or output width");
     static_assert(std::is_same_v<typename Teacher::scalar_type, typename Student::scalar_type>,
                   "chrysalis::boundary_similarity: the networks differ in scalar type");
+    static_assert(Teacher::output_size >= 2,
+                  "chrysalis::boundary_similarity: a boundary needs at least two classes");
     using S = typename Teacher::scalar_type;
     constexpr const char* what = "chrysalis::boundary_similarity";
     detail::check_bss_generation(options, what);
@@ -533,10 +535,17 @@ typename Net::scalar_type > std::vector<EpochReport> distill_with_boundary_sampl
     static_assert(Teacher::input_size == Net::input_size,
                   "chrysalis::distill_with_boundary_samples: the teacher and the student take "
                   "inputs of different widths");
+    static_assert(Teacher::output_size >= 2,
+                  "chrysalis::distill_with_boundary_samples: a boundary needs at least two "
+                  "classes");
     using S = typename Net::scalar_type;
     constexpr const char* what = "chrysalis::distill_with_boundary_samples";
     detail::check_bss_training(bss, what);
     detail::check_options(options, what);
+    if (static_cast<const void*>(&teacher) == static_cast<const void*>(&student)) {
+        throw ValueError(detail::concat(what, ": the teacher is the student itself; distil from a "
+                                              "copy (auto teacher = student;)"));
+    }
     detail::require_finite_parameters(teacher, what, "the teacher");
 
     std::vector<Vector<S>> extra;

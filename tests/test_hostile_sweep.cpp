@@ -1,0 +1,252 @@
+// Hostile inputs III, the gaps a read-through of the public API found after the first two sweeps
+// (/work/sweep-findings.md's G1–G24): image sizes whose product overflows, margin attacks and
+// boundary samples on one-output networks, optimizer blocks numbered past any network, step
+// counts that overflow, gradient checks that passed a NaN, and more. Each input here used to
+// crash, trip UBSan or an Eigen assertion, or give a silently wrong answer; each now throws the
+// exact typed error naming the public function and the parameter, or gives the right result.
+//
+// Compiled with assertions on in every build (NDEBUG undefined before the first include, without
+// the shared precompiled header), like test_hostile_shapes.cpp, so that an out-of-bounds index
+// aborts the test even in release.
+#undef NDEBUG
+
+#include "hostile_support.hpp"
+#include "temp_dir.hpp"
+
+#include <chrysalis/checkpoint.hpp>
+#include <chrysalis/gradcheck.hpp>
+#include <chrysalis/views.hpp>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+using namespace chrysalis;
+using namespace chrysalis::test;
+using Catch::Matchers::Contains;
+
+#ifdef NDEBUG
+#error "test_hostile_sweep.cpp must be compiled with assertions on"
+#endif
+
+namespace {
+
+std::string read_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+/// The network's class of each column of x.
+template <class Net, class M>
+std::vector<int> argmax_labels(Net& net, const M& x) {
+    const Matrix<typename Net::scalar_type> z = net.forward(x, Mode::inference);
+    std::vector<int> y;
+    for (Eigen::Index j = 0; j < z.cols(); ++j) {
+        Eigen::Index k = 0;
+        z.col(j).maxCoeff(&k);
+        y.push_back(int(k));
+    }
+    return y;
+}
+
+}  // namespace
+
+// G1: width · height and first_row + rows used to be formed in Eigen::Index: UB, and a product
+// that wrapped to the feature count let a 4-feature set through to reads and writes far out of
+// bounds.
+TEMPLATE_TEST_CASE("sweep: image views with sizes that overflow are refused", "[sweep][views]",
+                   float, double) {
+    Dataset<TestType> d;
+    d.classes = 2;
+    d.features = Matrix<TestType>::Zero(4, 3);
+    d.labels = {0, 1, 0};
+    constexpr auto max = std::numeric_limits<Eigen::Index>::max();
+    CHECK_THAT(thrown<ValueError>([&] { (void)crop_rows(d, 1, 4, max, 1); }),
+               Contains("chrysalis::crop_rows: first_row + rows = 9223372036854775807 + 1 is "
+                        "beyond the image's height 4"));
+    CHECK_THAT(thrown<ValueError>([&] { (void)crop_rows(d, 1, 4, 1, max); }),
+               Contains("chrysalis::crop_rows: first_row + rows"));
+    const Eigen::Index wide = (Eigen::Index(1) << 62) + 1;  // wide · 4 wraps to 4
+    CHECK_THAT(thrown<ShapeError>([&] { (void)crop_rows(d, wide, 4, 0, 1); }),
+               Contains("chrysalis::crop_rows: the data has 4 features per sample") &&
+                   Contains("more pixels than an Eigen::Index holds"));
+    CHECK_THAT(thrown<ShapeError>([&] { (void)downsample(d, wide, 4, 1); }),
+               Contains("chrysalis::downsample: the data has 4 features"));
+    const Eigen::Index big = Eigen::Index(1) << 32;
+    CHECK_THAT(
+        thrown<ShapeError>([&] { (void)downsample(d, big, big, 1); }),
+        Contains("chrysalis::downsample") && Contains("more pixels than an Eigen::Index holds"));
+    // The product is still printed when it fits, and valid sizes work as before.
+    CHECK_THAT(thrown<ShapeError>([&] { (void)downsample(d, 3, 2, 1); }),
+               Contains("width x height = 3 x 2 = 6"));
+    CHECK(crop_rows(d, 2, 2, 1, 1).features == d.features.bottomRows(2));
+    CHECK(downsample(d, 2, 2, 2).features.rows() == 1);
+}
+
+// G2: the logit-margin objective of a one-output network compared logit row 0 with row 1.
+TEST_CASE("sweep: a margin attack on a network of one class is refused", "[sweep][attacks]") {
+    Sequential<Dense<4, 1>> net(Seed{1});
+    const Matrix<float> x = Matrix<float>::Constant(4, 3, 0.5f);
+    const std::vector<int> y{0, 0, 0};
+    const auto refused = [](const std::string& m, const char* fn) {
+        CHECK_THAT(m, Contains(fn) && Contains("the logit_margin objective") &&
+                          Contains("the network has 1 output; expected at least 2 classes"));
+    };
+    refused(thrown<ShapeError>(
+                [&] { (void)fgsm(net, x, y, FgsmOptions{.loss = AttackLoss::logit_margin}); }),
+            "chrysalis::fgsm: ");
+    refused(thrown<ShapeError>(
+                [&] { (void)pgd(net, x, y, PgdOptions{.loss = AttackLoss::logit_margin}); }),
+            "chrysalis::pgd: ");
+    Matrix<float> g;
+    refused(thrown<ShapeError>(
+                [&] { (void)attack_gradient(net, x, y, AttackLoss::logit_margin, 0.0, g); }),
+            "chrysalis::attack_gradient: ");
+    // Cross-entropy on one class is defined (its gradient is 0): still allowed.
+    CHECK_NOTHROW(attack_gradient(net, x, y, AttackLoss::cross_entropy, 0.0, g));
+    CHECK(g.isZero());
+}
+
+// G4: block + 1 wrapped to 0 for SIZE_MAX (resize(0), then blocks[SIZE_MAX]); a block near it
+// asked for petabytes (std::length_error, outside the hierarchy).
+TEST_CASE("sweep: optimizer updates refuse a block number past any network", "[sweep][optim]") {
+    Matrix<float> p = Matrix<float>::Ones(3, 2);
+    const Matrix<float> g = Matrix<float>::Constant(3, 2, 0.5f);
+    Sgd sgd{.lr = 0.1, .momentum = 0.9};
+    sgd.begin_step();
+    sgd.update(p, g, 0);
+    const Matrix<float> after_one = p;
+    CHECK_THAT(thrown<ValueError>([&] { sgd.update(p, g, std::size_t(-1)); }),
+               Contains("chrysalis::Sgd::update: block must be < 1048576") &&
+                   Contains("got 18446744073709551615"));
+    AdamW adam;
+    adam.begin_step();
+    CHECK_THAT(thrown<ValueError>([&] { adam.update(p, g, std::size_t(1) << 50); }),
+               Contains("chrysalis::AdamW::update: block must be < 1048576"));
+    CHECK(p == after_one);  // nothing was written
+    // The momentum of block 0 survived: a second step moves p by lr·(0.9·0.5 + 0.5).
+    sgd.update(p, g, 0);
+    CHECK(p.isApprox(after_one - Matrix<float>::Constant(3, 2, 0.1f * 0.95f)));
+}
+
+// G5: a step count of INT64_MAX was accepted, and the next begin_step overflowed a long.
+TEST_CASE("sweep: a checkpoint whose step count would overflow is refused", "[sweep][checkpoint]") {
+    TempDir dir;
+    const std::string path = dir.file("run.ckpt");
+    SmallNet net(Seed{1});
+    Adam adam{.lr = 0.01};
+    fit(net, small_set(), CrossEntropy{}, adam, {.epochs = 1, .progress = false});
+    save_checkpoint(net, adam, Checkpoint{1, {}}, path);
+    // The "steps" record: its name, its kind (4 bytes), then the count (8 bytes).
+    const std::string good = read_bytes(path);
+    const std::size_t at = good.find("steps");
+    REQUIRE(at != std::string::npos);
+    const auto with_steps = [&](std::int64_t steps) {
+        std::string bytes = good, count;
+        detail::put_le(count, steps);
+        bytes.replace(at + 5 + 4, 8, count);
+        bytes.resize(bytes.size() - 4);
+        detail::put_le(bytes, detail::crc32(bytes));
+        write_bytes(path, bytes);
+    };
+    SmallNet other(Seed{3});
+    Adam other_adam;
+    with_steps(std::numeric_limits<std::int64_t>::max());
+    CHECK_THAT(thrown<FormatError>([&] { (void)load_checkpoint(other, other_adam, path); }),
+               Contains("chrysalis::load_checkpoint: '" + path +
+                        "' holds optimizer state that Adam rejects: the saved step count is "
+                        "9223372036854775807; expected a count <= 2^53 = 9007199254740992"));
+    CHECK(other_adam.steps() == 0);
+    with_steps(std::int64_t(1) << 53);  // the largest count accepted
+    CHECK_NOTHROW(load_checkpoint(other, other_adam, path));
+    CHECK(other_adam.steps() == (std::int64_t(1) << 53));
+}
+
+// G6: a NaN error failed `error > max_error` and was dropped at every coordinate but the first,
+// so a gradient with a NaN passed; the options were never checked.
+TEST_CASE("sweep: a gradient check never passes a NaN gradient", "[sweep][gradcheck]") {
+    const auto f = [](const Matrix<double>& x) {
+        Matrix<double> g = 2 * x;
+        g(1, 0) = std::nan("");
+        return std::pair<double, Matrix<double>>{x.squaredNorm(), g};
+    };
+    const Matrix<double> x = Matrix<double>::Ones(3, 1);
+    const auto r = gradcheck_function(f, x);
+    CHECK_FALSE(r.passed());
+    CHECK(r.where == "x (1, 0)");
+    CHECK(r.checked == 3);
+    // floor = 0: a coordinate where both derivatives are 0 agrees exactly (was 0/0).
+    const auto flat = [](const Matrix<double>& z) {
+        Matrix<double> g = Matrix<double>::Zero(z.rows(), z.cols());
+        g(0, 0) = 2 * z(0, 0);
+        return std::pair<double, Matrix<double>>{z(0, 0) * z(0, 0), g};
+    };
+    const auto r0 = gradcheck_function(flat, x, {.floor = 0});
+    CHECK(r0.passed());
+    for (const double h : {0.0, -0.0, -1e-4, std::nan(""), HUGE_VAL}) {
+        CHECK_THAT(thrown<ValueError>([&] { (void)gradcheck_function(f, x, {.step = h}); }),
+                   Contains("chrysalis::gradcheck_function: GradcheckOptions::step must be a "
+                            "finite number > 0"));
+    }
+    for (const double fl : {-1.0, std::nan(""), HUGE_VAL}) {
+        CHECK_THAT(thrown<ValueError>([&] { (void)gradcheck_function(f, x, {.floor = fl}); }),
+                   Contains("chrysalis::gradcheck_function: GradcheckOptions::floor must be a "
+                            "finite number >= 0"));
+    }
+    Sequential<Dense<4, 3, double>> net(Seed{1});
+    const Matrix<double> xs = Matrix<double>::Constant(4, 2, 0.5);
+    const std::vector<int> labels{0, 1};
+    CHECK_THAT(thrown<ValueError>(
+                   [&] { (void)gradcheck_network(net, xs, CrossEntropy{}, labels, {.step = 0}); }),
+               Contains("chrysalis::gradcheck_network: GradcheckOptions::step"));
+    CHECK_THAT(thrown<ValueError>([&] {
+                   (void)gradcheck_loss(CrossEntropy{}, Matrix<double>::Zero(3, 2), labels,
+                                        {.floor = -1});
+               }),
+               Contains("chrysalis::gradcheck_loss: GradcheckOptions::floor"));
+    Dense<4, 3, double> layer;
+    CHECK_THAT(thrown<ValueError>([&] { (void)gradcheck_layer(layer, xs, 3, {.step = -1}); }),
+               Contains("chrysalis::gradcheck_layer: GradcheckOptions::step"));
+}
+
+// G9: ε (fgsm's step) or step_size beyond float's range is ∞ in a float network, and ∞·sign(0)
+// made NaN adversarials; a box edge beyond it made jsma write infinite features.
+TEST_CASE("sweep: attack steps and boxes beyond the network's scalar range are refused",
+          "[sweep][attacks]") {
+    SmallNet net(Seed{3});
+    const Matrix<float> x = Matrix<float>::Constant(4, 5, 0.5f);
+    const std::vector<int> y = argmax_labels(net, x);
+    const auto beyond = [](const std::string& m, const char* fn, const char* name) {
+        CHECK_THAT(m, Contains(fn) && Contains(name) &&
+                          Contains("in magnitude (float's largest value: the network computes in "
+                                   "float), got "));
+    };
+    beyond(thrown<ValueError>([&] { (void)fgsm(net, x, y, FgsmOptions{.epsilon = 1e300}); }),
+           "chrysalis::fgsm: ", "epsilon must be at most 3.40282");
+    beyond(thrown<ValueError>(
+               [&] { (void)pgd(net, x, y, PgdOptions{.epsilon = 0.1, .step_size = 1e39}); }),
+           "chrysalis::pgd: ", "step_size must be at most 3.40282");
+    beyond(thrown<ValueError>([&] { (void)pgd(net, x, y, PgdOptions{.lo = -1e39}); }),
+           "chrysalis::pgd: ", "the input box's lo must be at most");
+    std::vector<int> targets(5);
+    for (std::size_t i = 0; i < targets.size(); ++i) targets[i] = (y[i] + 1) % 3;
+    beyond(thrown<ValueError>([&] { (void)jsma(net, x, y, targets, JsmaOptions{.hi = 1e39}); }),
+           "chrysalis::jsma: ", "the input box's hi must be at most");
+    // In a double network the same ε is a finite step: the attack runs, inside the box.
+    Sequential<Dense<4, 8, double>, ReLU, Dense<8, 3, double>> dnet(Seed{3});
+    const Matrix<double> xd = x.cast<double>();
+    const auto r = fgsm(dnet, xd, argmax_labels(dnet, xd), FgsmOptions{.epsilon = 1e300});
+    CHECK(r.adversarial.allFinite());
+    CHECK(((r.adversarial.array() >= 0) && (r.adversarial.array() <= 1)).all());
+}
