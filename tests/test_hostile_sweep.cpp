@@ -220,6 +220,27 @@ TEST_CASE("sweep: a gradient check never passes a NaN gradient", "[sweep][gradch
                Contains("chrysalis::gradcheck_layer: GradcheckOptions::step"));
 }
 
+// G8: checked in [0, 1) as doubles, then converted to float, where 0.99999999 is 1: a beta1 of 1
+// freezes Adam's first moment at 0 (no update ever), a beta2 of 1 blows the steps up.
+TEST_CASE("sweep: momentum and betas that round to 1 in float are refused", "[sweep][optim]") {
+    const auto rounds = [](const std::string& m, const char* name) {
+        CHECK_THAT(m, Contains(name) &&
+                          Contains("must round to a float below 1, got 0.99999998999999995") &&
+                          Contains("expected at most 0.99999994039535522"));
+    };
+    rounds(thrown<ValueError>([] { (void)Adam{.beta1 = 0.99999999}; }), "chrysalis::Adam: beta1");
+    rounds(thrown<ValueError>([] { (void)AdamW{.beta2 = 0.99999999}; }), "chrysalis::AdamW: beta2");
+    rounds(thrown<ValueError>([] { (void)Sgd{.momentum = 0.99999999}; }),
+           "chrysalis::Sgd: momentum");
+    Adam adam;
+    CHECK_THROWS_AS(adam.beta1 = 0.99999999, ValueError);  // on assignment too
+    // The largest float below 1, and values just above it that round down to it, are fine.
+    const double below_one = 1.0 - double(std::numeric_limits<float>::epsilon()) / 2;
+    CHECK_NOTHROW(Adam{.beta2 = below_one});
+    CHECK_NOTHROW(Adam{.beta2 = 0.9999999});
+    CHECK_NOTHROW(Sgd{.momentum = below_one + 1e-9});
+}
+
 // G9: ε (fgsm's step) or step_size beyond float's range is ∞ in a float network, and ∞·sign(0)
 // made NaN adversarials; a box edge beyond it made jsma write infinite features.
 TEST_CASE("sweep: attack steps and boxes beyond the network's scalar range are refused",
@@ -249,4 +270,87 @@ TEST_CASE("sweep: attack steps and boxes beyond the network's scalar range are r
     const auto r = fgsm(dnet, xd, argmax_labels(dnet, xd), FgsmOptions{.epsilon = 1e300});
     CHECK(r.adversarial.allFinite());
     CHECK(((r.adversarial.array() >= 0) && (r.adversarial.array() <= 1)).all());
+}
+
+// G10: the system calls read a path only up to a NUL byte: a load read the prefix's file, and a
+// save truncated and wrote the prefix's file in place (its temporary's name, cut at the NUL, is
+// that file), deleting it if the save failed.
+TEST_CASE("sweep: a path with a NUL byte is refused and the file before the NUL is untouched",
+          "[sweep][files]") {
+    TempDir dir;
+    SmallNet net(Seed{1});
+    const std::string path = dir.file("m.chrysalis");
+    save(net, path);
+    const std::string before = read_bytes(path);
+    const std::string bad = path + std::string("\0.bak", 5);
+    const std::string shown = path + "\\0.bak': the path contains a NUL byte at offset " +
+                              std::to_string(path.size()) + ", which no file name can hold";
+    CHECK_THAT(thrown<IoError>([&] { save(net, bad); }),
+               Contains("chrysalis::save: cannot write '" + shown));
+    CHECK_THAT(thrown<IoError>([&] { load(net, bad); }),
+               Contains("chrysalis::load: cannot read '" + shown));
+    Sgd sgd;
+    CHECK_THAT(thrown<IoError>([&] { save_checkpoint(net, sgd, Checkpoint{}, bad); }),
+               Contains("chrysalis::save_checkpoint: cannot write '" + shown));
+    CHECK_THAT(thrown<IoError>([&] { (void)load_npy<float>(bad); }),
+               Contains("chrysalis::load_npy: cannot read '" + shown));
+    CHECK_THAT(thrown<IoError>([&] { (void)load_csv<float>(bad); }),
+               Contains("chrysalis::load_csv: cannot read '" + shown));
+    CHECK_THAT(thrown<IoError>([&] { (void)load_idx<float>(bad, path); }),
+               Contains("chrysalis::load_idx") && Contains("NUL byte at offset"));
+    CHECK_THAT(thrown<IoError>([&] { export_npy(net, bad); }),
+               Contains("chrysalis::export_npy: cannot write the directory '" + shown));
+    CHECK_THAT(thrown<IoError>([&] { import_npy(net, bad); }),
+               Contains("chrysalis::import_npy: cannot read the directory '" + shown));
+    CHECK(read_bytes(path) == before);
+    CHECK(dir.entries() == std::vector<std::string>{"m.chrysalis"});
+}
+
+// G11: Adam's bias correction of step 0 divides by 0: an update before any begin_step() wrote
+// NaN parameters without an error.
+TEST_CASE("sweep: Adam's update before begin_step is refused", "[sweep][optim]") {
+    Matrix<float> p = Matrix<float>::Ones(3, 2);
+    const Matrix<float> g = Matrix<float>::Constant(3, 2, 0.5f);
+    Adam adam;
+    CHECK_THAT(thrown<std::logic_error>([&] { adam.update(p, g, 0); }),
+               Contains("chrysalis::Adam::update: call begin_step() first"));
+    AdamW adamw;
+    CHECK_THAT(thrown<std::logic_error>([&] { adamw.update(p, g, 0); }),
+               Contains("chrysalis::AdamW::update: call begin_step() first"));
+    CHECK(p == Matrix<float>::Ones(3, 2));
+    adam.begin_step();
+    adam.update(p, g, 0);
+    CHECK(p.allFinite());
+    CHECK(p(0, 0) < 1.0f);
+}
+
+// G7: only finiteness was checked, so logits passed to distill_soft by mistake (what distill
+// takes) trained on meaningless targets, with a plausible loss.
+TEST_CASE("sweep: distill_soft refuses targets that are not distributions", "[sweep][distill]") {
+    const Dataset<float> train = small_set();
+    SmallNet teacher(Seed{1}), student(Seed{2});
+    const SmallNet untouched = student;
+    Sgd opt{.lr = 0.1};
+    const TrainOptions<float> o{.epochs = 1, .progress = false};
+    Matrix<float> p = softmax(predict_logits(teacher, train), 4.0);
+    p.col(5) = p.col(5) * 0.5f;  // sums to 0.5
+    CHECK_THAT(thrown<ValueError>([&] {
+                   (void)distill_soft(student, train, p, SoftTargetCrossEntropy{}, opt, o);
+               }),
+               Contains("chrysalis::distill_soft: the probabilities of sample 5 are not a "
+                        "distribution (the column sums to 0.5"));
+    Matrix<float> logits = predict_logits(teacher, train);
+    logits.col(0) << 0.5f, -0.25f, 0.75f;
+    CHECK_THAT(thrown<ValueError>([&] {
+                   (void)distill_soft(student, train, logits,
+                                      Distillation{.temperature = 4, .alpha = 1}, opt, o);
+               }),
+               Contains("chrysalis::distill_soft: the probabilities of sample 0 are not a "
+                        "distribution (entry 1 is -0.25)") &&
+                   Contains("pass logits to distill instead"));
+    CHECK(student.layer<0>().weights() == untouched.layer<0>().weights());
+    // Softmax outputs (sums within float rounding of 1) train as before.
+    const Matrix<float> good = softmax(predict_logits(teacher, train), 4.0);
+    CHECK_NOTHROW(
+        distill_soft(student, train, good, SoftTargetCrossEntropy{.temperature = 4}, opt, o));
 }

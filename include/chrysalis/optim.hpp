@@ -432,9 +432,18 @@ struct BasicAdam {
     void begin_step() noexcept { ++state_.steps; }
     /// Updates one parameter block (numbered as visit_parameters numbers it; any order). Throws
     /// ShapeError naming chrysalis::Adam::update (or AdamW::update) for a gradient of another
-    /// shape than p, or a p of another shape than the block's earlier updates.
+    /// shape than p, a p of another shape than the block's earlier updates, or a p or g not
+    /// stored contiguously in one order; ValueError for a block number >=
+    /// detail::max_parameter_blocks (2^20); std::logic_error before any begin_step() (the bias
+    /// correction of step 0 divides by 0: NaN parameters).
     template <class P, class G>
     void update(P& p, const G& g, std::size_t block, int epoch = 0) {
+        if (state_.steps < 1) {
+            throw std::logic_error(
+                detail::concat(owner.view(),
+                               "::update: call begin_step() first (the bias correction of step 0 "
+                               "divides by 0)"));
+        }
         detail::adam_update(p, g, state_.get<typename P::Scalar>(), block, state_.steps,
                             double(lr) * schedule(epoch), beta1, beta2, eps, weight_decay,
                             Variant::decoupled, max_norm, owner.view());
