@@ -354,3 +354,170 @@ TEST_CASE("sweep: distill_soft refuses targets that are not distributions", "[sw
     CHECK_NOTHROW(
         distill_soft(student, train, good, SoftTargetCrossEntropy{.temperature = 4}, opt, o));
 }
+
+// G15: a user schedule's factor was used as is: NaN weights, or a negative factor silently
+// maximising the loss; an empty one threw std::bad_function_call.
+TEST_CASE("sweep: a user schedule's factor is checked", "[sweep][optim]") {
+    Matrix<float> p = Matrix<float>::Ones(3, 2);
+    const Matrix<float> g = Matrix<float>::Constant(3, 2, 0.5f);
+    Sgd nan_lr{.lr = 0.1, .schedule = Schedule{[](int) { return std::nan(""); }}};
+    nan_lr.begin_step();
+    CHECK_THAT(thrown<ValueError>([&] { nan_lr.update(p, g, 0, 3); }),
+               Contains("chrysalis::Schedule: the factor at epoch 3 is nan; expected a finite "
+                        "number >= 0"));
+    Adam ascent{.schedule = Schedule{[](int) { return -1.0; }}};
+    ascent.begin_step();
+    CHECK_THAT(thrown<ValueError>([&] { ascent.update(p, g, 0); }),
+               Contains("chrysalis::Schedule: the factor at epoch 0 is -1"));
+    CHECK(p == Matrix<float>::Ones(3, 2));  // nothing was written
+    const Schedule empty{nullptr};
+    CHECK_THAT(thrown<ValueError>([&] { (void)empty(0); }),
+               Contains("chrysalis::Schedule: factor is empty"));
+    // Built-in schedules, and a custom factor above 1, work as before.
+    CHECK(schedule::constant()(7) == 1.0);
+    CHECK(Schedule{[](int e) { return 1.0 + e; }}(2) == 3.0);
+}
+
+// G16: `pt > 0` skipped a NaN probability, so the loss came back finite while the gradient
+// column was NaN. Columns 0 (a SIMD lane) and 8 (the scalar tail) both.
+TEMPLATE_TEST_CASE("sweep: a NaN probability gives a NaN soft-target loss", "[sweep][losses]",
+                   float, double) {
+    using S = TestType;
+    Matrix<S> zs(3, 9), p(3, 9);
+    for (Eigen::Index j = 0; j < 9; ++j) {
+        zs.col(j) << S(0.5), S(-1), S(2);
+        p.col(j) << S(0.25), S(0.25), S(0.5);
+    }
+    for (const Eigen::Index col : {Eigen::Index(0), Eigen::Index(8)}) {
+        Matrix<S> q = p;
+        q(2, col) = std::numeric_limits<S>::quiet_NaN();
+        CHECK(std::isnan(double(SoftTargetCrossEntropy{}(zs, q).loss)));
+        CHECK(std::isnan(double(Distillation{.alpha = 1}.soft_targets(zs, q).loss)));
+        q(2, col) = S(-0.5);  // negative: log of a negative number, NaN too
+        CHECK(std::isnan(double(Distillation{.alpha = 1}.soft_targets(zs, q).loss)));
+    }
+    // Exact zeros still contribute nothing.
+    Matrix<S> zero = p;
+    zero.row(0).setZero();
+    zero.row(2).array() += S(0.25);
+    CHECK(std::isfinite(double(Distillation{.alpha = 1}.soft_targets(zs, zero).loss)));
+    CHECK(std::isfinite(double(SoftTargetCrossEntropy{}(zs, zero).loss)));
+}
+
+// G17: a negative epoch was written as 4294967295, which load_checkpoint refuses as corrupt.
+TEST_CASE("sweep: save_checkpoint refuses a negative epoch before writing", "[sweep][checkpoint]") {
+    TempDir dir;
+    const std::string path = dir.file("run.ckpt");
+    SmallNet net(Seed{1});
+    Sgd sgd;
+    CHECK_THAT(thrown<ValueError>([&] {
+                   save_checkpoint(net, sgd, Checkpoint{-1, {}}, path);
+               }),
+               Contains("chrysalis::save_checkpoint: info.epoch must be >= 0 (the epochs "
+                        "completed), got -1"));
+    CHECK(dir.entries().empty());
+    save_checkpoint(net, sgd, Checkpoint{0, {}}, path);
+    CHECK(load_checkpoint(net, sgd, path).epoch == 0);
+}
+
+// G18: the image file was committed, then replaced by the label file.
+TEST_CASE("sweep: save_idx refuses one file for images and labels", "[sweep][data]") {
+    TempDir dir;
+    Dataset<float> d;
+    d.classes = 2;
+    d.features = Matrix<float>::Zero(4, 3);
+    d.labels = {0, 1, 0};
+    const std::string path = dir.file("both.idx");
+    CHECK_THAT(thrown<ValueError>([&] { save_idx(d, 2, 2, path, path); }),
+               Contains("chrysalis::save_idx: images_path '" + path + "' and labels_path '" + path +
+                        "' are one file; expected two files"));
+    CHECK(dir.entries().empty());
+    // Two names for one file: a symbolic link to it.
+    save_idx(d, 2, 2, dir.file("i.idx"), dir.file("l.idx"));
+    std::filesystem::create_symlink(dir.file("i.idx"), dir.file("link.idx"));
+    CHECK_THAT(
+        thrown<ValueError>([&] { save_idx(d, 2, 2, dir.file("i.idx"), dir.file("link.idx")); }),
+        Contains("are one file"));
+    CHECK(load_idx<float>(dir.file("i.idx"), dir.file("l.idx")).labels == d.labels);
+}
+
+// G19: the 16-bit mask's keep threshold rounds to 0 above 1 − 2^-17: everything dropped.
+TEST_CASE("sweep: a Dropout rate that keeps nothing is refused", "[sweep][layers]") {
+    CHECK_THAT(thrown<ValueError>([] { (void)Dropout<50>(0.999999); }),
+               Contains("chrysalis::Dropout: rate must be at most 0.99999237060546875") &&
+                   Contains("got 0.99999899999999997"));
+    Dropout<50> d;
+    const double at_most = 1.0 - 1.0 / 131072.0;
+    d.set_rate(at_most);  // the highest rate accepted keeps values with probability 2^-16
+    const std::vector<double> bad{0.9999999};
+    CHECK_THROWS_AS(d.set_hyperparameters(bad), ValueError);
+    CHECK(d.rate() == at_most);
+}
+
+// G21: the teacher's output view is the student's buffer: KL(student ‖ student) = 0, nothing
+// learnt from "the teacher".
+TEST_CASE("sweep: distilling from the student object itself is refused", "[sweep][distill]") {
+    const Dataset<float> train = small_set();
+    SmallNet net(Seed{1});
+    Sgd opt{.lr = 0.1};
+    const TrainOptions<float> o{.epochs = 1, .progress = false};
+    CHECK_THAT(thrown<ValueError>(
+                   [&] { (void)distill(net, train, net, Distillation{.alpha = 1}, opt, o); }),
+               Contains("chrysalis::distill: the teacher is the student itself"));
+    CHECK_THAT(thrown<ValueError>([&] {
+                   (void)distill_with_boundary_samples(net, train, net, Distillation{.alpha = 1},
+                                                       opt, o, BssOptions{});
+               }),
+               Contains("chrysalis::distill_with_boundary_samples: the teacher is the student "
+                        "itself"));
+    SmallNet copy = net;
+    CHECK_NOTHROW(distill(net, train, copy, Distillation{.alpha = 1}, opt, o));
+}
+
+// G24: a gradient of the wrong shape was refused by Sequential::backward, naming it.
+TEST_CASE("sweep: gradcheck_network names itself for a loss gradient of the wrong shape",
+          "[sweep][gradcheck]") {
+    Sequential<Dense<4, 3, double>> net(Seed{1});
+    const Matrix<double> x = Matrix<double>::Constant(4, 2, 0.5);
+    CHECK_THAT(thrown<ShapeError>([&] {
+                   (void)gradcheck_network(net, x, [](const Matrix<double>&) {
+                       return std::pair<double, Matrix<double>>{0.0, Matrix<double>(1, 1)};
+                   });
+               }),
+               Contains("chrysalis::gradcheck_network: the loss's gradient is 1x1 but the logits "
+                        "are 3x2"));
+}
+
+// G12: the updates run over p.data() and g.data() as flat arrays: a row-major p paired with a
+// column-major g matched the wrong elements, and a corner of a larger matrix was updated
+// outside itself.
+TEST_CASE("sweep: optimizer updates refuse strided or mixed-order blocks", "[sweep][optim]") {
+    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> w(3, 2);
+    w.setOnes();
+    const Matrix<float> dw = Matrix<float>::Constant(3, 2, 0.5f);
+    Sgd sgd{.lr = 0.1};
+    sgd.begin_step();
+    CHECK_THAT(thrown<ShapeError>([&] { sgd.update(w, dw, 0); }),
+               Contains("chrysalis::Sgd::update: block 0: p and g must each be stored "
+                        "contiguously, in the same order") &&
+                   Contains("(row-major)"));
+    Matrix<float> big = Matrix<float>::Ones(4, 3), gbig = Matrix<float>::Constant(4, 3, 0.5f);
+    auto top = big.topRows(2);
+    auto gtop = gbig.topRows(2);
+    Adam adam;
+    adam.begin_step();
+    CHECK_THAT(thrown<ShapeError>([&] { adam.update(top, gtop, 1); }),
+               Contains("chrysalis::Adam::update: block 1: p and g must each be stored "
+                        "contiguously"));
+    CHECK(big == Matrix<float>::Ones(4, 3));  // rows 2–3 untouched
+    // Both row-major, a column, a Map of a Matrix: contiguous, one order — accepted.
+    const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> dwr = dw;
+    sgd.update(w, dwr, 0);
+    CHECK(
+        w.isApprox(Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>::Constant(
+            3, 2, 0.95f)));
+    auto column = big.col(0);
+    sgd.update(column, gbig.col(0), 2);
+    CHECK(big.col(0).isApprox(Vector<float>::Constant(4, 0.95f)));
+    CHECK(big.col(1) == Vector<float>::Ones(4));
+}

@@ -518,7 +518,7 @@ struct WithExtraGradient {
 ///   parameter gradients are left as boundary_samples leaves them. With weight = 0 every batch is
 ///   distill's, bar the order of the update (after backward rather than inside it).
 /// Throws: as distill; ValueError for a bad BssOptions field (naming it and
-///   chrysalis::distill_with_boundary_samples).
+///   chrysalis::distill_with_boundary_samples), or for the student object itself as the teacher.
 template <class Net, class Teacher, class KD, class Optimizer, class... Observers>
 requires DistillationLoss < std::remove_reference_t<KD>,
 typename Net::scalar_type > std::vector<EpochReport> distill_with_boundary_samples(

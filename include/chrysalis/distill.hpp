@@ -127,7 +127,8 @@ typename Net::scalar_type >
 /// Distils from a teacher network run on every batch (in inference mode) — for inputs that
 /// change every epoch, such as jittered images. Requires and throws as the cached form, with
 /// the teacher's and the student's widths checked at compile time; also ValueError, before any
-/// batch, for a NaN or infinite parameter of the teacher (naming the block, row and column).
+/// batch, for a NaN or infinite parameter of the teacher (naming the block, row and column), and
+/// for the student object itself as the teacher (its own outputs as targets: nothing to learn).
 template <class Net, class Teacher, class KD, class Optimizer, class... Observers>
 requires requires {
     Teacher::output_size;
@@ -147,6 +148,12 @@ typename Net::scalar_type >
     static_assert(
         Teacher::input_size == Net::input_size,
         "chrysalis::distill: the teacher and the student take inputs of different widths");
+    // The student itself as its teacher gives it its own outputs as targets: a KD term of 0.
+    if (static_cast<const void*>(&teacher) == static_cast<const void*>(&student)) {
+        throw ValueError(
+            "chrysalis::distill: the teacher is the student itself; distil from a copy (auto "
+            "teacher = student;) or from cached logits");
+    }
     // A teacher with a NaN weight is refused as such, not reported as the student diverging.
     detail::require_finite_parameters(teacher, "chrysalis::distill", "the teacher");
     return detail::train_loop(

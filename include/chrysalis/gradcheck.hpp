@@ -279,8 +279,8 @@ GradcheckReport gradcheck_loss(L loss, Matrix<double> student, const Matrix<doub
 ///   compared with central differences of loss(net.forward(x, mode)); the parameters are
 ///   restored.
 /// Throws: ShapeError naming chrysalis::gradcheck_network for an x with no column (no sample:
-///   nothing to check) or, for a network with an input_size, another row count; otherwise what
-///   the network and the loss throw.
+///   nothing to check), for a network with an input_size another row count, or a loss whose
+///   gradient is not of the logits' shape; otherwise what the network and the loss throw.
 template <detail::GradcheckNetwork Net, detail::LogitsObjective F>
 GradcheckReport gradcheck_network(Net& net, Matrix<double> x, F&& loss,
                                   const GradcheckOptions& o = {}, Mode mode = Mode::training) {
@@ -302,7 +302,13 @@ GradcheckReport gradcheck_network(Net& net, Matrix<double> x, F&& loss,
         return detail::result_value(loss(z));
     };
     const Matrix<double> logits = net.forward(x, mode);
-    net.backward(detail::result_gradient(loss(logits)), true);
+    const Matrix<double> d_logits = detail::result_gradient(loss(logits));
+    if (d_logits.rows() != logits.rows() || d_logits.cols() != logits.cols()) {
+        throw ShapeError(detail::concat(what, ": the loss's gradient is ", d_logits.rows(), "x",
+                                        d_logits.cols(), " but the logits are ", logits.rows(),
+                                        "x", logits.cols(), "; expected a gradient of their shape"));
+    }
+    net.backward(d_logits, true);
 
     // Snapshot the analytic gradients before the perturbed forwards.
     std::vector<Matrix<double>> grads;

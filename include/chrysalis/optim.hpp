@@ -34,8 +34,21 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 struct Schedule {
     std::function<double(int epoch)> factor = [](int) { return 1.0; };
     /// The factor at `epoch`; a negative epoch counts as epoch 0. The schedules below give a
-    /// finite factor in [0, 1] at every epoch up to INT_MAX.
-    [[nodiscard]] double operator()(int epoch) const { return factor(std::max(epoch, 0)); }
+    /// finite factor in [0, 1] at every epoch up to INT_MAX. Throws ValueError naming
+    /// chrysalis::Schedule for an empty `factor`, or one that gives a NaN, infinite or negative
+    /// factor (NaN weights, or gradient ascent reported as training).
+    [[nodiscard]] double operator()(int epoch) const {
+        if (!factor) {
+            throw ValueError(
+                "chrysalis::Schedule: factor is empty; expected a function of the epoch");
+        }
+        const double f = factor(std::max(epoch, 0));
+        if (!(f >= 0) || !std::isfinite(f)) {
+            throw ValueError(detail::concat("chrysalis::Schedule: the factor at epoch ", epoch,
+                                            " is ", f, "; expected a finite number >= 0"));
+        }
+        return f;
+    }
 };
 
 namespace schedule {
