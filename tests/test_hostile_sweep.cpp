@@ -521,3 +521,22 @@ TEST_CASE("sweep: optimizer updates refuse strided or mixed-order blocks", "[swe
     CHECK(big.col(0).isApprox(Vector<float>::Constant(4, 0.95f)));
     CHECK(big.col(1) == Vector<float>::Ones(4));
 }
+
+// G14: a step_size or epsilon finite as a double but not as a float made the step ∞ in a float
+// network: the samples came back ±∞ or NaN, silently, with reached = false.
+TEST_CASE("sweep: boundary samples stay finite for steps beyond float's range",
+          "[sweep][boundary]") {
+    SmallNet teacher(Seed{3});
+    const Dataset<float> d = small_set();
+    const std::vector<int> base = argmax_labels(teacher, d.features);
+    for (const BssOptions& o : {BssOptions{.epsilon = 1e300}, BssOptions{.step_size = 1e300}}) {
+        const auto s = boundary_samples(teacher, d.features, base, o);
+        REQUIRE(s.size() == d.size());
+        CHECK(s.samples.allFinite());
+        for (std::size_t j = 0; j < base.size(); ++j) CHECK(std::isfinite(s.gaps[j]));
+    }
+    // Ordinary options are unaffected: the samples move, and most reach the boundary.
+    const auto s = boundary_samples(teacher, d.features, base, BssOptions{.max_steps = 50});
+    CHECK(s.samples.allFinite());
+    CHECK(s.samples != d.features);
+}

@@ -247,6 +247,14 @@ BoundarySamples<typename Net::scalar_type> generate_boundary_samples(
             previous_gap[std::size_t(j)] = r.gaps[std::size_t(j)];
             r.samples.col(j) -=
                 (S(o.step_size * (r.gaps[std::size_t(j)] + o.epsilon) / norm) * g.col(a)).eval();
+            // A step beyond the scalar's range (a step_size or epsilon that is finite as a double
+            // but not as a float, or a huge gap) would leave an infinite or NaN sample: undo it
+            // and stop the sample there, not reached. O(features), against the step's forward.
+            if (!r.samples.col(j).allFinite()) {
+                r.samples.col(j) = previous.col(j);
+                r.gaps[std::size_t(j)] = previous_gap[std::size_t(j)];
+                continue;
+            }
             ++r.steps[std::size_t(j)];
             next.push_back(j);
         }
@@ -543,8 +551,9 @@ typename Net::scalar_type > std::vector<EpochReport> distill_with_boundary_sampl
     detail::check_bss_training(bss, what);
     detail::check_options(options, what);
     if (static_cast<const void*>(&teacher) == static_cast<const void*>(&student)) {
-        throw ValueError(detail::concat(what, ": the teacher is the student itself; distil from a "
-                                              "copy (auto teacher = student;)"));
+        throw ValueError(detail::concat(what,
+                                        ": the teacher is the student itself; distil from a "
+                                        "copy (auto teacher = student;)"));
     }
     detail::require_finite_parameters(teacher, what, "the teacher");
 

@@ -305,8 +305,8 @@ GradcheckReport gradcheck_network(Net& net, Matrix<double> x, F&& loss,
     const Matrix<double> d_logits = detail::result_gradient(loss(logits));
     if (d_logits.rows() != logits.rows() || d_logits.cols() != logits.cols()) {
         throw ShapeError(detail::concat(what, ": the loss's gradient is ", d_logits.rows(), "x",
-                                        d_logits.cols(), " but the logits are ", logits.rows(),
-                                        "x", logits.cols(), "; expected a gradient of their shape"));
+                                        d_logits.cols(), " but the logits are ", logits.rows(), "x",
+                                        logits.cols(), "; expected a gradient of their shape"));
     }
     net.backward(d_logits, true);
 
