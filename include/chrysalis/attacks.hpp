@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -112,6 +113,27 @@ inline void require_non_negative(double v, const char* what, const char* name) {
         throw ValueError(
             detail::concat(what, ": ", name, " must be a finite number >= 0, got ", v));
     }
+}
+
+/// A value the attack converts to the network's scalar S must stay finite there: a step above
+/// float's largest value is ∞, and ∞·sign(0) a NaN adversarial; a box edge beyond it an infinite
+/// feature. ValueError naming `what` and the parameter. No-op for double networks (every value
+/// is already checked finite).
+template <class S>
+void require_in_scalar_range(double v, const char* what, const char* name) {
+    constexpr double largest = double(std::numeric_limits<S>::max());
+    if (std::abs(v) > largest) {
+        throw ValueError(detail::concat(
+            what, ": ", name, " must be at most ", largest, " in magnitude (", scalar_name<S>(),
+            "'s largest value: the network computes in ", scalar_name<S>(), "), got ", v));
+    }
+}
+
+/// The box [lo, hi] inside the network scalar's range (see require_in_scalar_range).
+template <class S>
+void require_box_in_scalar_range(double lo, double hi, const char* what) {
+    require_in_scalar_range<S>(lo, what, "the input box's lo");
+    require_in_scalar_range<S>(hi, what, "the input box's hi");
 }
 
 inline void require_batch_size(Eigen::Index b, const char* what) {
@@ -337,6 +359,20 @@ AttackResult<typename Net::scalar_type> linf_attack(
 
 namespace detail {
 
+/// The logit-margin objective compares the label's logit with the best other class's: a network
+/// of one output has no other class (the objective would index logit row 1 of 1). ShapeError
+/// naming `what`. O(1): the output width is a compile-time constant.
+template <class Net>
+void require_margin_classes(AttackLoss loss, const char* what) {
+    if (loss == AttackLoss::logit_margin && Net::output_size < 2) {
+        throw ShapeError(detail::concat(
+            what,
+            ": the logit_margin objective compares the label's logit with the best other "
+            "class, but the network has ",
+            Net::output_size, " output; expected at least 2 classes"));
+    }
+}
+
 template <class Net, class Derived>
 std::vector<double> attack_gradient_of(Net& net, const Eigen::MatrixBase<Derived>& x,
                                        std::span<const int> y, std::span<const int> targets,
@@ -350,6 +386,7 @@ std::vector<double> attack_gradient_of(Net& net, const Eigen::MatrixBase<Derived
     }
     chrysalis::check_labels(y, Net::output_size, x.cols(), what);
     if (!targets.empty()) check_targets(targets, y, Net::output_size, what);
+    require_margin_classes<Net>(loss, what);
     require_non_negative(kappa, what, "kappa");
     // A NaN input or parameter would come back as a NaN gradient, never as an error.
     require_finite(x, what, "the inputs", "feature");
@@ -369,9 +406,13 @@ AttackResult<typename Net::scalar_type> fgsm_of(Net& net, const Eigen::MatrixBas
                                                 std::span<const int> targets,
                                                 const FgsmOptions& o) {
     constexpr const char* what = "chrysalis::fgsm";
+    using S = typename Net::scalar_type;
+    require_margin_classes<Net>(o.loss, what);
     require_non_negative(o.epsilon, what, "epsilon");
+    require_in_scalar_range<S>(o.epsilon, what, "epsilon");  // fgsm's step
     require_non_negative(o.kappa, what, "kappa");
     require_attack_box(o.lo, o.hi, what);
+    require_box_in_scalar_range<S>(o.lo, o.hi, what);
     require_batch_size(o.batch_size, what);
     check_attack_inputs<Net>(x, y, o.lo, o.hi, what);
     require_finite_parameters(net, what);
@@ -385,11 +426,15 @@ AttackResult<typename Net::scalar_type> pgd_of(Net& net, const Eigen::MatrixBase
                                                std::span<const int> y, std::span<const int> targets,
                                                const PgdOptions& o) {
     constexpr const char* what = "chrysalis::pgd";
+    using S = typename Net::scalar_type;
+    require_margin_classes<Net>(o.loss, what);
     require_non_negative(o.epsilon, what, "epsilon");
     require_positive_finite(o.step_size, what, "step_size");
+    require_in_scalar_range<S>(o.step_size, what, "step_size");
     if (o.steps < 1) throw ValueError(detail::concat(what, ": steps must be >= 1, got ", o.steps));
     require_non_negative(o.kappa, what, "kappa");
     require_attack_box(o.lo, o.hi, what);
+    require_box_in_scalar_range<S>(o.lo, o.hi, what);
     require_batch_size(o.batch_size, what);
     check_attack_inputs<Net>(x, y, o.lo, o.hi, what);
     require_finite_parameters(net, what);
@@ -409,8 +454,9 @@ AttackResult<typename Net::scalar_type> pgd_of(Net& net, const Eigen::MatrixBase
 /// Ensures: `gradient` is resized to features × B and overwritten; the network's parameters are
 ///   unchanged (one backward_input; see the note at the top of this file on their gradients).
 ///   B = 0 gives a features × 0 gradient and no values (a per-sample result, not a mean).
-/// Throws: ShapeError for a wrong input width or label count; ValueError for a label out of
-///   range, a negative or non-finite κ, a NaN or infinite input (naming the feature and the
+/// Throws: ShapeError for a wrong input width or label count, or AttackLoss::logit_margin on a
+///   network of one output (no other class); ValueError for a label out of range, a negative or
+///   non-finite κ, a NaN or infinite input (naming the feature and the
 ///   sample) or network parameter (naming the block, row and column) — each naming
 ///   chrysalis::attack_gradient.
 template <class Net, class Derived, LabelRange Labels>
@@ -446,10 +492,11 @@ std::vector<double> attack_gradient(Net& net, const Eigen::MatrixBase<Derived>& 
 ///   unchanged; the network's parameters unchanged (their gradients too, bar a custom layer without
 ///   backward_input). ε = 0 returns x itself.
 /// Throws: ShapeError for a wrong input width, no samples (N = 0: the success rate of no samples
-///   is undefined) or a label count other than N; ValueError for ε or κ negative or
-///   not finite, lo ≥ hi or non-finite, batch_size < 1, an input outside the box (or NaN), a
-///   label out of range, a NaN or infinite network parameter — each naming chrysalis::fgsm and
-///   the parameter.
+///   is undefined), a label count other than N, or AttackLoss::logit_margin on a network of one
+///   output; ValueError for ε or κ negative or not finite, lo ≥ hi or non-finite, ε (the step),
+///   lo or hi beyond the network scalar's largest value (FLT_MAX), batch_size < 1, an input outside
+///   the box (or NaN), a label out of range, a NaN or infinite network parameter — each naming
+///   chrysalis::fgsm and the parameter.
 template <class Net, class Derived, LabelRange Labels>
 AttackResult<typename Net::scalar_type> fgsm(Net& net, const Eigen::MatrixBase<Derived>& x,
                                              const Labels& labels, const FgsmOptions& o = {}) {
@@ -480,8 +527,9 @@ AttackResult<typename Net::scalar_type> fgsm(Net& net, const Eigen::MatrixBase<D
 /// Requires: as fgsm.
 /// Ensures: as fgsm; every adversarial input within ε of x in L∞ and inside the box; the same
 ///   o.seed gives the same result.
-/// Throws: as fgsm, naming chrysalis::pgd; also ValueError for steps < 1 and for a step size α
-///   that is not a finite number > 0.
+/// Throws: as fgsm, naming chrysalis::pgd (ε itself may exceed FLT_MAX: it is not the step);
+///   also ValueError for steps < 1 and for a step size α that is not a finite number > 0 or
+///   exceeds the network scalar's largest value.
 template <class Net, class Derived, LabelRange Labels>
 AttackResult<typename Net::scalar_type> pgd(Net& net, const Eigen::MatrixBase<Derived>& x,
                                             const Labels& labels, const PgdOptions& o = {}) {
@@ -519,9 +567,10 @@ AttackResult<typename Net::scalar_type> pgd(Net& net, const Eigen::MatrixBase<De
 ///   successful samples; parameters unchanged (their gradients too, bar a custom layer without
 ///   backward_input).
 /// Throws: ShapeError for a wrong input width, no samples (N = 0) or a label or target count
-///   other than N; ValueError for γ outside (0, 1], a bad box or batch size, an input outside the
-///   box, a label or target out of range, a target equal to its label, a NaN or infinite network
-///   parameter — each naming chrysalis::jsma.
+///   other than N; ValueError for γ outside (0, 1], a bad box (also one beyond the network
+///   scalar's largest value: jsma writes lo and hi into the input) or batch size, an input outside
+///   the box, a label or target out of range, a target equal to its label, a NaN or infinite
+///   network parameter — each naming chrysalis::jsma.
 template <class Net, class Derived, LabelRange Labels, LabelRange Targets>
 AttackResult<typename Net::scalar_type> jsma(Net& net, const Eigen::MatrixBase<Derived>& x,
                                              const Labels& labels, const Targets& targets,
@@ -534,6 +583,7 @@ AttackResult<typename Net::scalar_type> jsma(Net& net, const Eigen::MatrixBase<D
     if (!(o.gamma > 0 && o.gamma <= 1))
         throw ValueError(detail::concat(what, ": gamma must be in (0, 1], got ", o.gamma));
     detail::require_attack_box(o.lo, o.hi, what);
+    detail::require_box_in_scalar_range<S>(o.lo, o.hi, what);
     detail::require_batch_size(o.batch_size, what);
     detail::check_attack_inputs<Net>(x, ints.span(), o.lo, o.hi, what);
     detail::require_finite_parameters(net, what);

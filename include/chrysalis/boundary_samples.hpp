@@ -247,6 +247,14 @@ BoundarySamples<typename Net::scalar_type> generate_boundary_samples(
             previous_gap[std::size_t(j)] = r.gaps[std::size_t(j)];
             r.samples.col(j) -=
                 (S(o.step_size * (r.gaps[std::size_t(j)] + o.epsilon) / norm) * g.col(a)).eval();
+            // A step beyond the scalar's range (a step_size or epsilon that is finite as a double
+            // but not as a float, or a huge gap) would leave an infinite or NaN sample: undo it
+            // and stop the sample there, not reached. O(features), against the step's forward.
+            if (!r.samples.col(j).allFinite()) {
+                r.samples.col(j) = previous.col(j);
+                r.gaps[std::size_t(j)] = previous_gap[std::size_t(j)];
+                continue;
+            }
             ++r.steps[std::size_t(j)];
             next.push_back(j);
         }
@@ -399,6 +407,8 @@ BoundarySimilarity boundary_similarity(Teacher& teacher, Student& student,
         "chrysalis::boundary_similarity: the networks differ in input or output width");
     static_assert(std::is_same_v<typename Teacher::scalar_type, typename Student::scalar_type>,
                   "chrysalis::boundary_similarity: the networks differ in scalar type");
+    static_assert(Teacher::output_size >= 2,
+                  "chrysalis::boundary_similarity: a boundary needs at least two classes");
     using S = typename Teacher::scalar_type;
     constexpr const char* what = "chrysalis::boundary_similarity";
     detail::check_bss_generation(options, what);
@@ -516,7 +526,7 @@ struct WithExtraGradient {
 ///   parameter gradients are left as boundary_samples leaves them. With weight = 0 every batch is
 ///   distill's, bar the order of the update (after backward rather than inside it).
 /// Throws: as distill; ValueError for a bad BssOptions field (naming it and
-///   chrysalis::distill_with_boundary_samples).
+///   chrysalis::distill_with_boundary_samples), or for the student object itself as the teacher.
 template <class Net, class Teacher, class KD, class Optimizer, class... Observers>
 requires DistillationLoss < std::remove_reference_t<KD>,
 typename Net::scalar_type > std::vector<EpochReport> distill_with_boundary_samples(
@@ -533,10 +543,18 @@ typename Net::scalar_type > std::vector<EpochReport> distill_with_boundary_sampl
     static_assert(Teacher::input_size == Net::input_size,
                   "chrysalis::distill_with_boundary_samples: the teacher and the student take "
                   "inputs of different widths");
+    static_assert(Teacher::output_size >= 2,
+                  "chrysalis::distill_with_boundary_samples: a boundary needs at least two "
+                  "classes");
     using S = typename Net::scalar_type;
     constexpr const char* what = "chrysalis::distill_with_boundary_samples";
     detail::check_bss_training(bss, what);
     detail::check_options(options, what);
+    if (static_cast<const void*>(&teacher) == static_cast<const void*>(&student)) {
+        throw ValueError(detail::concat(what,
+                                        ": the teacher is the student itself; distil from a "
+                                        "copy (auto teacher = student;)"));
+    }
     detail::require_finite_parameters(teacher, what, "the teacher");
 
     std::vector<Vector<S>> extra;

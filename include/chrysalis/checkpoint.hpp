@@ -335,7 +335,8 @@ CheckpointContents<typename Net::scalar_type, O> decode_checkpoint(std::string_v
 ///   chrysalis::Optimizer<O, Net> (otherwise the build stops naming the missing member).
 /// Ensures: the file is replaced atomically, as by save.
 /// Throws: IoError naming `path` if it cannot be written (any previous file is left as it was);
-///   ShapeError if the optimizer's save_state writes blocks that do not fit the network.
+///   ShapeError if the optimizer's save_state writes blocks that do not fit the network;
+///   ValueError for info.epoch < 0 (before anything is written).
 template <class Net, class O>
 void save_checkpoint(const Net& net, const O& optimizer, const Checkpoint& info,
                      const std::string& path) {
@@ -343,6 +344,12 @@ void save_checkpoint(const Net& net, const O& optimizer, const Checkpoint& info,
                   "chrysalis::save_checkpoint: see the first error above");
     static_assert(detail::optimizer_check<O, Net>::ok,
                   "chrysalis::save_checkpoint: see the first error above");
+    // load_checkpoint refuses a negative epoch count: no file is written that cannot be loaded.
+    if (info.epoch < 0) {
+        throw ValueError(detail::concat(
+            "chrysalis::save_checkpoint: info.epoch must be >= 0 (the epochs completed), got ",
+            info.epoch));
+    }
     detail::write_file_atomically(path, detail::encode_checkpoint(net, optimizer, info),
                                   "chrysalis::save_checkpoint");
 }

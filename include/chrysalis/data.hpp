@@ -81,7 +81,8 @@ Dataset<Scalar> load_idx(const std::string& images_path, const std::string& labe
 ///
 /// Throws: ShapeError naming chrysalis::save_idx for data without features; what validate()
 ///   throws for a dataset that fails it; ValueError for rows or cols < 1, a
-///   label above 255 or a feature outside the allowed values (which sample, which feature);
+///   label above 255 or a feature outside the allowed values (which sample, which feature), or
+///   images_path and labels_path naming one file (the labels would replace the images);
 ///   ShapeError for feature_count ≠ rows·cols — all checked before a file is opened; IoError when
 ///   a file cannot be written (each file is replaced atomically: a failed or interrupted
 ///   save leaves the previous file as it was).

@@ -4,6 +4,7 @@
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
+#include <cmath>
 #include <cstddef>
 #include <type_traits>
 #include <vector>
@@ -43,6 +44,29 @@ std::vector<EpochReport> distill_cached(Net& student,
                    " samples; expected classes x samples = ", Net::output_size, "x", data.size()));
     }
     require_finite(targets, what, name, probabilities ? "probability" : "logit");
+    if (probabilities) {
+        // One pass at the door: logits passed by mistake (what distill takes) would train on
+        // meaningless targets with a plausible loss. 1e-3 admits the rounding of any engine.
+        for (Eigen::Index j = 0; j < targets.cols(); ++j) {
+            double sum = 0;
+            for (Eigen::Index i = 0; i < targets.rows(); ++i) {
+                const double p = double(targets(i, j));
+                if (!(p >= 0 && p <= 1)) {
+                    throw ValueError(concat(what, ": the probabilities of sample ", j,
+                                            " are not a distribution (entry ", i, " is ", p,
+                                            "); expected softmax(teacher_logits, T), every entry "
+                                            "in [0, 1] (pass logits to distill instead)"));
+                }
+                sum += p;
+            }
+            if (!(std::abs(sum - 1.0) <= 1e-3)) {
+                throw ValueError(concat(what, ": the probabilities of sample ", j,
+                                        " are not a distribution (the column sums to ", sum,
+                                        "); expected softmax(teacher_logits, T), summing to 1 "
+                                        "within 1e-3"));
+            }
+        }
+    }
     if (options.jitter > 0) {
         throw ValueError(
             concat(what,
@@ -103,7 +127,8 @@ typename Net::scalar_type >
 /// Distils from a teacher network run on every batch (in inference mode) — for inputs that
 /// change every epoch, such as jittered images. Requires and throws as the cached form, with
 /// the teacher's and the student's widths checked at compile time; also ValueError, before any
-/// batch, for a NaN or infinite parameter of the teacher (naming the block, row and column).
+/// batch, for a NaN or infinite parameter of the teacher (naming the block, row and column), and
+/// for the student object itself as the teacher (its own outputs as targets: nothing to learn).
 template <class Net, class Teacher, class KD, class Optimizer, class... Observers>
 requires requires {
     Teacher::output_size;
@@ -123,6 +148,12 @@ typename Net::scalar_type >
     static_assert(
         Teacher::input_size == Net::input_size,
         "chrysalis::distill: the teacher and the student take inputs of different widths");
+    // The student itself as its teacher gives it its own outputs as targets: a KD term of 0.
+    if (static_cast<const void*>(&teacher) == static_cast<const void*>(&student)) {
+        throw ValueError(
+            "chrysalis::distill: the teacher is the student itself; distil from a copy (auto "
+            "teacher = student;) or from cached logits");
+    }
     // A teacher with a NaN weight is refused as such, not reported as the student diverging.
     detail::require_finite_parameters(teacher, "chrysalis::distill", "the teacher");
     return detail::train_loop(
@@ -139,7 +170,10 @@ typename Net::scalar_type >
 /// ensemble's from ensemble_probabilities, or probabilities computed by another engine. A loss
 /// with a soft_targets member (Distillation) is called through it; any other DistillationLoss
 /// (SoftTargetCrossEntropy, or one of your own) receives the probabilities where it would
-/// receive teacher logits. Throws as the cached distill, naming the probabilities.
+/// receive teacher logits. Throws as the cached distill, naming the probabilities; also
+/// ValueError naming chrysalis::distill_soft and the sample for a column that is not a
+/// distribution (an entry outside [0, 1], or a sum more than 1e-3 from 1: logits passed by
+/// mistake).
 template <class Net, class KD, class Optimizer, class... Observers>
 requires DistillationLoss < std::remove_reference_t<KD>,
 typename Net::scalar_type >

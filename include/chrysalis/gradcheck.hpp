@@ -26,6 +26,7 @@
 #include <concepts>
 #include <cstddef>
 #include <functional>
+#include <limits>
 #include <span>
 #include <string>
 #include <utility>
@@ -40,7 +41,8 @@
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
-/// Settings of a gradient check.
+/// Settings of a gradient check. Every gradcheck_* refuses, naming itself and the field, a step
+/// that is not a finite number > 0 and a floor that is not a finite number >= 0 (ValueError).
 struct GradcheckOptions {
     double step = 1e-4;                    ///< h of the five-point central difference
     double floor = 1e-4;                   ///< smallest denominator of the relative error
@@ -55,11 +57,22 @@ struct GradcheckReport {
     double numeric = 0;       ///< the finite-difference derivative there
     std::size_t checked = 0;  ///< coordinates compared
 
-    /// True when every coordinate's error is at most `tolerance`.
+    /// True when every coordinate's error is at most `tolerance` (a NaN derivative anywhere is
+    /// an error of ∞, so it never passes).
     [[nodiscard]] bool passed(double tolerance = 1e-6) const { return max_error <= tolerance; }
 };
 
 namespace detail {
+
+/// GradcheckOptions at the door of every gradient check: step a finite number > 0 (0, NaN or ∞
+/// make every difference NaN), floor a finite number ≥ 0. ValueError naming `what` and the field.
+inline void check_gradcheck_options(const GradcheckOptions& o, const char* what) {
+    require_positive_finite(o.step, what, "GradcheckOptions::step");
+    if (!(o.floor >= 0) || !std::isfinite(o.floor)) {
+        throw ValueError(
+            concat(what, ": GradcheckOptions::floor must be a finite number >= 0, got ", o.floor));
+    }
+}
 
 /// Compares the analytic gradient `grad` of f at `x` with central differences, perturbing x in
 /// place (it is restored), and folds the result into `report`.
@@ -82,8 +95,13 @@ void check_block(Value&& value, Block& x, const Grad& grad, const std::string& n
         const double numeric = (-at(2 * h) + 8 * at(h) - 8 * at(-h) + at(-2 * h)) / (12 * h);
         xk = saved;
         const double analytic = double(grad.data()[k]);
-        const double error = std::abs(analytic - numeric) /
-                             std::max({std::abs(analytic), std::abs(numeric), o.floor});
+        // Equal derivatives (both 0 included, so floor = 0 works) agree exactly; a NaN error (a
+        // NaN derivative) is the worst there is, so that the report names it and never passes.
+        double error = analytic == numeric
+                           ? 0.0
+                           : std::abs(analytic - numeric) /
+                                 std::max({std::abs(analytic), std::abs(numeric), o.floor});
+        if (std::isnan(error)) error = std::numeric_limits<double>::infinity();
         if (++report.checked == 1 || error > report.max_error) {
             report.max_error = error;
             report.where = concat(name, " (", k % x.rows(), ", ", k / x.rows(), ")");
@@ -177,6 +195,7 @@ inline void require_label_count(std::span<const int> labels, Eigen::Index cols, 
 template <detail::LogitsObjective F>
 GradcheckReport gradcheck_function(F&& f, Matrix<double> x, const GradcheckOptions& o = {}) {
     constexpr const char* what = "chrysalis::gradcheck_function";
+    detail::check_gradcheck_options(o, what);
     detail::require_coordinates(x.rows(), x.cols(), what, "x");
     GradcheckReport report;
     const Matrix<double> grad = detail::result_gradient(f(std::as_const(x)));
@@ -202,6 +221,7 @@ template <Loss<double> L, LabelRange Labels = std::span<const int>>
 GradcheckReport gradcheck_loss(L loss, Matrix<double> logits, const Labels& labels,
                                const GradcheckOptions& o = {}) {
     constexpr const char* what = "chrysalis::gradcheck_loss";
+    detail::check_gradcheck_options(o, what);
     detail::require_coordinates(logits.rows(), logits.cols(), what, "logits");
     const IntLabels ints = int_labels(labels, what);
     const std::span<const int> y = ints.span();
@@ -229,6 +249,7 @@ template <DistillationLoss<double> L, LabelRange Labels = std::span<const int>>
 GradcheckReport gradcheck_loss(L loss, Matrix<double> student, const Matrix<double>& teacher,
                                const Labels& labels, const GradcheckOptions& o = {}) {
     constexpr const char* what = "chrysalis::gradcheck_loss";
+    detail::check_gradcheck_options(o, what);
     detail::require_coordinates(student.rows(), student.cols(), what, "student");
     if (teacher.rows() != student.rows() || teacher.cols() != student.cols()) {
         throw ShapeError(detail::concat(what, ": teacher is ", teacher.rows(), "x", teacher.cols(),
@@ -258,8 +279,8 @@ GradcheckReport gradcheck_loss(L loss, Matrix<double> student, const Matrix<doub
 ///   compared with central differences of loss(net.forward(x, mode)); the parameters are
 ///   restored.
 /// Throws: ShapeError naming chrysalis::gradcheck_network for an x with no column (no sample:
-///   nothing to check) or, for a network with an input_size, another row count; otherwise what
-///   the network and the loss throw.
+///   nothing to check), for a network with an input_size another row count, or a loss whose
+///   gradient is not of the logits' shape; otherwise what the network and the loss throw.
 template <detail::GradcheckNetwork Net, detail::LogitsObjective F>
 GradcheckReport gradcheck_network(Net& net, Matrix<double> x, F&& loss,
                                   const GradcheckOptions& o = {}, Mode mode = Mode::training) {
@@ -267,6 +288,7 @@ GradcheckReport gradcheck_network(Net& net, Matrix<double> x, F&& loss,
                   "chrysalis::gradcheck_network: check a double network (Dense<In, Out, double>); "
                   "float rounding would swamp the finite differences");
     constexpr const char* what = "chrysalis::gradcheck_network";
+    detail::check_gradcheck_options(o, what);
     if constexpr (requires { Net::input_size; }) {
         if (x.rows() != Net::input_size) {
             throw ShapeError(detail::concat(what, ": x has ", x.rows(),
@@ -280,7 +302,13 @@ GradcheckReport gradcheck_network(Net& net, Matrix<double> x, F&& loss,
         return detail::result_value(loss(z));
     };
     const Matrix<double> logits = net.forward(x, mode);
-    net.backward(detail::result_gradient(loss(logits)), true);
+    const Matrix<double> d_logits = detail::result_gradient(loss(logits));
+    if (d_logits.rows() != logits.rows() || d_logits.cols() != logits.cols()) {
+        throw ShapeError(detail::concat(what, ": the loss's gradient is ", d_logits.rows(), "x",
+                                        d_logits.cols(), " but the logits are ", logits.rows(), "x",
+                                        logits.cols(), "; expected a gradient of their shape"));
+    }
+    net.backward(d_logits, true);
 
     // Snapshot the analytic gradients before the perturbed forwards.
     std::vector<Matrix<double>> grads;
@@ -329,6 +357,7 @@ GradcheckReport gradcheck_layer(L& layer, Matrix<double> x, Eigen::Index output_
                                 const GradcheckOptions& o = {}, Seed seed = {},
                                 Mode mode = Mode::training) {
     constexpr const char* what = "chrysalis::gradcheck_layer";
+    detail::check_gradcheck_options(o, what);
     detail::require_coordinates(x.rows(), x.cols(), what, "x");
     Eigen::Index in = x.rows(), out = x.rows();
     if constexpr (requires { L::input_size; }) {

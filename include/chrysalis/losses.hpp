@@ -346,7 +346,7 @@ struct SoftTargetCrossEntropy {
             for (Eigen::Index i = 0; i < student.rows(); ++i) {
                 const double log_ps = (double(student(i, b)) - m) * t - log_s;
                 const double pt = double(probabilities(i, b));
-                if (pt > 0) sum -= pt * log_ps;
+                if (pt != 0) sum -= pt * log_ps;  // a NaN probability: a NaN loss
                 gradient(i, b) = S(tt * (std::exp(log_ps) - pt) * inv_b);
             }
         }

@@ -34,8 +34,21 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 struct Schedule {
     std::function<double(int epoch)> factor = [](int) { return 1.0; };
     /// The factor at `epoch`; a negative epoch counts as epoch 0. The schedules below give a
-    /// finite factor in [0, 1] at every epoch up to INT_MAX.
-    [[nodiscard]] double operator()(int epoch) const { return factor(std::max(epoch, 0)); }
+    /// finite factor in [0, 1] at every epoch up to INT_MAX. Throws ValueError naming
+    /// chrysalis::Schedule for an empty `factor`, or one that gives a NaN, infinite or negative
+    /// factor (NaN weights, or gradient ascent reported as training).
+    [[nodiscard]] double operator()(int epoch) const {
+        if (!factor) {
+            throw ValueError(
+                "chrysalis::Schedule: factor is empty; expected a function of the epoch");
+        }
+        const double f = factor(std::max(epoch, 0));
+        if (!(f >= 0) || !std::isfinite(f)) {
+            throw ValueError(detail::concat("chrysalis::Schedule: the factor at epoch ", epoch,
+                                            " is ", f, "; expected a finite number >= 0"));
+        }
+        return f;
+    }
 };
 
 namespace schedule {
@@ -145,6 +158,10 @@ Matrix<S>& state_block(std::vector<Matrix<S>>& blocks, std::size_t block, const 
     return m;
 }
 
+/// The most parameter blocks an optimizer keeps state for: far more than any network has (one
+/// per weight matrix or bias), and few enough that the state's headers fit in memory.
+inline constexpr std::size_t max_parameter_blocks = std::size_t(1) << 20;
+
 /// update()'s arguments, before anything is read or written (O(1) per block): a gradient of the
 /// parameter's shape, and a parameter of the shape its state block was made for (another shape
 /// under the same block number would read and write the state out of bounds). ShapeError
@@ -152,6 +169,28 @@ Matrix<S>& state_block(std::vector<Matrix<S>>& blocks, std::size_t block, const 
 template <class S, class P, class G>
 void check_update_shapes(const std::vector<Matrix<S>>& blocks, std::size_t block, const P& p,
                          const G& g, std::string_view owner) {
+    // Blocks may arrive in any order, so the bound is absolute: state_block resizes the state
+    // to block + 1 (which wraps to 0 for SIZE_MAX, or asks for petabytes near it).
+    if (block >= max_parameter_blocks) {
+        throw ValueError(concat(owner, "::update: block must be < ", max_parameter_blocks,
+                                " (the parameter block's number in visit_parameters order), got ",
+                                block));
+    }
+    // The update runs over p.data() and g.data() as flat arrays: a strided block (a corner of a
+    // larger matrix) would be updated outside itself, and p and g of different storage orders
+    // would pair the wrong elements. O(1): the strides are known at compile time for a Matrix.
+    const bool is_vector = p.rows() == 1 || p.cols() == 1;
+    if (p.innerStride() != 1 || g.innerStride() != 1 ||
+        (!is_vector && (p.outerStride() != p.innerSize() || g.outerStride() != g.innerSize() ||
+                        bool(P::IsRowMajor) != bool(G::IsRowMajor)))) {
+        throw ShapeError(concat(
+            owner, "::update: block ", block,
+            ": p and g must each be stored contiguously, in the same order (a Matrix, a Vector or "
+            "a Map of one); got p with strides ",
+            p.innerStride(), " and ", p.outerStride(), (P::IsRowMajor ? " (row-major)" : ""),
+            ", g with strides ", g.innerStride(), " and ", g.outerStride(),
+            (G::IsRowMajor ? " (row-major)" : "")));
+    }
     if (g.rows() != p.rows() || g.cols() != p.cols()) {
         throw ShapeError(concat(owner, "::update: the gradient g of block ", block, " is ",
                                 g.rows(), "x", g.cols(), " but the parameter p is ", p.rows(), "x",
@@ -225,13 +264,21 @@ struct OptimizerState {
     }
 };
 
-/// A step count read back from a checkpoint. Throws ValueError unless it is ≥ 0
-/// (load_checkpoint reports that as a FormatError naming the file).
+/// The largest step count a checkpoint may hold: 2^53, far beyond any run, exact as the double
+/// Adam's bias correction uses, and so far below LONG_MAX that begin_step cannot overflow.
+inline constexpr std::int64_t max_step_count = std::int64_t(1) << 53;
+
+/// A step count read back from a checkpoint. Throws ValueError unless it is in
+/// [0, max_step_count] (load_checkpoint reports that as a FormatError naming the file).
 template <class S>
 long checked_step_count(StateReader<S>& in) {
     const std::int64_t steps = in.integer("steps");
     if (steps < 0)
         throw ValueError(concat("the saved step count is ", steps, "; expected a count >= 0"));
+    if (steps > max_step_count) {
+        throw ValueError(concat("the saved step count is ", steps,
+                                "; expected a count <= 2^53 = ", max_step_count));
+    }
     return long(steps);
 }
 
@@ -267,7 +314,9 @@ struct Sgd {
     /// block's number in visit_parameters order (its momentum's slot), and blocks may come in
     /// any order — fit and distill pass each layer's blocks to it from Sequential::backward as
     /// soon as they are ready. Throws ShapeError naming chrysalis::Sgd::update for a gradient of
-    /// another shape than p, or a p of another shape than the block's earlier updates.
+    /// another shape than p, a p of another shape than the block's earlier updates, or a p or g
+    /// not stored contiguously in one order (a corner of a larger matrix, a row-major p with a
+    /// column-major g); ValueError for a block number >= detail::max_parameter_blocks (2^20).
     template <class P, class G>
     void update(P& p, const G& g, std::size_t block, int epoch = 0) {
         using S = typename P::Scalar;
@@ -396,9 +445,18 @@ struct BasicAdam {
     void begin_step() noexcept { ++state_.steps; }
     /// Updates one parameter block (numbered as visit_parameters numbers it; any order). Throws
     /// ShapeError naming chrysalis::Adam::update (or AdamW::update) for a gradient of another
-    /// shape than p, or a p of another shape than the block's earlier updates.
+    /// shape than p, a p of another shape than the block's earlier updates, or a p or g not
+    /// stored contiguously in one order; ValueError for a block number >=
+    /// detail::max_parameter_blocks (2^20); std::logic_error before any begin_step() (the bias
+    /// correction of step 0 divides by 0: NaN parameters).
     template <class P, class G>
     void update(P& p, const G& g, std::size_t block, int epoch = 0) {
+        if (state_.steps < 1) {
+            throw std::logic_error(
+                detail::concat(owner.view(),
+                               "::update: call begin_step() first (the bias correction of step 0 "
+                               "divides by 0)"));
+        }
         detail::adam_update(p, g, state_.get<typename P::Scalar>(), block, state_.steps,
                             double(lr) * schedule(epoch), beta1, beta2, eps, weight_decay,
                             Variant::decoupled, max_norm, owner.view());

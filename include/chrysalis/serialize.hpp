@@ -286,6 +286,7 @@ void export_npy(const Net& net, const std::string& directory) {
                   "chrysalis::export_npy: see the first error above");
     namespace fs = std::filesystem;
     constexpr std::string_view what = "chrysalis::export_npy";
+    detail::require_path_without_nul(directory, what, "write the directory");
     std::error_code ec;
     fs::create_directories(directory, ec);
     if (ec) {
@@ -345,6 +346,7 @@ void import_npy(Net& net, const std::string& directory,
     using S = typename Net::scalar_type;
     namespace fs = std::filesystem;
     constexpr std::string_view what = "chrysalis::import_npy";
+    detail::require_path_without_nul(directory, what, "read the directory");
     const fs::path dir(directory);
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) {

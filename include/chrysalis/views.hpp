@@ -14,7 +14,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <numbers>
+#include <string>
 
 #include "chrysalis/config.hpp"
 #include "chrysalis/dataset.hpp"
@@ -35,10 +37,16 @@ void require_image_shape(const Dataset<Scalar>& data, Eigen::Index width, Eigen:
         throw ValueError(concat(what, ": width and height must be >= 1, got width = ", width,
                                 " and height = ", height));
     }
-    if (data.feature_count() != width * height) {
-        throw ShapeError(concat(what, ": the data has ", data.feature_count(),
+    // Compared without forming width · height, which overflows Eigen::Index for sizes whose
+    // product exceeds it (and could wrap to the feature count).
+    const Eigen::Index features = data.feature_count();
+    if (features % width != 0 || features / width != height) {
+        const bool fits = width <= std::numeric_limits<Eigen::Index>::max() / height;
+        throw ShapeError(concat(what, ": the data has ", features,
                                 " features per sample but width x height = ", width, " x ", height,
-                                " = ", width * height, "; expected one feature per pixel"));
+                                fits ? concat(" = ", width * height)
+                                     : std::string(" (more pixels than an Eigen::Index holds)"),
+                                "; expected one feature per pixel"));
     }
 }
 
@@ -115,10 +123,11 @@ Dataset<Scalar> crop_rows(const Dataset<Scalar>& data, Eigen::Index width, Eigen
     if (first_row < 0)
         throw ValueError(detail::concat(what, ": first_row must be >= 0, got ", first_row));
     if (rows < 1) throw ValueError(detail::concat(what, ": rows must be >= 1, got ", rows));
-    if (first_row + rows > height) {
+    // Without forming first_row + rows, which overflows for first_row near INT64_MAX.
+    if (rows > height || first_row > height - rows) {
         throw ValueError(detail::concat(what, ": first_row + rows = ", first_row, " + ", rows,
-                                        " = ", first_row + rows, " is beyond the image's height ",
-                                        height, "; expected rows inside the image"));
+                                        " is beyond the image's height ", height,
+                                        "; expected rows inside the image"));
     }
     Dataset<Scalar> out;
     out.classes = data.classes;

@@ -82,6 +82,14 @@ class Checked {
             throw ValueError(concat(Name.view(), " must be at least ", lo,
                                     " (float's smallest normal value), got ", v));
         }
+        // A value below 1 must stay below 1 in a float network too: above 1 − 2^-25 it rounds
+        // to 1.0f there (a beta1 of 0.99999999 would freeze Adam's first moment at 0).
+        if (R == Rule::unit_half_open && !(static_cast<float>(v) < 1.0f)) {
+            constexpr double below_one = 1.0 - double(std::numeric_limits<float>::epsilon()) / 2;
+            throw ValueError(concat(Name.view(), " must round to a float below 1, got ", v,
+                                    ", which rounds to 1 in a float network; expected at most ",
+                                    below_one, " (float's largest value below 1)"));
+        }
     }
     double value_;
 };

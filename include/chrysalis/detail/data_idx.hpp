@@ -17,10 +17,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "chrysalis/config.hpp"
@@ -254,6 +256,18 @@ void write_idx(const Matrix<Scalar>& features, std::span<const int> labels, int 
         throw ShapeError(
             concat(what, ": ", labels.size(), " labels for ", n,
                    " samples; expected one label per sample and at most 2^32 - 1 samples"));
+    }
+    // One file for both would be written twice, the labels replacing the images (two names for
+    // one file included: the targets are resolved through links, then compared as files).
+    {
+        namespace fs = std::filesystem;
+        std::error_code ec;
+        const fs::path a = fs::absolute(save_target(images_path, what), ec).lexically_normal();
+        const fs::path b = fs::absolute(save_target(labels_path, what), ec).lexically_normal();
+        if (!a.empty() && (a == b || fs::equivalent(a, b, ec))) {
+            throw ValueError(concat(what, ": images_path '", images_path, "' and labels_path '",
+                                    labels_path, "' are one file; expected two files"));
+        }
     }
     std::vector<unsigned char> label_bytes(labels.size());
     for (std::size_t i = 0; i < labels.size(); ++i) {

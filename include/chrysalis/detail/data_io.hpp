@@ -55,6 +55,7 @@ class InputFile {
         : path_(std::move(path)), what_(what), limit_(limit), max_bytes_(max_bytes) {
         // A regular file only, checked on the open descriptor: a FIFO would block and a device
         // such as /dev/zero never ends (see open_regular_file).
+        require_path_without_nul(path_, what_, "read");
         std::string why;
         int error = 0;
         const int fd = open_regular_file(path_, why, error);

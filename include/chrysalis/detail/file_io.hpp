@@ -45,6 +45,28 @@ inline const char* file_kind(mode_t mode) {
     return "not a regular file";
 }
 
+/// Refuses a path holding a NUL byte before the operating system sees it: every system call
+/// reads the path only up to the NUL, so another file (the prefix) would be read, or a save
+/// would truncate and write that file in place (its temporary's name cut at the NUL is the file
+/// itself). Throws IoError "<what>: cannot <verb> '<path, the NUL as \0>': the path contains a
+/// NUL byte at offset <k>, which no file name can hold" (the message holds no NUL, which would
+/// end what()).
+inline void require_path_without_nul(const std::string& path, std::string_view what,
+                                     std::string_view verb) {
+    const std::size_t k = path.find('\0');
+    if (k == std::string::npos) return;
+    std::string shown;
+    for (const char c : path) {
+        if (c == '\0')
+            shown += "\\0";
+        else
+            shown += c;
+    }
+    throw IoError(concat(what, ": cannot ", verb, " '", shown,
+                         "': the path contains a NUL byte at offset ", k,
+                         ", which no file name can hold"));
+}
+
 /// Opens `path` (symbolic links followed) for reading if it is a regular file, at once: the open
 /// does not block (a FIFO would wait for a writer) and anything but a regular file — a FIFO, a
 /// device such as /dev/zero that never ends, a directory, a socket — is refused before a byte is
@@ -112,6 +134,7 @@ inline FormatError over_byte_limit(std::string_view what, const std::string& pat
 inline std::string read_file(const std::string& path, std::string_view what,
                              std::uint64_t max_bytes = default_max_bytes,
                              std::string_view limit = "max_bytes") {
+    require_path_without_nul(path, what, "read");
     std::string why;
     int open_error = 0;
     const int fd = open_regular_file(path, why, open_error);
@@ -175,6 +198,7 @@ inline void (*after_partial_write)(const std::string& temporary) = nullptr;
 /// target exists and is not a regular file (a directory, a FIFO, a device: replacing a device
 /// node by a regular file would break it), and for a loop of links.
 inline std::string save_target(const std::string& path, std::string_view what) {
+    require_path_without_nul(path, what, "write");
     std::string target = path;
     for (int hops = 0; hops < 40; ++hops) {
         struct stat info {};

@@ -68,12 +68,14 @@ std::pair<double, double> distillation_column(const ZS& zs, const ZT& zt,
         double pt, log_pt;
         if (k.soft) {
             pt = double(zt(i, b));
-            log_pt = pt > 0 ? std::log(pt) : 0;
+            // != 0 rather than > 0: a NaN (or negative) probability makes the KL NaN, not a
+            // plausible number with that entry skipped.
+            log_pt = pt != 0 ? std::log(pt) : 0;
         } else {
             log_pt = (double(zt(i, b)) - mt) * t - log_st;
             pt = std::exp(log_pt);
         }
-        if (pt > 0) kl += pt * (log_pt - log_ps);
+        if (pt != 0) kl += pt * (log_pt - log_ps);
         double g = k.alpha * k.temperature * (std::exp(log_ps) - pt);
         if (hard) g += (1 - k.alpha) * std::exp((double(z(i)) - ms) - log_s1);
         grad(i, b) = S(g * k.inv_batch);
@@ -153,7 +155,9 @@ void distillation_block(const ZS& zs, const ZT& zt, std::span<const int> labels,
         } else {
             log_diff = ((vt[i] - mt) - (vs[i] - ms)) * t + log_ratio;
         }
-        kl += xsimd::select(p > B(0.0), p * log_diff, B(0.0));
+        // p == 0 contributes nothing; a NaN p (== is false for it, while xsimd's != is an
+        // ordered comparison, false too) makes the KL NaN, as in the scalar path.
+        kl += xsimd::select(p == B(0.0), B(0.0), p * log_diff);
         B g = a_t * (es[i] * rs - p);
         if (hard) {
             const auto is_label = y == B(double(i));
@@ -164,7 +168,8 @@ void distillation_block(const ZS& zs, const ZT& zt, std::span<const int> labels,
     }
     for (Eigen::Index l = 0; l < W; ++l)
         for (Eigen::Index i = 0; i < rows; ++i) grad(i, c0 + l) = S(tile[i * W + l]);
-    kl_acc += xsimd::max(kl, B(0.0));         // each lane's KL is ≥ 0 exactly; clamp the rounding
+    // Each lane's KL is ≥ 0 exactly; clamp the rounding, keeping a NaN (max_pd would drop it).
+    kl_acc += xsimd::select(kl < B(0.0), B(0.0), kl);
     if (hard) ce_acc += log_s1 - (z_y - ms);  // −log p_s^1[y]
 }
 

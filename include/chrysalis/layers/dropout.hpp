@@ -54,11 +54,22 @@ class Dropout {
         set_rate(values[0]);
     }
 
-    /// Throws ValueError unless 0 ≤ rate < 1.
+    /// The largest rate whose mask keeps anything: the keep probability is rounded to a multiple
+    /// of 2^-16, and above 1 − 2^-17 it rounds to 0 (every value dropped, the rest scaled by 1/q).
+    static constexpr double max_rate = 1.0 - 1.0 / 131072.0;
+
+    /// Throws ValueError unless 0 ≤ rate ≤ max_rate (1 − 2^-17, just below 1).
     void set_rate(double rate) {
         if (!(rate >= 0.0 && rate < 1.0))
             throw ValueError(
                 detail::concat("chrysalis::Dropout: rate must be in [0, 1), got ", rate));
+        if (rate > max_rate) {
+            throw ValueError(detail::concat(
+                "chrysalis::Dropout: rate must be at most ", max_rate,
+                " (the mask keeps values with a probability in steps of 2^-16; a higher rate "
+                "keeps none), got ",
+                rate));
+        }
         rate_ = rate;
     }
     [[nodiscard]] double rate() const noexcept { return rate_; }
