@@ -44,6 +44,34 @@
 #include <atomic>
 #include <string_view>
 
+// xsimd 8.1's integer select for AVX-512BW (arch/xsimd_avx512bw.hpp) switches on sizeof(T) with
+// a plain switch, so every instantiation compiles the _mm512_mask_blend_epi8/_epi16 calls of the
+// 1- and 2-byte cases. Without optimisation GCC's headers define those intrinsics as macros that
+// cast their arguments to vector types, which an xsimd::batch of 4- or 8-byte integers cannot
+// be cast to: a -O0 build with -march=native on an AVX-512BW CPU failed to compile as soon as
+// xsimd's log or exp (which select on integer batches) was instantiated. For those widths the
+// primary template does nothing but forward to the AVX-512DQ select; these explicit
+// specialisations do the same without compiling the other cases. They are defined for every
+// compiler and optimisation level alike, so all translation units agree on them.
+#if XSIMD_WITH_AVX512BW
+namespace xsimd::kernel {
+#define CHRYSALIS_DETAIL_AVX512BW_SELECT(T)                                                        \
+    template <>                                                                                    \
+    inline batch<T, avx512bw> select<avx512bw, T, void>(                                           \
+        batch_bool<T, avx512bw> const& cond, batch<T, avx512bw> const& true_br,                   \
+        batch<T, avx512bw> const& false_br, requires_arch<avx512bw>) noexcept {                    \
+        return select(cond, true_br, false_br, avx512dq{});                                        \
+    }
+CHRYSALIS_DETAIL_AVX512BW_SELECT(int)
+CHRYSALIS_DETAIL_AVX512BW_SELECT(unsigned int)
+CHRYSALIS_DETAIL_AVX512BW_SELECT(long)
+CHRYSALIS_DETAIL_AVX512BW_SELECT(unsigned long)
+CHRYSALIS_DETAIL_AVX512BW_SELECT(long long)
+CHRYSALIS_DETAIL_AVX512BW_SELECT(unsigned long long)
+#undef CHRYSALIS_DETAIL_AVX512BW_SELECT
+}  // namespace xsimd::kernel
+#endif
+
 // The instruction set: the widest one xsimd sees in this translation unit (the same macros decide
 // Eigen's packets and the GEMM's micro-kernel).
 #if XSIMD_WITH_AVX512BW
