@@ -1,9 +1,10 @@
 // Hostile inputs III, the gaps a read-through of the public API found after the first two sweeps
-// (/work/sweep-findings.md's G1–G24): image sizes whose product overflows, margin attacks and
-// boundary samples on one-output networks, optimizer blocks numbered past any network, step
-// counts that overflow, gradient checks that passed a NaN, and more. Each input here used to
-// crash, trip UBSan or an Eigen assertion, or give a silently wrong answer; each now throws the
-// exact typed error naming the public function and the parameter, or gives the right result.
+// (numbered G1–G24 in that review; each test case carries its number): image sizes whose product
+// overflows, margin attacks and boundary samples on one-output networks, optimizer blocks numbered
+// past any network, step counts that overflow, gradient checks that passed a NaN, and more. Each
+// input here used to crash, trip UBSan or an Eigen assertion, or give a silently wrong answer; each
+// now throws the exact typed error naming the public function and the parameter, or gives the right
+// result.
 //
 // Compiled with assertions on in every build (NDEBUG undefined before the first include, without
 // the shared precompiled header), like test_hostile_shapes.cpp, so that an out-of-bounds index

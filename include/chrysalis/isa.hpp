@@ -55,12 +55,12 @@
 // compiler and optimisation level alike, so all translation units agree on them.
 #if XSIMD_WITH_AVX512BW
 namespace xsimd::kernel {
-#define CHRYSALIS_DETAIL_AVX512BW_SELECT(T)                                                        \
-    template <>                                                                                    \
-    inline batch<T, avx512bw> select<avx512bw, T, void>(                                           \
-        batch_bool<T, avx512bw> const& cond, batch<T, avx512bw> const& true_br,                   \
-        batch<T, avx512bw> const& false_br, requires_arch<avx512bw>) noexcept {                    \
-        return select(cond, true_br, false_br, avx512dq{});                                        \
+#define CHRYSALIS_DETAIL_AVX512BW_SELECT(T)                                     \
+    template <>                                                                 \
+    inline batch<T, avx512bw> select<avx512bw, T, void>(                        \
+        batch_bool<T, avx512bw> const& cond, batch<T, avx512bw> const& true_br, \
+        batch<T, avx512bw> const& false_br, requires_arch<avx512bw>) noexcept { \
+        return select(cond, true_br, false_br, avx512dq{});                     \
     }
 CHRYSALIS_DETAIL_AVX512BW_SELECT(int)
 CHRYSALIS_DETAIL_AVX512BW_SELECT(unsigned int)
