@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -391,6 +392,44 @@ TEST_CASE("a hand-written C-order .npy is read with rows and columns in place",
                                    raw({1.f, 4.f, 2.f, 5.f, 3.f, 6.f})));
     }
     CHECK(load_npy<float>(path) == expected);
+}
+
+TEST_CASE("'<f8' data beyond float's range is refused by load_npy<float>, naming the element",
+          "[serialize][npy]") {
+    TempDir dir;
+    const std::string path = dir.file("wide.npy");
+    const double max = std::numeric_limits<float>::max();
+    // Half an ulp of float above FLT_MAX (2^104) is where rounding to nearest gives ∞.
+    const double half_ulp = std::ldexp(1.0, 103);
+    // Each value, placed at row 1, column 2 of a 2 × 3 C-order array of ones.
+    for (const double v :
+         {1e300, -1e39, max + 1.5 * half_ulp, -std::numeric_limits<double>::max()}) {
+        INFO("value " << v);
+        write_bytes(path, npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }",
+                                   raw({1., 1., 1., 1., 1., v})));
+        try {
+            (void)load_npy<float>(path);
+            FAIL("load_npy<float> read a value beyond float's range");
+        } catch (const FormatError& e) {
+            CHECK_THAT(e.what(), Catch::Matchers::Contains("chrysalis::load_npy: '" + path + "'") &&
+                                     Catch::Matchers::Contains("at row 1, column 2") &&
+                                     Catch::Matchers::Contains("beyond the range of float"));
+        }
+        CHECK(load_npy<double>(path)(1, 2) == v);  // double holds it
+    }
+    // The same element in Fortran order is still row 1, column 2.
+    write_bytes(path, npy_file("{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }",
+                               raw({1., 1., 1., 1., 1., 1e300})));
+    CHECK_THROWS_WITH(load_npy<float>(path), Catch::Matchers::Contains("at row 1, column 2"));
+    // Values that round to ±FLT_MAX are float values; ∞ and NaN in the file are read as stored.
+    const double inf = std::numeric_limits<double>::infinity();
+    write_bytes(path, npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (4,), }",
+                               raw({max + 0.5 * half_ulp, -max, inf, -inf})));
+    const Matrix<float> m = load_npy<float>(path);
+    CHECK(m(0) == std::numeric_limits<float>::max());
+    CHECK(m(1) == -std::numeric_limits<float>::max());
+    CHECK(m(2) == std::numeric_limits<float>::infinity());
+    CHECK(m(3) == -std::numeric_limits<float>::infinity());
 }
 
 TEST_CASE("an .npy of another dtype, byte order or dimension throws naming the file",

@@ -6,6 +6,7 @@
 
 #include "hostile_support.hpp"
 
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -173,4 +174,27 @@ TEST_CASE("silent: distill from a teacher with a NaN weight is refused, not call
                                                  BssOptions{});
                }),
                Contains("chrysalis::distill_with_boundary_samples: parameter block 0"));
+}
+
+TEST_CASE("silent: a LeakyReLU slope set past the constructor's checks is refused at the door",
+          "[silent][layers]") {
+    // A public member the constructor would refuse: not TrainingDiverged epochs later, but a
+    // ValueError before the first batch, naming the function and the layer; nothing trained.
+    const Dataset<float> d = small_set();
+    using LeakyNet = Sequential<Dense<4, 8>, LeakyReLU, Dense<8, 3>>;
+    for (const double slope : {std::numeric_limits<double>::quiet_NaN(), 1e300,
+                               -std::numeric_limits<double>::infinity()}) {
+        INFO("slope " << slope);
+        LeakyNet net(Seed{1}), teacher(Seed{2});
+        net.layer<1>().slope = slope;
+        const Matrix<float> before = net.layer<0>().weights();
+        Sgd sgd{.lr = 0.1};
+        const TrainOptions<float> o{.epochs = 1, .batch_size = 4, .progress = false};
+        CHECK_THAT(thrown<ValueError>([&] { fit(net, d, CrossEntropy{}, sgd, o); }),
+                   Contains("chrysalis::fit: layer 1 (LeakyReLU) holds hyperparameters") &&
+                       Contains("chrysalis::LeakyReLU: slope must be finite"));
+        CHECK_THAT(thrown<ValueError>([&] { distill(net, d, teacher, Distillation{}, sgd, o); }),
+                   Contains("chrysalis::distill: layer 1 (LeakyReLU)"));
+        CHECK(net.layer<0>().weights() == before);
+    }
 }

@@ -6,11 +6,13 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "chrysalis/config.hpp"
+#include "chrysalis/errors.hpp"
 #include "chrysalis/layer_traits.hpp"
 #include "chrysalis/network.hpp"
 
@@ -70,6 +72,28 @@ void for_each_layer(Net& net, F& f, std::index_sequence<I...>) {
 template <class Net, class F>
 void for_each_layer(Net& net, F&& f) {
     for_each_layer(net, f, std::make_index_sequence<std::remove_const_t<Net>::depth>{});
+}
+
+/// Throws ValueError naming `what` and the layer if a layer's hyperparameters are ones its own
+/// set_hyperparameters refuses — a public member such as LeakyReLU::slope set to NaN or beyond
+/// float's range after construction — with `consequence` ("so nothing was written", …) and the
+/// layer's own message. Only layers with hyperparameters (activations, dropout) are probed, each
+/// on a copy: cheap against a forward pass.
+template <class Net>
+void check_hyperparameters(const Net& net, std::string_view what, std::string_view consequence) {
+    for_each_layer(net, [&](std::size_t i, const auto& layer) {
+        const std::vector<double> values = hyperparameters_of(layer);
+        if (values.empty()) return;
+        auto probe = layer;
+        try {
+            set_hyperparameters_of(probe, values);
+        } catch (const ValueError& e) {
+            throw ValueError(concat(
+                what, ": layer ", i, " (", layer_name<std::remove_cvref_t<decltype(layer)>>(),
+                ") holds hyperparameters that its set_hyperparameters refuses, ", consequence, ": ",
+                e.what()));
+        }
+    });
 }
 
 /// Calls f(block) for every parameter block of `layer`, in its visit_parameters order. Layers

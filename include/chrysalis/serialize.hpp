@@ -66,19 +66,9 @@ std::string encode_model(const Net& net, std::string_view what = "chrysalis::sav
     put_text(out, scalar_name<S>());
     put_le(out, static_cast<std::uint32_t>(Net::depth));
     std::uint32_t blocks = 0;
-    for_each_layer(net, [&](std::size_t i, const auto& layer) {
+    check_hyperparameters(net, what, "so load would refuse the file and nothing was written");
+    for_each_layer(net, [&](std::size_t, const auto& layer) {
         const std::vector<double> values = hyperparameters_of(layer);
-        if (!values.empty()) {  // only layers with hyperparameters (activations, dropout): cheap
-            auto probe = layer;
-            try {
-                set_hyperparameters_of(probe, values);
-            } catch (const ValueError& e) {
-                throw ValueError(concat(what, ": layer ", i,
-                                        " holds hyperparameters that load would refuse, so "
-                                        "nothing was written: ",
-                                        e.what()));
-            }
-        }
         put_le(out, static_cast<std::uint32_t>(values.size()));
         for (const double v : values) put_le(out, v);
         for_each_block(layer, [&](const auto&) { ++blocks; });
@@ -263,8 +253,10 @@ void save_npy(const Vector<Scalar>& v, const std::string& path) {
 /// float rounds), C or Fortran order, 2-D as rows × cols, 1-D of shape (n,) as an n × 1 column.
 /// Throws: IoError naming `path` if it cannot be read; FormatError naming `path` and what it
 ///   holds for another dtype ('<i8', …), big-endian data ('>f4'), 0-D or 3-D and higher arrays,
-///   truncated data, a header that does not parse, or a file of more than `max_bytes` bytes
-///   (default_max_bytes, 4 GiB; refused before they are read). The matrix is allocated only
+///   truncated data, '<f8' data read as float that holds a finite value beyond float's range
+///   (naming its row, column and value: it would otherwise become ±∞; NaN and ±∞ stored in the
+///   file are read as they are), a header that does not parse, or a file of more than `max_bytes`
+///   bytes (default_max_bytes, 4 GiB; refused before they are read). The matrix is allocated only
 ///   once the file is read and its data found as long as the shape needs.
 template <class Scalar = DefaultScalar>
 Matrix<Scalar> load_npy(const std::string& path, std::uint64_t max_bytes = default_max_bytes) {

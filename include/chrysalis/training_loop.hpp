@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "chrysalis/architecture.hpp"
 #include "chrysalis/batcher.hpp"
 #include "chrysalis/concepts/observer.hpp"
 #include "chrysalis/concepts/optimizer.hpp"
@@ -109,6 +110,9 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::scalar
     using S = typename Net::scalar_type;
     using Clock = std::chrono::steady_clock;
     check_options(o, what);
+    // A hyperparameter set through a public member (LeakyReLU::slope = NaN) is refused here,
+    // naming the layer, rather than reported epochs later as TrainingDiverged.
+    check_hyperparameters(net, what, "so training would not compute what the layer promises");
     check_data<Net>(data, what);
     check_jitter_shape(o, data.feature_count(), what);
     check_labels<Net>(data, what);

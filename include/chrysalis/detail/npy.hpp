@@ -11,6 +11,7 @@
 
 #include <Eigen/Core>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -231,17 +232,41 @@ inline NpyFile parse_npy(std::string_view bytes, std::string_view what, const st
     return file;
 }
 
+/// Throws FormatError naming `path` and the first element (row, column, value) of m that is
+/// finite but becomes ±∞ when converted to S: '<f8' data beyond float's range (about ±3.4e38)
+/// read as float. Values that round to ±FLT_MAX are kept (round to nearest, as the cast does);
+/// NaN and ±∞ stored in the file are read as they are, in float as in double.
+template <class S, class M>
+void check_fits_in(const M& m, std::string_view what, const std::string& path) {
+    if constexpr (sizeof(typename M::Scalar) > sizeof(S)) {
+        for (Eigen::Index i = 0; i < m.rows(); ++i)
+            for (Eigen::Index j = 0; j < m.cols(); ++j) {
+                const auto v = m(i, j);
+                if (std::isfinite(v) && std::isinf(static_cast<S>(v)))
+                    throw FormatError(concat(what, ": '", path, "' holds ", v, " at row ", i,
+                                             ", column ", j, ", beyond the range of ",
+                                             scalar_name<S>(),
+                                             " (|x| <= ", double(std::numeric_limits<S>::max()),
+                                             "); load it as double"));
+            }
+    }
+}
+
 /// The rows × cols elements of type T in `data` (row-major when c_order) as a Matrix<S>.
+/// Throws as check_fits_in when T is wider than S and a finite value does not fit.
 template <class S, class T>
-Matrix<S> decode_npy_data(std::string_view data, std::size_t rows, std::size_t cols, bool c_order) {
+Matrix<S> decode_npy_data(std::string_view data, std::size_t rows, std::size_t cols, bool c_order,
+                          std::string_view what, const std::string& path) {
     const auto r = static_cast<Eigen::Index>(rows), c = static_cast<Eigen::Index>(cols);
     if (c_order) {
         Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> m(r, c);
         get_le_values(data.data(), rows * cols, m.data());
+        check_fits_in<S>(m, what, path);
         return m.template cast<S>();
     }
     Matrix<T> m(r, c);
     get_le_values(data.data(), rows * cols, m.data());
+    check_fits_in<S>(m, what, path);
     return m.template cast<S>();
 }
 
@@ -283,8 +308,8 @@ Matrix<S> decode_npy(std::string_view bytes, std::string_view what, const std::s
                                  file.descr, "' needs ", needed));
     }
     const bool c_order = !file.fortran_order;
-    return f4 ? decode_npy_data<S, float>(file.data, rows, cols, c_order)
-              : decode_npy_data<S, double>(file.data, rows, cols, c_order);
+    return f4 ? decode_npy_data<S, float>(file.data, rows, cols, c_order, what, path)
+              : decode_npy_data<S, double>(file.data, rows, cols, c_order, what, path);
 }
 
 }  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail
