@@ -12,7 +12,6 @@
 #include "temp_dir.hpp"
 #include "thrown.hpp"
 
-#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <iomanip>
