@@ -9,6 +9,7 @@
 
 #include <chrysalis/data.hpp>
 #include <chrysalis/layers/dropout.hpp>
+#include <chrysalis/quantize.hpp>
 #include <chrysalis/serialize.hpp>
 
 #include <cstdint>
@@ -163,7 +164,8 @@ void npy() {
 }
 
 void model() {
-    // flags: bit 0 the double network, bit 1 fix up the size and checksum (file without CRC)
+    // flags: bit 0 the double network, bit 1 fix up the size and checksum (file without CRC),
+    // bit 2 load_int8
     const std::string f = cy::detail::encode_model(Net<float>(cy::Seed{7}));
     const std::string d = cy::detail::encode_model(Net<double>(cy::Seed{7}));
     put("model", "valid_float", std::string(1, '\0') + f);
@@ -186,6 +188,38 @@ void model() {
     }
     rate.replace(at, 8, std::string("\0\0\0\0\0\0\xf8\x3f", 8));
     put("model", "bad_dropout_rate", std::string(1, '\2') + rate);
+
+    // int8 model files (flag bit 2: load_int8) of the same network, dynamic and static. Layer 0
+    // of the dynamic file: sizes at 25, activation count at 41, LeakyReLU's code at 45, its slope
+    // at 46, the weight scales at 54.
+    const Net<float> net(cy::Seed{7});
+    Eigen::MatrixXf calibration(4, 3);
+    calibration << 1, -2, 0.5f, 0, 3, -1, 2, 2, 2, -0.25f, 1, 4;
+    const std::string q = cy::detail::encode_int8_model(cy::quantize(net));
+    const std::string qs = cy::detail::encode_int8_model(cy::quantize(net, calibration));
+    const std::string q_body = q.substr(0, q.size() - 4);
+    if (q_body[45] != 2) {
+        std::fprintf(stderr, "make_corpus: LeakyReLU's code is not at byte 45 of the int8 file\n");
+        std::exit(1);
+    }
+    put("model", "int8_valid_dynamic", std::string(1, '\4') + q);
+    put("model", "int8_valid_static", std::string(1, '\4') + qs);
+    put("model", "int8_fixup_dynamic", std::string(1, '\6') + q_body);
+    put("model", "int8_fixup_static", std::string(1, '\6') + qs.substr(0, qs.size() - 4));
+    put("model", "int8_given_fp32", std::string(1, '\4') + f);
+    put("model", "fp32_given_int8", std::string(1, '\0') + q);
+    std::string flipped = q;
+    flipped[60] = char(flipped[60] ^ 1);
+    put("model", "int8_bad_checksum", std::string(1, '\4') + flipped);
+    const auto edited = [&](std::size_t offset, const std::string& value) {
+        std::string body = q_body;
+        body.replace(offset, value.size(), value);
+        return std::string(1, '\6') + body;
+    };
+    put("model", "int8_bad_scale_mode", edited(24, std::string(1, '\2')));
+    put("model", "int8_bad_activation_code", edited(45, std::string(1, '\7')));
+    put("model", "int8_bad_nan_scale", edited(54, std::string("\0\0\xc0\x7f", 4)));
+    put("model", "int8_bad_huge_layer", edited(33, std::string(8, '\xff')));
 }
 
 }  // namespace

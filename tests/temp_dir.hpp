@@ -1,12 +1,15 @@
 #pragma once
 // Shared by the tests that write files: a fresh directory under the system's temporary
-// directory, removed with its contents (even where a test made it read-only).
+// directory, removed with its contents (even where a test made it read-only), and reading and
+// writing a file's bytes.
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <system_error>
@@ -18,10 +21,10 @@ class TempDir {
   public:
     TempDir() {
         static std::atomic<unsigned> counter{0};
-        path_ = std::filesystem::temp_directory_path() /
-                ("chrysalis-test-" + std::to_string(::getpid()) + "-" +
-                 std::to_string(counter.fetch_add(1)) + "-" +
-                 std::to_string(std::random_device{}()));
+        path_ =
+            std::filesystem::temp_directory_path() /
+            ("chrysalis-test-" + std::to_string(::getpid()) + "-" +
+             std::to_string(counter.fetch_add(1)) + "-" + std::to_string(std::random_device{}()));
         std::filesystem::create_directories(path_);
     }
     TempDir(const TempDir&) = delete;
@@ -49,5 +52,17 @@ class TempDir {
   private:
     std::filesystem::path path_;
 };
+
+/// The bytes of the file at `path` ("" if it cannot be read).
+inline std::string read_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+/// Replaces the file at `path` by `bytes` (not atomically: the tests' own writes).
+inline void write_bytes(const std::string& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), std::streamsize(bytes.size()));
+}
 
 }  // namespace chrysalis::test

@@ -1,8 +1,8 @@
 // Nothing lost: a process killed in the middle of a save (through the test hook
 // detail::test_hooks::after_partial_write) leaves the previous file, which still loads
 // bit-exactly; saves that fail (a missing or unwritable directory, an exception half-way) throw
-// and leave the previous file as it was. Covers every writer: save, save_npy, save_checkpoint,
-// save_csv and save_idx (raw and gzip).
+// and leave the previous file as it was. Covers every writer: save (of a Sequential and of an
+// Int8Network), save_npy, save_checkpoint, save_csv and save_idx (raw and gzip).
 
 #include <catch2/catch.hpp>
 
@@ -143,6 +143,32 @@ TEST_CASE("a save killed half-way leaves the previous model, which loads bit-exa
     CHECK(read_bytes(dir.file(strays[0])) == partial);
 }
 
+TEST_CASE("an int8 model save killed half-way leaves the previous one, which loads bit-exactly",
+          "[crash]") {
+    TempDir dir;
+    const std::string path = dir.file("model.int8");
+    Int8Network first = quantize(Net(Seed{1}));
+    save(first, path);
+    const std::string before = read_bytes(path);
+
+    const Int8Network second = quantize(Net(Seed{2}), Matrix<float>::Ones(6, 4));
+    const pid_t child = kill_child_during([&] { save(second, path); });
+
+    CHECK(read_bytes(path) == before);
+    Int8Network loaded = load_int8(path);
+    const Matrix<float> x = Matrix<float>::Random(6, 5);
+    CHECK(loaded.predict_logits(x) == first.predict_logits(x));
+    CHECK_FALSE(loaded.calibrated());
+
+    const auto strays = strays_of(dir, "model.int8", child);
+    REQUIRE(strays.size() == 1);
+    const std::string partial = read_bytes(dir.file(strays[0]));
+    const std::string full = detail::encode_int8_model(second);
+    CHECK(partial.size() == full.size() / 2);
+    CHECK(partial == full.substr(0, partial.size()));
+    CHECK_THROWS_AS(load_int8(dir.file(strays[0])), FormatError);
+}
+
 TEST_CASE("a checkpoint save killed half-way leaves the previous checkpoint", "[crash]") {
     TempDir dir;
     const std::string path = dir.file("run.ckpt");
@@ -215,18 +241,23 @@ TEST_CASE("a save that fails half-way removes its temporary and keeps the previo
           "[crash]") {
     TempDir dir;
     const std::string model = dir.file("model.bin"), csv = dir.file("data.csv.gz");
+    const std::string int8 = dir.file("model.int8");
     save(Net(Seed{1}), model);
+    save(quantize(Net(Seed{1})), int8);
     const auto data = small_dataset(Seed{2}, 50);
     save_csv(data, csv);
     const std::string model_before = read_bytes(model), csv_before = read_bytes(csv);
+    const std::string int8_before = read_bytes(int8);
     {
         ThrowingHook hook;
         CHECK_THROWS_WITH(save(Net(Seed{2}), model), "injected failure");
+        CHECK_THROWS_WITH(save(quantize(Net(Seed{2})), int8), "injected failure");
         CHECK_THROWS_WITH(save_csv(small_dataset(Seed{3}, 60), csv), "injected failure");
     }
     CHECK(read_bytes(model) == model_before);
+    CHECK(read_bytes(int8) == int8_before);
     CHECK(read_bytes(csv) == csv_before);
-    CHECK(dir.entries() == std::vector<std::string>{"data.csv.gz", "model.bin"});
+    CHECK(dir.entries() == std::vector<std::string>{"data.csv.gz", "model.bin", "model.int8"});
 }
 
 TEST_CASE("saving where no file can be created throws IoError and leaves the old file alone",

@@ -410,6 +410,7 @@ TEST_CASE("every loader refuses a sparse file beyond the default limit before re
              load(net, huge);
          }},
         {"chrysalis::load_npy", [&] { (void)load_npy<float>(huge); }},
+        {"chrysalis::load_int8", [&] { (void)load_int8(huge); }},
         {"chrysalis::import_npy",
          [&] {
              SmallNet net;
@@ -430,6 +431,33 @@ TEST_CASE("every loader refuses a sparse file beyond the default limit before re
         const std::string message = format_error_in_child(load_it);
         CHECK_THAT(message, Contains(name) && Contains("has 5368709120 bytes") && Contains(limit) &&
                                 Contains("refused before reading it"));
+    }
+}
+
+TEST_CASE("load_int8: layers announced beyond what the file holds are refused, not allocated",
+          "[memory][files]") {
+    // An int8 model file whose first layer claims 133,144 inputs and 2^40 (then 60,000) outputs
+    // over a file of a few hundred bytes, with a correct size and checksum: 140 TB (then 8 GB)
+    // of weights that the loader must not allocate before finding them missing.
+    TempDir dir;
+    std::string body = detail::encode_int8_model(quantize(SmallNet(Seed{2})));
+    body.resize(body.size() - 4);
+    for (const std::uint64_t outputs : {std::uint64_t(1) << 40, std::uint64_t(60000)}) {
+        INFO(outputs << " outputs");
+        std::string bytes = body;
+        std::string sizes;
+        detail::put_le(sizes, std::uint64_t(133144));
+        detail::put_le(sizes, outputs);
+        bytes.replace(25, 16, sizes);
+        std::string length;
+        detail::put_le(length, std::uint64_t(bytes.size() + 4));
+        bytes.replace(12, 8, length);
+        detail::put_le(bytes, detail::crc32(bytes));
+        test::write_bytes(dir.file("q"), bytes);
+        const std::string message = format_error_in_child([&] { (void)load_int8(dir.file("q")); });
+        CHECK_THAT(message, Contains("chrysalis::load_int8") &&
+                                Contains("is corrupt: layer 0 is " + std::to_string(outputs) +
+                                         " x 133144, more than the"));
     }
 }
 
@@ -475,6 +503,10 @@ TEST_CASE("the byte limit is exact: a file of max_bytes loads, one byte more doe
                    (void)load_csv<float>(dir.file("d.csv.gz"), {.max_bytes = size("d.csv") - 1});
                }),
                Contains("decompresses to more than"));
+    save(quantize(net), dir.file("q"));
+    CHECK(load_int8(dir.file("q"), size("q")).dense_count() == 2);
+    CHECK_THAT(test::thrown<FormatError>([&] { (void)load_int8(dir.file("q"), size("q") - 1); }),
+               Contains("chrysalis::load_int8") && Contains("(max_bytes)"));
     const std::uint64_t idx_bytes = 16 + 5 * 4;  // header and 5 images of 2 × 2
     CHECK(load_idx<float>(dir.file("i.idx.gz"), dir.file("l.idx"), {.max_bytes = idx_bytes})
               .features == load_idx<float>(dir.file("i.idx.gz"), dir.file("l.idx")).features);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "thrown.hpp"
@@ -234,6 +235,34 @@ TEST_CASE("quantize: weights per output row, scale max|w|/127, round to nearest 
     CHECK(y(0, 0) == 1.0f);
     CHECK(y(1, 1) == 2.0f);
     CHECK(q2.last_input_scales(0)[0] == 1.0f);
+}
+
+TEST_CASE("scales never underflow to 0, and a NaN quantizes to 0, not to an undefined conversion") {
+    // A subnormal maximum below 127 × the smallest float: max / 127 underflows to 0, and a scale
+    // of 0 would make 0 / 0 = NaN of the zeros (found by fuzz_model on a loaded int8 network).
+    const float tiny = std::numeric_limits<float>::denorm_min() * 10;
+    CHECK(detail::int8_scale(tiny) == 1.0f);
+    CHECK(detail::int8_scale(std::numeric_limits<float>::min()) ==
+          std::numeric_limits<float>::min() / 127.0f);
+    CHECK(detail::int8_quantize(nan_f, 1.0f) == 0);
+    CHECK(detail::int8_quantize(-inf_f, 1.0f) == -127);
+
+    // Weights: a row of subnormals gets scale 1 (all zero), not a scale of 0 that Int8Network
+    // refuses.
+    Sequential<Dense<3, 2>, ReLU, Dense<2, 2>> net;
+    net.layer<0>().weights().row(0).setConstant(tiny);
+    net.layer<0>().bias() << tiny, 0;  // a zero input: layer 1's input is (tiny, 0)
+    Int8Network q = quantize(net);
+    CHECK(q.weight_scales(0)[0] == 1.0f);
+    const Matrix<float> zero = Matrix<float>::Zero(3, 1);
+    for (const Int8Kernel k : all_kernels) {
+        if (!int8_kernel_compiled(k)) continue;
+        q.set_kernel(k);
+        const Matrix<float> y = q.predict_logits(zero);
+        CHECK(q.last_input_scales(1)[0] == 1.0f);
+        CHECK(y.allFinite());
+        CHECK(y.col(0) == net.layer<2>().bias());
+    }
 }
 
 TEST_CASE("activations are quantized per column with ties to even and never to -128") {

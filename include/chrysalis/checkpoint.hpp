@@ -258,6 +258,11 @@ CheckpointContents<typename Net::scalar_type, O> decode_checkpoint(std::string_v
     if (bytes.substr(0, checkpoint_magic.size()) != checkpoint_magic.substr(0, bytes.size()) &&
         bytes.substr(0, model_magic.size()) == model_magic)
         throw error("is a model file (written by save), not a checkpoint: load it with load");
+    if (bytes.starts_with(int8_model_magic)) {
+        throw error(
+            "is an int8 model file (written by save(const Int8Network&, path)), not a "
+            "checkpoint: load it with load_int8");
+    }
     const std::string_view body = open_container(bytes, checkpoint_container, path, what);
 
     ContainerReader in(body, container_header_size, path, what);

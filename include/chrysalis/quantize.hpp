@@ -6,10 +6,10 @@
 //
 // The scheme (docs/quantization.md has it with the measurements):
 //
-//   weights      per output row o:  s_w[o] = max_k |W[o,k]| / 127  (a zero row: s_w = 1),
+//   weights      per output row o:  s_w[o] = max_k |W[o,k]| / 127  (where that is 0: s_w = 1),
 //                q_w[o,k] = rne(W[o,k] / s_w[o]) ∈ [−127, 127]  (never −128);
 //   activations  per input column j of each Dense layer:
-//                  dynamic:  s_x[j] = max_k |x[k,j]| / 127 (an all-zero column: 1),
+//                  dynamic:  s_x[j] = max_k |x[k,j]| / 127 (where that is 0: 1),
 //                  static:   s_x = max over the calibration set of |x| at that layer's input
 //                            (no activity there: 1), values beyond ±127·s_x clamped;
 //                q_x[k,j] = rne(clamp(x[k,j] / s_x, −127, 127));
@@ -58,18 +58,22 @@ using Int8Activation = std::variant<Identity, ReLU, LeakyReLU, Tanh, Sigmoid, GE
 
 namespace detail {
 
-/// The scale of a symmetric int8 range that holds ±max_abs: max_abs / 127, or 1 for 0 (nothing
-/// to represent: any scale gives zeros, and 1 keeps the epilogue finite).
+/// The scale of a symmetric int8 range that holds ±max_abs: max_abs / 127, or 1 where that is 0
+/// — max_abs 0, or a subnormal below 127 × the smallest float, whose quotient underflows (nothing
+/// to represent: any scale gives zeros, and 1 keeps the division and the epilogue finite) — and
+/// for NaN.
 inline float int8_scale(float max_abs) noexcept {
-    return max_abs > 0 ? max_abs / 127.0f : 1.0f;
+    const float s = max_abs / 127.0f;
+    return s > 0 ? s : 1.0f;
 }
 
 /// rne(clamp(v / scale, −127, 127)): round to nearest, ties to even, under the default rounding
 /// mode. The clamp comes first (the bounds are integers, so the result is the same) so that
-/// values far outside the range cannot overflow the conversion.
+/// values far outside the range cannot overflow the conversion; a NaN — which only an overflow
+/// in a hidden layer can make, e.g. GELU(−∞) — gives 0 rather than an undefined conversion.
 inline std::int8_t int8_quantize(float v, float scale) noexcept {
     const float t = std::clamp(v / scale, -127.0f, 127.0f);
-    return static_cast<std::int8_t>(std::nearbyint(t));
+    return static_cast<std::int8_t>(t == t ? std::nearbyint(t) : 0.0f);
 }
 
 /// Quantizes column x[0, rows) with `scale` into q (ld bytes: the padding is zeroed).

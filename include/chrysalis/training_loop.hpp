@@ -112,7 +112,7 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::scalar
     check_options(o, what);
     // A hyperparameter set through a public member (LeakyReLU::slope = NaN) is refused here,
     // naming the layer, rather than reported epochs later as TrainingDiverged.
-    check_hyperparameters(net, what, "so training would not compute what the layer promises");
+    check_hyperparameters(net, what, "its set_hyperparameters refuses, so nothing was trained");
     check_data<Net>(data, what);
     check_jitter_shape(o, data.feature_count(), what);
     check_labels<Net>(data, what);
