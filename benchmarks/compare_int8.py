@@ -1,0 +1,190 @@
+#!/usr/bin/python3
+"""Side by side: the 784-800-800-10 ReLU student at inference, fp32 and int8, chrysalis and PyTorch.
+
+chrysalis: benchmarks/int8_bench (Google Benchmark; the fp32 network on one thread, quantize(net)
+with dynamic activation scales and quantize(net, calibration) with static ones, one thread: the
+int8 network has no threads of its own). PyTorch: the same architecture in eval mode under
+no_grad, fp32 and torch.ao.quantization.quantize_dynamic(model, {Linear}, qint8) (per-tensor
+int8 weights, activations quantized per batch), at each of --threads, with every quantized engine
+the build supports (torch.backends.quantized.supported_engines: fbgemm, onednn, qnnpack, …): its
+default engine is its default setting, the fastest one its best, and the ratios are against the
+best.
+
+Every engine runs in a child process of its own, one after the other, never at the same time.
+PyTorch runs at its best setting on a shared 2-core machine: OMP_WAIT_POLICY=PASSIVE and
+OpenBLAS on the kernel of this CPU (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed, together, from
+its environment only). Times are the median over --repeats timed runs of at least 0.2 s each;
+the ratios compare figures of this one run.
+
+    /usr/bin/python3 benchmarks/compare_int8.py [--threads 1,2] [--repeats 5]
+        [--chrysalis-bin build/release/benchmarks/int8_bench] [--json out.json]
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from compare_pytorch import cpu_model  # noqa: E402
+
+DEFAULT_BIN = os.path.join(HERE, "..", "build", "release", "benchmarks", "int8_bench")
+BATCHES = (1, 128)
+
+
+def worker(args):
+    """The PyTorch half: one JSON line per (precision, batch)."""
+    import torch
+    from torch import nn
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(784, 800), nn.ReLU(), nn.Linear(800, 800), nn.ReLU(),
+                          nn.Linear(800, 10)).eval()
+    default_engine = torch.backends.quantized.engine
+    engines = [e for e in torch.backends.quantized.supported_engines if e != "none"]
+    print(json.dumps({"setup": True, "torch": torch.__version__, "default_engine": default_engine,
+                      "engines": engines, "threads": torch.get_num_threads()}))
+    nets = [("fp32", model)]
+    for engine in engines:
+        torch.backends.quantized.engine = engine
+        nets.append((f"int8 {engine}", torch.ao.quantization.quantize_dynamic(
+            model, {nn.Linear}, dtype=torch.qint8)))
+    for batch in BATCHES:
+        x = torch.rand(batch, 784)
+        for precision, net in nets:
+            if precision != "fp32":
+                torch.backends.quantized.engine = precision.split()[1]
+            with torch.no_grad():
+                for _ in range(20):
+                    net(x)  # warm-up: first calls allocate and pack
+                start, calls = time.perf_counter(), 0
+                while time.perf_counter() - start < 0.2:
+                    net(x)
+                    calls += 1
+                times = []
+                for _ in range(args.repeats):
+                    t0 = time.perf_counter()
+                    for _ in range(calls):
+                        net(x)
+                    times.append((time.perf_counter() - t0) / calls)
+            print(json.dumps({"engine": "pytorch", "precision": precision, "batch": batch,
+                              "threads": args.threads, "seconds": statistics.median(times),
+                              "default": precision in ("fp32", f"int8 {default_engine}")}),
+                  flush=True)
+
+
+def run(cmd, env):
+    # stderr is kept and shown only on failure: qnnpack logs a warning on every call.
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-4000:])
+        sys.exit(f"compare_int8: {' '.join(cmd)} failed with status {proc.returncode}")
+    return proc.stdout
+
+
+def chrysalis_rows(binary, repeats):
+    out = run([binary, "--benchmark_filter=student", "--benchmark_format=json",
+               f"--benchmark_repetitions={repeats}", "--benchmark_report_aggregates_only=true"],
+              dict(os.environ))
+    rows = []
+    names = {"student_fp32": "fp32", "student_int8_dynamic": "int8",
+             "student_int8_static": "int8 static"}
+    for b in json.loads(out)["benchmarks"]:
+        if b.get("aggregate_name") != "median":
+            continue
+        name, batch = b["run_name"].split("/batch:")
+        scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
+        rows.append({"engine": "chrysalis", "precision": names[name], "batch": int(batch),
+                     "threads": 1, "seconds": b["real_time"] * scale,
+                     "kernel": b.get("label", "")})
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", default="1,2", help="PyTorch's thread counts (default 1,2)")
+    ap.add_argument("--repeats", type=int, default=5, help="timed runs per figure (default 5)")
+    ap.add_argument("--chrysalis-bin", default=DEFAULT_BIN,
+                    help="int8_bench (default: build/release/benchmarks/int8_bench)")
+    ap.add_argument("--json", metavar="OUT", help="also save the rows as JSON")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--worker-threads", type=int, default=1, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.repeats < 1:
+        sys.exit("compare_int8: --repeats must be >= 1")
+    if args.worker:
+        args.threads = args.worker_threads
+        try:
+            worker(args)
+        except ImportError:
+            sys.exit("PyTorch is not installed: scripts/install-deps.sh --peer")
+        return
+    try:
+        threads = [int(t) for t in args.threads.split(",")]
+    except ValueError:
+        threads = []
+    if not threads or min(threads) < 1:
+        sys.exit(f"compare_int8: --threads must be a comma-separated list of counts >= 1, got "
+                 f"'{args.threads}'")
+    if not os.path.exists(args.chrysalis_bin):
+        sys.exit(f"{args.chrysalis_bin} not found: cmake --preset release && cmake --build "
+                 "--preset release --target int8_bench (or pass --chrysalis-bin)")
+
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} logical CPUs")
+    rows = chrysalis_rows(args.chrysalis_bin, args.repeats)
+    for t in threads:
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+        env.update(OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS=str(t),
+                   OPENBLAS_NUM_THREADS=str(t))
+        out = run([sys.executable, os.path.abspath(__file__), "--worker", "--worker-threads",
+                   str(t), "--repeats", str(args.repeats)], env)
+        for line in out.splitlines():
+            record = json.loads(line)
+            if record.get("setup"):
+                print(f"PyTorch {record['torch']} ({t} thread(s)): quantized engines "
+                      f"{', '.join(record['engines'])} (default {record['default_engine']}), "
+                      "OMP_WAIT_POLICY=PASSIVE, OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset")
+            else:
+                rows.append(record)
+
+    def find(engine, precision, batch, threads=1):
+        return next(r for r in rows if r["engine"] == engine and r["precision"] == precision
+                    and r["batch"] == batch and r["threads"] == threads)
+
+    def torch_int8(batch, threads, best):
+        """PyTorch's int8 row: its default engine's, or the fastest engine's (best)."""
+        mine = [r for r in rows if r["engine"] == "pytorch" and r["batch"] == batch
+                and r["threads"] == threads and r["precision"].startswith("int8")]
+        return min(mine, key=lambda r: r["seconds"]) if best else \
+            next(r for r in mine if r["default"])
+
+    print(f"\n{'batch':>5}  {'engine':<10} {'precision':<14} {'threads':>7} "
+          f"{'us/batch':>10} {'samples/s':>10}")
+    for batch in BATCHES:
+        for r in sorted((r for r in rows if r["batch"] == batch),
+                        key=lambda r: (r["engine"], r["threads"], r["precision"])):
+            print(f"{batch:>5}  {r['engine']:<10} {r['precision']:<14} {r['threads']:>7} "
+                  f"{r['seconds'] * 1e6:>10.1f} {batch / r['seconds']:>10.0f}")
+    ours = {b: find("chrysalis", "int8", b) for b in BATCHES}
+    print(f"\nchrysalis int8 ({ours[1].get('kernel', '?')} kernel, dynamic scales, one thread):")
+    print(f"  batch 1: {find('chrysalis', 'fp32', 1)['seconds'] / ours[1]['seconds']:.2f}x "
+          "faster than chrysalis fp32")
+    for t in threads:
+        for batch in BATCHES:
+            best, default = torch_int8(batch, t, True), torch_int8(batch, t, False)
+            what = "faster than" if batch == 1 else "the throughput of"
+            print(f"  batch {batch}: {best['seconds'] / ours[batch]['seconds']:.2f}x {what} "
+                  f"PyTorch {best['precision']} on {t} thread(s), its best engine here "
+                  f"({default['seconds'] / ours[batch]['seconds']:.2f}x against its default, "
+                  f"{default['precision']})")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
