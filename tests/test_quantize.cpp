@@ -68,11 +68,13 @@ Eigen::Matrix<std::int32_t, Eigen::Dynamic, Eigen::Dynamic> accumulators(
     const detail::Int8Block& x, Eigen::MatrixXi& calls) {
     Eigen::Matrix<std::int32_t, Eigen::Dynamic, Eigen::Dynamic> acc(rows, x.cols);
     calls.setZero(rows, x.cols);
-    detail::int8_product(k, w.data(), rows, detail::int8_padded(depth), depth, x, 0, x.cols,
-                         [&](long o, long j, std::int32_t a) {
-                             acc(o, j) = a;
-                             ++calls(o, j);
-                         });
+    const detail::Int8Packed packed =
+        detail::int8_pack(k, w.data(), rows, detail::int8_padded(depth), depth);
+    REQUIRE(packed.kernel == k);
+    detail::int8_product(packed, x, 0, x.cols, [&](long o, long j, std::int32_t a) {
+        acc(o, j) = a;
+        ++calls(o, j);
+    });
     return acc;
 }
 
@@ -138,7 +140,7 @@ TEST_CASE("every compiled int8 kernel sums exactly what the scalar reference sum
         }
     }
     for (long depth : {1L, 7L, 63L, 64L, 65L, 784L})
-        for (long rows : {1L, 3L, 4L, 5L, 9L, 17L})
+        for (long rows : {1L, 3L, 4L, 5L, 9L, 17L, 33L, 64L, 65L, 100L})
             for (long batch = 1; batch <= 9; ++batch) {
                 const auto w = random_weights(rows, depth, rng);
                 auto x = random_columns(depth, batch, rng);
@@ -287,6 +289,69 @@ TEST_CASE("activations are quantized per column with ties to even and never to -
     CHECK(q.last_input_scales(0)[0] == 1.0f);
     const float expected[] = {127, 0, 2, 0, -2};
     for (int k = 0; k < 5; ++k) CHECK(y(k, 0) == Approx(expected[k]).margin(1e-5));
+}
+
+TEST_CASE("a column quantizes as int8_quantize does, value by value, at every length") {
+    // The column quantizer works sixteen values at a time where it can (AVX-512), the rest one
+    // by one: every length 0–40 puts each value below in the vector part and in the tail.
+    const float values[] = {0.5f,   1.5f,    2.5f,   -2.5f,  -3.5f,  126.5f, -126.5f, 127.49f,
+                            127.5f, -127.5f, 128.0f, -1e30f, 1e30f,  inf_f,  -inf_f,  nan_f,
+                            -0.0f,  0.0f,    1e-40f, 63.5f,  -63.5f, 64.5f,  100.25f, -0.49f};
+    constexpr long n_values = long(std::size(values));
+    for (const float scale : {1.0f, 0.5f, 3.0f, 1e-3f}) {
+        for (long rows = 0; rows <= 40; ++rows) {
+            std::vector<float> x(std::size_t(rows), 0.0f);
+            for (long k = 0; k < rows; ++k)
+                x[std::size_t(k)] = values[(k * 7 + rows) % n_values] * (k % 3 ? 1.0f : scale);
+            const long ld = detail::int8_padded(rows);
+            std::vector<std::int8_t> q(std::size_t(ld), std::int8_t(99));
+            detail::int8_quantize_column(x.data(), rows, scale, q.data(), ld);
+            for (long k = 0; k < rows; ++k) {
+                INFO("rows " << rows << ", k " << k << ", x " << x[std::size_t(k)] << ", scale "
+                             << scale);
+                REQUIRE(q[std::size_t(k)] == detail::int8_quantize(x[std::size_t(k)], scale));
+            }
+            for (long k = rows; k < ld; ++k) REQUIRE(q[std::size_t(k)] == 0);  // the padding
+        }
+    }
+    // max |x| over a column, NaN when a value is not finite — at any position.
+    for (long rows = 1; rows <= 40; ++rows) {
+        std::vector<float> x(std::size_t(rows), 0.0f);
+        for (long k = 0; k < rows; ++k) x[std::size_t(k)] = float(k % 5) - 2.25f;
+        float expected = 0;
+        for (const float v : x) expected = std::max(expected, std::abs(v));
+        CHECK(detail::max_abs_or_nan(x.data(), rows) == expected);
+        for (const float bad : {nan_f, inf_f, -inf_f}) {
+            const std::size_t at = std::size_t(rows * 3 / 4);
+            const float kept = x[at];
+            x[at] = bad;
+            CHECK(std::isnan(detail::max_abs_or_nan(x.data(), rows)));
+            x[at] = kept;
+        }
+    }
+    const float big[] = {-std::numeric_limits<float>::max(), 1.0f, 1e-40f};
+    CHECK(detail::max_abs_or_nan(big, 3) == std::numeric_limits<float>::max());
+}
+
+TEST_CASE("the outputs do not depend on the thread count") {
+    // Large enough that two threads take a share each (about 4 M multiply-adds a layer), with a
+    // batch that is not a multiple of the 16-column blocks the threads share.
+    using Net = Sequential<Dense<300, 256>, Tanh, Dense<256, 256>, ReLU, Dense<256, 10>>;
+    Net net{Seed{12}};
+    const Matrix<float> x = random_floats(300, 77, 13);
+    Int8Network q = quantize(net);
+    Matrix<float> one;
+    {
+        ThreadsScope scope(1);
+        one = q.predict_logits(x);
+    }
+    for (const int t : {2, 3}) {
+        ThreadsScope scope(t);
+        INFO(t << " threads");
+        CHECK(q.predict_logits(x) == one);
+    }
+    // and a column alone gives its column of the batch
+    CHECK(q.predict_logits(x.col(76)) == one.col(76));
 }
 
 TEST_CASE("the float epilogue is within four roundings of its formula") {

@@ -1,8 +1,9 @@
 #pragma once
-// chrysalis/detail/int8_kernel.hpp — the int8 × int8 → int32 products of quantize.hpp: packed
-// int8 weights (one row per output, each row zero-padded to a multiple of 64 bytes), int8 input
-// columns padded the same way, and a blocked product that hands every int32 accumulator of an
-// R × C tile to an epilogue. Four kernels compute the same integers:
+// chrysalis/detail/int8_kernel.hpp — the int8 × int8 → int32 products of quantize.hpp: int8
+// weights packed output-major for each kernel (Int8Packed: a register holds 4 depths of 8 or 16
+// outputs, one output per int32 lane), int8 input columns zero-padded to a multiple of 64 bytes,
+// and a blocked product that hands every int32 accumulator of a tile to an epilogue. Four
+// kernels compute the same integers:
 //
 //   scalar     Σ_k int32(w[o,k])·int32(x[k,j]) in plain C++: the reference, always compiled;
 //   avx2       vpmaddubsw + vpmaddwd on 256 bits, with the sign trick below;
@@ -34,6 +35,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 #include <vector>
 
@@ -132,11 +134,12 @@ struct Int8Block {
 
 // ---- the vector operations of each kernel -------------------------------------------------
 //
-// Each Ops type has: `Acc` (int32 lanes), `XPrep` (what is kept per input vector: |x| and
-// whatever gives sign(x)), `width` (bytes per step), and
-//   prep(x) → XPrep;  dot(acc, xp, w) → acc + the per-lane int32 sums of x·w;
+// Each Ops type has: `Acc` (`lanes` int32 lanes), `XPrep` (what is kept per input vector: |x|
+// and whatever gives sign(x)), `width` (bytes per register), and
+//   broadcast4(p) → the 4 bytes at p in every int32 lane;  load(p) → a register of weights;
+//   prep(x) → XPrep;  dot(acc, xp, w) → acc + the per-lane int32 sums of x·w (4 bytes a lane);
 //   dot_unsigned(acc, x, w) → the same for x ≥ 0, which is its own |x| (no sign to move);
-//   sum(acc) → int32.
+//   store(acc, out) → the lanes to out[0, lanes).
 // Inputs are often all ≥ 0 — pixels, and every hidden layer after a ReLU — and dot_unsigned
 // saves the sign operation, one of the four of every step in the AVX2 and AVX-512BW kernels.
 
@@ -161,11 +164,16 @@ struct Int8OpsAvx2 {
         const __m256i pairs = _mm256_maddubs_epi16(x, w);
         return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
     }
-    static std::int32_t sum(Acc acc) noexcept {
-        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-        return _mm_cvtsi128_si32(s);
+    /// The int32 lanes of Acc: the outputs one packed step holds (see Int8Packed).
+    static constexpr long lanes = 8;
+    /// The four bytes at p (any alignment) in every int32 lane.
+    static __m256i broadcast4(const std::int8_t* p) noexcept {
+        std::int32_t v;
+        std::memcpy(&v, p, sizeof v);
+        return _mm256_set1_epi32(v);
+    }
+    static void store(Acc acc, std::int32_t* out) noexcept {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), acc);
     }
 };
 #endif
@@ -193,28 +201,13 @@ struct Int8OpsAvx512bw {
         const __m512i pairs = _mm512_maddubs_epi16(x, w);
         return _mm512_add_epi32(acc, _mm512_madd_epi16(pairs, _mm512_set1_epi16(1)));
     }
-    static std::int32_t sum(Acc acc) noexcept { return _mm512_reduce_add_epi32(acc); }
-    /// out[c] = the sum of a[c]'s lanes, for four accumulators at once: folded to 256 bits,
-    /// two per register, then two horizontal adds (about 22 operations against 4 × 9).
-    static void sum4(const Acc* a, std::int32_t* out) noexcept {
-        __m256i b[4];
-        for (int i = 0; i < 4; ++i)
-            b[i] =
-                _mm256_add_epi32(_mm512_castsi512_si256(a[i]), _mm512_extracti64x4_epi64(a[i], 1));
-        // [a0's four partial sums | a1's], [a2's | a3's]
-        const __m256i c01 = _mm256_add_epi32(_mm256_permute2x128_si256(b[0], b[1], 0x20),
-                                             _mm256_permute2x128_si256(b[0], b[1], 0x31));
-        const __m256i c23 = _mm256_add_epi32(_mm256_permute2x128_si256(b[2], b[3], 0x20),
-                                             _mm256_permute2x128_si256(b[2], b[3], 0x31));
-        const __m256i h = _mm256_hadd_epi32(c01, c23);  // [a0 a0 a2 a2 | a1 a1 a3 a3] pairs
-        const __m256i t = _mm256_hadd_epi32(h, h);      // [S0 S2 S0 S2 | S1 S3 S1 S3]
-        alignas(32) std::int32_t lanes[8];
-        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), t);
-        out[0] = lanes[0];
-        out[1] = lanes[4];
-        out[2] = lanes[1];
-        out[3] = lanes[5];
+    static constexpr long lanes = 16;
+    static __m512i broadcast4(const std::int8_t* p) noexcept {
+        std::int32_t v;
+        std::memcpy(&v, p, sizeof v);
+        return _mm512_set1_epi32(v);
     }
+    static void store(Acc acc, std::int32_t* out) noexcept { _mm512_storeu_si512(out, acc); }
 };
 #endif
 
@@ -231,38 +224,95 @@ struct Int8OpsAvx512vnni : Int8OpsAvx512bw {
 };
 #endif
 
-/// One R × C tile: out(r, c) = Σ_k w_rows[r][k]·x_cols[c][k] over `ld` bytes (a multiple of
-/// Ops::width; the padding of both operands is zero). `Unsigned`: every x_cols value is ≥ 0.
+/// The weights of one layer, laid out for one kernel. For the SIMD kernels (lanes L = the int32
+/// lanes of a register: 8 for AVX2, 16 for AVX-512) the outputs go in groups of L and the depth
+/// in steps of 4: step s of group g is one register of 4·L bytes at data[(g·steps + s)·4·L],
+/// whose int32 lane i holds w[g·L + i][4s … 4s + 3]. A product step broadcasts the four input
+/// bytes x[4s … 4s + 3] of a column to every lane and multiply-adds them against the register,
+/// so each lane accumulates its own output's sum — no horizontal reduction at the end, and the
+/// depth is padded to 4 only (not to the register width). Outputs beyond `rows` and depths
+/// beyond `depth` are zero. The scalar reference keeps the plain row-major copy (row o at
+/// data[o·ld], ld = int8_padded(depth)), so it shares no layout with the kernels it checks.
+struct Int8Packed {
+    Int8Kernel kernel = Int8Kernel::scalar;
+    long rows = 0, depth = 0;
+    long lanes = 0;  ///< outputs per group; 0 for the row-major layout of the scalar reference
+    long steps = 0;  ///< ceil(depth / 4): steps per group
+    long ld = 0;     ///< the row-major layout's row length
+    std::vector<std::int8_t, Eigen::aligned_allocator<std::int8_t>> data;
+};
+
+/// The int32 lanes of kernel k's registers: the group size of its packed layout (0: row-major).
+constexpr long int8_kernel_lanes(Int8Kernel k) noexcept {
+    switch (k) {
+        case Int8Kernel::avx2:
+            return 8;
+        case Int8Kernel::avx512bw:
+        case Int8Kernel::avx512vnni:
+            return 16;
+        default:
+            return 0;
+    }
+}
+
+/// Packs rows × depth weights (row-major, row o at w[o·ld], ld ≥ depth) for `kernel`; for a
+/// kernel not compiled here, in the scalar reference's layout (p.kernel says which).
+inline Int8Packed int8_pack(Int8Kernel kernel, const std::int8_t* w, long rows, long ld,
+                            long depth) {
+    Int8Packed p;
+    p.lanes = int8_kernel_compiled(kernel) ? int8_kernel_lanes(kernel) : 0;
+    p.kernel = p.lanes > 0 ? kernel : Int8Kernel::scalar;
+    p.rows = rows;
+    p.depth = depth;
+    p.steps = (depth + 3) / 4;
+    p.ld = int8_padded(depth);
+    if (p.lanes == 0) {
+        p.data.assign(std::size_t(rows * p.ld), std::int8_t(0));
+        for (long o = 0; o < rows; ++o)
+            std::copy(w + o * ld, w + o * ld + depth, &p.data[std::size_t(o * p.ld)]);
+        return p;
+    }
+    const long groups = (rows + p.lanes - 1) / p.lanes;
+    p.data.assign(std::size_t(groups * p.steps * 4 * p.lanes), std::int8_t(0));
+    for (long o = 0; o < rows; ++o) {
+        const long g = o / p.lanes, lane = o % p.lanes;
+        for (long k = 0; k < depth; ++k) {
+            const long s = k / 4;
+            p.data[std::size_t((g * p.steps + s) * 4 * p.lanes + lane * 4 + k % 4)] = w[o * ld + k];
+        }
+    }
+    return p;
+}
+
+/// One tile of R groups × C columns: out[r][c][i] = Σ_k w[(g0 + r)·L + i][k]·x_cols[c][k], from
+/// the packed group panels at w (group r at w + r·group_bytes). `Unsigned`: every x value ≥ 0.
 template <class Ops, int R, int C, bool Unsigned>
-inline void int8_tile(const std::int8_t* const* w_rows, const std::int8_t* const* x_cols, long ld,
-                      std::int32_t (&out)[R][C]) noexcept {
+inline void int8_tile(const std::int8_t* w, long group_bytes, long steps,
+                      const std::int8_t* const* x_cols,
+                      std::int32_t (&out)[R][C][Ops::lanes]) noexcept {
     typename Ops::Acc acc[R][C];
     for (int r = 0; r < R; ++r)
         for (int c = 0; c < C; ++c) acc[r][c] = Ops::zero();
-    for (long k = 0; k < ld; k += Ops::width) {
+    for (long s = 0; s < steps; ++s) {
+        const std::int8_t* ws = w + s * Ops::width;
         if constexpr (Unsigned) {
-            decltype(Ops::load(x_cols[0])) xv[C];
-            for (int c = 0; c < C; ++c) xv[c] = Ops::load(x_cols[c] + k);
+            decltype(Ops::broadcast4(x_cols[0])) xv[C];
+            for (int c = 0; c < C; ++c) xv[c] = Ops::broadcast4(x_cols[c] + 4 * s);
             for (int r = 0; r < R; ++r) {
-                const auto w = Ops::load(w_rows[r] + k);
-                for (int c = 0; c < C; ++c) acc[r][c] = Ops::dot_unsigned(acc[r][c], xv[c], w);
+                const auto wv = Ops::load(ws + r * group_bytes);
+                for (int c = 0; c < C; ++c) acc[r][c] = Ops::dot_unsigned(acc[r][c], xv[c], wv);
             }
         } else {
             typename Ops::XPrep xp[C];
-            for (int c = 0; c < C; ++c) xp[c] = Ops::prep(Ops::load(x_cols[c] + k));
+            for (int c = 0; c < C; ++c) xp[c] = Ops::prep(Ops::broadcast4(x_cols[c] + 4 * s));
             for (int r = 0; r < R; ++r) {
-                const auto w = Ops::load(w_rows[r] + k);
-                for (int c = 0; c < C; ++c) acc[r][c] = Ops::dot(acc[r][c], xp[c], w);
+                const auto wv = Ops::load(ws + r * group_bytes);
+                for (int c = 0; c < C; ++c) acc[r][c] = Ops::dot(acc[r][c], xp[c], wv);
             }
         }
     }
-    for (int r = 0; r < R; ++r) {
-        if constexpr (C == 4 && requires { Ops::sum4(acc[r], out[r]); }) {
-            Ops::sum4(acc[r], out[r]);
-        } else {
-            for (int c = 0; c < C; ++c) out[r][c] = Ops::sum(acc[r][c]);
-        }
-    }
+    for (int r = 0; r < R; ++r)
+        for (int c = 0; c < C; ++c) Ops::store(acc[r][c], out[r][c]);
 }
 
 /// Whether every byte of x[0, n) is ≥ 0 (the OR of all has no sign bit; vectorised by the
@@ -273,81 +323,87 @@ inline bool int8_nonnegative(const std::int8_t* x, long n) noexcept {
     return (bits & 0x80) == 0;
 }
 
-/// The blocked product over all rows of `w` (rows × depth, row-major, ld bytes per row) and the
-/// columns [j0, j0 + n) of `x`: for each column block of C and row block of R, `epilogue(o, j,
-/// acc)` receives every int32 accumulator of the tile. Columns are the outer loop, so a block of
-/// C input columns stays in L1 while the weights stream past it once; each weight vector loaded
-/// serves C columns and each input vector R rows.
+/// The blocked product of packed weights p and the columns [j0, j0 + n) of x: for each block of
+/// C columns and R groups of outputs, `epilogue(o, j, acc)` receives every int32 accumulator of
+/// the tile. Columns are the outer loop, so a block of C input columns stays in L1 while the
+/// weights stream past it once; each weight register loaded serves C columns and each input
+/// broadcast R groups.
 template <class Ops, int R, int C, class Epilogue>
-inline void int8_product_with(const std::int8_t* w, long rows, long ld, const Int8Block& x, long j0,
-                              long n, Epilogue& epilogue) {
+inline void int8_product_with(const Int8Packed& p, const Int8Block& x, long j0, long n,
+                              Epilogue& epilogue) {
+    constexpr long L = Ops::lanes;
+    const long groups = (p.rows + L - 1) / L, group_bytes = p.steps * Ops::width;
     const auto run_columns = [&]<int CC>(long j) {
         const std::int8_t* xc[CC];
         for (int c = 0; c < CC; ++c) xc[c] = x.column(j + c);
         bool unsigned_x = true;
-        for (int c = 0; c < CC; ++c) unsigned_x &= int8_nonnegative(xc[c], x.ld);
-        long o = 0;
+        for (int c = 0; c < CC; ++c) unsigned_x &= int8_nonnegative(xc[c], 4 * p.steps);
+        long g = 0;
         const auto tile = [&]<int RR, bool U>() {
-            const std::int8_t* wr[RR];
-            for (int r = 0; r < RR; ++r) wr[r] = w + (o + r) * ld;
-            std::int32_t out[RR][CC];
-            int8_tile<Ops, RR, CC, U>(wr, xc, ld, out);
+            std::int32_t out[RR][CC][L];
+            int8_tile<Ops, RR, CC, U>(p.data.data() + g * group_bytes, group_bytes, p.steps, xc,
+                                      out);
             for (int c = 0; c < CC; ++c)
-                for (int r = 0; r < RR; ++r) epilogue(o + r, j + c, out[r][c]);
-            o += RR;
+                for (int r = 0; r < RR; ++r) {
+                    const long o0 = (g + r) * L, count = std::min(L, p.rows - o0);
+                    for (long i = 0; i < count; ++i) epilogue(o0 + i, j + c, out[r][c][i]);
+                }
+            g += RR;
         };
         if (unsigned_x) {
-            while (o + R <= rows) tile.template operator()<R, true>();
-            while (o < rows) tile.template operator()<1, true>();
+            while (g + R <= groups) tile.template operator()<R, true>();
+            while (g < groups) tile.template operator()<1, true>();
         } else {
-            while (o + R <= rows) tile.template operator()<R, false>();
-            while (o < rows) tile.template operator()<1, false>();
+            while (g + R <= groups) tile.template operator()<R, false>();
+            while (g < groups) tile.template operator()<1, false>();
         }
     };
-    long j = j0;
-    for (; j + C <= j0 + n; j += C) run_columns.template operator()<C>(j);
-    for (; j < j0 + n; ++j) run_columns.template operator()<1>(j);
+    const long full = n / C * C;
+    for (long t = 0; t < full; t += C) run_columns.template operator()<C>(j0 + t);
+    for (long t = full; t < n; ++t) run_columns.template operator()<1>(j0 + t);
 }
 
-/// The scalar reference: the same epilogue calls, each accumulator a plain sum over the depth.
+/// The scalar reference on the row-major layout: the same epilogue calls, each accumulator a
+/// plain sum over the depth.
 template <class Epilogue>
-inline void int8_product_scalar(const std::int8_t* w, long rows, long ld, long depth,
-                                const Int8Block& x, long j0, long n, Epilogue& epilogue) {
+inline void int8_product_scalar(const Int8Packed& p, const Int8Block& x, long j0, long n,
+                                Epilogue& epilogue) {
     for (long j = j0; j < j0 + n; ++j) {
         const std::int8_t* xj = x.column(j);
-        for (long o = 0; o < rows; ++o) {
-            const std::int8_t* wo = w + o * ld;
+        for (long o = 0; o < p.rows; ++o) {
+            const std::int8_t* wo = p.data.data() + o * p.ld;
             std::int32_t acc = 0;
-            for (long k = 0; k < depth; ++k) acc += std::int32_t(wo[k]) * std::int32_t(xj[k]);
+            for (long k = 0; k < p.depth; ++k) acc += std::int32_t(wo[k]) * std::int32_t(xj[k]);
             epilogue(o, j, acc);
         }
     }
 }
 
-/// Runs kernel `kernel` (which must be compiled here: int8_kernel_compiled) on rows × depth
-/// weights `w` (row stride ld = int8_padded(depth), padding zero) and columns [j0, j0 + n) of x
-/// (x.rows == depth), calling epilogue(o, j, acc) once for every output (o, j), in an order
-/// that depends on the kernel. Falls back to the scalar reference for a kernel not compiled.
+/// Runs p's kernel on the columns [j0, j0 + n) of x (x.rows == p.depth; its padding zero),
+/// calling epilogue(o, j, acc) once for every output (o, j), in an order that depends on the
+/// kernel. p must come from int8_pack for a kernel compiled here (int8_kernel_compiled); a
+/// kernel not compiled runs the scalar reference on a row-major p only.
 template <class Epilogue>
-inline void int8_product(Int8Kernel kernel, const std::int8_t* w, long rows, long ld, long depth,
-                         const Int8Block& x, long j0, long n, Epilogue&& epilogue) {
-    switch (kernel) {
+inline void int8_product(const Int8Packed& p, const Int8Block& x, long j0, long n,
+                         Epilogue&& epilogue) {
+    switch (p.kernel) {
 #if defined(__AVX2__)
-        // 16 ymm registers: 4 × 2 accumulators, 2 × 2 prepared inputs, a weight vector, a temp.
+        // 16 ymm registers: 4 × 2 accumulators, 2 prepared inputs, a weight register, temps.
         case Int8Kernel::avx2:
-            return int8_product_with<Int8OpsAvx2, 4, 2>(w, rows, ld, x, j0, n, epilogue);
+            return int8_product_with<Int8OpsAvx2, 4, 2>(p, x, j0, n, epilogue);
 #endif
 #if defined(__AVX512BW__)
-        // 32 zmm registers: 4 × 4 accumulators, 4 × |x| (and 4 mask registers), weights, temps.
+        // 32 zmm registers: 4 × 4 accumulators, 4 broadcast inputs (and 4 mask registers),
+        // a weight register, temps.
         case Int8Kernel::avx512bw:
-            return int8_product_with<Int8OpsAvx512bw, 4, 4>(w, rows, ld, x, j0, n, epilogue);
+            return int8_product_with<Int8OpsAvx512bw, 6, 3>(p, x, j0, n, epilogue);
 #endif
 #if defined(__AVX512BW__) && defined(__AVX512VNNI__)
         case Int8Kernel::avx512vnni:
-            return int8_product_with<Int8OpsAvx512vnni, 4, 4>(w, rows, ld, x, j0, n, epilogue);
+            return int8_product_with<Int8OpsAvx512vnni, 4, 4>(p, x, j0, n, epilogue);
 #endif
         default:
-            return int8_product_scalar(w, rows, ld, depth, x, j0, n, epilogue);
+            return int8_product_scalar(p, x, j0, n, epilogue);
     }
 }
 
