@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks an ONNX model written by chrysalis::export_onnx against the logits chrysalis computed.
 
-    check_onnx.py MODEL INPUT.npy LOGITS.npy [--rtol R]
+    check_onnx.py MODEL INPUT.npy LOGITS.npy [--rtol R] [--same-argmax]
 
 INPUT.npy holds the samples as chrysalis does, features x batch (one sample per column), and
 LOGITS.npy the network's Mode::inference output for them, classes x batch; chrysalis::save_npy
@@ -15,9 +15,12 @@ writes both. The script
   4. evaluates the graph with a small NumPy interpreter of the operators export_onnx emits, in
      the graph's own dtype (as an ONNX runtime would), on the samples as rows, and compares the
      result with the logits: for every sample, max |onnx - chrysalis| over its logits divided by
-     its largest |logit| must be at most R.
-It prints one line with the largest of those relative errors and exits with status 0 if every
-check passed, 1 otherwise. It needs only onnx (Debian: python3-onnx, 1.12) and NumPy.
+     its largest |logit| must be at most R;
+  5. with --same-argmax, requires the graph's class (the index of the largest logit) to be
+     chrysalis's for every sample.
+It prints one line with the largest of those relative errors and the number of samples whose
+class agrees, and exits with status 0 if every check passed, 1 otherwise. It needs only onnx
+(Debian: python3-onnx, 1.12) and NumPy.
 
 The default tolerance R: 1e-5 for float32 and 1e-12 for float64. chrysalis and NumPy evaluate
 the same operations in the same precision but not in the same order: chrysalis's GEMM blocks and
@@ -29,6 +32,13 @@ difference by about 1e-6 of the largest logit in float32 and 1e-14 in float64 (t
 1e-7 to 6e-7 and 2e-16 to 1e-15), so R leaves a margin of ten or more, while a mistake in the
 mapping (a transposed weight, a wrong slope or constant, a missing bias) changes the logits by a
 fraction of their size, far above R.
+
+The models of an Int8Network (export_onnx(const Int8Network&, path)) hold int8 and int32
+tensors between the float ones: MatMulInteger is evaluated exactly in int64 (and must fit int32,
+as its result type says), Round is NumPy's half-to-even, and Cast of a NaN or infinite float to
+an integer type, which ONNX leaves undefined, is an error here. Each float operation is one
+float32 operation in NumPy, as in chrysalis, so where only Relu, LeakyRelu and Identity follow
+the Dense layers the logits agree exactly and the test passes --rtol 0.
 """
 
 import argparse
@@ -71,6 +81,38 @@ def sigmoid(x):
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
+# TensorProto data types of the tensors Cast produces here.
+CAST_TYPES = {1: np.float32, 3: np.int8, 6: np.int32, 11: np.float64}
+
+
+def cast(x, node):
+    to = CAST_TYPES[attributes(node)["to"]]
+    if np.issubdtype(to, np.integer) and not np.all(np.isfinite(x[0])):
+        raise ValueError(f"node {node.name}: Cast of a NaN or infinite value to an integer type, "
+                         "which ONNX leaves undefined")
+    return x[0].astype(to)
+
+
+def matmul_integer(x, node):
+    a, b = x[0], x[1]
+    if len(x) > 2 and any(z is not None and np.any(z) for z in x[2:]):
+        raise ValueError(f"node {node.name}: MatMulInteger with nonzero zero points")
+    if a.dtype != np.int8 or b.dtype != np.int8:
+        raise ValueError(f"node {node.name}: MatMulInteger of {a.dtype} and {b.dtype}, "
+                         "expected int8 and int8")
+    y = a.astype(np.int64) @ b.astype(np.int64)  # exact
+    if np.any(np.abs(y) > np.iinfo(np.int32).max):
+        raise ValueError(f"node {node.name}: MatMulInteger sum beyond int32")
+    return y.astype(np.int32)
+
+
+def reduce(function):
+    def apply(x, node):
+        at = attributes(node)
+        axes = tuple(at["axes"]) if "axes" in at else None
+        return function(x[0], axis=axes, keepdims=bool(at.get("keepdims", 1)))
+    return apply
+
 OPS = {
     "Gemm": gemm,
     "Relu": lambda x, node: np.maximum(x[0], x[0].dtype.type(0)),
@@ -86,6 +128,18 @@ OPS = {
     "Mul": lambda x, node: x[0] * x[1],
     "Div": lambda x, node: x[0] / x[1],
     "Identity": lambda x, node: x[0],
+    # the int8 network's operators
+    "Abs": lambda x, node: np.abs(x[0]),
+    "ReduceMax": reduce(np.max),
+    "ReduceSumSquare": reduce(lambda v, axis, keepdims: np.sum(v * v, axis=axis,
+                                                              keepdims=keepdims)),
+    "Greater": lambda x, node: x[0] > x[1],
+    "IsNaN": lambda x, node: np.isnan(x[0]),
+    "Where": lambda x, node: np.where(x[0], x[1], x[2]),
+    "Clip": lambda x, node: np.minimum(np.maximum(x[0], x[1]), x[2]),
+    "Round": lambda x, node: np.round(x[0]),  # half to even, as ONNX's Round
+    "Cast": cast,
+    "MatMulInteger": matmul_integer,
 }
 
 
@@ -93,25 +147,36 @@ def evaluate(graph, samples):
     """The graph's output for `samples` (batch x features), in topological node order."""
     values = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     values[graph.input[0].name] = samples
-    for node in graph.node:
-        if node.domain not in ("", "ai.onnx"):
-            raise ValueError(f"node {node.name}: operator of domain {node.domain!r}")
-        if node.op_type not in OPS:
-            raise ValueError(f"node {node.name}: no interpreter for operator {node.op_type}")
-        inputs = [values[name] if name else None for name in node.input]
-        out = OPS[node.op_type](inputs, node)
-        if out.dtype != samples.dtype:
-            raise ValueError(f"node {node.name} ({node.op_type}) gave {out.dtype}, "
-                             f"not the graph's {samples.dtype}")
-        values[node.output[0]] = out
-    return values[graph.output[0].name]
+    # IEEE arithmetic is the point (0 * inf = NaN in an int8 model's scale): no warnings
+    with np.errstate(all="ignore"):
+        for node in graph.node:
+            evaluate_node(node, values, samples.dtype)
+    out = values[graph.output[0].name]
+    if out.dtype != samples.dtype:
+        raise ValueError(f"the graph's output is {out.dtype}, not its input's {samples.dtype}")
+    return out
+
+
+def evaluate_node(node, values, dtype):
+    """Runs one node on `values`, adding its output. Float results must be of the graph's float
+    dtype (a float64 step in a float32 graph would hide the rounding a runtime does)."""
+    if node.domain not in ("", "ai.onnx"):
+        raise ValueError(f"node {node.name}: operator of domain {node.domain!r}")
+    if node.op_type not in OPS:
+        raise ValueError(f"node {node.name}: no interpreter for operator {node.op_type}")
+    inputs = [values[name] if name else None for name in node.input]
+    out = OPS[node.op_type](inputs, node)
+    if out.dtype.kind == "f" and out.dtype != dtype:
+        raise ValueError(f"node {node.name} ({node.op_type}) gave {out.dtype}, "
+                         f"not the graph's {dtype}")
+    values[node.output[0]] = out
 
 
 def dims(value_info):
     return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
 
 
-def check(model_path, input_path, logits_path, rtol):
+def check(model_path, input_path, logits_path, rtol, same_argmax=False):
     samples = np.load(input_path).T.copy()  # features x batch -> batch x features
     expected = np.load(logits_path).T       # classes x batch -> batch x classes
     dtype = samples.dtype.type
@@ -152,6 +217,7 @@ def check(model_path, input_path, logits_path, rtol):
     if got.shape != expected.shape:
         problems.append(f"the graph gives {got.shape}, the logits are {expected.shape}")
         worst = math.inf
+        agree = 0
     else:
         scale = np.max(np.abs(expected), axis=1)
         if not np.all(scale > 0):
@@ -159,11 +225,14 @@ def check(model_path, input_path, logits_path, rtol):
         worst = float(np.max(np.max(np.abs(got.astype(np.float64) - expected), axis=1) / scale))
         if not worst <= rtol:
             problems.append(f"max relative error {worst:.3g} exceeds the tolerance {rtol:g}")
+        agree = int(np.sum(np.argmax(got, axis=1) == np.argmax(expected, axis=1)))
+        if same_argmax and agree != samples.shape[0]:
+            problems.append(f"the class differs on {samples.shape[0] - agree} samples")
 
     status = "ok" if not problems else "FAILED: " + "; ".join(problems)
     print(f"check_onnx: {model_path}: {len(graph.node)} nodes, {np.dtype(dtype)}, "
           f"{samples.shape[0]} samples, max relative error {worst:.3g} "
-          f"(tolerance {rtol:g}): {status}")
+          f"(tolerance {rtol:g}), the same class for {agree} of {samples.shape[0]}: {status}")
     return not problems
 
 
@@ -174,8 +243,10 @@ def main():
     parser.add_argument("logits", help=".npy, classes x batch")
     parser.add_argument("--rtol", type=float, default=None,
                         help="tolerance (default 1e-5 for float32, 1e-12 for float64)")
+    parser.add_argument("--same-argmax", action="store_true",
+                        help="require the same class (largest logit) for every sample")
     args = parser.parse_args()
-    sys.exit(0 if check(args.model, args.input, args.logits, args.rtol) else 1)
+    sys.exit(0 if check(args.model, args.input, args.logits, args.rtol, args.same_argmax) else 1)
 
 
 if __name__ == "__main__":

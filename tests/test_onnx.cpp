@@ -3,7 +3,10 @@
 // with Debian's python3-onnx — the checker, strict shape inference, and a NumPy evaluation of
 // the graph against chrysalis's logits. Without Python: the protobuf structure of the file, the
 // weights' layout in it, and the errors (non-finite values, paths that cannot be written, the
-// previous file kept).
+// previous file kept). Int8Networks (quantize.hpp), dynamic and static, with every activation
+// they allow and with non-finite hidden values, are checked the same way, exactly where the
+// arithmetic allows it, and a student trained briefly on Fashion-MNIST (when it is installed)
+// classifies its 10,000 test images identically in chrysalis and in the exported graph.
 
 #include <catch2/catch.hpp>
 
@@ -14,6 +17,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -23,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "temp_dir.hpp"
@@ -160,25 +165,44 @@ cy::Matrix<S> samples(int rows, int cols, std::uint64_t seed) {
     return x;
 }
 
-/// Exports `net`, writes 11 samples and the logits chrysalis computes for them (or, when
-/// `logits_of` is given, another network's), and runs check_onnx.py on the three files.
-template <class Net, class Other = Net>
-Run check_with_python(Net& net, const TempDir& dir, const std::string& stem,
-                      Other* logits_of = nullptr) {
-    using S = typename Net::scalar_type;
+/// Writes x and logits beside the model dir/<stem>.onnx and runs check_onnx.py on the three
+/// files with `options` ("--rtol 0", …).
+template <class S>
+Run check_files(const TempDir& dir, const std::string& stem, const cy::Matrix<S>& x,
+                const cy::Matrix<S>& logits, const std::string& options = "") {
     const std::string py = python();
     if (py.empty()) {
         FAIL(
             "no Python with onnx and NumPy: install Debian's python3-onnx and python3-numpy "
             "(scripts/install-deps.sh --ci)");
     }
-    const cy::Matrix<S> x = samples<S>(Net::input_size, 11, 7);
-    const cy::Matrix<S> logits = logits_of ? logits_of->forward(x) : net.forward(x);
-    cy::export_onnx(net, dir.file(stem + ".onnx"));
     cy::save_npy(x, dir.file(stem + "_input.npy"));
     cy::save_npy(logits, dir.file(stem + "_logits.npy"));
     return run(py + " " CHRYSALIS_SOURCE_DIR "/scripts/check_onnx.py " + dir.file(stem + ".onnx") +
-               " " + dir.file(stem + "_input.npy") + " " + dir.file(stem + "_logits.npy"));
+               " " + dir.file(stem + "_input.npy") + " " + dir.file(stem + "_logits.npy") + " " +
+               options);
+}
+
+/// Exports `net`, writes 11 samples and the logits chrysalis computes for them (or, when
+/// `logits_of` is given, another network's), and runs check_onnx.py on the three files.
+template <class Net, class Other = Net>
+Run check_with_python(Net& net, const TempDir& dir, const std::string& stem,
+                      Other* logits_of = nullptr) {
+    using S = typename Net::scalar_type;
+    const cy::Matrix<S> x = samples<S>(Net::input_size, 11, 7);
+    const cy::Matrix<S> logits = logits_of ? logits_of->forward(x) : net.forward(x);
+    cy::export_onnx(net, dir.file(stem + ".onnx"));
+    return check_files(dir, stem, x, logits);
+}
+
+/// The same for an Int8Network, on 200 samples (a few thousand logits: a difference of rounding
+/// between chrysalis and the graph, if there were one, would show), `options` for check_onnx.py.
+Run check_int8_with_python(cy::Int8Network& net, const TempDir& dir, const std::string& stem,
+                           const std::string& options, cy::Int8Network* logits_of = nullptr) {
+    const cy::Matrix<float> x = samples<float>(int(net.input_size()), 200, 7);
+    const cy::Matrix<float> logits = (logits_of ? *logits_of : net).predict_logits(x);
+    cy::export_onnx(net, dir.file(stem + ".onnx"));
+    return check_files(dir, stem, x, logits, options);
 }
 
 std::string read_bytes(const std::string& path) {
@@ -458,4 +482,265 @@ TEST_CASE("export_onnx: a path that cannot be written is an IoError naming it", 
     CHECK(thrown<cy::IoError>([&] {
               cy::export_onnx(net, "/dev/null");
           }).find("only a regular file is replaced") != std::string::npos);
+}
+
+// ------------------------------------------------------------------------------- Int8Network --
+
+namespace {
+
+// The activations an Int8Network computes exactly as a float32 ONNX runtime does (a max, a
+// select with one product, nothing) sit between the Dense layers, so the requantized inputs of
+// every layer are the same integers in both and the logits the same bits. Tanh, Sigmoid and GELU
+// are each runtime's own functions, which differ by ulps; after the last Dense layer they reach
+// the logits without being quantized again.
+using Int8Exact = cy::Sequential<cy::Dense<6, 10>, cy::ReLU, cy::Dense<10, 8>, cy::LeakyReLU,
+                                 cy::Dropout<30>, cy::Dense<8, 7>, cy::Identity, cy::Dense<7, 5>>;
+using Int8Every = cy::Sequential<cy::Dense<6, 10>, cy::ReLU, cy::Dense<10, 8>, cy::LeakyReLU,
+                                 cy::Identity, cy::Dense<8, 5>, cy::Tanh, cy::Sigmoid, cy::GELU>;
+
+/// Sets every bias of a Dense layer of `net` to values in [-3, 3]. A network fresh from its
+/// constructor has zero biases, and float(acc)·s + 0 is the same number whether a compiler fuses
+/// the epilogue's product and sum into one FMA or not (the sum is exact): the exact comparisons
+/// below would not see a fused epilogue.
+template <class Net>
+void nonzero_biases(Net& net, std::uint64_t seed) {
+    cy::detail::for_each_layer(net, [&](std::size_t i, auto& layer) {
+        if constexpr (requires { layer.bias(); })
+            layer.bias() = samples<float>(int(layer.bias().size()), 1, seed + i);
+    });
+}
+
+/// The Int8Exact network, its LeakyReLU slope 0.2 (not the default, which would hide a mix-up),
+/// quantized with dynamic scales or with static ones calibrated on 40 other samples.
+cy::Int8Network int8_exact(std::uint64_t seed, bool calibrated) {
+    Int8Exact net(cy::Seed{seed});
+    net.layer<3>().slope = 0.2;
+    nonzero_biases(net, seed);
+    return calibrated ? cy::quantize(net, samples<float>(6, 40, seed + 100)) : cy::quantize(net);
+}
+
+/// Debian's dataset-fashion-mnist (CHRYSALIS_FASHION_MNIST_DIR points elsewhere): the path of
+/// `stem` there, gzipped or not, or empty.
+std::string fashion_mnist(const std::string& stem) {
+    const char* env = std::getenv("CHRYSALIS_FASHION_MNIST_DIR");
+    const std::filesystem::path dir = env != nullptr ? env : "/usr/share/datasets/fashion-mnist";
+    for (const std::string suffix : {".gz", ""})
+        if (std::filesystem::exists(dir / (stem + suffix))) return (dir / (stem + suffix)).string();
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE(
+    "export_onnx(Int8Network): dynamic and static scales give chrysalis's int8 logits bit for "
+    "bit, through onnx's checker and strict shape inference",
+    "[onnx][scripts][int8]") {
+    TempDir dir;
+    for (const bool calibrated : {false, true}) {
+        cy::Int8Network net = int8_exact(21, calibrated);
+        REQUIRE(net.calibrated() == calibrated);
+        const Run r = check_int8_with_python(net, dir, calibrated ? "static" : "dynamic",
+                                             "--rtol 0 --same-argmax");
+        INFO(r.output);
+        CHECK(r.status == 0);
+        CHECK(r.output.find("max relative error 0 ") != std::string::npos);
+    }
+}
+
+TEST_CASE(
+    "export_onnx(Int8Network): every Int8Activation maps itself, within the float32 tolerance "
+    "of its runtime functions",
+    "[onnx][scripts][int8]") {
+    // check_onnx.py's float32 default, 1e-5 of the largest logit: the only differences are
+    // those of tanh, the logistic and erf (an ulp or two each, see the script) on exact inputs.
+    TempDir dir;
+    Int8Every fp32(cy::Seed{22});
+    fp32.layer<3>().slope = 0.2;
+    nonzero_biases(fp32, 22);
+    for (const bool calibrated : {false, true}) {
+        cy::Int8Network net =
+            calibrated ? cy::quantize(fp32, samples<float>(6, 40, 5)) : cy::quantize(fp32);
+        const Run r = check_int8_with_python(net, dir, calibrated ? "every_static" : "every",
+                                             "--same-argmax");
+        INFO(r.output);
+        CHECK(r.status == 0);
+    }
+}
+
+TEST_CASE(
+    "export_onnx(Int8Network): non-finite hidden values are quantized as chrysalis does "
+    "(scale 1, infinity to 127, NaN to 0)",
+    "[onnx][scripts][int8]") {
+    // Layer 0's weight scales of 1e37 make its outputs overflow to +inf and -inf (|acc| = 16129
+    // or more times 1e37·s_x, s_x ≥ 3/127 for these inputs). After Identity a sample then has
+    // ±inf and no NaN, where a max of |x| is inf, not the NaN whose scale is 1; after GELU,
+    // GELU(-inf) = -inf·0 = NaN too. Layer 1 must use the scale 1 for those samples, clamp ±inf
+    // to ±127 and quantize NaN to 0: a graph without the ReduceSumSquare(x·0) term gives the
+    // scale inf and 0 or NaN quotients, and one without the IsNaN guard casts NaN to int8,
+    // which check_onnx.py refuses.
+    const long ld0 = cy::detail::int8_padded(2), ld1 = cy::detail::int8_padded(3);
+    for (const cy::Int8Activation& activation :
+         {cy::Int8Activation(cy::Identity{}), cy::Int8Activation(cy::GELU{})}) {
+        cy::Int8Dense first;
+        first.input_size = 2;
+        first.output_size = 3;
+        first.weights.assign(std::size_t(3 * ld0), std::int8_t(0));
+        const std::int8_t w[3][2] = {{127, 127}, {-127, -127}, {1, -1}};
+        for (long o = 0; o < 3; ++o)
+            for (long k = 0; k < 2; ++k) first.weights[std::size_t(o * ld0 + k)] = w[o][k];
+        first.weight_scales = {1e37f, 1e37f, 0.01f};
+        first.bias = cy::Vector<float>::Zero(3);
+        first.activations = {activation};
+        cy::Int8Dense second;
+        second.input_size = 3;
+        second.output_size = 2;
+        second.weights.assign(std::size_t(2 * ld1), std::int8_t(0));
+        for (long k = 0; k < 3; ++k) {
+            second.weights[std::size_t(k)] = std::int8_t(10 + k);
+            second.weights[std::size_t(ld1 + k)] = std::int8_t(-20 + 7 * k);
+        }
+        second.weight_scales = {0.5f, 0.25f};
+        second.bias = cy::Vector<float>::Constant(2, 1.0f);
+        cy::Int8Network net({first, second});
+
+        cy::Matrix<float> x(2, 4);
+        x << 1, 3, -2, 0.5f,  //
+            2, 1, -1, -0.5f;
+        const cy::Matrix<float> logits = net.predict_logits(x);
+        REQUIRE(logits.allFinite());
+        REQUIRE(net.last_input_scales(1)[0] == 1.0f);  // layer 1 saw ±inf (and NaN) in sample 0
+        TempDir dir;
+        cy::export_onnx(net, dir.file("overflow.onnx"));
+        const Run r = check_files(dir, "overflow", x, logits, "--rtol 0");
+        INFO(r.output);
+        CHECK(r.status == 0);
+    }
+}
+
+TEST_CASE("export_onnx(Int8Network): check_onnx.py fails a model whose logits are another's",
+          "[onnx][scripts][int8]") {
+    TempDir dir;
+    cy::Int8Network net = int8_exact(21, false), other = int8_exact(23, false);
+    const Run r = check_int8_with_python(net, dir, "control", "--rtol 0", &other);
+    INFO(r.output);
+    CHECK(r.status == 1);
+    CHECK(r.output.find("exceeds the tolerance") != std::string::npos);
+}
+
+TEST_CASE(
+    "export_onnx(Int8Network): a student trained on Fashion-MNIST classifies the 10,000 test "
+    "images identically in chrysalis and in the ONNX graph",
+    "[onnx][scripts][int8][fashion-mnist]") {
+    const std::string train_images = fashion_mnist("train-images-idx3-ubyte"),
+                      train_labels = fashion_mnist("train-labels-idx1-ubyte"),
+                      test_images = fashion_mnist("t10k-images-idx3-ubyte"),
+                      test_labels = fashion_mnist("t10k-labels-idx1-ubyte");
+    if (train_images.empty() || train_labels.empty() || test_images.empty() ||
+        test_labels.empty()) {
+        WARN("Fashion-MNIST not found (apt-get install dataset-fashion-mnist); skipped");
+        return;
+    }
+    // One epoch on 4,000 images: a student of about 71% accuracy, whose logits have near-ties on
+    // some of the test images — where a single differing bit could change the class.
+    const cy::Dataset<float> train = cy::load_idx<float>(train_images, train_labels);
+    const cy::Dataset<float> test = cy::load_idx<float>(test_images, test_labels);
+    std::vector<Eigen::Index> first(4000);
+    for (std::size_t i = 0; i < first.size(); ++i) first[i] = Eigen::Index(i);
+    cy::Sequential<cy::Dense<784, 32>, cy::ReLU, cy::Dense<32, 10>> student(cy::Seed{3});
+    cy::Sgd sgd{.lr = 0.05, .momentum = 0.9};
+    cy::fit(student, cy::subset(train, first), cy::CrossEntropy{}, sgd,
+            {.epochs = 1, .batch_size = 32, .seed = cy::Seed{4}, .progress = false, .threads = 1});
+
+    TempDir dir;
+    for (const bool calibrated : {false, true}) {
+        cy::Int8Network net = calibrated
+                                  ? cy::quantize(student, train.features.middleCols(4000, 1000))
+                                  : cy::quantize(student);
+        const std::string stem = calibrated ? "fashion_static" : "fashion_dynamic";
+        const cy::Matrix<float> logits = net.predict_logits(test.features);
+        Eigen::Index right = 0;
+        for (Eigen::Index j = 0; j < logits.cols(); ++j) {
+            Eigen::Index label;
+            logits.col(j).maxCoeff(&label);
+            right += label == test.labels[std::size_t(j)];
+        }
+        INFO("int8 accuracy " << double(right) / double(logits.cols()));
+        CHECK(right > 6000);  // trained (chance is 1,000): the classes are real decisions
+        cy::export_onnx(net, dir.file(stem + ".onnx"));
+        const Run r = check_files(dir, stem, test.features, logits, "--rtol 0 --same-argmax");
+        INFO(r.output);
+        CHECK(r.status == 0);
+        CHECK(r.output.find("the same class for 10000 of 10000") != std::string::npos);
+    }
+}
+
+TEST_CASE(
+    "export_onnx(Int8Network): the weights are an INT8 [In, Out] initializer read by "
+    "MatMulInteger, and QuantizeLinear is not used",
+    "[onnx][int8]") {
+    cy::Int8Network net = int8_exact(24, true);
+    const std::string bytes = cy::detail::encode_onnx(net);  // the fields below view into it
+    const std::vector<Field> graph = parsed(one(parsed(bytes), 7).bytes);
+    CHECK(one(graph, 10).bytes ==
+          "Int8Network (static activation scales): Int8Dense<6,10> ReLU Int8Dense<10,8> "
+          "LeakyReLU Int8Dense<8,7> Identity Int8Dense<7,5>");
+    std::vector<std::string> ops;
+    for (const Field& node : all(graph, 1)) ops.emplace_back(one(parsed(node.bytes), 4).bytes);
+    CHECK(std::count(ops.begin(), ops.end(), "MatMulInteger") == 4);
+    CHECK(std::count(ops.begin(), ops.end(), "QuantizeLinear") == 0);
+    CHECK(std::count(ops.begin(), ops.end(), "ReduceMax") == 0);  // static: constant scales
+    bool found = false;
+    for (const Field& init : all(graph, 5)) {
+        const std::vector<Field> t = parsed(init.bytes);
+        if (one(t, 8).bytes != "layer1.weight_t") continue;
+        found = true;
+        CHECK(one(t, 2).varint == 3);  // INT8
+        std::vector<std::uint64_t> dims;
+        for (const Field& d : all(t, 1)) dims.push_back(d.varint);
+        CHECK(dims == std::vector<std::uint64_t>{10, 8});  // [In, Out]
+        // Row-major [In, Out] is the column-major Out × In matrix's storage.
+        const Eigen::Matrix<std::int8_t, Eigen::Dynamic, Eigen::Dynamic> w = net.int8_weights(1);
+        CHECK(one(t, 9).bytes == bytes_of(w));
+    }
+    CHECK(found);
+    // The static scale of layer 1 is its own initializer, the calibrated float.
+    const float s = *net.input_scale(1);
+    bool scale_found = false;
+    for (const Field& init : all(graph, 5)) {
+        const std::vector<Field> t = parsed(init.bytes);
+        if (one(t, 8).bytes != "layer1.input_scale") continue;
+        scale_found = true;
+        CHECK(one(t, 9).bytes == std::string_view(reinterpret_cast<const char*>(&s), 4));
+    }
+    CHECK(scale_found);
+}
+
+TEST_CASE(
+    "export_onnx(Int8Network): a NaN LeakyReLU slope and an unwritable path are refused by "
+    "name, the previous file kept",
+    "[onnx][int8][errors]") {
+    TempDir dir;
+    const std::string path = dir.file("student.onnx");
+    cy::Int8Network good = int8_exact(25, false);
+    cy::export_onnx(good, path);
+    const std::string before = read_bytes(path);
+    REQUIRE(before == cy::detail::encode_onnx(good));
+
+    std::vector<cy::Int8Dense> layers;
+    for (std::size_t i = 0; i < good.dense_count(); ++i) layers.push_back(good.layer(i));
+    REQUIRE(std::holds_alternative<cy::LeakyReLU>(layers[1].activations.at(0)));
+    std::get<cy::LeakyReLU>(layers[1].activations[0]).slope =
+        std::numeric_limits<double>::quiet_NaN();
+    const cy::Int8Network bad(std::move(layers));
+    CHECK(thrown<cy::ValueError>([&] { cy::export_onnx(bad, path); }) ==
+          "chrysalis::export_onnx: net's layer 1 (Int8Dense<10,8>'s activation 0, LeakyReLU) "
+          "gives its LeakyRelu node the attribute alpha a value that is not a finite float; "
+          "nothing was written");
+    CHECK(read_bytes(path) == before);
+    CHECK(dir.entries() == std::vector<std::string>{"student.onnx"});
+
+    std::filesystem::create_directory(dir.file("models"));
+    CHECK(thrown<cy::IoError>([&] { cy::export_onnx(good, dir.file("models")); }) ==
+          "chrysalis::export_onnx: cannot write '" + dir.file("models") +
+              "': it is a directory; only a regular file is replaced");
 }

@@ -8,6 +8,10 @@
 //   std::string to_onnx(chrysalis::onnx::GraphBuilder<Scalar>& graph, const std::string& x) const
 // (the OnnxLayer concept below); the shipped layers have one beside their forward. A network
 // with a layer that has none does not compile, and the message names the layer.
+//
+// An Int8Network (quantize.hpp) is written too, by export_onnx(const Int8Network&, path): its
+// quantization, int8 product and float epilogue as standard operators (MatMulInteger on int8
+// tensors, Round, Clip, Cast, …), its activations by their own to_onnx.
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
@@ -23,6 +27,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "chrysalis/architecture.hpp"
@@ -31,11 +36,18 @@
 #include "chrysalis/detail/protobuf.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/network.hpp"
+#include "chrysalis/quantize.hpp"
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 namespace detail {
 struct OnnxGraphAccess;
+
+/// The TensorProto data type of a scalar: FLOAT (1) or DOUBLE (11).
+template <class S>
+constexpr std::int64_t onnx_data_type() {
+    return std::is_same_v<S, float> ? 1 : 11;
+}
 }  // namespace detail
 
 namespace onnx {
@@ -45,14 +57,16 @@ namespace onnx {
 inline constexpr std::int64_t ir_version = 8;
 inline constexpr std::int64_t opset_version = 17;
 
-/// One attribute of a node: a float ("alpha" of LeakyRelu) or an integer ("transB" of Gemm).
-/// Made by GraphBuilder::float_attribute and GraphBuilder::int_attribute.
+/// One attribute of a node: a float ("alpha" of LeakyRelu), an integer ("transB" of Gemm) or a
+/// list of integers ("axes" of ReduceMax). Made by GraphBuilder::float_attribute,
+/// GraphBuilder::int_attribute and GraphBuilder::ints_attribute.
 struct Attribute {
-    enum class Kind { float32, int64 };
+    enum class Kind { float32, int64, int64s };
     std::string name;
     Kind kind = Kind::int64;
     float f = 0;
     std::int64_t i = 0;
+    std::vector<std::int64_t> ints;
 };
 
 /// GraphBuilder<Scalar> — the ONNX graph export_onnx builds, as a layer's to_onnx sees it.
@@ -78,11 +92,16 @@ class GraphBuilder {
     /// A float attribute. Requires `value` finite and within float's range; otherwise the node
     /// using it throws ValueError.
     static Attribute float_attribute(std::string name, double value) {
-        return Attribute{std::move(name), Attribute::Kind::float32, to_float(value), 0};
+        return Attribute{std::move(name), Attribute::Kind::float32, to_float(value), 0, {}};
     }
     /// An integer attribute.
     static Attribute int_attribute(std::string name, std::int64_t value) {
-        return Attribute{std::move(name), Attribute::Kind::int64, 0, value};
+        return Attribute{std::move(name), Attribute::Kind::int64, 0, value, {}};
+    }
+    /// A list-of-integers attribute, e.g. ints_attribute("axes", {1}) for a reduction over the
+    /// features of each sample (at opset 17 the reductions but ReduceSum take axes this way).
+    static Attribute ints_attribute(std::string name, std::vector<std::int64_t> values) {
+        return Attribute{std::move(name), Attribute::Kind::int64s, 0, 0, std::move(values)};
     }
 
     /// Adds a constant tensor of shape [rows, cols] holding `m` as it reads (element (i, j) at
@@ -163,6 +182,7 @@ class GraphBuilder {
         std::string name;
         std::vector<std::int64_t> dims;
         std::string raw;  // little-endian, row-major
+        std::int64_t data_type = detail::onnx_data_type<Scalar>();
     };
 
     GraphBuilder() { known_ = {"input"}; }
@@ -204,7 +224,8 @@ class GraphBuilder {
         std::string raw;
         raw.reserve(count * sizeof(Scalar));
         detail::put_le_values(raw, values, count);
-        initializers_.push_back(Initializer{name, std::move(dims), std::move(raw)});
+        initializers_.push_back(
+            Initializer{name, std::move(dims), std::move(raw), detail::onnx_data_type<Scalar>()});
         return name;
     }
 
@@ -256,12 +277,6 @@ constexpr bool all_layers_map_to_onnx(std::index_sequence<I...>) {
     return (onnx_export_needs_to_onnx<layer_type<Net, I>, typename Net::scalar_type>::ok && ...);
 }
 
-/// The TensorProto data type of a scalar: FLOAT (1) or DOUBLE (11).
-template <class S>
-constexpr std::int64_t onnx_data_type() {
-    return std::is_same_v<S, float> ? 1 : 11;
-}
-
 /// Reads GraphBuilder's private parts for export: it alone starts layers and encodes the graph.
 struct OnnxGraphAccess {
     template <class S>
@@ -271,6 +286,20 @@ struct OnnxGraphAccess {
     template <class S>
     static void begin_layer(onnx::GraphBuilder<S>& g, std::size_t index, std::string name) {
         g.begin_layer(index, std::move(name));
+    }
+    /// Adds an INT8 constant of shape [rows, cols] holding `values` row-major (rows·cols bytes):
+    /// the int8 weights of an Int8Network, which no to_onnx of a float layer needs.
+    template <class S>
+    static std::string int8_matrix(onnx::GraphBuilder<S>& g, std::string_view hint,
+                                   const std::int8_t* values, std::int64_t rows,
+                                   std::int64_t cols) {
+        std::string name = g.fresh(hint);
+        g.initializers_.push_back(typename onnx::GraphBuilder<S>::Initializer{
+            name,
+            {rows, cols},
+            std::string(reinterpret_cast<const char*>(values), std::size_t(rows * cols)),
+            3});  // TensorProto INT8
+        return name;
     }
 
     /// A ValueInfoProto: name and a tensor type of S with dimensions [batch, width].
@@ -323,6 +352,9 @@ struct OnnxGraphAccess {
                 if (a.kind == onnx::Attribute::Kind::float32) {
                     pb::put_float(attribute, 2, a.f);
                     pb::put_int(attribute, 20, 1);  // AttributeType FLOAT
+                } else if (a.kind == onnx::Attribute::Kind::int64s) {
+                    for (const std::int64_t v : a.ints) pb::put_int(attribute, 8, v);  // ints
+                    pb::put_int(attribute, 20, 7);  // AttributeType INTS
                 } else {
                     pb::put_int(attribute, 3, a.i);
                     pb::put_int(attribute, 20, 2);  // AttributeType INT
@@ -335,7 +367,7 @@ struct OnnxGraphAccess {
         for (const auto& init : g.initializers_) {
             std::string tensor;
             for (const std::int64_t d : init.dims) pb::put_int(tensor, 1, d);  // dims
-            pb::put_int(tensor, 2, onnx_data_type<S>());                       // data_type
+            pb::put_int(tensor, 2, init.data_type);                            // data_type
             pb::put_bytes(tensor, 8, init.name);                               // name
             pb::put_bytes(tensor, 9, init.raw);                                // raw_data
             pb::put_bytes(graph, 5, tensor);  // GraphProto.initializer
@@ -406,6 +438,114 @@ void export_onnx(const Net& net, const std::string& path) {
                   "chrysalis::export_onnx: see the first error above");
     static_assert(detail::all_layers_map_to_onnx<Net>(std::make_index_sequence<Net::depth>{}),
                   "chrysalis::export_onnx: see the first error above");
+    detail::write_file_atomically(path, detail::encode_onnx(net), "chrysalis::export_onnx");
+}
+
+namespace detail {
+
+/// Dense layer `l` of an Int8Network, whose int8 weights are `w` (Out × In, as
+/// Int8Network::int8_weights gives them), on x ([batch, In] floats) as the graph's nodes, each the
+/// float operation Int8Network::forward performs, in its order, so that an evaluation in float32
+/// gives its bits (see export_onnx(const Int8Network&, path)). Returns the [batch, Out] output
+/// before the activations.
+inline std::string int8_dense_to_onnx(
+    onnx::GraphBuilder<float>& g, const Int8Dense& l,
+    const Eigen::Matrix<std::int8_t, Eigen::Dynamic, Eigen::Dynamic>& w, const std::string& x) {
+    using G = onnx::GraphBuilder<float>;
+    const std::string zero = g.scalar("zero", 0.0);
+    std::string sx;  // s_x: [] (static) or [batch, 1] (dynamic)
+    if (l.input_scale) {
+        sx = g.scalar("input_scale", *l.input_scale);
+    } else {
+        const auto per_sample = [] {
+            return std::vector<onnx::Attribute>{G::ints_attribute("axes", {1}),
+                                                G::int_attribute("keepdims", 1)};
+        };
+        const std::string max_abs = g.node("ReduceMax", {g.node("Abs", {x})}, per_sample());
+        // max_abs_or_nan: 0·x is 0 for a finite x and NaN for ±∞ or NaN, and a sum propagates
+        // NaN in every runtime (a max need not), so this is 0 or NaN, and max_abs + it is NaN
+        // exactly where a feature is not finite — whose scale is then 1, as in int8_scale.
+        const std::string poison =
+            g.node("ReduceSumSquare", {g.node("Mul", {x, zero})}, per_sample());
+        const std::string scale =
+            g.node("Div", {g.node("Add", {max_abs, poison}), g.scalar("int8_max", 127.0)});
+        sx = g.node("Where", {g.node("Greater", {scale, zero}), scale, g.scalar("one", 1.0)});
+    }
+    // int8_quantize: rne(clamp(x / s_x, −127, 127)), NaN → 0 (Cast of a NaN is undefined).
+    const std::string t = g.node("Div", {x, sx});
+    const std::string clamped =
+        g.node("Clip", {t, g.scalar("clip_low", -127.0), g.scalar("clip_high", 127.0)});
+    const std::string rounded = g.node("Round", {clamped});  // half to even
+    const std::string q = g.node("Cast", {g.node("Where", {g.node("IsNaN", {t}), zero, rounded})},
+                                 {G::int_attribute("to", 3)});  // INT8
+    // W_q as [In, Out]: element (k, o) at k·Out + o, where column-major w keeps w(o, k).
+    const std::string acc = g.node(
+        "MatMulInteger",
+        {q, OnnxGraphAccess::int8_matrix(g, "weight_t", w.data(), l.input_size, l.output_size)});
+    // The epilogue: float(acc)·(s_w[o]·s_x[j]) + b[o].
+    const Eigen::Map<const Vector<float>> sw(l.weight_scales.data(), l.output_size);
+    const std::string scales = g.node("Mul", {g.vector("weight_scale", sw), sx});
+    const std::string product =
+        g.node("Mul", {g.node("Cast", {acc}, {G::int_attribute("to", 1)}), scales});  // FLOAT
+    return g.node("Add", {product, g.vector("bias", l.bias)});
+}
+
+/// The ONNX model file of an Int8Network (see export_onnx(const Int8Network&, path)).
+inline std::string encode_onnx(const Int8Network& net) {
+    auto graph = OnnxGraphAccess::make<float>();
+    std::string doc =
+        concat("Int8Network (", net.calibrated() ? "static" : "dynamic", " activation scales):");
+    std::string x = "input";
+    for (std::size_t i = 0; i < net.dense_count(); ++i) {
+        const Int8Dense& l = net.layer(i);
+        const std::string name = concat("Int8Dense<", l.input_size, ",", l.output_size, ">");
+        OnnxGraphAccess::begin_layer(graph, i, name);
+        x = int8_dense_to_onnx(graph, l, net.int8_weights(i), x);
+        doc += " " + name;
+        for (std::size_t k = 0; k < l.activations.size(); ++k) {
+            std::visit(
+                [&](const auto& activation) {
+                    const std::string act = activation.name();
+                    OnnxGraphAccess::begin_layer(graph, i,
+                                                 concat(name, "'s activation ", k, ", ", act));
+                    x = activation.to_onnx(graph, std::as_const(x));
+                    doc += " " + act;
+                },
+                l.activations[k]);
+        }
+    }
+    return OnnxGraphAccess::encode(graph, x, net.input_size(), net.output_size(), doc);
+}
+
+}  // namespace detail
+
+/// Writes the int8 network `net` (quantize.hpp) to `path` as an ONNX model of the same IR
+/// version, opset, producer, input "input" and output "logits" as export_onnx(net, path) writes
+/// for a float Sequential — [batch, input_size()] and [batch, output_size()] of float — that
+/// computes Int8Network::forward: per Dense layer, the quantization of its input, the int8
+/// product and the float epilogue, each as the operation forward performs, in its order:
+///   s_x     dynamic: Where(s > 0, s, 1) with s = (ReduceMax(Abs(x), axes = [1]) +
+///           ReduceSumSquare(x·0, axes = [1])) / 127 — the second term is NaN exactly where a
+///           feature is not finite, whose scale is then 1, as forward's; static: a constant;
+///   q_x     Cast<int8>(Where(IsNaN(t), 0, Round(Clip(t, −127, 127)))), t = x / s_x (ONNX's
+///           Round is half to even, the library's rne; QuantizeLinear is not used: it
+///           saturates to [−128, 127]);
+///   acc     MatMulInteger(q_x, W_q) with W_q the int8 weights as an [In, Out] initializer;
+///   y       Cast<float>(acc)·(s_w·s_x) + b: Mul, Mul, Add;
+/// then each activation by its own to_onnx (see export_onnx above). The graph's doc_string
+/// lists the layers, e.g. "Int8Network (dynamic activation scales): Int8Dense<784,32> ReLU
+/// Int8Dense<32,10>". An evaluation in IEEE float32 that performs each node as one rounded
+/// operation gives forward's outputs bit for bit where the activations are Identity, ReLU and
+/// LeakyReLU; Tanh, Sigmoid and GELU are a runtime's own functions, within ulps of Eigen's,
+/// and a difference in a hidden layer can move a value across a rounding boundary of the next
+/// quantization (one step of q_x). forward refuses a non-finite input; the model computes with
+/// it as with a non-finite value in a hidden layer (scale 1, ±∞ → ±127, NaN → 0).
+/// Requires: nothing beyond what Int8Network's constructor checked.
+/// Ensures: the file is replaced atomically, as by export_onnx(net, path).
+/// Throws: ValueError naming chrysalis::export_onnx, `net`, the Dense layer's index and the
+///   activation, before anything is written, for a LeakyReLU slope (a public member) that is
+///   NaN, infinite or beyond float's range. IoError naming `path` as export_onnx(net, path).
+inline void export_onnx(const Int8Network& net, const std::string& path) {
     detail::write_file_atomically(path, detail::encode_onnx(net), "chrysalis::export_onnx");
 }
 

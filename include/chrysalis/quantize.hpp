@@ -121,6 +121,26 @@ inline float max_abs_or_nan(const float* x, long rows) noexcept {
     return r;
 }
 
+/// The epilogue's float(acc)·scale + bias as two float operations, each rounded: the formula at
+/// the top of this file, and what ONNX's Mul and Add compute (export_onnx). Written as one
+/// expression, a compiler may fuse them into a fused multiply-add, which rounds once — GCC does
+/// wherever the target has FMA (-march=native), even across statements, and clang within an
+/// expression — and an int8 network's outputs would then depend on the flags of the program
+/// that includes this header. The empty asm makes the rounded product opaque, so nothing is
+/// fused; it costs no instruction.
+inline float int8_epilogue(std::int32_t acc, float scale, float bias) noexcept {
+    float product = float(acc) * scale;
+#if defined(__GNUC__) && defined(__x86_64__)
+    asm("" : "+x"(product));
+#elif defined(__GNUC__) && defined(__aarch64__)
+    asm("" : "+w"(product));
+#else
+    volatile float rounded = product;  // elsewhere a store: slower, but not fused
+    product = rounded;
+#endif
+    return product + bias;
+}
+
 template <class L>
 struct is_float_dense : std::false_type {};
 template <int In, int Out>
@@ -441,7 +461,7 @@ class Int8Network {
         detail::parallel_for(blocks, workers, [&](long chunk, int worker) {
             const long j0 = chunk * block, n = std::min(block, batch_ - j0);
             detail::int8_product(packed_[i], b.x, j0, n, [&](long o, long j, std::int32_t acc) {
-                y[o + j * rows] = float(acc) * (sw[o] * sx[j]) + bias[o];
+                y[o + j * rows] = detail::int8_epilogue(acc, sw[o] * sx[j], bias[o]);
             });
             if (!l.activations.empty()) activate(l, j0, n, b.y, columns_[std::size_t(worker)]);
             if (i + 1 < layers_.size()) quantize_into(i + 1, y, rows, j0, n);
