@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
@@ -323,9 +324,22 @@ inline bool int8_nonnegative(const std::int8_t* x, long n) noexcept {
     return (bits & 0x80) == 0;
 }
 
+/// Hands `count` (≤ Group) accumulators of consecutive outputs o0 … of column j to an epilogue,
+/// which is either epilogue(o0, j, acc, count, std::integral_constant<long, Group>{}) — all at
+/// once, the group size known at compile time — or epilogue(o, j, acc[o − o0]) — one by one.
+template <long Group, class Epilogue>
+inline void int8_emit(Epilogue& epilogue, long o0, long j, const std::int32_t* acc, long count) {
+    using G = std::integral_constant<long, Group>;
+    if constexpr (std::is_invocable_v<Epilogue&, long, long, const std::int32_t*, long, G>) {
+        epilogue(o0, j, acc, count, G{});
+    } else {
+        for (long i = 0; i < count; ++i) epilogue(o0 + i, j, acc[i]);
+    }
+}
+
 /// The blocked product of packed weights p and the columns [j0, j0 + n) of x: for each block of
-/// C columns and R groups of outputs, `epilogue(o, j, acc)` receives every int32 accumulator of
-/// the tile. Columns are the outer loop, so a block of C input columns stays in L1 while the
+/// C columns and R groups of outputs, the epilogue receives every int32 accumulator of the tile
+/// (int8_emit). Columns are the outer loop, so a block of C input columns stays in L1 while the
 /// weights stream past it once; each weight register loaded serves C columns and each input
 /// broadcast R groups.
 template <class Ops, int R, int C, class Epilogue>
@@ -345,8 +359,8 @@ inline void int8_product_with(const Int8Packed& p, const Int8Block& x, long j0, 
                                       out);
             for (int c = 0; c < CC; ++c)
                 for (int r = 0; r < RR; ++r) {
-                    const long o0 = (g + r) * L, count = std::min(L, p.rows - o0);
-                    for (long i = 0; i < count; ++i) epilogue(o0 + i, j + c, out[r][c][i]);
+                    const long o0 = (g + r) * L;
+                    int8_emit<L>(epilogue, o0, j + c, out[r][c], std::min(L, p.rows - o0));
                 }
             g += RR;
         };
@@ -374,15 +388,16 @@ inline void int8_product_scalar(const Int8Packed& p, const Int8Block& x, long j0
             const std::int8_t* wo = p.data.data() + o * p.ld;
             std::int32_t acc = 0;
             for (long k = 0; k < p.depth; ++k) acc += std::int32_t(wo[k]) * std::int32_t(xj[k]);
-            epilogue(o, j, acc);
+            int8_emit<1>(epilogue, o, j, &acc, 1);
         }
     }
 }
 
 /// Runs p's kernel on the columns [j0, j0 + n) of x (x.rows == p.depth; its padding zero),
-/// calling epilogue(o, j, acc) once for every output (o, j), in an order that depends on the
-/// kernel. p must come from int8_pack for a kernel compiled here (int8_kernel_compiled); a
-/// kernel not compiled runs the scalar reference on a row-major p only.
+/// handing every output (o, j) to the epilogue once (int8_emit: one by one, or in runs of
+/// consecutive outputs of a column), in an order that depends on the kernel. p must come from
+/// int8_pack for a kernel compiled here (int8_kernel_compiled); a kernel not compiled runs the
+/// scalar reference on a row-major p only.
 template <class Epilogue>
 inline void int8_product(const Int8Packed& p, const Int8Block& x, long j0, long n,
                          Epilogue&& epilogue) {
@@ -393,14 +408,15 @@ inline void int8_product(const Int8Packed& p, const Int8Block& x, long j0, long 
             return int8_product_with<Int8OpsAvx2, 4, 2>(p, x, j0, n, epilogue);
 #endif
 #if defined(__AVX512BW__)
-        // 32 zmm registers: 4 × 4 accumulators, 4 broadcast inputs (and 4 mask registers),
-        // a weight register, temps.
+        // 32 zmm registers: 6 × 3 accumulators, 3 broadcast inputs (and 3 mask registers),
+        // a weight register, temps. Of the tiles tried on a Skylake-SP (4×4, 2×8, 3×6, 4×5,
+        // 5×4, 6×4, 7×3, 8×3), 6×3 was the fastest on the int8_bench product.
         case Int8Kernel::avx512bw:
             return int8_product_with<Int8OpsAvx512bw, 6, 3>(p, x, j0, n, epilogue);
 #endif
 #if defined(__AVX512BW__) && defined(__AVX512VNNI__)
         case Int8Kernel::avx512vnni:
-            return int8_product_with<Int8OpsAvx512vnni, 4, 4>(p, x, j0, n, epilogue);
+            return int8_product_with<Int8OpsAvx512vnni, 6, 3>(p, x, j0, n, epilogue);
 #endif
         default:
             return int8_product_scalar(p, x, j0, n, epilogue);
