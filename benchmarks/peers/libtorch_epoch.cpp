@@ -23,6 +23,8 @@
 
 #include <torch/torch.h>
 
+#include "../recipe_options.hpp"
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Version.h>
 #include <dlfcn.h>
@@ -52,46 +54,20 @@ constexpr std::int64_t kLogitsBatch = 256;
 constexpr double kLr = 0.05, kMomentum = 0.9;
 constexpr double kTemperature = 4.0, kAlpha = 0.5;
 
-struct Options {
-    std::string data = "/usr/share/datasets/fashion-mnist";  // Debian's dataset-fashion-mnist
-    std::uint64_t seed = 1;
-    int epochs = 3;
-    int threads = 2;
-    std::int64_t limit = 0;  // 0: every training image
-    int inference_calls = 2000;
+struct Options : recipe::Options {
     bool check_blas = false;
 };
 
 Options parse(int argc, char** argv) {
-    Options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) throw std::invalid_argument("option " + a + " needs a value");
-            return argv[++i];
-        };
-        if (a == "--data")
-            o.data = value();
-        else if (a == "--seed")
-            o.seed = std::stoull(value());
-        else if (a == "--epochs")
-            o.epochs = std::stoi(value());
-        else if (a == "--threads")
-            o.threads = std::stoi(value());
-        else if (a == "--limit")
-            o.limit = std::stoll(value());
-        else if (a == "--inference-calls")
-            o.inference_calls = std::stoi(value());
-        else if (a == "--check-blas")
-            o.check_blas = true;
-        else
-            throw std::invalid_argument("unknown option " + a + " (see the header of " +
-                                        "benchmarks/peers/libtorch_epoch.cpp)");
-    }
-    if (o.epochs < 1 || o.threads < 1 || o.limit < 0 || o.inference_calls < 1)
-        throw std::invalid_argument(
-            "--epochs, --threads, --inference-calls must be >= 1 and "
-            "--limit >= 0");
+    bool check_blas = false;
+    auto own = [&](const std::string& a) {
+        if (a != "--check-blas") return false;
+        check_blas = true;
+        return true;
+    };
+    Options o{
+        recipe::parse(argc, argv, own, "see the header of benchmarks/peers/libtorch_epoch.cpp")};
+    o.check_blas = check_blas;
     return o;
 }
 
