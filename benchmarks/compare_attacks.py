@@ -15,8 +15,8 @@ The parameters do not require gradients in PyTorch (only the input does); chrysa
 use Sequential::backward_input, which skips the parameter gradients too.
 
 PyTorch runs at its best: a child process with OMP_WAIT_POLICY=PASSIVE and without
-OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE; both engines get --threads threads. One run each, never at
-the same time.
+OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (benchmarks/peer_env.py); both engines get --threads
+threads. One run each, never at the same time.
 
     /usr/bin/python3 benchmarks/compare_attacks.py [--bin build/release/benchmarks/attack_bench]
         [--data data/mnist-digits] [--threads 1] [--repeats 3] [--batch 256] [--samples 1000]
@@ -37,6 +37,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from peer_env import peer_env  # noqa: E402
 DEFAULT_BIN = os.path.join(HERE, "..", "build", "release", "benchmarks", "attack_bench")
 DEFAULT_DATA = os.path.join(HERE, "..", "data", "mnist-digits")
 
@@ -186,9 +188,7 @@ def main():
         ours = run([args.bin, "--data", args.data, "--out", weights, "--threads", threads,
                     "--samples", str(args.samples), "--jsma-samples", str(args.jsma_samples),
                     "--repeats", str(args.repeats), "--batch", str(args.batch)], env)
-        torch_env = dict(env, OMP_WAIT_POLICY="PASSIVE")
-        for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-            torch_env.pop(k, None)
+        torch_env = peer_env(args.threads, "best")
         theirs = run([sys.executable, os.path.abspath(__file__), "--worker", "--weights", weights,
                       "--data", args.data, "--threads", threads, "--repeats",
                       str(args.repeats), "--samples", str(args.samples), "--jsma-samples",

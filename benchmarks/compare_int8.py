@@ -13,8 +13,9 @@ best.
 Every engine runs in a child process of its own, one after the other, never at the same time.
 PyTorch runs at its best setting on a shared 2-core machine: OMP_WAIT_POLICY=PASSIVE and
 OpenBLAS on the kernel of this CPU (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed, together, from
-its environment only). Times are the median over --repeats timed runs of at least 0.2 s each;
-the ratios compare figures of this one run.
+its environment only: benchmarks/peer_env.py, shared with compare_pytorch.py). Times are the
+median over --repeats timed runs of at least 0.2 s each; the ratios compare figures of this one
+run.
 
     /usr/bin/python3 benchmarks/compare_int8.py [--threads 1,2] [--repeats 5]
         [--chrysalis-bin build/release/benchmarks/int8_bench] [--json out.json]
@@ -29,7 +30,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from compare_pytorch import cpu_model  # noqa: E402
+from peer_env import cpu_model, describe, peer_env  # noqa: E402
 
 DEFAULT_BIN = os.path.join(HERE, "..", "build", "release", "benchmarks", "int8_bench")
 BATCHES = (1, 128)
@@ -136,18 +137,14 @@ def main():
     print(f"CPU: {cpu_model()}, {os.cpu_count()} logical CPUs")
     rows = chrysalis_rows(args.chrysalis_bin, args.repeats)
     for t in threads:
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-        env.update(OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS=str(t),
-                   OPENBLAS_NUM_THREADS=str(t))
         out = run([sys.executable, os.path.abspath(__file__), "--worker", "--worker-threads",
-                   str(t), "--repeats", str(args.repeats)], env)
+                   str(t), "--repeats", str(args.repeats)], peer_env(t, "best"))
         for line in out.splitlines():
             record = json.loads(line)
             if record.get("setup"):
                 print(f"PyTorch {record['torch']} ({t} thread(s)): quantized engines "
                       f"{', '.join(record['engines'])} (default {record['default_engine']}), "
-                      "OMP_WAIT_POLICY=PASSIVE, OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset")
+                      f"{describe('best')}")
             else:
                 rows.append(record)
 

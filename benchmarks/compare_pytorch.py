@@ -14,23 +14,37 @@ on Fashion-MNIST, inputs scaled to [0, 1], float32:
 Weights start from the same distribution in both (He-uniform U(+-sqrt(6/in)), biases 0) but not
 the same values: the engines have different random generators.
 
-For each seed the script runs the chrysalis binary, then the PyTorch recipe (this script again,
-with --worker), one after the other, never at the same time; each is a child process whose peak
-RSS is read from its own rusage (os.wait4). Both children get OMP_NUM_THREADS and
-OPENBLAS_NUM_THREADS = --threads; PyTorch also gets torch.set_num_threads. The script stops if
-PyTorch's matrix products do not run on OpenBLAS (Debian's reference BLAS would make the
-comparison unfair; scripts/install-deps.sh --peer installs libopenblas0-pthread).
+For each seed the script runs the chrysalis binary, then every peer twice, at its best setting
+and at its defaults, one after the other, never at the same time: the PyTorch recipe (this
+script again, with --worker) and LibTorch, the same recipe in PyTorch's C++ API
+(benchmarks/peers/libtorch_epoch.cpp, which prints the worker's JSON lines; built only with
+-DCHRYSALIS_PEER_BENCHMARKS=ON, and left out with a note when it is not built). Each is a child
+process whose peak RSS is read from its own rusage (os.wait4). Every child gets OMP_NUM_THREADS
+and OPENBLAS_NUM_THREADS = --threads; the peers also torch::set_num_threads. A peer's best
+setting (benchmarks/peer_env.py) adds OMP_WAIT_POLICY=PASSIVE and removes OPENBLAS_CORETYPE and
+OPENBLAS_L2_SIZE, together, from that peer's environment only; its default setting is the
+environment as it is. chrysalis always runs in the environment as it is.
+
+Before the runs the script checks, in a child of each peer at each setting, which library
+provides the sgemm_ its products call, and stops unless it is OpenBLAS (Debian's reference BLAS
+would make the comparison unfair; scripts/install-deps.sh --peer installs libopenblas0-pthread).
+It prints the core OpenBLAS reports in each peer's own process (openblas_get_corename, and
+openblas_get_config) beside the CPU model, and gives a best-setting row no ratio — it says why
+instead — when that core is not the CPU's own (the rule, from the flags in /proc/cpuinfo, is in
+benchmarks/peer_env.py: avx512f → SkylakeX / Cooperlake / SapphireRapids, avx2 → Haswell / Zen
+/ Excavator, avx → Sandybridge).
 
     /usr/bin/python3 benchmarks/compare_pytorch.py [--seeds 3] [--epochs 3] [--threads 2]
-        [--limit K] [--chrysalis-bin build/release/benchmarks/epoch_bench] [--json out.json]
+        [--limit K] [--peers pytorch,libtorch] [--json out.json]
+        [--chrysalis-bin build/release/benchmarks/epoch_bench]
+        [--libtorch-bin build/release/benchmarks/peers/libtorch_epoch]
 
-Smoke run (a few seconds): --limit 2000 --epochs 1 --seeds 1 --threads 1.
+Smoke run (under a minute): --limit 2000 --epochs 1 --seeds 1 --threads 1.
 """
 import argparse
 import gzip
 import json
 import os
-import platform
 import re
 import statistics
 import struct
@@ -39,7 +53,13 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from peer_env import (SETTINGS, core_verdict, cpu_model, describe, own_cores,  # noqa: E402
+                      peer_env)
+
 DEFAULT_BIN = os.path.join(HERE, "..", "build", "release", "benchmarks", "epoch_bench")
+DEFAULT_LIBTORCH_BIN = os.path.join(HERE, "..", "build", "release", "benchmarks", "peers",
+                                    "libtorch_epoch")
 DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"  # Debian's dataset-fashion-mnist
 
 BATCH = 128
@@ -113,8 +133,8 @@ def blas_report(threads):
     (a @ a).sum().item()  # loads the BLAS if it is loaded lazily
     provider = sgemm_provider()
     report = {"torch": torch.__version__, "sgemm": provider, "openblas": False,
-              "openblas_config": None, "openblas_threads": None, "capability": "?",
-              "blas_info": "?"}
+              "openblas_config": None, "openblas_core": None, "openblas_threads": None,
+              "capability": "?", "blas_info": "?"}
     for entry in torch.__config__.show().splitlines():
         if "CPU capability usage" in entry:
             report["capability"] = entry.split(":")[-1].strip()
@@ -129,6 +149,8 @@ def blas_report(threads):
             lib = ctypes.CDLL(provider)  # already loaded: the same handle
             lib.openblas_get_config.restype = ctypes.c_char_p
             report["openblas_config"] = lib.openblas_get_config().decode()
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            report["openblas_core"] = lib.openblas_get_corename().decode()
             lib.openblas_set_num_threads(ctypes.c_int(threads))
             report["openblas_threads"] = lib.openblas_get_num_threads()
         except (OSError, AttributeError):
@@ -253,9 +275,11 @@ def worker(args):
 # ---------------------------------------------------------------------------------------------
 # The driver.
 
-def run_child(cmd, threads):
-    """Runs cmd with the thread variables set; returns (JSON lines, peak RSS in MiB, seconds)."""
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+PEERS = {"pytorch": "PyTorch", "libtorch": "LibTorch"}  # engine (JSON lines) -> its table name
+
+
+def run_child(cmd, env):
+    """Runs cmd in env; returns (JSON lines, peak RSS in MiB, seconds)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env, text=True)
     out = proc.stdout.read()
@@ -315,47 +339,93 @@ def cell(values, fmt):
     return f"{fmt.format(mean)} ± {fmt.format(statistics.stdev(values))}"
 
 
-def table(runs):
-    engines = ["chrysalis", "pytorch"]
-    per = {e: [dict(summarise(r["lines"]), rss=r["rss_mib"]) for r in runs if r["engine"] == e]
-           for e in engines}
+def row_key(run):
+    return run["engine"], run.get("setting")
+
+
+def row_name(key):
+    engine, setting = key
+    return engine if setting is None else f"{PEERS.get(engine, engine)}, {setting}"
+
+
+def openblas_cores(runs, key):
+    """The OpenBLAS cores the peer's own processes reported (setup lines), in order."""
+    cores = []
+    for run in runs:
+        if row_key(run) == key:
+            setup = next((r for r in run["lines"] if r["measure"] == "setup"), {})
+            core = setup.get("blas", {}).get("openblas_core")
+            if core not in cores:
+                cores.append(core)
+    return cores
+
+
+def refusal(runs, key, flags=None):
+    """Why a row gets no ratio (a best-setting row off this CPU's own OpenBLAS core), or None."""
+    if key[1] != "best":
+        return None
+    for core in openblas_cores(runs, key):
+        fair, why = core_verdict(core, flags)
+        if not fair:
+            return why
+    return None
+
+
+def table(runs, flags=None):
+    """The markdown table: chrysalis, each peer at each setting, then chrysalis's advantage over
+    each peer row (or, for a best-setting row off this CPU's own OpenBLAS core, why there is
+    none)."""
+    keys = []
+    for run in runs:
+        if row_key(run) not in keys:
+            keys.append(row_key(run))
+    ours = ("chrysalis", None)
+    per = {k: [dict(summarise(r["lines"]), rss=r["rss_mib"]) for r in runs if row_key(r) == k]
+           for k in keys}
     out = ["| engine | " + " | ".join(c[1] for c in COLUMNS) + " |",
            "|---|" + "---:|" * len(COLUMNS)]
-    for e, name in zip(engines, ["chrysalis", "PyTorch"]):
-        out.append(f"| {name} | " + " | ".join(cell([s[k] for s in per[e]], f)
-                                                for k, _, f, _ in COLUMNS) + " |")
-    ratios = []
-    for k, _, f, higher in COLUMNS:
-        c = statistics.mean(s[k] for s in per["chrysalis"])
-        p = statistics.mean(s[k] for s in per["pytorch"])
-        if higher is None:  # accuracies: the difference, in percentage points
-            ratios.append(f"{c - p:+.2f} pp")
-        else:
-            ratios.append(f"{(c / p if higher else p / c):.2f}×")
-    out.append("| chrysalis advantage | " + " | ".join(ratios) + " |")
+    for k in keys:
+        out.append(f"| {row_name(k)} | " + " | ".join(cell([s[c] for s in per[k]], f)
+                                                     for c, _, f, _ in COLUMNS) + " |")
+    for k in keys:
+        if k == ours:
+            continue
+        why = refusal(runs, k, flags)
+        if why:
+            out.append(f"| chrysalis advantage over {row_name(k)} | no ratio: {why} |")
+            continue
+        ratios = []
+        for c, _, f, higher in COLUMNS:
+            mine = statistics.mean(s[c] for s in per[ours])
+            theirs = statistics.mean(s[c] for s in per[k])
+            if higher is None:  # accuracies: the difference, in percentage points
+                ratios.append(f"{mine - theirs:+.2f} pp")
+            else:
+                ratios.append(f"{(mine / theirs if higher else theirs / mine):.2f}×")
+        out.append(f"| chrysalis advantage over {row_name(k)} | " + " | ".join(ratios) + " |")
     return "\n".join(out)
 
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for entry in f:
-                if entry.startswith("model name"):
-                    return entry.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
+def blas_line(name, blas, setting):
+    core = blas.get("openblas_core")
+    fair, why = core_verdict(core)
+    verdict = why if setting == "best" or fair else f"{why}: its default"
+    return (f"{name}: sgemm_ from {blas.get('sgemm') or 'not found'}; "
+            f"{blas.get('openblas_config')}, {blas.get('openblas_threads')} thread(s); "
+            f"CPU capability {blas.get('capability')}; {verdict}")
 
 
 def main():
     ap = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
         epilog="The chrysalis binary is built by `cmake --preset release && cmake --build "
-               "--preset release --target epoch_bench` (build/release/benchmarks/epoch_bench).")
+               "--preset release --target epoch_bench` (build/release/benchmarks/epoch_bench); "
+               "the LibTorch peer by `cmake --preset release -DCHRYSALIS_PEER_BENCHMARKS=ON && "
+               "cmake --build --preset release --target libtorch_epoch`.")
     ap.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
     ap.add_argument("--first-seed", type=int, default=1, help="seeds are first..first+seeds-1")
     ap.add_argument("--epochs", type=int, default=3, help="epochs of every training (default 3)")
-    ap.add_argument("--threads", type=int, default=2, help="threads of both engines (default 2)")
+    ap.add_argument("--threads", type=int, default=2, help="threads of every engine (default 2)")
     ap.add_argument("--limit", type=int, default=0,
                     help="use only the first K training images (smoke runs; 0 = all 60,000)")
     ap.add_argument("--inference-calls", type=int, default=2000,
@@ -364,6 +434,12 @@ def main():
     ap.add_argument("--chrysalis-bin", default=DEFAULT_BIN,
                     help="epoch_bench (default: build/release/benchmarks/epoch_bench in this "
                          "repository)")
+    ap.add_argument("--peers", default="pytorch,libtorch",
+                    help="the peers, comma-separated (default pytorch,libtorch; libtorch is "
+                         "left out, with a note, when its binary is not built)")
+    ap.add_argument("--libtorch-bin", default=DEFAULT_LIBTORCH_BIN,
+                    help="libtorch_epoch (default: build/release/benchmarks/peers/libtorch_epoch "
+                         "in this repository)")
     ap.add_argument("--json", metavar="OUT", help="also save the raw results as JSON")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)  # the worker's
@@ -384,59 +460,110 @@ def main():
             worker(args)
         return
 
+    peers = [p for p in args.peers.split(",") if p]
+    unknown = [p for p in peers if p not in PEERS]
+    if unknown or not peers:
+        sys.exit(f"compare_pytorch: --peers takes {', '.join(PEERS)}, got '{args.peers}'")
     if not os.path.exists(args.chrysalis_bin):
         sys.exit(f"{args.chrysalis_bin} not found: build it with cmake --preset release && "
                  "cmake --build --preset release --target epoch_bench (or pass --chrysalis-bin)")
+    notes = []
+    if "libtorch" in peers and not os.path.exists(args.libtorch_bin):
+        peers.remove("libtorch")
+        notes.append(f"LibTorch left out: {args.libtorch_bin} not found (scripts/install-deps.sh "
+                     "--peer, then cmake --preset release -DCHRYSALIS_PEER_BENCHMARKS=ON && "
+                     "cmake --build --preset release --target libtorch_epoch, or pass "
+                     "--libtorch-bin)")
+        print(notes[-1], file=sys.stderr)
+    if not peers:
+        sys.exit("compare_pytorch: no peer to run")
     me = [sys.executable, os.path.abspath(__file__)]
 
-    # The BLAS check first, in a child of its own, so that a bad setup fails in seconds.
-    # Its peak RSS is PyTorch's floor: the interpreter and libtorch, before any data.
-    check, torch_floor, _ = run_child(me + ["--check-blas", "--threads", str(args.threads)],
-                                      args.threads)
-    blas = check[-1]
-    print(f"PyTorch {blas['torch']}, CPU capability {blas['capability']}, "
-          f"built with BLAS_INFO={blas['blas_info']}")
-    print(f"PyTorch's sgemm_ comes from: {blas['sgemm'] or 'not found'}")
-    if not blas["openblas"]:
-        sys.exit("compare_pytorch: PyTorch is not using OpenBLAS (the reference BLAS would make "
-                 "the comparison unfair): install libopenblas0-pthread (scripts/install-deps.sh "
-                 "--peer) and check `update-alternatives --display "
-                 "libblas.so.3-x86_64-linux-gnu`")
-    print(f"OpenBLAS: {blas['openblas_config']}, {blas['openblas_threads']} thread(s)")
-    print(f"PyTorch's RSS floor (python3 + import torch + one product): {torch_floor:.0f} MiB")
+    def peer_cmd(engine, *extra):
+        return (me + ["--worker"] if engine == "pytorch" else [args.libtorch_bin]) + list(extra)
+
+    # The BLAS checks first, each peer at each setting in a child of its own, so that a bad setup
+    # fails in seconds. Their peak RSS is each peer's floor: its runtime, before any data.
+    flag, own = own_cores()
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; its own OpenBLAS cores: "
+          + (f"{' / '.join(own)} ({flag} in /proc/cpuinfo)" if flag else "no rule for it"))
+    for setting in SETTINGS:
+        print(f"{setting} setting of the peers: {describe(setting)}")
+    checks = {}
+    for engine in peers:
+        for setting in SETTINGS:
+            check_cmd = ([me[0], me[1], "--check-blas"] if engine == "pytorch"
+                         else [args.libtorch_bin, "--check-blas"]) + ["--threads",
+                                                                      str(args.threads)]
+            check, floor, _ = run_child(check_cmd, peer_env(args.threads, setting))
+            blas = check[-1]
+            name = row_name((engine, setting))
+            print(blas_line(name, blas, setting))
+            if not blas["openblas"]:
+                sys.exit(f"compare_pytorch: {name} is not using OpenBLAS (the reference BLAS "
+                         "would make the comparison unfair): install libopenblas0-pthread "
+                         "(scripts/install-deps.sh --peer) and check `update-alternatives "
+                         "--display libblas.so.3-x86_64-linux-gnu`")
+            checks[name] = dict(blas, rss_floor_mib=floor)
+        print(f"{PEERS[engine]}'s RSS floor (its runtime after one product, before any data): "
+              f"{checks[row_name((engine, 'default'))]['rss_floor_mib']:.0f} MiB")
 
     runs = []
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     common = ["--epochs", str(args.epochs), "--threads", str(args.threads), "--limit",
               str(args.limit), "--inference-calls", str(args.inference_calls), "--data",
               args.data]
+    # chrysalis gets the thread counts and the environment as it is, never a peer's setting.
+    ours_env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
+                    OPENBLAS_NUM_THREADS=str(args.threads))
     for seed in seeds:
-        for engine, cmd in [("chrysalis", [args.chrysalis_bin, "--seed", str(seed)] + common),
-                            ("pytorch", me + ["--worker", "--seed", str(seed)] + common)]:
-            print(f"seed {seed}: {engine} ...", file=sys.stderr, flush=True)
-            lines, rss, wall = run_child(cmd, args.threads)
+        plan = [("chrysalis", None, [args.chrysalis_bin, "--seed", str(seed)] + common,
+                 ours_env)]
+        plan += [(engine, setting, peer_cmd(engine, "--seed", str(seed), *common),
+                  peer_env(args.threads, setting)) for engine in peers for setting in SETTINGS]
+        for engine, setting, cmd, env in plan:
+            name = row_name((engine, setting))
+            print(f"seed {seed}: {name} ...", file=sys.stderr, flush=True)
+            lines, rss, wall = run_child(cmd, env)
             setup = next((r for r in lines if r["measure"] == "setup"), {})
-            if engine == "pytorch" and not setup.get("blas", {}).get("openblas"):
-                sys.exit("compare_pytorch: the PyTorch worker did not run on OpenBLAS")
-            runs.append({"engine": engine, "seed": seed, "rss_mib": rss, "wall_s": wall,
-                         "lines": lines})
-            print(f"seed {seed}: {engine} done in {wall:.1f} s, peak RSS {rss:.0f} MiB",
+            if engine != "chrysalis" and not setup.get("blas", {}).get("openblas"):
+                sys.exit(f"compare_pytorch: {name} did not run on OpenBLAS")
+            runs.append({"engine": engine, "setting": setting, "seed": seed, "rss_mib": rss,
+                         "wall_s": wall, "lines": lines})
+            print(f"seed {seed}: {name} done in {wall:.1f} s, peak RSS {rss:.0f} MiB",
                   file=sys.stderr, flush=True)
 
     setup = next(r for r in runs[0]["lines"] if r["measure"] == "setup")
     if not setup.get("openmp", False):
         print("warning: this epoch_bench was built without OpenMP: chrysalis ran on one thread",
               file=sys.stderr)
+    versions = {}
+    for run in runs[1:]:
+        peer_setup = next(r for r in run["lines"] if r["measure"] == "setup")
+        versions.setdefault(PEERS[run["engine"]], peer_setup["version"])
     print(f"\n{cpu_model()}, {os.cpu_count()} cores; {args.threads} thread(s) per engine; "
-          f"chrysalis {setup['version']}, PyTorch {blas['torch']}")
+          f"chrysalis {setup['version']}, "
+          + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    keys = []
+    for run in runs[1:]:
+        if row_key(run) not in keys:
+            keys.append(row_key(run))
+    for k in keys:
+        cores = openblas_cores(runs, k)
+        print(f"  {row_name(k)}: OpenBLAS core {' / '.join(str(c) for c in cores)} in its own "
+              f"process; {describe(k[1])}")
     print(f"{setup['train']} training and {setup['test']} test images, {args.epochs} epoch(s), "
           f"batch {BATCH}, SGD lr {LR} momentum {MOMENTUM}; distillation T = {TEMPERATURE:g}, "
           f"alpha = {ALPHA:g}; {len(seeds)} seed(s) "
           f"({'mean ± sd' if len(seeds) > 1 else 'one run'})\n")
     print(table(runs))
     print("\ns/epoch: mean over the epochs (the first included); batch-1: median of "
-          f"{args.inference_calls} calls; advantage: PyTorch time / chrysalis time, chrysalis "
-          "samples/s / PyTorch's, PyTorch RSS / chrysalis RSS, accuracy chrysalis − PyTorch.")
+          f"{args.inference_calls} calls; advantage: the peer's time / chrysalis's, chrysalis "
+          "samples/s / the peer's, the peer's RSS / chrysalis's, accuracy chrysalis − the "
+          "peer. A best-setting row gets no ratio unless its OpenBLAS core is this CPU's own "
+          "(benchmarks/peer_env.py says the rule).")
+    for note in notes:
+        print(note)
     budget = [next((r["bytes"] for r in run["lines"] if r["measure"] == "memory_budget"), None)
               for run in runs if run["engine"] == "chrysalis"]
     peaks = [run["rss_mib"] for run in runs if run["engine"] == "chrysalis"]
@@ -448,8 +575,9 @@ def main():
               "activations)")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "blas": blas, "torch_rss_floor_mib": torch_floor,
-                       "cpu": cpu_model(), "runs": runs}, f, indent=1)
+            json.dump({"args": vars(args), "settings": {s: describe(s) for s in SETTINGS},
+                       "checks": checks, "cpu": cpu_model(), "cpu_own_cores": list(own),
+                       "notes": notes, "runs": runs}, f, indent=1)
         print(f"raw results: {args.json}")
 
 

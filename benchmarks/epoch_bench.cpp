@@ -22,6 +22,8 @@
 
 #include <chrysalis/chrysalis.hpp>
 
+#include "recipe_options.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -43,49 +45,19 @@ using Student = cy::Sequential<cy::Dense<784, 800>, cy::ReLU, cy::Dense<800, 800
 
 namespace {
 
-struct Options {
-    std::string data = "/usr/share/datasets/fashion-mnist";  // Debian's dataset-fashion-mnist
-    std::uint64_t seed = 1;
-    int epochs = 3;
-    int threads = 2;
-    Eigen::Index limit = 0;  // 0: every training image
-    int inference_calls = 2000;
-};
+using Options = recipe::Options;
 
 Options parse(int argc, char** argv) {
-    Options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) throw std::invalid_argument("option " + a + " needs a value");
-            return argv[++i];
-        };
-        if (a == "--data")
-            o.data = value();
-        else if (a == "--seed")
-            o.seed = std::stoull(value());
-        else if (a == "--epochs")
-            o.epochs = std::stoi(value());
-        else if (a == "--threads")
-            o.threads = std::stoi(value());
-        else if (a == "--limit")
-            o.limit = std::stol(value());
-        else if (a == "--inference-calls")
-            o.inference_calls = std::stoi(value());
-        else if (a == "--help" || a == "-h") {
+    return recipe::parse(
+        argc, argv,
+        [](const std::string& a) {
+            if (a != "--help" && a != "-h") return false;
             std::cout << "usage: epoch_bench [--data DIR] [--seed N] [--epochs E] [--threads N] "
                          "[--limit K] [--inference-calls N]\n"
                          "JSON lines on stdout; see benchmarks/compare_pytorch.py\n";
             std::exit(0);
-        } else {
-            throw std::invalid_argument("unknown option " + a + " (try --help)");
-        }
-    }
-    if (o.epochs < 1) throw std::invalid_argument("--epochs must be >= 1");
-    if (o.threads < 1) throw std::invalid_argument("--threads must be >= 1");
-    if (o.limit < 0) throw std::invalid_argument("--limit must be >= 0");
-    if (o.inference_calls < 1) throw std::invalid_argument("--inference-calls must be >= 1");
-    return o;
+        },
+        "try --help");
 }
 
 double seconds_since(Clock::time_point t) {

@@ -1,0 +1,347 @@
+// libtorch_epoch — the LibTorch (PyTorch's C++ API) peer of the side-by-side comparison: the
+// recipe of benchmarks/compare_pytorch.py's Python worker, step for step, without Python.
+//
+// For one seed, on Fashion-MNIST (inputs scaled to [0, 1], float32):
+//   1. teacher 784-1200-1200-10 ReLU, cross-entropy (batch mean), SGD lr 0.05 momentum 0.9,
+//      batch 128, reshuffled every epoch (torch::randperm on a CPU generator seeded with the
+//      seed, as the worker's torch.Generator), E epochs; then its test accuracy;
+//   2. the teacher's logits on the training set, once (batches of 256, eval mode, no grad);
+//   3. student 784-800-800-10 ReLU, cross-entropy, the same optimizer, E epochs;
+//   4. the same initial student distilled from the cached logits with T = 4, alpha = 0.5:
+//      alpha*T^2*kl_div(log_softmax(z_s/T), log_softmax(z_t/T), batchmean, log_target)
+//      + (1 - alpha)*cross_entropy;
+//   5. batch-1 inference of the distilled student: median of many calls (eval mode, no grad).
+// Output: the worker's JSON lines, engine "libtorch" (setup, teacher_epoch, ...,
+// inference_batch1), so that compare_pytorch.py's summarise() and table() read it as another
+// engine. --check-blas prints the BLAS report alone (one JSON object) and exits.
+//
+// Not part of the default build: cmake -DCHRYSALIS_PEER_BENCHMARKS=ON (needs libtorch-dev,
+// which scripts/install-deps.sh --peer installs), target libtorch_epoch.
+//
+//   libtorch_epoch [--data DIR] [--seed N] [--epochs E] [--threads N] [--limit K]
+//                  [--inference-calls N] [--check-blas]
+
+#include <torch/torch.h>
+
+#include "../recipe_options.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Version.h>
+#include <dlfcn.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <climits>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace F = torch::nn::functional;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::int64_t kBatch = 128;
+constexpr std::int64_t kLogitsBatch = 256;
+constexpr double kLr = 0.05, kMomentum = 0.9;
+constexpr double kTemperature = 4.0, kAlpha = 0.5;
+
+struct Options : recipe::Options {
+    bool check_blas = false;
+};
+
+Options parse(int argc, char** argv) {
+    bool check_blas = false;
+    auto own = [&](const std::string& a) {
+        if (a != "--check-blas") return false;
+        check_blas = true;
+        return true;
+    };
+    Options o{
+        recipe::parse(argc, argv, own, "see the header of benchmarks/peers/libtorch_epoch.cpp")};
+    o.check_blas = check_blas;
+    return o;
+}
+
+std::string json_string(const std::string& s) {
+    std::string out = "\"";
+    for (const char c : s) {
+        if (c == '"' || c == '\\')
+            out += {'\\', c};
+        else if (static_cast<unsigned char>(c) < 0x20)
+            out += ' ';
+        else
+            out += c;
+    }
+    return out + "\"";
+}
+
+// One JSON line: {"engine": "libtorch", "seed": S, "measure": M, <fields>}; fields is a list of
+// already-formatted `"key": value` pairs.
+void emit(std::uint64_t seed, const std::string& measure, const std::vector<std::string>& fields) {
+    std::ostringstream line;
+    line << R"({"engine": "libtorch", "seed": )" << seed << R"(, "measure": )"
+         << json_string(measure);
+    for (const auto& f : fields) line << ", " << f;
+    std::cout << line.str() << "}\n" << std::flush;
+}
+
+std::string field(const std::string& key, const std::string& json_value) {
+    return json_string(key) + ": " + json_value;
+}
+std::string field(const std::string& key, double v) {
+    std::ostringstream s;
+    s.precision(17);
+    s << v;
+    return field(key, s.str());
+}
+
+std::vector<unsigned char> gunzip(const std::string& path) {
+    gzFile f = gzopen(path.c_str(), "rb");
+    if (!f) throw std::runtime_error(path + ": cannot open");
+    std::vector<unsigned char> out;
+    std::array<unsigned char, 1 << 16> buf{};
+    int got = 0;
+    while ((got = gzread(f, buf.data(), static_cast<unsigned>(buf.size()))) > 0)
+        out.insert(out.end(), buf.begin(), buf.begin() + got);
+    const bool failed = got < 0;
+    gzclose(f);
+    if (failed) throw std::runtime_error(path + ": not a readable gzip file");
+    return out;
+}
+
+std::uint32_t big_endian(const std::vector<unsigned char>& raw, std::size_t at) {
+    if (raw.size() < at + 4) throw std::runtime_error("IDX header truncated");
+    return std::uint32_t{raw[at]} << 24 | std::uint32_t{raw[at + 1]} << 16 |
+           std::uint32_t{raw[at + 2]} << 8 | std::uint32_t{raw[at + 3]};
+}
+
+// IDX files (gzip) -> (N x 784 float32 in [0, 1], N int64 labels), as the worker's load_idx.
+std::pair<torch::Tensor, torch::Tensor> load_idx(const std::string& images_path,
+                                                 const std::string& labels_path) {
+    const auto raw = gunzip(images_path);
+    if (big_endian(raw, 0) != 0x803) throw std::runtime_error(images_path + ": not IDX images");
+    const std::int64_t n = big_endian(raw, 4);
+    const std::int64_t pixels = std::int64_t{big_endian(raw, 8)} * big_endian(raw, 12);
+    if (static_cast<std::int64_t>(raw.size()) < 16 + n * pixels)
+        throw std::runtime_error(images_path + ": truncated");
+    auto x = torch::empty({n, pixels}, torch::kFloat32);
+    float* px = x.data_ptr<float>();
+    for (std::int64_t i = 0; i < n * pixels; ++i)
+        px[i] = static_cast<float>(raw[16 + i]) / 255.0F;  // p / 255 in float32
+    const auto labels = gunzip(labels_path);
+    if (big_endian(labels, 0) != 0x801 || big_endian(labels, 4) != n ||
+        static_cast<std::int64_t>(labels.size()) < 8 + n)
+        throw std::runtime_error(labels_path + ": not an IDX label file for the images");
+    auto y = torch::empty({n}, torch::kInt64);
+    auto* py = y.data_ptr<std::int64_t>();
+    for (std::int64_t i = 0; i < n; ++i) py[i] = labels[8 + i];
+    return {x, y};
+}
+
+template <class Fn>
+Fn symbol(const char* name) {
+    return reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, name));
+}
+
+// Which BLAS LibTorch's float products run on (the file that provides sgemm_, as the dynamic
+// linker resolves it), OpenBLAS's own report of its core and configuration, its threads.
+std::string blas_report(int threads) {
+    auto a = torch::rand({256, 256});
+    (void)torch::matmul(a, a).sum().item<float>();  // loads the BLAS if it is loaded lazily
+    std::string provider = "null";
+    bool openblas = false;
+    if (void* sgemm = dlsym(RTLD_DEFAULT, "sgemm_")) {
+        Dl_info info{};
+        if (dladdr(sgemm, &info) != 0 && info.dli_fname != nullptr) {
+            std::array<char, PATH_MAX> real{};
+            const char* path = realpath(info.dli_fname, real.data()) ? real.data() : info.dli_fname;
+            provider = json_string(path);
+            openblas = std::string(path).find("openblas") != std::string::npos;
+        }
+    }
+    std::string core = "null", config = "null", blas_threads = "null";
+    if (openblas) {
+        using Text = char* (*)();
+        using SetInt = void (*)(int);
+        using GetInt = int (*)();
+        if (auto f = symbol<Text>("openblas_get_corename")) core = json_string(f());
+        if (auto f = symbol<Text>("openblas_get_config")) config = json_string(f());
+        if (auto f = symbol<SetInt>("openblas_set_num_threads")) f(threads);
+        if (auto f = symbol<GetInt>("openblas_get_num_threads")) blas_threads = std::to_string(f());
+    }
+    const std::string shown = at::show_config();
+    std::smatch m;
+    std::string capability = "?", blas_info = "?";
+    if (std::regex_search(shown, m, std::regex(R"(CPU capability usage:\s*(\S+))")))
+        capability = m[1];
+    if (std::regex_search(shown, m, std::regex(R"(\bBLAS_INFO=([^,\s]+))"))) blas_info = m[1];
+    return "{" + field("torch", json_string(TORCH_VERSION)) + ", " + field("sgemm", provider) +
+           ", " + field("openblas", openblas ? "true" : "false") + ", " +
+           field("openblas_config", config) + ", " + field("openblas_core", core) + ", " +
+           field("openblas_threads", blas_threads) + ", " +
+           field("capability", json_string(capability)) + ", " +
+           field("blas_info", json_string(blas_info)) + "}";
+}
+
+torch::nn::Sequential mlp(const std::vector<std::int64_t>& widths) {
+    torch::nn::Sequential net;
+    for (std::size_t i = 0; i + 1 < widths.size(); ++i) {
+        torch::nn::Linear lin(widths[i], widths[i + 1]);
+        const double limit = std::sqrt(6.0 / static_cast<double>(widths[i]));  // He-uniform
+        torch::nn::init::uniform_(lin->weight, -limit, limit);
+        torch::nn::init::zeros_(lin->bias);
+        net->push_back(lin);
+        if (i + 2 < widths.size()) net->push_back(torch::nn::ReLU());
+    }
+    return net;
+}
+
+double seconds_since(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+void run(const Options& o) {
+    torch::set_num_threads(o.threads);
+    const std::string blas = blas_report(o.threads);
+    if (o.check_blas) {
+        std::cout << blas << "\n";
+        return;
+    }
+    const auto seed = o.seed;
+    auto [X, Y] =
+        load_idx(o.data + "/train-images-idx3-ubyte.gz", o.data + "/train-labels-idx1-ubyte.gz");
+    if (o.limit > 0 && o.limit < X.size(0)) {
+        X = X.slice(0, 0, o.limit).clone();
+        Y = Y.slice(0, 0, o.limit).clone();
+    }
+    const auto [XT, YT] =
+        load_idx(o.data + "/t10k-images-idx3-ubyte.gz", o.data + "/t10k-labels-idx1-ubyte.gz");
+    const std::int64_t n = X.size(0);
+    emit(seed, "setup",
+         {field("version", json_string(TORCH_VERSION)), field("threads", torch::get_num_threads()),
+          field("blas", blas), field("train", static_cast<double>(n)),
+          field("test", static_cast<double>(XT.size(0))), field("epochs", o.epochs)});
+
+    auto train = [&](torch::nn::Sequential& model, const std::string& measure, auto loss_of) {
+        torch::optim::SGD opt(model->parameters(),
+                              torch::optim::SGDOptions(kLr).momentum(kMomentum));
+        // The same shuffles for every model of a seed.
+        auto gen = at::detail::createCPUGenerator(seed);
+        model->train();
+        for (int epoch = 0; epoch < o.epochs; ++epoch) {
+            const auto t0 = Clock::now();
+            const auto perm = torch::randperm(n, gen);
+            double loss_sum = 0;
+            std::int64_t correct = 0;
+            for (std::int64_t i = 0; i < n; i += kBatch) {
+                const auto idx = perm.slice(0, i, std::min(i + kBatch, n));
+                const auto xb = X.index({idx});
+                const auto yb = Y.index({idx});
+                const auto out = model->forward(xb);
+                auto loss = loss_of(out, idx, yb);
+                model->zero_grad(/*set_to_none=*/true);
+                loss.backward();
+                opt.step();
+                // chrysalis's loop also keeps the epoch's loss and training accuracy.
+                loss_sum += loss.template item<double>() * static_cast<double>(idx.size(0));
+                correct += (out.argmax(1) == yb).sum().template item<std::int64_t>();
+            }
+            const double seconds = seconds_since(t0);
+            emit(seed, measure,
+                 {field("epoch", epoch), field("seconds", seconds),
+                  field("samples_per_second", static_cast<double>(n) / seconds),
+                  field("train_loss", loss_sum / static_cast<double>(n))});
+        }
+    };
+    auto predict = [&](torch::nn::Sequential& model, const torch::Tensor& data) {
+        model->eval();
+        torch::NoGradGuard no_grad;
+        std::vector<torch::Tensor> parts;
+        for (std::int64_t i = 0; i < data.size(0); i += kLogitsBatch)
+            parts.push_back(model->forward(data.slice(0, i, i + kLogitsBatch)));
+        return torch::cat(parts);
+    };
+    auto accuracy = [&](torch::nn::Sequential& model) {
+        return (predict(model, XT).argmax(1) == YT).to(torch::kDouble).mean().item<double>();
+    };
+    auto cross_entropy = [](const torch::Tensor& out, const torch::Tensor&,
+                            const torch::Tensor& yb) { return F::cross_entropy(out, yb); };
+
+    // 1. The teacher.
+    torch::manual_seed(seed);
+    auto teacher = mlp({784, 1200, 1200, 10});
+    train(teacher, "teacher_epoch", cross_entropy);
+    emit(seed, "teacher_test_accuracy", {field("value", accuracy(teacher))});
+
+    // 2. Its logits on the training set, once.
+    auto t0 = Clock::now();
+    const auto logits = predict(teacher, X);
+    emit(seed, "teacher_logits", {field("seconds", seconds_since(t0))});
+
+    // 3. The student on hard labels; 4. the same initial student distilled.
+    torch::manual_seed(seed + 1);
+    auto student = mlp({784, 800, 800, 10});
+    torch::nn::Sequential distilled(
+        std::dynamic_pointer_cast<torch::nn::SequentialImpl>(student->clone()));
+    train(student, "student_ce_epoch", cross_entropy);
+    emit(seed, "student_ce_test_accuracy", {field("value", accuracy(student))});
+
+    auto distillation = [&](const torch::Tensor& out, const torch::Tensor& idx,
+                            const torch::Tensor& yb) {
+        const auto log_ps = F::log_softmax(out / kTemperature, F::LogSoftmaxFuncOptions(1));
+        const auto log_pt =
+            F::log_softmax(logits.index({idx}) / kTemperature, F::LogSoftmaxFuncOptions(1));
+        const auto kl = F::kl_div(
+            log_ps, log_pt, F::KLDivFuncOptions().reduction(torch::kBatchMean).log_target(true));
+        return kAlpha * kTemperature * kTemperature * kl + (1 - kAlpha) * F::cross_entropy(out, yb);
+    };
+    train(distilled, "distill_epoch", distillation);
+    emit(seed, "distill_test_accuracy", {field("value", accuracy(distilled))});
+
+    // 5. Batch-1 inference of the distilled student.
+    distilled->eval();
+    const int calls = o.inference_calls;
+    const std::int64_t tests = XT.size(0);
+    std::vector<torch::Tensor> inputs;
+    inputs.reserve(static_cast<std::size_t>(calls));
+    for (int j = 0; j < calls; ++j) inputs.push_back(XT.slice(0, j % tests, j % tests + 1));
+    std::vector<double> times;
+    times.reserve(inputs.size());
+    {
+        torch::NoGradGuard no_grad;
+        for (int j = 0; j < calls / 10; ++j)
+            distilled->forward(inputs[static_cast<std::size_t>(j)]);
+        for (const auto& xb : inputs) {
+            t0 = Clock::now();
+            distilled->forward(xb);
+            times.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+        }
+    }
+    std::sort(times.begin(), times.end());
+    const std::size_t mid = times.size() / 2;
+    const double median = times.size() % 2 == 1
+                              ? times[mid]
+                              : (times[mid - 1] + times[mid]) / 2;  // statistics.median
+    emit(seed, "inference_batch1", {field("median_us", median), field("calls", calls)});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        run(parse(argc, argv));
+    } catch (const std::exception& e) {
+        std::cerr << "libtorch_epoch: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}
