@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Side by side: the 784-800-800-10 ReLU student at inference, fp32 and int8, chrysalis and PyTorch.
 
-chrysalis: benchmarks/int8_bench (Google Benchmark; the fp32 network on one thread, quantize(net)
-with dynamic activation scales and quantize(net, calibration) with static ones, one thread: the
-int8 network has no threads of its own). PyTorch: the same architecture in eval mode under
+chrysalis: benchmarks/int8_bench (Google Benchmark; the fp32 network, quantize(net) with dynamic
+activation scales and quantize(net, calibration) with static ones, each on one thread and on two
+— chrysalis::ThreadsScope; an int8 batch shares its 16-column blocks among the threads). PyTorch: the same architecture in eval mode under
 no_grad, fp32 and torch.ao.quantization.quantize_dynamic(model, {Linear}, qint8) (per-tensor
 int8 weights, activations quantized per batch), at each of --threads, with every quantized engine
 the build supports (torch.backends.quantized.supported_engines: fbgemm, onednn, qnnpack, …): its
@@ -96,17 +96,19 @@ def chrysalis_rows(binary, repeats):
     for b in json.loads(out)["benchmarks"]:
         if b.get("aggregate_name") != "median":
             continue
-        name, batch = b["run_name"].split("/batch:")
+        # e.g. student_int8_dynamic/batch:128/threads:2
+        name, batch, threads = b["run_name"].split("/")
         scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
-        rows.append({"engine": "chrysalis", "precision": names[name], "batch": int(batch),
-                     "threads": 1, "seconds": b["real_time"] * scale,
-                     "kernel": b.get("label", "")})
+        rows.append({"engine": "chrysalis", "precision": names[name],
+                     "batch": int(batch.split(":")[1]), "threads": int(threads.split(":")[1]),
+                     "seconds": b["real_time"] * scale, "kernel": b.get("label", "")})
     return rows
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", default="1,2", help="PyTorch's thread counts (default 1,2)")
+    ap.add_argument("--threads", default="1,2",
+                    help="thread counts, 1 and/or 2, for both engines (default 1,2)")
     ap.add_argument("--repeats", type=int, default=5, help="timed runs per figure (default 5)")
     ap.add_argument("--chrysalis-bin", default=DEFAULT_BIN,
                     help="int8_bench (default: build/release/benchmarks/int8_bench)")
@@ -127,9 +129,9 @@ def main():
         threads = [int(t) for t in args.threads.split(",")]
     except ValueError:
         threads = []
-    if not threads or min(threads) < 1:
-        sys.exit(f"compare_int8: --threads must be a comma-separated list of counts >= 1, got "
-                 f"'{args.threads}'")
+    if not threads or not set(threads) <= {1, 2}:
+        sys.exit(f"compare_int8: --threads must be a comma-separated list of 1 and/or 2 (the "
+                 f"thread counts int8_bench measures), got '{args.threads}'")
     if not os.path.exists(args.chrysalis_bin):
         sys.exit(f"{args.chrysalis_bin} not found: cmake --preset release && cmake --build "
                  "--preset release --target int8_bench (or pass --chrysalis-bin)")
@@ -166,16 +168,17 @@ def main():
                         key=lambda r: (r["engine"], r["threads"], r["precision"])):
             print(f"{batch:>5}  {r['engine']:<10} {r['precision']:<14} {r['threads']:>7} "
                   f"{r['seconds'] * 1e6:>10.1f} {batch / r['seconds']:>10.0f}")
-    ours = {b: find("chrysalis", "int8", b) for b in BATCHES}
-    print(f"\nchrysalis int8 ({ours[1].get('kernel', '?')} kernel, dynamic scales, one thread):")
-    print(f"  batch 1: {find('chrysalis', 'fp32', 1)['seconds'] / ours[1]['seconds']:.2f}x "
-          "faster than chrysalis fp32")
+    ours1 = find("chrysalis", "int8", 1)
+    print(f"\nchrysalis int8 ({ours1.get('kernel', '?')} kernel, dynamic scales):")
+    print(f"  batch 1: {find('chrysalis', 'fp32', 1)['seconds'] / ours1['seconds']:.2f}x "
+          "faster than chrysalis fp32 (one thread each)")
     for t in threads:
+        ours = {b: find("chrysalis", "int8", b, t) for b in BATCHES}
         for batch in BATCHES:
             best, default = torch_int8(batch, t, True), torch_int8(batch, t, False)
             what = "faster than" if batch == 1 else "the throughput of"
-            print(f"  batch {batch}: {best['seconds'] / ours[batch]['seconds']:.2f}x {what} "
-                  f"PyTorch {best['precision']} on {t} thread(s), its best engine here "
+            print(f"  batch {batch}, {t} thread(s) each: {best['seconds'] / ours[batch]['seconds']:.2f}x "
+                  f"{what} PyTorch {best['precision']}, its best engine here "
                   f"({default['seconds'] / ours[batch]['seconds']:.2f}x against its default, "
                   f"{default['precision']})")
     if args.json:

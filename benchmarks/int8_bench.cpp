@@ -4,7 +4,10 @@
 // docs/quantization.md reports. The network's weights are its He initialisation (timing does not
 // depend on their values); the inputs are uniform in [0, 1], like scaled pixels.
 // `int8_product` times the kernel alone on the student's middle product (800 × 800 weights, 128
-// columns, one thread) and reports its multiply-adds per second.
+// columns, one thread) and reports its multiply-adds per second. `memory_read` reads a buffer of
+// the int8 student's weight bytes (1.28 MB) and of the fp32 student's (5.1 MB) over and over, one
+// thread, and reports bytes per second: the rate at which a batch-1 forward can stream its
+// weights from wherever they stay between calls (L2 or L3 here).
 //
 //   build/release/benchmarks/int8_bench --benchmark_filter=student
 
@@ -83,11 +86,25 @@ void int8_product(benchmark::State& state) {
                                                  benchmark::Counter::kIsRate);
 }
 
+void memory_read(benchmark::State& state) {
+    const auto words = std::size_t(state.range(0)) / sizeof(std::uint64_t);
+    std::vector<std::uint64_t> buffer(words);
+    for (std::size_t i = 0; i < words; ++i) buffer[i] = i;
+    for (auto _ : state) {
+        std::uint64_t sum = 0;  // eight independent lanes, vectorised by the compiler
+        for (std::size_t i = 0; i < words; ++i) sum += buffer[i];
+        benchmark::DoNotOptimize(sum);
+    }
+    state.counters["bytes/s"] = benchmark::Counter(
+        double(state.iterations()) * double(state.range(0)), benchmark::Counter::kIsRate);
+}
+
 }  // namespace
 
 BENCHMARK(student_fp32)->ArgNames({"batch", "threads"})->ArgsProduct({{1, 128}, {1, 2}});
 BENCHMARK(student_int8_dynamic)->ArgNames({"batch", "threads"})->ArgsProduct({{1, 128}, {1, 2}});
 BENCHMARK(student_int8_static)->ArgNames({"batch", "threads"})->ArgsProduct({{1, 128}, {1, 2}});
 BENCHMARK(int8_product);
+BENCHMARK(memory_read)->ArgName("bytes")->Arg(1'288'080)->Arg(5'107'240);
 
 BENCHMARK_MAIN();
