@@ -387,16 +387,9 @@ TEST_CASE("the float epilogue is within four roundings of its formula") {
     }
 }
 
-TEST_CASE("every kernel gives the same network outputs, bit for bit") {
-    using Net = Sequential<Dense<63, 65>, Tanh, Dense<65, 7>, Sigmoid, Dense<7, 4>, GELU>;
-    Net net{Seed{9}};
-    // Biases that are not 0: with them, an epilogue fused into one FMA (rounding once) would
-    // differ from the two roundings of the scheme in some outputs — 65 outputs take the vector
-    // epilogue (four groups of 16) and its scalar tail.
-    net.layer<0>().bias() = random_floats(65, 1, 14);
-    net.layer<2>().bias() = random_floats(7, 1, 15);
-    net.layer<4>().bias() = random_floats(4, 1, 16);
-    const Matrix<float> x = random_floats(63, 11, 10);
+/// Every compiled kernel's int8 form of `net` gives the scalar reference's outputs on x.
+template <class Net>
+void check_kernels_agree(const Net& net, const Matrix<float>& x) {
     Int8Network reference = quantize(net);
     reference.set_kernel(Int8Kernel::scalar);
     const Matrix<float> expected = reference.predict_logits(x);
@@ -407,21 +400,24 @@ TEST_CASE("every kernel gives the same network outputs, bit for bit") {
             INFO(int8_kernel_name(k));
             CHECK(q.predict_logits(x) == expected);
         }
+}
+
+TEST_CASE("every kernel gives the same network outputs, bit for bit") {
+    using Net = Sequential<Dense<63, 65>, Tanh, Dense<65, 7>, Sigmoid, Dense<7, 4>, GELU>;
+    Net net{Seed{9}};
+    net.layer<0>().bias() = random_floats(65, 1, 14);
+    net.layer<2>().bias() = random_floats(7, 1, 15);
+    net.layer<4>().bias() = random_floats(4, 1, 16);
+    const Matrix<float> x = random_floats(63, 11, 10);
+    check_kernels_agree(net, x);
 
     // The epilogue's outputs themselves, not through an activation and a requantization that
-    // would hide a last-bit difference: 40 outputs, two full groups of 16 and a tail of 8.
+    // would hide a last-bit difference: 40 outputs, two full groups of 16 (the vector epilogue)
+    // and a tail of 8, with biases that are not 0 — an epilogue fused into one FMA (rounding
+    // once, not twice) fails here.
     Sequential<Dense<63, 40>> single{Seed{17}};
     single.layer<0>().bias() = random_floats(40, 1, 18, 5.0);
-    Int8Network single_reference = quantize(single);
-    single_reference.set_kernel(Int8Kernel::scalar);
-    const Matrix<float> single_expected = single_reference.predict_logits(x);
-    for (Int8Kernel k : all_kernels)
-        if (int8_kernel_compiled(k)) {
-            Int8Network q = quantize(single);
-            q.set_kernel(k);
-            INFO(int8_kernel_name(k));
-            CHECK(q.predict_logits(x) == single_expected);
-        }
+    check_kernels_agree(single, x);
 }
 
 TEST_CASE("dynamic quantization: one sample at a time gives the batch's outputs, bit for bit") {

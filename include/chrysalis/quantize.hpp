@@ -142,12 +142,11 @@ inline float int8_epilogue(std::int32_t acc, float scale, float bias) noexcept {
 }
 
 /// The epilogue of `count` consecutive outputs of one column (at most `Group`, the kernel's
-/// group of outputs: known at compile time, so that the vector code below is not even compiled
-/// for smaller groups): y[i] = int8_epilogue(acc[i], sw[i]·sx, bias[i]), bit for bit. With AVX-512,
-/// a run of sixteen (a full group of the AVX-512 kernels) in one vector, the products by
-/// _mm512_mul_round_ps in the current rounding mode (as
-/// `*`): a builtin that compilers do not fuse with the add, where _mm512_mul_ps is written as
-/// `*` and would be.
+/// group of outputs, known at compile time so that the vector code is not even compiled for
+/// smaller groups): y[i] = int8_epilogue(acc[i], sw[i]·sx, bias[i]), bit for bit. With AVX-512,
+/// a full group of sixteen in one vector, the products by _mm512_mul_round_ps in the current
+/// rounding mode: a builtin that compilers do not fuse with the add, where _mm512_mul_ps is
+/// written as `*` and would be.
 template <long Group>
 inline void int8_epilogue_lanes(const std::int32_t* acc, long count, const float* sw, float sx,
                                 const float* bias, float* y) noexcept {
@@ -470,7 +469,7 @@ class Int8Network {
         const float* bias = l.bias.data();
         constexpr long block = 16;
         // Multiply-adds per thread below which a split does not pay (waking a helper costs a
-        // few microseconds; the int8 kernels run some 30 multiply-adds per nanosecond).
+        // few microseconds; the int8 kernels run some 40–60 multiply-adds per nanosecond).
         constexpr double min_work_per_thread = 1 << 19;
         const long blocks = (batch_ + block - 1) / block;
         const int workers = int(std::min<long>(
