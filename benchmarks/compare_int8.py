@@ -11,13 +11,18 @@ default engine is its default setting, the fastest one its best, and the ratios 
 best.
 
 Every engine runs in a child process of its own, one after the other, never at the same time.
+A run is --rounds rounds of the whole sequence (chrysalis, then PyTorch at each thread count):
+each round gives its own ratios, printed, and the summary is the median of the rounds' ratios —
+on a shared host whose speed drifts by tens of percent within minutes (another tenant's load,
+steal time), a ratio of two figures measured a minute apart is steadier than the ratio of two
+medians measured ten minutes apart.
 PyTorch runs at its best setting on a shared 2-core machine: OMP_WAIT_POLICY=PASSIVE and
 OpenBLAS on the kernel of this CPU (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed, together, from
 its environment only: benchmarks/peer_env.py, shared with compare_pytorch.py). Times are the
 median over --repeats timed runs of at least 0.2 s each; the ratios compare figures of this one
 run.
 
-    /usr/bin/python3 benchmarks/compare_int8.py [--threads 1,2] [--repeats 5]
+    /usr/bin/python3 benchmarks/compare_int8.py [--threads 1,2] [--repeats 5] [--rounds 3]
         [--chrysalis-bin build/release/benchmarks/int8_bench] [--json out.json]
 """
 import argparse
@@ -110,6 +115,9 @@ def main():
     ap.add_argument("--threads", default="1,2",
                     help="thread counts, 1 and/or 2, for both engines (default 1,2)")
     ap.add_argument("--repeats", type=int, default=5, help="timed runs per figure (default 5)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of the whole comparison, alternating the engines; the summary "
+                         "is the median of the rounds' ratios (default 3)")
     ap.add_argument("--chrysalis-bin", default=DEFAULT_BIN,
                     help="int8_bench (default: build/release/benchmarks/int8_bench)")
     ap.add_argument("--json", metavar="OUT", help="also save the rows as JSON")
@@ -118,6 +126,8 @@ def main():
     args = ap.parse_args()
     if args.repeats < 1:
         sys.exit("compare_int8: --repeats must be >= 1")
+    if args.rounds < 1:
+        sys.exit("compare_int8: --rounds must be >= 1")
     if args.worker:
         args.threads = args.worker_threads
         try:
@@ -137,50 +147,80 @@ def main():
                  "--preset release --target int8_bench (or pass --chrysalis-bin)")
 
     print(f"CPU: {cpu_model()}, {os.cpu_count()} logical CPUs")
-    rows = chrysalis_rows(args.chrysalis_bin, args.repeats)
-    for t in threads:
-        out = run([sys.executable, os.path.abspath(__file__), "--worker", "--worker-threads",
-                   str(t), "--repeats", str(args.repeats)], peer_env(t, "best"))
-        for line in out.splitlines():
-            record = json.loads(line)
-            if record.get("setup"):
-                print(f"PyTorch {record['torch']} ({t} thread(s)): quantized engines "
-                      f"{', '.join(record['engines'])} (default {record['default_engine']}), "
-                      f"{describe('best')}")
-            else:
-                rows.append(record)
+    rows = []
+    for round_ in range(args.rounds):
+        for r in chrysalis_rows(args.chrysalis_bin, args.repeats):
+            rows.append(dict(r, round=round_))
+        for t in threads:
+            out = run([sys.executable, os.path.abspath(__file__), "--worker", "--worker-threads",
+                       str(t), "--repeats", str(args.repeats)], peer_env(t, "best"))
+            for line in out.splitlines():
+                record = json.loads(line)
+                if record.get("setup"):
+                    if round_ == 0:
+                        print(f"PyTorch {record['torch']} ({t} thread(s)): quantized engines "
+                              f"{', '.join(record['engines'])} (default "
+                              f"{record['default_engine']}), {describe('best')}")
+                else:
+                    rows.append(dict(record, round=round_))
 
-    def find(engine, precision, batch, threads=1):
-        return next(r for r in rows if r["engine"] == engine and r["precision"] == precision
+    def of_round(round_):
+        return [r for r in rows if r["round"] == round_]
+
+    def find(rs, engine, precision, batch, threads=1):
+        return next(r for r in rs if r["engine"] == engine and r["precision"] == precision
                     and r["batch"] == batch and r["threads"] == threads)
 
-    def torch_int8(batch, threads, best):
+    def torch_int8(rs, batch, threads, best):
         """PyTorch's int8 row: its default engine's, or the fastest engine's (best)."""
-        mine = [r for r in rows if r["engine"] == "pytorch" and r["batch"] == batch
+        mine = [r for r in rs if r["engine"] == "pytorch" and r["batch"] == batch
                 and r["threads"] == threads and r["precision"].startswith("int8")]
         return min(mine, key=lambda r: r["seconds"]) if best else \
             next(r for r in mine if r["default"])
 
-    print(f"\n{'batch':>5}  {'engine':<10} {'precision':<14} {'threads':>7} "
+    print(f"\nMedian over {args.rounds} round(s) of each figure:")
+    print(f"{'batch':>5}  {'engine':<10} {'precision':<14} {'threads':>7} "
           f"{'us/batch':>10} {'samples/s':>10}")
-    for batch in BATCHES:
-        for r in sorted((r for r in rows if r["batch"] == batch),
-                        key=lambda r: (r["engine"], r["threads"], r["precision"])):
-            print(f"{batch:>5}  {r['engine']:<10} {r['precision']:<14} {r['threads']:>7} "
-                  f"{r['seconds'] * 1e6:>10.1f} {batch / r['seconds']:>10.0f}")
-    ours1 = find("chrysalis", "int8", 1)
-    print(f"\nchrysalis int8 ({ours1.get('kernel', '?')} kernel, dynamic scales):")
-    print(f"  batch 1: {find('chrysalis', 'fp32', 1)['seconds'] / ours1['seconds']:.2f}x "
-          "faster than chrysalis fp32 (one thread each)")
+    keys = sorted({(r["batch"], r["engine"], r["threads"], r["precision"]) for r in rows})
+    for batch, engine, t, precision in keys:
+        seconds = statistics.median(r["seconds"] for r in rows if r["batch"] == batch
+                                    and r["engine"] == engine and r["threads"] == t
+                                    and r["precision"] == precision)
+        print(f"{batch:>5}  {engine:<10} {precision:<14} {t:>7} "
+              f"{seconds * 1e6:>10.1f} {batch / seconds:>10.0f}")
+
+    # Each ratio is computed within a round, then its median over the rounds is reported.
+    ratios = {}
+    for round_ in range(args.rounds):
+        rs = of_round(round_)
+        ours1 = find(rs, "chrysalis", "int8", 1)
+        ratios.setdefault(("fp32",), []).append(
+            find(rs, "chrysalis", "fp32", 1)["seconds"] / ours1["seconds"])
+        for t in threads:
+            for batch in BATCHES:
+                ours = find(rs, "chrysalis", "int8", batch, t)
+                best, default = torch_int8(rs, batch, t, True), torch_int8(rs, batch, t, False)
+                ratios.setdefault((batch, t, "best"), []).append(best["seconds"] / ours["seconds"])
+                ratios.setdefault((batch, t, "default"), []).append(
+                    default["seconds"] / ours["seconds"])
+                ratios.setdefault((batch, t, "engines"), []).append(
+                    (best["precision"], default["precision"]))
+
+    def show(key):
+        values = ratios[key]
+        each = ", ".join(f"{v:.2f}" for v in values)
+        return f"{statistics.median(values):.2f}x (rounds: {each})"
+
+    kernel = find(of_round(0), "chrysalis", "int8", 1).get("kernel", "?")
+    print(f"\nchrysalis int8 ({kernel} kernel, dynamic scales), median of the rounds' ratios:")
+    print(f"  batch 1: {show(('fp32',))} faster than chrysalis fp32 (one thread each)")
     for t in threads:
-        ours = {b: find("chrysalis", "int8", b, t) for b in BATCHES}
         for batch in BATCHES:
-            best, default = torch_int8(batch, t, True), torch_int8(batch, t, False)
+            best_engine, default_engine = ratios[(batch, t, "engines")][-1]
             what = "faster than" if batch == 1 else "the throughput of"
-            print(f"  batch {batch}, {t} thread(s) each: {best['seconds'] / ours[batch]['seconds']:.2f}x "
-                  f"{what} PyTorch {best['precision']}, its best engine here "
-                  f"({default['seconds'] / ours[batch]['seconds']:.2f}x against its default, "
-                  f"{default['precision']})")
+            print(f"  batch {batch}, {t} thread(s) each: {show((batch, t, 'best'))} {what} "
+                  f"PyTorch at its best engine here ({best_engine} in the last round); "
+                  f"{show((batch, t, 'default'))} against its default ({default_engine})")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

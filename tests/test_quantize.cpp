@@ -546,6 +546,37 @@ TEST_CASE("forward(x, y) and forward(x) agree, and the buffers serve smaller bat
     CHECK(Matrix<float>(q.forward(x.leftCols(3))) == expected.leftCols(3));
 }
 
+TEST_CASE("forward reads any input layout alike, and exact activations run in place") {
+    // forward reads a Matrix, a Map or a block of whole columns in place and copies anything
+    // else (a block of some rows, an expression): the same bits either way.
+    Sequential<Dense<9, 40>, LeakyReLU, Dense<40, 6>, ReLU> net{Seed{21}};
+    Int8Network q = quantize(net);
+    const Matrix<float> big = random_floats(12, 23, 22);
+    const Matrix<float> x = big.topRows(9);
+    const Matrix<float> expected = q.predict_logits(x);
+    CHECK(q.predict_logits(big.topRows(9)) == expected);                         // strided
+    CHECK(q.predict_logits(x.middleCols(4, 10)) == expected.middleCols(4, 10));  // in place
+    CHECK(q.predict_logits(Eigen::Map<const Matrix<float>>(x.data(), 9, 23)) == expected);
+    CHECK(q.predict_logits(x * 1.0f) == expected);  // an expression
+    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rows = x;
+    CHECK(q.predict_logits(rows) == expected);
+
+    // LeakyReLU on the int8 epilogue's outputs is LeakyReLU applied afterwards, bit for bit,
+    // at a batch that leaves a partial block of columns.
+    Sequential<Dense<9, 40>, LeakyReLU> with_leaky{Seed{24}};
+    with_leaky.layer<0>().bias() = random_floats(40, 1, 23);
+    with_leaky.layer<1>().slope = 0.25;
+    Sequential<Dense<9, 40>> bare{Seed{25}};
+    bare.layer<0>().weights() = with_leaky.layer<0>().weights();
+    bare.layer<0>().bias() = with_leaky.layer<0>().bias();
+    Int8Network q_leaky = quantize(with_leaky);
+    Int8Network q_bare = quantize(bare);
+    const Matrix<float> z = q_bare.predict_logits(x);
+    const Matrix<float> leaky = (z.array() > 0).select(z, 0.25f * z);
+    CHECK(q_leaky.predict_logits(x) == leaky);
+    CHECK((z.array() < 0).any());  // the select is exercised
+}
+
 TEST_CASE("quantize and Int8Network refuse bad values and shapes") {
     Sequential<Dense<4, 3>, ReLU, Dense<3, 2>> net{Seed{19}};
     {

@@ -172,6 +172,12 @@ struct is_dropout : std::false_type {};
 template <int P>
 struct is_dropout<Dropout<P>> : std::true_type {};
 
+/// Identity, ReLU and LeakyReLU: one exact operation per element (a maximum, a select, a
+/// product), the same bits computed in a vector or not.
+template <class L>
+constexpr bool is_exact_activation =
+    std::is_same_v<L, Identity> || std::is_same_v<L, ReLU> || std::is_same_v<L, LeakyReLU>;
+
 template <class L>
 constexpr bool is_int8_activation =
     std::is_same_v<L, Identity> || std::is_same_v<L, ReLU> || std::is_same_v<L, LeakyReLU> ||
@@ -305,7 +311,8 @@ class Int8Network {
     }
 
     /// Runs the network on x (input_size × B, any float Eigen expression; B = 0 allowed) and
-    /// returns a view of the output, output_size × B, valid until the next forward. A column's
+    /// returns a view of the output, output_size × B, valid until the next forward. A Matrix, a
+    /// Map or a block of whole columns is read in place; any other x is copied once. A column's
     /// output does not depend on the other columns of the batch (each has its own dynamic
     /// scale), so one sample at a time gives the same numbers as a batch, bit for bit.
     /// Throws ShapeError naming chrysalis::Int8Network::forward if x has the wrong number of
@@ -320,9 +327,14 @@ class Int8Network {
                                " rows (features) but the network's input width is ", input_size()));
         }
         batch_ = x.cols();
-        input_ = x;  // contiguous columns (x may be any expression)
-        quantize_input();
+        input_data_ = contiguous_data(x);
+        if (input_data_ == nullptr) {
+            input_ = x;  // x is an expression, or its columns are not one after the other
+            input_data_ = input_.data();
+        }
+        input_scales();
         for (std::size_t i = 0; i < layers_.size(); ++i) run_layer(i);
+        input_data_ = nullptr;
         return buffers_.back().y.leftCols(batch_);
     }
 
@@ -412,6 +424,18 @@ class Int8Network {
                 " is out of range; expected 0 to dense_count() - 1 = ", layers_.size() - 1));
     }
 
+    /// x's own float storage if its columns lie one after the other (a Matrix, a Map of one,
+    /// a block of whole columns), so that forward reads it in place; nullptr otherwise.
+    template <class Derived>
+    static const float* contiguous_data(const Eigen::MatrixBase<Derived>& x) {
+        if constexpr ((int(Derived::Flags) & Eigen::DirectAccessBit) &&
+                      !(int(Derived::Flags) & Eigen::RowMajorBit)) {
+            if (x.innerStride() == 1 && (x.cols() <= 1 || x.outerStride() == x.rows()))
+                return x.derived().data();
+        }
+        return nullptr;
+    }
+
     /// Quantizes `rows` × batch_ float values (column stride ld_src) into layer i's input.
     void quantize_into(std::size_t i, const float* src, long ld_src, long j0, long n) {
         const Int8Dense& l = layers_[i];
@@ -429,20 +453,25 @@ class Int8Network {
         }
     }
 
-    void quantize_input() {
+    /// The first layer's input scales, one pass over the input on this thread, which is also
+    /// the check that every input is finite (before any thread starts); run_layer(0)'s blocks
+    /// quantize their own columns with them.
+    void input_scales() {
         const long rows = input_size();
+        const std::optional<float> fixed = layers_.front().input_scale;
+        reserve(0);
         for (long j = 0; j < batch_; ++j) {
-            const float* col = input_.data() + j * rows;
-            if (!std::isfinite(detail::max_abs_or_nan(col, rows))) {
+            const float* col = input_data_ + j * rows;
+            const float max_abs = detail::max_abs_or_nan(col, rows);
+            if (!std::isfinite(max_abs)) {
                 long k = 0;
                 while (std::isfinite(col[k])) ++k;
                 throw ValueError(detail::concat(
                     "chrysalis::Int8Network::forward: x has a non-finite value (", col[k],
                     ") at sample ", j, ", feature ", k, "; expected finite inputs"));
             }
+            buffers_[0].x_scales[std::size_t(j)] = fixed ? *fixed : detail::int8_scale(max_abs);
         }
-        reserve(0);
-        quantize_into(0, input_.data(), rows, 0, batch_);
     }
 
     void reserve(std::size_t i) {
@@ -475,20 +504,47 @@ class Int8Network {
         const int workers = int(std::min<long>(
             blocks, detail::threads_for(double(rows) * double(l.input_size) * double(batch_),
                                         min_work_per_thread)));
-        if (!l.activations.empty()) {
+        // Exact activations (detail::is_exact_activation) run on a block in place; the others
+        // through activate.
+        const bool in_place =
+            std::all_of(l.activations.begin(), l.activations.end(), [](const Int8Activation& a) {
+                return std::visit(
+                    [](const auto& act) {
+                        return detail::is_exact_activation<std::decay_t<decltype(act)>>;
+                    },
+                    a);
+            });
+        if (!in_place) {
             if (columns_.size() < std::size_t(workers)) columns_.resize(std::size_t(workers));
             for (int w = 0; w < workers; ++w)
                 if (columns_[std::size_t(w)].size() != rows) columns_[std::size_t(w)].resize(rows);
         }
         detail::parallel_for(blocks, workers, [&](long chunk, int worker) {
             const long j0 = chunk * block, n = std::min(block, batch_ - j0);
+            if (i == 0) {
+                for (long j = j0; j < j0 + n; ++j)
+                    detail::int8_quantize_column(input_data_ + j * l.input_size, l.input_size,
+                                                 sx[j], b.x.column(j), b.x.ld);
+            }
             detail::int8_product(
                 packed_[i], b.x, j0, n,
                 [&](long o, long j, const std::int32_t* acc, long count, auto group) {
                     detail::int8_epilogue_lanes<decltype(group)::value>(acc, count, sw + o, sx[j],
                                                                         bias + o, y + o + j * rows);
                 });
-            if (!l.activations.empty()) activate(l, j0, n, b.y, columns_[std::size_t(worker)]);
+            if (in_place) {
+                auto block_y = b.y.middleCols(j0, n);
+                for (const Int8Activation& a : l.activations)
+                    std::visit(
+                        [&](const auto& act) {
+                            using A = std::decay_t<decltype(act)>;
+                            if constexpr (detail::is_exact_activation<A>)
+                                act.forward(block_y, block_y);
+                        },
+                        a);
+            } else {
+                activate(l, j0, n, b.y, columns_[std::size_t(worker)]);
+            }
             if (i + 1 < layers_.size()) quantize_into(i + 1, y, rows, j0, n);
         });
     }
@@ -514,7 +570,8 @@ class Int8Network {
     std::vector<Buffers> buffers_;
     std::vector<detail::Int8Packed> packed_;  // layers_' weights in kernel_'s layout
     std::vector<Vector<float>> columns_;      // activate's scratch column, one per worker
-    Matrix<float> input_;
+    Matrix<float> input_;                     // forward's copy of an input it cannot read in place
+    const float* input_data_ = nullptr;       // the input, during forward
     Eigen::Index batch_ = 0;
     Int8Kernel kernel_ = int8_best_kernel();
 };
@@ -544,7 +601,9 @@ void add_int8_layer(const L& layer, std::size_t index, std::vector<Int8Dense>& o
         d.input_size = L::input_size;
         d.output_size = L::output_size;
         const long ld = int8_padded(L::input_size);
-        d.weights.assign(std::size_t(ld * L::output_size), std::int8_t(0));
+        // d is new, so resize gives zeros: assign, with its constant size here, trips a GCC 12
+        // false positive (-Wnonnull, a memset of a null pointer on a path where the size is 0).
+        d.weights.resize(std::size_t(ld * L::output_size));
         d.weight_scales.resize(std::size_t(L::output_size));
         for (long o = 0; o < L::output_size; ++o) {
             const float s = int8_scale(w.row(o).cwiseAbs().maxCoeff());
