@@ -179,9 +179,8 @@ constexpr bool is_exact_activation =
     std::is_same_v<L, Identity> || std::is_same_v<L, ReLU> || std::is_same_v<L, LeakyReLU>;
 
 template <class L>
-constexpr bool is_int8_activation =
-    std::is_same_v<L, Identity> || std::is_same_v<L, ReLU> || std::is_same_v<L, LeakyReLU> ||
-    std::is_same_v<L, Tanh> || std::is_same_v<L, Sigmoid> || std::is_same_v<L, GELU>;
+constexpr bool is_int8_activation = is_exact_activation<L> || std::is_same_v<L, Tanh> ||
+                                    std::is_same_v<L, Sigmoid> || std::is_same_v<L, GELU>;
 
 /// The compile-time check of each layer; its name and argument complete the sentence.
 template <class L>
