@@ -71,7 +71,8 @@ void int8_product(benchmark::State& state) {
     detail::Int8Block x;
     x.reset(depth, cols);
     for (long j = 0; j < cols; ++j)  // ≥ 0, as after a ReLU: the unsigned path
-        for (long k = 0; k < depth; ++k) x.column(j)[k] = std::int8_t(rng.next() % 128);
+        for (long k = 0; k < depth; ++k)
+            x.column(j)[k] = std::int8_t(rng.next() % (detail::int8_activation_max + 1));
     const detail::Int8Packed p =
         detail::int8_pack(int8_best_kernel(), w.data(), rows, detail::int8_padded(depth), depth);
     state.SetLabel(std::string(int8_kernel_name(p.kernel)));

@@ -198,10 +198,10 @@ TEST_CASE("damaged int8 model files are FormatErrors naming the file", "[int8fil
         expected = "is not a chrysalis int8 model file: it does not begin with \"CHRYSQ8\\0\"";
     }
     SECTION("a newer format version") {
-        bad[8] = 2;
+        bad[8] = 3;
         expected =
-            "has int8 model format version 2; this version of chrysalis reads format "
-            "version 1 only";
+            "has int8 model format version 3; this version of chrysalis reads format "
+            "version 2 only";
     }
     write_bytes(path, bad);
     const std::string message = thrown<FormatError>([&] { (void)load_int8(path); });

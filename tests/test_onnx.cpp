@@ -569,13 +569,13 @@ TEST_CASE(
 
 TEST_CASE(
     "export_onnx(Int8Network): non-finite hidden values are quantized as chrysalis does "
-    "(scale 1, infinity to 127, NaN to 0)",
+    "(scale 1, infinity to 63, NaN to 0)",
     "[onnx][scripts][int8]") {
-    // Layer 0's weight scales of 1e37 make its outputs overflow to +inf and -inf (|acc| = 16129
-    // or more times 1e37·s_x, s_x ≥ 3/127 for these inputs). After Identity a sample then has
+    // Layer 0's weight scales of 1e37 make its outputs overflow to +inf and -inf in samples 0–2
+    // (|acc| ≥ 127·63 = 8001 times 1e37·s_x, s_x ≥ 2/63 there). After Identity a sample then has
     // ±inf and no NaN, where a max of |x| is inf, not the NaN whose scale is 1; after GELU,
     // GELU(-inf) = -inf·0 = NaN too. Layer 1 must use the scale 1 for those samples, clamp ±inf
-    // to ±127 and quantize NaN to 0: a graph without the ReduceSumSquare(x·0) term gives the
+    // to ±63 and quantize NaN to 0: a graph without the ReduceSumSquare(x·0) term gives the
     // scale inf and 0 or NaN quotients, and one without the IsNaN guard casts NaN to int8,
     // which check_onnx.py refuses.
     const long ld0 = cy::detail::int8_padded(2), ld1 = cy::detail::int8_padded(3);

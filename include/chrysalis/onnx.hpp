@@ -467,14 +467,16 @@ inline std::string int8_dense_to_onnx(
         // exactly where a feature is not finite — whose scale is then 1, as in int8_scale.
         const std::string poison =
             g.node("ReduceSumSquare", {g.node("Mul", {x, zero})}, per_sample());
-        const std::string scale =
-            g.node("Div", {g.node("Add", {max_abs, poison}), g.scalar("int8_max", 127.0)});
+        const std::string scale = g.node(
+            "Div",
+            {g.node("Add", {max_abs, poison}), g.scalar("int8_max", double(int8_activation_max))});
         sx = g.node("Where", {g.node("Greater", {scale, zero}), scale, g.scalar("one", 1.0)});
     }
-    // int8_quantize: rne(clamp(x / s_x, −127, 127)), NaN → 0 (Cast of a NaN is undefined).
+    // int8_quantize: rne(clamp(x / s_x, −63, 63)), NaN → 0 (Cast of a NaN is undefined).
     const std::string t = g.node("Div", {x, sx});
     const std::string clamped =
-        g.node("Clip", {t, g.scalar("clip_low", -127.0), g.scalar("clip_high", 127.0)});
+        g.node("Clip", {t, g.scalar("clip_low", -double(int8_activation_max)),
+                        g.scalar("clip_high", double(int8_activation_max))});
     const std::string rounded = g.node("Round", {clamped});  // half to even
     const std::string q = g.node("Cast", {g.node("Where", {g.node("IsNaN", {t}), zero, rounded})},
                                  {G::int_attribute("to", 3)});  // INT8
@@ -525,11 +527,11 @@ inline std::string encode_onnx(const Int8Network& net) {
 /// computes Int8Network::forward: per Dense layer, the quantization of its input, the int8
 /// product and the float epilogue, each as the operation forward performs, in its order:
 ///   s_x     dynamic: Where(s > 0, s, 1) with s = (ReduceMax(Abs(x), axes = [1]) +
-///           ReduceSumSquare(x·0, axes = [1])) / 127 — the second term is NaN exactly where a
+///           ReduceSumSquare(x·0, axes = [1])) / 63 — the second term is NaN exactly where a
 ///           feature is not finite, whose scale is then 1, as forward's; static: a constant;
-///   q_x     Cast<int8>(Where(IsNaN(t), 0, Round(Clip(t, −127, 127)))), t = x / s_x (ONNX's
+///   q_x     Cast<int8>(Where(IsNaN(t), 0, Round(Clip(t, −63, 63)))), t = x / s_x (ONNX's
 ///           Round is half to even, the library's rne; QuantizeLinear is not used: it
-///           saturates to [−128, 127]);
+///           saturates to [−128, 127], not to the 7-bit range of the activations);
 ///   acc     MatMulInteger(q_x, W_q) with W_q the int8 weights as an [In, Out] initializer;
 ///   y       Cast<float>(acc)·(s_w·s_x) + b: Mul, Mul, Add;
 /// then each activation by its own to_onnx (see export_onnx above). The graph's doc_string
@@ -539,7 +541,7 @@ inline std::string encode_onnx(const Int8Network& net) {
 /// LeakyReLU; Tanh, Sigmoid and GELU are a runtime's own functions, within ulps of Eigen's,
 /// and a difference in a hidden layer can move a value across a rounding boundary of the next
 /// quantization (one step of q_x). forward refuses a non-finite input; the model computes with
-/// it as with a non-finite value in a hidden layer (scale 1, ±∞ → ±127, NaN → 0).
+/// it as with a non-finite value in a hidden layer (scale 1, ±∞ → ±63, NaN → 0).
 /// Requires: nothing beyond what Int8Network's constructor checked.
 /// Ensures: the file is replaced atomically, as by export_onnx(net, path).
 /// Throws: ValueError naming chrysalis::export_onnx, `net`, the Dense layer's index and the

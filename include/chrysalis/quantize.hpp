@@ -9,10 +9,12 @@
 //   weights      per output row o:  s_w[o] = max_k |W[o,k]| / 127  (where that is 0: s_w = 1),
 //                q_w[o,k] = rne(W[o,k] / s_w[o]) ∈ [−127, 127]  (never −128);
 //   activations  per input column j of each Dense layer:
-//                  dynamic:  s_x[j] = max_k |x[k,j]| / 127 (where that is 0: 1),
+//                  dynamic:  s_x[j] = max_k |x[k,j]| / 63 (where that is 0: 1),
 //                  static:   s_x = max over the calibration set of |x| at that layer's input
-//                            (no activity there: 1), values beyond ±127·s_x clamped;
-//                q_x[k,j] = rne(clamp(x[k,j] / s_x, −127, 127));
+//                            / 63 (no activity there: 1), values beyond ±63·s_x clamped;
+//                q_x[k,j] = rne(clamp(x[k,j] / s_x, −63, 63))  (7 bits: the kernels add two
+//                            steps' int16 sums before widening them, detail/int8_kernel.hpp;
+//                            PyTorch's quantize_dynamic uses a 7-bit range on x86 as well);
 //   product      acc[o,j] = Σ_k q_w[o,k]·q_x[k,j] in int32 (exact: detail/int8_kernel.hpp);
 //   epilogue     y[o,j] = float(acc)·(s_w[o]·s_x[j]) + b[o], in float, then the activations
 //                that follow the Dense layer, by the fp32 layers' own code; the next Dense
@@ -64,44 +66,46 @@ using Int8Activation = std::variant<Identity, ReLU, LeakyReLU, Tanh, Sigmoid, GE
 
 namespace detail {
 
-/// The scale of a symmetric int8 range that holds ±max_abs: max_abs / 127, or 1 where that is 0
-/// — max_abs 0, or a subnormal below 127 × the smallest float, whose quotient underflows (nothing
-/// to represent: any scale gives zeros, and 1 keeps the division and the epilogue finite) — and
-/// for NaN.
-inline float int8_scale(float max_abs) noexcept {
-    const float s = max_abs / 127.0f;
+/// The scale of a symmetric range of integers [−q_max, q_max] that holds ±max_abs (q_max:
+/// int8_weight_max for weights, int8_activation_max for activations): max_abs / q_max, or 1
+/// where that is 0 — max_abs 0, or a subnormal below q_max × the smallest float, whose quotient
+/// underflows (nothing to represent: any scale gives zeros, and 1 keeps the division and the
+/// epilogue finite) — and for NaN.
+inline float int8_scale(float max_abs, int q_max) noexcept {
+    const float s = max_abs / float(q_max);
     return s > 0 ? s : 1.0f;
 }
 
-/// rne(clamp(v / scale, −127, 127)): round to nearest, ties to even, under the default rounding
-/// mode. The clamp comes first (the bounds are integers, so the result is the same) so that
-/// values far outside the range cannot overflow the conversion; a NaN — which only an overflow
-/// in a hidden layer can make, e.g. GELU(−∞) — gives 0 rather than an undefined conversion.
-inline std::int8_t int8_quantize(float v, float scale) noexcept {
-    const float t = std::clamp(v / scale, -127.0f, 127.0f);
+/// rne(clamp(v / scale, −q_max, q_max)): round to nearest, ties to even, under the default
+/// rounding mode. The clamp comes first (the bounds are integers, so the result is the same) so
+/// that values far outside the range cannot overflow the conversion; a NaN — which only an
+/// overflow in a hidden layer can make, e.g. GELU(−∞) — gives 0 rather than an undefined
+/// conversion. q_max ≤ 127.
+inline std::int8_t int8_quantize(float v, float scale, int q_max) noexcept {
+    const float t = std::clamp(v / scale, -float(q_max), float(q_max));
     return static_cast<std::int8_t>(t == t ? std::nearbyint(t) : 0.0f);
 }
 
-/// Quantizes column x[0, rows) with `scale` into q (ld bytes: the padding is zeroed). Each value
-/// is int8_quantize(x[k], scale), bit for bit: with AVX-512, sixteen at a time by the same
-/// operations — the division, the clamp, rounding under the current mode (as nearbyint; the
-/// default is to nearest, ties to even) and NaN to 0.
+/// Quantizes the activations x[0, rows) of a column with `scale` into q (ld bytes: the padding is
+/// zeroed). Each value is int8_quantize(x[k], scale, int8_activation_max), bit for bit: with
+/// AVX-512, sixteen at a time by the same operations — the division, the clamp, rounding under the
+/// current mode (as nearbyint; the default is to nearest, ties to even) and NaN to 0.
 inline void int8_quantize_column(const float* x, long rows, float scale, std::int8_t* q,
                                  long ld) noexcept {
     long k = 0;
 #if defined(__AVX512F__)
-    const __m512 s = _mm512_set1_ps(scale), lo = _mm512_set1_ps(-127.0f),
-                 hi = _mm512_set1_ps(127.0f);
+    constexpr float q_max = float(int8_activation_max);
+    const __m512 s = _mm512_set1_ps(scale), lo = _mm512_set1_ps(-q_max), hi = _mm512_set1_ps(q_max);
     for (; k + 16 <= rows; k += 16) {
         const __m512 t = _mm512_div_ps(_mm512_loadu_ps(x + k), s);
         const __mmask16 number = _mm512_cmp_ps_mask(t, t, _CMP_ORD_Q);
-        // min and max return their second operand for a NaN: 127, then −127 — masked to 0 below
+        // min and max return their second operand for a NaN: 63, then −63 — masked to 0 below
         const __m512 c = _mm512_max_ps(_mm512_min_ps(t, hi), lo);
         const __m512i r = _mm512_maskz_cvtps_epi32(number, c);  // current rounding mode
         _mm_storeu_si128(reinterpret_cast<__m128i*>(q + k), _mm512_cvtepi32_epi8(r));
     }
 #endif
-    for (; k < rows; ++k) q[k] = int8_quantize(x[k], scale);
+    for (; k < rows; ++k) q[k] = int8_quantize(x[k], scale, int8_activation_max);
     std::fill(q + rows, q + ld, std::int8_t(0));
 }
 
@@ -445,7 +449,8 @@ class Int8Network {
             if (l.input_scale) {
                 scale = *l.input_scale;
             } else {
-                scale = detail::int8_scale(detail::max_abs_or_nan(col, l.input_size));
+                scale = detail::int8_scale(detail::max_abs_or_nan(col, l.input_size),
+                                           detail::int8_activation_max);
             }
             b.x_scales[std::size_t(j)] = scale;
             detail::int8_quantize_column(col, l.input_size, scale, b.x.column(j), b.x.ld);
@@ -469,7 +474,8 @@ class Int8Network {
                     "chrysalis::Int8Network::forward: x has a non-finite value (", col[k],
                     ") at sample ", j, ", feature ", k, "; expected finite inputs"));
             }
-            buffers_[0].x_scales[std::size_t(j)] = fixed ? *fixed : detail::int8_scale(max_abs);
+            buffers_[0].x_scales[std::size_t(j)] =
+                fixed ? *fixed : detail::int8_scale(max_abs, detail::int8_activation_max);
         }
     }
 
@@ -605,10 +611,10 @@ void add_int8_layer(const L& layer, std::size_t index, std::vector<Int8Dense>& o
         d.weights.resize(std::size_t(ld * L::output_size));
         d.weight_scales.resize(std::size_t(L::output_size));
         for (long o = 0; o < L::output_size; ++o) {
-            const float s = int8_scale(w.row(o).cwiseAbs().maxCoeff());
+            const float s = int8_scale(w.row(o).cwiseAbs().maxCoeff(), int8_weight_max);
             d.weight_scales[std::size_t(o)] = s;
             for (long k = 0; k < L::input_size; ++k)
-                d.weights[std::size_t(o * ld + k)] = int8_quantize(w(o, k), s);
+                d.weights[std::size_t(o * ld + k)] = int8_quantize(w(o, k), s, int8_weight_max);
         }
         d.bias = b;
         out.push_back(std::move(d));
@@ -648,8 +654,8 @@ Int8Network quantize(const Sequential<Layers...>& net) {
 
 /// The int8 form with static activation scales: the float network runs (Mode::inference) on
 /// `calibration_inputs` (input_size × N, N ≥ 1 samples, any float Eigen expression), and each
-/// Dense layer's input scale is the largest |value| seen at its input over the N samples, / 127
-/// (1 where all were 0). Later inputs beyond a layer's calibrated range are clamped to ±127.
+/// Dense layer's input scale is the largest |value| seen at its input over the N samples, / 63
+/// (1 where all were 0). Later inputs beyond a layer's calibrated range are clamped to ±63.
 /// Otherwise as quantize(net).
 /// Throws: as quantize(net); ShapeError naming chrysalis::quantize and calibration_inputs for
 ///   the wrong number of rows; ValueError naming them for N = 0 or a NaN or infinite value
@@ -705,7 +711,7 @@ Int8Network quantize(const Sequential<Layers...>& net,
         }
     }
     for (std::size_t d = 0; d < layers.size(); ++d)
-        layers[d].input_scale = detail::int8_scale(max_abs[d]);
+        layers[d].input_scale = detail::int8_scale(max_abs[d], detail::int8_activation_max);
     return Int8Network(std::move(layers));
 }
 

@@ -39,8 +39,9 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 inline constexpr std::uint32_t model_format_version = 1;
 
 /// The version of the int8 model format that save(const Int8Network&, path) writes and load_int8
-/// reads.
-inline constexpr std::uint32_t int8_model_format_version = 1;
+/// reads. Version 2 quantizes activations to ±63 (int8_activation_max), so a static input scale
+/// means max|x| / 63; version 1's scales meant max|x| / 127, and its files are refused.
+inline constexpr std::uint32_t int8_model_format_version = 2;
 
 namespace detail {
 

@@ -12,14 +12,21 @@
 //              only where the compiler targets AVX-512 VNNI (__AVX512VNNI__).
 //
 // The sign trick. vpmaddubsw multiplies unsigned bytes by signed bytes, so both sides are
-// rewritten: a = |x| (an unsigned byte, x ∈ [−127, 127]) and b = w·sign(x) (w ∈ [−127, 127], so
-// −w is a byte too: this is why neither side ever holds −128), and a·b = x·w exactly (x = 0 makes
-// a = 0, whatever b is). vpmaddubsw adds two such products into an int16 with saturation:
-// |a₀b₀ + a₁b₁| ≤ 2·127·127 = 32258 < 32767, so it never saturates and the int16 is exact.
-// vpmaddwd against ones adds two int16s into an int32: exact. The int32 sums are exact while
-// |Σ_k x_k·w_k| ≤ 127·127·K < 2³¹, i.e. for depths K ≤ 133144 (quantize checks it at compile
-// time). Integer addition being associative, every kernel's accumulators equal the scalar
-// reference's bit for bit, whatever order each sums in — which is what the tests check.
+// rewritten: a = |x| (an unsigned byte) and b = w·sign(x) (w ∈ [−127, 127], so −w is a byte too:
+// this is why weights never hold −128), and a·b = x·w exactly (x = 0 makes a = 0, whatever b is).
+//
+// The pairing. Activations are quantized to x ∈ [−63, 63] (int8_activation_max: PyTorch's
+// "reduce_range" for the same instructions), so vpmaddubsw's sum of two products is at most
+// 2·63·127 = 16002 in magnitude, and the sums of two consecutive depth steps added by vpaddw at
+// most 32004 < 32767: exact in int16, without saturation. vpmaddwd against ones then adds two
+// int16s into an int32 (exact) for both steps at once: five instructions for two steps — two
+// vpmaddubsw, vpaddw, vpmaddwd, vpaddd — where full-range bytes (2·127·127 = 32258 a pair,
+// which leaves no room for a second) need six, and on CPUs without VNNI the arithmetic ports
+// are the bound. The int32 sums are exact while |Σ_k x_k·w_k| ≤ 63·127·K < 2³¹; int8_max_depth
+// keeps the stricter 127·127·K. Integer addition being associative, every kernel's
+// accumulators equal the scalar reference's bit for bit, whatever order each sums in — which
+// is what the tests check. The kernels rely on |x| ≤ 63 (more would wrap the int16 sum);
+// quantize.hpp never makes more, and the tests' blocks respect it.
 //
 // Everything here is in the instruction-set namespace (isa.hpp): a translation unit built with
 // other -march flags gets its own kernels, under another name.
@@ -107,7 +114,14 @@ constexpr long int8_padded(long k) noexcept {
     return (k + 63) / 64 * 64;
 }
 
-/// The deepest product whose int32 sums cannot overflow: 127·127·K ≤ 2³¹ − 1.
+/// The largest |q| of a quantized activation (an input of a product): 63, so that the kernels
+/// can add two steps' int16 pairs before widening them (the pairing, at the top of this file).
+inline constexpr int int8_activation_max = 63;
+/// The largest |q| of a quantized weight: 127 (never −128, see the sign trick).
+inline constexpr int int8_weight_max = 127;
+
+/// The deepest product whose int32 sums cannot overflow even with full-range bytes on both
+/// sides: 127·127·K ≤ 2³¹ − 1 (with activations in ±63, twice as deep would be exact).
 inline constexpr long int8_max_depth = 2147483647L / (127L * 127L);
 
 /// A column-major rows × cols block of int8 values, each column padded with zeros to
@@ -140,6 +154,8 @@ struct Int8Block {
 //   broadcast4(p) → the 4 bytes at p in every int32 lane;  load(p) → a register of weights;
 //   prep(x) → XPrep;  dot(acc, xp, w) → acc + the per-lane int32 sums of x·w (4 bytes a lane);
 //   dot_unsigned(acc, x, w) → the same for x ≥ 0, which is its own |x| (no sign to move);
+//   dot2(acc, xp0, w0, xp1, w1), dot2_unsigned(acc, x0, w0, x1, w1) → two steps at once (the
+//   pairing at the top: |x| ≤ 63);
 //   store(acc, out) → the lanes to out[0, lanes).
 // Inputs are often all ≥ 0 — pixels, and every hidden layer after a ReLU — and dot_unsigned
 // saves the sign operation, one of the four of every step in the AVX2 and AVX-512BW kernels.
@@ -163,6 +179,15 @@ struct Int8OpsAvx2 {
     }
     static Acc dot_unsigned(Acc acc, __m256i x, __m256i w) noexcept {
         const __m256i pairs = _mm256_maddubs_epi16(x, w);
+        return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+    }
+    static Acc dot2(Acc acc, const XPrep& a, __m256i wa, const XPrep& b, __m256i wb) noexcept {
+        return dot2_unsigned(acc, a.abs, _mm256_sign_epi8(wa, a.x), b.abs,
+                             _mm256_sign_epi8(wb, b.x));
+    }
+    static Acc dot2_unsigned(Acc acc, __m256i xa, __m256i wa, __m256i xb, __m256i wb) noexcept {
+        const __m256i pairs =
+            _mm256_add_epi16(_mm256_maddubs_epi16(xa, wa), _mm256_maddubs_epi16(xb, wb));
         return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
     }
     /// The int32 lanes of Acc: the outputs one packed step holds (see Int8Packed).
@@ -216,6 +241,29 @@ struct Int8OpsAvx512bw {
         return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(x, w), ones));
 #endif
     }
+    static Acc dot2(Acc acc, const XPrep& a, __m512i wa, const XPrep& b, __m512i wb) noexcept {
+        return dot2_unsigned(acc, a.abs, signed_w(a, wa), b.abs, signed_w(b, wb));
+    }
+    /// Two steps: acc + vpmaddwd(vpaddw(vpmaddubsw(xa, wa), vpmaddubsw(xb, wb)), 1), as one
+    /// asm statement for the same reason as dot_unsigned.
+    static Acc dot2_unsigned(Acc acc, __m512i xa, __m512i wa, __m512i xb, __m512i wb) noexcept {
+        const __m512i ones = _mm512_set1_epi16(1);
+#if defined(__GNUC__)
+        __m512i pa, pb;
+        asm("vpmaddubsw %[wa], %[xa], %[pa]\n\t"
+            "vpmaddubsw %[wb], %[xb], %[pb]\n\t"
+            "vpaddw %[pb], %[pa], %[pa]\n\t"
+            "vpmaddwd %[ones], %[pa], %[pa]\n\t"
+            "vpaddd %[pa], %[acc], %[acc]"
+            : [acc] "+v"(acc), [pa] "=&v"(pa), [pb] "=&v"(pb)
+            : [wa] "v"(wa), [xa] "v"(xa), [wb] "v"(wb), [xb] "v"(xb), [ones] "v"(ones));
+        return acc;
+#else
+        const __m512i pairs =
+            _mm512_add_epi16(_mm512_maddubs_epi16(xa, wa), _mm512_maddubs_epi16(xb, wb));
+        return _mm512_add_epi32(acc, _mm512_madd_epi16(pairs, ones));
+#endif
+    }
     static constexpr long lanes = 16;
     static __m512i broadcast4(const std::int8_t* p) noexcept {
         std::int32_t v;
@@ -237,6 +285,13 @@ struct Int8OpsAvx512vnni : Int8OpsAvx512bw {
     }
     static Acc dot_unsigned(Acc acc, __m512i x, __m512i w) noexcept {
         return _mm512_dpbusd_epi32(acc, x, w);
+    }
+    /// No int16 step to share: two vpdpbusd.
+    static Acc dot2(Acc acc, const XPrep& a, __m512i wa, const XPrep& b, __m512i wb) noexcept {
+        return dot(dot(acc, a, wa), b, wb);
+    }
+    static Acc dot2_unsigned(Acc acc, __m512i xa, __m512i wa, __m512i xb, __m512i wb) noexcept {
+        return dot_unsigned(dot_unsigned(acc, xa, wa), xb, wb);
     }
 };
 #endif
@@ -302,7 +357,8 @@ inline Int8Packed int8_pack(Int8Kernel kernel, const std::int8_t* w, long rows, 
 }
 
 /// One tile of R groups × C columns: out[r][c][i] = Σ_k w[(g0 + r)·L + i][k]·x_cols[c][k], from
-/// the packed group panels at w (group r at w + r·group_bytes). `Unsigned`: every x value ≥ 0.
+/// the packed group panels at w (group r at w + r·group_bytes). `Unsigned`: every x value ≥ 0;
+/// every |x| ≤ int8_activation_max (the pairing).
 template <class Ops, int R, int C, bool Unsigned>
 inline void int8_tile(const std::int8_t* w, long group_bytes, long steps,
                       const std::int8_t* const* x_cols,
@@ -310,7 +366,35 @@ inline void int8_tile(const std::int8_t* w, long group_bytes, long steps,
     typename Ops::Acc acc[R][C];
     for (int r = 0; r < R; ++r)
         for (int c = 0; c < C; ++c) acc[r][c] = Ops::zero();
-    for (long s = 0; s < steps; ++s) {
+    long s = 0;
+    for (; s + 2 <= steps; s += 2) {  // two steps at a time: the pairing (top of the file)
+        const std::int8_t* ws = w + s * Ops::width;
+        if constexpr (Unsigned) {
+            decltype(Ops::broadcast4(x_cols[0])) xa[C], xb[C];
+            for (int c = 0; c < C; ++c) {
+                xa[c] = Ops::broadcast4(x_cols[c] + 4 * s);
+                xb[c] = Ops::broadcast4(x_cols[c] + 4 * s + 4);
+            }
+            for (int r = 0; r < R; ++r) {
+                const auto wa = Ops::load(ws + r * group_bytes);
+                const auto wb = Ops::load(ws + Ops::width + r * group_bytes);
+                for (int c = 0; c < C; ++c)
+                    acc[r][c] = Ops::dot2_unsigned(acc[r][c], xa[c], wa, xb[c], wb);
+            }
+        } else {
+            typename Ops::XPrep xa[C], xb[C];
+            for (int c = 0; c < C; ++c) {
+                xa[c] = Ops::prep(Ops::broadcast4(x_cols[c] + 4 * s));
+                xb[c] = Ops::prep(Ops::broadcast4(x_cols[c] + 4 * s + 4));
+            }
+            for (int r = 0; r < R; ++r) {
+                const auto wa = Ops::load(ws + r * group_bytes);
+                const auto wb = Ops::load(ws + Ops::width + r * group_bytes);
+                for (int c = 0; c < C; ++c) acc[r][c] = Ops::dot2(acc[r][c], xa[c], wa, xb[c], wb);
+            }
+        }
+    }
+    for (; s < steps; ++s) {  // an odd last step
         const std::int8_t* ws = w + s * Ops::width;
         if constexpr (Unsigned) {
             decltype(Ops::broadcast4(x_cols[0])) xv[C];
@@ -380,17 +464,26 @@ inline void int8_product_with(const Int8Packed& p, const Int8Block& x, long j0, 
                 }
             g += RR;
         };
-        if (unsigned_x) {
-            while (g + R <= groups) tile.template operator()<R, true>();
-            while (g < groups) tile.template operator()<1, true>();
-        } else {
-            while (g + R <= groups) tile.template operator()<R, false>();
-            while (g < groups) tile.template operator()<1, false>();
-        }
+        // Full tiles, then the groups left over two at a time (each input broadcast serving
+        // two weight registers), then one.
+        const auto all_groups = [&]<bool U>() {
+            while (g + R <= groups) tile.template operator()<R, U>();
+            if constexpr (R > 2)
+                while (g + 2 <= groups) tile.template operator()<2, U>();
+            while (g < groups) tile.template operator()<1, U>();
+        };
+        if (unsigned_x)
+            all_groups.template operator()<true>();
+        else
+            all_groups.template operator()<false>();
     };
-    const long full = n / C * C;
-    for (long t = 0; t < full; t += C) run_columns.template operator()<C>(j0 + t);
-    for (long t = full; t < n; ++t) run_columns.template operator()<1>(j0 + t);
+    // Full blocks of C columns, then two columns together (each weight register serving two),
+    // then one.
+    long t = 0;
+    for (; t + C <= n; t += C) run_columns.template operator()<C>(j0 + t);
+    if constexpr (C > 2)
+        for (; t + 2 <= n; t += 2) run_columns.template operator()<2>(j0 + t);
+    for (; t < n; ++t) run_columns.template operator()<1>(j0 + t);
 }
 
 /// The scalar reference on the row-major layout: the same epilogue calls, each accumulator a
@@ -409,11 +502,11 @@ inline void int8_product_scalar(const Int8Packed& p, const Int8Block& x, long j0
     }
 }
 
-/// Runs p's kernel on the columns [j0, j0 + n) of x (x.rows == p.depth; its padding zero),
-/// handing every output (o, j) to the epilogue once (int8_emit: one by one, or in runs of
-/// consecutive outputs of a column), in an order that depends on the kernel. p must come from
-/// int8_pack for a kernel compiled here (int8_kernel_compiled); a kernel not compiled runs the
-/// scalar reference on a row-major p only.
+/// Runs p's kernel on the columns [j0, j0 + n) of x (x.rows == p.depth; its padding zero; every
+/// value in [−int8_activation_max, int8_activation_max]), handing every output (o, j) to the
+/// epilogue once (int8_emit: one by one, or in runs of consecutive outputs of a column), in an
+/// order that depends on the kernel. p must come from int8_pack for a kernel compiled here
+/// (int8_kernel_compiled); a kernel not compiled runs the scalar reference on a row-major p only.
 template <class Epilogue>
 inline void int8_product(const Int8Packed& p, const Int8Block& x, long j0, long n,
                          Epilogue&& epilogue) {
@@ -424,15 +517,19 @@ inline void int8_product(const Int8Packed& p, const Int8Block& x, long j0, long 
             return int8_product_with<Int8OpsAvx2, 4, 2>(p, x, j0, n, epilogue);
 #endif
 #if defined(__AVX512BW__)
-        // 32 zmm registers: 6 × 3 accumulators, 3 broadcast inputs (and 3 mask registers),
-        // a weight register, temps. Of the tiles tried on a Skylake-SP (4×4, 2×8, 3×6, 4×5,
-        // 5×4, 6×4, 7×3, 8×3), 6×3 was the fastest on the int8_bench product.
+        // 32 zmm registers: 4 × 4 accumulators, 2 × 4 broadcast inputs (two steps of four
+        // columns: the pairing), 2 weight registers, 2 temporaries and the ones. On a
+        // Skylake-SP, on the student's 800 × 800 product in the forward's 16-column blocks
+        // (best of 80, interleaved): 4×4 83–86 G multiply-adds/s, 5×3 81–84, 3×4 80–84, 2×8
+        // 80–82, 6×3 77–82 (the fastest before the pairing); the pairing's ceiling there is
+        // 2 ports × 128 multiply-adds per 5 instructions × 1.66 GHz ≈ 85 G/s. Four columns
+        // also divide the 16-column blocks of Int8Network::forward.
         case Int8Kernel::avx512bw:
-            return int8_product_with<Int8OpsAvx512bw, 6, 3>(p, x, j0, n, epilogue);
+            return int8_product_with<Int8OpsAvx512bw, 4, 4>(p, x, j0, n, epilogue);
 #endif
 #if defined(__AVX512BW__) && defined(__AVX512VNNI__)
         case Int8Kernel::avx512vnni:
-            return int8_product_with<Int8OpsAvx512vnni, 6, 3>(p, x, j0, n, epilogue);
+            return int8_product_with<Int8OpsAvx512vnni, 4, 4>(p, x, j0, n, epilogue);
 #endif
         default:
             return int8_product_scalar(p, x, j0, n, epilogue);
