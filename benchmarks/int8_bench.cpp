@@ -1,8 +1,8 @@
 // The 784-800-800-10 student of the paper (ReLU) at inference: the fp32 network against its int8
-// forms (quantize.hpp) with dynamic and with static activation scales, at batch 1 and 128, on
-// one thread and on two. "samples/s" is the throughput; the int8/fp32 ratio of the times is what
-// docs/quantization.md reports. The network's weights are its He initialisation (timing does not
-// depend on their values); the inputs are uniform in [0, 1], like scaled pixels.
+// forms (quantize.hpp, int8_network.hpp) with dynamic and with static activation scales, at batch 1
+// and 128, on one thread and on two. "samples/s" is the throughput; the int8/fp32 ratio of the
+// times is what docs/quantization.md reports. The network's weights are its He initialisation
+// (timing does not depend on their values); the inputs are uniform in [0, 1], like scaled pixels.
 // `int8_product` times the kernel alone on the student's middle product (800 × 800 weights, 128
 // columns, one thread) and reports its multiply-adds per second. `memory_read` reads a buffer of
 // the int8 student's weight bytes (1.28 MB) and of the fp32 student's (5.1 MB) over and over, one

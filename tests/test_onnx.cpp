@@ -3,7 +3,7 @@
 // with Debian's python3-onnx — the checker, strict shape inference, and a NumPy evaluation of
 // the graph against chrysalis's logits. Without Python: the protobuf structure of the file, the
 // weights' layout in it, and the errors (non-finite values, paths that cannot be written, the
-// previous file kept). Int8Networks (quantize.hpp), dynamic and static, with every activation
+// previous file kept). Int8Networks (int8_network.hpp), dynamic and static, with every activation
 // they allow and with non-finite hidden values, are checked the same way, exactly where the
 // arithmetic allows it, and a student trained briefly on Fashion-MNIST (when it is installed)
 // classifies its 10,000 test images identically in chrysalis and in the exported graph.

@@ -9,7 +9,7 @@
 // (the OnnxLayer concept below); the shipped layers have one beside their forward. A network
 // with a layer that has none does not compile, and the message names the layer.
 //
-// An Int8Network (quantize.hpp) is written too, by export_onnx(const Int8Network&, path): its
+// An Int8Network (int8_network.hpp) is written too, by export_onnx(const Int8Network&, path): its
 // quantization, int8 product and float epilogue as standard operators (MatMulInteger on int8
 // tensors, Round, Clip, Cast, …), its activations by their own to_onnx.
 
@@ -36,7 +36,7 @@
 #include "chrysalis/detail/protobuf.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/network.hpp"
-#include "chrysalis/quantize.hpp"
+#include "chrysalis/int8_network.hpp"
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
@@ -521,7 +521,7 @@ inline std::string encode_onnx(const Int8Network& net) {
 
 }  // namespace detail
 
-/// Writes the int8 network `net` (quantize.hpp) to `path` as an ONNX model of the same IR
+/// Writes the int8 network `net` (int8_network.hpp) to `path` as an ONNX model of the same IR
 /// version, opset, producer, input "input" and output "logits" as export_onnx(net, path) writes
 /// for a float Sequential — [batch, input_size()] and [batch, output_size()] of float — that
 /// computes Int8Network::forward: per Dense layer, the quantization of its input, the int8

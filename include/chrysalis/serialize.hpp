@@ -1,6 +1,6 @@
 #pragma once
 // chrysalis/serialize.hpp — saving and loading networks: the versioned binary model format with
-// its atomic save and architecture check, the int8 model format of an Int8Network (quantize.hpp),
+// its atomic save and architecture check, the int8 model format of an Int8Network (int8_network.hpp),
 // and .npy interchange with NumPy and PyTorch. The formats are described in
 // docs/data-and-models.md and docs/quantization.md; layer names and hyperparameters come from the
 // layers themselves (architecture.hpp).
@@ -30,7 +30,7 @@
 #include "chrysalis/detail/npy.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/network.hpp"
-#include "chrysalis/quantize.hpp"
+#include "chrysalis/int8_network.hpp"
 #include "chrysalis/tensor.hpp"
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {

@@ -1,5 +1,5 @@
 #pragma once
-// chrysalis/detail/int8_kernel.hpp — the int8 × int8 → int32 products of quantize.hpp: int8
+// chrysalis/detail/int8_kernel.hpp — the int8 × int8 → int32 products of int8_network.hpp: int8
 // weights packed output-major for each kernel (Int8Packed: a register holds 4 depths of 8 or 16
 // outputs, one output per int32 lane), int8 input columns zero-padded to a multiple of 64 bytes,
 // and a blocked product that hands every int32 accumulator of a tile to an epilogue. Four
@@ -26,7 +26,7 @@
 // keeps the stricter 127·127·K. Integer addition being associative, every kernel's
 // accumulators equal the scalar reference's bit for bit, whatever order each sums in — which
 // is what the tests check. The kernels rely on |x| ≤ 63 (more would wrap the int16 sum);
-// quantize.hpp never makes more, and the tests' blocks respect it.
+// int8_network.hpp never makes more, and the tests' blocks respect it.
 //
 // Everything here is in the instruction-set namespace (isa.hpp): a translation unit built with
 // other -march flags gets its own kernels, under another name.
