@@ -4,16 +4,19 @@
 // times is what docs/quantization.md reports. The network's weights are its He initialisation
 // (timing does not depend on their values); the inputs are uniform in [0, 1], like scaled pixels.
 // `int8_product` times the kernel alone on the student's middle product (800 × 800 weights, 128
-// columns, one thread) and reports its multiply-adds per second. `memory_read` reads a buffer of
-// the int8 student's weight bytes (1.28 MB) and of the fp32 student's (5.1 MB) over and over, one
-// thread, and reports bytes per second: the rate at which a batch-1 forward can stream its
-// weights from wherever they stay between calls (L2 or L3 here).
+// columns, one thread) and reports its multiply-adds per second; `int8_tile/RxC` does the same
+// with each AVX-512 tile shape R × C in the forward's 16-column blocks. `memory_read` reads a
+// buffer of the int8 student's weight bytes (1.28 MB) and of the fp32 student's (5.1 MB) over and
+// over, one thread, and reports bytes per second: the rate at which a batch-1 forward can stream
+// its weights from wherever they stay between calls (L2 or L3 here).
 //
 //   build/release/benchmarks/int8_bench --benchmark_filter=student
 
 #include <benchmark/benchmark.h>
 
 #include <chrysalis/chrysalis.hpp>
+
+#include <algorithm>
 
 namespace {
 
@@ -60,31 +63,62 @@ void student_int8_static(benchmark::State& s) {
     student_int8(s, true);
 }
 
-void int8_product(benchmark::State& state) {
-    constexpr long rows = 800, depth = 800, cols = 128;
-    Rng rng(Seed{3});
-    std::vector<std::int8_t> w(std::size_t(rows * detail::int8_padded(depth)), 0);
-    for (long o = 0; o < rows; ++o)
-        for (long k = 0; k < depth; ++k)
-            w[std::size_t(o * detail::int8_padded(depth) + k)] =
-                std::int8_t(long(rng.next() % 255) - 127);
+/// The student's middle product for `kernel`: 800 × 800 random int8 weights, packed, and 128
+/// input columns in [0, 63] (≥ 0, as after a ReLU: the unsigned path).
+struct MiddleProduct {
+    static constexpr long rows = 800, depth = 800, cols = 128;
+    detail::Int8Packed p;
     detail::Int8Block x;
-    x.reset(depth, cols);
-    for (long j = 0; j < cols; ++j)  // ≥ 0, as after a ReLU: the unsigned path
-        for (long k = 0; k < depth; ++k)
-            x.column(j)[k] = std::int8_t(rng.next() % (detail::int8_activation_max + 1));
-    const detail::Int8Packed p =
-        detail::int8_pack(int8_best_kernel(), w.data(), rows, detail::int8_padded(depth), depth);
-    state.SetLabel(std::string(int8_kernel_name(p.kernel)));
-    std::vector<std::int32_t> out(std::size_t(rows * cols));
-    for (auto _ : state) {
-        detail::int8_product(p, x, 0, cols, [&](long o, long j, std::int32_t a) {
-            out[std::size_t(o + j * rows)] = a;
-        });
-        benchmark::DoNotOptimize(out.data());
+    std::vector<std::int32_t> out = std::vector<std::int32_t>(std::size_t(rows * cols));
+    explicit MiddleProduct(Int8Kernel kernel) {
+        Rng rng(Seed{3});
+        const long ld = detail::int8_padded(depth);
+        std::vector<std::int8_t> w(std::size_t(rows * ld), 0);
+        for (long o = 0; o < rows; ++o)
+            for (long k = 0; k < depth; ++k)
+                w[std::size_t(o * ld + k)] = std::int8_t(long(rng.next() % 255) - 127);
+        x.reset(depth, cols);
+        for (long j = 0; j < cols; ++j)
+            for (long k = 0; k < depth; ++k)
+                x.column(j)[k] = std::int8_t(rng.next() % (detail::int8_activation_max + 1));
+        p = detail::int8_pack(kernel, w.data(), rows, ld, depth);
     }
-    state.counters["MAC/s"] = benchmark::Counter(double(state.iterations()) * rows * depth * cols,
-                                                 benchmark::Counter::kIsRate);
+    static double macs() { return double(rows) * depth * cols; }
+};
+
+void int8_product(benchmark::State& state) {
+    MiddleProduct m(int8_best_kernel());
+    state.SetLabel(std::string(int8_kernel_name(m.p.kernel)));
+    for (auto _ : state) {
+        detail::int8_product(m.p, m.x, 0, m.cols, [&](long o, long j, std::int32_t a) {
+            m.out[std::size_t(o + j * m.rows)] = a;
+        });
+        benchmark::DoNotOptimize(m.out.data());
+    }
+    state.counters["MAC/s"] =
+        benchmark::Counter(double(state.iterations()) * m.macs(), benchmark::Counter::kIsRate);
+}
+
+/// The AVX-512BW kernel's product with tiles of R groups × C columns, on the same middle product
+/// in the 16-column blocks Int8Network::forward uses: the comparison behind the 4 × 4 tile of
+/// int8_product.
+template <int R, int C>
+void int8_tile_shape(benchmark::State& state) {
+#if defined(__AVX512BW__)
+    MiddleProduct m(Int8Kernel::avx512bw);
+    auto epilogue = [&](long o0, long j, const std::int32_t* acc, long count, auto) {
+        std::copy(acc, acc + count, m.out.begin() + std::ptrdiff_t(o0 + j * m.rows));
+    };
+    for (auto _ : state) {
+        for (long j0 = 0; j0 < m.cols; j0 += 16)
+            detail::int8_product_with<detail::Int8OpsAvx512bw, R, C>(m.p, m.x, j0, 16, epilogue);
+        benchmark::DoNotOptimize(m.out.data());
+    }
+    state.counters["MAC/s"] =
+        benchmark::Counter(double(state.iterations()) * m.macs(), benchmark::Counter::kIsRate);
+#else
+    state.SkipWithError("the avx512bw kernel is not compiled here");
+#endif
 }
 
 void memory_read(benchmark::State& state) {
@@ -106,6 +140,11 @@ BENCHMARK(student_fp32)->ArgNames({"batch", "threads"})->ArgsProduct({{1, 128}, 
 BENCHMARK(student_int8_dynamic)->ArgNames({"batch", "threads"})->ArgsProduct({{1, 128}, {1, 2}});
 BENCHMARK(student_int8_static)->ArgNames({"batch", "threads"})->ArgsProduct({{1, 128}, {1, 2}});
 BENCHMARK(int8_product);
+BENCHMARK(int8_tile_shape<4, 4>)->Name("int8_tile/4x4");
+BENCHMARK(int8_tile_shape<5, 3>)->Name("int8_tile/5x3");
+BENCHMARK(int8_tile_shape<3, 4>)->Name("int8_tile/3x4");
+BENCHMARK(int8_tile_shape<2, 8>)->Name("int8_tile/2x8");
+BENCHMARK(int8_tile_shape<6, 3>)->Name("int8_tile/6x3");
 BENCHMARK(memory_read)->ArgName("bytes")->Arg(1'288'080)->Arg(5'107'240);
 
 BENCHMARK_MAIN();

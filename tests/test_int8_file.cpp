@@ -197,6 +197,12 @@ TEST_CASE("damaged int8 model files are FormatErrors naming the file", "[int8fil
         bad[5] = 'X';
         expected = "is not a chrysalis int8 model file: it does not begin with \"CHRYSQ8\\0\"";
     }
+    SECTION("a version 1 file, whose static scales were for 8-bit activations") {
+        bad[8] = 1;
+        expected =
+            "has int8 model format version 1; this version of chrysalis reads format "
+            "version 2 only";
+    }
     SECTION("a newer format version") {
         bad[8] = 3;
         expected =

@@ -519,11 +519,11 @@ inline void int8_product(const Int8Packed& p, const Int8Block& x, long j0, long 
 #if defined(__AVX512BW__)
         // 32 zmm registers: 4 × 4 accumulators, 2 × 4 broadcast inputs (two steps of four
         // columns: the pairing), 2 weight registers, 2 temporaries and the ones. On a
-        // Skylake-SP, on the student's 800 × 800 product in the forward's 16-column blocks
-        // (best of 80, interleaved): 4×4 83–86 G multiply-adds/s, 5×3 81–84, 3×4 80–84, 2×8
-        // 80–82, 6×3 77–82 (the fastest before the pairing); the pairing's ceiling there is
-        // 2 ports × 128 multiply-adds per 5 instructions × 1.66 GHz ≈ 85 G/s. Four columns
-        // also divide the 16-column blocks of Int8Network::forward.
+        // Skylake-SP (int8_bench's int8_tile/RxC, medians of 5): 4×4 78.7–80.0 G
+        // multiply-adds/s, 5×3 76–80, 3×4 76–79, 2×8 75–77, 6×3 76–77 (the fastest before
+        // the pairing); the pairing's ceiling there is 2 ports × 128 multiply-adds per 5
+        // instructions × 1.66 GHz ≈ 85 G/s. Four columns also divide the 16-column blocks of
+        // Int8Network::forward.
         case Int8Kernel::avx512bw:
             return int8_product_with<Int8OpsAvx512bw, 4, 4>(p, x, j0, n, epilogue);
 #endif
