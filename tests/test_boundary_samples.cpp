@@ -8,11 +8,15 @@
 #include <chrysalis/boundary_samples.hpp>
 #include <chrysalis/chrysalis.hpp>
 
+#include "temp_dir.hpp"
+
 #include <cmath>
 #include <numbers>
+#include <string>
 #include <vector>
 
 using namespace chrysalis;
+using chrysalis::test::TempDir;
 
 // The exception's type, and a matcher on its message.
 #define CHECK_THROWS_NAMING(expr, Type, matcher) \
@@ -212,6 +216,69 @@ TEMPLATE_TEST_CASE("distillation with boundary-supporting samples trains a stude
     const double acc = accuracy(student, test);
     INFO("student accuracy " << acc << ", teacher " << accuracy(teacher, test));
     CHECK(acc > 0.6);  // chance is 0.25
+}
+
+namespace {
+
+/// Ends training after `epochs` epochs, as an interruption would (TrainingObserver).
+struct StopAfter {
+    int epochs;
+    template <class Net, class Optimizer>
+    void on_epoch_end(TrainingContext<Net, Optimizer>& ctx, const EpochReport& report) const {
+        if (report.epoch + 1 >= epochs) ctx.stop = true;
+    }
+};
+
+template <class Net>
+std::vector<typename Net::scalar_type> parameters_of(Net& net) {
+    std::vector<typename Net::scalar_type> all;
+    net.visit_parameters(
+        [&](auto& p, auto&) { all.insert(all.end(), p.data(), p.data() + p.size()); });
+    return all;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "distill_with_boundary_samples resumed from its checkpoint ends bit-identical to an "
+    "uninterrupted run",
+    "[boundary][checkpoint]") {
+    // β(e) and the sampled targets must follow the run's epoch and batch: a resumed call that
+    // counted its own batches from 0 would weight epoch 2 as epoch 0 (β = 0.75·2 instead of
+    // 0.25·2 here) and redraw epoch 0's targets, and its weights would differ.
+    using S = float;
+    const auto transfer = clusters<S>(160, Seed{21});
+    auto teacher = trained<Teacher<S>>(clusters<S>(600, Seed{22}), Seed{23}, 5);
+    const Distillation kd{.temperature = 4, .alpha = 0.9};
+    const TrainOptions<S> o{.epochs = 4, .batch_size = 32, .progress = false};
+    const BssOptions bss{.samples_per_batch = 8, .decay_fraction = 1.0};
+    TempDir dir;
+    const std::string path = dir.file("bss.ckpt");
+
+    Student<S> straight(Seed{24});
+    Adam straight_adam{.lr = 3e-3};
+    const auto straight_reports =
+        distill_with_boundary_samples(straight, transfer, teacher, kd, straight_adam, o, bss);
+    REQUIRE(straight_reports.size() == 4);
+
+    {  // interrupted after two of the four epochs; the checkpoint holds epoch 2
+        Student<S> first(Seed{24});
+        Adam adam{.lr = 3e-3};
+        CHECK(distill_with_boundary_samples(first, transfer, teacher, kd, adam, o, bss,
+                                            StopAfter{2}, Checkpointing{.path = path})
+                  .size() == 2);
+    }
+    Student<S> resumed(Seed{99});  // the checkpoint must override this initialization
+    Adam resumed_adam{.lr = 3e-3};
+    const auto resumed_reports = distill_with_boundary_samples(
+        resumed, transfer, teacher, kd, resumed_adam, o, bss, Checkpointing{.resume_from = path});
+    REQUIRE(resumed_reports.size() == 2);
+    for (std::size_t k = 0; k < 2; ++k) {
+        CHECK(resumed_reports[k].epoch == straight_reports[k + 2].epoch);
+        CHECK(resumed_reports[k].loss == straight_reports[k + 2].loss);
+    }
+    CHECK(parameters_of(resumed) == parameters_of(straight));
+    CHECK(resumed_adam.steps() == straight_adam.steps());
 }
 
 TEST_CASE(

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <numeric>
 #include <span>
@@ -64,7 +65,9 @@ struct BssOptions {
     double margin = 0.1;
     /// Default TargetClass::sampled (the paper's choice).
     TargetClass target = TargetClass::sampled;
-    /// Default Seed{0}: the draws of TargetClass::sampled.
+    /// Default Seed{0}: the draws of TargetClass::sampled (distill_with_boundary_samples draws
+    /// each batch's from derive_seed(derive_seed(seed, epoch), batch), so a resumed run draws
+    /// what the uninterrupted one did).
     Seed seed{0};
     // --- distill_with_boundary_samples only ---
     /// Default 64 (the paper's code): the most base samples per batch; ≥ 1.
@@ -524,7 +527,9 @@ struct WithExtraGradient {
 ///   distillation step, up to max_steps teacher forward/backward passes on its bases.
 /// Ensures: only the student's parameters (and `optimizer`'s state) change; the teacher's
 ///   parameter gradients are left as boundary_samples leaves them. With weight = 0 every batch is
-///   distill's, bar the order of the update (after backward rather than inside it).
+///   distill's, bar the order of the update (after backward rather than inside it). β(e) and
+///   the targets' draws depend only on the epoch and the batch index, so a run resumed through
+///   Checkpointing{.resume_from} ends bit-identical to the uninterrupted run, as fit's does.
 /// Throws: as distill; ValueError for a bad BssOptions field (naming it and
 ///   chrysalis::distill_with_boundary_samples), or for the student object itself as the teacher.
 template <class Net, class Teacher, class KD, class Optimizer, class... Observers>
@@ -562,21 +567,19 @@ typename Net::scalar_type > std::vector<EpochReport> distill_with_boundary_sampl
         [&](auto& p, auto&) { extra.emplace_back(Vector<S>::Zero(p.size())); });
     bool active = false;
     detail::WithExtraGradient<Optimizer, S> wrapped{&optimizer, &extra, &active};
-    Rng rng(bss.seed);
     Distillation soft{.temperature = bss.temperature, .alpha = 1.0};
     Matrix<S> t, bases, bss_teacher, bss_grad;
-    long long calls = 0;
-    // ⌈N / batch_size⌉ without forming N + batch_size − 1, which overflows for INT64_MAX.
-    const Eigen::Index per_epoch =
-        data.size() / options.batch_size + (data.size() % options.batch_size != 0 ? 1 : 0);
 
     return detail::train_loop(
         student, data, wrapped, options,
-        [&](auto& batcher, auto& grad) {
+        [&](auto& batcher, auto& grad, const BatchReport& at) {
             const auto x = batcher.features();
             const auto y = batcher.labels();
             const Eigen::Index b = x.cols();
-            const int epoch = int(calls++ / std::max<Eigen::Index>(per_epoch, 1));
+            // β and the targets' generator follow the loop's epoch and batch, not a count of
+            // calls: a run resumed from a checkpoint (Checkpointing::resume_from) draws what the
+            // uninterrupted run drew from that batch on.
+            const int epoch = at.epoch;
             const double beta =
                 bss.weight *
                 std::max(0.0, 1.0 - double(epoch + 1) / (bss.decay_fraction * options.epochs));
@@ -618,6 +621,8 @@ typename Net::scalar_type > std::vector<EpochReport> distill_with_boundary_sampl
                         zb.col(i) = t.col(candidates[std::size_t(i)]);
                         base[std::size_t(i)] = y[std::size_t(candidates[std::size_t(i)])];
                     }
+                    Rng rng(derive_seed(derive_seed(bss.seed, std::uint64_t(at.epoch)),
+                                        std::uint64_t(at.batch)));
                     const std::vector<int> target =
                         detail::choose_targets(zb, base, bss.target, rng);
                     const auto gen =

@@ -97,9 +97,12 @@ constexpr void require_observer() {
 }
 
 /// The epoch loop shared by fit and distill. `step(batcher, grad)` returns the batch loss after
-/// leaving ∂loss/∂logits in grad; the loop does the rest. The observers are called in this
-/// order: TrainOptions::validation, TrainOptions::progress, `observers` as given,
-/// TrainOptions::on_epoch.
+/// leaving ∂loss/∂logits in grad; the loop does the rest. A step whose arithmetic depends on where
+/// the run is (distill_with_boundary_samples: its weight β(e) and its generator) takes a third
+/// argument, `const BatchReport&` (epoch and batch index), and is called with it; deriving the
+/// position from the step's own count of calls would restart it at 0 in a resumed run. The
+/// observers are called in this order: TrainOptions::validation, TrainOptions::progress,
+/// `observers` as given, TrainOptions::on_epoch.
 template <class Net, class Optimizer, class Step, class... Observers>
 std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::scalar_type>& data,
                                     Optimizer& optimizer,
@@ -143,7 +146,13 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::scalar
                 jitter(batcher.mutable_features(), o.image_width, o.image_height, o.jitter, rng);
             const Eigen::Index b = batcher.labels().size();
             auto g = grad.leftCols(b);
-            const double loss = double(step(batcher, g));
+            const double loss = [&] {
+                if constexpr (std::is_invocable_v<Step&, Batcher<S>&, decltype(g)&,
+                                                  const BatchReport&>)
+                    return double(step(batcher, g, std::as_const(batch)));
+                else
+                    return double(step(batcher, g));
+            }();
             if (!std::isfinite(loss)) throw TrainingDiverged(epoch, batch.batch, loss, what);
             if (const auto layer =
                     first_non_finite_output(net, std::make_index_sequence<Net::depth>{});
