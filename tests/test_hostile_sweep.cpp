@@ -1,7 +1,8 @@
 // Hostile inputs III, the gaps a read-through of the public API found after the first two sweeps
-// (numbered G1–G24 in that review; each test case carries its number): image sizes whose product
-// overflows, margin attacks and boundary samples on one-output networks, optimizer blocks numbered
-// past any network, step counts that overflow, gradient checks that passed a NaN, and more. Each
+// (numbered G1–G24 in that review, with its notes U1–U6; each test case carries its number): image
+// sizes whose product overflows, margin attacks and boundary samples on one-output networks,
+// optimizer blocks numbered past any network, step counts that overflow, gradient checks that
+// passed a NaN, float arithmetic that overflowed where the result is representable, and more. Each
 // input here used to crash, trip UBSan or an Eigen assertion, or give a silently wrong answer; each
 // now throws the exact typed error naming the public function and the parameter, or gives the right
 // result.
@@ -529,4 +530,202 @@ TEST_CASE("sweep: boundary samples stay finite for steps beyond float's range",
     const auto s = boundary_samples(teacher, d.features, base, BssOptions{.max_steps = 50});
     CHECK(s.samples.allFinite());
     CHECK(s.samples != d.features);
+}
+
+// G20: LogitMatching formed z_s − z_t in float: 3e38 − (−3e38) = ∞, so the gradient entry
+// (6e38)/4 = 1.5e38, representable, came back ∞.
+TEST_CASE("sweep: LogitMatching's gradient is finite where the exact one is representable",
+          "[sweep][losses]") {
+    constexpr float big = 3e38f, max = std::numeric_limits<float>::max();
+    Matrix<float> zs(3, 4), zt(3, 4);
+    for (Eigen::Index b = 0; b < 4; ++b)
+        for (Eigen::Index i = 0; i < 3; ++i) {
+            zs(i, b) = 0.25f * float((i + b) % 4) - 0.5f;
+            zt(i, b) = 0.75f * float((i * 3 + b) % 4);
+        }
+    zs(0, 0) = big;
+    zt(0, 0) = -big;
+    zs(2, 3) = -max;  // the widest difference: 2·FLT_MAX, whose quarter is within range
+    zt(2, 3) = max;
+    // Tolerance: the reference (z_s − z_t)/4 is exact in long double, and the library forms the
+    // same value exactly in double (the two floats of each pair have exponents within 29 of
+    // each other, so their difference fits 53 bits; dividing by 4 is exact), then rounds it to
+    // float once, to nearest: half an ulp, at most 2^-24 of the value (all are normal floats).
+    const auto check = [&](const Matrix<float>& g) {
+        REQUIRE(g.allFinite());
+        for (Eigen::Index b = 0; b < 4; ++b)
+            for (Eigen::Index i = 0; i < 3; ++i) {
+                INFO("entry (" << i << ", " << b << ")");
+                const long double exact = ((long double)zs(i, b) - (long double)zt(i, b)) / 4;
+                CHECK(std::abs((long double)g(i, b) - exact) <= 0x1p-24L * std::abs(exact));
+            }
+    };
+    const auto r = LogitMatching{}(zs, zt);
+    check(r.gradient);
+    CHECK(r.gradient(0, 0) == big / 2);  // 1.5e38, exactly
+    Matrix<float> into(3, 4);
+    const float loss = LogitMatching{}(zs, zt, into);
+    check(into);
+    // The loss, (1/2B)·Σ d² ≈ 1e77, is itself beyond float's range: ∞ is its rounding. In
+    // double, from the same logits, it is finite. Tolerance: 12 products and 11 additions of
+    // positive terms, each rounded to double (2^-53 relative), then exact scalings by 1/2 and
+    // 1/4: within 23·2^-53 of the long double value (whose own rounding is 2^11 times smaller).
+    CHECK(std::isinf(r.loss));
+    CHECK(std::isinf(loss));
+    const Matrix<double> ds = zs.cast<double>(), dt = zt.cast<double>();
+    long double sum = 0;
+    for (Eigen::Index k = 0; k < ds.size(); ++k)
+        sum +=
+            ((long double)ds.data()[k] - dt.data()[k]) * ((long double)ds.data()[k] - dt.data()[k]);
+    const double dloss = LogitMatching{}(ds, dt).loss;
+    CHECK(std::abs((long double)dloss - sum / 8) <= 24 * 0x1p-53L * (sum / 8));
+}
+
+// G20: apply_max_norm took each row's norm in float: a row of entries 2e19 has a float squared
+// norm of ∞, so c/norm = 0 and the row was zeroed instead of rescaled to max_norm.
+TEST_CASE("sweep: max_norm rescales a row whose float norm overflows", "[sweep][optim]") {
+    Matrix<float> p(2, 3);
+    p << 2e19f, -2e19f, 2e19f,  // squared norm 1.2e39 > FLT_MAX
+        1.0f, 0.0f, 0.0f;       // norm 1, within the bound: untouched
+    const Matrix<float> before = p;
+    const Matrix<float> g = Matrix<float>::Zero(2, 3);  // the update moves nothing
+    Sgd sgd{.lr = 0.1, .max_norm = 3.0};
+    sgd.begin_step();
+    sgd.update(p, g, 0);
+    // Tolerance: the factor c/‖row‖ (in double) is rounded to float, then each product is: two
+    // roundings to nearest, each at most 2^-24 relative, so each entry — and the norm — is
+    // within 2^-23 (plus the double arithmetic's ~2^-52) of its exact value.
+    const long double norm = std::sqrt((long double)p.row(0).cast<double>().squaredNorm());
+    CHECK(std::abs(norm - 3) <= 3 * 0x1p-23L * 1.001L);
+    // Each entry: 2e19·3/(√3·2e19) = √3 exactly, within the same 2^-23.
+    CHECK(std::abs(double(p(0, 0)) - std::sqrt(3.0)) <= std::sqrt(3.0) * 0x1p-23 * 1.001);
+    CHECK(p(0, 1) == -p(0, 0));
+    CHECK(p(0, 2) == p(0, 0));
+    CHECK(p.row(1) == before.row(1));
+    Adam adam{.lr = 0.1, .max_norm = 3.0};  // the same constraint in the Adam family
+    Matrix<float> q = before;
+    adam.begin_step();
+    adam.update(q, g, 0);
+    CHECK(q.row(0) == p.row(0));
+}
+
+// G20 (note): evaluate's loss was a float CrossEntropy, whose log-softmax is ∞ for logits more
+// than FLT_MAX apart; Evaluation::loss is a double and the exact loss is representable.
+TEST_CASE("sweep: evaluate's loss is finite for float logits more than FLT_MAX apart",
+          "[sweep][evaluate]") {
+    Sequential<Dense<1, 2, float>> net(Seed{1});
+    net.layer<0>().weights() << 1.0f, -1.0f;
+    net.layer<0>().bias().setZero();
+    constexpr float big = 3e38f;
+    Dataset<float> d;
+    d.classes = 2;
+    d.features = Matrix<float>::Constant(1, 2, big);  // logits {3e38, −3e38} for both samples
+    d.labels = {0, 1};
+    const Evaluation e = evaluate(net, d);
+    // Sample 0: log(1 + e^(−6e38)) = 0; sample 1: 6e38 + 0 = 2·big, exact in double. The mean,
+    // big, is exact: every operation above is exact in double.
+    CHECK(e.loss == double(big));
+    CHECK(e.accuracy == 0.5);
+}
+
+// U4: set_threads had no upper bound: set_threads(1'000'000) was accepted, and a large product
+// then started up to that many helper threads, kept for the program's life.
+TEST_CASE("sweep: a thread count above max_threads is refused", "[sweep][parallel]") {
+    const int before = threads();
+    CHECK(max_threads == 1024);
+    CHECK_THAT(thrown<ValueError>([] { set_threads(1'000'000); }),
+               Contains("chrysalis::set_threads: the thread count must be <= 1024 "
+                        "(chrysalis::max_threads), got 1000000"));
+    CHECK_THAT(thrown<ValueError>([] { set_threads(max_threads + 1); }),
+               Contains("must be <= 1024") && Contains("got 1025"));
+    CHECK_THAT(thrown<ValueError>([] { ThreadsScope scope(1'000'000); }),
+               Contains("chrysalis::ThreadsScope: the thread count must be <= 1024"));
+    CHECK_THAT(thrown<ValueError>([] { ThreadsScope scope(-1); }),
+               Contains("chrysalis::ThreadsScope: the thread count must be >= 0"));
+    SmallNet net(Seed{1});
+    const SmallNet untouched = net;
+    Sgd sgd{.lr = 0.1};
+    CHECK_THAT(thrown<ValueError>([&] {
+                   fit(net, small_set(), CrossEntropy{}, sgd,
+                       {.epochs = 1, .progress = false, .threads = 1'000'000});
+               }),
+               Contains("chrysalis::fit: threads must be <= 1024 (chrysalis::max_threads), got "
+                        "1000000"));
+    CHECK(net.layer<0>().weights() == untouched.layer<0>().weights());
+    CHECK(threads() == before);  // the refused calls changed nothing
+    {
+        ThreadsScope most(max_threads);  // the bound itself is accepted (no product runs here)
+        CHECK(threads() == (has_openmp ? max_threads : 1));
+    }
+    CHECK(threads() == before);
+}
+
+// U2: Dense::forward writes the bias into y before the product reads x, so y = x (a
+// Dense<N, N>) gave a wrong result silently.
+TEST_CASE("sweep: Dense::forward refuses an output that overlaps its input", "[sweep][layers]") {
+    Dense<4, 4, float> layer;
+    Rng rng(Seed{2});
+    layer.initialize(rng);
+    layer.bias().setConstant(0.5f);
+    Matrix<float> x = Matrix<float>::Constant(4, 3, 0.25f);
+    const Matrix<float> before = x;
+    CHECK_THAT(thrown<ValueError>([&] { layer.forward(x, x); }),
+               Contains("chrysalis::Dense<4, 4>::forward: y overlaps x in memory"));
+    CHECK(x == before);  // refused before anything was written
+    // Overlapping column blocks of one matrix are refused; disjoint ones are fine.
+    Matrix<float> m = Matrix<float>::Constant(4, 6, 0.25f);
+    auto first = m.leftCols(3);
+    auto shifted = m.middleCols(2, 3);
+    CHECK_THAT(thrown<ValueError>([&] { layer.forward(first, shifted); }),
+               Contains("chrysalis::Dense<4, 4>::forward: y overlaps x"));
+    auto last = m.rightCols(3);
+    layer.forward(first, last);
+    const Matrix<float> expected = (layer.weights() * before).colwise() + layer.bias();
+    CHECK(last.isApprox(expected));
+    // A separate output, and an empty batch (no storage), work as before.
+    Matrix<float> y(4, 3);
+    layer.forward(before, y);
+    CHECK(y.isApprox(expected));
+    Matrix<float> empty(4, 0);
+    CHECK_NOTHROW(layer.forward(empty, empty));
+}
+
+// U6: hard_targets of a network on an empty set throws, naming hard_targets (not the
+// predict_logits it runs); the logits overload returns an empty set, as errors.md now says.
+TEST_CASE("sweep: hard_targets of an empty set: the network overload names itself",
+          "[sweep][evaluate]") {
+    Dataset<float> empty;
+    empty.classes = 3;
+    empty.features.resize(4, 0);
+    SmallNet net(Seed{1});
+    CHECK_THAT(thrown<ShapeError>([&] { (void)hard_targets(net, empty); }),
+               Contains("chrysalis::hard_targets: the data is empty"));
+    const Dataset<float> none = hard_targets(empty, Matrix<float>(3, 0));
+    CHECK(none.size() == 0);
+    CHECK(none.labels.empty());
+    CHECK(none.classes == 3);
+}
+
+// U1: Rng::uniform(lo, hi) requires hi − lo finite (asserted here: this file keeps assertions
+// on). pgd's random start drew uniform(−ε, ε), and an ε above DBL_MAX/2 in a double network
+// made every draw +∞: every start was the box's upper corner (and this assertion would fire).
+TEST_CASE("sweep: pgd's random start with an epsilon near DBL_MAX covers the box",
+          "[sweep][attacks]") {
+    Sequential<Dense<4, 8, double>, ReLU, Dense<8, 3, double>> net(Seed{3});
+    const Matrix<double> x = Matrix<double>::Constant(4, 5, 0.5);
+    const std::vector<int> y = argmax_labels(net, x);
+    const PgdOptions o{.epsilon = std::numeric_limits<double>::max(),
+                       .step_size = 1e-3,
+                       .steps = 1,
+                       .random_start = true,
+                       .seed = Seed{4}};
+    const auto r = pgd(net, x, y, o);
+    REQUIRE(r.attacked == 5);
+    const Matrix<double>& a = r.adversarial;
+    CHECK(a.allFinite());
+    CHECK(((a.array() >= 0) && (a.array() <= 1)).all());
+    // ε·U(−1, 1) puts each feature at one face of the box or the other (the clip), about half
+    // each: 20 features all on one side would have probability 2^-19.
+    CHECK((a.array() < 0.5).count() > 0);
+    CHECK((a.array() > 0.5).count() > 0);
 }

@@ -312,11 +312,17 @@ AttackResult<typename Net::scalar_type> linf_attack(
         };
         if (random_start || steps == 0) count(net.forward(xa, Mode::inference));
         if (random_start) {
+            // Rng::uniform needs hi − lo finite: an ε above DBL_MAX/2 (a double network) made
+            // 2ε = ∞, every draw +∞ (or NaN) and every start the box's upper corner, so such an
+            // ε draws ε·U(−1, 1). Any other ε draws exactly as before (same seed, same starts).
+            const bool wide = epsilon > std::numeric_limits<double>::max() / 2;
             for (Eigen::Index b = 0; b < nb; ++b) {
                 if (done[std::size_t(b)]) continue;
-                for (Eigen::Index i = 0; i < features; ++i)
-                    xa(i, b) = std::clamp(S(double(xa(i, b)) + rng.uniform(-epsilon, epsilon)),
-                                          low(i, b), high(i, b));
+                for (Eigen::Index i = 0; i < features; ++i) {
+                    const double u =
+                        wide ? epsilon * rng.uniform(-1.0, 1.0) : rng.uniform(-epsilon, epsilon);
+                    xa(i, b) = std::clamp(S(double(xa(i, b)) + u), low(i, b), high(i, b));
+                }
             }
         }
         for (int s = 0; s < steps; ++s) {

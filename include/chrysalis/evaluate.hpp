@@ -14,6 +14,7 @@
 #include "chrysalis/config.hpp"
 #include "chrysalis/dataset.hpp"
 #include "chrysalis/detail/data_checks.hpp"
+#include "chrysalis/detail/kd_kernel.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/losses.hpp"
 #include "chrysalis/metrics.hpp"
@@ -122,12 +123,21 @@ struct Evaluation {
 };
 /// Mean cross-entropy and accuracy; `net` may be const. Throws as accuracy does, naming
 /// chrysalis::evaluate.
+/// Ensures: `loss` is CrossEntropy's value computed in double whatever the network's scalar
+///   type — each sample's log Σ_i exp z_i − z_label from its (finite) logits — so it is finite
+///   even for float logits whose difference exceeds FLT_MAX ({3e38, −3e38} gives 6e38 for the
+///   lower class, where a float log-softmax gives ∞).
 template <class Net>
 Evaluation evaluate(Net& net, const Dataset<typename Net::scalar_type>& data) {
     detail::check_labels<Net>(data, "chrysalis::evaluate");
     const auto logits = detail::logits_for(net, data, 256, "chrysalis::evaluate");
     Evaluation e;
-    e.loss = double(CrossEntropy{}(logits, data.labels).loss);
+    double sum = 0;  // labels in [0, output_size): check_labels; N ≥ 1: logits_for
+    for (Eigen::Index b = 0; b < logits.cols(); ++b) {
+        const auto [m, log_s] = detail::softmax_stats(logits.col(b), 1.0);
+        sum += (m - double(logits(data.labels[std::size_t(b)], b))) + log_s;
+    }
+    e.loss = sum / double(data.size());
     e.accuracy = double(detail::count_right(logits, data.labels, "chrysalis::evaluate")) /
                  double(data.size());
     return e;

@@ -364,6 +364,10 @@ struct SoftTargetCrossEntropy {
 /// The high-temperature limit of Distillation for zero-mean logits. Models DistillationLoss in
 /// float and double; labels are optional and unused (checked when given), with the errors of
 /// SoftTargetCrossEntropy (0 classes and B = 0 included), naming chrysalis::LogitMatching.
+/// Computed in double whatever the logits' type: each gradient entry is the double (z_s − z_t)/B
+/// rounded to the scalar type once, so it is finite wherever that value is representable (float
+/// logits ±3e38 give 1.5e38 for B = 4, not ∞); the loss is rounded once too (∞ only where L
+/// itself is beyond the scalar's range).
 struct LogitMatching {
     /// Returning {L, ∂L/∂z_s}.
     template <class ZS, class ZT, LabelRange Labels = std::span<const int>>
@@ -391,14 +395,16 @@ struct LogitMatching {
         const double inv_b = 1.0 / double(student.cols());  // B ≥ 1: check_loss_logits
         // One explicit pass in column order: Eigen's reductions sum in an order that depends on
         // the expression type (a Ref and a Matrix of the same numbers can differ in the last
-        // bit), and the two call forms must agree whatever the caller passes.
-        const S scale = S(inv_b);
+        // bit), and the two call forms must agree whatever the caller passes. The difference,
+        // the loss and the gradient are formed in double and the gradient rounded to S once: in
+        // float, z_s − z_t overflows for logits beyond ±FLT_MAX/2 (3e38 − (−3e38) = ∞) where
+        // (z_s − z_t)/B is representable.
         double sum = 0;
         for (Eigen::Index b = 0; b < student.cols(); ++b) {
             for (Eigen::Index i = 0; i < student.rows(); ++i) {
-                const S d = student(i, b) - teacher(i, b);
-                sum += double(d) * double(d);
-                gradient(i, b) = d * scale;
+                const double d = double(student(i, b)) - double(teacher(i, b));
+                sum += d * d;
+                gradient(i, b) = S(d * inv_b);
             }
         }
         return S(0.5 * sum * inv_b);

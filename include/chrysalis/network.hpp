@@ -220,9 +220,11 @@ class Sequential {
 
     /// Backpropagates d_output = ∂loss/∂output (output_size × B, the B of the last forward):
     /// overwrites every layer's parameter gradients and, if `input_gradient`, computes
-    /// ∂loss/∂input (see input_gradient()). Call after a Mode::training forward. After a
-    /// forward of B = 0 columns, an output_size × 0 d_output gives zero parameter gradients (the
-    /// sum over no samples) and an input_size × 0 input gradient.
+    /// ∂loss/∂input (see input_gradient()). Call after a Mode::training forward to train. After
+    /// a Mode::inference forward it differentiates the inference-mode network (each Dropout acts
+    /// as the identity, as in that forward: dx = dy), which is well defined, not an error. After
+    /// a forward of B = 0 columns, an output_size × 0 d_output gives zero parameter gradients
+    /// (the sum over no samples) and an input_size × 0 input gradient.
     /// Throws chrysalis::ShapeError naming chrysalis::Sequential::backward and d_output when
     /// d_output is not output_size × B, or when no forward has run yet (there are no
     /// activations to differentiate, whatever d_output's shape).

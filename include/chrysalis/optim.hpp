@@ -124,12 +124,14 @@ namespace detail {
 
 /// Rescales each row of a weight matrix (a unit's incoming weights) to norm ≤ c; vectors (biases)
 /// are left alone. The max-norm constraint of Srebro & Shraibman 2005, used with dropout by
-/// Hinton et al. 2012 and by the distillation paper's teacher.
+/// Hinton et al. 2012 and by the distillation paper's teacher. The norm is taken in double: in
+/// float, a row whose squared norm exceeds FLT_MAX (entries of about 2e19) has a norm of ∞, and
+/// was zeroed instead of rescaled.
 template <class P>
 void apply_max_norm(P& p, double c) {
     if constexpr (P::ColsAtCompileTime != 1) {
         for (Eigen::Index i = 0; i < p.rows(); ++i) {
-            const double norm = double(p.row(i).norm());
+            const double norm = p.row(i).template cast<double>().norm();
             if (norm > c) p.row(i) *= typename P::Scalar(c / norm);
         }
     }

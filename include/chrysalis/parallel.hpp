@@ -81,9 +81,26 @@ inline constexpr bool has_openmp = CHRYSALIS_DETAIL_OPENMP == 1;
 #endif
 }
 
+/// The largest thread count set_threads, ThreadsScope and TrainOptions::threads accept. A count
+/// above it is refused (ValueError) rather than followed: the helper threads a product uses are
+/// made on demand and kept for the life of the program, each with its own packing workspace, so
+/// set_threads(1'000'000) would start up to that many. More threads than available_cpus() are
+/// allowed up to this bound (oversubscribing on purpose, say to check that a result does not
+/// depend on the count); it is far above the cores of any machine chrysalis targets.
+inline constexpr int max_threads = 1024;
+
 namespace detail {
 /// The setting of the calling thread: 0 means hardware_threads().
 inline thread_local int thread_setting = 0;
+
+/// Throws ValueError naming `what` unless 0 ≤ n ≤ max_threads.
+inline void check_thread_count(int n, const char* what) {
+    if (n < 0)
+        throw ValueError(concat(what, ": the thread count must be >= 0 (0 = all cores), got ", n));
+    if (n > max_threads)
+        throw ValueError(concat(what, ": the thread count must be <= ", max_threads,
+                                " (chrysalis::max_threads), got ", n));
+}
 }  // namespace detail
 
 /// The number of threads chrysalis's kernels use for calls made from the calling thread: by
@@ -98,13 +115,12 @@ inline thread_local int thread_setting = 0;
 /// Sets the number of threads for chrysalis calls made from the calling thread (each thread of a
 /// program has its own setting, so two trainings on two threads do not fight over one). n = 0
 /// restores the default, hardware_threads(). Without OpenMP the setting is recorded but every
-/// kernel still runs on one thread. Throws chrysalis::ValueError for n < 0.
+/// kernel still runs on one thread.
+/// Requires: 0 ≤ n ≤ max_threads (1024); n may exceed available_cpus().
+/// Throws: chrysalis::ValueError naming chrysalis::set_threads for n < 0 or n > max_threads;
+///   the setting is then unchanged.
 inline void set_threads(int n) {
-    if (n < 0)
-        throw ValueError(
-            detail::concat("chrysalis::set_threads: the thread count must be >= 0 (0 = all "
-                           "cores), got ",
-                           n));
+    detail::check_thread_count(n, "chrysalis::set_threads");
     detail::thread_setting = n;
 }
 
@@ -112,8 +128,12 @@ inline void set_threads(int n) {
 /// `{ chrysalis::ThreadsScope one(1); … }` runs the block deterministically on one thread.
 class ThreadsScope {
   public:
-    /// n as for set_threads; throws chrysalis::ValueError for n < 0.
-    explicit ThreadsScope(int n) : previous_(detail::thread_setting) { set_threads(n); }
+    /// n as for set_threads (0 ≤ n ≤ max_threads); throws chrysalis::ValueError naming
+    /// chrysalis::ThreadsScope otherwise, leaving the setting unchanged.
+    explicit ThreadsScope(int n) : previous_(detail::thread_setting) {
+        detail::check_thread_count(n, "chrysalis::ThreadsScope");
+        detail::thread_setting = n;
+    }
     ThreadsScope(const ThreadsScope&) = delete;
     ThreadsScope& operator=(const ThreadsScope&) = delete;
     ~ThreadsScope() { detail::thread_setting = previous_; }

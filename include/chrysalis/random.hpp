@@ -5,6 +5,8 @@
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
+#include <cassert>
+#include <cmath>
 #include <cstdint>
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
@@ -45,8 +47,16 @@ class Rng {
     /// Uniform in [0, 1) with 53 random bits (exact in double).
     double uniform() noexcept { return double(next() >> 11) * 0x1.0p-53; }
 
-    /// Uniform in [lo, hi).
-    double uniform(double lo, double hi) noexcept { return lo + (hi - lo) * uniform(); }
+    /// Uniform in [lo, hi): lo + (hi − lo)·uniform(), which may round up to hi.
+    /// Requires: lo ≤ hi with hi − lo finite (so both are finite; lo = hi gives lo). The range
+    ///   is not checked in a release build (a debug build asserts): a NaN, infinite or inverted
+    ///   range gives NaN, ±∞ or values outside it. For a range wider than DBL_MAX, such as
+    ///   [−c, c] with c > DBL_MAX/2, draw c·uniform(−1, 1).
+    double uniform(double lo, double hi) noexcept {
+        assert(lo <= hi && std::isfinite(hi - lo) &&
+               "chrysalis::Rng::uniform: lo <= hi, hi - lo finite");
+        return lo + (hi - lo) * uniform();
+    }
 
     /// Uniform integer in [0, n), n > 0 (Lemire's multiply-shift; the bias is below 2^-64·n).
     std::uint64_t below(std::uint64_t n) noexcept {

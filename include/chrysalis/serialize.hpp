@@ -513,7 +513,8 @@ Matrix<Scalar> load_npy(const std::string& path, std::uint64_t max_bytes = defau
 /// directory if needed and removes block files ("<digits>_<digits>.npy") that `net` has no
 /// block for, so the directory describes exactly `net`. Each file is replaced atomically; the
 /// set of files is not (a crash can leave some old, some new). Hyperparameters are not written.
-/// Throws: IoError naming the directory or file that could not be created, written or removed.
+/// Throws: IoError naming the directory or file that could not be created, written, listed
+///   (also when the listing fails part-way) or removed.
 template <class Net>
 void export_npy(const Net& net, const std::string& directory) {
     static_assert(detail::serialization_needs_a_Sequential<Net>::ok,
@@ -542,7 +543,10 @@ void export_npy(const Net& net, const std::string& directory) {
             written.push_back(std::move(name));
         });
     });
-    for (const auto& entry : fs::directory_iterator(directory, ec)) {
+    // increment(ec), not a range-for: its operator++ throws std::filesystem::filesystem_error
+    // when the listing fails part-way (EIO, the directory removed meanwhile).
+    for (fs::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec)) {
+        const fs::directory_entry& entry = *it;
         const std::string name = entry.path().filename().string();
         if (!detail::is_block_file_name(name) ||
             std::find(written.begin(), written.end(), name) != written.end())
@@ -569,8 +573,9 @@ void export_npy(const Net& net, const std::string& directory) {
 ///   file is missing, holds another shape (naming both shapes: "holds a 7 x 4 array but layer 0
 ///   (Dense<5,7,float>) parameter block 0 is 7 x 5"), cannot be decoded (see load_npy), or if
 ///   the directory holds a block file that `net` has no block for, or if a file holds more than
-///   `max_bytes` bytes (default_max_bytes, 4 GiB; each file is held to it); IoError if the
-///   directory or a file cannot be read.
+///   `max_bytes` bytes (default_max_bytes, 4 GiB; each file is held to it); IoError naming the
+///   directory or the file if the directory cannot be listed (also part-way) or a file cannot be
+///   read.
 /// Ensures: on any exception `net` is unchanged (every file is read and checked first).
 template <class Net>
 void import_npy(Net& net, const std::string& directory,
@@ -625,7 +630,9 @@ void import_npy(Net& net, const std::string& directory,
             block_files.push_back(std::move(name));
         });
     });
-    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    // increment(ec), not a range-for (whose operator++ throws): see export_npy.
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const fs::directory_entry& entry = *it;
         const std::string name = entry.path().filename().string();
         if (!detail::is_block_file_name(name) ||
             std::find(block_files.begin(), block_files.end(), name) != block_files.end())

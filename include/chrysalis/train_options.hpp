@@ -14,6 +14,7 @@
 #include "chrysalis/config.hpp"
 #include "chrysalis/dataset.hpp"
 #include "chrysalis/errors.hpp"
+#include "chrysalis/parallel.hpp"
 #include "chrysalis/random.hpp"
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
@@ -63,9 +64,10 @@ struct TrainOptions {
     /// distill (see TrainingObserver, chrysalis/concepts/observer.hpp).
     std::function<void(const EpochReport&)> on_epoch = {};
     /// Default 0 = keep chrysalis::threads() (all cores unless set_threads chose otherwise):
-    /// threads for the training's products and updates; ≥ 0. The same seed and the same thread
-    /// count give bit-identical weights (on x86 with AVX2 or AVX-512, whatever the thread count;
-    /// docs/networks.md, "Threads and reproducibility").
+    /// threads for the training's products and updates; in [0, chrysalis::max_threads] (1024),
+    /// as for set_threads (else ValueError naming fit or distill). The same seed and the same
+    /// thread count give bit-identical weights (on x86 with AVX2 or AVX-512, whatever the thread
+    /// count; docs/networks.md, "Threads and reproducibility").
     int threads = 0;
 };
 
@@ -88,6 +90,9 @@ void check_options(const TrainOptions<Scalar>& o, const char* what) {
     if (o.threads < 0)
         throw ValueError(
             concat(what, ": threads must be >= 0 (0 = chrysalis::threads()), got ", o.threads));
+    if (o.threads > max_threads)
+        throw ValueError(concat(what, ": threads must be <= ", max_threads,
+                                " (chrysalis::max_threads), got ", o.threads));
 }
 
 /// With jitter on, the images jitter shifts fit the data: image_width and image_height ≥ 1

@@ -4,6 +4,7 @@
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
 #include <cmath>
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -54,10 +55,19 @@ class Dense {
     }
 
     /// y = W·x + b·1ᵀ (the bias is written first and the product added to it: one pass over y).
-    /// Requires x In × B and y Out × B; B = 0 is an empty batch (nothing is written).
-    /// Throws: ShapeError naming chrysalis::Dense<In, Out>::forward, x and y otherwise.
+    /// Requires x In × B and y Out × B; B = 0 is an empty batch (nothing is written). y must not
+    ///   share storage with x (y = x of a Dense<N, N>, or overlapping blocks of one matrix): y is
+    ///   written before x is read.
+    /// Throws: ShapeError naming chrysalis::Dense<In, Out>::forward, x and y otherwise;
+    ///   ValueError naming it and y when y overlaps x (one comparison of their address ranges).
     void forward(ConstMatrixRef<Scalar> x, MatrixRef<Scalar> y, Mode = Mode::inference) {
         check_shapes(x, y, "forward");
+        if (overlap(x, y)) {
+            throw ValueError(detail::concat(
+                "chrysalis::Dense<", In, ", ", Out,
+                ">::forward: y overlaps x in memory (it would be written before x is read); "
+                "expected an output that shares no storage with the input"));
+        }
         forward_gemm_.run(y, w_, detail::Op::none, x, detail::Op::none, false, b_.data());
     }
 
@@ -117,6 +127,17 @@ class Dense {
     const Vector<Scalar>& bias_gradient() const noexcept { return db_; }
 
   private:
+    /// Whether the storage of x and y overlaps (neither is empty, and their address ranges,
+    /// first to last element with the outer stride, intersect).
+    static bool overlap(const ConstMatrixRef<Scalar>& x, const MatrixRef<Scalar>& y) noexcept {
+        if (x.size() == 0 || y.size() == 0) return false;
+        const auto end = [](const auto& m) {
+            return m.data() + (m.cols() - 1) * m.outerStride() + m.rows();
+        };
+        const std::less<const Scalar*> before;  // a total order, also across unrelated arrays
+        return before(x.data(), end(y)) && before(y.data(), end(x));
+    }
+
     static void check_shapes(const ConstMatrixRef<Scalar>& x, const MatrixRef<Scalar>& y,
                              const char* what) {
         if (x.rows() != In || y.rows() != Out || x.cols() != y.cols()) {
