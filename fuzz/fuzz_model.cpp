@@ -14,6 +14,7 @@
 // must also run: its forward on a batch of two samples (when its layers are small enough for
 // that to be quick) returns without a crash or a sanitizer report.
 
+#include <chrysalis/int8_file.hpp>
 #include <chrysalis/layers/dropout.hpp>
 #include <chrysalis/serialize.hpp>
 

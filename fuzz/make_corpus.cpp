@@ -8,6 +8,7 @@
 // (crash inputs added as regression seeds) alone.
 
 #include <chrysalis/data.hpp>
+#include <chrysalis/int8_file.hpp>
 #include <chrysalis/layers/dropout.hpp>
 #include <chrysalis/quantize.hpp>
 #include <chrysalis/serialize.hpp>

@@ -16,6 +16,7 @@
 
 #include <chrysalis/checkpoint.hpp>
 #include <chrysalis/data.hpp>
+#include <chrysalis/int8_file.hpp>
 #include <chrysalis/serialize.hpp>
 
 #include "hostile_support.hpp"

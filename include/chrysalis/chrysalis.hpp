@@ -13,6 +13,7 @@
 #include "chrysalis/errors.hpp"
 #include "chrysalis/gradcheck.hpp"
 #include "chrysalis/init.hpp"
+#include "chrysalis/int8_file.hpp"
 #include "chrysalis/int8_network.hpp"
 #include "chrysalis/labels.hpp"
 #include "chrysalis/layer_traits.hpp"

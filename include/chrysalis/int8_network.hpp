@@ -3,7 +3,7 @@
 // Sequential that chrysalis::quantize (quantize.hpp) makes: int8 weights per output row, int8
 // activations quantized per sample or with calibrated scales, int32 products
 // (detail/int8_kernel.hpp) and a float epilogue, from float inputs to float outputs. It is also
-// what load_int8 (serialize.hpp) returns and export_onnx (onnx.hpp) writes.
+// what load_int8 (int8_file.hpp) returns and export_onnx (onnx.hpp) writes.
 //
 // The scheme (docs/quantization.md has it with the measurements):
 //
