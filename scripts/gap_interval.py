@@ -7,8 +7,11 @@ Each log is the standard output of `examples/paper_mnist` (any of its modes; --g
 cheap one). Runs with different --seed values train different teachers (teacher t of a run has
 seed N + 1000 t), so more teachers can be added run by run, on one machine or several of the
 same kind, and pooled here: the teacher is the sampling unit, as in paper_mnist itself. The logs
-must agree on everything but the seed (data, students per teacher, epochs, T, alpha); a teacher
-seed that appears twice is refused, since the same teacher counted twice is not a new sample.
+must agree on everything but the seed (data, students per teacher, epochs, T, alpha). A teacher
+seed that appears twice is refused, since the same teacher counted twice is not a new sample, and
+so are two teachers whose students share a seed (teacher seed s has students s + 2 + 10k): their
+scratch students would be the same networks. Runs whose --seed values differ modulo 10 (such as
+1, 4 and 7) never share one, with up to 95 students per teacher; the check names any that do.
 
 Prints the teachers' errors, the students' errors pooled over all teachers, each teacher's share
 of the gap between its scratch students and itself, their mean with a 95% Student-t interval
@@ -100,6 +103,16 @@ def main(argv):
     for s in seeds:
         if seeds.count(s) > 1:
             fail(f"teacher seed {s} appears {seeds.count(s)} times; each teacher counts once")
+    # paper_mnist: teacher seed ts has students ts + 2 + 10 k for k < students.
+    owner = {}
+    for s in seeds:
+        for k in range(students):
+            student = s + 2 + 10 * k
+            if student in owner:
+                fail(f"the teachers of seeds {owner[student]} and {s} both have a student of seed "
+                     f"{student}: their scratch students are the same networks, not two samples "
+                     f"(give the runs --seed values that differ modulo 10)")
+            owner[student] = s
 
     print(f"{len(records)} teachers from {len(runs)} run(s), {students} students of each kind "
           f"per teacher, {settings}")
