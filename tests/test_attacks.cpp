@@ -13,6 +13,9 @@
 #include <cmath>
 #include <numbers>
 #include <vector>
+#include "test_file_namespace.hpp"
+
+namespace CHRYSALIS_TEST_FILE {
 
 using namespace chrysalis;
 
@@ -303,3 +306,5 @@ TEST_CASE("the attacks refuse bad parameters, naming the function and the parame
     outside(0, 0) = nan;
     CHECK_THROWS_AS(fgsm(net, outside, d.labels), ValueError);
 }
+
+}  // namespace CHRYSALIS_TEST_FILE

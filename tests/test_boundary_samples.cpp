@@ -14,6 +14,9 @@
 #include <numbers>
 #include <string>
 #include <vector>
+#include "test_file_namespace.hpp"
+
+namespace CHRYSALIS_TEST_FILE {
 
 using namespace chrysalis;
 using chrysalis::test::TempDir;
@@ -337,3 +340,5 @@ TEST_CASE(
     CHECK_THROWS_NAMING(boundary_similarity(net, student, d, {}, 0), ValueError,
                         Contains("chrysalis::boundary_similarity") && Contains("max_bases"));
 }
+
+}  // namespace CHRYSALIS_TEST_FILE

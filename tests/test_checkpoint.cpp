@@ -18,6 +18,9 @@
 #include <random>
 #include <string>
 #include <vector>
+#include "test_file_namespace.hpp"
+
+namespace CHRYSALIS_TEST_FILE {
 
 using namespace chrysalis;
 using Catch::Matchers::Contains;
@@ -408,3 +411,5 @@ TEST_CASE("a step count the optimizer rejects is a FormatError naming the file a
     CHECK(parameter_bytes(other) == before);
     CHECK(other_adam.steps() == 0);
 }
+
+}  // namespace CHRYSALIS_TEST_FILE

@@ -25,6 +25,9 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+#include "test_file_namespace.hpp"
+
+namespace CHRYSALIS_TEST_FILE {
 
 using namespace chrysalis;
 using Catch::Matchers::Contains;
@@ -329,3 +332,5 @@ TEST_CASE("saving where no file can be created throws IoError and leaves the old
         CHECK(std::distance(fs::directory_iterator(sub), fs::directory_iterator{}) == 1);
     }
 }
+
+}  // namespace CHRYSALIS_TEST_FILE

@@ -12,6 +12,9 @@
 #include <limits>
 #include <numbers>
 #include <string>
+#include "test_file_namespace.hpp"
+
+namespace CHRYSALIS_TEST_FILE {
 
 using namespace chrysalis;
 
@@ -291,3 +294,5 @@ TEMPLATE_TEST_CASE("a student on half the image learns from a teacher on the who
     CHECK(distilled_acc > few_acc + 0.05);
     CHECK(distilled_acc < teacher_acc);  // half the image knows less than all of it
 }
+
+}  // namespace CHRYSALIS_TEST_FILE

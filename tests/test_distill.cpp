@@ -9,6 +9,9 @@
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include "test_file_namespace.hpp"
+
+namespace CHRYSALIS_TEST_FILE {
 
 using namespace chrysalis;
 
@@ -243,3 +246,5 @@ TEST_CASE("distilling from a teacher network and from soft targets both learn", 
         CHECK(accuracy(s, d) > 0.5);
     }
 }
+
+}  // namespace CHRYSALIS_TEST_FILE

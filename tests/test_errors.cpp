@@ -27,6 +27,9 @@
 #include <type_traits>
 #include <typeinfo>
 #include <vector>
+#include "test_file_namespace.hpp"
+
+namespace CHRYSALIS_TEST_FILE {
 
 using namespace chrysalis;
 using Catch::Matchers::Contains;
@@ -918,3 +921,5 @@ TEST_CASE("errors: a negative thread count is a ValueError naming it", "[errors]
                       Contains("chrysalis::fit: threads must be >= 0") && Contains("got -1"));
     CHECK(threads() >= 1);  // the failed calls changed nothing
 }
+
+}  // namespace CHRYSALIS_TEST_FILE

@@ -25,6 +25,9 @@
 #include <random>
 #include <string>
 #include <vector>
+#include "test_file_namespace.hpp"
+
+namespace CHRYSALIS_TEST_FILE {
 
 using namespace chrysalis;
 using Catch::Matchers::Contains;
@@ -209,3 +212,5 @@ TEST_CASE("a file name as long as the file system allows can be saved: the tempo
     }
     CHECK(dir.entries().empty());  // no temporary left behind
 }
+
+}  // namespace CHRYSALIS_TEST_FILE

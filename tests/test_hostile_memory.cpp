@@ -41,6 +41,7 @@
 #include <string_view>
 #include <typeinfo>
 #include <vector>
+#include "test_file_namespace.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define CHRYSALIS_TEST_ASAN 1
@@ -52,6 +53,8 @@
 #ifndef CHRYSALIS_TEST_ASAN
 #define CHRYSALIS_TEST_ASAN 0
 #endif
+
+namespace CHRYSALIS_TEST_FILE {
 
 using namespace chrysalis;
 using Catch::Matchers::Contains;
@@ -619,3 +622,5 @@ TEST_CASE("fit and distill with batch_size = INT64_MAX allocate for the data, no
     Batcher<float> batcher(data, huge);
     CHECK(batcher.batches_per_epoch() == 1);
 }
+
+}  // namespace CHRYSALIS_TEST_FILE

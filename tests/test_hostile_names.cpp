@@ -8,6 +8,9 @@
 
 #include <span>
 #include <vector>
+#include "test_file_namespace.hpp"
+
+namespace CHRYSALIS_TEST_FILE {
 
 using namespace chrysalis;
 using namespace chrysalis::test;
@@ -176,3 +179,5 @@ TEST_CASE("names: distill_paired with a non-finite teacher names distill_paired 
                Contains("chrysalis::distill_paired: parameter block 2") &&
                    Contains("row 1, column 3") && !Contains("chrysalis::predict_logits"));
 }
+
+}  // namespace CHRYSALIS_TEST_FILE

@@ -20,6 +20,9 @@
 #include <span>
 #include <string>
 #include <vector>
+#include "test_file_namespace.hpp"
+
+namespace CHRYSALIS_TEST_FILE {
 
 using namespace chrysalis;
 using namespace chrysalis::test;
@@ -432,3 +435,5 @@ TEMPLATE_TEST_CASE("shapes: optimizer updates check the gradient and the block's
     CHECK_THAT(thrown<ShapeError>([&] { adam.update(p, short_g, 2); }),
                Contains("chrysalis::AdamW::update: the gradient g of block 2 is 2x2"));
 }
+
+}  // namespace CHRYSALIS_TEST_FILE

@@ -27,6 +27,9 @@
 #include <string>
 #include <utility>
 #include <vector>
+#include "test_file_namespace.hpp"
+
+namespace CHRYSALIS_TEST_FILE {
 
 using namespace chrysalis;
 using namespace chrysalis::test;
@@ -729,3 +732,5 @@ TEST_CASE("sweep: pgd's random start with an epsilon near DBL_MAX covers the box
     CHECK((a.array() < 0.5).count() > 0);
     CHECK((a.array() > 0.5).count() > 0);
 }
+
+}  // namespace CHRYSALIS_TEST_FILE

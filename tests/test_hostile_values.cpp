@@ -18,6 +18,9 @@
 #include <limits>
 #include <string>
 #include <vector>
+#include "test_file_namespace.hpp"
+
+namespace CHRYSALIS_TEST_FILE {
 
 using namespace chrysalis;
 using Catch::Matchers::Contains;
@@ -273,3 +276,5 @@ TEMPLATE_TEST_CASE("scale_to_unit on a range wider than the type can subtract", 
     CHECK(data.features(0, 2) == S(0.5));
     CHECK(data.features(0, 3) == S(0.75));
 }
+
+}  // namespace CHRYSALIS_TEST_FILE

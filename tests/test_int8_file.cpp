@@ -18,6 +18,9 @@
 #include <limits>
 #include <string>
 #include <vector>
+#include "test_file_namespace.hpp"
+
+namespace CHRYSALIS_TEST_FILE {
 
 using namespace chrysalis;
 using Catch::Matchers::Contains;
@@ -309,3 +312,5 @@ TEST_CASE("load_int8 names a missing file and refuses one over max_bytes", "[int
     message = thrown<FormatError>([&] { (void)load_int8(path, 100); });
     CHECK_THAT(message, Contains("more than the byte limit of 100 bytes (max_bytes)"));
 }
+
+}  // namespace CHRYSALIS_TEST_FILE

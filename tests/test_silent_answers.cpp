@@ -9,6 +9,9 @@
 #include <limits>
 #include <span>
 #include <vector>
+#include "test_file_namespace.hpp"
+
+namespace CHRYSALIS_TEST_FILE {
 
 using namespace chrysalis;
 using namespace chrysalis::test;
@@ -198,3 +201,5 @@ TEST_CASE("silent: a LeakyReLU slope set past the constructor's checks is refuse
         CHECK(net.layer<0>().weights() == before);
     }
 }
+
+}  // namespace CHRYSALIS_TEST_FILE

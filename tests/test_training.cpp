@@ -18,10 +18,13 @@
 
 #if __has_include(<unistd.h>)
 #include <unistd.h>
+#include "test_file_namespace.hpp"
 #define CHRYSALIS_TEST_CAN_REDIRECT_STDERR 1
 #else
 #define CHRYSALIS_TEST_CAN_REDIRECT_STDERR 0
 #endif
+
+namespace CHRYSALIS_TEST_FILE {
 
 using namespace chrysalis;
 
@@ -446,3 +449,5 @@ TEST_CASE("scalar_type names the scalar on every type that has one", "[training]
     STATIC_REQUIRE(std::is_same_v<TrainOptions<double>::scalar_type, double>);
     STATIC_REQUIRE(std::is_same_v<DoubleNet::Scalar, DoubleNet::scalar_type>);  // Eigen's name
 }
+
+}  // namespace CHRYSALIS_TEST_FILE

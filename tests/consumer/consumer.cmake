@@ -94,7 +94,9 @@ if(CHRYSALIS_CONSUMER_WARNINGS)
                        "-DCONSUMER_FLAGS=${_flags}"
                        ${_extra}
                      ${_run})
-    set_tests_properties(${_name} PROPERTIES LABELS warnings)
+    # A minute or more each: started first (CTest runs tests in descending COST), so that they
+    # do not run last, one per core, while the short tests are done.
+    set_tests_properties(${_name} PROPERTIES LABELS warnings COST 80)
     if(_mode STREQUAL "find_package")
       set_tests_properties(${_name} PROPERTIES FIXTURES_REQUIRED chrysalis_installed)
     endif()
