@@ -533,19 +533,30 @@ def main():
             print(f"seed {seed}: {name} done in {wall:.1f} s, peak RSS {rss:.0f} MiB",
                   file=sys.stderr, flush=True)
 
+    # The raw results are saved before anything is computed from them, so that a failure in
+    # the summary below does not lose a run of half an hour.
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "settings": {s: describe(s) for s in SETTINGS},
+                       "checks": checks, "cpu": cpu_model(), "cpu_own_cores": list(own),
+                       "notes": notes, "runs": runs}, f, indent=1)
+        print(f"raw results: {args.json}", file=sys.stderr)
+    # Every seed runs chrysalis first, then the peers: the peers' runs are all those that are
+    # not chrysalis's, not runs[1:] (which holds chrysalis's runs of the later seeds).
+    peer_runs = [run for run in runs if run["engine"] != "chrysalis"]
     setup = next(r for r in runs[0]["lines"] if r["measure"] == "setup")
     if not setup.get("openmp", False):
         print("warning: this epoch_bench was built without OpenMP: chrysalis ran on one thread",
               file=sys.stderr)
     versions = {}
-    for run in runs[1:]:
+    for run in peer_runs:
         peer_setup = next(r for r in run["lines"] if r["measure"] == "setup")
         versions.setdefault(PEERS[run["engine"]], peer_setup["version"])
     print(f"\n{cpu_model()}, {os.cpu_count()} cores; {args.threads} thread(s) per engine; "
           f"chrysalis {setup['version']}, "
           + ", ".join(f"{k} {v}" for k, v in versions.items()))
     keys = []
-    for run in runs[1:]:
+    for run in peer_runs:
         if row_key(run) not in keys:
             keys.append(row_key(run))
     for k in keys:
@@ -573,12 +584,6 @@ def main():
               f"{statistics.mean(peaks) / need:.2f}x what teacher training must hold ({need:.0f} "
               "MiB: both data sets, the teacher's parameters and momenta, one batch's "
               "activations)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "settings": {s: describe(s) for s in SETTINGS},
-                       "checks": checks, "cpu": cpu_model(), "cpu_own_cores": list(own),
-                       "notes": notes, "runs": runs}, f, indent=1)
-        print(f"raw results: {args.json}")
 
 
 if __name__ == "__main__":
