@@ -7,6 +7,7 @@
 #include <chrysalis/chrysalis.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -86,6 +87,29 @@ TEST_CASE("a parallel_for inside a chunk runs on that chunk's thread", "[paralle
     });
     CHECK(total.load() == 12);
     CHECK_FALSE(moved);
+}
+
+namespace {
+// Chunks that take wall time but almost no CPU time: the caller's CPU time per chunk then
+// predicts no work at all, so a split of them never counts as paying (ThreadPool::run).
+void sleeping_chunk(void*, long, int) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+void other_chunk(void*, long, int) {}
+}  // namespace
+
+TEST_CASE("a split that does not pay backs off its own kind only", "[parallel]") {
+    auto& pool = detail::ThreadPool::instance();
+    const double small = 3e5, large = 2e8;  // ilogb 18 and 27: two size classes
+    REQUIRE(pool.run(4, 2, sleeping_chunk, nullptr, small));
+    // That kind backs off; the same code with work of another size, and other code with the
+    // same size, keep their own records (none yet, so they would be tried on two threads).
+    CHECK(pool.backing_off(sleeping_chunk, small));
+    CHECK(pool.backing_off(sleeping_chunk, 1.5 * small));  // same power of two: same kind
+    CHECK_FALSE(pool.backing_off(sleeping_chunk, large));
+    CHECK_FALSE(pool.backing_off(other_chunk, small));
+    REQUIRE(pool.run(4, 2, sleeping_chunk, nullptr, large));
+    CHECK(pool.backing_off(sleeping_chunk, large));
 }
 
 #if defined(__linux__)

@@ -493,7 +493,7 @@ class Int8Network {
             for (int w = 0; w < workers; ++w)
                 if (columns_[std::size_t(w)].size() != rows) columns_[std::size_t(w)].resize(rows);
         }
-        detail::parallel_for(blocks, workers, [&](long chunk, int worker) {
+        const auto run_block = [&](long chunk, int worker) {
             const long j0 = chunk * block, n = std::min(block, batch_ - j0);
             if (i == 0) {
                 for (long j = j0; j < j0 + n; ++j)
@@ -520,7 +520,9 @@ class Int8Network {
                 activate(l, j0, n, b.y, columns_[std::size_t(worker)]);
             }
             if (i + 1 < layers_.size()) quantize_into(i + 1, y, rows, j0, n);
-        });
+        };
+        detail::parallel_for(blocks, workers, run_block,
+                             double(rows) * double(l.input_size) * double(batch_));
     }
 
     /// The activations of layer l on columns [j0, j0 + n) of y, one column at a time in an

@@ -17,8 +17,12 @@
 //     core back at once.
 //   - After each split product the caller compares the product's wall time with the CPU time its
 //     own chunks took: when two threads did not give a real speed-up (another process has the
-//     other core), the following products run on the calling thread alone for a while: 1 ms,
+//     other core, or the product is too small for what waking a helper costs on this machine),
+//     the following products of the same kind run on the calling thread alone for a while: 1 ms,
 //     doubling each time up to 0.5 s, and halving again after 16 split products in a row pay.
+//     A kind is the code that splits (one per parallel_for call site and type) and the size of
+//     the work to within a factor of two, so a small product that does not pay its hand-off does
+//     not keep the large ones of a training step on one thread.
 //
 // Each chunk is a fixed block of rows (or columns) of a product, computed by one thread with its
 // own packing workspace, and the chunks depend only on the product's shape and the thread count
@@ -30,7 +34,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <thread>
 #include <type_traits>
@@ -199,19 +205,22 @@ class ThreadPool {
     }
 
     /// Runs call(ctx, chunk, worker) for every chunk in [0, chunks), on up to `workers` threads,
-    /// the calling thread being worker 0. Returns false, having run nothing, when the pool is in
-    /// use (by another thread, or by this one in an enclosing call).
-    bool run(long chunks, int workers, void (*call)(void*, long, int), void* ctx) {
+    /// the calling thread being worker 0. `work` is the product's size in any unit the call site
+    /// keeps the same (multiply-adds, elements; 0 when unknown): with `call`, it picks the kind
+    /// whose record of paying splits decides whether this one is split. Returns false, having run
+    /// nothing, when the pool is in use (by another thread, or by this one in an enclosing call).
+    bool run(long chunks, int workers, void (*call)(void*, long, int), void* ctx, double work = 0) {
         if (busy_.exchange(true, std::memory_order_acquire)) return false;
         struct Release {
             std::atomic<bool>& b;
             ~Release() { b.store(false, std::memory_order_release); }
         } release{busy_};
-        if (backing_off_) {
+        Kind& kind = kind_of(call, work);
+        if (kind.backing_off) {
             // This product runs alone. Once the back-off is over, wake the helpers, so that
-            // they are watching when the next product, the trial, comes.
-            if (Clock::now() >= skip_until_) {
-                backing_off_ = false;
+            // they are watching when the next product of this kind, the trial, comes.
+            if (Clock::now() >= kind.skip_until) {
+                kind.backing_off = false;
                 wake_helpers();
             }
             for (long c = 0; c < chunks; ++c) call(ctx, c, 0);
@@ -246,21 +255,60 @@ class ThreadPool {
         const double wall = std::chrono::duration<double>(Clock::now() - start).count();
         const bool paid = mine < chunks && wall * min_speedup <= per_chunk * double(chunks);
         if (paid) {
-            if (++streak_ >= good_streak) {
-                streak_ = 0;
-                backoff_ = std::max<Clock::duration>(min_backoff, backoff_ / 2);
+            if (++kind.streak >= good_streak) {
+                kind.streak = 0;
+                kind.backoff = std::max<Clock::duration>(min_backoff, kind.backoff / 2);
             }
         } else {
-            streak_ = 0;
-            backing_off_ = true;
-            skip_until_ = Clock::now() + backoff_;
-            backoff_ = std::min<Clock::duration>(max_backoff, backoff_ * 2);
+            kind.streak = 0;
+            kind.backing_off = true;
+            kind.skip_until = Clock::now() + kind.backoff;
+            kind.backoff = std::min<Clock::duration>(max_backoff, kind.backoff * 2);
         }
         return true;
     }
 
+    /// True when the last split product of the kind (call, work) did not pay and no product of
+    /// that kind has run since: the next ones run on the calling thread until its back-off ends.
+    /// For tests; run() alone changes the records.
+    [[nodiscard]] bool backing_off(void (*call)(void*, long, int), double work) const noexcept {
+        const Kind& k = kinds_[slot(call, work)];
+        return k.call == call && k.size_class == size_class(work) && k.backing_off;
+    }
+
   private:
     ThreadPool() = default;
+
+    /// The record of one kind of split product: its back-off state.
+    struct Kind {
+        void (*call)(void*, long, int) = nullptr;
+        int size_class = -1;
+        bool backing_off = false;
+        Clock::time_point skip_until{};
+        Clock::duration backoff = min_backoff;
+        int streak = 0;
+    };
+    static constexpr std::size_t kind_slots = 32;
+
+    /// The record of (call, work's power of two). Records live in a small table indexed by a
+    /// hash; a kind that lands on another's slot starts afresh (a trial, as at the first use).
+    Kind& kind_of(void (*call)(void*, long, int), double work) noexcept {
+        Kind& k = kinds_[slot(call, work)];
+        if (k.call != call || k.size_class != size_class(work)) {
+            k = Kind{};
+            k.call = call;
+            k.size_class = size_class(work);
+        }
+        return k;
+    }
+    static int size_class(double work) noexcept {
+        return work >= 1 ? std::ilogb(work) : -1;
+    }
+    static std::size_t slot(void (*call)(void*, long, int), double work) noexcept {
+        const std::size_t h = std::hash<void (*)(void*, long, int)>{}(call) ^
+                              (std::size_t(size_class(work) + 1) * 0x9e3779b97f4a7c15ull);
+        return (h ^ (h >> 17)) % kind_slots;
+    }
 
     static ThreadPool*& current() noexcept {
         static ThreadPool* pool = nullptr;
@@ -357,10 +405,7 @@ class ThreadPool {
     void* ctx_ = nullptr;
     // The caller's own (under busy_).
     std::uint64_t generation_ = 0;
-    bool backing_off_ = false;
-    Clock::time_point skip_until_{};
-    Clock::duration backoff_ = min_backoff;
-    int streak_ = 0;
+    Kind kinds_[kind_slots]{};
     std::vector<std::thread> helpers_;
 };
 
@@ -372,9 +417,10 @@ inline constexpr long max_chunks = 0xffff;
 /// reached. Which worker runs which chunk depends on the scheduling; every worker runs its chunks
 /// one at a time, so per-worker state (a workspace) indexed by `worker` needs no lock. f must not
 /// throw. Without OpenMP, with workers ≤ 1 or a single chunk, all of it runs on the caller, in
-/// order.
+/// order. `work`, the size of the whole (multiply-adds, elements: any unit this call site keeps),
+/// tells the pool's back-off products of different sizes apart (ThreadPool::run); 0 when unknown.
 template <class F>
-void parallel_for(long chunks, int workers, F&& f) {
+void parallel_for(long chunks, int workers, F&& f, double work = 0) {
     if (chunks <= 0) return;
     workers = int(std::min<long>(workers, chunks));
 #if CHRYSALIS_DETAIL_OPENMP
@@ -384,7 +430,7 @@ void parallel_for(long chunks, int workers, F&& f) {
             (*static_cast<Fn*>(ctx))(chunk, worker);
         };
         if (ThreadPool::instance().run(chunks, workers, call,
-                                       const_cast<void*>(static_cast<const void*>(&f))))
+                                       const_cast<void*>(static_cast<const void*>(&f)), work))
             return;
     }
 #endif
@@ -401,10 +447,13 @@ void parallel_blocks(long n, long per, F&& f) {
         return;
     }
     const long blocks = (n + per - 1) / per;
-    parallel_for(blocks, int(std::min<long>(blocks, threads())), [&](long block, int) {
-        const long begin = block * per;
-        f(begin, std::min(per, n - begin));
-    });
+    parallel_for(
+        blocks, int(std::min<long>(blocks, threads())),
+        [&](long block, int) {
+            const long begin = block * per;
+            f(begin, std::min(per, n - begin));
+        },
+        double(n));
 }
 
 /// The block length that cuts n into `parts` blocks, rounded up to a multiple of `align`.

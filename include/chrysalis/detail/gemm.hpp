@@ -76,14 +76,16 @@ class Gemm {
             init(c, 0);
             const int parts = threads_for(double(rows) * double(depth), min_gemv_work_per_thread);
             const long per = block_length(long(rows), chunks_for(parts), 64);
-            parallel_for((long(rows) + per - 1) / per, parts, [&](long chunk, int) {
+            const auto run_rows = [&](long chunk, int) {
                 const long begin = chunk * per, len = std::min(per, long(rows) - begin);
                 // Rows [begin, begin + len) of op(A): for a transposed op(A), columns of A.
                 const S* a_part =
                     op_a == Op::none ? a.data() + begin : a.data() + begin * a.outerStride();
                 gemv(len, long(depth), a_part, long(a.outerStride()), op_a == Op::transpose,
                      b.data(), c.data() + begin);
-            });
+            };
+            parallel_for((long(rows) + per - 1) / per, parts, run_rows,
+                         double(rows) * double(depth));
             return;
         }
         if (rows == 0 || cols == 0 || depth == 0) {
@@ -116,7 +118,7 @@ class Gemm {
         for (int p = 0; p < parts; ++p)
             slots_[std::size_t(p)].reserve(split_rows ? std::min(per, side) : rows,
                                            split_rows ? cols : std::min(per, side), depth);
-        parallel_for(chunks, parts, [&](long chunk, int worker) {
+        const auto run_chunk = [&](long chunk, int worker) {
             const long begin = chunk * long(per), len = std::min(long(per), long(side) - begin);
             Slot& slot = slots_[std::size_t(worker)];
             if (split_rows) {
@@ -136,7 +138,8 @@ class Gemm {
                 product(slot, block, a.data(), a.outerStride(), op_a, b_part, b.outerStride(), op_b,
                         depth, kernel_overwrites);
             }
-        });
+        };
+        parallel_for(chunks, parts, run_chunk, double(rows) * double(cols) * double(depth));
     }
 
   private:
