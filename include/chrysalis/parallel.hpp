@@ -464,8 +464,11 @@ void parallel_blocks(long n, long per, F&& f) {
 
 /// The number of threads worth using for `work` units of arithmetic (multiply-adds): one per
 /// `grain` units, at most threads(). Waking a helper and handing it a chunk costs a few
-/// microseconds, so small products stay on the calling thread.
+/// microseconds, so small products stay on the calling thread. Those return before asking
+/// threads(), whose default asks the kernel for the CPU affinity (a system call, some
+/// microseconds in a virtual machine: three of them were a tenth of a batch-1 inference).
 [[nodiscard]] inline int threads_for(double work, double grain) noexcept {
+    if (!(work >= 2 * grain)) return 1;
     const int t = threads();
     if (t <= 1) return 1;
     return int(std::clamp(work / grain, 1.0, double(t)));
