@@ -268,8 +268,9 @@ class ThreadPool {
         return true;
     }
 
-    /// True when the last split product of the kind (call, work) did not pay and no product of
-    /// that kind has run since: the next ones run on the calling thread until its back-off ends.
+    /// True when the last split product of the kind (call, work) did not pay and the kind is
+    /// still backing off: its products run on the calling thread until the first one of them
+    /// after the back-off's end, which is split again (the trial).
     /// For tests; run() alone changes the records.
     [[nodiscard]] bool backing_off(void (*call)(void*, long, int), double work) const noexcept {
         const Kind& k = kinds_[slot(call, work)];
