@@ -423,7 +423,7 @@ inline constexpr long max_chunks = 0xffff;
 /// order. `work`, the size of the whole (multiply-adds, elements: any unit this call site keeps),
 /// tells the pool's back-off products of different sizes apart (ThreadPool::run); 0 when unknown.
 template <class F>
-void parallel_for(long chunks, int workers, F&& f, double work = 0) {
+void parallel_for(long chunks, int workers, F&& f, [[maybe_unused]] double work = 0) {
     if (chunks <= 0) return;
     workers = int(std::min<long>(workers, chunks));
 #if CHRYSALIS_DETAIL_OPENMP
