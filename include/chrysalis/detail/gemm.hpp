@@ -11,8 +11,9 @@
 // Threads: C is cut into contiguous blocks of rows (or of columns, when it is wider than tall),
 // two per thread, which the threads claim one at a time (see parallel.hpp); each thread runs the
 // sequential kernel on its blocks with its own workspace. Every block packs its share of the
-// large operand and all of the small one (a batch: 128 columns here), so the threads never wait
-// for each other inside a product and no element of C depends on the scheduling. Eigen's own
+// large operand, and each thread packs all of the small one (a batch: 128 columns here) once per
+// product, at its first block of rows, so the threads never wait for each other inside a product
+// and no element of C depends on the scheduling. Eigen's own
 // OpenMP GEMM shares the packed operand between threads and would also allocate a packing
 // buffer per thread on every call.
 
@@ -21,6 +22,7 @@
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "chrysalis/detail/gemm_kernel.hpp"
@@ -115,6 +117,7 @@ class Gemm {
         // Workspaces, one per thread, are made here, on the calling thread, so that a failure
         // to allocate throws to the caller instead of inside a parallel region.
         if (slots_.size() < std::size_t(parts)) slots_.resize(std::size_t(parts));
+        const std::uint64_t call = ++calls_;
         for (int p = 0; p < parts; ++p)
             slots_[std::size_t(p)].reserve(split_rows ? std::min(per, side) : rows,
                                            split_rows ? cols : std::min(per, side), depth);
@@ -127,8 +130,12 @@ class Gemm {
                 init(block, begin);
                 const S* a_part =
                     op_a == Op::none ? a.data() + begin : a.data() + begin * a.outerStride();
+                // Every block of rows multiplies the same op(B): a thread's later blocks reuse
+                // what its first one packed.
+                const bool b_packed = slot.packed_call == call;
                 product(slot, block, a_part, a.outerStride(), op_a, b.data(), b.outerStride(), op_b,
-                        depth, kernel_overwrites);
+                        depth, kernel_overwrites, b_packed);
+                slot.packed_call = call;
             } else {
                 // Columns [begin, begin + len) of C come from the same columns of op(B).
                 auto block = c.middleCols(begin, len);
@@ -136,7 +143,8 @@ class Gemm {
                 const S* b_part =
                     op_b == Op::none ? b.data() + begin * b.outerStride() : b.data() + begin;
                 product(slot, block, a.data(), a.outerStride(), op_a, b_part, b.outerStride(), op_b,
-                        depth, kernel_overwrites);
+                        depth, kernel_overwrites, false);
+                slot.packed_call = 0;
             }
         };
         parallel_for(chunks, parts, run_chunk, double(rows) * double(cols) * double(depth));
@@ -164,21 +172,26 @@ class Gemm {
     /// batches.
     struct Slot {
         PackedGemmBuffers<S> packed;
+        /// The call (calls_) whose op(B) `packed` holds whole, or 0.
+        std::uint64_t packed_call = 0;
         void reserve(Eigen::Index r, Eigen::Index c, Eigen::Index d) {
             packed.reserve_for(r, c, d);
         }
     };
 
     /// C += op(A)·op(B) on one thread (C = op(A)·op(B) with `overwrite`), by the packed kernel
-    /// of gemm_kernel.hpp.
+    /// of gemm_kernel.hpp; `b_packed`: the slot already holds this op(B) packed.
     static void product(Slot& slot, MatrixRef<S> c, const S* a, Eigen::Index lda, Op op_a,
-                        const S* b, Eigen::Index ldb, Op op_b, Eigen::Index depth, bool overwrite) {
+                        const S* b, Eigen::Index ldb, Op op_b, Eigen::Index depth, bool overwrite,
+                        bool b_packed) {
         packed_gemm(long(c.rows()), long(c.cols()), long(depth), a, long(lda),
                     op_a == Op::transpose, b, long(ldb), op_b == Op::transpose, c.data(),
-                    long(c.outerStride()), overwrite, slot.packed);
+                    long(c.outerStride()), overwrite, slot.packed, b_packed);
     }
 
     std::vector<Slot> slots_;
+    /// Counts the split products, so that a slot knows which call's op(B) it holds.
+    std::uint64_t calls_ = 0;
 };
 
 }  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail

@@ -75,7 +75,9 @@ struct PackedGemmBuffers {
         using Shape = PackedGemmShape<S>;
         const long kc = Shape::kc_for(depth);
         const long mc = std::min(Shape::mc_for(kc), (m + Shape::mr - 1) / Shape::mr * Shape::mr);
-        reserve(mc * kc, (n + Shape::nr - 1) / Shape::nr * Shape::nr * kc);
+        // B is kept whole, every depth block of it: a thread that runs several blocks of rows
+        // of one product packs B once (packed_gemm's `b_packed`).
+        reserve(mc * kc, (n + Shape::nr - 1) / Shape::nr * Shape::nr * depth);
     }
 };
 
@@ -173,25 +175,59 @@ inline void transpose_block(const double* src, long lds, double* dst, long ldd) 
 }
 #endif
 
-/// Packs a full panel of a transposed op(A) — mr rows, the i-th one at a[k0 + i·lda], read
-/// along the depth — as panel[k·mr + i], in register blocks where the instruction set has
-/// them: 8 × 8 floats or 4 × 4 doubles with AVX. Returns how many depth values it packed
-/// (a multiple of the block); the caller packs the rest one value at a time.
-template <class S>
+/// Packs a full panel of P lines, the i-th one at a[k0 + i·lda] and read along the depth, as
+/// panel[k·P + i]: a transposed op(A) (P = mr) or a stored op(B) (P = nr). Done in register
+/// blocks where the instruction set has them, 8 × 8 floats or 4 × 4 doubles with AVX, when P is
+/// a whole number of blocks. Returns how many depth values it packed (a multiple of the block);
+/// the caller packs the rest one value at a time.
+template <long P, class S>
 inline long pack_transposed_blocks([[maybe_unused]] S* panel, [[maybe_unused]] const S* a,
                                    [[maybe_unused]] long lda, [[maybe_unused]] long k0,
                                    [[maybe_unused]] long kc) {
 #if defined(__AVX__)
-    constexpr long MR = PackedGemmShape<S>::mr, W = 32 / long(sizeof(S));
-    static_assert(MR % W == 0, "the micro-kernel's rows are whole transpose blocks");
-    long k = 0;
-    for (; k + W <= kc; k += W)
-        for (long i = 0; i < MR; i += W)
-            transpose_block(a + k0 + k + i * lda, lda, panel + k * MR + i, MR);
-    return k;
-#else
-    return 0;
+    constexpr long W = 32 / long(sizeof(S));
+    if constexpr (P % W == 0) {
+        long k = 0;
+        for (; k + W <= kc; k += W)
+            for (long i = 0; i < P; i += W)
+                transpose_block(a + k0 + k + i * lda, lda, panel + k * P + i, P);
+        return k;
+    }
 #endif
+    return 0;
+}
+
+/// Packs `lines` lines, the i-th at a[k0 + i·lda] and read along the depth block [k0, k0 + kc),
+/// into panels P wide: line p + i of panel p goes to dst[p·kc + k·P + i], zero-padded. Full
+/// panels are transposed in register blocks where there are AVX registers.
+template <long P, class S>
+inline void pack_lines_transposed(S* dst, const S* a, long lda, long k0, long kc, long lines) {
+    for (long p = 0; p < lines; p += P) {
+        const long count = std::min(P, lines - p);
+        S* panel = dst + p * kc;
+        long k = 0;
+        if (count == P) k = pack_transposed_blocks<P>(panel, a + p * lda, lda, k0, kc);
+        for (long i = 0; i < count; ++i) {
+            const S* src = a + k0 + (p + i) * lda;
+            for (long kk = k; kk < kc; ++kk) panel[kk * P + i] = src[kk];
+        }
+        for (long i = count; i < P; ++i)
+            for (long kk = 0; kk < kc; ++kk) panel[kk * P + i] = S(0);
+    }
+}
+
+/// Deals n contiguous values to panels P wide, at depth k of a block kc deep: the values
+/// [q, q + P) go to dst[q·kc + k·P …], the last panel zero-padded.
+template <long P, class S>
+inline void deal_line(S* dst, const S* src, long n, long kc, long k) {
+    const long full = n / P * P;
+    for (long q = 0; q < full; q += P)
+        std::memcpy(dst + q * kc + k * P, src + q, std::size_t(P) * sizeof(S));
+    if (full < n) {
+        S* out = dst + full * kc + k * P;
+        std::memcpy(out, src + full, std::size_t(n - full) * sizeof(S));
+        for (long i = n - full; i < P; ++i) out[i] = S(0);
+    }
 }
 
 /// Packs rows [i0, i0 + m) × depth [k0, k0 + kc) of op(A) into mr-row panels, zero-padded.
@@ -202,33 +238,11 @@ inline void pack_a(S* dst, const S* a, long lda, bool trans, long i0, long m, lo
     if (!trans) {
         // op(A)(i, k) = a[i + k·lda]: walk down each column of the block once (one contiguous
         // stream per k, kind to the prefetchers and the TLB), dealing its values to the panels.
-        const long full = m / MR * MR;
-        for (long k = 0; k < kc; ++k) {
-            const S* src = a + i0 + (k0 + k) * lda;
-            for (long p = 0; p < full; p += MR)
-                std::memcpy(dst + p * kc + k * MR, src + p, std::size_t(MR) * sizeof(S));
-            if (full < m) {
-                S* out = dst + full * kc + k * MR;
-                std::memcpy(out, src + full, std::size_t(m - full) * sizeof(S));
-                for (long i = m - full; i < MR; ++i) out[i] = S(0);
-            }
-        }
+        for (long k = 0; k < kc; ++k) deal_line<MR>(dst, a + i0 + (k0 + k) * lda, m, kc, k);
         return;
     }
-    for (long p = 0; p < m; p += MR) {
-        const long rows = std::min(MR, m - p);
-        S* panel = dst + p * kc;
-        // op(A)(i, k) = a[k + i·lda]: rows of op(A) are contiguous in k, so a panel is a
-        // transpose, done in blocks of registers where there are AVX registers.
-        long k = 0;
-        if (rows == MR) k = pack_transposed_blocks(panel, a + (i0 + p) * lda, lda, k0, kc);
-        for (long i = 0; i < rows; ++i) {
-            const S* src = a + k0 + (i0 + p + i) * lda;
-            for (long kk = k; kk < kc; ++kk) panel[kk * MR + i] = src[kk];
-        }
-        for (long i = rows; i < MR; ++i)
-            for (long kk = 0; kk < kc; ++kk) panel[kk * MR + i] = S(0);
-    }
+    // op(A)(i, k) = a[k + i·lda]: rows of op(A) are contiguous in k, so a panel is a transpose.
+    pack_lines_transposed<MR>(dst, a + i0 * lda, lda, k0, kc, m);
 }
 
 /// Packs depth [k0, k0 + kc) × columns [j0, j0 + n) of op(B) into nr-column panels,
@@ -236,27 +250,14 @@ inline void pack_a(S* dst, const S* a, long lda, bool trans, long i0, long m, lo
 template <class S>
 inline void pack_b(S* dst, const S* b, long ldb, bool trans, long k0, long kc, long j0, long n) {
     constexpr long NR = PackedGemmShape<S>::nr;
-    for (long q = 0; q < n; q += NR) {
-        const long cols = std::min(NR, n - q);
-        S* panel = dst + q * kc;
-        if (!trans) {
-            // op(B)(k, j) = b[k + j·ldb]: each column j is contiguous in k.
-            for (long j = 0; j < cols; ++j) {
-                const S* src = b + k0 + (j0 + q + j) * ldb;
-                for (long k = 0; k < kc; ++k) panel[k * NR + j] = src[k];
-            }
-            for (long j = cols; j < NR; ++j)
-                for (long k = 0; k < kc; ++k) panel[k * NR + j] = S(0);
-        } else {
-            // op(B)(k, j) = b[j + k·ldb]: each k gives columns contiguous in memory.
-            for (long k = 0; k < kc; ++k) {
-                const S* src = b + (j0 + q) + (k0 + k) * ldb;
-                S* out = panel + k * NR;
-                for (long j = 0; j < cols; ++j) out[j] = src[j];
-                for (long j = cols; j < NR; ++j) out[j] = S(0);
-            }
-        }
+    if (trans) {
+        // op(B)(k, j) = b[j + k·ldb]: each k gives the n columns contiguous in memory. Walk each
+        // such line once (one stream per k), dealing nr values to each panel, as pack_a does.
+        for (long k = 0; k < kc; ++k) deal_line<NR>(dst, b + j0 + (k0 + k) * ldb, n, kc, k);
+        return;
     }
+    // op(B)(k, j) = b[k + j·ldb]: each column j is contiguous in k, so a panel is a transpose.
+    pack_lines_transposed<NR>(dst, b + j0 * ldb, ldb, k0, kc, n);
 }
 
 /// y[0:m] += op(A)·x for one column x of `depth` values: a matrix-vector product, which reads
@@ -347,11 +348,13 @@ void gemv(long m, long depth, const S* a, long lda, bool trans, const S* __restr
 
 /// C (m × n, column stride ldc) = op(A)·op(B) when `overwrite`, else C += op(A)·op(B); op(A) is
 /// m × depth and op(B) depth × n, both column-major in memory (trans_a / trans_b: stored
-/// transposed). One thread; `buf` holds the packed blocks.
+/// transposed). One thread; `buf` holds the packed blocks, and keeps all of op(B) packed
+/// afterwards. With `b_packed`, buf.b already holds this op(B), packed by an earlier call with
+/// the same B, n and depth and no other call on `buf` since (b is then not read).
 template <class S>
 void packed_gemm(long m, long n, long depth, const S* a, long lda, bool trans_a, const S* b,
-                 long ldb, bool trans_b, S* c, long ldc, bool overwrite,
-                 PackedGemmBuffers<S>& buf) {
+                 long ldb, bool trans_b, S* c, long ldc, bool overwrite, PackedGemmBuffers<S>& buf,
+                 bool b_packed = false) {
     using Shape = PackedGemmShape<S>;
     constexpr long MR = Shape::mr, NR = Shape::nr;
     if (m <= 0 || n <= 0) return;
@@ -362,10 +365,13 @@ void packed_gemm(long m, long n, long depth, const S* a, long lda, bool trans_a,
     }
     buf.reserve_for(m, n, depth);
     const long KC = Shape::kc_for(depth), MC = Shape::mc_for(KC);
+    const long n_padded = (n + NR - 1) / NR * NR;
     for (long k0 = 0; k0 < depth; k0 += KC) {
         const long kc = std::min(KC, depth - k0);
         const bool first = k0 == 0;
-        pack_b(buf.b.data(), b, ldb, trans_b, k0, kc, 0, n);
+        // The depth block's panels of B, at the same place whichever call packed them.
+        S* const packed_b = buf.b.data() + k0 * n_padded;
+        if (!b_packed) pack_b(packed_b, b, ldb, trans_b, k0, kc, 0, n);
         for (long i0 = 0; i0 < m; i0 += MC) {
             const long mc = std::min(MC, m - i0);
             // A is always packed. Reading a column-major A in place saves the copy but walks kc
@@ -373,7 +379,7 @@ void packed_gemm(long m, long n, long depth, const S* a, long lda, bool trans_a,
             // 700 pages per panel: 38 against 75 GFLOP/s for the packed block (Zen 3, AVX2).
             pack_a(buf.a.data(), a, lda, trans_a, i0, mc, k0, kc);
             for (long q = 0; q < n; q += NR) {
-                const S* bp = buf.b.data() + q * kc;
+                const S* bp = packed_b + q * kc;
                 const long cols = std::min(NR, n - q);
                 for (long p = 0; p < mc; p += MR) {
                     const long rows = std::min(MR, mc - p);
