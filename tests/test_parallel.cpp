@@ -102,12 +102,18 @@ TEST_CASE("a split that does not pay backs off its own kind only", "[parallel]")
     auto& pool = detail::ThreadPool::instance();
     const double small = 3e5, large = 2e8;  // ilogb 18 and 27: two size classes
     REQUIRE(pool.run(4, 2, sleeping_chunk, nullptr, small));
-    // That kind backs off; the same code with work of another size, and other code with the
-    // same size, keep their own records (none yet, so they would be tried on two threads).
+    // One split that did not pay may be chance (a helper late once): the next one is split too.
+    CHECK_FALSE(pool.backing_off(sleeping_chunk, small));
+    REQUIRE(pool.run(4, 2, sleeping_chunk, nullptr, small));
+    // Two in a row: that kind backs off; the same code with work of another size, and other code
+    // with the same size, keep their own records (none yet, so they would be tried on two
+    // threads).
     CHECK(pool.backing_off(sleeping_chunk, small));
     CHECK(pool.backing_off(sleeping_chunk, 1.5 * small));  // same power of two: same kind
     CHECK_FALSE(pool.backing_off(sleeping_chunk, large));
     CHECK_FALSE(pool.backing_off(other_chunk, small));
+    REQUIRE(pool.run(4, 2, sleeping_chunk, nullptr, large));
+    CHECK_FALSE(pool.backing_off(sleeping_chunk, large));
     REQUIRE(pool.run(4, 2, sleeping_chunk, nullptr, large));
     CHECK(pool.backing_off(sleeping_chunk, large));
 }

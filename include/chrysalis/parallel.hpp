@@ -17,9 +17,12 @@
 //     core back at once.
 //   - After each split product the caller compares the product's wall time with the CPU time its
 //     own chunks took: when two threads did not give a real speed-up (another process has the
-//     other core, or the product is too small for what waking a helper costs on this machine),
-//     the following products of the same kind run on the calling thread alone for a while: 1 ms,
-//     doubling each time up to 0.5 s, and halving again after 16 split products in a row pay.
+//     other core, or the product is too small for what waking a helper costs on this machine)
+//     twice in a row, the following products of the same kind run on the calling thread alone
+//     for a while: 1 ms, doubling each time up to 0.5 s, and halving again after 16 split
+//     products in a row pay. One split that did not pay is not enough: in a VM a helper is
+//     sometimes late for a moment, and backing off on every such split kept the large products
+//     of a training step on one thread 70% of the time (Zen 4, two threads).
 //     A kind is the code that splits (one per parallel_for call site and type) and the size of
 //     the work to within a factor of two, so a small product that does not pay its hand-off does
 //     not keep the large ones of a training step on one thread.
@@ -181,10 +184,11 @@ class ThreadPool {
     /// Two threads must beat one by this factor (wall time over the single-thread estimate) for
     /// a split product to count as paying off.
     static constexpr double min_speedup = 1.15;
-    /// After a split that did not pay, products stay on the calling thread for a while: 1 ms at
-    /// first, doubling with every such split up to half a second, so that a trial costs at most
-    /// a few percent however small the products are. The wait halves again after
-    /// `good_streak` split products in a row paid.
+    /// After a second split in a row that did not pay, products stay on the calling thread for a
+    /// while: 1 ms at first, doubling with every such back-off up to half a second, so that a
+    /// trial costs at most a few percent however small the products are. A trial that does not
+    /// pay either backs off again at once (the split before it did not pay). The wait halves
+    /// again after `good_streak` split products in a row paid.
     static constexpr auto min_backoff = std::chrono::milliseconds(1);
     static constexpr auto max_backoff = std::chrono::milliseconds(500);
     static constexpr int good_streak = 16;
@@ -255,21 +259,27 @@ class ThreadPool {
         const double wall = std::chrono::duration<double>(Clock::now() - start).count();
         const bool paid = mine < chunks && wall * min_speedup <= per_chunk * double(chunks);
         if (paid) {
+            kind.last_failed = false;
             if (++kind.streak >= good_streak) {
                 kind.streak = 0;
                 kind.backoff = std::max<Clock::duration>(min_backoff, kind.backoff / 2);
             }
         } else {
             kind.streak = 0;
-            kind.backing_off = true;
-            kind.skip_until = Clock::now() + kind.backoff;
-            kind.backoff = std::min<Clock::duration>(max_backoff, kind.backoff * 2);
+            // One split that did not pay may be a helper late for a moment: split the next one
+            // too, and back off only if that one does not pay either.
+            if (kind.last_failed) {
+                kind.backing_off = true;
+                kind.skip_until = Clock::now() + kind.backoff;
+                kind.backoff = std::min<Clock::duration>(max_backoff, kind.backoff * 2);
+            }
+            kind.last_failed = true;
         }
         return true;
     }
 
-    /// True when the last split product of the kind (call, work) did not pay and the kind is
-    /// still backing off: its products run on the calling thread until the first one of them
+    /// True when the last two split products of the kind (call, work) did not pay and the kind
+    /// is still backing off: its products run on the calling thread until the first one of them
     /// after the back-off's end, which is split again (the trial).
     /// For tests; run() alone changes the records.
     [[nodiscard]] bool backing_off(void (*call)(void*, long, int), double work) const noexcept {
@@ -286,6 +296,7 @@ class ThreadPool {
         void (*call)(void*, long, int) = nullptr;
         int size_class = -1;
         bool backing_off = false;
+        bool last_failed = false;  // the last split of the kind did not pay
         Clock::time_point skip_until{};
         Clock::duration backoff = min_backoff;
         int streak = 0;
