@@ -11,10 +11,13 @@
 // columns of C: 3·nr accumulators, 3 loads and nr broadcasts per 3·nr fused multiply-adds. At the
 // shapes of a training step (a batch of 128 against weights of 800 to 1200 units) it runs at
 // about 85–90% of the FMA peak where Eigen 3.4's kernel (mr × nr = 48 × 4) reaches about 65–70%
-// on the machine of docs/performance.md. It is the only GEMM of the layers, on every target:
-// the micro-kernel is written with xsimd's batch of the translation unit's instruction set (on
-// targets without FMA, xsimd::fma is a multiply and an add), and chrysalis packs both operands
-// itself, so nothing here depends on the layout of Eigen's internal packers or blocking.
+// on the machine of docs/performance.md. On a 256-bit FMA datapath (Zen 4) a 24 × 8 ymm tile
+// measured the same as the 48 × 8 zmm one, so AVX-512 builds use the zmm tile whatever the
+// datapath (performance.md, "512-bit registers on a 256-bit datapath"). It is the only GEMM of
+// the layers, on every target: the micro-kernel is written with xsimd's batch of the translation
+// unit's instruction set (on targets without FMA, xsimd::fma is a multiply and an add), and
+// chrysalis packs both operands itself, so nothing here depends on the layout of Eigen's
+// internal packers or blocking.
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
