@@ -33,7 +33,8 @@ endforeach()
 
 # Zero warnings of our own: warnings.cpp instantiates the public templates in float and double
 # and is built with -Wall -Wextra -Wpedantic -Wshadow -Werror (and chrysalis's headers not
-# treated as system headers) by g++ and clang++, without and with -march=native. Each compiler
+# treated as system headers) by g++ and clang++, without and with -march=native (clang++ without
+# -march also without OpenMP). Each compiler
 # and each flag set is consumed once through find_package and once through add_subdirectory.
 # g++ 12 with -march=native also needs -Wno-maybe-uninitialized -Wno-uninitialized: GCC bug
 # 105593 makes its own AVX-512 intrinsic headers warn wherever they are inlined, Eigen's as much
@@ -47,7 +48,9 @@ if(CHRYSALIS_CONSUMER_WARNINGS)
   set(_matrix
       "gxx|plain|find_package|"
       "gxx|native|add_subdirectory|-march=native -Wno-maybe-uninitialized -Wno-uninitialized"
-      "clangxx|plain|add_subdirectory|"
+      # Without OpenMP too (CHRYSALIS_DISABLE_OPENMP): the single-threaded branches of the
+      # thread code must not warn either (an unused parameter there once did).
+      "clangxx|plain|add_subdirectory|-DCHRYSALIS_DISABLE_OPENMP"
       "clangxx|native|find_package|-march=native"
       # Compiled, not run (the machine may lack AVX-512): GCC 105593's own ground, with no
       # -Wno- flags at all. chrysalis's headers silence it (chrysalis/isa.hpp).
