@@ -22,7 +22,6 @@
 #include <Eigen/Core>
 
 #include <algorithm>
-#include <cstdint>
 #include <vector>
 
 #include "chrysalis/detail/gemm_kernel.hpp"
@@ -117,10 +116,12 @@ class Gemm {
         // Workspaces, one per thread, are made here, on the calling thread, so that a failure
         // to allocate throws to the caller instead of inside a parallel region.
         if (slots_.size() < std::size_t(parts)) slots_.resize(std::size_t(parts));
-        const std::uint64_t call = ++calls_;
-        for (int p = 0; p < parts; ++p)
-            slots_[std::size_t(p)].reserve(split_rows ? std::min(per, side) : rows,
-                                           split_rows ? cols : std::min(per, side), depth);
+        for (int p = 0; p < parts; ++p) {
+            Slot& slot = slots_[std::size_t(p)];
+            slot.reserve(split_rows ? std::min(per, side) : rows,
+                         split_rows ? cols : std::min(per, side), depth);
+            slot.b_ready = false;  // holds no op(B) of this call yet
+        }
         const auto run_chunk = [&](long chunk, int worker) {
             const long begin = chunk * long(per), len = std::min(long(per), long(side) - begin);
             Slot& slot = slots_[std::size_t(worker)];
@@ -132,10 +133,9 @@ class Gemm {
                     op_a == Op::none ? a.data() + begin : a.data() + begin * a.outerStride();
                 // Every block of rows multiplies the same op(B): a thread's later blocks reuse
                 // what its first one packed.
-                const bool b_packed = slot.packed_call == call;
                 product(slot, block, a_part, a.outerStride(), op_a, b.data(), b.outerStride(), op_b,
-                        depth, kernel_overwrites, b_packed);
-                slot.packed_call = call;
+                        depth, kernel_overwrites, slot.b_ready);
+                slot.b_ready = true;
             } else {
                 // Columns [begin, begin + len) of C come from the same columns of op(B).
                 auto block = c.middleCols(begin, len);
@@ -144,7 +144,6 @@ class Gemm {
                     op_b == Op::none ? b.data() + begin * b.outerStride() : b.data() + begin;
                 product(slot, block, a.data(), a.outerStride(), op_a, b_part, b.outerStride(), op_b,
                         depth, kernel_overwrites, false);
-                slot.packed_call = 0;
             }
         };
         parallel_for(chunks, parts, run_chunk, double(rows) * double(cols) * double(depth));
@@ -172,8 +171,9 @@ class Gemm {
     /// batches.
     struct Slot {
         PackedGemmBuffers<S> packed;
-        /// The call (calls_) whose op(B) `packed` holds whole, or 0.
-        std::uint64_t packed_call = 0;
+        /// `packed` holds this call's op(B) whole (a row split's later chunks reuse it); cleared
+        /// for every worker before each split.
+        bool b_ready = false;
         void reserve(Eigen::Index r, Eigen::Index c, Eigen::Index d) {
             packed.reserve_for(r, c, d);
         }
@@ -190,8 +190,6 @@ class Gemm {
     }
 
     std::vector<Slot> slots_;
-    /// Counts the split products, so that a slot knows which call's op(B) it holds.
-    std::uint64_t calls_ = 0;
 };
 
 }  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail
