@@ -199,13 +199,15 @@ void distillation_loss(benchmark::State& state) {
 
 }  // namespace
 
-/// One product C = op(W)·X alone, one thread, through the layers' Gemm: the shapes of a layer's
-/// forward (op = none, W rows × depth) and input gradient (op = transpose, W depth × rows), a
-/// batch of `cols`. Isolates the packed kernel from the rest of a step.
+/// One product C = op(W)·X alone, on `threads` threads, through the layers' Gemm: the shapes of a
+/// layer's forward (op = none, W rows × depth) and input gradient (op = transpose, W depth ×
+/// rows), a batch of `cols`. Isolates the packed kernel, and its split across threads, from the
+/// rest of a step.
 void gemm_product(benchmark::State& state) {
     const Eigen::Index rows = state.range(0), cols = state.range(1), depth = state.range(2);
     const bool transposed = state.range(3) != 0;
-    ThreadsScope scope(1);
+    const int threads = int(state.range(4));
+    ThreadsScope scope(threads);
     Rng rng(Seed{5});
     Matrix<float> w = transposed ? Matrix<float>(depth, rows) : Matrix<float>(rows, depth);
     Matrix<float> x(depth, cols), c(rows, cols);
@@ -216,16 +218,18 @@ void gemm_product(benchmark::State& state) {
         gemm.run(c, w, transposed ? detail::Op::transpose : detail::Op::none, x, detail::Op::none);
         benchmark::DoNotOptimize(c.data());
     }
-    rates(state, 2.0 * double(rows) * double(depth), cols, 1);
+    rates(state, 2.0 * double(rows) * double(depth), cols, threads);
 }
 
 BENCHMARK(fma_peak)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(1)->UseRealTime();
 BENCHMARK(gemm_product)
-    ->ArgNames({"rows", "batch", "depth", "transposed"})
-    ->Args({300, 256, 784, 0})
-    ->Args({784, 256, 300, 1})
-    ->Args({1200, 128, 1200, 0})
-    ->Args({1200, 128, 1200, 1})
+    ->ArgNames({"rows", "batch", "depth", "transposed", "threads"})
+    ->Args({300, 256, 784, 0, 1})
+    ->Args({784, 256, 300, 1, 1})
+    ->Args({1200, 128, 1200, 0, 1})
+    ->Args({1200, 128, 1200, 1, 1})
+    ->Args({1200, 128, 1200, 0, 2})
+    ->Args({1200, 128, 1200, 1, 2})
     ->UseRealTime();
 BENCHMARK(teacher_train_step)
     ->ArgNames({"batch", "threads"})
