@@ -38,8 +38,12 @@ benchmarks/peer_env.py: avx512f → SkylakeX / Cooperlake / SapphireRapids, avx2
         [--limit K] [--peers pytorch,libtorch] [--json out.json]
         [--chrysalis-bin build/release/benchmarks/epoch_bench]
         [--libtorch-bin build/release/benchmarks/peers/libtorch_epoch]
+    /usr/bin/python3 benchmarks/compare_pytorch.py --from-json out.json
 
-Smoke run (under a minute): --limit 2000 --epochs 1 --seeds 1 --threads 1.
+Smoke run (under a minute): --limit 2000 --epochs 1 --seeds 1 --threads 1. --from-json prints
+the summary of results saved with --json again, running nothing (PyTorch need not be
+installed); OpenBLAS's cores are judged by the CPU flags saved with them (results saved before
+the flags were saved are judged by the flags of the machine that prints them, with a note).
 """
 import argparse
 import gzip
@@ -54,8 +58,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from peer_env import (SETTINGS, core_verdict, cpu_model, describe, own_cores,  # noqa: E402
-                      peer_env)
+from peer_env import (SETTINGS, core_verdict, cpu_flags, cpu_model, describe,  # noqa: E402
+                      own_cores, peer_env)
 
 DEFAULT_BIN = os.path.join(HERE, "..", "build", "release", "benchmarks", "epoch_bench")
 DEFAULT_LIBTORCH_BIN = os.path.join(HERE, "..", "build", "release", "benchmarks", "peers",
@@ -415,6 +419,76 @@ def blas_line(name, blas, setting):
             f"CPU capability {blas.get('capability')}; {verdict}")
 
 
+def report(runs, args, notes, cpu, cpu_count, flags):
+    """Prints the summary of a comparison: the setup, the table, the notes. `args` holds the
+    run's options (seeds, epochs, threads, inference_calls); `flags` are the CPU flags by which
+    a best-setting row's OpenBLAS core is judged (peer_env.core_verdict)."""
+    seeds = sorted({run["seed"] for run in runs})
+    # Every seed runs chrysalis first, then the peers: the peers' runs are all those that are
+    # not chrysalis's, not runs[1:] (which holds chrysalis's runs of the later seeds).
+    peer_runs = [run for run in runs if run["engine"] != "chrysalis"]
+    ours = next(run for run in runs if run["engine"] == "chrysalis")
+    setup = next(r for r in ours["lines"] if r["measure"] == "setup")
+    if not setup.get("openmp", False):
+        print("warning: this epoch_bench was built without OpenMP: chrysalis ran on one thread",
+              file=sys.stderr)
+    versions = {}
+    for run in peer_runs:
+        peer_setup = next(r for r in run["lines"] if r["measure"] == "setup")
+        versions.setdefault(PEERS[run["engine"]], peer_setup["version"])
+    print(f"\n{cpu}, {cpu_count} cores; {args['threads']} thread(s) per engine; "
+          f"chrysalis {setup['version']}, "
+          + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    keys = []
+    for run in peer_runs:
+        if row_key(run) not in keys:
+            keys.append(row_key(run))
+    for k in keys:
+        cores = openblas_cores(runs, k)
+        print(f"  {row_name(k)}: OpenBLAS core {' / '.join(str(c) for c in cores)} in its own "
+              f"process; {describe(k[1])}")
+    print(f"{setup['train']} training and {setup['test']} test images, {args['epochs']} epoch(s), "
+          f"batch {BATCH}, SGD lr {LR} momentum {MOMENTUM}; distillation T = {TEMPERATURE:g}, "
+          f"alpha = {ALPHA:g}; {len(seeds)} seed(s) "
+          f"({'mean ± sd' if len(seeds) > 1 else 'one run'})\n")
+    print(table(runs, flags))
+    print("\ns/epoch: mean over the epochs (the first included); batch-1: median of "
+          f"{args['inference_calls']} calls; advantage: the peer's time / chrysalis's, chrysalis "
+          "samples/s / the peer's, the peer's RSS / chrysalis's, accuracy chrysalis − the "
+          "peer. A best-setting row gets no ratio unless its OpenBLAS core is the CPU's own "
+          "(benchmarks/peer_env.py says the rule).")
+    for note in notes:
+        print(note)
+    budget = [next((r["bytes"] for r in run["lines"] if r["measure"] == "memory_budget"), None)
+              for run in runs if run["engine"] == "chrysalis"]
+    peaks = [run["rss_mib"] for run in runs if run["engine"] == "chrysalis"]
+    if budget and all(budget):
+        need = statistics.mean(budget) / 2**20
+        print(f"chrysalis peak RSS {statistics.mean(peaks):.0f} MiB = "
+              f"{statistics.mean(peaks) / need:.2f}x what teacher training must hold ({need:.0f} "
+              "MiB: both data sets, the teacher's parameters and momenta, one batch's "
+              "activations)")
+
+
+def report_saved(path):
+    """report() on results saved with --json: no engine runs, and PyTorch need not be there."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        runs, args = data["runs"], data["args"]
+        if not any(run["engine"] == "chrysalis" for run in runs):
+            raise ValueError("no chrysalis run in it")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        sys.exit(f"compare_pytorch: --from-json {path}: not results saved by --json ({e})")
+    flags = data.get("cpu_flags")
+    if flags is None:
+        flags = cpu_flags()
+        print(f"note: {path} holds no CPU flags (saved by an older version): OpenBLAS's cores are "
+              "judged by this machine's", file=sys.stderr)
+    report(runs, args, data.get("notes", []), data.get("cpu", "unknown CPU"),
+           data.get("cpu_count", "?"), set(flags))
+
+
 def main():
     ap = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
@@ -441,6 +515,9 @@ def main():
                     help="libtorch_epoch (default: build/release/benchmarks/peers/libtorch_epoch "
                          "in this repository)")
     ap.add_argument("--json", metavar="OUT", help="also save the raw results as JSON")
+    ap.add_argument("--from-json", metavar="IN",
+                    help="run nothing: print the summary of results saved with --json, judging "
+                         "OpenBLAS's cores by the CPU flags saved with them")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)  # the worker's
     ap.add_argument("--check-blas", action="store_true", help=argparse.SUPPRESS)
@@ -449,6 +526,9 @@ def main():
         sys.exit("compare_pytorch: --seeds, --epochs, --threads, --inference-calls must be >= 1 "
                  "and --limit >= 0")
 
+    if args.from_json:
+        report_saved(args.from_json)
+        return
     if args.worker or args.check_blas:
         try:
             import torch  # noqa: F401
@@ -539,51 +619,10 @@ def main():
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "settings": {s: describe(s) for s in SETTINGS},
                        "checks": checks, "cpu": cpu_model(), "cpu_own_cores": list(own),
+                       "cpu_flags": sorted(cpu_flags()), "cpu_count": os.cpu_count(),
                        "notes": notes, "runs": runs}, f, indent=1)
         print(f"raw results: {args.json}", file=sys.stderr)
-    # Every seed runs chrysalis first, then the peers: the peers' runs are all those that are
-    # not chrysalis's, not runs[1:] (which holds chrysalis's runs of the later seeds).
-    peer_runs = [run for run in runs if run["engine"] != "chrysalis"]
-    setup = next(r for r in runs[0]["lines"] if r["measure"] == "setup")
-    if not setup.get("openmp", False):
-        print("warning: this epoch_bench was built without OpenMP: chrysalis ran on one thread",
-              file=sys.stderr)
-    versions = {}
-    for run in peer_runs:
-        peer_setup = next(r for r in run["lines"] if r["measure"] == "setup")
-        versions.setdefault(PEERS[run["engine"]], peer_setup["version"])
-    print(f"\n{cpu_model()}, {os.cpu_count()} cores; {args.threads} thread(s) per engine; "
-          f"chrysalis {setup['version']}, "
-          + ", ".join(f"{k} {v}" for k, v in versions.items()))
-    keys = []
-    for run in peer_runs:
-        if row_key(run) not in keys:
-            keys.append(row_key(run))
-    for k in keys:
-        cores = openblas_cores(runs, k)
-        print(f"  {row_name(k)}: OpenBLAS core {' / '.join(str(c) for c in cores)} in its own "
-              f"process; {describe(k[1])}")
-    print(f"{setup['train']} training and {setup['test']} test images, {args.epochs} epoch(s), "
-          f"batch {BATCH}, SGD lr {LR} momentum {MOMENTUM}; distillation T = {TEMPERATURE:g}, "
-          f"alpha = {ALPHA:g}; {len(seeds)} seed(s) "
-          f"({'mean ± sd' if len(seeds) > 1 else 'one run'})\n")
-    print(table(runs))
-    print("\ns/epoch: mean over the epochs (the first included); batch-1: median of "
-          f"{args.inference_calls} calls; advantage: the peer's time / chrysalis's, chrysalis "
-          "samples/s / the peer's, the peer's RSS / chrysalis's, accuracy chrysalis − the "
-          "peer. A best-setting row gets no ratio unless its OpenBLAS core is this CPU's own "
-          "(benchmarks/peer_env.py says the rule).")
-    for note in notes:
-        print(note)
-    budget = [next((r["bytes"] for r in run["lines"] if r["measure"] == "memory_budget"), None)
-              for run in runs if run["engine"] == "chrysalis"]
-    peaks = [run["rss_mib"] for run in runs if run["engine"] == "chrysalis"]
-    if budget and all(budget):
-        need = statistics.mean(budget) / 2**20
-        print(f"chrysalis peak RSS {statistics.mean(peaks):.0f} MiB = "
-              f"{statistics.mean(peaks) / need:.2f}x what teacher training must hold ({need:.0f} "
-              "MiB: both data sets, the teacher's parameters and momenta, one batch's "
-              "activations)")
+    report(runs, vars(args), notes, cpu_model(), os.cpu_count(), cpu_flags())
 
 
 if __name__ == "__main__":

