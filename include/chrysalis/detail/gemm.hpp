@@ -9,7 +9,7 @@
 // packers or blocking, and every kernel is compiled in chrysalis's instruction-set namespace.
 //
 // Threads: C is cut into contiguous blocks of rows (or of columns, when it is wider than tall),
-// two per thread, which the threads claim one at a time (see parallel.hpp); each thread runs the
+// four per thread, which the threads claim one at a time (see parallel.hpp); each thread runs the
 // sequential kernel on its blocks with its own workspace. Every block packs its share of the
 // large operand, and each thread packs all of the small one (a batch: 128 columns here) once per
 // product, at its first block of rows, so the threads never wait for each other inside a product
@@ -153,9 +153,13 @@ class Gemm {
     /// Below this many multiply-adds per thread, a product is not split further.
     static constexpr double min_work_per_thread = 1 << 18;
     /// The chunks each thread's share of a split product is cut into: more chunks let the
-    /// calling thread take over more of a late helper's share, but each chunk of columns reads
-    /// all of op(A) again.
-    static constexpr int chunks_per_thread = 2;
+    /// calling thread take over more of a late or slowed helper's share. A chunk of rows costs
+    /// little (a thread packs op(B) once per product, at its first chunk); a chunk of columns
+    /// reads all of op(A) again, but columns are cut only when op(A) has few rows. Four rather
+    /// than two: on a 2-vCPU Zen 4 VM the two-thread teacher step went from 14.9 to 14.1 ms
+    /// (medians of alternating runs) and the contended default from 1.08–1.18 to 0.88–1.11 of
+    /// one thread (docs/performance.md, "Four chunks per thread").
+    static constexpr int chunks_per_thread = 4;
     /// One thread takes the product whole: cutting it would make a column split read all of A
     /// (the weights) once per chunk, and a row split pack all of B once per chunk.
     static constexpr int chunks_for(int parts) noexcept {
