@@ -485,8 +485,12 @@ def report_saved(path):
         flags = cpu_flags()
         print(f"note: {path} holds no CPU flags (saved by an older version): OpenBLAS's cores are "
               "judged by this machine's", file=sys.stderr)
-    report(runs, args, data.get("notes", []), data.get("cpu", "unknown CPU"),
-           data.get("cpu_count", "?"), set(flags))
+    try:
+        report(runs, args, data.get("notes", []), data.get("cpu", "unknown CPU"),
+               data.get("cpu_count", "?"), set(flags))
+    except (KeyError, TypeError, ValueError, StopIteration, statistics.StatisticsError) as e:
+        sys.exit(f"compare_pytorch: --from-json {path}: a run in it lacks what the summary needs "
+                 f"({type(e).__name__}: {e})")
 
 
 def main():

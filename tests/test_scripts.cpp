@@ -236,5 +236,20 @@ TEST_CASE(
     const auto [bad_status, bad] = summary((dir / "other.json").string());
     CHECK(bad_status != 0);
     CHECK_THAT(bad, Catch::Matchers::Contains("other.json: not results saved by --json"));
+    // A saved comparison with a run that lacks a figure (no teacher epoch): refused, naming the
+    // file, not a traceback.
+    {
+        std::ifstream in(saved("SkylakeX", R"("avx512f")"));
+        std::string text(std::istreambuf_iterator<char>(in), {});
+        const std::string teacher_epoch = R"("measure": "teacher_epoch")";
+        const auto at = text.find(teacher_epoch);
+        REQUIRE(at != std::string::npos);
+        text.replace(at, teacher_epoch.size(), R"("measure": "renamed_epoch")");
+        std::ofstream(dir / "lacking.json") << text;
+    }
+    const auto [lacking_status, lacking] = summary((dir / "lacking.json").string());
+    CHECK(lacking_status != 0);
+    CHECK_THAT(lacking,
+               Catch::Matchers::Contains("lacking.json: a run in it lacks what the summary needs"));
     fs::remove_all(dir);
 }
