@@ -25,6 +25,17 @@ std::string python() {
     }
     return {};
 }
+
+/// Runs `py script args` (script relative to the source tree) with stdout and stderr into
+/// dir/out.txt; returns the exit status and that output.
+std::pair<int, std::string> run_script(const std::string& py, const std::string& script,
+                                       const std::string& args, const fs::path& dir) {
+    const std::string out = (dir / "out.txt").string();
+    const int status = std::system(
+        (py + " " CHRYSALIS_SOURCE_DIR "/" + script + " " + args + " >" + out + " 2>&1").c_str());
+    std::ifstream f(out);
+    return {status, std::string(std::istreambuf_iterator<char>(f), {})};
+}
 }  // namespace
 
 TEST_CASE("the MNIST digit converter writes IDX files that load_idx reads", "[scripts]") {
@@ -102,12 +113,7 @@ TEST_CASE("gap_interval pools the teachers of several paper_mnist runs, each cou
                                              "teacher 1 (seed 7): 65 errors; scratch 100.0 ± 2.0, "
                                              "distilled 72.0 ± 1.0: 80% of the gap closed\n");
     const auto run = [&](const std::string& args) {
-        const std::string out = (dir / "out.txt").string();
-        const int status = std::system((py + " " CHRYSALIS_SOURCE_DIR "/scripts/gap_interval.py " +
-                                        args + " >" + out + " 2>&1")
-                                           .c_str());
-        std::ifstream f(out);
-        return std::pair{status, std::string(std::istreambuf_iterator<char>(f), {})};
+        return run_script(py, "scripts/gap_interval.py", args, dir);
     };
     const auto [ok, pooled] = run(a + " " + b);
     INFO(pooled);
@@ -191,13 +197,7 @@ TEST_CASE(
         return path.string();
     };
     const auto summary = [&](const std::string& file) {
-        const std::string out = (dir / "out.txt").string();
-        const int status = std::system(
-            (py + " " CHRYSALIS_SOURCE_DIR "/benchmarks/compare_pytorch.py --from-json " + file +
-             " >" + out + " 2>&1")
-                .c_str());
-        std::ifstream f(out);
-        return std::pair{status, std::string(std::istreambuf_iterator<char>(f), {})};
+        return run_script(py, "benchmarks/compare_pytorch.py", "--from-json " + file, dir);
     };
     const std::string ratios =
         "| chrysalis advantage over PyTorch, best | 1.50× | 1.50× | 1.50× "
