@@ -128,6 +128,41 @@ TEMPLATE_TEST_CASE("Gemm gives bit-identical results run after run for a thread 
     }
 }
 
+TEMPLATE_TEST_CASE("packed_gemm reading op(A) packed whole beforehand gives the same C to the bit",
+                   "[gemm]", float, double) {
+    // pack_a_whole lays out the blocks packed_gemm would pack, in its order; a block out of
+    // place, or a wrong block size, changes C. Shapes as above: partial panels, several depth
+    // blocks (1100), several row blocks (300 × 784), one column, one row.
+    using S = TestType;
+    for (const auto& [m, n, k] : shapes)
+        for (Op op_a : {Op::none, Op::transpose})
+            for (Op op_b : {Op::none, Op::transpose})
+                for (bool overwrite : {true, false}) {
+                    const Matrix<S> a =
+                        op_a == Op::none ? random_matrix<S>(m, k, 1) : random_matrix<S>(k, m, 1);
+                    const Matrix<S> b =
+                        op_b == Op::none ? random_matrix<S>(k, n, 2) : random_matrix<S>(n, k, 2);
+                    const Matrix<S> c0 = random_matrix<S>(m, n, 3);
+                    std::vector<S> packed(std::size_t(detail::packed_a_size<S>(m, k)));
+                    detail::pack_a_whole(packed.data(), a.data(), long(a.rows()),
+                                         op_a == Op::transpose, long(m), long(k));
+                    Matrix<S> c = c0, c_packed = c0;
+                    detail::PackedGemmBuffers<S> buf;
+                    detail::packed_gemm(long(m), long(n), long(k), a.data(), long(a.rows()),
+                                        op_a == Op::transpose, b.data(), long(b.rows()),
+                                        op_b == Op::transpose, c.data(), long(m), overwrite, buf);
+                    // a is not read: a null pointer in its place shows it.
+                    detail::packed_gemm(long(m), long(n), long(k), static_cast<const S*>(nullptr),
+                                        0L, op_a == Op::transpose, b.data(), long(b.rows()),
+                                        op_b == Op::transpose, c_packed.data(), long(m), overwrite,
+                                        buf, false, packed.data());
+                    INFO("m " << m << " n " << n << " k " << k << " op_a " << int(op_a) << " op_b "
+                              << int(op_b) << " overwrite " << overwrite);
+                    REQUIRE(c_packed == c);
+                    REQUIRE(c != c0);
+                }
+}
+
 TEST_CASE("Gemm reuses its workspace for smaller products and grows it for larger ones", "[gemm]") {
     // Larger, then smaller (the last batch of an epoch), then larger again: all correct.
     for (Eigen::Index n : {64, 24, 96})

@@ -248,6 +248,34 @@ inline void pack_a(S* dst, const S* a, long lda, bool trans, long i0, long m, lo
     pack_lines_transposed<MR>(dst, a + i0 * lda, lda, k0, kc, m);
 }
 
+/// The values op(A), m × depth, takes packed whole by pack_a_whole: every block of packed_gemm,
+/// its rows rounded up to a whole number of mr-row panels.
+template <class S>
+[[nodiscard]] constexpr long packed_a_size(long m, long depth) {
+    using Shape = PackedGemmShape<S>;
+    if (m <= 0 || depth <= 0) return 0;
+    return (m + Shape::mr - 1) / Shape::mr * Shape::mr * depth;
+}
+
+/// Packs op(A), m × depth, whole into dst (packed_a_size(m, depth) values): the blocks pack_a
+/// makes, in the order packed_gemm visits them (depth blocks outer, row blocks inner), so that
+/// packed_gemm's `a_packed` reads them in place of packing op(A) itself. A is column-major with
+/// stride lda; `trans` means op(A) = Aᵀ.
+template <class S>
+void pack_a_whole(S* dst, const S* a, long lda, bool trans, long m, long depth) {
+    using Shape = PackedGemmShape<S>;
+    if (m <= 0 || depth <= 0) return;
+    const long KC = Shape::kc_for(depth), MC = Shape::mc_for(KC);
+    for (long k0 = 0; k0 < depth; k0 += KC) {
+        const long kc = std::min(KC, depth - k0);
+        for (long i0 = 0; i0 < m; i0 += MC) {
+            const long mc = std::min(MC, m - i0);
+            pack_a(dst, a, lda, trans, i0, mc, k0, kc);
+            dst += (mc + Shape::mr - 1) / Shape::mr * Shape::mr * kc;
+        }
+    }
+}
+
 /// Packs depth [k0, k0 + kc) × columns [j0, j0 + n) of op(B) into nr-column panels,
 /// zero-padded. B is column-major with stride ldb; `trans` means op(B) = Bᵀ.
 template <class S>
@@ -353,11 +381,13 @@ void gemv(long m, long depth, const S* a, long lda, bool trans, const S* __restr
 /// m × depth and op(B) depth × n, both column-major in memory (trans_a / trans_b: stored
 /// transposed). One thread; `buf` holds the packed blocks, and keeps all of op(B) packed
 /// afterwards. With `b_packed`, buf.b already holds this op(B), packed by an earlier call with
-/// the same B, n and depth and no other call on `buf` since (b is then not read).
+/// the same B, n and depth and no other call on `buf` since (b is then not read). With
+/// `a_packed`, op(A) is read from there, packed by pack_a_whole(a_packed, …, m, depth) (a, lda
+/// and trans_a are then not read): the same arithmetic, so the same C to the bit.
 template <class S>
 void packed_gemm(long m, long n, long depth, const S* a, long lda, bool trans_a, const S* b,
                  long ldb, bool trans_b, S* c, long ldc, bool overwrite, PackedGemmBuffers<S>& buf,
-                 bool b_packed = false) {
+                 bool b_packed = false, const S* a_packed = nullptr) {
     using Shape = PackedGemmShape<S>;
     constexpr long MR = Shape::mr, NR = Shape::nr;
     if (m <= 0 || n <= 0) return;
@@ -380,14 +410,20 @@ void packed_gemm(long m, long n, long depth, const S* a, long lda, bool trans_a,
             // A is always packed. Reading a column-major A in place saves the copy but walks kc
             // columns a stride apart for every panel, which on a 1200-wide layer touches some
             // 700 pages per panel: 38 against 75 GFLOP/s for the packed block (Zen 3, AVX2).
-            pack_a(buf.a.data(), a, lda, trans_a, i0, mc, k0, kc);
+            const S* block = a_packed;
+            if (a_packed) {
+                a_packed += (mc + MR - 1) / MR * MR * kc;
+            } else {
+                pack_a(buf.a.data(), a, lda, trans_a, i0, mc, k0, kc);
+                block = buf.a.data();
+            }
             for (long q = 0; q < n; q += NR) {
                 const S* bp = packed_b + q * kc;
                 const long cols = std::min(NR, n - q);
                 for (long p = 0; p < mc; p += MR) {
                     const long rows = std::min(MR, mc - p);
-                    micro_kernel(kc, buf.a.data() + p * kc, bp, c + (i0 + p) + q * ldc, ldc, rows,
-                                 cols, overwrite && first);
+                    micro_kernel(kc, block + p * kc, bp, c + (i0 + p) + q * ldc, ldc, rows, cols,
+                                 overwrite && first);
                 }
             }
         }
