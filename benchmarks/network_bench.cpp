@@ -5,7 +5,10 @@
 //   - the student's distillation step from cached teacher logits (the fused KD loss instead of
 //     cross-entropy), batch 128;
 //   - the student's inference at batch 1 and 128;
-//   - the fused distillation loss alone (10 classes × 128).
+//   - the fused distillation loss alone (10 classes × 128);
+//   - single products of the packed kernel (gemm_product), and the cost of packing their
+//     weights, bounded by the same product read from weights packed beforehand
+//     (gemm_packing_bound).
 //
 // GFLOP/s counts 2·In·Out per sample per GEMM: one GEMM per Dense layer forward; a training step
 // adds the weight gradient of every layer and the input gradient of every layer but the first
@@ -221,6 +224,43 @@ void gemm_product(benchmark::State& state) {
     rates(state, 2.0 * double(rows) * double(depth), cols, threads);
 }
 
+/// What packing op(A) costs a product, bounded: the packed kernel on one thread
+/// (detail::packed_gemm, as gemm_product's one-thread rows run it), packing op(A) itself
+/// ("prepacked:0") or reading it packed whole beforehand by detail::pack_a_whole
+/// ("prepacked:1"): the difference is the packing's whole cost, the second row what a product
+/// would take if the weights were kept packed. "cold:1" streams 64 MiB through the cache before
+/// every product (timing paused), so that op(A) comes from memory, as the weights do in a
+/// training step; "cold:0" repeats the product on a warm cache.
+void gemm_packing_bound(benchmark::State& state) {
+    const long rows = long(state.range(0)), cols = long(state.range(1)),
+               depth = long(state.range(2));
+    const bool transposed = state.range(3) != 0, prepacked = state.range(4) != 0,
+               cold = state.range(5) != 0;
+    Rng rng(Seed{5});
+    Matrix<float> w = transposed ? Matrix<float>(depth, rows) : Matrix<float>(rows, depth);
+    Matrix<float> x(depth, cols), c(rows, cols);
+    for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = float(rng.uniform(-1, 1));
+    for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = float(rng.uniform(-1, 1));
+    std::vector<float> packed(std::size_t(detail::packed_a_size<float>(rows, depth)));
+    detail::pack_a_whole(packed.data(), w.data(), long(w.rows()), transposed, rows, depth);
+    std::vector<float> flush(cold ? std::size_t(16) << 20 : 0, 1.0f);
+    detail::PackedGemmBuffers<float> buf;
+    float sum = 0;
+    for (auto _ : state) {
+        if (cold) {
+            state.PauseTiming();
+            for (std::size_t i = 0; i < flush.size(); i += 16) sum += flush[i];
+            benchmark::DoNotOptimize(sum);
+            state.ResumeTiming();
+        }
+        detail::packed_gemm(rows, cols, depth, w.data(), long(w.rows()), transposed, x.data(),
+                            depth, false, c.data(), rows, true, buf, false,
+                            prepacked ? packed.data() : nullptr);
+        benchmark::DoNotOptimize(c.data());
+    }
+    rates(state, 2.0 * double(rows) * double(depth), cols, 1);
+}
+
 BENCHMARK(fma_peak)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(1)->UseRealTime();
 BENCHMARK(gemm_product)
     ->ArgNames({"rows", "batch", "depth", "transposed", "threads"})
@@ -230,6 +270,10 @@ BENCHMARK(gemm_product)
     ->Args({1200, 128, 1200, 1, 1})
     ->Args({1200, 128, 1200, 0, 2})
     ->Args({1200, 128, 1200, 1, 2})
+    ->UseRealTime();
+BENCHMARK(gemm_packing_bound)
+    ->ArgNames({"rows", "batch", "depth", "transposed", "prepacked", "cold"})
+    ->ArgsProduct({{1200}, {128}, {1200}, {0, 1}, {0, 1}, {0, 1}})
     ->UseRealTime();
 BENCHMARK(teacher_train_step)
     ->ArgNames({"batch", "threads"})
