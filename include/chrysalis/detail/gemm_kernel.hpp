@@ -58,6 +58,9 @@ struct PackedGemmShape {
         const long blocks = (depth + kc_max - 1) / kc_max;
         return std::max(1L, ((depth + blocks - 1) / blocks + 7) / 8 * 8);
     }
+    /// m rows rounded up to whole mr-row panels: the rows a packed block of m rows of op(A)
+    /// takes (pack_a zero-pads its last panel).
+    static constexpr long padded_rows(long m) { return (m + mr - 1) / mr * mr; }
     /// The rows of A's block for a block depth kc: a multiple of mr.
     static constexpr long mc_for(long kc) {
         return std::max(mr, a_block_bytes / (kc * long(sizeof(S))) / mr * mr);
@@ -77,7 +80,7 @@ struct PackedGemmBuffers {
     void reserve_for(long m, long n, long depth) {
         using Shape = PackedGemmShape<S>;
         const long kc = Shape::kc_for(depth);
-        const long mc = std::min(Shape::mc_for(kc), (m + Shape::mr - 1) / Shape::mr * Shape::mr);
+        const long mc = std::min(Shape::mc_for(kc), Shape::padded_rows(m));
         // B is kept whole, every depth block of it: a thread that runs several blocks of rows
         // of one product packs B once (packed_gemm's `b_packed`).
         reserve(mc * kc, (n + Shape::nr - 1) / Shape::nr * Shape::nr * depth);
@@ -254,7 +257,7 @@ template <class S>
 [[nodiscard]] constexpr long packed_a_size(long m, long depth) {
     using Shape = PackedGemmShape<S>;
     if (m <= 0 || depth <= 0) return 0;
-    return (m + Shape::mr - 1) / Shape::mr * Shape::mr * depth;
+    return Shape::padded_rows(m) * depth;
 }
 
 /// Packs op(A), m × depth, whole into dst (packed_a_size(m, depth) values): the blocks pack_a
@@ -271,7 +274,7 @@ void pack_a_whole(S* dst, const S* a, long lda, bool trans, long m, long depth) 
         for (long i0 = 0; i0 < m; i0 += MC) {
             const long mc = std::min(MC, m - i0);
             pack_a(dst, a, lda, trans, i0, mc, k0, kc);
-            dst += (mc + Shape::mr - 1) / Shape::mr * Shape::mr * kc;
+            dst += Shape::padded_rows(mc) * kc;
         }
     }
 }
@@ -412,7 +415,7 @@ void packed_gemm(long m, long n, long depth, const S* a, long lda, bool trans_a,
             // 700 pages per panel: 38 against 75 GFLOP/s for the packed block (Zen 3, AVX2).
             const S* block = a_packed;
             if (a_packed) {
-                a_packed += (mc + MR - 1) / MR * MR * kc;
+                a_packed += Shape::padded_rows(mc) * kc;
             } else {
                 pack_a(buf.a.data(), a, lda, trans_a, i0, mc, k0, kc);
                 block = buf.a.data();
