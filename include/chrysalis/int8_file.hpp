@@ -7,6 +7,7 @@
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -71,6 +72,7 @@ Int8Activation int8_activation_of(std::size_t code, std::index_sequence<I...>) {
 /// The whole int8 model file of `net`. Throws ValueError naming `what`, the layer and the
 /// activation if an activation holds a hyperparameter load would refuse (a public
 /// LeakyReLU::slope set to NaN), so that no file is written that cannot be loaded.
+template <class = void>  // compiled only where used: see "Lazy on purpose", docs/performance.md
 inline std::string encode_int8_model(const Int8Network& net,
                                      std::string_view what = "chrysalis::save") {
     std::string out = begin_container(int8_model_container);
@@ -117,6 +119,7 @@ inline std::string encode_int8_model(const Int8Network& net,
 /// or 1, sizes out of range or that do not chain, an unknown activation code, a hyperparameter
 /// the activation rejects, bytes after the last layer, and values Int8Network refuses (a scale
 /// not finite and > 0, a bias not finite, a weight of −128).
+template <class = void>  // compiled only where used: see "Lazy on purpose", docs/performance.md
 inline Int8Network decode_int8_model(std::string_view bytes, const std::string& path,
                                      std::string_view what = "chrysalis::load_int8") {
     const std::string_view body = open_container(bytes, int8_model_container, path, what);
@@ -216,7 +219,11 @@ inline Int8Network decode_int8_model(std::string_view bytes, const std::string& 
 ///   file left as it was); ValueError naming chrysalis::save, the layer and the activation,
 ///   before anything is written, if an activation holds a hyperparameter load_int8 would refuse
 ///   (a public LeakyReLU::slope set to NaN).
-inline void save(const Int8Network& net, const std::string& path) {
+/// (A template constrained to Int8Network, so that it is compiled only where it is used and is
+/// preferred to save(const Net&, path) for an Int8Network: see "Lazy on purpose",
+/// docs/performance.md.)
+template <std::same_as<Int8Network> N>
+inline void save(const N& net, const std::string& path) {
     detail::write_file_atomically(path, detail::encode_int8_model(net), "chrysalis::save");
 }
 
@@ -233,6 +240,7 @@ inline void save(const Int8Network& net, const std::string& path) {
 ///   and > 0, a bias that is not finite or a weight of −128, or more than `max_bytes` bytes
 ///   (default_max_bytes, 4 GiB; refused before they are read). Nothing is allocated for a layer
 ///   before the file is found to hold its bytes.
+template <class = void>  // compiled only where used: see "Lazy on purpose", docs/performance.md
 [[nodiscard]] inline Int8Network load_int8(const std::string& path,
                                            std::uint64_t max_bytes = default_max_bytes) {
     const std::string bytes = detail::read_file(path, "chrysalis::load_int8", max_bytes);

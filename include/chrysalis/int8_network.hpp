@@ -409,6 +409,10 @@ class Int8Network {
     }
 
     /// Quantizes `rows` × batch_ float values (column stride ld_src) into layer i's input.
+    // A template only so that it is compiled where forward is used (see "Lazy on purpose" in
+    // docs/performance.md): the body of a plain inline member makes every file that includes
+    // this header instantiate the kernels it calls.
+    template <class = void>
     void quantize_into(std::size_t i, const float* src, long ld_src, long j0, long n) {
         const Int8Dense& l = layers_[i];
         Buffers& b = buffers_[i];
@@ -429,6 +433,7 @@ class Int8Network {
     /// The first layer's input scales, one pass over the input on this thread, which is also
     /// the check that every input is finite (before any thread starts); run_layer(0)'s blocks
     /// quantize their own columns with them.
+    template <class = void>  // compiled only where used, as quantize_into
     void input_scales() {
         const long rows = input_size();
         const std::optional<float> fixed = layers_.front().input_scale;
@@ -461,6 +466,7 @@ class Int8Network {
     /// (still in cache) and the next layer's quantization of it. A block's columns are its own
     /// (outputs, next-layer inputs and scales), so the threads write disjoint memory; every
     /// allocation happens here, before the threads start.
+    template <class = void>  // compiled only where used, as quantize_into
     void run_layer(std::size_t i) {
         const Int8Dense& l = layers_[i];
         Buffers& b = buffers_[i];
@@ -532,6 +538,7 @@ class Int8Network {
     /// according to where it lies in the batch. Always in an aligned column of its own, each
     /// column's output depends on that column alone: a batch of one gives the same bits as a
     /// batch of many, on any thread.
+    template <class = void>  // compiled only where used, as quantize_into
     static void activate(const Int8Dense& l, long j0, long n, Matrix<float>& y,
                          Vector<float>& column) {
         for (long j = j0; j < j0 + n; ++j) {

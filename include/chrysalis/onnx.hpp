@@ -35,8 +35,8 @@
 #include "chrysalis/detail/file_io.hpp"
 #include "chrysalis/detail/protobuf.hpp"
 #include "chrysalis/errors.hpp"
-#include "chrysalis/network.hpp"
 #include "chrysalis/int8_network.hpp"
+#include "chrysalis/network.hpp"
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
@@ -448,6 +448,7 @@ namespace detail {
 /// float operation Int8Network::forward performs, in its order, so that an evaluation in float32
 /// gives its bits (see export_onnx(const Int8Network&, path)). Returns the [batch, Out] output
 /// before the activations.
+template <class = void>  // compiled only where used: see "Lazy on purpose", docs/performance.md
 inline std::string int8_dense_to_onnx(
     onnx::GraphBuilder<float>& g, const Int8Dense& l,
     const Eigen::Matrix<std::int8_t, Eigen::Dynamic, Eigen::Dynamic>& w, const std::string& x) {
@@ -493,7 +494,8 @@ inline std::string int8_dense_to_onnx(
 }
 
 /// The ONNX model file of an Int8Network (see export_onnx(const Int8Network&, path)).
-inline std::string encode_onnx(const Int8Network& net) {
+template <std::same_as<Int8Network> N>  // compiled only where used, as export_onnx below
+inline std::string encode_onnx(const N& net) {
     auto graph = OnnxGraphAccess::make<float>();
     std::string doc =
         concat("Int8Network (", net.calibrated() ? "static" : "dynamic", " activation scales):");
@@ -547,7 +549,11 @@ inline std::string encode_onnx(const Int8Network& net) {
 /// Throws: ValueError naming chrysalis::export_onnx, `net`, the Dense layer's index and the
 ///   activation, before anything is written, for a LeakyReLU slope (a public member) that is
 ///   NaN, infinite or beyond float's range. IoError naming `path` as export_onnx(net, path).
-inline void export_onnx(const Int8Network& net, const std::string& path) {
+/// (A template constrained to Int8Network, so that it is compiled only where it is used and is
+/// preferred to export_onnx(const Net&, path) for an Int8Network: see "Lazy on purpose",
+/// docs/performance.md.)
+template <std::same_as<Int8Network> N>
+inline void export_onnx(const N& net, const std::string& path) {
     detail::write_file_atomically(path, detail::encode_onnx(net), "chrysalis::export_onnx");
 }
 
