@@ -36,6 +36,17 @@ LD op_of(const Matrix<S>& m, Op op) {
 
 enum class Into { overwrite, accumulate, bias };
 
+/// The operands of an m × n product of depth k: A and B stored as op_a and op_b ask (seeds 1 and
+/// 2), and the C it starts from (seed 3).
+template <class S>
+struct Operands {
+    Matrix<S> a, b, c0;
+    Operands(Eigen::Index m, Eigen::Index n, Eigen::Index k, Op op_a, Op op_b)
+        : a(op_a == Op::none ? random_matrix<S>(m, k, 1) : random_matrix<S>(k, m, 1)),
+          b(op_b == Op::none ? random_matrix<S>(k, n, 2) : random_matrix<S>(n, k, 2)),
+          c0(random_matrix<S>(m, n, 3)) {}
+};
+
 /// Runs one product and checks every element against the long double reference within the
 /// classical bound for a sum of `depth` products computed in S, |ĉ − c| ≤ γ·Σ|a||b| with
 /// γ = (depth + 2)·u (Higham, Accuracy and Stability of Numerical Algorithms, §3.1: γ_n =
@@ -44,9 +55,7 @@ template <class S>
 Matrix<S> check_product(Eigen::Index m, Eigen::Index n, Eigen::Index k, Op op_a, Op op_b, Into mode,
                         int threads) {
     ThreadsScope scope(threads);
-    const Matrix<S> a = op_a == Op::none ? random_matrix<S>(m, k, 1) : random_matrix<S>(k, m, 1);
-    const Matrix<S> b = op_b == Op::none ? random_matrix<S>(k, n, 2) : random_matrix<S>(n, k, 2);
-    const Matrix<S> c0 = random_matrix<S>(m, n, 3);
+    const auto [a, b, c0] = Operands<S>(m, n, k, op_a, op_b);
     const Vector<S> bias = random_matrix<S>(m, 1, 4);
     Matrix<S> c = c0;
     detail::Gemm<S> gemm;
@@ -138,11 +147,7 @@ TEMPLATE_TEST_CASE("packed_gemm reading op(A) packed whole beforehand gives the 
         for (Op op_a : {Op::none, Op::transpose})
             for (Op op_b : {Op::none, Op::transpose})
                 for (bool overwrite : {true, false}) {
-                    const Matrix<S> a =
-                        op_a == Op::none ? random_matrix<S>(m, k, 1) : random_matrix<S>(k, m, 1);
-                    const Matrix<S> b =
-                        op_b == Op::none ? random_matrix<S>(k, n, 2) : random_matrix<S>(n, k, 2);
-                    const Matrix<S> c0 = random_matrix<S>(m, n, 3);
+                    const auto [a, b, c0] = Operands<S>(m, n, k, op_a, op_b);
                     std::vector<S> packed(std::size_t(detail::packed_a_size<S>(m, k)));
                     detail::pack_a_whole(packed.data(), a.data(), long(a.rows()),
                                          op_a == Op::transpose, long(m), long(k));
