@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 presets=("$@")
 ((${#presets[@]})) || presets=(release)
+# ccache's depend mode takes the dependencies from the compiler's own -MD output instead of
+# running the preprocessor first on every miss: with an empty cache, as in CI, that first pass
+# cost about a fifth of a one-header compile (0.5 s of 2.1 s), for every file of the build.
+export CCACHE_DEPEND="${CCACHE_DEPEND:-true}"
 start=$SECONDS
 for preset in "${presets[@]}"; do
     echo "=== cmake --workflow --preset $preset"
