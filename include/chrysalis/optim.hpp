@@ -22,6 +22,7 @@
 
 #include "chrysalis/config.hpp"
 #include "chrysalis/detail/checked.hpp"
+#include "chrysalis/detail/elementwise.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/optimizer_state.hpp"
 #include "chrysalis/parallel.hpp"
@@ -213,27 +214,26 @@ void check_update_shapes(const std::vector<Matrix<S>>& blocks, std::size_t block
 template <class S>
 void sgd_update_values(S* p, const S* g, S* v, Eigen::Index size, S eta, S mu, S wd,
                        bool nesterov) {
-    using A = Eigen::Array<S, Eigen::Dynamic, 1>;
     for_each_run(size, [&](Eigen::Index o, Eigen::Index n) {
-        Eigen::Map<A> pr(p + o, n);
-        const Eigen::Map<const A> gr(g + o, n);
+        S* pr = p + o;
+        const S* gr = g + o;
+        S* vr = v + o;
         if (mu == S(0)) {
-            if (wd == S(0))
-                pr -= eta * gr;
-            else
-                pr -= eta * (gr + wd * pr);
+            elementwise<S>(n, [&]<class T>(T, Eigen::Index i) {
+                const T pi = load_as<T>(pr + i), gi = load_as<T>(gr + i);
+                store_as(pr + i,
+                         wd == S(0) ? T(pi - T(eta) * gi) : T(pi - T(eta) * (gi + T(wd) * pi)));
+            });
             return;
         }
-        Eigen::Map<A> vr(v + o, n);
-        if (wd == S(0))
-            vr = mu * vr + gr;
-        else
-            vr = mu * vr + gr + wd * pr;
-        if (nesterov) {
-            pr -= eta * (gr + wd * pr + mu * vr);
-        } else {
-            pr -= eta * vr;
-        }
+        elementwise<S>(n, [&]<class T>(T, Eigen::Index i) {
+            const T pi = load_as<T>(pr + i), gi = load_as<T>(gr + i);
+            const T vi = wd == S(0) ? T(T(mu) * load_as<T>(vr + i) + gi)
+                                    : T(T(mu) * load_as<T>(vr + i) + gi + T(wd) * pi);
+            store_as(vr + i, vi);
+            store_as(pr + i, nesterov ? T(pi - T(eta) * (gi + T(wd) * pi + T(mu) * vi))
+                                      : T(pi - T(eta) * vi));
+        });
     });
 }
 
@@ -362,22 +362,29 @@ void adam_update_values(S* p, const S* g, S* m_data, S* v_data, Eigen::Index siz
     const double c1 = 1 - std::pow(beta1, double(t)), c2 = 1 - std::pow(beta2, double(t));
     const S b1 = S(beta1), b2 = S(beta2), wd = S(weight_decay);
     const S step = S(lr / c1), root_c2 = S(std::sqrt(c2)), e = S(eps);
-    using A = Eigen::Array<S, Eigen::Dynamic, 1>;
     for_each_run(size, [&](Eigen::Index o, Eigen::Index n) {
-        Eigen::Map<A> pr(p + o, n);
-        const Eigen::Map<const A> gr(g + o, n);
-        Eigen::Map<A> m(m_data + o, n);
-        Eigen::Map<A> v(v_data + o, n);
-        if (decoupled) {
-            pr *= S(1) - S(lr) * wd;  // AdamW: θ ← θ − η·λ·θ, outside the moments
-            m = b1 * m + (S(1) - b1) * gr;
-            v = b2 * v + (S(1) - b2) * gr.square();
-        } else {
-            m = b1 * m + (S(1) - b1) * (gr + wd * pr);
-            v = b2 * v + (S(1) - b2) * (gr + wd * pr).square();
-        }
-        // θ ← θ − η·m̂/(√v̂ + ε) with m̂ = m/c1, v̂ = v/c2.
-        pr -= step * m / (v.sqrt() / root_c2 + e);
+        S* pr = p + o;
+        const S* gr = g + o;
+        S* mr = m_data + o;
+        S* vr = v_data + o;
+        elementwise<S>(n, [&]<class T>(T, Eigen::Index i) {
+            T pi = load_as<T>(pr + i);
+            const T gi = load_as<T>(gr + i);
+            T mi, vi;
+            if (decoupled) {
+                pi = pi * T(S(1) - S(lr) * wd);  // AdamW: θ ← θ − η·λ·θ, outside the moments
+                mi = T(b1) * load_as<T>(mr + i) + T(S(1) - b1) * gi;
+                vi = T(b2) * load_as<T>(vr + i) + T(S(1) - b2) * (gi * gi);
+            } else {
+                const T d = gi + T(wd) * pi;
+                mi = T(b1) * load_as<T>(mr + i) + T(S(1) - b1) * d;
+                vi = T(b2) * load_as<T>(vr + i) + T(S(1) - b2) * (d * d);
+            }
+            store_as(mr + i, mi);
+            store_as(vr + i, vi);
+            // θ ← θ − η·m̂/(√v̂ + ε) with m̂ = m/c1, v̂ = v/c2.
+            store_as(pr + i, T(pi - T(step) * mi / (xsimd::sqrt(vi) / T(root_c2) + T(e))));
+        });
     });
 }
 

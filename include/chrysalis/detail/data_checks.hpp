@@ -9,9 +9,11 @@
 #include <cmath>
 #include <cstddef>
 #include <span>
+#include <type_traits>
 
 #include "chrysalis/config.hpp"
 #include "chrysalis/dataset.hpp"
+#include "chrysalis/detail/elementwise.hpp"
 #include "chrysalis/errors.hpp"
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
@@ -20,10 +22,29 @@ namespace detail {
 
 /// Whether every element of m is finite, in one vectorised pass: 0·x is 0 for a finite x and NaN
 /// for NaN or ±∞, and a sum with a NaN term is NaN. (Eigen's allFinite does not vectorise.)
+/// Matrices and blocks with contiguous columns (or rows) are read one register at a time, with a
+/// fraction of the compile time of Eigen's reduction (which other expressions still take).
 template <class Derived>
 [[nodiscard]] bool all_finite(const Eigen::MatrixBase<Derived>& m) {
     using S = typename Derived::Scalar;
-    return std::isfinite((m.array() * S(0)).sum());
+    if constexpr ((Derived::Flags & Eigen::DirectAccessBit) &&
+                  Derived::InnerStrideAtCompileTime == 1) {
+        const Derived& d = m.derived();
+        xsimd::batch<S> lanes(S(0));
+        S rest = 0;
+        for (Eigen::Index j = 0; j < d.outerSize(); ++j) {
+            const S* line = d.data() + j * d.outerStride();
+            elementwise<S>(d.innerSize(), [&]<class T>(T, Eigen::Index i) {
+                if constexpr (std::is_same_v<T, S>)
+                    rest += line[i] * S(0);
+                else
+                    lanes += load_as<T>(line + i) * S(0);
+            });
+        }
+        return std::isfinite(xsimd::hadd(lanes) + rest);
+    } else {
+        return std::isfinite((m.array() * S(0)).sum());
+    }
 }
 
 /// Throws ValueError naming `what`, the sample (column) and the row of the first non-finite
