@@ -6,6 +6,7 @@
 //     cross-entropy), batch 128;
 //   - the student's inference at batch 1 and 128;
 //   - the fused distillation loss alone (10 classes × 128);
+//   - one optimizer step alone (Sgd with momentum, Adam) over the teacher's parameters;
 //   - single products of the packed kernel (gemm_product), and the cost of packing their
 //     weights, bounded by the same product read from weights packed beforehand
 //     (gemm_packing_bound).
@@ -224,6 +225,34 @@ void gemm_product(benchmark::State& state) {
     rates(state, 2.0 * double(rows) * double(depth), cols, threads);
 }
 
+/// One optimizer step alone over the teacher's 2.39 M parameters (its six blocks, with fixed
+/// gradients): "optimizer" 0 is Sgd with momentum 0.9 (reads θ, g and v, writes θ and v: 5
+/// floats of traffic per parameter), 1 is Adam (reads θ, g, m and v, writes θ, m and v: 7).
+/// GB/s counts that traffic: the update is bound by memory bandwidth, and takes this much of
+/// every training step.
+void optimizer_update(benchmark::State& state) {
+    const bool adam = state.range(0) != 0;
+    const int threads = int(state.range(1));
+    ThreadsScope scope(threads);
+    Teacher net(Seed{1});
+    const Matrix<float> x = input<Teacher>(128);
+    Matrix<float> grad(Teacher::output_size, 128);
+    CrossEntropy{}(net.forward(x, Mode::training), labels(128), grad);
+    net.backward(grad);  // gradients in every block, kept for every step below
+    Sgd sgd{.lr = 1e-6, .momentum = 0.9};
+    Adam adam_opt{.lr = 1e-6};
+    for (auto _ : state) {
+        if (adam)
+            adam_opt.step(net);
+        else
+            sgd.step(net);
+        benchmark::ClobberMemory();
+    }
+    const double bytes = (adam ? 7.0 : 5.0) * sizeof(float) * double(Teacher::parameter_count());
+    state.counters["GB/s"] =
+        benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 /// What packing op(A) costs a product, bounded: the packed kernel on one thread
 /// (detail::packed_gemm, as gemm_product's one-thread rows run it), packing op(A) itself
 /// ("prepacked:0") or reading it packed whole beforehand by detail::pack_a_whole
@@ -307,6 +336,10 @@ BENCHMARK(student_inference)
     ->Args({1, 2})
     ->UseRealTime();
 BENCHMARK(distillation_loss)->ArgName("batch")->Arg(128)->UseRealTime();
+BENCHMARK(optimizer_update)
+    ->ArgNames({"optimizer", "threads"})
+    ->ArgsProduct({{0, 1}, {1, 2}})
+    ->UseRealTime();
 
 namespace {
 

@@ -32,8 +32,9 @@ void store_as(S* p, const T& x) noexcept {
 /// elements fits, then with T = S for the rest, one element each. `f` reads and writes the
 /// elements from i on through load_as<T> and store_as, with the same arithmetic for both types.
 /// An update written this way costs the compiler a fraction of the same update as an Eigen
-/// array expression (Adam: 2.4 s of a 12 s compile; docs/performance.md, "Compile time"), and
-/// it is vectorised at any optimisation level.
+/// array expression, makes one pass over memory where a chain of Eigen assignments makes one per
+/// assignment, and is vectorised at any optimisation level (docs/performance.md, "Compile time"
+/// and "The optimizer update alone").
 template <class S, class F>
 void elementwise(Eigen::Index n, F&& f) {
     using B = xsimd::batch<S>;
