@@ -27,7 +27,6 @@
 #include "chrysalis/detail/input_backward.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/labels.hpp"
-#include "chrysalis/random.hpp"
 #include "chrysalis/softmax.hpp"
 #include "chrysalis/tensor.hpp"
 

@@ -20,6 +20,7 @@
 #include "chrysalis/config.hpp"
 #include "chrysalis/dataset.hpp"
 #include "chrysalis/detail/data_checks.hpp"
+#include "chrysalis/detail/input_backward.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/labels.hpp"
 #include "chrysalis/softmax.hpp"
