@@ -17,6 +17,7 @@ foreach(_source IN LISTS _chrysalis_cf_sources)
     message(FATAL_ERROR "${_source}: first line must be '// expect-error: <regex>'")
   endif()
 
+  chrysalis_isa_first("${_source}" _isa_first)
   # Object libraries: what is tested is whether the file compiles, so nothing is linked.
   add_library(cf_${_name}_control OBJECT "${_source}")
   add_library(cf_${_name} OBJECT EXCLUDE_FROM_ALL "${_source}")
@@ -28,6 +29,11 @@ foreach(_source IN LISTS _chrysalis_cf_sources)
     # runs with -fsyntax-only (syntax_only.sh, in place of ccache), 40% less than compiling at
     # -O0 (distill_bss_one_class.cpp: 9.4 s of CPU, 5.5 s).
     target_compile_options(${_target} PRIVATE -O0)
+    # After a precompiled isa.hpp where that is the same compile (tests/CMakeLists.txt), which
+    # was built without -fno-sanitize=all.
+    if(_isa_first AND NOT CHRYSALIS_SANITIZE)
+      chrysalis_isa_pch(${_target})
+    endif()
     set_target_properties(${_target} PROPERTIES
                           CXX_COMPILER_LAUNCHER "${CMAKE_CURRENT_LIST_DIR}/syntax_only.sh")
     if(CHRYSALIS_SANITIZE)

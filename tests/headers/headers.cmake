@@ -14,6 +14,11 @@ foreach(_header IN LISTS _chrysalis_headers)
   # Whether it compiles does not depend on optimising an empty main (-O0: 1.9 s of CPU instead
   # of 2.2 s for checkpoint.hpp, most of it parsing Eigen).
   target_compile_options(header_${_id} PRIVATE -O0)
+  # After a precompiled isa.hpp where that is the same compile (tests/CMakeLists.txt).
+  chrysalis_isa_first("${PROJECT_SOURCE_DIR}/include/${_header}" _isa_first)
+  if(_isa_first)
+    chrysalis_isa_pch(header_${_id})
+  endif()
   add_test(NAME "header compiles alone: ${_header}"
            COMMAND "${CMAKE_COMMAND}" --build "${PROJECT_BINARY_DIR}" --target header_${_id})
   set_tests_properties("header compiles alone: ${_header}" PROPERTIES
