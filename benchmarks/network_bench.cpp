@@ -299,6 +299,10 @@ BENCHMARK(gemm_product)
     ->Args({1200, 128, 1200, 1, 1})
     ->Args({1200, 128, 1200, 0, 2})
     ->Args({1200, 128, 1200, 1, 2})
+    // A classifier's last layer: 10 rows, its forward product and one of its weight gradient's
+    // shape (10 × 1200 of depth 128), computed through the transpose (detail/gemm.hpp).
+    ->Args({10, 128, 1200, 0, 1})
+    ->Args({10, 1200, 128, 0, 1})
     ->UseRealTime();
 BENCHMARK(gemm_packing_bound)
     ->ArgNames({"rows", "batch", "depth", "transposed", "prepacked", "cold"})

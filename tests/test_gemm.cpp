@@ -173,3 +173,36 @@ TEST_CASE("Gemm reuses its workspace for smaller products and grows it for large
     for (Eigen::Index n : {64, 24, 96})
         check_product<float>(200, n, 150, Op::none, Op::none, Into::overwrite, 2);
 }
+
+TEMPLATE_TEST_CASE("Gemm computes a C of few rows through its transpose, to the same bits",
+                   "[gemm]", float, double) {
+    // With 2 ≤ rows < mr (the micro-kernel's tile) and at least mr columns, run() computes
+    // Cᵀ = op(B)ᵀ·op(A)ᵀ, which pads the short side to nr columns instead of mr rows. Each element
+    // must still be packed_gemm's sum for C itself: the same products in the same order (over
+    // several depth blocks: 1200 is three of 400 floats), added to the same starting value (C, or
+    // the bias). A bias added after the sum, or a depth block summed apart, changes the bits.
+    using S = TestType;
+    constexpr Eigen::Index mr = detail::PackedGemmShape<S>::mr;
+    const std::vector<std::tuple<Eigen::Index, Eigen::Index, Eigen::Index>> few_rows = {
+        {2, mr, 5}, {10, 128, 1200}, {mr - 1, 3 * mr + 5, 600}};
+    for (const auto& [m, n, k] : few_rows)
+        for (Op op_a : {Op::none, Op::transpose})
+            for (Op op_b : {Op::none, Op::transpose})
+                for (Into mode : {Into::overwrite, Into::accumulate, Into::bias})
+                    for (int threads : {1, 2}) {
+                        const Matrix<S> c = check_product<S>(m, n, k, op_a, op_b, mode, threads);
+                        const auto [a, b, c0] = Operands<S>(m, n, k, op_a, op_b);
+                        Matrix<S> expected = c0;
+                        if (mode == Into::bias)
+                            expected.colwise() = random_matrix<S>(m, 1, 4).col(0);
+                        detail::PackedGemmBuffers<S> buf;
+                        detail::packed_gemm(long(m), long(n), long(k), a.data(), long(a.rows()),
+                                            op_a == Op::transpose, b.data(), long(b.rows()),
+                                            op_b == Op::transpose, expected.data(), long(m),
+                                            mode == Into::overwrite, buf);
+                        INFO("m " << m << " n " << n << " k " << k << " op_a " << int(op_a)
+                                  << " op_b " << int(op_b) << " mode " << int(mode) << " threads "
+                                  << threads);
+                        REQUIRE(c == expected);
+                    }
+}

@@ -94,10 +94,20 @@ class Gemm {
             init(c, 0);
             return;
         }
+        // A C of fewer rows than the micro-kernel's tile (a classifier's 10 outputs) pads op(A)
+        // to a whole tile of mr rows (48 floats with AVX-512: 4.8 times the work for 10). Its
+        // transpose puts the long side on the tile's rows and the short one on its nr columns
+        // (10 in 16). One row stays: its transpose would be the matrix-vector path, whose sums
+        // are ordered differently.
+        if (rows >= 2 && rows < Eigen::Index(PackedGemmShape<S>::mr) &&
+            cols >= Eigen::Index(PackedGemmShape<S>::mr)) {
+            run_transposed(c, a, op_a, b, op_b, accumulate, row_init);
+            return;
+        }
         // Which side of C to cut. The packed kernel packs all of op(A) and, for each block,
         // all of its op(B): cutting the rows keeps each thread packing only its own share of
-        // A (the weights, the large operand of a layer's products). Only a C of few rows (the
-        // last layer's 10) is cut by columns. The choice looks at the batch (the columns) only
+        // A (the weights, the large operand of a layer's products). Only a C of few rows and
+        // few columns is cut by columns. The choice looks at the batch (the columns) only
         // below min_cols, so a smaller last batch does not change the split, nor the workspace.
         const Eigen::Index min_cols = 4 * Eigen::Index(PackedGemmShape<S>::nr);
         const Eigen::Index min_rows = 4 * Eigen::Index(PackedGemmShape<S>::mr);
@@ -150,6 +160,31 @@ class Gemm {
     }
 
   private:
+    static constexpr Op flipped(Op op) noexcept {
+        return op == Op::none ? Op::transpose : Op::none;
+    }
+
+    /// run() through the transpose: Cᵀ = op(B)ᵀ·op(A)ᵀ, in a workspace that starts from C's own
+    /// starting values (C transposed, or the bias in every row) and is accumulated into, then
+    /// copied back transposed. Each element of C is the same chain of fused multiply-adds in the
+    /// same order as without the transpose (only the two factors of each product trade places,
+    /// which fma does exactly), added to the same starting value, so C is the same to the bit.
+    void run_transposed(MatrixRef<S> c, ConstMatrixRef<S> a, Op op_a, ConstMatrixRef<S> b, Op op_b,
+                        bool accumulate, const S* row_init) {
+        const Eigen::Index rows = c.rows(), cols = c.cols();
+        if (Eigen::Index(transposed_.size()) < rows * cols)
+            transposed_.resize(std::size_t(rows * cols));
+        Eigen::Map<Matrix<S>> ct(transposed_.data(), cols, rows);
+        const bool overwrite = !accumulate && !row_init;
+        if (accumulate) {
+            ct = c.transpose();
+        } else if (row_init) {
+            ct.rowwise() = Eigen::Map<const Vector<S>>(row_init, rows).transpose();
+        }
+        run(ct, b, flipped(op_b), a, flipped(op_a), !overwrite);
+        c = ct.transpose();
+    }
+
     /// Below this many multiply-adds per thread, a product is not split further.
     static constexpr double min_work_per_thread = 1 << 18;
     /// The chunks each thread's share of a split product is cut into: more chunks let the
@@ -194,6 +229,8 @@ class Gemm {
     }
 
     std::vector<Slot> slots_;
+    /// Cᵀ for run_transposed, grown as needed like the slots.
+    std::vector<S, Eigen::aligned_allocator<S>> transposed_;
 };
 
 }  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail
