@@ -97,8 +97,8 @@ class Gemm {
         // A C of fewer rows than the micro-kernel's tile (a classifier's 10 outputs) pads op(A)
         // to a whole tile of mr rows (48 floats with AVX-512: 4.8 times the work for 10). Its
         // transpose puts the long side on the tile's rows and the short one on its nr columns
-        // (10 in 16). One row stays: its transpose would be the matrix-vector path, whose sums
-        // are ordered differently.
+        // (10 in 16). One row stays as it is: its transpose has one column, which can take the
+        // matrix-vector path, whose sums are ordered differently.
         if (rows >= 2 && rows < Eigen::Index(PackedGemmShape<S>::mr) &&
             cols >= Eigen::Index(PackedGemmShape<S>::mr)) {
             run_transposed(c, a, op_a, b, op_b, accumulate, row_init);
