@@ -14,7 +14,9 @@
 //   boundary_samples [--data DIR] [--seed N] [--seeds N] [--transfer N] [--quick]
 //   boundary_samples --moons [--out DIR] [--seed N] [--quick]
 
+#include <chrysalis/boundary_distill.hpp>
 #include <chrysalis/boundary_samples.hpp>
+#include <chrysalis/boundary_similarity.hpp>
 #include <chrysalis/chrysalis.hpp>
 
 #include <chrono>

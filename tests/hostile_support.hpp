@@ -7,7 +7,9 @@
 #include "thrown.hpp"
 
 #include <chrysalis/attacks.hpp>
+#include <chrysalis/boundary_distill.hpp>
 #include <chrysalis/boundary_samples.hpp>
+#include <chrysalis/boundary_similarity.hpp>
 #include <chrysalis/chrysalis.hpp>
 #include <chrysalis/cross_modal.hpp>
 

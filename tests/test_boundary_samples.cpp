@@ -5,7 +5,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrysalis/boundary_distill.hpp>
 #include <chrysalis/boundary_samples.hpp>
+#include <chrysalis/boundary_similarity.hpp>
 #include <chrysalis/chrysalis.hpp>
 
 #include "temp_dir.hpp"

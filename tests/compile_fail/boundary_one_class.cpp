@@ -1,7 +1,7 @@
 // expect-error: boundary_similarity: a boundary needs at least two classes
 // Boundary similarity of networks with one output must not compile: every base's only other
 // class would be none (class −1), read and written out of bounds.
-#include <chrysalis/boundary_samples.hpp>
+#include <chrysalis/boundary_similarity.hpp>
 
 #include <chrysalis/network.hpp>
 

@@ -1,7 +1,7 @@
 // expect-error: distill_with_boundary_samples: a boundary needs at least two classes
 // Boundary-sample distillation between networks with one output must not compile: every base's
 // only other class would be none (class −1), read and written out of bounds.
-#include <chrysalis/boundary_samples.hpp>
+#include <chrysalis/boundary_distill.hpp>
 
 #include <chrysalis/network.hpp>
 #include <chrysalis/optim.hpp>
