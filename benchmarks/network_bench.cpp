@@ -7,6 +7,7 @@
 //   - the student's inference at batch 1 and 128;
 //   - the fused distillation loss alone (10 classes × 128);
 //   - one optimizer step alone (Sgd with momentum, Adam) over the teacher's parameters;
+//   - the teacher's step written out layer by layer, each part timed (teacher_step_phases);
 //   - single products of the packed kernel (gemm_product), and the cost of packing their
 //     weights, bounded by the same product read from weights packed beforehand
 //     (gemm_packing_bound).
@@ -290,6 +291,91 @@ void gemm_packing_bound(benchmark::State& state) {
     rates(state, 2.0 * double(rows) * double(depth), cols, 1);
 }
 
+/// The step of teacher_train_step written out layer by layer (the same products, ReLUs, loss and
+/// Sgd update, in the order Sequential::backward and fit run them), each part timed by the wall
+/// clock: where the step's wall time goes on one or two threads, waits for helpers included,
+/// which a CPU profile (profile_step.sh) does not show. Counters, in ms per step: each Dense
+/// layer's forward and backward (its products, the bias and, backward, the bias gradient), the
+/// optimizer update of all six blocks, and the rest (ReLUs, loss); "products_peak" is the
+/// products' multiply-adds over their time, as a share of the FMA peak of the same threads.
+void teacher_step_phases(benchmark::State& state) {
+    const Eigen::Index batch = state.range(0);
+    const int threads = int(state.range(1));
+    ThreadsScope scope(threads);
+    Rng rng(Seed{1});
+    Dense<784, 1200> d1;
+    Dense<1200, 1200> d2;
+    Dense<1200, 10> d3;
+    d1.initialize(rng);
+    d2.initialize(rng);
+    d3.initialize(rng);
+    const ReLU relu;
+    const Matrix<float> x = input<Teacher>(batch);
+    const auto y = labels(batch);
+    Matrix<float> a1(1200, batch), h1(1200, batch), a2(1200, batch), h2(1200, batch);
+    Matrix<float> z(10, batch), g(10, batch), dh2(1200, batch), da2(1200, batch);
+    Matrix<float> dh1(1200, batch), da1(1200, batch), no_dx(784, 0);
+    Sgd sgd{.lr = 1e-3, .momentum = 0.9};
+    const CrossEntropy loss;
+    using Clock = std::chrono::steady_clock;
+    enum Part { fwd1, fwd2, fwd3, bwd3, bwd2, bwd1, update, rest, parts };
+    double seconds[parts] = {};
+    const auto update_layer = [&](auto& layer, std::size_t block) {
+        layer.visit_parameters([&](auto& p, auto& grad) { sgd.update(p, grad, block++, 0); });
+    };
+    for (auto _ : state) {
+        auto t = Clock::now();
+        const auto lap = [&](Part part) {
+            const auto now = Clock::now();
+            seconds[part] += std::chrono::duration<double>(now - t).count();
+            t = now;
+        };
+        d1.forward(x, a1, Mode::training);
+        lap(fwd1);
+        relu.forward(a1, h1);
+        lap(rest);
+        d2.forward(h1, a2, Mode::training);
+        lap(fwd2);
+        relu.forward(a2, h2);
+        lap(rest);
+        d3.forward(h2, z, Mode::training);
+        lap(fwd3);
+        loss(z, y, g);
+        sgd.begin_step();
+        lap(rest);
+        d3.backward(h2, z, g, dh2);
+        lap(bwd3);
+        update_layer(d3, 4);
+        lap(update);
+        relu.backward(a2, h2, dh2, da2);
+        lap(rest);
+        d2.backward(h1, a2, da2, dh1);
+        lap(bwd2);
+        update_layer(d2, 2);
+        lap(update);
+        relu.backward(a1, h1, dh1, da1);
+        lap(rest);
+        d1.backward(x, a1, da1, no_dx);
+        lap(bwd1);
+        update_layer(d1, 0);
+        lap(update);
+        benchmark::ClobberMemory();
+    }
+    const char* names[parts] = {"fwd1_ms", "fwd2_ms", "fwd3_ms",   "bwd3_ms",
+                                "bwd2_ms", "bwd1_ms", "update_ms", "rest_ms"};
+    const double steps = double(state.iterations());
+    double product_seconds = 0;
+    for (int part = 0; part < parts; ++part) {
+        state.counters[names[part]] = 1e3 * seconds[part] / steps;
+        if (part < update) product_seconds += seconds[part];
+    }
+    const double flops = 2.0 * (3 * teacher_mults - 784.0 * 1200) * double(batch) * steps;
+    const double peak = peak_gflops[std::min(threads > 0 ? threads : chrysalis::threads(), 2)];
+    if (peak > 0 && product_seconds > 0)
+        state.counters["products_peak"] = flops * 1e-9 / product_seconds / peak;
+    rates(state, 2.0 * (3 * teacher_mults - 784.0 * 1200), batch, threads);
+}
+
 BENCHMARK(fma_peak)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(1)->UseRealTime();
 BENCHMARK(gemm_product)
     ->ArgNames({"rows", "batch", "depth", "transposed", "threads"})
@@ -311,6 +397,11 @@ BENCHMARK(gemm_packing_bound)
 BENCHMARK(teacher_train_step)
     ->ArgNames({"batch", "threads"})
     ->Args({128, 0})
+    ->Args({128, 1})
+    ->Args({128, 2})
+    ->UseRealTime();
+BENCHMARK(teacher_step_phases)
+    ->ArgNames({"batch", "threads"})
     ->Args({128, 1})
     ->Args({128, 2})
     ->UseRealTime();
