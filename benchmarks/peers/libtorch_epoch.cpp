@@ -24,11 +24,10 @@
 #include <torch/torch.h>
 
 #include "../recipe_options.hpp"
+#include "peer_io.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Version.h>
-#include <dlfcn.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <array>
@@ -46,110 +45,24 @@
 
 namespace F = torch::nn::functional;
 using Clock = std::chrono::steady_clock;
+using peer::field;
+using peer::json_string;
 
 namespace {
 
-constexpr std::int64_t kBatch = 128;
-constexpr std::int64_t kLogitsBatch = 256;
-constexpr double kLr = 0.05, kMomentum = 0.9;
-constexpr double kTemperature = 4.0, kAlpha = 0.5;
+using namespace peer;  // the recipe's constants (kBatch, kLr, ...) and Options
 
-struct Options : recipe::Options {
-    bool check_blas = false;
-};
-
-Options parse(int argc, char** argv) {
-    bool check_blas = false;
-    auto own = [&](const std::string& a) {
-        if (a != "--check-blas") return false;
-        check_blas = true;
-        return true;
-    };
-    Options o{
-        recipe::parse(argc, argv, own, "see the header of benchmarks/peers/libtorch_epoch.cpp")};
-    o.check_blas = check_blas;
-    return o;
-}
-
-std::string json_string(const std::string& s) {
-    std::string out = "\"";
-    for (const char c : s) {
-        if (c == '"' || c == '\\')
-            out += {'\\', c};
-        else if (static_cast<unsigned char>(c) < 0x20)
-            out += ' ';
-        else
-            out += c;
-    }
-    return out + "\"";
-}
-
-// One JSON line: {"engine": "libtorch", "seed": S, "measure": M, <fields>}; fields is a list of
-// already-formatted `"key": value` pairs.
 void emit(std::uint64_t seed, const std::string& measure, const std::vector<std::string>& fields) {
-    std::ostringstream line;
-    line << R"({"engine": "libtorch", "seed": )" << seed << R"(, "measure": )"
-         << json_string(measure);
-    for (const auto& f : fields) line << ", " << f;
-    std::cout << line.str() << "}\n" << std::flush;
-}
-
-std::string field(const std::string& key, const std::string& json_value) {
-    return json_string(key) + ": " + json_value;
-}
-std::string field(const std::string& key, double v) {
-    std::ostringstream s;
-    s.precision(17);
-    s << v;
-    return field(key, s.str());
-}
-
-std::vector<unsigned char> gunzip(const std::string& path) {
-    gzFile f = gzopen(path.c_str(), "rb");
-    if (!f) throw std::runtime_error(path + ": cannot open");
-    std::vector<unsigned char> out;
-    std::array<unsigned char, 1 << 16> buf{};
-    int got = 0;
-    while ((got = gzread(f, buf.data(), static_cast<unsigned>(buf.size()))) > 0)
-        out.insert(out.end(), buf.begin(), buf.begin() + got);
-    const bool failed = got < 0;
-    gzclose(f);
-    if (failed) throw std::runtime_error(path + ": not a readable gzip file");
-    return out;
-}
-
-std::uint32_t big_endian(const std::vector<unsigned char>& raw, std::size_t at) {
-    if (raw.size() < at + 4) throw std::runtime_error("IDX header truncated");
-    return std::uint32_t{raw[at]} << 24 | std::uint32_t{raw[at + 1]} << 16 |
-           std::uint32_t{raw[at + 2]} << 8 | std::uint32_t{raw[at + 3]};
+    peer::emit("libtorch", seed, measure, fields);
 }
 
 // IDX files (gzip) -> (N x 784 float32 in [0, 1], N int64 labels), as the worker's load_idx.
 std::pair<torch::Tensor, torch::Tensor> load_idx(const std::string& images_path,
                                                  const std::string& labels_path) {
-    const auto raw = gunzip(images_path);
-    if (big_endian(raw, 0) != 0x803) throw std::runtime_error(images_path + ": not IDX images");
-    const std::int64_t n = big_endian(raw, 4);
-    const std::int64_t pixels = std::int64_t{big_endian(raw, 8)} * big_endian(raw, 12);
-    if (static_cast<std::int64_t>(raw.size()) < 16 + n * pixels)
-        throw std::runtime_error(images_path + ": truncated");
-    auto x = torch::empty({n, pixels}, torch::kFloat32);
-    float* px = x.data_ptr<float>();
-    for (std::int64_t i = 0; i < n * pixels; ++i)
-        px[i] = static_cast<float>(raw[16 + i]) / 255.0F;  // p / 255 in float32
-    const auto labels = gunzip(labels_path);
-    if (big_endian(labels, 0) != 0x801 || big_endian(labels, 4) != n ||
-        static_cast<std::int64_t>(labels.size()) < 8 + n)
-        throw std::runtime_error(labels_path + ": not an IDX label file for the images");
-    auto y = torch::empty({n}, torch::kInt64);
-    auto* py = y.data_ptr<std::int64_t>();
-    for (std::int64_t i = 0; i < n; ++i) py[i] = labels[8 + i];
+    auto d = peer::load_idx(images_path, labels_path);
+    auto x = torch::from_blob(d.x.data(), {d.n, d.pixels}, torch::kFloat32).clone();
+    auto y = torch::from_blob(d.label.data(), {d.n}, torch::kInt64).clone();
     return {x, y};
-}
-
-template <class Fn>
-Fn symbol(const char* name) {
-    return reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, name));
 }
 
 // Which BLAS LibTorch's float products run on (the file that provides sgemm_, as the dynamic
@@ -157,38 +70,14 @@ Fn symbol(const char* name) {
 std::string blas_report(int threads) {
     auto a = torch::rand({256, 256});
     (void)torch::matmul(a, a).sum().item<float>();  // loads the BLAS if it is loaded lazily
-    std::string provider = "null";
-    bool openblas = false;
-    if (void* sgemm = dlsym(RTLD_DEFAULT, "sgemm_")) {
-        Dl_info info{};
-        if (dladdr(sgemm, &info) != 0 && info.dli_fname != nullptr) {
-            std::array<char, PATH_MAX> real{};
-            const char* path = realpath(info.dli_fname, real.data()) ? real.data() : info.dli_fname;
-            provider = json_string(path);
-            openblas = std::string(path).find("openblas") != std::string::npos;
-        }
-    }
-    std::string core = "null", config = "null", blas_threads = "null";
-    if (openblas) {
-        using Text = char* (*)();
-        using SetInt = void (*)(int);
-        using GetInt = int (*)();
-        if (auto f = symbol<Text>("openblas_get_corename")) core = json_string(f());
-        if (auto f = symbol<Text>("openblas_get_config")) config = json_string(f());
-        if (auto f = symbol<SetInt>("openblas_set_num_threads")) f(threads);
-        if (auto f = symbol<GetInt>("openblas_get_num_threads")) blas_threads = std::to_string(f());
-    }
     const std::string shown = at::show_config();
     std::smatch m;
     std::string capability = "?", blas_info = "?";
     if (std::regex_search(shown, m, std::regex(R"(CPU capability usage:\s*(\S+))")))
         capability = m[1];
     if (std::regex_search(shown, m, std::regex(R"(\bBLAS_INFO=([^,\s]+))"))) blas_info = m[1];
-    return "{" + field("torch", json_string(TORCH_VERSION)) + ", " + field("sgemm", provider) +
-           ", " + field("openblas", openblas ? "true" : "false") + ", " +
-           field("openblas_config", config) + ", " + field("openblas_core", core) + ", " +
-           field("openblas_threads", blas_threads) + ", " +
-           field("capability", json_string(capability)) + ", " +
+    return "{" + field("torch", json_string(TORCH_VERSION)) + ", " + peer::blas_fields(threads) +
+           ", " + field("capability", json_string(capability)) + ", " +
            field("blas_info", json_string(blas_info)) + "}";
 }
 
@@ -326,22 +215,12 @@ void run(const Options& o) {
             times.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
         }
     }
-    std::sort(times.begin(), times.end());
-    const std::size_t mid = times.size() / 2;
-    const double median = times.size() % 2 == 1
-                              ? times[mid]
-                              : (times[mid - 1] + times[mid]) / 2;  // statistics.median
+    const double median = peer::median(times);
     emit(seed, "inference_batch1", {field("median_us", median), field("calls", calls)});
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
-        run(parse(argc, argv));
-    } catch (const std::exception& e) {
-        std::cerr << "libtorch_epoch: " << e.what() << "\n";
-        return 1;
-    }
-    return 0;
+    return peer::main_of(argc, argv, "libtorch_epoch", "libtorch_epoch.cpp", run);
 }
