@@ -26,7 +26,8 @@ OMP_NUM_THREADS and OPENBLAS_NUM_THREADS = --threads; PyTorch and LibTorch also
 torch::set_num_threads, dlib (which has no threads of its own in this recipe)
 openblas_set_num_threads. A peer's best setting (benchmarks/peer_env.py) adds
 OMP_WAIT_POLICY=PASSIVE and removes OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, together, from that
-peer's environment only; its default setting is the environment as it is. chrysalis always runs in the environment as it is.
+peer's environment only; its default setting is the environment as it is. chrysalis always
+runs in the environment as it is.
 
 Before the runs the script checks, in a child of each peer at each setting, which library
 provides the sgemm_ its products call, and stops unless it is OpenBLAS (Debian's reference BLAS

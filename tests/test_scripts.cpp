@@ -150,7 +150,8 @@ TEST_CASE("gap_interval pools the teachers of several paper_mnist runs, each cou
 // at its defaults 8 s; every other time and the peak RSS are 1.5× chrysalis's at the best
 // setting, and the accuracies 86.0% against 85.5%. So the best row's advantages are 1.50× and
 // +0.50 pp, the default row's teacher epoch 2.00× — unless the best row's OpenBLAS core is not
-// the CPU's own by peer_env.py's rule, judged by the CPU flags saved with the results.
+// the CPU's own by peer_env.py's rule, judged by the CPU flags saved with the results. A dlib run
+// at its best setting (every time 2× chrysalis's, 85.0%, 250 MiB) gets its own row, by its name.
 TEST_CASE(
     "compare_pytorch --from-json gives a best-setting row a ratio only on the CPU's own "
     "OpenBLAS core",
@@ -193,7 +194,8 @@ TEST_CASE(
             << R"("cpu_count": 2, "cpu_flags": [)" << flags << R"(], "notes": [], "runs": [)"
             << run("chrysalis", "null", 200, lines(4.0, 1.0, 0.86, ours_setup)) << ", "
             << run("pytorch", R"("best")", 300, lines(6.0, 1.5, 0.855, peer_setup)) << ", "
-            << run("pytorch", R"("default")", 300, lines(8.0, 1.5, 0.855, peer_setup)) << "]}";
+            << run("pytorch", R"("default")", 300, lines(8.0, 1.5, 0.855, peer_setup)) << ", "
+            << run("dlib", R"("best")", 250, lines(8.0, 2.0, 0.85, peer_setup)) << "]}";
         return path.string();
     };
     const auto summary = [&](const std::string& file) {
@@ -203,6 +205,9 @@ TEST_CASE(
         "| chrysalis advantage over PyTorch, best | 1.50× | 1.50× | 1.50× "
         "| 1.50× | 1.50× | 1.50× | +0.50 pp | +0.50 pp | +0.50 pp | 1.50× |";
     const std::string default_row = "| chrysalis advantage over PyTorch, default | 2.00× | 2.00× |";
+    const std::string dlib_ratios =
+        "| chrysalis advantage over dlib, best | 2.00× | 2.00× | 2.00× "
+        "| 2.00× | 2.00× | 2.00× | +1.00 pp | +1.00 pp | +1.00 pp | 1.25× |";
 
     // AVX-512 flags and OpenBLAS's SkylakeX core: the CPU's own, so the best row has its ratios.
     const auto [own_status, own] = summary(saved("SkylakeX", R"("fma", "avx2", "avx512f")"));
@@ -211,6 +216,8 @@ TEST_CASE(
     CHECK_THAT(own, Catch::Matchers::Contains("| chrysalis | 4.00 | 15,000 |"));
     CHECK_THAT(own, Catch::Matchers::Contains(ratios));
     CHECK_THAT(own, Catch::Matchers::Contains(default_row));
+    CHECK_THAT(own, Catch::Matchers::Contains("| dlib, best | 8.00 | 7,500 |"));
+    CHECK_THAT(own, Catch::Matchers::Contains(dlib_ratios));
 
     // The same CPU with OpenBLAS on its Haswell kernels: no ratio for the best row, and why;
     // the default row keeps its ratio (a default is what it is).
