@@ -43,7 +43,6 @@
 #include <iostream>
 #include <numeric>
 #include <random>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
