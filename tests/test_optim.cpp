@@ -221,11 +221,12 @@ TEMPLATE_TEST_CASE("Sgd and Adam update every element alike: in SIMD registers a
                    "[optim]", float, double) {
     // The updates run over each block one SIMD register at a time and then one element at a
     // time (detail::elementwise), in runs of 4096 shared between threads. Sizes around a
-    // register (4, 8 or 16 lanes), around a run, and above the 2^16 that splits a block between
-    // threads, against long double. Each element goes through three steps of at most about a
-    // dozen rounded operations on values of magnitude at most about 2 (θ and g in [-1, 1], each
-    // step's change below lr/(1 − β₁) = 0.1): 64·eps·(1 + |θ|) bounds the error with room
-    // (float 3.8e-6, double 1.4e-14).
+    // register (4, 8 or 16 lanes), around a run, and from 2·2^16 on, where a block is split
+    // between threads in four blocks per thread (300001: eight blocks of 40960 values on two
+    // threads, the last one shorter), against long double. Each element goes through three steps of
+    // at most about a dozen rounded operations on values of magnitude at most about 2 (θ and g in
+    // [-1, 1], each step's change below lr/(1 − β₁) = 0.1): 64·eps·(1 + |θ|) bounds the error with
+    // room (float 3.8e-6, double 1.4e-14).
     using S = TestType;
     const StepSettings settings[] = {
         {0.05, 0.0, 0.0, false, false, false}, {0.05, 0.0, 0.01, false, false, false},
@@ -235,7 +236,7 @@ TEMPLATE_TEST_CASE("Sgd and Adam update every element alike: in SIMD registers a
     const double tolerance = 64 * double(std::numeric_limits<S>::epsilon());
     std::mt19937 rng(5);
     std::uniform_real_distribution<double> uniform(-1, 1);
-    for (const Eigen::Index n : {1, 3, 4, 7, 8, 15, 16, 17, 33, 4101, 70001}) {
+    for (const Eigen::Index n : {1, 3, 4, 7, 8, 15, 16, 17, 33, 4101, 70001, 300001}) {
         Block<S> block;
         block.theta.resize(1, n);
         block.grad.resize(1, n);
