@@ -10,7 +10,9 @@
 //   - the teacher's step written out layer by layer, each part timed (teacher_step_phases);
 //   - single products of the packed kernel (gemm_product), and the cost of packing their
 //     weights, bounded by the same product read from weights packed beforehand
-//     (gemm_packing_bound).
+//     (gemm_packing_bound);
+//   - the teacher's largest weight gradient followed by its Sgd update, and the same update fused
+//     into the product at two granularities (weight_update_fusion).
 //
 // GFLOP/s counts 2·In·Out per sample per GEMM: one GEMM per Dense layer forward; a training step
 // adds the weight gradient of every layer and the input gradient of every layer but the first
@@ -254,6 +256,25 @@ void optimizer_update(benchmark::State& state) {
         benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+/// With `on`, reads 64 MiB (one float per cache line) before each iteration, the timing
+/// paused, so that what the timed code reads comes from memory, as in a training step; without,
+/// nothing.
+class ColdCache {
+  public:
+    explicit ColdCache(bool on) : junk_(on ? std::size_t(16) << 20 : 0, 1.0f) {}
+    void operator()(benchmark::State& state) {
+        if (junk_.empty()) return;
+        state.PauseTiming();
+        for (std::size_t i = 0; i < junk_.size(); i += 16) sum_ += junk_[i];
+        benchmark::DoNotOptimize(sum_);
+        state.ResumeTiming();
+    }
+
+  private:
+    std::vector<float> junk_;
+    float sum_ = 0;
+};
+
 /// What packing op(A) costs a product, bounded: the packed kernel on one thread
 /// (detail::packed_gemm, as gemm_product's one-thread rows run it), packing op(A) itself
 /// ("prepacked:0") or reading it packed whole beforehand by detail::pack_a_whole
@@ -273,22 +294,108 @@ void gemm_packing_bound(benchmark::State& state) {
     for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = float(rng.uniform(-1, 1));
     std::vector<float> packed(std::size_t(detail::packed_a_size<float>(rows, depth)));
     detail::pack_a_whole(packed.data(), w.data(), long(w.rows()), transposed, rows, depth);
-    std::vector<float> flush(cold ? std::size_t(16) << 20 : 0, 1.0f);
+    ColdCache flush(cold);
     detail::PackedGemmBuffers<float> buf;
-    float sum = 0;
     for (auto _ : state) {
-        if (cold) {
-            state.PauseTiming();
-            for (std::size_t i = 0; i < flush.size(); i += 16) sum += flush[i];
-            benchmark::DoNotOptimize(sum);
-            state.ResumeTiming();
-        }
+        flush(state);
         detail::packed_gemm(rows, cols, depth, w.data(), long(w.rows()), transposed, x.data(),
                             depth, false, c.data(), rows, true, buf, false,
                             prepacked ? packed.data() : nullptr);
         benchmark::DoNotOptimize(c.data());
     }
     rates(state, 2.0 * double(rows) * double(depth), cols, 1);
+}
+
+/// Whether the Sgd update of a weight matrix gains from being fused into its gradient's product:
+/// the teacher's 1200 × 1200 weight gradient dW = dy·xᵀ (batch 128) on one thread, then
+/// W -= η·V after V = μ·V + dW (momentum 0.9, detail::sgd_update_values, the arithmetic Sgd
+/// runs). Modes: 0, the product alone (the bound); 1, the product, then the update over the
+/// whole block, as Dense and Sgd do; 2, each mr × nr tile of dW updated as soon as the
+/// micro-kernel has written it, while it is in L1 (its W and V prefetched before the tile);
+/// 3, dy packed whole, and each nr-column panel of dW (nr·1200 contiguous values) updated once
+/// all its rows are written; 4, mode 3's product alone (its bound). With cold, 64 MiB pass through
+/// the cache before every iteration (timing paused), so that W, V and dW come from memory as in a
+/// step. Modes 1–3 leave W and V the same to the bit (checked before timing; the benchmark fails
+/// otherwise).
+void weight_update_fusion(benchmark::State& state) {
+    using Shape = detail::PackedGemmShape<float>;
+    constexpr long m = 1200, n = 1200, depth = 128, MR = Shape::mr, NR = Shape::nr;
+    const int mode = int(state.range(0));
+    const bool cold = state.range(1) != 0;
+    ThreadsScope scope(1);
+    Rng rng(Seed{7});
+    const auto fill = [&](std::vector<float>& v, long size) {
+        v.resize(std::size_t(size));
+        for (float& e : v) e = float(rng.uniform(-1, 1));
+    };
+    std::vector<float> dy, x, w0, v0;
+    fill(dy, m * depth);
+    fill(x, n * depth);
+    fill(w0, m * n);
+    fill(v0, m * n);
+    std::vector<float> dw(std::size_t(m * n)), w = w0, v = v0;
+    detail::PackedGemmBuffers<float> buf;
+    buf.reserve_for(m, n, depth);
+    buf.reserve(Shape::padded_rows(m) * depth, 0);  // mode 3: all of dy packed at once
+    const float eta = 0.05f, mu = 0.9f;
+    const auto update = [&](long offset, long count) {
+        detail::sgd_update_values(w.data() + offset, dw.data() + offset, v.data() + offset, count,
+                                  eta, mu, 0.0f, false);
+    };
+    const auto run = [&](int how) {
+        if (how <= 1) {
+            detail::packed_gemm(m, n, depth, dy.data(), m, false, x.data(), n, true, dw.data(), m,
+                                true, buf);
+            if (how == 1) update(0, m * n);
+            return;
+        }
+        // One depth block (128 <= kc): dW is final when the micro-kernel writes it.
+        detail::pack_b(buf.b.data(), x.data(), n, true, 0, depth, 0, n);
+        const long mc_max = how >= 3 ? m : Shape::mc_for(Shape::kc_for(depth));
+        for (long i0 = 0; i0 < m; i0 += mc_max) {
+            const long mc = std::min(mc_max, m - i0);
+            detail::pack_a(buf.a.data(), dy.data(), m, false, i0, mc, 0, depth);
+            for (long q = 0; q < n; q += NR) {
+                const long cols = std::min(NR, n - q);
+                for (long p = 0; p < mc; p += MR) {
+                    const long rows = std::min(MR, mc - p), at = i0 + p + q * m;
+                    if (how == 2) {
+                        for (long j = 0; j < cols; ++j)
+                            for (long r = 0; r < rows; r += 64 / long(sizeof(float))) {
+                                __builtin_prefetch(w.data() + at + j * m + r, 1);
+                                __builtin_prefetch(v.data() + at + j * m + r, 1);
+                            }
+                    }
+                    detail::micro_kernel(depth, buf.a.data() + p * depth, buf.b.data() + q * depth,
+                                         dw.data() + at, m, rows, cols, true);
+                    if (how == 2)
+                        for (long j = 0; j < cols; ++j) update(at + j * m, rows);
+                }
+                if (how == 3 && mc == m) update(q * m, cols * m);
+            }
+        }
+    };
+    // Every fused mode against the separate update, from the same W and V.
+    std::vector<float> want_w, want_v;
+    for (int how = 1; how <= 3; ++how) {
+        w = w0;
+        v = v0;
+        run(how);
+        if (how == 1) {
+            want_w = w;
+            want_v = v;
+        } else if (w != want_w || v != want_v) {
+            state.SkipWithError("a fused update differs from the separate one");
+            return;
+        }
+    }
+    ColdCache flush(cold);
+    for (auto _ : state) {
+        flush(state);
+        run(mode);
+        benchmark::DoNotOptimize(w.data());
+    }
+    rates(state, 2.0 * double(m) * double(depth), n, 1);
 }
 
 /// The step of teacher_train_step written out layer by layer (the same products, ReLUs, loss and
@@ -393,6 +500,10 @@ BENCHMARK(gemm_product)
 BENCHMARK(gemm_packing_bound)
     ->ArgNames({"rows", "batch", "depth", "transposed", "prepacked", "cold"})
     ->ArgsProduct({{1200}, {128}, {1200}, {0, 1}, {0, 1}, {0, 1}})
+    ->UseRealTime();
+BENCHMARK(weight_update_fusion)
+    ->ArgNames({"mode", "cold"})
+    ->ArgsProduct({{0, 1, 2, 3, 4}, {0, 1}})
     ->UseRealTime();
 BENCHMARK(teacher_train_step)
     ->ArgNames({"batch", "threads"})
