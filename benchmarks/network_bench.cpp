@@ -206,14 +206,35 @@ void distillation_loss(benchmark::State& state) {
 
 }  // namespace
 
+/// With `on`, reads 64 MiB (one float per cache line) before each iteration, the timing
+/// paused, so that what the timed code reads comes from memory, as in a training step; without,
+/// nothing.
+class ColdCache {
+  public:
+    explicit ColdCache(bool on) : junk_(on ? std::size_t(16) << 20 : 0, 1.0f) {}
+    void operator()(benchmark::State& state) {
+        if (junk_.empty()) return;
+        state.PauseTiming();
+        for (std::size_t i = 0; i < junk_.size(); i += 16) sum_ += junk_[i];
+        benchmark::DoNotOptimize(sum_);
+        state.ResumeTiming();
+    }
+
+  private:
+    std::vector<float> junk_;
+    float sum_ = 0;
+};
+
 /// One product C = op(W)·X alone, on `threads` threads, through the layers' Gemm: the shapes of a
 /// layer's forward (op = none, W rows × depth) and input gradient (op = transpose, W depth ×
 /// rows), a batch of `cols`. Isolates the packed kernel, and its split across threads, from the
-/// rest of a step.
+/// rest of a step. With "cold:1", 64 MiB pass through the cache before every product (timing
+/// paused), so that W comes from memory, as it does in a training step.
 void gemm_product(benchmark::State& state) {
     const Eigen::Index rows = state.range(0), cols = state.range(1), depth = state.range(2);
     const bool transposed = state.range(3) != 0;
     const int threads = int(state.range(4));
+    ColdCache flush(state.range(5) != 0);
     ThreadsScope scope(threads);
     Rng rng(Seed{5});
     Matrix<float> w = transposed ? Matrix<float>(depth, rows) : Matrix<float>(rows, depth);
@@ -222,6 +243,7 @@ void gemm_product(benchmark::State& state) {
     for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = float(rng.uniform(-1, 1));
     detail::Gemm<float> gemm;
     for (auto _ : state) {
+        flush(state);
         gemm.run(c, w, transposed ? detail::Op::transpose : detail::Op::none, x, detail::Op::none);
         benchmark::DoNotOptimize(c.data());
     }
@@ -255,25 +277,6 @@ void optimizer_update(benchmark::State& state) {
     state.counters["GB/s"] =
         benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
-
-/// With `on`, reads 64 MiB (one float per cache line) before each iteration, the timing
-/// paused, so that what the timed code reads comes from memory, as in a training step; without,
-/// nothing.
-class ColdCache {
-  public:
-    explicit ColdCache(bool on) : junk_(on ? std::size_t(16) << 20 : 0, 1.0f) {}
-    void operator()(benchmark::State& state) {
-        if (junk_.empty()) return;
-        state.PauseTiming();
-        for (std::size_t i = 0; i < junk_.size(); i += 16) sum_ += junk_[i];
-        benchmark::DoNotOptimize(sum_);
-        state.ResumeTiming();
-    }
-
-  private:
-    std::vector<float> junk_;
-    float sum_ = 0;
-};
 
 /// What packing op(A) costs a product, bounded: the packed kernel on one thread
 /// (detail::packed_gemm, as gemm_product's one-thread rows run it), packing op(A) itself
@@ -485,17 +488,14 @@ void teacher_step_phases(benchmark::State& state) {
 
 BENCHMARK(fma_peak)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(1)->UseRealTime();
 BENCHMARK(gemm_product)
-    ->ArgNames({"rows", "batch", "depth", "transposed", "threads"})
-    ->Args({300, 256, 784, 0, 1})
-    ->Args({784, 256, 300, 1, 1})
-    ->Args({1200, 128, 1200, 0, 1})
-    ->Args({1200, 128, 1200, 1, 1})
-    ->Args({1200, 128, 1200, 0, 2})
-    ->Args({1200, 128, 1200, 1, 2})
+    ->ArgNames({"rows", "batch", "depth", "transposed", "threads", "cold"})
+    ->Args({300, 256, 784, 0, 1, 0})
+    ->Args({784, 256, 300, 1, 1, 0})
+    ->ArgsProduct({{1200}, {128}, {1200}, {0, 1}, {1, 2}, {0, 1}})
     // A classifier's last layer: 10 rows, its forward product and one of its weight gradient's
     // shape (10 × 1200 of depth 128), computed through the transpose (detail/gemm.hpp).
-    ->Args({10, 128, 1200, 0, 1})
-    ->Args({10, 1200, 128, 0, 1})
+    ->Args({10, 128, 1200, 0, 1, 0})
+    ->Args({10, 1200, 128, 0, 1, 0})
     ->UseRealTime();
 BENCHMARK(gemm_packing_bound)
     ->ArgNames({"rows", "batch", "depth", "transposed", "prepacked", "cold"})
