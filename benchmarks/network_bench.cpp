@@ -314,7 +314,8 @@ void gemm_packing_bound(benchmark::State& state) {
 /// W -= η·V after V = μ·V + dW (momentum 0.9, detail::sgd_update_values, the arithmetic Sgd
 /// runs). Modes: 0, the product alone (the bound); 1, the product, then the update over the
 /// whole block, as Dense and Sgd do; 2, each mr × nr tile of dW updated as soon as the
-/// micro-kernel has written it, while it is in L1 (its W and V prefetched before the tile);
+/// micro-kernel has written it, while it is in L1 (its W and V prefetched before the tile; one
+/// call of the update per column of the tile, 30,000 calls in all, whose set-up it also times);
 /// 3, dy packed whole, and each nr-column panel of dW (nr·1200 contiguous values) updated once
 /// all its rows are written; 4, mode 3's product alone (its bound). With cold, 64 MiB pass through
 /// the cache before every iteration (timing paused), so that W, V and dW come from memory as in a
@@ -374,7 +375,7 @@ void weight_update_fusion(benchmark::State& state) {
                     if (how == 2)
                         for (long j = 0; j < cols; ++j) update(at + j * m, rows);
                 }
-                if (how == 3 && mc == m) update(q * m, cols * m);
+                if (how == 3) update(q * m, cols * m);  // mc = m: the panel is whole
             }
         }
     };
