@@ -10,7 +10,7 @@
 //   - the teacher's step written out layer by layer, each part timed (teacher_step_phases);
 //   - single products of the packed kernel (gemm_product), and the cost of packing their
 //     weights, bounded by the same product read from weights packed beforehand
-//     (gemm_packing_bound);
+//     (gemm_packing_bound), and the packing alone (weight_packing);
 //   - the teacher's largest weight gradient followed by its Sgd update, and the same update fused
 //     into the product at two granularities (weight_update_fusion).
 //
@@ -278,35 +278,82 @@ void optimizer_update(benchmark::State& state) {
         benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-/// What packing op(A) costs a product, bounded: the packed kernel on one thread
-/// (detail::packed_gemm, as gemm_product's one-thread rows run it), packing op(A) itself
+/// What packing op(A) costs a product, bounded: the packed kernel
+/// (detail::packed_gemm, as gemm_product runs it), packing op(A) itself
 /// ("prepacked:0") or reading it packed whole beforehand by detail::pack_a_whole
 /// ("prepacked:1"): the difference is the packing's whole cost, the second row what a product
 /// would take if the weights were kept packed. "cold:1" streams 64 MiB through the cache before
 /// every product (timing paused), so that op(A) comes from memory, as the weights do in a
-/// training step; "cold:0" repeats the product on a warm cache.
+/// training step; "cold:0" repeats the product on a warm cache. "threads:2" cuts the rows of C
+/// as a split product does (four chunks per thread, claimed one at a time, each thread packing
+/// op(B) once), each chunk's rows of op(A) packed beforehand on their own.
 void gemm_packing_bound(benchmark::State& state) {
     const long rows = long(state.range(0)), cols = long(state.range(1)),
                depth = long(state.range(2));
     const bool transposed = state.range(3) != 0, prepacked = state.range(4) != 0,
                cold = state.range(5) != 0;
+    const int threads = int(state.range(6));
     Rng rng(Seed{5});
     Matrix<float> w = transposed ? Matrix<float>(depth, rows) : Matrix<float>(rows, depth);
     Matrix<float> x(depth, cols), c(rows, cols);
     for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = float(rng.uniform(-1, 1));
     for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = float(rng.uniform(-1, 1));
-    std::vector<float> packed(std::size_t(detail::packed_a_size<float>(rows, depth)));
-    detail::pack_a_whole(packed.data(), w.data(), long(w.rows()), transposed, rows, depth);
+    // The rows of C cut as a split product cuts them (four chunks per thread, whole tiles), each
+    // chunk's rows of op(A) packed on their own, in the layout packed_gemm reads for that chunk.
+    const long chunks = threads == 1 ? 1 : 4L * threads;
+    const long per = detail::block_length(rows, int(chunks), detail::PackedGemmShape<float>::mr);
+    std::vector<std::vector<float>> packed;
+    for (long begin = 0; begin < rows; begin += per) {
+        const long len = std::min(per, rows - begin);
+        packed.emplace_back(std::size_t(detail::packed_a_size<float>(len, depth)));
+        const float* part = transposed ? w.data() + begin * w.rows() : w.data() + begin;
+        detail::pack_a_whole(packed.back().data(), part, long(w.rows()), transposed, len, depth);
+    }
     ColdCache flush(cold);
-    detail::PackedGemmBuffers<float> buf;
+    ThreadsScope scope(threads);
+    std::vector<detail::PackedGemmBuffers<float>> buf(static_cast<std::size_t>(threads));
+    std::vector<char> b_ready(static_cast<std::size_t>(threads));
     for (auto _ : state) {
         flush(state);
-        detail::packed_gemm(rows, cols, depth, w.data(), long(w.rows()), transposed, x.data(),
-                            depth, false, c.data(), rows, true, buf, false,
-                            prepacked ? packed.data() : nullptr);
+        std::fill(b_ready.begin(), b_ready.end(), 0);
+        detail::parallel_for(
+            long(packed.size()), threads,
+            [&](long chunk, int worker) {
+                const long begin = chunk * per, len = std::min(per, rows - begin);
+                const float* part = transposed ? w.data() + begin * w.rows() : w.data() + begin;
+                auto& ready = b_ready[std::size_t(worker)];
+                detail::packed_gemm(len, cols, depth, part, long(w.rows()), transposed, x.data(),
+                                    depth, false, c.data() + begin, rows, true,
+                                    buf[std::size_t(worker)], ready != 0,
+                                    prepacked ? packed[std::size_t(chunk)].data() : nullptr);
+                ready = 1;
+            },
+            2.0 * double(rows) * double(cols) * double(depth));
         benchmark::DoNotOptimize(c.data());
     }
-    rates(state, 2.0 * double(rows) * double(depth), cols, 1);
+    rates(state, 2.0 * double(rows) * double(depth), cols, threads);
+}
+
+/// What a pass that packs the weights alone costs, outside any product: detail::pack_a_whole
+/// of the teacher's 1200 × 1200 W (or of Wᵀ, "transposed:1") on one thread, with "cold:1" from
+/// memory as above. Against gemm_packing_bound's difference, it tells whether packing a copy of
+/// W once per step, apart from the products, would cost less than the products' own packing.
+void weight_packing(benchmark::State& state) {
+    constexpr long n = 1200;
+    const bool transposed = state.range(0) != 0;
+    Rng rng(Seed{5});
+    Matrix<float> w(n, n);
+    for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = float(rng.uniform(-1, 1));
+    std::vector<float> packed(std::size_t(detail::packed_a_size<float>(n, n)));
+    ColdCache flush(state.range(1) != 0);
+    for (auto _ : state) {
+        flush(state);
+        detail::pack_a_whole(packed.data(), w.data(), n, transposed, n, n);
+        benchmark::DoNotOptimize(packed.data());
+    }
+    // Read once and written once.
+    state.counters["GB/s"] = benchmark::Counter(2e-9 * double(sizeof(float)) * double(n * n),
+                                                benchmark::Counter::kIsIterationInvariantRate);
 }
 
 /// Whether the Sgd update of a weight matrix gains from being fused into its gradient's product:
@@ -499,8 +546,12 @@ BENCHMARK(gemm_product)
     ->Args({10, 1200, 128, 0, 1, 0})
     ->UseRealTime();
 BENCHMARK(gemm_packing_bound)
-    ->ArgNames({"rows", "batch", "depth", "transposed", "prepacked", "cold"})
-    ->ArgsProduct({{1200}, {128}, {1200}, {0, 1}, {0, 1}, {0, 1}})
+    ->ArgNames({"rows", "batch", "depth", "transposed", "prepacked", "cold", "threads"})
+    ->ArgsProduct({{1200}, {128}, {1200}, {0, 1}, {0, 1}, {0, 1}, {1, 2}})
+    ->UseRealTime();
+BENCHMARK(weight_packing)
+    ->ArgNames({"transposed", "cold"})
+    ->ArgsProduct({{0, 1}, {0, 1}})
     ->UseRealTime();
 BENCHMARK(weight_update_fusion)
     ->ArgNames({"mode", "cold"})
