@@ -300,8 +300,8 @@ void gemm_packing_bound(benchmark::State& state) {
     for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = float(rng.uniform(-1, 1));
     // The rows of C cut as a split product cuts them (four chunks per thread, whole tiles), each
     // chunk's rows of op(A) packed on their own, in the layout packed_gemm reads for that chunk.
-    const long chunks = threads == 1 ? 1 : 4L * threads;
-    const long per = detail::block_length(rows, int(chunks), detail::PackedGemmShape<float>::mr);
+    const long per = detail::block_length(rows, detail::Gemm<float>::chunks_for(threads),
+                                          detail::PackedGemmShape<float>::mr);
     std::vector<std::vector<float>> packed;
     for (long begin = 0; begin < rows; begin += per) {
         const long len = std::min(per, rows - begin);

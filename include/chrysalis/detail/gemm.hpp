@@ -159,6 +159,22 @@ class Gemm {
         parallel_for(chunks, parts, run_chunk, double(rows) * double(cols) * double(depth));
     }
 
+    /// The chunks each thread's share of a split product is cut into: more chunks let the
+    /// calling thread take over more of a late or slowed helper's share. A chunk of rows costs
+    /// little (a thread packs op(B) once per product, at its first chunk); a chunk of columns
+    /// reads all of op(A) again, but columns are cut only when op(A) has few rows. Four rather
+    /// than two: on a 2-vCPU Zen 4 VM the two-thread teacher step went from 14.9 to 14.1 ms
+    /// (medians of alternating runs) and the contended default from 1.08–1.18 to 0.88–1.11 of
+    /// one thread (docs/performance.md, "Four chunks per thread").
+    static constexpr int chunks_per_thread = 4;
+    /// The chunks a product split among `parts` threads is cut into (network_bench cuts its own
+    /// split products the same way). One thread takes the product whole: cutting it would make a
+    /// column split read all of A (the weights) once per chunk, and a row split pack all of B
+    /// once per chunk.
+    static constexpr int chunks_for(int parts) noexcept {
+        return parts <= 1 ? 1 : parts * chunks_per_thread;
+    }
+
   private:
     static constexpr Op flipped(Op op) noexcept {
         return op == Op::none ? Op::transpose : Op::none;
@@ -187,19 +203,6 @@ class Gemm {
 
     /// Below this many multiply-adds per thread, a product is not split further.
     static constexpr double min_work_per_thread = 1 << 18;
-    /// The chunks each thread's share of a split product is cut into: more chunks let the
-    /// calling thread take over more of a late or slowed helper's share. A chunk of rows costs
-    /// little (a thread packs op(B) once per product, at its first chunk); a chunk of columns
-    /// reads all of op(A) again, but columns are cut only when op(A) has few rows. Four rather
-    /// than two: on a 2-vCPU Zen 4 VM the two-thread teacher step went from 14.9 to 14.1 ms
-    /// (medians of alternating runs) and the contended default from 1.08–1.18 to 0.88–1.11 of
-    /// one thread (docs/performance.md, "Four chunks per thread").
-    static constexpr int chunks_per_thread = 4;
-    /// One thread takes the product whole: cutting it would make a column split read all of A
-    /// (the weights) once per chunk, and a row split pack all of B once per chunk.
-    static constexpr int chunks_for(int parts) noexcept {
-        return parts <= 1 ? 1 : parts * chunks_per_thread;
-    }
     /// A matrix-vector product streams A from cache or memory, which a second core barely speeds
     /// up at a student's sizes (784 × 800: 108 µs on two threads, 106 µs on one, network_bench):
     /// it is split only from 2²¹ multiply-adds per thread.
