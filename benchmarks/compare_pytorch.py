@@ -38,6 +38,12 @@ instead — when that core is not the CPU's own (the rule, from the flags in /pr
 benchmarks/peer_env.py: avx512f → SkylakeX / Cooperlake / SapphireRapids, avx2 → Haswell / Zen
 / Excavator, avx → Sandybridge).
 
+Below the table it prints a second one: each row's epochs as a share of the FMA peak that
+epoch_bench measures in its own binary (benchmarks/fma_peak.hpp) on the same thread count, with
+each epoch's products counted as 2·in·out flops per sample for every layer's forward, weight
+gradient and input gradient (none for the first layer), and, for each peer row, the largest
+lead over it that the peak allows (its teacher epoch over the epoch's time at the peak).
+
     /usr/bin/python3 benchmarks/compare_pytorch.py [--seeds 3] [--epochs 3] [--threads 2]
         [--limit K] [--peers pytorch,libtorch,dlib] [--json out.json]
         [--chrysalis-bin build/release/benchmarks/epoch_bench]
@@ -77,6 +83,8 @@ BATCH = 128
 LOGITS_BATCH = 256  # chrysalis::predict_logits's default, also used for the test accuracy
 LR, MOMENTUM = 0.05, 0.9
 TEMPERATURE, ALPHA = 4.0, 0.5
+TEACHER = (784, 1200, 1200, 10)  # the widths of the two networks
+STUDENT = (784, 800, 800, 10)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,7 +248,7 @@ def worker(args):
 
     # 1. The teacher.
     torch.manual_seed(seed)
-    teacher = mlp(784, 1200, 1200, 10)
+    teacher = mlp(*TEACHER)
     train(teacher, "teacher_epoch", lambda out, idx, yb: F.cross_entropy(out, yb))
     emit("teacher_test_accuracy", value=accuracy(teacher))
 
@@ -251,7 +259,7 @@ def worker(args):
 
     # 3. The student on hard labels; 4. the same initial student distilled.
     torch.manual_seed(seed + 1)
-    student = mlp(784, 800, 800, 10)
+    student = mlp(*STUDENT)
     initial = {k: v.clone() for k, v in student.state_dict().items()}
     train(student, "student_ce_epoch", lambda out, idx, yb: F.cross_entropy(out, yb))
     emit("student_ce_test_accuracy", value=accuracy(student))
@@ -263,7 +271,7 @@ def worker(args):
         kl = F.kl_div(log_ps, log_pt, reduction="batchmean", log_target=True)
         return ALPHA * TEMPERATURE ** 2 * kl + (1 - ALPHA) * F.cross_entropy(out, yb)
 
-    distilled = mlp(784, 800, 800, 10)
+    distilled = mlp(*STUDENT)
     distilled.load_state_dict(initial)
     train(distilled, "distill_epoch", distillation)
     emit("distill_test_accuracy", value=accuracy(distilled))
@@ -418,6 +426,50 @@ def table(runs, flags=None):
     return "\n".join(out)
 
 
+def epoch_flops(widths, samples):
+    """The flops of one epoch's products: per sample, each Dense layer's forward, weight
+    gradient and input gradient take 2·in·out each, and the first layer has no input gradient
+    (no engine computes it)."""
+    mults = [a * b for a, b in zip(widths, widths[1:])]
+    return 2.0 * (3 * sum(mults) - mults[0]) * samples
+
+
+def peak_shares(runs, threads):
+    """The share of the FMA peak each row's epochs reach, and the largest lead over each peer
+    the peak leaves room for (the peer's teacher epoch over the teacher epoch's time at the
+    peak), as lines to print; no lines when the chrysalis runs measured no peak (results saved
+    before epoch_bench measured it)."""
+    ours = [run for run in runs if run["engine"] == "chrysalis"]
+    peaks = [next((r["gflops"] for r in run["lines"] if r["measure"] == "fma_peak"), None)
+             for run in ours]
+    if not peaks or None in peaks:
+        return []
+    peak = statistics.mean(peaks) * 1e9
+    samples = next(r for r in ours[0]["lines"] if r["measure"] == "setup")["train"]
+    teacher, student = epoch_flops(TEACHER, samples), epoch_flops(STUDENT, samples)
+    out = [f"FMA peak on {threads} thread(s), measured by epoch_bench before and after its "
+           f"training (the higher; mean over {len(peaks)} seed(s)): {peak * 1e-9:.1f} GFLOP/s. "
+           f"An epoch's products take {teacher * 1e-9:.1f} GFLOP (teacher) and "
+           f"{student * 1e-9:.1f} GFLOP (student): {teacher / peak:.2f} s and "
+           f"{student / peak:.2f} s at the peak.",
+           "",
+           "| engine | teacher epoch, share of the peak | student CE epoch | "
+           "student distillation epoch | largest teacher-epoch lead over it the peak allows |",
+           "|---|---:|---:|---:|---:|"]
+    keys = []
+    for run in runs:
+        if row_key(run) not in keys:
+            keys.append(row_key(run))
+    for k in keys:
+        per = [summarise(run["lines"]) for run in runs if row_key(run) == k]
+        t, ce, kd = (statistics.mean(s[c] for s in per) for c in ("teacher_s", "ce_s", "kd_s"))
+        lead = "—" if k == ("chrysalis", None) else f"{t / (teacher / peak):.2f}×"
+        out.append(f"| {row_name(k)} | {100 * teacher / peak / t:.1f}% | "
+                   f"{100 * student / peak / ce:.1f}% | {100 * student / peak / kd:.1f}% | "
+                   f"{lead} |")
+    return out
+
+
 def blas_line(name, blas, setting):
     core = blas.get("openblas_core")
     fair, why = core_verdict(core)
@@ -468,6 +520,13 @@ def report(runs, args, notes, cpu, cpu_count, flags):
           "(benchmarks/peer_env.py says the rule).")
     for note in notes:
         print(note)
+    shares = peak_shares(runs, args["threads"])
+    if shares:
+        print()
+        print("\n".join(shares))
+        print("\nshare: the epoch's products over its seconds, over the peak (data handling, the "
+              "loss and the optimizer count as time, not as flops); lead: no engine can train a "
+              "teacher epoch faster than at the peak, so no engine can lead that row by more.\n")
     budget = [next((r["bytes"] for r in run["lines"] if r["measure"] == "memory_budget"), None)
               for run in runs if run["engine"] == "chrysalis"]
     peaks = [run["rss_mib"] for run in runs if run["engine"] == "chrysalis"]

@@ -9,19 +9,24 @@
 //   3. student 784-800-800-10 ReLU, cross-entropy, the same optimizer, E epochs;
 //   4. the same student (same initial weights) distilled from the cached logits with
 //      Distillation{T = 4, α = 0.5}: α·T²·KL(p_t^T ‖ p_s^T) + (1 − α)·CE, each a batch mean;
-//   5. single-sample (batch 1) inference of the distilled student: median of many calls.
+//   5. single-sample (batch 1) inference of the distilled student: median of many calls;
+//   6. the FMA peak of --threads cores, measured in this binary before step 1 and after step 5
+//      (benchmarks/fma_peak.hpp), so that the comparison can say what share of the machine's
+//      limit each engine's epochs reach: the higher of the two is the peak.
 // Epoch times are the training loop's own (EpochReport::seconds): no evaluation inside.
 //
 // Output: one JSON object per line on stdout, one per measured thing, each with "engine",
 // "seed" and "measure" (setup, teacher_epoch, teacher_test_accuracy, teacher_logits,
 // student_ce_epoch, student_ce_test_accuracy, distill_epoch, distill_test_accuracy,
-// inference_batch1). compare_pytorch.py's worker prints the same lines for PyTorch.
+// inference_batch1, fma_peak). compare_pytorch.py's worker prints the same lines for PyTorch,
+// fma_peak apart: the peak is the machine's, measured once, by the chrysalis half.
 //
 //   epoch_bench [--data DIR] [--seed N] [--epochs E] [--threads N] [--limit K]
 //               [--inference-calls N]
 
 #include <chrysalis/chrysalis.hpp>
 
+#include "fma_peak.hpp"
 #include "recipe_options.hpp"
 
 #include <algorithm>
@@ -145,6 +150,8 @@ int main(int argc, char** argv) try {
              ", \"data_bytes\": " + num(data) + ", \"parameter_bytes\": " + num(params));
     }
 
+    const double peak_before = chrysalis_bench::measure_fma_peak(o.threads);
+
     // 1. The teacher.
     Teacher teacher(cy::Seed{o.seed});
     {
@@ -189,6 +196,12 @@ int main(int argc, char** argv) try {
     emit(line(o.seed, "inference_batch1") +
          ", \"median_us\": " + num(inference_us(distilled, test, o.inference_calls)) +
          ", \"calls\": " + std::to_string(o.inference_calls));
+
+    // 6. The FMA peak of the cores the training used, again: a busier host lowers either.
+    const double peak_after = chrysalis_bench::measure_fma_peak(o.threads);
+    emit(line(o.seed, "fma_peak") + ", \"threads\": " + std::to_string(o.threads) +
+         ", \"gflops\": " + num(std::max(peak_before, peak_after)) +
+         ", \"gflops_before\": " + num(peak_before) + ", \"gflops_after\": " + num(peak_after));
     return 0;
 } catch (const std::exception& e) {
     std::fprintf(stderr, "epoch_bench: %s\n", e.what());

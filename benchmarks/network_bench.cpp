@@ -34,6 +34,8 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "fma_peak.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -60,45 +62,6 @@ constexpr double student_mults = 784.0 * 800 + 800.0 * 800 + 800.0 * 10;
 
 /// FMA peak in GFLOP/s on 1 and 2 threads, indexed by thread count.
 double peak_gflops[3] = {0, 0, 0};
-
-/// 12 independent chains of fused multiply-adds on the widest registers (enough to cover the
-/// FMA latency on current x86 cores); returns GFLOP/s of one thread over `seconds`.
-double fma_chains(double seconds) {
-    using B = xsimd::batch<float>;
-    B acc[12];
-    for (int i = 0; i < 12; ++i) acc[i] = B(float(i) * 1e-3f);
-    const B a(0.999f), c(1e-4f);
-    constexpr int inner = 1000;
-    long rounds = 0;
-    const auto start = std::chrono::steady_clock::now();
-    double elapsed = 0;
-    do {
-        for (int r = 0; r < 100; ++r, ++rounds)
-            for (int k = 0; k < inner; ++k)
-                for (auto& x : acc) x = xsimd::fma(x, a, c);
-        elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    } while (elapsed < seconds);
-    for (auto& x : acc) benchmark::DoNotOptimize(x);
-    return 2.0 * B::size * 12 * inner * double(rounds) / elapsed * 1e-9;
-}
-
-/// The peak of `threads` cores: every thread runs the chains at once; the sum of their rates,
-/// best of five.
-double measure_peak(int threads) {
-    double best = 0;
-    for (int trial = 0; trial < 5; ++trial) {
-        std::vector<double> rate(std::size_t(threads), 0.0);
-        std::vector<std::thread> others;
-        for (int t = 1; t < threads; ++t)
-            others.emplace_back([&rate, t] { rate[std::size_t(t)] = fma_chains(0.1); });
-        rate[0] = fma_chains(0.1);
-        for (auto& t : others) t.join();
-        double sum = 0;
-        for (double r : rate) sum += r;
-        best = std::max(best, sum);
-    }
-    return best;
-}
 
 template <class Net>
 Matrix<float> input(Eigen::Index batch) {
@@ -131,7 +94,7 @@ void rates(benchmark::State& state, double flops_per_sample, Eigen::Index batch,
 void fma_peak(benchmark::State& state) {
     const int threads = int(state.range(0));
     double rate = 0;
-    for (auto _ : state) rate = measure_peak(threads);
+    for (auto _ : state) rate = chrysalis_bench::measure_fma_peak(threads);
     state.counters["GFLOP/s"] = rate;
 }
 
@@ -637,8 +600,8 @@ int main(int argc, char** argv) {
     }
     benchmark::AddCustomContext("contention", contend ? "one spinning process" : "none");
     benchmark::AddCustomContext("default_threads", std::to_string(chrysalis::threads()));
-    peak_gflops[1] = measure_peak(1);
-    peak_gflops[2] = has_openmp ? measure_peak(2) : peak_gflops[1];
+    peak_gflops[1] = chrysalis_bench::measure_fma_peak(1);
+    peak_gflops[2] = has_openmp ? chrysalis_bench::measure_fma_peak(2) : peak_gflops[1];
     benchmark::AddCustomContext("fma_peak_1_thread_gflops", std::to_string(peak_gflops[1]));
     benchmark::AddCustomContext("fma_peak_2_threads_gflops", std::to_string(peak_gflops[2]));
     benchmark::AddCustomContext("openmp", has_openmp ? "yes" : "no");

@@ -2,7 +2,8 @@
 // load_idx reads (run on a tiny package-shaped input); scripts/gap_interval.py pools paper_mnist
 // runs into one interval (run on hand-made logs whose figures are worked out in the test);
 // benchmarks/compare_pytorch.py --from-json prints the side-by-side table of saved results, with a
-// ratio for a peer's best-setting row only when its OpenBLAS core is the CPU's own.
+// ratio for a peer's best-setting row only when its OpenBLAS core is the CPU's own, and the share
+// of the FMA peak that every row's epochs reach.
 
 #include <catch2/catch.hpp>
 
@@ -152,6 +153,12 @@ TEST_CASE("gap_interval pools the teachers of several paper_mnist runs, each cou
 // +0.50 pp, the default row's teacher epoch 2.00× — unless the best row's OpenBLAS core is not
 // the CPU's own by peer_env.py's rule, judged by the CPU flags saved with the results. A dlib run
 // at its best setting (every time 2× chrysalis's, 85.0%, 250 MiB) gets its own row, by its name.
+// With chrysalis's FMA peak at 374.256 GFLOP/s: a teacher epoch's products are 60,000 ×
+// 2·(3·(784·1200 + 1200·1200 + 1200·10) − 784·1200) = 748.512 GFLOP, 2 s at the peak, and a
+// student epoch's 60,000 × 2·(3·(784·800 + 800·800 + 800·10) − 784·800) = 383.808 GFLOP,
+// 1.0255 s. So chrysalis's 4 s teacher epoch reaches 50.0% of the peak and its 2 s student
+// epochs 51.3%; PyTorch's best row 33.3% and 34.2% (6 s, 3 s), dlib's 25.0% and 25.6%; and the
+// peak leaves room for a lead of at most 6 / 2 = 3.00× over PyTorch's best row, 4.00× over dlib.
 TEST_CASE(
     "compare_pytorch --from-json gives a best-setting row a ratio only on the CPU's own "
     "OpenBLAS core",
@@ -164,7 +171,8 @@ TEST_CASE(
     const fs::path dir =
         fs::temp_directory_path() / ("chrysalis-compare-" + std::to_string(::getpid()));
     fs::create_directories(dir);
-    const auto lines = [](double teacher_s, double scale, double acc, const std::string& setup) {
+    const auto lines = [](double teacher_s, double scale, double acc, const std::string& setup,
+                          const std::string& extra = "") {
         const auto num = [](double v) { return std::to_string(v); };
         return "[" + setup + R"(, {"measure": "teacher_epoch", "seconds": )" + num(teacher_s) +
                R"(, "samples_per_second": )" + num(60000 / teacher_s) +
@@ -174,9 +182,11 @@ TEST_CASE(
                R"(}, {"measure": "inference_batch1", "median_us": )" + num(50.0 * scale) +
                R"(}, {"measure": "teacher_test_accuracy", "value": )" + num(acc) +
                R"(}, {"measure": "student_ce_test_accuracy", "value": )" + num(acc) +
-               R"(}, {"measure": "distill_test_accuracy", "value": )" + num(acc) + "}]";
+               R"(}, {"measure": "distill_test_accuracy", "value": )" + num(acc) + "}" + extra +
+               "]";
     };
-    const auto saved = [&](const std::string& core, const std::string& flags) {
+    const auto saved = [&](const std::string& core, const std::string& flags,
+                           bool with_peak = true) {
         const std::string peer_setup = R"({"measure": "setup", "version": "1.13", "blas": )"
                                        R"({"openblas": true, "openblas_core": ")" +
                                        core + R"("}})";
@@ -192,8 +202,11 @@ TEST_CASE(
         std::ofstream(path)
             << R"({"args": {"threads": 2, "epochs": 1, "inference_calls": 10}, "cpu": "Test CPU", )"
             << R"("cpu_count": 2, "cpu_flags": [)" << flags << R"(], "notes": [], "runs": [)"
-            << run("chrysalis", "null", 200, lines(4.0, 1.0, 0.86, ours_setup)) << ", "
-            << run("pytorch", R"("best")", 300, lines(6.0, 1.5, 0.855, peer_setup)) << ", "
+            << run("chrysalis", "null", 200,
+                   lines(4.0, 1.0, 0.86, ours_setup,
+                         with_peak ? R"(, {"measure": "fma_peak", "threads": 2, "gflops": 374.256})"
+                                   : ""))
+            << ", " << run("pytorch", R"("best")", 300, lines(6.0, 1.5, 0.855, peer_setup)) << ", "
             << run("pytorch", R"("default")", 300, lines(8.0, 1.5, 0.855, peer_setup)) << ", "
             << run("dlib", R"("best")", 250, lines(8.0, 2.0, 0.85, peer_setup)) << "]}";
         return path.string();
@@ -218,6 +231,15 @@ TEST_CASE(
     CHECK_THAT(own, Catch::Matchers::Contains(default_row));
     CHECK_THAT(own, Catch::Matchers::Contains("| dlib, best | 8.00 | 7,500 |"));
     CHECK_THAT(own, Catch::Matchers::Contains(dlib_ratios));
+    // The share of the peak, and the largest lead the peak allows (worked out above).
+    CHECK_THAT(own, Catch::Matchers::Contains(
+                        "FMA peak on 2 thread(s), measured by epoch_bench before and after its "
+                        "training (the higher; mean over 1 seed(s)): 374.3 GFLOP/s. An epoch's "
+                        "products take 748.5 GFLOP (teacher) and 383.8 GFLOP (student): 2.00 s "
+                        "and 1.03 s at the peak."));
+    CHECK_THAT(own, Catch::Matchers::Contains("| chrysalis | 50.0% | 51.3% | 51.3% | — |"));
+    CHECK_THAT(own, Catch::Matchers::Contains("| PyTorch, best | 33.3% | 34.2% | 34.2% | 3.00× |"));
+    CHECK_THAT(own, Catch::Matchers::Contains("| dlib, best | 25.0% | 25.6% | 25.6% | 4.00× |"));
 
     // The same CPU with OpenBLAS on its Haswell kernels: no ratio for the best row, and why;
     // the default row keeps its ratio (a default is what it is).
@@ -233,10 +255,13 @@ TEST_CASE(
 
     // Haswell on a CPU whose saved flags stop at AVX2 is that CPU's own: the verdict follows the
     // flags saved with the results, not the machine that prints them.
-    const auto [avx2_status, avx2] = summary(saved("Haswell", R"("fma", "avx2")"));
+    // These results have no FMA peak (saved before epoch_bench measured one): no share table.
+    const auto [avx2_status, avx2] = summary(saved("Haswell", R"("fma", "avx2")", false));
     INFO(avx2);
     CHECK(avx2_status == 0);
     CHECK_THAT(avx2, Catch::Matchers::Contains(ratios));
+    CHECK_THAT(avx2, !Catch::Matchers::Contains("FMA peak"));
+    CHECK_THAT(avx2, !Catch::Matchers::Contains("| chrysalis | 50.0%"));
 
     // Not a saved comparison: refused, naming the file.
     std::ofstream(dir / "other.json") << R"({"runs": []})";
