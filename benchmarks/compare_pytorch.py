@@ -59,6 +59,7 @@ the flags were saved are judged by the flags of the machine that prints them, wi
 import argparse
 import gzip
 import json
+import math
 import os
 import re
 import statistics
@@ -363,6 +364,15 @@ def row_key(run):
     return run["engine"], run.get("setting")
 
 
+def row_keys(runs):
+    """The rows of these runs, each once, in the order the runs first give them."""
+    keys = []
+    for run in runs:
+        if row_key(run) not in keys:
+            keys.append(row_key(run))
+    return keys
+
+
 def row_name(key):
     engine, setting = key
     return engine if setting is None else f"{PEERS.get(engine, engine)}, {setting}"
@@ -395,10 +405,7 @@ def table(runs, flags=None):
     """The markdown table: chrysalis, each peer at each setting, then chrysalis's advantage over
     each peer row (or, for a best-setting row off this CPU's own OpenBLAS core, why there is
     none)."""
-    keys = []
-    for run in runs:
-        if row_key(run) not in keys:
-            keys.append(row_key(run))
+    keys = row_keys(runs)
     ours = ("chrysalis", None)
     per = {k: [dict(summarise(r["lines"]), rss=r["rss_mib"]) for r in runs if row_key(r) == k]
            for k in keys}
@@ -444,6 +451,8 @@ def peak_shares(runs, threads):
              for run in ours]
     if not peaks or None in peaks:
         return []
+    if not all(isinstance(p, (int, float)) and math.isfinite(p) and p > 0 for p in peaks):
+        raise ValueError(f"an fma_peak line's gflops is not a positive number: {peaks}")
     peak = statistics.mean(peaks) * 1e9
     samples = next(r for r in ours[0]["lines"] if r["measure"] == "setup")["train"]
     teacher, student = epoch_flops(TEACHER, samples), epoch_flops(STUDENT, samples)
@@ -456,11 +465,7 @@ def peak_shares(runs, threads):
            "| engine | teacher epoch, share of the peak | student CE epoch | "
            "student distillation epoch | largest teacher-epoch lead over it the peak allows |",
            "|---|---:|---:|---:|---:|"]
-    keys = []
-    for run in runs:
-        if row_key(run) not in keys:
-            keys.append(row_key(run))
-    for k in keys:
+    for k in row_keys(runs):
         per = [summarise(run["lines"]) for run in runs if row_key(run) == k]
         t, ce, kd = (statistics.mean(s[c] for s in per) for c in ("teacher_s", "ce_s", "kd_s"))
         lead = "—" if k == ("chrysalis", None) else f"{t / (teacher / peak):.2f}×"
@@ -500,11 +505,7 @@ def report(runs, args, notes, cpu, cpu_count, flags):
     print(f"\n{cpu}, {cpu_count} cores; {args['threads']} thread(s) per engine; "
           f"chrysalis {setup['version']}, "
           + ", ".join(f"{k} {v}" for k, v in versions.items()))
-    keys = []
-    for run in peer_runs:
-        if row_key(run) not in keys:
-            keys.append(row_key(run))
-    for k in keys:
+    for k in row_keys(peer_runs):
         cores = openblas_cores(runs, k)
         print(f"  {row_name(k)}: OpenBLAS core {' / '.join(str(c) for c in cores)} in its own "
               f"process; {describe(k[1])}")

@@ -283,5 +283,21 @@ TEST_CASE(
     CHECK(lacking_status != 0);
     CHECK_THAT(lacking,
                Catch::Matchers::Contains("lacking.json: a run in it lacks what the summary needs"));
+    // An FMA peak of 0 GFLOP/s (no share of it can be worked out): refused, naming the file and
+    // the value, not a division by zero.
+    {
+        std::ifstream in(saved("SkylakeX", R"("avx512f")"));
+        std::string text(std::istreambuf_iterator<char>(in), {});
+        const std::string gflops = R"("gflops": 374.256)";
+        const auto at = text.find(gflops);
+        REQUIRE(at != std::string::npos);
+        text.replace(at, gflops.size(), R"("gflops": 0)");
+        std::ofstream(dir / "zero_peak.json") << text;
+    }
+    const auto [zero_status, zero] = summary((dir / "zero_peak.json").string());
+    CHECK(zero_status != 0);
+    CHECK_THAT(zero, Catch::Matchers::Contains("zero_peak.json: a run in it lacks what the summary "
+                                               "needs (ValueError: an fma_peak line's gflops is "
+                                               "not a positive number: [0])"));
     fs::remove_all(dir);
 }
