@@ -7,7 +7,8 @@
 //   - the student's inference at batch 1 and 128;
 //   - the fused distillation loss alone (10 classes × 128);
 //   - one optimizer step alone (Sgd with momentum, Adam) over the teacher's parameters;
-//   - the teacher's step written out layer by layer, each part timed (teacher_step_phases);
+//   - the teacher's step and the student's distillation step written out layer by layer, each
+//     part timed (teacher_step_phases, student_distill_phases);
 //   - single products of the packed kernel (gemm_product), and the cost of packing their
 //     weights, bounded by the same product read from weights packed beforehand
 //     (gemm_packing_bound), and the packing alone (weight_packing);
@@ -411,32 +412,33 @@ void weight_update_fusion(benchmark::State& state) {
     rates(state, 2.0 * double(m) * double(depth), n, 1);
 }
 
-/// The step of teacher_train_step written out layer by layer (the same products, ReLUs, loss and
-/// Sgd update, in the order Sequential::backward and fit run them), each part timed by the wall
+/// The step of teacher_train_step (H = 1200, cross-entropy) or student_distill_step (H = 800, the
+/// fused distillation loss) written out layer by layer — the same products, ReLUs, loss and Sgd
+/// update, in the order Sequential::backward and fit run them — each part timed by the wall
 /// clock: where the step's wall time goes on one or two threads, waits for helpers included,
 /// which a CPU profile (profile_step.sh) does not show. Counters, in ms per step: each Dense
 /// layer's forward and backward (its products, the bias and, backward, the bias gradient), the
 /// optimizer update of all six blocks, and the rest (ReLUs, loss); "products_peak" is the
 /// products' multiply-adds over their time, as a share of the FMA peak of the same threads.
-void teacher_step_phases(benchmark::State& state) {
+template <long H, class Loss>
+void step_phases(benchmark::State& state, Loss&& loss) {
     const Eigen::Index batch = state.range(0);
     const int threads = int(state.range(1));
     ThreadsScope scope(threads);
     Rng rng(Seed{1});
-    Dense<784, 1200> d1;
-    Dense<1200, 1200> d2;
-    Dense<1200, 10> d3;
+    Dense<784, H> d1;
+    Dense<H, H> d2;
+    Dense<H, 10> d3;
     d1.initialize(rng);
     d2.initialize(rng);
     d3.initialize(rng);
     const ReLU relu;
-    const Matrix<float> x = input<Teacher>(batch);
+    const Matrix<float> x = input<Teacher>(batch);  // both networks take 784 inputs
     const auto y = labels(batch);
-    Matrix<float> a1(1200, batch), h1(1200, batch), a2(1200, batch), h2(1200, batch);
-    Matrix<float> z(10, batch), g(10, batch), dh2(1200, batch), da2(1200, batch);
-    Matrix<float> dh1(1200, batch), da1(1200, batch), no_dx(784, 0);
+    Matrix<float> a1(H, batch), h1(H, batch), a2(H, batch), h2(H, batch);
+    Matrix<float> z(10, batch), g(10, batch), dh2(H, batch), da2(H, batch);
+    Matrix<float> dh1(H, batch), da1(H, batch), no_dx(784, 0);
     Sgd sgd{.lr = 1e-3, .momentum = 0.9};
-    const CrossEntropy loss;
     using Clock = std::chrono::steady_clock;
     enum Part { fwd1, fwd2, fwd3, bwd3, bwd2, bwd1, update, rest, parts };
     double seconds[parts] = {};
@@ -489,11 +491,24 @@ void teacher_step_phases(benchmark::State& state) {
         state.counters[names[part]] = 1e3 * seconds[part] / steps;
         if (part < update) product_seconds += seconds[part];
     }
-    const double flops = 2.0 * (3 * teacher_mults - 784.0 * 1200) * double(batch) * steps;
+    const double mults = 784.0 * H + double(H) * H + double(H) * 10;
+    const double flops = 2.0 * (3 * mults - 784.0 * H) * double(batch) * steps;
     const double peak = peak_gflops[std::min(threads > 0 ? threads : chrysalis::threads(), 2)];
     if (peak > 0 && product_seconds > 0)
         state.counters["products_peak"] = flops * 1e-9 / product_seconds / peak;
-    rates(state, 2.0 * (3 * teacher_mults - 784.0 * 1200), batch, threads);
+    rates(state, 2.0 * (3 * mults - 784.0 * H), batch, threads);
+}
+
+void teacher_step_phases(benchmark::State& s) {
+    step_phases<1200>(s, CrossEntropy{});
+}
+void student_distill_phases(benchmark::State& s) {
+    // The cached teacher logits of student_distill_step.
+    const Matrix<float> teacher = Matrix<float>::Random(10, s.range(0)) * 5.0f;
+    const Distillation kd{.temperature = 4, .alpha = 0.5};
+    step_phases<800>(s, [&](const auto& z, std::span<const int> y, Matrix<float>& g) {
+        return kd(z, teacher, y, g);
+    });
 }
 
 BENCHMARK(fma_peak)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(1)->UseRealTime();
@@ -537,6 +552,11 @@ BENCHMARK(student_train_step)
     ->Args({128, 2})
     ->UseRealTime();
 BENCHMARK(student_distill_step)
+    ->ArgNames({"batch", "threads"})
+    ->Args({128, 1})
+    ->Args({128, 2})
+    ->UseRealTime();
+BENCHMARK(student_distill_phases)
     ->ArgNames({"batch", "threads"})
     ->Args({128, 1})
     ->Args({128, 2})
