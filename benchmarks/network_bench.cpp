@@ -517,6 +517,8 @@ BENCHMARK(gemm_product)
     ->Args({300, 256, 784, 0, 1, 0})
     ->Args({784, 256, 300, 1, 1, 0})
     ->ArgsProduct({{1200}, {128}, {1200}, {0, 1}, {1, 2}, {0, 1}})
+    // The student's 800 × 800 layer (student_distill_phases).
+    ->ArgsProduct({{800}, {128}, {800}, {0, 1}, {1, 2}, {0, 1}})
     // A classifier's last layer: 10 rows, its forward product and one of its weight gradient's
     // shape (10 × 1200 of depth 128), computed through the transpose (detail/gemm.hpp).
     ->Args({10, 128, 1200, 0, 1, 0})
