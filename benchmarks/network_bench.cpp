@@ -261,13 +261,13 @@ void gemm_packing_bound(benchmark::State& state) {
     Matrix<float> x(depth, cols), c(rows, cols);
     for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = float(rng.uniform(-1, 1));
     for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = float(rng.uniform(-1, 1));
-    // The rows of C cut as a split product cuts them (four chunks per thread, whole tiles), each
-    // chunk's rows of op(A) packed on their own, in the layout packed_gemm reads for that chunk.
-    const long per = detail::block_length(rows, detail::Gemm<float>::chunks_for(threads),
-                                          detail::PackedGemmShape<float>::mr);
+    // The rows of C cut as a split product cuts them (four chunks per thread, in registers of
+    // rows), each chunk's rows of op(A) packed on their own, in the layout packed_gemm reads for
+    // that chunk.
+    const auto cut = detail::Gemm<float>::row_chunks(rows, threads);
     std::vector<std::vector<float>> packed;
-    for (long begin = 0; begin < rows; begin += per) {
-        const long len = std::min(per, rows - begin);
+    for (long chunk = 0; chunk < cut.count; ++chunk) {
+        const long begin = cut.begin(chunk), len = cut.begin(chunk + 1) - begin;
         packed.emplace_back(std::size_t(detail::packed_a_size<float>(len, depth)));
         const float* part = transposed ? w.data() + begin * w.rows() : w.data() + begin;
         detail::pack_a_whole(packed.back().data(), part, long(w.rows()), transposed, len, depth);
@@ -282,7 +282,7 @@ void gemm_packing_bound(benchmark::State& state) {
         detail::parallel_for(
             long(packed.size()), threads,
             [&](long chunk, int worker) {
-                const long begin = chunk * per, len = std::min(per, rows - begin);
+                const long begin = cut.begin(chunk), len = cut.begin(chunk + 1) - begin;
                 const float* part = transposed ? w.data() + begin * w.rows() : w.data() + begin;
                 auto& ready = b_ready[std::size_t(worker)];
                 detail::packed_gemm(len, cols, depth, part, long(w.rows()), transposed, x.data(),

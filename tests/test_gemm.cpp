@@ -206,3 +206,104 @@ TEMPLATE_TEST_CASE("Gemm computes a C of few rows through its transpose, to the 
                         REQUIRE(c == expected);
                     }
 }
+
+TEMPLATE_TEST_CASE("A panel of one or two registers of rows gives the same bits as a full tile",
+                   "[gemm]", float, double) {
+    // packed_gemm computes a panel of at most 2·lanes rows with a micro-kernel of fewer
+    // registers of rows (micro_kernel_rows). Each element must be the same chain of fused
+    // multiply-adds: the first m rows of a product of 2·mr rows (two full tiles), computed alone,
+    // are the same to the bit, over one depth block and several (1100: three of about 368).
+    using S = TestType;
+    constexpr Eigen::Index L = detail::PackedGemmShape<S>::lanes;
+    constexpr Eigen::Index mr = detail::PackedGemmShape<S>::mr;
+    for (const Eigen::Index k : {Eigen::Index(37), Eigen::Index(1100)})
+        for (Op op_a : {Op::none, Op::transpose})
+            for (bool overwrite : {true, false}) {
+                const auto [a, b, c0] = Operands<S>(2 * mr, 13, k, op_a, Op::none);
+                Matrix<S> whole = c0;
+                detail::PackedGemmBuffers<S> buf;
+                detail::packed_gemm(long(2 * mr), 13L, long(k), a.data(), long(a.rows()),
+                                    op_a == Op::transpose, b.data(), long(b.rows()), false,
+                                    whole.data(), long(2 * mr), overwrite, buf);
+                for (const Eigen::Index m : {Eigen::Index(1), L - 1, L, L + 1, 2 * L, 2 * L + 1,
+                                             mr + 1, mr + L, mr + 2 * L}) {
+                    // The first m rows of op(A): for a transposed op(A), the first m columns of A.
+                    const Matrix<S> a_m =
+                        op_a == Op::none ? Matrix<S>(a.topRows(m)) : Matrix<S>(a.leftCols(m));
+                    Matrix<S> part = c0.topRows(m);
+                    detail::packed_gemm(long(m), 13L, long(k), a_m.data(), long(a_m.rows()),
+                                        op_a == Op::transpose, b.data(), long(b.rows()), false,
+                                        part.data(), long(m), overwrite, buf);
+                    INFO("m " << m << " k " << k << " op_a " << int(op_a) << " overwrite "
+                              << overwrite);
+                    REQUIRE(part == whole.topRows(m));
+                }
+            }
+}
+
+TEMPLATE_TEST_CASE("A row split cuts C in even chunks of whole registers of rows", "[gemm]", float,
+                   double) {
+    // row_chunks: the chunks tile [0, rows) in order, none empty; every chunk but the last holds
+    // a whole number of registers of rows (lanes), and chunks differ by at most one register, the
+    // longer ones last (the last may end short, with the rows). `longest` bounds every chunk, as
+    // the workspaces are sized by it.
+    using G = detail::Gemm<TestType>;
+    constexpr long L = detail::PackedGemmShape<TestType>::lanes;
+    constexpr long mr = detail::PackedGemmShape<TestType>::mr;
+    for (long rows : {1L, 47L, 48L, 200L, 784L, 800L, 1000L, 1200L, 4097L})
+        for (int parts : {1, 2, 3, 4}) {
+            const auto cut = G::row_chunks(rows, parts);
+            INFO("rows " << rows << " parts " << parts);
+            REQUIRE(cut.count >= 1);
+            REQUIRE(cut.count <= std::max(1L, std::min<long>(G::chunks_for(parts), rows / mr)));
+            REQUIRE(cut.begin(0) == 0);
+            REQUIRE(cut.begin(cut.count) == rows);
+            long shortest = rows, longest = 0;
+            for (long c = 0; c < cut.count; ++c) {
+                const long len = cut.begin(c + 1) - cut.begin(c);
+                REQUIRE(len > 0);
+                REQUIRE(len <= cut.longest);
+                if (c + 1 < cut.count) {
+                    REQUIRE(len % L == 0);
+                    shortest = std::min(shortest, len);
+                    longest = std::max(longest, len);
+                }
+                // Longer chunks last: each chunk before the last two is no longer than the next.
+                if (c + 2 < cut.count) REQUIRE(len <= cut.begin(c + 2) - cut.begin(c + 1));
+            }
+            if (cut.count > 2) REQUIRE(longest - shortest <= L);
+        }
+    // The student's 800 rows on two threads: 50 registers of 16 floats in 8 chunks, 96 rows in
+    // the first six and 112 in the last two.
+    if constexpr (L == 16) {
+        const auto cut = G::row_chunks(800, 2);
+        REQUIRE(cut.count == 8);
+        REQUIRE(cut.begin(6) == 6 * 96);
+        REQUIRE(cut.begin(7) == 6 * 96 + 112);
+        REQUIRE(cut.longest == 112);
+    }
+}
+
+TEMPLATE_TEST_CASE("Gemm gives the same bits on one thread and on two", "[gemm]", float, double) {
+    // Each element of C is the same sum however a split cuts C (the depth blocks depend on the
+    // depth alone), so one thread and two agree to the bit: rows cut in registers (800 rows),
+    // columns cut (few rows, a wide C), the matrix-vector path (one column).
+    using S = TestType;
+    for (const auto& [m, n, k] : std::vector<std::tuple<Eigen::Index, Eigen::Index, Eigen::Index>>{
+             {800, 128, 800}, {100, 1200, 300}, {3000, 1, 800}})
+        for (Op op_a : {Op::none, Op::transpose}) {
+            const auto [a, b, c0] = Operands<S>(m, n, k, op_a, Op::none);
+            Matrix<S> one(m, n), two(m, n);
+            detail::Gemm<S> gemm;
+            {
+                ThreadsScope scope(1);
+                gemm.run(one, a, op_a, b, Op::none);
+            }
+            {
+                ThreadsScope scope(2);
+                gemm.run(two, a, op_a, b, Op::none);
+            }
+            INFO("m " << m << " n " << n << " k " << k << " op_a " << int(op_a));
+            REQUIRE(two == one);
+        }
+}

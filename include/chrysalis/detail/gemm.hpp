@@ -9,7 +9,9 @@
 // packers or blocking, and every kernel is compiled in chrysalis's instruction-set namespace.
 //
 // Threads: C is cut into contiguous blocks of rows (or of columns, when it is wider than tall),
-// four per thread, which the threads claim one at a time (see parallel.hpp); each thread runs the
+// four per thread, which the threads claim one at a time (see parallel.hpp); rows are dealt a
+// register of rows at a time, so that the blocks come out within one register of each other
+// (row_chunks). Each thread runs the
 // sequential kernel on its blocks with its own workspace. Every block packs its share of the
 // large operand, and each thread packs all of the small one (a batch: 128 columns here) once per
 // product, at its first block of rows, so the threads never wait for each other inside a product
@@ -119,9 +121,13 @@ class Gemm {
         parts = int(std::min<Eigen::Index>(parts, std::max<Eigen::Index>(1, side / (2 * align))));
         // Each thread's share is cut in chunks that the threads claim one at a time (see
         // parallel.hpp); the chunks depend only on the shape and `parts`, never on which thread
-        // runs them, so each element of C is summed the same way however they are scheduled.
-        const Eigen::Index per = block_length(long(side), chunks_for(parts), long(align));
-        const long chunks = long((side + per - 1) / per);
+        // runs them. (Each element of C is the same sum however C is cut: the depth blocks
+        // depend on the depth alone.)
+        const Chunking cut = split_rows
+                                 ? row_chunks(long(side), parts)
+                                 : Chunking::blocks(long(side), chunks_for(parts), long(align));
+        const long chunks = cut.count;
+        const Eigen::Index per = cut.longest;
         parts = int(std::min<long>(parts, chunks));
         // Workspaces, one per thread, are made here, on the calling thread, so that a failure
         // to allocate throws to the caller instead of inside a parallel region.
@@ -133,7 +139,7 @@ class Gemm {
             slot.b_ready = false;  // holds no op(B) of this call yet
         }
         const auto run_chunk = [&](long chunk, int worker) {
-            const long begin = chunk * long(per), len = std::min(long(per), long(side) - begin);
+            const long begin = cut.begin(chunk), len = cut.begin(chunk + 1) - begin;
             Slot& slot = slots_[std::size_t(worker)];
             if (split_rows) {
                 // Rows [begin, begin + len) of C come from the same rows of op(A).
@@ -173,6 +179,55 @@ class Gemm {
     /// once per chunk.
     static constexpr int chunks_for(int parts) noexcept {
         return parts <= 1 ? 1 : parts * chunks_per_thread;
+    }
+
+    /// How one side of C, `side` rows or columns long, is cut into `count` chunks: chunk c is
+    /// [begin(c), begin(c + 1)), `longest` the most any chunk holds. The side is dealt in units
+    /// (a register of rows, or nr columns); the first chunks take `base` units, the last
+    /// `extra` one more (the larger ones last, so that two threads claiming in turn share them).
+    struct Chunking {
+        long side = 0, unit = 1, count = 1, base = 0, extra = 0, longest = 0;
+        /// `side` in `chunks` chunks of about equal length, every one a whole number of units
+        /// but the last (which ends with the side); fewer chunks when there are fewer units.
+        static constexpr Chunking even(long side, long chunks, long unit) noexcept {
+            const long units = (side + unit - 1) / unit;
+            Chunking k;
+            k.side = side;
+            k.unit = unit;
+            k.count = std::max(1L, std::min(chunks, units));
+            k.base = units / k.count;
+            k.extra = units % k.count;
+            k.longest = std::min(side, (k.base + (k.extra > 0 ? 1 : 0)) * unit);
+            return k;
+        }
+        /// `side` in chunks of block_length(side, chunks, unit), the last one shorter: the cut
+        /// of a column split (nr columns at a time).
+        static constexpr Chunking blocks(long side, long chunks, long unit) noexcept {
+            const long per = block_length(side, int(chunks), unit);
+            Chunking k;
+            k.side = side;
+            k.unit = per;
+            k.count = (side + per - 1) / per;
+            k.base = 1;
+            k.longest = std::min(side, per);
+            return k;
+        }
+        [[nodiscard]] constexpr long begin(long c) const noexcept {
+            const long small = count - extra;
+            const long units = c <= small ? c * base : small * base + (c - small) * (base + 1);
+            return std::min(side, units * unit);
+        }
+    };
+
+    /// The cut of a row split among `parts` threads: chunks_for(parts) chunks (at most one per
+    /// mr rows), dealt one register of rows (lanes) at a time. A 48-row panel cut is coarser:
+    /// 800 rows are 17 panels, and two threads then do 9 and 8, 6% over an even share; in
+    /// registers of 16 rows, 50 of them make chunks of 96 and 112 rows, and the micro-kernel
+    /// takes a panel of one or two registers for a third or two thirds of a full one's time.
+    static constexpr Chunking row_chunks(long rows, int parts) noexcept {
+        using Shape = PackedGemmShape<S>;
+        return Chunking::even(rows, std::min<long>(chunks_for(parts), rows / Shape::mr),
+                              Shape::lanes);
     }
 
   private:

@@ -8,7 +8,8 @@
 //       held in registers through the kc multiply-adds.
 //
 // The micro-kernel keeps 3 registers of A and nr = 8 (AVX-512: 32 registers) or 4 (AVX2: 16)
-// columns of C: 3·nr accumulators, 3 loads and nr broadcasts per 3·nr fused multiply-adds. At the
+// columns of C: 3·nr accumulators, 3 loads and nr broadcasts per 3·nr fused multiply-adds (a
+// panel of one or two registers of rows, a block's last, takes a kernel of that many). At the
 // shapes of a training step (a batch of 128 against weights of 800 to 1200 units) it runs at
 // about 85–90% of the FMA peak where Eigen 3.4's kernel (mr × nr = 48 × 4) reaches about 65–70%
 // on the machine of docs/performance.md. On a 256-bit FMA datapath (Zen 4) a 24 × 8 ymm tile
@@ -87,64 +88,75 @@ struct PackedGemmBuffers {
     }
 };
 
-/// The micro-kernel: C[0:m, 0:n] (column stride ldc) += the mr × nr product of a packed A panel
-/// (kc × mr, a[k·mr + i]) and a packed B panel (kc × nr, b[k·nr + j]). With `overwrite`,
-/// C = the product instead (C is not read). m ≤ mr and n ≤ nr; the panels are zero-padded.
-template <class S>
+/// The micro-kernel: C[0:m, 0:n] (column stride ldc) += the product of a packed A panel (kc ×
+/// mr, a[k·mr + i]) and a packed B panel (kc × nr, b[k·nr + j]), over the panel's first R
+/// registers of rows: R·lanes × nr accumulators. With `overwrite`, C = the product instead (C is
+/// not read). m ≤ R·lanes and n ≤ nr; the panels are zero-padded. R = 3 is the full mr-row tile;
+/// a panel of at most one or two registers of rows (the last panel of a block, or of a thread's
+/// share of a split product) takes R = 1 or 2, so it costs a third or two thirds of a full one
+/// instead of all of it. Each element of C is the same chain of fused multiply-adds, in the same
+/// order, whatever R computes it: the same bits.
+template <class S, int R = 3>
 inline void micro_kernel(long kc, const S* __restrict a, const S* __restrict b, S* __restrict c,
                          long ldc, long m, long n, bool overwrite) {
+    static_assert(R >= 1 && R <= 3);
     using Shape = PackedGemmShape<S>;
     using B = typename Shape::B;
     constexpr long L = Shape::lanes, NR = Shape::nr;
-    B c0[NR], c1[NR], c2[NR];
-    for (long j = 0; j < NR; ++j) c0[j] = c1[j] = c2[j] = B(S(0));
+    B acc[R][NR];
+    for (int r = 0; r < R; ++r)
+        for (long j = 0; j < NR; ++j) acc[r][j] = B(S(0));
     for (long k = 0; k < kc; ++k) {
-        B a0 = B::load_unaligned(a), a1 = B::load_unaligned(a + L),
-          a2 = B::load_unaligned(a + 2 * L);
+        B ar[R];
+        for (int r = 0; r < R; ++r) ar[r] = B::load_unaligned(a + r * L);
 #if defined(__GNUC__) && defined(__AVX__) && !defined(__AVX512F__)
-        // With 16 registers, GCC 12 otherwise folds the three loads of A into the FMAs and
-        // repeats them for every column: 12 loads + 4 broadcasts per 12 FMAs, which makes the
-        // kernel load-bound (55% of the FMA peak on a Zen 3 against 84% with A in registers).
-        {
-            auto r0 = a0.data, r1 = a1.data, r2 = a2.data;
-            asm("" : "+x"(r0), "+x"(r1), "+x"(r2));
-            a0 = r0;
-            a1 = r1;
-            a2 = r2;
+        // With 16 registers, GCC 12 otherwise folds the loads of A into the FMAs and repeats
+        // them for every column: 12 loads + 4 broadcasts per 12 FMAs, which makes the kernel
+        // load-bound (55% of the FMA peak on a Zen 3 against 84% with A in registers).
+        for (int r = 0; r < R; ++r) {
+            auto reg = ar[r].data;
+            asm("" : "+x"(reg));
+            ar[r] = reg;
         }
 #endif
         for (long j = 0; j < NR; ++j) {
             const B bj(b[j]);
-            c0[j] = xsimd::fma(a0, bj, c0[j]);
-            c1[j] = xsimd::fma(a1, bj, c1[j]);
-            c2[j] = xsimd::fma(a2, bj, c2[j]);
+            for (int r = 0; r < R; ++r) acc[r][j] = xsimd::fma(ar[r], bj, acc[r][j]);
         }
-        a += 3 * L;
+        a += Shape::mr;
         b += NR;
     }
-    if (m == 3 * L) {
+    if (m == R * L) {
         for (long j = 0; j < n; ++j) {
             S* cj = c + j * ldc;
-            if (overwrite) {
-                c0[j].store_unaligned(cj);
-                c1[j].store_unaligned(cj + L);
-                c2[j].store_unaligned(cj + 2 * L);
-            } else {
-                (B::load_unaligned(cj) + c0[j]).store_unaligned(cj);
-                (B::load_unaligned(cj + L) + c1[j]).store_unaligned(cj + L);
-                (B::load_unaligned(cj + 2 * L) + c2[j]).store_unaligned(cj + 2 * L);
+            for (int r = 0; r < R; ++r) {
+                if (overwrite)
+                    acc[r][j].store_unaligned(cj + r * L);
+                else
+                    (B::load_unaligned(cj + r * L) + acc[r][j]).store_unaligned(cj + r * L);
             }
         }
         return;
     }
-    alignas(64) S tile[3 * L];
+    alignas(64) S tile[R * L];
     for (long j = 0; j < n; ++j) {
-        c0[j].store_aligned(tile);
-        c1[j].store_aligned(tile + L);
-        c2[j].store_aligned(tile + 2 * L);
+        for (int r = 0; r < R; ++r) acc[r][j].store_aligned(tile + r * L);
         S* cj = c + j * ldc;
         for (long i = 0; i < m; ++i) cj[i] = overwrite ? tile[i] : cj[i] + tile[i];
     }
+}
+
+/// micro_kernel with the fewest registers of rows that hold m rows (m ≤ mr).
+template <class S>
+inline void micro_kernel_rows(long kc, const S* __restrict a, const S* __restrict b,
+                              S* __restrict c, long ldc, long m, long n, bool overwrite) {
+    constexpr long L = PackedGemmShape<S>::lanes;
+    if (m > 2 * L)
+        micro_kernel<S, 3>(kc, a, b, c, ldc, m, n, overwrite);
+    else if (m > L)
+        micro_kernel<S, 2>(kc, a, b, c, ldc, m, n, overwrite);
+    else
+        micro_kernel<S, 1>(kc, a, b, c, ldc, m, n, overwrite);
 }
 
 #if defined(__AVX__)
@@ -425,8 +437,8 @@ void packed_gemm(long m, long n, long depth, const S* a, long lda, bool trans_a,
                 const long cols = std::min(NR, n - q);
                 for (long p = 0; p < mc; p += MR) {
                     const long rows = std::min(MR, mc - p);
-                    micro_kernel(kc, block + p * kc, bp, c + (i0 + p) + q * ldc, ldc, rows, cols,
-                                 overwrite && first);
+                    micro_kernel_rows(kc, block + p * kc, bp, c + (i0 + p) + q * ldc, ldc, rows,
+                                      cols, overwrite && first);
                 }
             }
         }
