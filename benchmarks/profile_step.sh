@@ -4,9 +4,13 @@
 # hardware counters) and sorts the step's CPU samples into the parts docs/performance.md
 # tabulates — the GEMM micro-kernel, packing (packed_gemm's own time: pack_a, pack_b), the
 # optimizer update, the thread pool (ThreadPool::run and ::serve: handing out chunks, spinning,
-# waiting) and everything else. The binary's FMA-peak measurement (fma_chains) runs in the same
-# process and is left out of the shares. Shares are of CPU samples, not of wall time: a helper
-# asleep between products takes no samples. Not a test: it only measures.
+# waiting), the operating system (the kernel's own samples: page faults, interrupts, and in a VM
+# the hypervisor's) and everything else (ReLU, bias, loss, the last layer, and the network's
+# construction each time the benchmark library calls the benchmark: a few percent). The binary's
+# FMA-peak measurement (fma_chains, or measure_fma_peak where the compiler inlined the chains
+# into it) runs in the same process and is left out of the shares. Shares are of CPU samples,
+# not of wall time: a helper asleep between products takes no samples. Not a test: it only
+# measures.
 #
 #   benchmarks/profile_step.sh [NETWORK_BENCH] [THREADS] [STEP]
 #     NETWORK_BENCH  defaults to build/release/benchmarks/network_bench
@@ -27,7 +31,8 @@ grep -E "fma_peak_|$step" "$tmp/out.txt"
 perf report -i "$tmp/perf.data" --no-children --sort symbol --stdio 2> /dev/null |
     awk '/^ *[0-9.]+%/ {
         p = $1 + 0
-        if ($0 ~ /fma_chains/) peak += p
+        if ($0 ~ /fma_chains|measure_fma_peak/) peak += p
+        else if ($0 ~ /\[k\]/) os += p
         else if ($0 ~ /micro_kernel/) kernel += p
         else if ($0 ~ /packed_gemm/) packing += p
         else if ($0 ~ /_update_values|adam_update/) update += p
@@ -42,5 +47,6 @@ perf report -i "$tmp/perf.data" --no-children --sort symbol --stdio 2> /dev/null
         printf "| packing | %.1f%% |\n", 100 * packing / step
         printf "| optimizer update | %.1f%% |\n", 100 * update / step
         printf "| thread pool (hand-out, spin, wait) | %.1f%% |\n", 100 * pool / step
+        printf "| operating system (faults, interrupts, hypervisor) | %.1f%% |\n", 100 * os / step
         printf "| everything else | %.1f%% |\n", 100 * other / step
     }'
