@@ -18,11 +18,16 @@
 // the layers, on every target: the micro-kernel is written with xsimd's batch of the translation
 // unit's instruction set (on targets without FMA, xsimd::fma is a multiply and an add), and
 // chrysalis packs both operands itself, so nothing here depends on the layout of Eigen's
-// internal packers or blocking.
+// internal packers or blocking. One exception to "pack op(A)", chosen for the CPU found: on a
+// 512-bit FMA datapath (measured, fma_datapath.hpp) the whole panels of a non-transposed op(A)
+// are read in place from its columns, since there the kernel is twice as fast and packing the
+// weights is not (reads_a_in_place).
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
 #include <xsimd/xsimd.hpp>
+
+#include "chrysalis/detail/fma_datapath.hpp"
 
 #if defined(__AVX__)
 #include <immintrin.h>
@@ -88,17 +93,20 @@ struct PackedGemmBuffers {
     }
 };
 
-/// The micro-kernel: C[0:m, 0:n] (column stride ldc) += the product of a packed A panel (kc ×
-/// mr, a[k·mr + i]) and a packed B panel (kc × nr, b[k·nr + j]), over the panel's first R
-/// registers of rows: R·lanes × nr accumulators. With `overwrite`, C = the product instead (C is
-/// not read). m ≤ R·lanes and n ≤ nr; the panels are zero-padded. R = 3 is the full mr-row tile;
+/// The micro-kernel: C[0:m, 0:n] (column stride ldc) += the product of an A panel (kc × mr,
+/// a[k·a_step + i]: packed when a_step is mr, or the rows of a column-major A read in place when
+/// a_step is its column stride) and a packed B panel (kc × nr, b[k·nr + j]), over the panel's first
+/// R registers of rows: R·lanes × nr accumulators. With `overwrite`, C = the product instead (C is
+/// not read). m ≤ R·lanes and n ≤ nr; the panels are zero-padded (A read in place must have
+/// R·lanes rows there). R = 3 is the full mr-row tile;
 /// a panel of at most one or two registers of rows (the last panel of a block, or of a thread's
 /// share of a split product) takes R = 1 or 2, so it costs a third or two thirds of a full one
 /// instead of all of it. Each element of C is the same chain of fused multiply-adds, in the same
 /// order, whatever R computes it: the same bits.
 template <class S, int R = 3>
 inline void micro_kernel(long kc, const S* __restrict a, const S* __restrict b, S* __restrict c,
-                         long ldc, long m, long n, bool overwrite) {
+                         long ldc, long m, long n, bool overwrite,
+                         long a_step = PackedGemmShape<S>::mr) {
     static_assert(R >= 1 && R <= 3);
     using Shape = PackedGemmShape<S>;
     using B = typename Shape::B;
@@ -123,7 +131,7 @@ inline void micro_kernel(long kc, const S* __restrict a, const S* __restrict b, 
             const B bj(b[j]);
             for (int r = 0; r < R; ++r) acc[r][j] = xsimd::fma(ar[r], bj, acc[r][j]);
         }
-        a += Shape::mr;
+        a += a_step;
         b += NR;
     }
     if (m == R * L) {
@@ -149,14 +157,34 @@ inline void micro_kernel(long kc, const S* __restrict a, const S* __restrict b, 
 /// micro_kernel with the fewest registers of rows that hold m rows (m ≤ mr).
 template <class S>
 inline void micro_kernel_rows(long kc, const S* __restrict a, const S* __restrict b,
-                              S* __restrict c, long ldc, long m, long n, bool overwrite) {
+                              S* __restrict c, long ldc, long m, long n, bool overwrite,
+                              long a_step = PackedGemmShape<S>::mr) {
     constexpr long L = PackedGemmShape<S>::lanes;
     if (m > 2 * L)
-        micro_kernel<S, 3>(kc, a, b, c, ldc, m, n, overwrite);
+        micro_kernel<S, 3>(kc, a, b, c, ldc, m, n, overwrite, a_step);
     else if (m > L)
-        micro_kernel<S, 2>(kc, a, b, c, ldc, m, n, overwrite);
+        micro_kernel<S, 2>(kc, a, b, c, ldc, m, n, overwrite, a_step);
     else
-        micro_kernel<S, 1>(kc, a, b, c, ldc, m, n, overwrite);
+        micro_kernel<S, 1>(kc, a, b, c, ldc, m, n, overwrite, a_step);
+}
+
+/// How packed_gemm feeds a non-transposed op(A) to the micro-kernel: packed into panels
+/// (`pack`), its whole panels read in place from A's columns (`in_place`: each k reads mr
+/// contiguous values, kc columns a stride apart), or as reads_a_in_place() says for this CPU
+/// (`automatic`). Either way each element of C is the same chain of fused multiply-adds on the
+/// same values: the same bits (test_gemm checks).
+enum class AFeed { automatic, pack, in_place };
+
+/// Whether `automatic` reads a non-transposed op(A) in place: in an AVX-512 build on a CPU that
+/// runs 512-bit FMAs whole (fma_datapath.hpp). There the kernel takes half the time it takes on a
+/// 256-bit datapath and packing the weights does not shrink with it: on a Zen 5 reading in place
+/// took a 1200 × 128 × 1200 product from 75–79% to 79–80% of one thread's FMA peak with the
+/// weights coming from memory, and batch-128 inference up by 1–6 points (docs/performance.md,
+/// "Weights read in place on a 512-bit datapath"). Elsewhere A is packed:
+/// on a Zen 3 (AVX2, 24-row panels) reading in place halved the speed (TLB misses), and Zen 4
+/// (AVX-512 on a 256-bit datapath) was not measured with it.
+[[nodiscard]] inline bool reads_a_in_place() noexcept {
+    return PackedGemmShape<float>::mr >= 48 && fma_datapath_bits() >= 512;
 }
 
 #if defined(__AVX__)
@@ -398,11 +426,14 @@ void gemv(long m, long depth, const S* a, long lda, bool trans, const S* __restr
 /// afterwards. With `b_packed`, buf.b already holds this op(B), packed by an earlier call with
 /// the same B, n and depth and no other call on `buf` since (b is then not read). With
 /// `a_packed`, op(A) is read from there, packed by pack_a_whole(a_packed, …, m, depth) (a, lda
-/// and trans_a are then not read): the same arithmetic, so the same C to the bit.
+/// and trans_a are then not read): the same arithmetic, so the same C to the bit. `feed` says
+/// how a non-transposed op(A) that is not `a_packed` reaches the kernel (AFeed); the same C to
+/// the bit whichever.
 template <class S>
 void packed_gemm(long m, long n, long depth, const S* a, long lda, bool trans_a, const S* b,
                  long ldb, bool trans_b, S* c, long ldc, bool overwrite, PackedGemmBuffers<S>& buf,
-                 bool b_packed = false, const S* a_packed = nullptr) {
+                 bool b_packed = false, const S* a_packed = nullptr,
+                 AFeed feed = AFeed::automatic) {
     using Shape = PackedGemmShape<S>;
     constexpr long MR = Shape::mr, NR = Shape::nr;
     if (m <= 0 || n <= 0) return;
@@ -414,6 +445,9 @@ void packed_gemm(long m, long n, long depth, const S* a, long lda, bool trans_a,
     buf.reserve_for(m, n, depth);
     const long KC = Shape::kc_for(depth), MC = Shape::mc_for(KC);
     const long n_padded = (n + NR - 1) / NR * NR;
+    const bool in_place =
+        !trans_a && !a_packed &&
+        (feed == AFeed::in_place || (feed == AFeed::automatic && reads_a_in_place()));
     for (long k0 = 0; k0 < depth; k0 += KC) {
         const long kc = std::min(KC, depth - k0);
         const bool first = k0 == 0;
@@ -422,23 +456,33 @@ void packed_gemm(long m, long n, long depth, const S* a, long lda, bool trans_a,
         if (!b_packed) pack_b(packed_b, b, ldb, trans_b, k0, kc, 0, n);
         for (long i0 = 0; i0 < m; i0 += MC) {
             const long mc = std::min(MC, m - i0);
-            // A is always packed. Reading a column-major A in place saves the copy but walks kc
-            // columns a stride apart for every panel, which on a 1200-wide layer touches some
-            // 700 pages per panel: 38 against 75 GFLOP/s for the packed block (Zen 3, AVX2).
+            // Packed, or read in place (reads_a_in_place says where each pays). Read in place,
+            // a panel walks kc columns a stride apart; only a last panel of fewer than mr rows is
+            // packed (alone, at the start of buf.a), since reading its registers whole could read
+            // past the end of A.
             const S* block = a_packed;
+            const long whole = in_place ? mc / MR * MR : 0;  // rows read in place
             if (a_packed) {
                 a_packed += Shape::padded_rows(mc) * kc;
-            } else {
+            } else if (!in_place) {
                 pack_a(buf.a.data(), a, lda, trans_a, i0, mc, k0, kc);
                 block = buf.a.data();
+            } else if (whole < mc) {
+                pack_a(buf.a.data(), a, lda, false, i0 + whole, mc - whole, k0, kc);
+                block = buf.a.data();  // holds panel `whole` alone
             }
             for (long q = 0; q < n; q += NR) {
                 const S* bp = packed_b + q * kc;
                 const long cols = std::min(NR, n - q);
                 for (long p = 0; p < mc; p += MR) {
                     const long rows = std::min(MR, mc - p);
-                    micro_kernel_rows(kc, block + p * kc, bp, c + (i0 + p) + q * ldc, ldc, rows,
-                                      cols, overwrite && first);
+                    S* const cp = c + (i0 + p) + q * ldc;
+                    if (p < whole)
+                        micro_kernel_rows(kc, a + (i0 + p) + k0 * lda, bp, cp, ldc, rows, cols,
+                                          overwrite && first, lda);
+                    else
+                        micro_kernel_rows(kc, block + (p - whole) * kc, bp, cp, ldc, rows, cols,
+                                          overwrite && first);
                 }
             }
         }
