@@ -76,13 +76,13 @@ template <class V>
 }
 #endif
 
-/// The width in bits of the FMA datapath that runs this build's widest registers: 512 when
-/// 512-bit FMAs run at the rate of 256-bit ones (counted in instructions), 256 when they take
-/// twice as long, and 0 in a build without AVX-512 (not measured). Measured on first call
-/// (well under a millisecond: five rounds of each register width, the fastest of each kept, so that
-/// a preemption in one round does not decide), then cached for the life of the program; callable
-/// from any thread. The measurement only ever chooses between ways of computing the same
-/// numbers (see reads_a_in_place), never what they are.
+/// The width in bits of the FMA datapath that runs this build's widest registers: 512 when 512-bit
+/// FMAs run at the rate of 256-bit ones (counted in instructions), 256 when they take twice as
+/// long, and 0 in a build without AVX-512 (not measured). Measured on first call (well under a
+/// millisecond: five rounds of each register width, the fastest of each kept, so that a preemption
+/// in one round does not decide), then cached for the life of the program; callable from any
+/// thread. The measurement only ever chooses between ways of computing the same numbers (see
+/// reads_a_in_place), never what they are.
 [[nodiscard]] inline int fma_datapath_bits() noexcept {
 #if defined(__AVX512F__)
     static const int bits = [] {

@@ -97,12 +97,11 @@ struct PackedGemmBuffers {
 /// a[k·a_step + i]: packed when a_step is mr, or the rows of a column-major A read in place when
 /// a_step is its column stride) and a packed B panel (kc × nr, b[k·nr + j]), over the panel's first
 /// R registers of rows: R·lanes × nr accumulators. With `overwrite`, C = the product instead (C is
-/// not read). m ≤ R·lanes and n ≤ nr; the panels are zero-padded (A read in place must have
-/// R·lanes rows there). R = 3 is the full mr-row tile;
-/// a panel of at most one or two registers of rows (the last panel of a block, or of a thread's
-/// share of a split product) takes R = 1 or 2, so it costs a third or two thirds of a full one
-/// instead of all of it. Each element of C is the same chain of fused multiply-adds, in the same
-/// order, whatever R computes it: the same bits.
+/// not read). m ≤ R·lanes and n ≤ nr; the panels are zero-padded (A read in place must have R·lanes
+/// rows there). R = 3 is the full mr-row tile; a panel of at most one or two registers of rows (the
+/// last panel of a block, or of a thread's share of a split product) takes R = 1 or 2, so it costs
+/// a third or two thirds of a full one instead of all of it. Each element of C is the same chain of
+/// fused multiply-adds, in the same order, whatever R computes it: the same bits.
 template <class S, int R = 3>
 inline void micro_kernel(long kc, const S* __restrict a, const S* __restrict b, S* __restrict c,
                          long ldc, long m, long n, bool overwrite,
@@ -178,13 +177,13 @@ enum class AFeed { automatic, pack, in_place };
 /// Whether `automatic` reads a non-transposed op(A) in place: in an AVX-512 build on a CPU that
 /// runs 512-bit FMAs whole (fma_datapath.hpp). There the kernel takes half the time it takes on a
 /// 256-bit datapath and packing the weights does not shrink with it: on a Zen 5 reading in place
-/// took a 1200 × 128 × 1200 product from 75–79% to 79–80% of one thread's FMA peak with the
-/// weights coming from memory, and batch-128 inference up by 1–6 points (docs/performance.md,
-/// "Weights read in place on a 512-bit datapath"). Elsewhere A is packed:
-/// on a Zen 3 (AVX2, 24-row panels) reading in place halved the speed (TLB misses), and Zen 4
-/// (AVX-512 on a 256-bit datapath) was not measured with it.
+/// took a 1200 × 128 × 1200 product from 75–79% to 79–80% of one thread's FMA peak with the weights
+/// coming from memory, and batch-128 inference up by 1–6 points (docs/performance.md, "Weights read
+/// in place on a 512-bit datapath"). Elsewhere A is packed: on a Zen 3 (AVX2, 24-row panels)
+/// reading in place halved the speed (TLB misses), and Zen 4 (AVX-512 on a 256-bit datapath) was
+/// not measured with it.
 [[nodiscard]] inline bool reads_a_in_place() noexcept {
-    return PackedGemmShape<float>::mr >= 48 && fma_datapath_bits() >= 512;
+    return fma_datapath_bits() >= 512;  // 0 in a build without AVX-512: A is packed there
 }
 
 #if defined(__AVX__)
