@@ -26,6 +26,10 @@ inline volatile float fma_sink = 0;
 inline double fma_chains(double seconds) {
     using B = xsimd::batch<float>;
     B acc[12];
+    // The chains stay in registers only when the loops over them are unrolled, which g++ 12
+    // does by itself at -O3 only: built at -O2 (RelWithDebInfo) without these pragmas, acc
+    // lived in memory and the "peak" came out at 59 of 220 GFLOP/s.
+#pragma GCC unroll 16
     for (int i = 0; i < 12; ++i) acc[i] = B(float(i) * 1e-3f);
     const B a(0.999f), c(1e-4f);
     constexpr int inner = 1000;
@@ -35,6 +39,7 @@ inline double fma_chains(double seconds) {
     do {
         for (int r = 0; r < 100; ++r, ++rounds)
             for (int k = 0; k < inner; ++k)
+#pragma GCC unroll 16
                 for (auto& x : acc) x = xsimd::fma(x, a, c);
         elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     } while (elapsed < seconds);

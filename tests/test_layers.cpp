@@ -5,7 +5,10 @@
 
 #include <chrysalis/chrysalis.hpp>
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 
 using namespace chrysalis;
 
@@ -237,4 +240,87 @@ TEST_CASE("a user-written layer is a Layer and the checker judges its gradient",
     CHECK_FALSE(gradcheck_layer(bad, x, 5).passed(1e-6));
     Sequential<Dense<5, 5, double>, Square, Dense<5, 2, double>> net(Seed{3});
     CHECK(net.forward(x).rows() == 2);
+}
+
+namespace {
+
+/// The bits of a value: NaN compares unequal to itself, −0 equal to +0, and the test means both.
+template <class S>
+auto bits(S v) {
+    if constexpr (std::is_same_v<S, float>)
+        return std::bit_cast<std::uint32_t>(v);
+    else
+        return std::bit_cast<std::uint64_t>(v);
+}
+
+/// ReLU's backward and LeakyReLU's forward and backward against their definitions, element by
+/// element and to the bit, on values that catch a select done wrong: ±0, ±∞, NaN, subnormals.
+/// `Fast` holds the operands as the training step does (blocks of columns of a column-major
+/// matrix: select_positive, a register at a time); `Other` as a row-major matrix, which takes the
+/// Eigen select. Rows 37: registers and a remainder in every column.
+template <class S>
+void check_selects() {
+    constexpr Eigen::Index rows = 37, cols = 5;
+    const S special[] = {S(0),
+                         -S(0),
+                         std::numeric_limits<S>::infinity(),
+                         -std::numeric_limits<S>::infinity(),
+                         std::numeric_limits<S>::quiet_NaN(),
+                         std::numeric_limits<S>::denorm_min(),
+                         -std::numeric_limits<S>::denorm_min(),
+                         std::numeric_limits<S>::max()};
+    Rng rng(Seed{11});
+    Matrix<S> x_store(rows + 3, cols + 2), dy_store(rows + 3, cols + 2);
+    for (Eigen::Index i = 0; i < x_store.size(); ++i) {
+        x_store.data()[i] = S(rng.uniform(-2, 2));
+        dy_store.data()[i] = S(rng.uniform(-2, 2));
+    }
+    for (Eigen::Index i = 0; i < 8; ++i) {
+        x_store(1 + i, 1 + i % cols) = special[i];
+        dy_store(1 + (i * 3) % rows, 1 + (i + 2) % cols) = special[(i + 3) % 8];
+        x_store(1 + (i * 3) % rows, 1 + (i + 2) % cols) = S(i % 2 ? 1 : -1);
+    }
+    // Blocks of the larger matrices: the outer stride is not the rows.
+    const auto x = x_store.block(1, 1, rows, cols);
+    const auto dy = dy_store.block(1, 1, rows, cols);
+    using RowMajor = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    const RowMajor x_rm = x, dy_rm = dy;
+    STATIC_REQUIRE(detail::select_positive_applies<decltype(x), decltype(dy), Matrix<S>&>);
+    STATIC_REQUIRE_FALSE(detail::select_positive_applies<RowMajor, RowMajor, RowMajor&>);
+
+    const ReLU relu;
+    const LeakyReLU leaky(0.3);
+    const S slope = S(0.3);
+    Matrix<S> y(rows, cols), dx(rows, cols);
+    RowMajor y_rm(rows, cols), dx_rm(rows, cols);
+    const auto expect = [&](const auto& got, auto want) {
+        for (Eigen::Index j = 0; j < cols; ++j)
+            for (Eigen::Index i = 0; i < rows; ++i) {
+                INFO("row " << i << ", column " << j << ": x = " << x(i, j)
+                            << ", dy = " << dy(i, j));
+                CHECK(bits(S(got(i, j))) == bits(S(want(i, j))));
+            }
+    };
+    relu.forward(x, y);  // y = max(x, 0), by Eigen (vectorised)
+    relu.backward(x, y, dy, dx);
+    expect(dx, [&](auto i, auto j) { return y(i, j) > S(0) ? dy(i, j) : S(0); });
+    relu.backward(x_rm, RowMajor(y), dy_rm, dx_rm);
+    expect(dx_rm, [&](auto i, auto j) { return y(i, j) > S(0) ? dy(i, j) : S(0); });
+
+    leaky.forward(x, y);
+    expect(y, [&](auto i, auto j) { return x(i, j) > S(0) ? x(i, j) : slope * x(i, j); });
+    leaky.forward(x_rm, y_rm);
+    expect(y_rm, [&](auto i, auto j) { return x(i, j) > S(0) ? x(i, j) : slope * x(i, j); });
+    leaky.backward(x, y, dy, dx);
+    expect(dx, [&](auto i, auto j) { return x(i, j) > S(0) ? dy(i, j) : slope * dy(i, j); });
+    leaky.backward(x_rm, y_rm, dy_rm, dx_rm);
+    expect(dx_rm, [&](auto i, auto j) { return x(i, j) > S(0) ? dy(i, j) : slope * dy(i, j); });
+}
+
+}  // namespace
+
+TEST_CASE("ReLU and LeakyReLU select to the bit, through any view, in float and double",
+          "[layers]") {
+    check_selects<float>();
+    check_selects<double>();
 }

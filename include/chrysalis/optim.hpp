@@ -220,25 +220,43 @@ void check_update_shapes(const std::vector<Matrix<S>>& blocks, std::size_t block
 template <class S>
 void sgd_update_values(S* p, const S* g, S* v, Eigen::Index size, S eta, S mu, S wd,
                        bool nesterov) {
+    // The settings are tested once per run of values, outside the loop, whose body is compiled
+    // for each case, and the loop takes them by value: g++ 12 moves the tests out of the loop
+    // itself at -O3 only, and at -O2 it tested them, and reloaded every setting, for every
+    // register of values (docs/performance.md, "-O2 as fast as -O3"). Each case's arithmetic
+    // is the one it had inside the loop.
     for_each_run(size, [&](Eigen::Index o, Eigen::Index n) {
-        S* pr = p + o;
-        const S* gr = g + o;
-        S* vr = v + o;
+        S* const pr = p + o;
+        const S* const gr = g + o;
+        S* const vr = v + o;
         if (mu == S(0)) {
-            elementwise<S>(n, [&]<class T>(T, Eigen::Index i) {
-                const T pi = load_as<T>(pr + i), gi = load_as<T>(gr + i);
-                store_as(pr + i,
-                         wd == S(0) ? T(pi - T(eta) * gi) : T(pi - T(eta) * (gi + T(wd) * pi)));
+            with_constant(wd == S(0), [&](auto no_decay) {
+                elementwise<S>(n, [=]<class T>(T, Eigen::Index i) {
+                    const T pi = load_as<T>(pr + i), gi = load_as<T>(gr + i);
+                    if constexpr (no_decay)
+                        store_as(pr + i, T(pi - T(eta) * gi));
+                    else
+                        store_as(pr + i, T(pi - T(eta) * (gi + T(wd) * pi)));
+                });
             });
             return;
         }
-        elementwise<S>(n, [&]<class T>(T, Eigen::Index i) {
-            const T pi = load_as<T>(pr + i), gi = load_as<T>(gr + i);
-            const T vi = wd == S(0) ? T(T(mu) * load_as<T>(vr + i) + gi)
-                                    : T(T(mu) * load_as<T>(vr + i) + gi + T(wd) * pi);
-            store_as(vr + i, vi);
-            store_as(pr + i, nesterov ? T(pi - T(eta) * (gi + T(wd) * pi + T(mu) * vi))
-                                      : T(pi - T(eta) * vi));
+        with_constant(wd == S(0), [&](auto no_decay) {
+            with_constant(nesterov, [&](auto nest) {
+                elementwise<S>(n, [=]<class T>(T, Eigen::Index i) {
+                    const T pi = load_as<T>(pr + i), gi = load_as<T>(gr + i);
+                    T vi;
+                    if constexpr (no_decay)
+                        vi = T(T(mu) * load_as<T>(vr + i) + gi);
+                    else
+                        vi = T(T(mu) * load_as<T>(vr + i) + gi + T(wd) * pi);
+                    store_as(vr + i, vi);
+                    if constexpr (nest)
+                        store_as(pr + i, T(pi - T(eta) * (gi + T(wd) * pi + T(mu) * vi)));
+                    else
+                        store_as(pr + i, T(pi - T(eta) * vi));
+                });
+            });
         });
     });
 }
@@ -368,28 +386,31 @@ void adam_update_values(S* p, const S* g, S* m_data, S* v_data, Eigen::Index siz
     const double c1 = 1 - std::pow(beta1, double(t)), c2 = 1 - std::pow(beta2, double(t));
     const S b1 = S(beta1), b2 = S(beta2), wd = S(weight_decay);
     const S step = S(lr / c1), root_c2 = S(std::sqrt(c2)), e = S(eps);
+    // As in sgd_update_values: the setting tested outside the loop, taken by value inside.
     for_each_run(size, [&](Eigen::Index o, Eigen::Index n) {
-        S* pr = p + o;
-        const S* gr = g + o;
-        S* mr = m_data + o;
-        S* vr = v_data + o;
-        elementwise<S>(n, [&]<class T>(T, Eigen::Index i) {
-            T pi = load_as<T>(pr + i);
-            const T gi = load_as<T>(gr + i);
-            T mi, vi;
-            if (decoupled) {
-                pi = pi * T(S(1) - S(lr) * wd);  // AdamW: θ ← θ − η·λ·θ, outside the moments
-                mi = T(b1) * load_as<T>(mr + i) + T(S(1) - b1) * gi;
-                vi = T(b2) * load_as<T>(vr + i) + T(S(1) - b2) * (gi * gi);
-            } else {
-                const T d = gi + T(wd) * pi;
-                mi = T(b1) * load_as<T>(mr + i) + T(S(1) - b1) * d;
-                vi = T(b2) * load_as<T>(vr + i) + T(S(1) - b2) * (d * d);
-            }
-            store_as(mr + i, mi);
-            store_as(vr + i, vi);
-            // θ ← θ − η·m̂/(√v̂ + ε) with m̂ = m/c1, v̂ = v/c2.
-            store_as(pr + i, T(pi - T(step) * mi / (xsimd::sqrt(vi) / T(root_c2) + T(e))));
+        S* const pr = p + o;
+        const S* const gr = g + o;
+        S* const mr = m_data + o;
+        S* const vr = v_data + o;
+        with_constant(decoupled, [&](auto is_decoupled) {
+            elementwise<S>(n, [=]<class T>(T, Eigen::Index i) {
+                T pi = load_as<T>(pr + i);
+                const T gi = load_as<T>(gr + i);
+                T mi, vi;
+                if constexpr (is_decoupled) {
+                    pi = pi * T(S(1) - S(lr) * wd);  // AdamW: θ ← θ − η·λ·θ, outside the moments
+                    mi = T(b1) * load_as<T>(mr + i) + T(S(1) - b1) * gi;
+                    vi = T(b2) * load_as<T>(vr + i) + T(S(1) - b2) * (gi * gi);
+                } else {
+                    const T d = gi + T(wd) * pi;
+                    mi = T(b1) * load_as<T>(mr + i) + T(S(1) - b1) * d;
+                    vi = T(b2) * load_as<T>(vr + i) + T(S(1) - b2) * (d * d);
+                }
+                store_as(mr + i, mi);
+                store_as(vr + i, vi);
+                // θ ← θ − η·m̂/(√v̂ + ε) with m̂ = m/c1, v̂ = v/c2.
+                store_as(pr + i, T(pi - T(step) * mi / (xsimd::sqrt(vi) / T(root_c2) + T(e))));
+            });
         });
     });
 }

@@ -1,6 +1,7 @@
 #pragma once
 // chrysalis/detail/elementwise.hpp — loops over contiguous elements, one SIMD register at a time
-// and then one element at a time, with one body for both (optimizer updates, finiteness checks).
+// and then one element at a time, with one body for both (optimizer updates, finiteness checks,
+// the selects of ReLU and LeakyReLU).
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
@@ -42,6 +43,63 @@ void elementwise(Eigen::Index n, F&& f) {
     Eigen::Index i = 0;
     for (; i + lanes <= n; i += lanes) f(B{}, i);
     for (; i < n; ++i) f(S{}, i);
+}
+
+/// f(std::true_type{}) when b, else f(std::false_type{}): a setting tested once, outside the
+/// loop f runs, whose body is then compiled for each value (`if constexpr (flag)` inside).
+template <class F>
+decltype(auto) with_constant(bool b, F&& f) {
+    if (b) return f(std::true_type{});
+    return f(std::false_type{});
+}
+
+/// True when M's columns are contiguous in memory (Matrix, Map, Ref, a block of whole columns):
+/// data() + j·outerStride() is column j, its elements one after another.
+template <class M>
+inline constexpr bool contiguous_columns_v = (int(M::Flags) & Eigen::DirectAccessBit) != 0 &&
+                                             (int(M::Flags) & Eigen::RowMajorBit) == 0 &&
+                                             int(M::InnerStrideAtCompileTime) == 1;
+
+/// Whether select_positive takes (c, a, out) of these types: contiguous columns, one scalar type,
+/// out writable. Otherwise the caller writes the select as an Eigen expression.
+template <class C, class A, class Out>
+inline constexpr bool select_positive_applies = [] {
+    using O = std::remove_cvref_t<Out>;
+    if constexpr (contiguous_columns_v<C> && contiguous_columns_v<A> && contiguous_columns_v<O>)
+        return std::is_same_v<typename C::Scalar, typename A::Scalar> &&
+               std::is_same_v<typename O::Scalar, typename A::Scalar> &&
+               (int(O::Flags) & Eigen::LvalueBit) != 0;
+    else
+        return false;
+}();
+
+/// out(i, j) = c(i, j) > 0 ? a(i, j) : otherwise(a(i, j)) for matrices of one shape and scalar
+/// (out may be c or a): the select of ReLU's and LeakyReLU's passes, column by column, a register
+/// at a time. Eigen 3.4 does not vectorise a select (`(c.array() > 0).select(a, b)`), and g++ 12
+/// vectorises the scalar loop it leaves at -O3 only: at -O2 ReLU's backward was a scalar loop of
+/// 14% of the teacher's training step (docs/performance.md, "-O2 as fast as -O3"). The same
+/// comparison and the same `otherwise` on each element, so the results are those of the select
+/// to the bit. `otherwise(v)` gets an element (S) or a register of them (xsimd::batch<S>) and
+/// returns the same type.
+/// Requires: select_positive_applies<C, A, Out>.
+template <class C, class A, class Out, class F>
+void select_positive(const Eigen::MatrixBase<C>& c, const Eigen::MatrixBase<A>& a, Out&& out,
+                     F otherwise) {
+    using S = typename A::Scalar;
+    static_assert(select_positive_applies<C, A, Out>);
+    for (Eigen::Index j = 0; j < out.cols(); ++j) {
+        const S* cj = c.derived().data() + j * c.derived().outerStride();
+        const S* aj = a.derived().data() + j * a.derived().outerStride();
+        S* oj = out.data() + j * out.outerStride();
+        elementwise<S>(out.rows(), [&](auto t, Eigen::Index i) {
+            using T = decltype(t);
+            const T av = load_as<T>(aj + i);
+            if constexpr (std::is_same_v<T, S>)
+                store_as(oj + i, cj[i] > S(0) ? av : T(otherwise(av)));
+            else
+                store_as(oj + i, xsimd::select(load_as<T>(cj + i) > T(S(0)), av, T(otherwise(av))));
+        });
+    }
 }
 
 }  // namespace detail

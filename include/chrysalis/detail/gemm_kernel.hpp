@@ -102,6 +102,10 @@ struct PackedGemmBuffers {
 /// last panel of a block, or of a thread's share of a split product) takes R = 1 or 2, so it costs
 /// a third or two thirds of a full one instead of all of it. Each element of C is the same chain of
 /// fused multiply-adds, in the same order, whatever R computes it: the same bits.
+/// The accumulators stay in registers only when the loops over them are unrolled completely,
+/// which g++ 12 does by itself at -O3 only: at -O2 (CMake's RelWithDebInfo, and what many
+/// projects build with) acc lived in memory and the teacher's training step took three times as
+/// long. `#pragma GCC unroll` (which clang++ also reads) asks for it at every level.
 template <class S, int R = 3>
 inline void micro_kernel(long kc, const S* __restrict a, const S* __restrict b, S* __restrict c,
                          long ldc, long m, long n, bool overwrite,
@@ -111,12 +115,16 @@ inline void micro_kernel(long kc, const S* __restrict a, const S* __restrict b, 
     using B = typename Shape::B;
     constexpr long L = Shape::lanes, NR = Shape::nr;
     B acc[R][NR];
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
         for (long j = 0; j < NR; ++j) acc[r][j] = B(S(0));
     for (long k = 0; k < kc; ++k) {
         B ar[R];
+#pragma GCC unroll 16
         for (int r = 0; r < R; ++r) ar[r] = B::load_unaligned(a + r * L);
 #if defined(__GNUC__) && defined(__AVX__) && !defined(__AVX512F__)
+#pragma GCC unroll 16
         // With 16 registers, GCC 12 otherwise folds the loads of A into the FMAs and repeats
         // them for every column: 12 loads + 4 broadcasts per 12 FMAs, which makes the kernel
         // load-bound (55% of the FMA peak on a Zen 3 against 84% with A in registers).
@@ -126,16 +134,20 @@ inline void micro_kernel(long kc, const S* __restrict a, const S* __restrict b, 
             ar[r] = reg;
         }
 #endif
+#pragma GCC unroll 16
         for (long j = 0; j < NR; ++j) {
             const B bj(b[j]);
+#pragma GCC unroll 16
             for (int r = 0; r < R; ++r) acc[r][j] = xsimd::fma(ar[r], bj, acc[r][j]);
         }
         a += a_step;
         b += NR;
     }
     if (m == R * L) {
+#pragma GCC unroll 16
         for (long j = 0; j < n; ++j) {
             S* cj = c + j * ldc;
+#pragma GCC unroll 16
             for (int r = 0; r < R; ++r) {
                 if (overwrite)
                     acc[r][j].store_unaligned(cj + r * L);
@@ -146,7 +158,9 @@ inline void micro_kernel(long kc, const S* __restrict a, const S* __restrict b, 
         return;
     }
     alignas(64) S tile[R * L];
+#pragma GCC unroll 16
     for (long j = 0; j < n; ++j) {
+#pragma GCC unroll 16
         for (int r = 0; r < R; ++r) acc[r][j].store_aligned(tile + r * L);
         S* cj = c + j * ldc;
         for (long i = 0; i < m; ++i) cj[i] = overwrite ? tile[i] : cj[i] + tile[i];
@@ -188,27 +202,34 @@ enum class AFeed { automatic, pack, in_place };
 
 #if defined(__AVX__)
 /// dst[j·ldd + i] = src[i·lds + j] for an 8 × 8 block of floats: the rows of src become the
-/// columns of dst, in registers (unpack, shuffle, then swap the 128-bit halves).
-inline void transpose_block(const float* src, long lds, float* dst, long ldd) {
+/// columns of dst, in registers (unpack, shuffle, then swap the 128-bit halves). Always inlined:
+/// g++ 12 at -O2 made it a call (and a vzeroupper) per block.
+[[gnu::always_inline]] inline void transpose_block(const float* src, long lds, float* dst,
+                                                   long ldd) {
     __m256 r[8], t[8], s[8];
+#pragma GCC unroll 16
     for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+#pragma GCC unroll 16
     for (int i = 0; i < 8; i += 2) {
         t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);      // a0 b0 a1 b1 | a4 b4 a5 b5
         t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  // a2 b2 a3 b3 | a6 b6 a7 b7
     }
+#pragma GCC unroll 16
     for (int i = 0; i < 8; i += 4) {
         s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);      // a0 b0 c0 d0 | a4 b4 c4 d4
         s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);  // a1 b1 c1 d1 | a5 …
         s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
         s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
     }
+#pragma GCC unroll 16
     for (int j = 0; j < 4; ++j) {
         _mm256_storeu_ps(dst + j * ldd, _mm256_permute2f128_ps(s[j], s[j + 4], 0x20));
         _mm256_storeu_ps(dst + (j + 4) * ldd, _mm256_permute2f128_ps(s[j], s[j + 4], 0x31));
     }
 }
 /// The same for a 4 × 4 block of doubles.
-inline void transpose_block(const double* src, long lds, double* dst, long ldd) {
+[[gnu::always_inline]] inline void transpose_block(const double* src, long lds, double* dst,
+                                                   long ldd) {
     const __m256d r0 = _mm256_loadu_pd(src), r1 = _mm256_loadu_pd(src + lds),
                   r2 = _mm256_loadu_pd(src + 2 * lds), r3 = _mm256_loadu_pd(src + 3 * lds);
     const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1),
@@ -234,6 +255,7 @@ inline long pack_transposed_blocks([[maybe_unused]] S* panel, [[maybe_unused]] c
     if constexpr (P % W == 0) {
         long k = 0;
         for (; k + W <= kc; k += W)
+#pragma GCC unroll 16
             for (long i = 0; i < P; i += W)
                 transpose_block(a + k0 + k + i * lda, lda, panel + k * P + i, P);
         return k;

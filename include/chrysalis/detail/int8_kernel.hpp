@@ -358,38 +358,47 @@ inline Int8Packed int8_pack(Int8Kernel kernel, const std::int8_t* w, long rows, 
 
 /// One tile of R groups × C columns: out[r][c][i] = Σ_k w[(g0 + r)·L + i][k]·x_cols[c][k], from
 /// the packed group panels at w (group r at w + r·group_bytes). `Unsigned`: every x value ≥ 0;
-/// every |x| ≤ int8_activation_max (the pairing).
+/// every |x| ≤ int8_activation_max (the pairing). The loops over R and C are unrolled whatever
+/// the optimisation level, so that acc stays in registers (see micro_kernel in gemm_kernel.hpp).
 template <class Ops, int R, int C, bool Unsigned>
 inline void int8_tile(const std::int8_t* w, long group_bytes, long steps,
                       const std::int8_t* const* x_cols,
                       std::int32_t (&out)[R][C][Ops::lanes]) noexcept {
     typename Ops::Acc acc[R][C];
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
         for (int c = 0; c < C; ++c) acc[r][c] = Ops::zero();
     long s = 0;
     for (; s + 2 <= steps; s += 2) {  // two steps at a time: the pairing (top of the file)
         const std::int8_t* ws = w + s * Ops::width;
         if constexpr (Unsigned) {
             decltype(Ops::broadcast4(x_cols[0])) xa[C], xb[C];
+#pragma GCC unroll 16
             for (int c = 0; c < C; ++c) {
                 xa[c] = Ops::broadcast4(x_cols[c] + 4 * s);
                 xb[c] = Ops::broadcast4(x_cols[c] + 4 * s + 4);
             }
+#pragma GCC unroll 16
             for (int r = 0; r < R; ++r) {
                 const auto wa = Ops::load(ws + r * group_bytes);
                 const auto wb = Ops::load(ws + Ops::width + r * group_bytes);
+#pragma GCC unroll 16
                 for (int c = 0; c < C; ++c)
                     acc[r][c] = Ops::dot2_unsigned(acc[r][c], xa[c], wa, xb[c], wb);
             }
         } else {
             typename Ops::XPrep xa[C], xb[C];
+#pragma GCC unroll 16
             for (int c = 0; c < C; ++c) {
                 xa[c] = Ops::prep(Ops::broadcast4(x_cols[c] + 4 * s));
                 xb[c] = Ops::prep(Ops::broadcast4(x_cols[c] + 4 * s + 4));
             }
+#pragma GCC unroll 16
             for (int r = 0; r < R; ++r) {
                 const auto wa = Ops::load(ws + r * group_bytes);
                 const auto wb = Ops::load(ws + Ops::width + r * group_bytes);
+#pragma GCC unroll 16
                 for (int c = 0; c < C; ++c) acc[r][c] = Ops::dot2(acc[r][c], xa[c], wa, xb[c], wb);
             }
         }
@@ -398,21 +407,29 @@ inline void int8_tile(const std::int8_t* w, long group_bytes, long steps,
         const std::int8_t* ws = w + s * Ops::width;
         if constexpr (Unsigned) {
             decltype(Ops::broadcast4(x_cols[0])) xv[C];
+#pragma GCC unroll 16
             for (int c = 0; c < C; ++c) xv[c] = Ops::broadcast4(x_cols[c] + 4 * s);
+#pragma GCC unroll 16
             for (int r = 0; r < R; ++r) {
                 const auto wv = Ops::load(ws + r * group_bytes);
+#pragma GCC unroll 16
                 for (int c = 0; c < C; ++c) acc[r][c] = Ops::dot_unsigned(acc[r][c], xv[c], wv);
             }
         } else {
             typename Ops::XPrep xp[C];
+#pragma GCC unroll 16
             for (int c = 0; c < C; ++c) xp[c] = Ops::prep(Ops::broadcast4(x_cols[c] + 4 * s));
+#pragma GCC unroll 16
             for (int r = 0; r < R; ++r) {
                 const auto wv = Ops::load(ws + r * group_bytes);
+#pragma GCC unroll 16
                 for (int c = 0; c < C; ++c) acc[r][c] = Ops::dot(acc[r][c], xp[c], wv);
             }
         }
     }
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
         for (int c = 0; c < C; ++c) Ops::store(acc[r][c], out[r][c]);
 }
 

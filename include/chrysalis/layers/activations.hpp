@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "chrysalis/config.hpp"
+#include "chrysalis/detail/elementwise.hpp"
 #include "chrysalis/detail/layer_shapes.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/init.hpp"
@@ -81,7 +82,10 @@ struct ReLU : detail::ActivationBase {
         if (!detail::check_elementwise_backward(x, y, dy, dx, "chrysalis::ReLU::backward"))
             return;  // input gradient not wanted
         using S = typename DY::Scalar;
-        dx = (y.array() > S(0)).select(dy, S(0));
+        if constexpr (detail::select_positive_applies<Yv, DY, DX>)
+            detail::select_positive(y, dy, dx, [](auto v) { return decltype(v)(S(0)); });
+        else
+            dx = (y.array() > S(0)).select(dy, S(0));
     }
 };
 
@@ -131,7 +135,10 @@ struct LeakyReLU : detail::ActivationBase {
     void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
         detail::prepare_elementwise_output(x, y, "chrysalis::LeakyReLU::forward");
         using S = typename X::Scalar;
-        y = (x.array() > S(0)).select(x, S(slope) * x);
+        if constexpr (detail::select_positive_applies<X, X, Y>)
+            detail::select_positive(x, x, y, [s = S(slope)](auto v) { return decltype(v)(s) * v; });
+        else
+            y = (x.array() > S(0)).select(x, S(slope) * x);
     }
     template <class X, class Yv, class DY, class DX>
     void backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Yv>& y,
@@ -139,7 +146,11 @@ struct LeakyReLU : detail::ActivationBase {
         if (!detail::check_elementwise_backward(x, y, dy, dx, "chrysalis::LeakyReLU::backward"))
             return;  // input gradient not wanted
         using S = typename DY::Scalar;
-        dx = (x.array() > S(0)).select(dy, S(slope) * dy);
+        if constexpr (detail::select_positive_applies<X, DY, DX>)
+            detail::select_positive(x, dy, dx,
+                                    [s = S(slope)](auto v) { return decltype(v)(s) * v; });
+        else
+            dx = (x.array() > S(0)).select(dy, S(slope) * dy);
     }
 };
 
