@@ -144,7 +144,6 @@ inline void micro_kernel(long kc, const S* __restrict a, const S* __restrict b, 
         b += NR;
     }
     if (m == R * L) {
-#pragma GCC unroll 16
         for (long j = 0; j < n; ++j) {
             S* cj = c + j * ldc;
 #pragma GCC unroll 16
@@ -158,7 +157,6 @@ inline void micro_kernel(long kc, const S* __restrict a, const S* __restrict b, 
         return;
     }
     alignas(64) S tile[R * L];
-#pragma GCC unroll 16
     for (long j = 0; j < n; ++j) {
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) acc[r][j].store_aligned(tile + r * L);
