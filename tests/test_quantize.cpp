@@ -335,13 +335,37 @@ TEST_CASE("a column quantizes as int8_quantize does, value by value, at every le
         float expected = 0;
         for (const float v : x) expected = std::max(expected, std::abs(v));
         CHECK(detail::max_abs_or_nan(x.data(), rows) == expected);
+        // Every position: in a register (16 floats with AVX-512) or in the one-at-a-time tail.
         for (const float bad : {nan_f, inf_f, -inf_f}) {
-            const std::size_t at = std::size_t(rows * 3 / 4);
+            for (std::size_t at = 0; at < std::size_t(rows); ++at) {
+                const float kept = x[at];
+                x[at] = bad;
+                CHECK(std::isnan(detail::max_abs_or_nan(x.data(), rows)));
+                x[at] = kept;
+            }
+        }
+        // The largest magnitude at every position, of either sign.
+        for (std::size_t at = 0; at < std::size_t(rows); ++at) {
             const float kept = x[at];
-            x[at] = bad;
-            CHECK(std::isnan(detail::max_abs_or_nan(x.data(), rows)));
+            x[at] = at % 2 ? -7.5f : 7.5f;
+            CHECK(detail::max_abs_or_nan(x.data(), rows) == 7.5f);
             x[at] = kept;
         }
+    }
+    // Whether a column of int8 values is all ≥ 0 (the unsigned path): one −1 or −128 at any
+    // position, in a register (64 bytes with AVX-512) or in the tail, makes it false.
+    for (long n = 0; n <= 200; n += (n < 70 ? 1 : 13)) {
+        std::vector<std::int8_t> q(std::size_t(n) + 1, std::int8_t(127));
+        CHECK(detail::int8_nonnegative(q.data(), n));
+        for (long at = 0; at < n; ++at) {
+            for (const std::int8_t bad : {std::int8_t(-1), std::int8_t(-128)}) {
+                q[std::size_t(at)] = bad;
+                CHECK_FALSE(detail::int8_nonnegative(q.data(), n));
+            }
+            q[std::size_t(at)] = std::int8_t(0);
+        }
+        q[std::size_t(n)] = std::int8_t(-1);  // past the end: not read
+        CHECK(detail::int8_nonnegative(q.data(), n));
     }
     const float big[] = {-std::numeric_limits<float>::max(), 1.0f, 1e-40f};
     CHECK(detail::max_abs_or_nan(big, 3) == std::numeric_limits<float>::max());

@@ -34,6 +34,7 @@
 #endif
 
 #include <Eigen/Core>
+#include <xsimd/xsimd.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -109,15 +110,29 @@ inline void int8_quantize_column(const float* x, long rows, float scale, std::in
 
 /// max |x[k]| over a column, or NaN if a value is not finite. On the bits: for a float's
 /// magnitude (the sign bit cleared) the integer order is the numeric order, and NaN and ±∞ are
-/// the magnitudes from 0x7f800000 up — an integer maximum, which compilers vectorise.
+/// the magnitudes from 0x7f800000 up — an integer maximum, taken a register at a time (g++ 12
+/// vectorises the scalar loop by itself at -O3 only).
 inline float max_abs_or_nan(const float* x, long rows) noexcept {
-    std::uint32_t m = 0;
-    for (long k = 0; k < rows; ++k) {
+    using F = xsimd::batch<float>;
+    using I = xsimd::batch<std::int32_t>;
+    constexpr long lanes = long(F::size);
+    std::int32_t m = 0;  // a magnitude's bits, < 2^31: the signed order is the unsigned one
+    long k = 0;
+    if (rows >= lanes) {
+        I mv(0);
+        const I magnitude(0x7fffffff);
+        for (; k + lanes <= rows; k += lanes)
+            mv = xsimd::max(mv, xsimd::bitwise_cast<I>(F::load_unaligned(x + k)) & magnitude);
+        alignas(64) std::int32_t lane[lanes];
+        mv.store_aligned(lane);
+        for (long l = 0; l < lanes; ++l) m = std::max(m, lane[l]);
+    }
+    for (; k < rows; ++k) {
         std::uint32_t bits;
         std::memcpy(&bits, x + k, sizeof bits);
-        m = std::max(m, bits & 0x7fffffffu);
+        m = std::max(m, std::int32_t(bits & 0x7fffffffu));
     }
-    if (m >= 0x7f800000u) return std::numeric_limits<float>::quiet_NaN();
+    if (m >= 0x7f800000) return std::numeric_limits<float>::quiet_NaN();
     float r;
     std::memcpy(&r, &m, sizeof r);
     return r;
