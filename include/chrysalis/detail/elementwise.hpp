@@ -76,8 +76,8 @@ inline constexpr bool select_positive_applies = [] {
 /// out(i, j) = c(i, j) > 0 ? a(i, j) : otherwise(a(i, j)) for matrices of one shape and scalar
 /// (out may be c or a): the select of ReLU's and LeakyReLU's passes, column by column, a register
 /// at a time. Eigen 3.4 does not vectorise a select (`(c.array() > 0).select(a, b)`), and g++ 12
-/// vectorises the scalar loop it leaves at -O3 only: at -O2 ReLU's backward was a scalar loop of
-/// 14% of the teacher's training step (docs/performance.md, "-O2 as fast as -O3"). The same
+/// vectorises the scalar loop it leaves at -O3 only: at -O2 ReLU's backward was a scalar loop, a
+/// tenth of the teacher's training step (docs/performance.md, "-O2 as fast as -O3"). The same
 /// comparison and the same `otherwise` on each element, so the results are those of the select
 /// to the bit. `otherwise(v)` gets an element (S) or a register of them (xsimd::batch<S>) and
 /// returns the same type.
