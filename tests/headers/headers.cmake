@@ -5,15 +5,18 @@ file(GLOB_RECURSE _chrysalis_headers CONFIGURE_DEPENDS
 foreach(_header IN LISTS _chrysalis_headers)
   string(MAKE_C_IDENTIFIER "${_header}" _id)
   set(_source "${CMAKE_CURRENT_BINARY_DIR}/headers/${_id}.cpp")
-  file(CONFIGURE OUTPUT "${_source}" CONTENT
-       "#include <${_header}>\n#include <${_header}>\nint main() { return 0; }\n")
+  file(CONFIGURE OUTPUT "${_source}" CONTENT "#include <${_header}>\n#include <${_header}>\n")
   # Built with everything else, in parallel (as tests they ran one at a time, 31 × ~10 s of the
   # test phase); the test then only confirms the target is up to date and builds.
-  add_executable(header_${_id} "${_source}")
+  # Whether a header compiles is the front end's answer: an object library compiled with
+  # -fsyntax-only (CHRYSALIS_SYNTAX_ONLY, tests/CMakeLists.txt), nothing generated or linked, and
+  # not through ccache, which for each of these files cost more than the compile itself (it
+  # hashes the 143 MB precompiled isa.hpp: metrics.hpp 0.85 s of CPU alone, 1.57 s through
+  # ccache with a cold cache; docs/performance.md, "Compile time").
+  add_library(header_${_id} OBJECT "${_source}")
   target_link_libraries(header_${_id} PRIVATE chrysalis_dev_flags)
-  # Whether it compiles does not depend on optimising an empty main (-O0: 1.9 s of CPU instead
-  # of 2.2 s for checkpoint.hpp, most of it parsing Eigen).
   target_compile_options(header_${_id} PRIVATE -O0)
+  set_target_properties(header_${_id} PROPERTIES CXX_COMPILER_LAUNCHER "${CHRYSALIS_SYNTAX_ONLY}")
   # After a precompiled isa.hpp where that is the same compile (tests/CMakeLists.txt).
   chrysalis_isa_first("${PROJECT_SOURCE_DIR}/include/${_header}" _isa_first)
   if(_isa_first)
