@@ -38,8 +38,9 @@ endforeach()
 # and each flag set is consumed once through find_package and once through add_subdirectory.
 # g++ 12 with -march=native also needs -Wno-maybe-uninitialized -Wno-uninitialized: GCC bug
 # 105593 makes its own AVX-512 intrinsic headers warn wherever they are inlined, Eigen's as much
-# as ours (docs/getting-started.md). Heavy (a minute of compiling each), so only where asked:
-# CHRYSALIS_CONSUMER_WARNINGS is on in the release preset. A fifth build compiles it for AVX-512
+# as ours (docs/getting-started.md). Heavy (30-50 s of compiling each, half of the release suite's
+# test phase when it ran there), so only where asked: CHRYSALIS_CONSUMER_WARNINGS is on in the
+# warnings preset (scripts/test.sh warnings; .ci/run). A fifth build compiles it for AVX-512
 # (-march=x86-64-v4) with g++ and no -Wno- flags, without running it — unless the native build
 # already does that (below).
 option(CHRYSALIS_CONSUMER_WARNINGS "Build the zero-warnings consumer matrix as tests" OFF)
