@@ -15,6 +15,7 @@ foreach(_header IN LISTS _chrysalis_headers)
   # ccache with a cold cache; docs/performance.md, "Compile time").
   add_library(header_${_id} OBJECT "${_source}")
   target_link_libraries(header_${_id} PRIVATE chrysalis_dev_flags)
+  # -O0: the level the precompiled isa.hpp below is built at (its __OPTIMIZE__ must match).
   target_compile_options(header_${_id} PRIVATE -O0)
   set_target_properties(header_${_id} PROPERTIES CXX_COMPILER_LAUNCHER "${CHRYSALIS_SYNTAX_ONLY}")
   # After a precompiled isa.hpp where that is the same compile (tests/CMakeLists.txt).
