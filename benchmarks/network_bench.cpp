@@ -626,7 +626,7 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("fma_peak_1_thread_gflops", std::to_string(peak_gflops[1]));
     benchmark::AddCustomContext("fma_peak_2_threads_gflops", std::to_string(peak_gflops[2]));
     benchmark::AddCustomContext("openmp", has_openmp ? "yes" : "no");
-    // 512 where the packed GEMM reads the weights in place (detail::reads_a_in_place).
+    // 512 where the packed GEMM reads its operands in place (detail::reads_in_place).
     benchmark::AddCustomContext("fma_datapath_bits", std::to_string(detail::fma_datapath_bits()));
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();

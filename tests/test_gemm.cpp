@@ -168,59 +168,64 @@ TEMPLATE_TEST_CASE("packed_gemm reading op(A) packed whole beforehand gives the 
                 }
 }
 
-TEMPLATE_TEST_CASE(
-    "packed_gemm reading a non-transposed op(A) in place gives the same C to the bit", "[gemm]",
-    float, double) {
-    // AFeed::in_place reads whole panels of A from its columns and packs only a last panel of
-    // fewer than mr rows; AFeed::pack packs them all. Each element of C must be the same chain of
-    // FMAs either way. A sits in a matrix of m + pad rows (lda = m + pad): with pad 7 a panel read
-    // at the wrong stride picks up other values and changes C; with pad 0 A's last column ends
-    // its storage, so under AddressSanitizer (CI) reading a partial panel's registers whole, past
-    // the end of A, fails. The shapes above, and the teacher's 1200 × 1200 (three depth blocks, a
-    // partial last panel: 1200 = 25 × 48, 50 × 24) at a small batch.
+TEMPLATE_TEST_CASE("packed_gemm reading its operands in place gives the same C to the bit",
+                   "[gemm]", float, double) {
+    // Feed::in_place reads whole panels of a non-transposed op(A) from its columns and whole
+    // panels of op(B) from its rows (transposed) or columns (stored), packing only a last panel of
+    // fewer than mr rows or nr columns; Feed::pack packs them all. Each element of C must be the
+    // same chain of FMAs either way. A and B sit in matrices with `pad` more rows than they use
+    // (lda, ldb): with pad 7 a panel read at the wrong stride picks up other values and changes C;
+    // with pad 0 each operand's last column ends its storage, so under AddressSanitizer (CI)
+    // reading a partial panel whole, past the end of A or B, fails. The shapes above (n = 13 and
+    // 9: a partial panel of B; 24 and 40: whole ones only), and the teacher's 1200 × 1200 (three
+    // depth blocks, a partial last panel of A: 1200 = 25 × 48, 50 × 24) at a small batch.
     using S = TestType;
     auto all = shapes;
     all.emplace_back(1200, 16, 1200);
     all.emplace_back(170, 5, 784);
     for (const auto& [m, n, k] : all)
-        for (Op op_b : {Op::none, Op::transpose})
-            for (Eigen::Index pad : {0, 7}) {
-                const bool overwrite = pad == 0;  // both modes, and both paddings
-                const Matrix<S> tall = random_matrix<S>(m + pad, k, 11);
-                const Matrix<S> b =
-                    op_b == Op::none ? random_matrix<S>(k, n, 12) : random_matrix<S>(n, k, 12);
-                const Matrix<S> c0 = random_matrix<S>(m, n, 13);
-                Matrix<S> c_packed = c0, c_in_place = c0;
-                detail::PackedGemmBuffers<S> buf;
-                // (Copies: clang 14 cannot capture structured bindings.)
-                const long rows = long(m), cols = long(n), depth = long(k);
-                const auto run = [&](Matrix<S>& c, detail::AFeed feed) {
-                    detail::packed_gemm(rows, cols, depth, tall.data(), long(tall.rows()), false,
-                                        b.data(), long(b.rows()), op_b == Op::transpose, c.data(),
-                                        rows, overwrite, buf, false, static_cast<const S*>(nullptr),
-                                        feed);
-                };
-                run(c_packed, detail::AFeed::pack);
-                run(c_in_place, detail::AFeed::in_place);
-                INFO("m " << m << " n " << n << " k " << k << " op_b " << int(op_b) << " pad "
-                          << pad);
-                REQUIRE(c_in_place == c_packed);
-                REQUIRE(c_packed != c0);
-                // And the product itself, against a long double reference, within the bound of
-                // check_product: |ĉ − c| ≤ (k + 2)·u·(|A|·|B| + |C₀|).
-                const LD A = tall.topRows(m).template cast<long double>();
-                const LD B = op_of(b, op_b);
-                const LD C0 = c0.template cast<long double>();
-                const LD ref = A * B + (overwrite ? LD(LD::Zero(m, n)) : C0);
-                const LD magnitude = A.cwiseAbs() * B.cwiseAbs() +
-                                     (overwrite ? LD(LD::Zero(m, n)) : LD(C0.cwiseAbs()));
-                const long double gamma =
-                    (long double)(k + 2) * std::numeric_limits<S>::epsilon() / 2;
-                const LD err = (c_in_place.template cast<long double>() - ref).cwiseAbs();
-                REQUIRE((err.array() <=
-                         gamma * magnitude.array() + (long double)std::numeric_limits<S>::min())
-                            .all());
-            }
+        for (Op op_a : {Op::none, Op::transpose})
+            for (Op op_b : {Op::none, Op::transpose})
+                for (Eigen::Index pad : {0, 7}) {
+                    const bool overwrite = pad == 0;  // both modes, and both paddings
+                    const Matrix<S> a = op_a == Op::none ? random_matrix<S>(m + pad, k, 11)
+                                                         : random_matrix<S>(k + pad, m, 11);
+                    const Matrix<S> b = op_b == Op::none ? random_matrix<S>(k + pad, n, 12)
+                                                         : random_matrix<S>(n + pad, k, 12);
+                    const Matrix<S> c0 = random_matrix<S>(m, n, 13);
+                    Matrix<S> c_packed = c0, c_in_place = c0;
+                    detail::PackedGemmBuffers<S> buf;
+                    // (Copies: clang 14 cannot capture structured bindings.)
+                    const long rows = long(m), cols = long(n), depth = long(k);
+                    const auto run = [&](Matrix<S>& c, detail::Feed feed) {
+                        detail::packed_gemm(rows, cols, depth, a.data(), long(a.rows()),
+                                            op_a == Op::transpose, b.data(), long(b.rows()),
+                                            op_b == Op::transpose, c.data(), rows, overwrite, buf,
+                                            false, static_cast<const S*>(nullptr), feed);
+                    };
+                    run(c_packed, detail::Feed::pack);
+                    run(c_in_place, detail::Feed::in_place);
+                    INFO("m " << m << " n " << n << " k " << k << " op_a " << int(op_a) << " op_b "
+                              << int(op_b) << " pad " << pad);
+                    REQUIRE(c_in_place == c_packed);
+                    REQUIRE(c_packed != c0);
+                    // And the product itself, against a long double reference, within the bound
+                    // of check_product: |ĉ − c| ≤ (k + 2)·u·(|A|·|B| + |C₀|).
+                    const LD A = op_a == Op::none ? LD(a.topRows(m).template cast<long double>())
+                                                  : LD(op_of(Matrix<S>(a.topRows(k)), op_a));
+                    const LD B = op_b == Op::none ? LD(b.topRows(k).template cast<long double>())
+                                                  : LD(op_of(Matrix<S>(b.topRows(n)), op_b));
+                    const LD C0 = c0.template cast<long double>();
+                    const LD ref = A * B + (overwrite ? LD(LD::Zero(m, n)) : C0);
+                    const LD magnitude = A.cwiseAbs() * B.cwiseAbs() +
+                                         (overwrite ? LD(LD::Zero(m, n)) : LD(C0.cwiseAbs()));
+                    const long double gamma =
+                        (long double)(k + 2) * std::numeric_limits<S>::epsilon() / 2;
+                    const LD err = (c_in_place.template cast<long double>() - ref).cwiseAbs();
+                    REQUIRE((err.array() <=
+                             gamma * magnitude.array() + (long double)std::numeric_limits<S>::min())
+                                .all());
+                }
 }
 
 TEST_CASE("the FMA datapath is measured in AVX-512 builds only, once", "[gemm]") {
@@ -230,8 +235,8 @@ TEST_CASE("the FMA datapath is measured in AVX-512 builds only, once", "[gemm]")
     else
         REQUIRE(bits == 0);
     REQUIRE(detail::fma_datapath_bits() == bits);  // cached: the same answer every call
-    // The packed GEMM reads A in place only where the datapath is 512 bits wide.
-    REQUIRE(detail::reads_a_in_place() == (bits == 512));
+    // The packed GEMM reads its operands in place only where the datapath is 512 bits wide.
+    REQUIRE(detail::reads_in_place() == (bits == 512));
 }
 
 TEST_CASE("Gemm reuses its workspace for smaller products and grows it for larger ones", "[gemm]") {

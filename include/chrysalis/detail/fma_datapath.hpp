@@ -7,7 +7,7 @@
 // this times it: the same number of independent FMA chains in zmm and in ymm registers. On a
 // 512-bit datapath the two take about the same time; on a 256-bit one the zmm chains take
 // twice as long. The packed GEMM reads the datapath to choose how to feed its micro-kernel
-// (gemm_kernel.hpp, reads_a_in_place).
+// (gemm_kernel.hpp, reads_in_place).
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
@@ -82,7 +82,7 @@ template <class V>
 /// millisecond: five rounds of each register width, the fastest of each kept, so that a preemption
 /// in one round does not decide), then cached for the life of the program; callable from any
 /// thread. The measurement only ever chooses between ways of computing the same numbers (see
-/// reads_a_in_place), never what they are.
+/// reads_in_place), never what they are.
 [[nodiscard]] inline int fma_datapath_bits() noexcept {
 #if defined(__AVX512F__)
     static const int bits = [] {

@@ -18,10 +18,10 @@
 // the layers, on every target: the micro-kernel is written with xsimd's batch of the translation
 // unit's instruction set (on targets without FMA, xsimd::fma is a multiply and an add), and
 // chrysalis packs both operands itself, so nothing here depends on the layout of Eigen's
-// internal packers or blocking. One exception to "pack op(A)", chosen for the CPU found: on a
+// internal packers or blocking. One exception to "pack both", chosen for the CPU found: on a
 // 512-bit FMA datapath (measured, fma_datapath.hpp) the whole panels of a non-transposed op(A)
-// are read in place from its columns, since there the kernel is twice as fast and packing the
-// weights is not (reads_a_in_place).
+// and of op(B) are read in place, since there the kernel is twice as fast and packing is not
+// (reads_in_place).
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
@@ -95,7 +95,10 @@ struct PackedGemmBuffers {
 
 /// The micro-kernel: C[0:m, 0:n] (column stride ldc) += the product of an A panel (kc × mr,
 /// a[k·a_step + i]: packed when a_step is mr, or the rows of a column-major A read in place when
-/// a_step is its column stride) and a packed B panel (kc × nr, b[k·nr + j]), over the panel's first
+/// a_step is its column stride) and a B panel (kc × nr: b[k·b_step + j], packed when b_step is nr,
+/// or the rows of a transposed op(B) read in place when b_step is its column stride; with
+/// `BColumns`, b[j·b_step + k], the columns of a non-transposed op(B) read in place), over the
+/// panel's first
 /// R registers of rows: R·lanes × nr accumulators. With `overwrite`, C = the product instead (C is
 /// not read). m ≤ R·lanes and n ≤ nr; the panels are zero-padded (A read in place must have R·lanes
 /// rows there). R = 3 is the full mr-row tile; a panel of at most one or two registers of rows (the
@@ -105,11 +108,14 @@ struct PackedGemmBuffers {
 /// The accumulators stay in registers only when the loops over them are unrolled completely,
 /// which g++ 12 does by itself at -O3 only: at -O2 (CMake's RelWithDebInfo, and what many
 /// projects build with) acc lived in memory and the teacher's training step took three times as
-/// long. `#pragma GCC unroll` (which clang++ also reads) asks for it at every level.
-template <class S, int R = 3>
-inline void micro_kernel(long kc, const S* __restrict a, const S* __restrict b, S* __restrict c,
-                         long ldc, long m, long n, bool overwrite,
-                         long a_step = PackedGemmShape<S>::mr) {
+/// long. `#pragma GCC unroll` (which clang++ also reads) asks for it at every level. Never
+/// inlined: a call costs nothing beside a tile's kc·3·nr FMAs, and a profile (profile_step.sh)
+/// then tells the kernel's time from packed_gemm's own (packing).
+template <class S, int R = 3, bool BColumns = false>
+[[gnu::noinline]] inline void micro_kernel(long kc, const S* __restrict a, const S* __restrict b,
+                                           S* __restrict c, long ldc, long m, long n,
+                                           bool overwrite, long a_step = PackedGemmShape<S>::mr,
+                                           long b_step = PackedGemmShape<S>::nr) {
     static_assert(R >= 1 && R <= 3);
     using Shape = PackedGemmShape<S>;
     using B = typename Shape::B;
@@ -136,12 +142,12 @@ inline void micro_kernel(long kc, const S* __restrict a, const S* __restrict b, 
 #endif
 #pragma GCC unroll 16
         for (long j = 0; j < NR; ++j) {
-            const B bj(b[j]);
+            const B bj(BColumns ? b[j * b_step] : b[j]);
 #pragma GCC unroll 16
             for (int r = 0; r < R; ++r) acc[r][j] = xsimd::fma(ar[r], bj, acc[r][j]);
         }
         a += a_step;
-        b += NR;
+        b += BColumns ? 1 : b_step;
     }
     if (m == R * L) {
         for (long j = 0; j < n; ++j) {
@@ -166,36 +172,41 @@ inline void micro_kernel(long kc, const S* __restrict a, const S* __restrict b, 
 }
 
 /// micro_kernel with the fewest registers of rows that hold m rows (m ≤ mr).
-template <class S>
+template <class S, bool BColumns = false>
 inline void micro_kernel_rows(long kc, const S* __restrict a, const S* __restrict b,
                               S* __restrict c, long ldc, long m, long n, bool overwrite,
-                              long a_step = PackedGemmShape<S>::mr) {
+                              long a_step = PackedGemmShape<S>::mr,
+                              long b_step = PackedGemmShape<S>::nr) {
     constexpr long L = PackedGemmShape<S>::lanes;
     if (m > 2 * L)
-        micro_kernel<S, 3>(kc, a, b, c, ldc, m, n, overwrite, a_step);
+        micro_kernel<S, 3, BColumns>(kc, a, b, c, ldc, m, n, overwrite, a_step, b_step);
     else if (m > L)
-        micro_kernel<S, 2>(kc, a, b, c, ldc, m, n, overwrite, a_step);
+        micro_kernel<S, 2, BColumns>(kc, a, b, c, ldc, m, n, overwrite, a_step, b_step);
     else
-        micro_kernel<S, 1>(kc, a, b, c, ldc, m, n, overwrite, a_step);
+        micro_kernel<S, 1, BColumns>(kc, a, b, c, ldc, m, n, overwrite, a_step, b_step);
 }
 
-/// How packed_gemm feeds a non-transposed op(A) to the micro-kernel: packed into panels
-/// (`pack`), its whole panels read in place from A's columns (`in_place`: each k reads mr
-/// contiguous values, kc columns a stride apart), or as reads_a_in_place() says for this CPU
-/// (`automatic`). Either way each element of C is the same chain of fused multiply-adds on the
-/// same values: the same bits (test_gemm checks).
-enum class AFeed { automatic, pack, in_place };
+/// How packed_gemm feeds its operands to the micro-kernel: both packed into panels (`pack`);
+/// the whole panels of a non-transposed op(A) and of op(B) read in place (`in_place`: for A each
+/// k reads mr contiguous values, kc columns a stride apart; for B each k reads nr values, from one
+/// row of a transposed op(B) or from nr columns of a stored one), packing only a last panel of
+/// fewer than mr rows or nr columns (a transposed op(A) is always packed); or as reads_in_place()
+/// says for this CPU (`automatic`). Either way each element of C is the same chain of fused
+/// multiply-adds on the same values: the same bits (test_gemm checks).
+enum class Feed { automatic, pack, in_place };
 
-/// Whether `automatic` reads a non-transposed op(A) in place: in an AVX-512 build on a CPU that
-/// runs 512-bit FMAs whole (fma_datapath.hpp). There the kernel takes half the time it takes on a
-/// 256-bit datapath and packing the weights does not shrink with it: on a Zen 5 reading in place
-/// took a 1200 × 128 × 1200 product from 75–79% to 79–80% of one thread's FMA peak with the weights
-/// coming from memory, and batch-128 inference up by 1–6 points (docs/performance.md, "Weights read
-/// in place on a 512-bit datapath"). Elsewhere A is packed: on a Zen 3 (AVX2, 24-row panels)
-/// reading in place halved the speed (TLB misses), and Zen 4 (AVX-512 on a 256-bit datapath) was
-/// not measured with it.
-[[nodiscard]] inline bool reads_a_in_place() noexcept {
-    return fma_datapath_bits() >= 512;  // 0 in a build without AVX-512: A is packed there
+/// Whether `automatic` reads the operands in place: in an AVX-512 build on a CPU that runs 512-bit
+/// FMAs whole (fma_datapath.hpp). There the kernel takes half the time it takes on a 256-bit
+/// datapath and packing does not shrink with it. On a Zen 5 reading the weights (A) in place took
+/// a 1200 × 128 × 1200 product from 75–79% to 79–80% of one thread's FMA peak with the weights
+/// coming from memory, and batch-128 inference up by 1–6 points; reading the batch (B) in place
+/// as well, which every thread of a split product would otherwise pack whole, took 6% from the
+/// teacher's training step on one thread and 4% on two (docs/performance.md, "Weights read in
+/// place on a 512-bit datapath" and "The batch read in place too"). Elsewhere both are packed: on a
+/// Zen 3 (AVX2, 24-row panels) reading A in place halved the speed (TLB misses), and Zen 4 (AVX-512
+/// on a 256-bit datapath) was not measured with it.
+[[nodiscard]] inline bool reads_in_place() noexcept {
+    return fma_datapath_bits() >= 512;  // 0 in a build without AVX-512: both are packed there
 }
 
 #if defined(__AVX__)
@@ -441,18 +452,17 @@ void gemv(long m, long depth, const S* a, long lda, bool trans, const S* __restr
 
 /// C (m × n, column stride ldc) = op(A)·op(B) when `overwrite`, else C += op(A)·op(B); op(A) is
 /// m × depth and op(B) depth × n, both column-major in memory (trans_a / trans_b: stored
-/// transposed). One thread; `buf` holds the packed blocks, and keeps all of op(B) packed
-/// afterwards. With `b_packed`, buf.b already holds this op(B), packed by an earlier call with
-/// the same B, n and depth and no other call on `buf` since (b is then not read). With
+/// transposed). One thread; `buf` holds the packed blocks, and keeps what `feed` packs of op(B)
+/// afterwards. With `b_packed`, buf.b already holds that, packed by an earlier call with the same
+/// B, n, depth and feed and no other call on `buf` since (it is then not packed again). With
 /// `a_packed`, op(A) is read from there, packed by pack_a_whole(a_packed, …, m, depth) (a, lda
 /// and trans_a are then not read): the same arithmetic, so the same C to the bit. `feed` says
-/// how a non-transposed op(A) that is not `a_packed` reaches the kernel (AFeed); the same C to
-/// the bit whichever.
+/// how op(B), and a non-transposed op(A) that is not `a_packed`, reach the kernel (Feed); the
+/// same C to the bit whichever.
 template <class S>
 void packed_gemm(long m, long n, long depth, const S* a, long lda, bool trans_a, const S* b,
                  long ldb, bool trans_b, S* c, long ldc, bool overwrite, PackedGemmBuffers<S>& buf,
-                 bool b_packed = false, const S* a_packed = nullptr,
-                 AFeed feed = AFeed::automatic) {
+                 bool b_packed = false, const S* a_packed = nullptr, Feed feed = Feed::automatic) {
     using Shape = PackedGemmShape<S>;
     constexpr long MR = Shape::mr, NR = Shape::nr;
     if (m <= 0 || n <= 0) return;
@@ -464,45 +474,58 @@ void packed_gemm(long m, long n, long depth, const S* a, long lda, bool trans_a,
     buf.reserve_for(m, n, depth);
     const long KC = Shape::kc_for(depth), MC = Shape::mc_for(KC);
     const long n_padded = (n + NR - 1) / NR * NR;
-    const bool in_place =
-        !trans_a && !a_packed &&
-        (feed == AFeed::in_place || (feed == AFeed::automatic && reads_a_in_place()));
+    const bool in_place = feed == Feed::in_place || (feed == Feed::automatic && reads_in_place());
+    const bool a_in_place = in_place && !trans_a && !a_packed;
+    // Columns of op(B) read in place: its whole nr-column panels. A last panel of fewer columns
+    // is packed, since reading its nr values whole could read past the end of B.
+    const long b_whole = in_place ? n / NR * NR : 0;
     for (long k0 = 0; k0 < depth; k0 += KC) {
         const long kc = std::min(KC, depth - k0);
         const bool first = k0 == 0;
         // The depth block's panels of B, at the same place whichever call packed them.
         S* const packed_b = buf.b.data() + k0 * n_padded;
-        if (!b_packed) pack_b(packed_b, b, ldb, trans_b, k0, kc, 0, n);
+        if (!b_packed && b_whole < n)
+            pack_b(packed_b + b_whole * kc, b, ldb, trans_b, k0, kc, b_whole, n - b_whole);
         for (long i0 = 0; i0 < m; i0 += MC) {
             const long mc = std::min(MC, m - i0);
-            // Packed, or read in place (reads_a_in_place says where each pays). Read in place,
+            // Packed, or read in place (reads_in_place says where each pays). Read in place,
             // a panel walks kc columns a stride apart; only a last panel of fewer than mr rows is
             // packed (alone, at the start of buf.a), since reading its registers whole could read
             // past the end of A.
             const S* block = a_packed;
-            const long whole = in_place ? mc / MR * MR : 0;  // rows read in place
+            const long whole = a_in_place ? mc / MR * MR : 0;  // rows read in place
             if (a_packed) {
                 a_packed += Shape::padded_rows(mc) * kc;
-            } else if (!in_place) {
+            } else if (!a_in_place) {
                 pack_a(buf.a.data(), a, lda, trans_a, i0, mc, k0, kc);
                 block = buf.a.data();
             } else if (whole < mc) {
                 pack_a(buf.a.data(), a, lda, false, i0 + whole, mc - whole, k0, kc);
                 block = buf.a.data();  // holds panel `whole` alone
             }
-            for (long q = 0; q < n; q += NR) {
-                const S* bp = packed_b + q * kc;
+            // The kernels of one panel of B against every panel of A's block: B packed (nr
+            // values per k), a row of a transposed op(B) read in place (a stride of ldb per k) or
+            // nr columns of a stored one (BColumns: a stride of ldb per column).
+            const auto panels = [&]<bool BColumns>(const S* bp, long b_step, long q) {
                 const long cols = std::min(NR, n - q);
                 for (long p = 0; p < mc; p += MR) {
                     const long rows = std::min(MR, mc - p);
                     S* const cp = c + (i0 + p) + q * ldc;
                     if (p < whole)
-                        micro_kernel_rows(kc, a + (i0 + p) + k0 * lda, bp, cp, ldc, rows, cols,
-                                          overwrite && first, lda);
+                        micro_kernel_rows<S, BColumns>(kc, a + (i0 + p) + k0 * lda, bp, cp, ldc,
+                                                       rows, cols, overwrite && first, lda, b_step);
                     else
-                        micro_kernel_rows(kc, block + (p - whole) * kc, bp, cp, ldc, rows, cols,
-                                          overwrite && first);
+                        micro_kernel_rows<S, BColumns>(kc, block + (p - whole) * kc, bp, cp, ldc,
+                                                       rows, cols, overwrite && first, MR, b_step);
                 }
+            };
+            for (long q = 0; q < n; q += NR) {
+                if (q >= b_whole)
+                    panels.template operator()<false>(packed_b + q * kc, NR, q);
+                else if (trans_b)
+                    panels.template operator()<false>(b + q + k0 * ldb, ldb, q);
+                else
+                    panels.template operator()<true>(b + k0 + q * ldb, ldb, q);
             }
         }
     }
