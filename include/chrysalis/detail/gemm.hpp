@@ -15,7 +15,8 @@
 // sequential kernel on its blocks with its own workspace. Every block packs its share of the
 // large operand, and each thread packs all of the small one (a batch: 128 columns here) once per
 // product, at its first block of rows, so the threads never wait for each other inside a product
-// and no element of C depends on the scheduling. Eigen's own
+// and no element of C depends on the scheduling (on a 512-bit FMA datapath the kernel reads
+// both in place instead, but a transposed op(A): gemm_kernel.hpp, reads_in_place). Eigen's own
 // OpenMP GEMM shares the packed operand between threads and would also allocate a packing
 // buffer per thread on every call.
 
