@@ -101,13 +101,13 @@ struct PackedGemmBuffers {
 /// panel's first R registers of rows: R·lanes × nr accumulators. With `overwrite`, C = the product
 /// instead (C is not read). m ≤ R·lanes and n ≤ nr; the panels are zero-padded (A read in place
 /// must have R·lanes rows there). R = 3 is the full mr-row tile; a panel of at most one or two
-/// registers of rows (the last panel of a block, or of a thread's share of a split product) takes R
-/// = 1 or 2, so it costs a third or two thirds of a full one instead of all of it. Each element of
-/// C is the same chain of fused multiply-adds, in the same order, whatever R computes it: the same
-/// bits. The accumulators stay in registers only when the loops over them are unrolled completely,
-/// which g++ 12 does by itself at -O3 only: at -O2 (CMake's RelWithDebInfo, and what many
-/// projects build with) acc lived in memory and the teacher's training step took three times as
-/// long. `#pragma GCC unroll` (which clang++ also reads) asks for it at every level. Never
+/// registers of rows (the last panel of a block, or of a thread's share of a split product) takes
+/// R = 1 or 2, so it costs a third or two thirds of a full one instead of all of it. Each element
+/// of C is the same chain of fused multiply-adds, in the same order, whatever R computes it: the
+/// same bits. The accumulators stay in registers only when the loops over them are unrolled
+/// completely, which g++ 12 does by itself at -O3 only: at -O2 (CMake's RelWithDebInfo, and what
+/// many projects build with) acc lived in memory and the teacher's training step took three times
+/// as long. `#pragma GCC unroll` (which clang++ also reads) asks for it at every level. Never
 /// inlined: a call costs nothing beside a tile's kc·3·nr FMAs, and a profile (profile_step.sh)
 /// then tells the kernel's time from packed_gemm's own (packing).
 template <class S, int R = 3, bool BColumns = false>
