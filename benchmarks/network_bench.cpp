@@ -6,6 +6,7 @@
 //     cross-entropy), batch 128;
 //   - the student's inference at batch 1 and 128;
 //   - the fused distillation loss alone (10 classes × 128);
+//   - an activation's forward and backward alone, ReLU and GELU over 1200 × 128 (activation_pass);
 //   - one optimizer step alone (Sgd with momentum, Adam) over the teacher's parameters;
 //   - the teacher's step and the student's distillation step written out layer by layer, each
 //     part timed (teacher_step_phases, student_distill_phases);
@@ -511,6 +512,32 @@ void student_distill_phases(benchmark::State& s) {
     });
 }
 
+/// One activation's forward and backward over a hidden layer of the teacher at batch 128
+/// (1200 × 128 floats), as a training step runs them: "layer" 0 ReLU, 1 GELU. On two threads
+/// both passes are split by columns (for_column_blocks, docs/performance.md, "Element-wise
+/// passes split").
+void activation_pass(benchmark::State& state) {
+    const int threads = int(state.range(1));
+    ThreadsScope scope(threads);
+    constexpr Eigen::Index rows = 1200, batch = 128;
+    const Matrix<float> x = Matrix<float>::Random(rows, batch) * 3.0f;
+    const Matrix<float> dy = Matrix<float>::Random(rows, batch);
+    Matrix<float> y(rows, batch), dx(rows, batch);
+    const auto pass = [&](const auto& layer) {
+        for (auto _ : state) {
+            layer.forward(x, y);
+            layer.backward(x, y, dy, dx);
+            benchmark::ClobberMemory();
+        }
+    };
+    if (state.range(0) == 0)
+        pass(ReLU{});
+    else
+        pass(GELU{});
+    state.counters["elements/s"] = benchmark::Counter(
+        double(rows * batch) * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+
 BENCHMARK(fma_peak)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(1)->UseRealTime();
 BENCHMARK(gemm_product)
     ->ArgNames({"rows", "batch", "depth", "transposed", "threads", "cold"})
@@ -578,6 +605,10 @@ BENCHMARK(student_inference)
     ->Args({1, 2})
     ->UseRealTime();
 BENCHMARK(distillation_loss)->ArgName("batch")->Arg(128)->UseRealTime();
+BENCHMARK(activation_pass)
+    ->ArgNames({"layer", "threads"})
+    ->ArgsProduct({{0, 1}, {1, 2}})
+    ->UseRealTime();
 BENCHMARK(optimizer_update)
     ->ArgNames({"optimizer", "threads"})
     ->ArgsProduct({{0, 1}, {1, 2}})

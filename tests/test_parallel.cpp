@@ -33,6 +33,38 @@ TEST_CASE("products too small to pay for a split stay on one thread", "[parallel
     CHECK(detail::threads_for(100 * grain, grain) == 1);
 }
 
+TEST_CASE("an element-wise pass is split by columns only when large, each column once",
+          "[parallel]") {
+    // for_column_blocks' grain is 2^15 elements (elementwise.hpp): below twice that one call of
+    // f covers all the columns on the calling thread; above it, with two threads, the columns
+    // come in blocks of cols / 8 (block_length: four per thread, the last one shorter), every
+    // column in exactly one block.
+    const auto cut = [](Eigen::Index rows, Eigen::Index cols) {
+        std::vector<std::atomic<int>> seen(static_cast<std::size_t>(cols));
+        std::atomic<int> calls{0};
+        std::atomic<bool> bad_block{false};
+        detail::for_column_blocks(rows, cols, [&](Eigen::Index first, Eigen::Index count) {
+            if (first < 0 || count <= 0 || first + count > cols) {
+                bad_block = true;
+                return;
+            }
+            calls.fetch_add(1);
+            for (Eigen::Index j = first; j < first + count; ++j) seen[std::size_t(j)].fetch_add(1);
+        });
+        CHECK_FALSE(bad_block);
+        for (auto& s : seen) CHECK(s.load() == 1);
+        return calls.load();
+    };
+    ThreadsScope two(2);
+    CHECK(cut(37, 5) == 1);
+    CHECK(cut(1024, 63) == 1);  // 64,512 elements: under two grains
+    CHECK(cut(1200, 128) == (has_openmp ? 8 : 1));
+    CHECK(cut(1000, 131) == (has_openmp ? 9 : 1));  // 131 / 8 = 16 columns a block, a last of 3
+    CHECK(cut(70000, 3) == (has_openmp ? 3 : 1));   // fewer columns than blocks
+    ThreadsScope one(1);
+    CHECK(cut(1200, 128) == 1);
+}
+
 TEST_CASE("a single chunk or a single worker runs on the calling thread, in order", "[parallel]") {
     ThreadsScope two(2);
     const auto me = std::this_thread::get_id();

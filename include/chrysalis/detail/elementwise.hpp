@@ -10,6 +10,8 @@
 
 #include <type_traits>
 
+#include "chrysalis/parallel.hpp"
+
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 namespace detail {
 
@@ -53,6 +55,25 @@ decltype(auto) with_constant(bool b, F&& f) {
     return f(std::false_type{});
 }
 
+/// Calls f(first, count) over the columns [0, cols) of an element-wise pass over a rows × cols
+/// matrix: on the calling thread alone when the pass is small, else cut into four blocks of
+/// columns per thread, which the threads claim one at a time (parallel_blocks), as the optimizer
+/// update's runs are. A layer's activations at batch 128 (1200 × 128 floats) are one such pass:
+/// on one thread it left the other idle between two split products, reading the half of the
+/// product's output the other core had written (docs/performance.md, "Element-wise passes
+/// split"). Each element's arithmetic does not depend on the cut, so neither does the result.
+/// f must not throw.
+template <class F>
+void for_column_blocks(Eigen::Index rows, Eigen::Index cols, F&& f) {
+    constexpr double grain = 1 << 15;  // elements: 128 KiB of floats read, a few microseconds
+    constexpr int blocks_per_thread = 4;
+    const int parts = threads_for(double(rows) * double(cols), grain);
+    const long per =
+        parts <= 1 ? long(cols) : block_length(long(cols), parts * blocks_per_thread, 1);
+    parallel_blocks(long(cols), per,
+                    [&](long first, long count) { f(Eigen::Index(first), Eigen::Index(count)); });
+}
+
 /// True when M's columns are contiguous in memory (Matrix, Map, Ref, a block of whole columns):
 /// data() + j·outerStride() is column j, its elements one after another.
 template <class M>
@@ -80,26 +101,31 @@ inline constexpr bool select_positive_applies = [] {
 /// tenth of the teacher's training step (docs/performance.md, "-O2 as fast as -O3"). The same
 /// comparison and the same `otherwise` on each element, so the results are those of the select
 /// to the bit. `otherwise(v)` gets an element (S) or a register of them (xsimd::batch<S>) and
-/// returns the same type.
+/// returns the same type and must not throw. Large passes are split among threads by columns
+/// (for_column_blocks).
 /// Requires: select_positive_applies<C, A, Out>.
 template <class C, class A, class Out, class F>
 void select_positive(const Eigen::MatrixBase<C>& c, const Eigen::MatrixBase<A>& a, Out&& out,
                      F otherwise) {
     using S = typename A::Scalar;
     static_assert(select_positive_applies<C, A, Out>);
-    for (Eigen::Index j = 0; j < out.cols(); ++j) {
-        const S* cj = c.derived().data() + j * c.derived().outerStride();
-        const S* aj = a.derived().data() + j * a.derived().outerStride();
-        S* oj = out.data() + j * out.outerStride();
-        elementwise<S>(out.rows(), [&](auto t, Eigen::Index i) {
-            using T = decltype(t);
-            const T av = load_as<T>(aj + i);
-            if constexpr (std::is_same_v<T, S>)
-                store_as(oj + i, cj[i] > S(0) ? av : T(otherwise(av)));
-            else
-                store_as(oj + i, xsimd::select(load_as<T>(cj + i) > T(S(0)), av, T(otherwise(av))));
-        });
-    }
+    const Eigen::Index rows = out.rows();
+    for_column_blocks(rows, out.cols(), [&](Eigen::Index first, Eigen::Index count) {
+        for (Eigen::Index j = first; j < first + count; ++j) {
+            const S* cj = c.derived().data() + j * c.derived().outerStride();
+            const S* aj = a.derived().data() + j * a.derived().outerStride();
+            S* oj = out.data() + j * out.outerStride();
+            elementwise<S>(rows, [&](auto t, Eigen::Index i) {
+                using T = decltype(t);
+                const T av = load_as<T>(aj + i);
+                if constexpr (std::is_same_v<T, S>)
+                    store_as(oj + i, cj[i] > S(0) ? av : T(otherwise(av)));
+                else
+                    store_as(oj + i,
+                             xsimd::select(load_as<T>(cj + i) > T(S(0)), av, T(otherwise(av))));
+            });
+        }
+    });
 }
 
 }  // namespace detail

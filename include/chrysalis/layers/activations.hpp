@@ -39,6 +39,26 @@ struct ActivationBase {
     static constexpr int input_size = same_width;
     static constexpr int output_size = same_width;
 };
+
+/// Whether every one of M… stores its columns contiguously (Matrix, Ref, Map, a block of one).
+template <class... M>
+inline constexpr bool all_contiguous_columns = (contiguous_columns_v<std::remove_cvref_t<M>> &&
+                                                ...);
+
+/// Runs assign(first, count), which writes columns [first, first + count) of a pass's output
+/// from the same columns of its inputs, over all `cols` columns: split among threads by columns
+/// (for_column_blocks) when Split, else once, assign(0, cols), on the calling thread. A pass is
+/// split only where each element's bits do not depend on where a block starts: ReLU's max and
+/// GELU's scalar function do not, but Eigen computes Tanh and Sigmoid by a vector path and, for
+/// the elements before an aligned address and after the last whole register, a scalar one,
+/// whose last bits may differ — split, their results would depend on the thread count.
+template <bool Split, class F>
+void assign_columns(Eigen::Index rows, Eigen::Index cols, F&& assign) {
+    if constexpr (Split)
+        for_column_blocks(rows, cols, assign);
+    else
+        assign(Eigen::Index(0), cols);
+}
 }  // namespace detail
 
 /// y = x. Useful as a placeholder and in tests.
@@ -74,7 +94,11 @@ struct ReLU : detail::ActivationBase {
     template <class X, class Y>
     void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
         detail::prepare_elementwise_output(x, y, "chrysalis::ReLU::forward");
-        y = x.cwiseMax(typename X::Scalar(0));
+        using S = typename X::Scalar;
+        detail::assign_columns<detail::all_contiguous_columns<X, Y>>(
+            x.rows(), x.cols(), [&](Eigen::Index j, Eigen::Index n) {
+                y.middleCols(j, n) = x.middleCols(j, n).cwiseMax(S(0));
+            });
     }
     template <class X, class Yv, class DY, class DX>
     void backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Yv>& y,
@@ -224,7 +248,10 @@ struct GELU : detail::ActivationBase {
     void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
         detail::prepare_elementwise_output(x, y, "chrysalis::GELU::forward");
         using S = typename X::Scalar;
-        y = x.unaryExpr([](S v) { return v * cdf(v); });
+        detail::assign_columns<detail::all_contiguous_columns<X, Y>>(
+            x.rows(), x.cols(), [&](Eigen::Index j, Eigen::Index n) {
+                y.middleCols(j, n) = x.middleCols(j, n).unaryExpr([](S v) { return v * cdf(v); });
+            });
     }
     template <class X, class Yv, class DY, class DX>
     void backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Yv>& y,
@@ -232,11 +259,16 @@ struct GELU : detail::ActivationBase {
         if (!detail::check_elementwise_backward(x, y, dy, dx, "chrysalis::GELU::backward"))
             return;  // input gradient not wanted
         using S = typename DY::Scalar;
-        dx = x.binaryExpr(dy, [](S v, S g) {
+        const auto derivative_times = [](S v, S g) {
             const S pdf =
                 std::exp(S(-0.5) * v * v) * S(0.5 * std::numbers::inv_sqrtpi * std::numbers::sqrt2);
             return (cdf(v) + v * pdf) * g;
-        });
+        };
+        detail::assign_columns<detail::all_contiguous_columns<X, DY, DX>>(
+            x.rows(), x.cols(), [&](Eigen::Index j, Eigen::Index n) {
+                dx.middleCols(j, n) =
+                    x.middleCols(j, n).binaryExpr(dy.middleCols(j, n), derivative_times);
+            });
     }
 
   private:
