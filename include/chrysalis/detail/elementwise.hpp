@@ -47,6 +47,30 @@ void elementwise(Eigen::Index n, F&& f) {
     for (; i < n; ++i) f(S{}, i);
 }
 
+/// out[i] = f(in[i]...) for i in [0, n), every element computed in a whole register
+/// (xsimd::batch<S>): the last n mod lanes elements in a register padded with zeros, so that
+/// each element gets the same arithmetic wherever it falls — for a function whose vector and
+/// scalar versions differ in their last bits (xsimd::erf against std::erf), an element's value
+/// then depends neither on its row nor on how a pass is split. f takes and returns registers,
+/// and must accept the zeros of the padding.
+template <class S, class F, class... In>
+void map_registers(Eigen::Index n, S* out, F&& f, const In*... in) {
+    using B = xsimd::batch<S>;
+    constexpr auto lanes = Eigen::Index(B::size);
+    Eigen::Index i = 0;
+    for (; i + lanes <= n; i += lanes) f(B::load_unaligned(in + i)...).store_unaligned(out + i);
+    if (i == n) return;
+    const Eigen::Index rest = n - i;
+    const auto padded = [&](const S* p) {
+        S buffer[lanes] = {};
+        for (Eigen::Index k = 0; k < rest; ++k) buffer[k] = p[i + k];
+        return B::load_unaligned(buffer);
+    };
+    S result[lanes];
+    f(padded(in)...).store_unaligned(result);
+    for (Eigen::Index k = 0; k < rest; ++k) out[i + k] = result[k];
+}
+
 /// f(std::true_type{}) when b, else f(std::false_type{}): a setting tested once, outside the
 /// loop f runs, whose body is then compiled for each value (`if constexpr (flag)` inside).
 template <class F>

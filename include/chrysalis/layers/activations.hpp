@@ -14,6 +14,7 @@
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
 #include <Eigen/Core>
+#include <xsimd/xsimd.hpp>
 
 #include <cmath>
 #include <limits>
@@ -48,10 +49,11 @@ inline constexpr bool all_contiguous_columns = (contiguous_columns_v<std::remove
 /// Runs assign(first, count), which writes columns [first, first + count) of a pass's output
 /// from the same columns of its inputs, over all `cols` columns: split among threads by columns
 /// (for_column_blocks) when Split, else once, assign(0, cols), on the calling thread. A pass is
-/// split only where each element's bits do not depend on where a block starts: ReLU's max and
-/// GELU's scalar function do not, but Eigen computes Tanh and Sigmoid by a vector path and, for
-/// the elements before an aligned address and after the last whole register, a scalar one,
-/// whose last bits may differ — split, their results would depend on the thread count.
+/// split only where each element's bits do not depend on where a block starts: ReLU's max does
+/// not (GELU computes every element in a whole register: map_registers), but Eigen computes
+/// Tanh and Sigmoid by a vector path and, for the elements before an aligned address and after
+/// the last whole register, a scalar one, whose last bits may differ — split, their results
+/// would depend on the thread count.
 template <bool Split, class F>
 void assign_columns(Eigen::Index rows, Eigen::Index cols, F&& assign) {
     if constexpr (Split)
@@ -248,10 +250,22 @@ struct GELU : detail::ActivationBase {
     void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode = Mode::inference) const {
         detail::prepare_elementwise_output(x, y, "chrysalis::GELU::forward");
         using S = typename X::Scalar;
-        detail::assign_columns<detail::all_contiguous_columns<X, Y>>(
-            x.rows(), x.cols(), [&](Eigen::Index j, Eigen::Index n) {
-                y.middleCols(j, n) = x.middleCols(j, n).unaryExpr([](S v) { return v * cdf(v); });
+        const auto gelu = [](auto v) { return v * cdf(v); };
+        if constexpr (registers_apply<S, X, Y>) {
+            detail::for_column_blocks(x.rows(), x.cols(), [&](Eigen::Index j, Eigen::Index n) {
+                for (Eigen::Index c = j; c < j + n; ++c)
+                    detail::map_registers<S>(x.rows(), y.data() + c * y.outerStride(), gelu,
+                                             x.derived().data() + c * x.derived().outerStride());
             });
+        } else if constexpr (std::is_same_v<S, float>) {
+            // Any other view: each element in a register of copies, for the same bits.
+            y = x.unaryExpr([&](S v) { return gelu(xsimd::batch<S>(v)).get(0); });
+        } else {
+            detail::assign_columns<detail::all_contiguous_columns<X, Y>>(
+                x.rows(), x.cols(), [&](Eigen::Index j, Eigen::Index n) {
+                    y.middleCols(j, n) = x.middleCols(j, n).unaryExpr([&](S v) { return gelu(v); });
+                });
+        }
     }
     template <class X, class Yv, class DY, class DX>
     void backward(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Yv>& y,
@@ -259,22 +273,58 @@ struct GELU : detail::ActivationBase {
         if (!detail::check_elementwise_backward(x, y, dy, dx, "chrysalis::GELU::backward"))
             return;  // input gradient not wanted
         using S = typename DY::Scalar;
-        const auto derivative_times = [](S v, S g) {
-            const S pdf =
-                std::exp(S(-0.5) * v * v) * S(0.5 * std::numbers::inv_sqrtpi * std::numbers::sqrt2);
-            return (cdf(v) + v * pdf) * g;
-        };
-        detail::assign_columns<detail::all_contiguous_columns<X, DY, DX>>(
-            x.rows(), x.cols(), [&](Eigen::Index j, Eigen::Index n) {
-                dx.middleCols(j, n) =
-                    x.middleCols(j, n).binaryExpr(dy.middleCols(j, n), derivative_times);
+        const auto derivative = [](auto v, auto g) { return derivative_times(v, g); };
+        if constexpr (registers_apply<S, X, DY, DX>) {
+            detail::for_column_blocks(x.rows(), x.cols(), [&](Eigen::Index j, Eigen::Index n) {
+                for (Eigen::Index c = j; c < j + n; ++c)
+                    detail::map_registers<S>(x.rows(), dx.data() + c * dx.outerStride(), derivative,
+                                             x.derived().data() + c * x.derived().outerStride(),
+                                             dy.derived().data() + c * dy.derived().outerStride());
             });
+        } else if constexpr (std::is_same_v<S, float>) {
+            using B = xsimd::batch<S>;
+            dx = x.binaryExpr(dy, [&](S v, S g) { return derivative(B(v), B(g)).get(0); });
+        } else {
+            detail::assign_columns<detail::all_contiguous_columns<X, DY, DX>>(
+                x.rows(), x.cols(), [&](Eigen::Index j, Eigen::Index n) {
+                    dx.middleCols(j, n) =
+                        x.middleCols(j, n).binaryExpr(dy.middleCols(j, n), derivative);
+                });
+        }
     }
 
   private:
-    template <class S>
-    static S cdf(S v) {
-        return S(0.5) * (S(1) + std::erf(v * S(0.5 * std::numbers::sqrt2)));
+    /// Whether a float pass over these operands runs in whole registers (map_registers, split by
+    /// columns): xsimd's erf and exp, 10–20 times faster than the scalar std::erf and std::exp,
+    /// as accurate in float (within 5e-7 of the exact GELU on [−10, 10], as the scalar ones).
+    /// Double keeps std::erf and std::exp, split by columns too: xsimd's double erf is ten times
+    /// less accurate (1e-14 against 1e-15) and gives NaN for |x| near double's largest value.
+    template <class S, class... M>
+    static constexpr bool registers_apply =
+        std::is_same_v<S, float>&& detail::all_contiguous_columns<M...> &&
+        (std::is_same_v<S, typename std::remove_cvref_t<M>::Scalar> && ...);
+    /// The scalar type of T: T itself, or the lanes' type of a register.
+    template <class T>
+    struct lane {
+        using type = T;
+    };
+    template <class S, class A>
+    struct lane<xsimd::batch<S, A>> {
+        using type = S;
+    };
+    /// Φ(v) = (1 + erf(v/√2))/2, for one value (std::erf) or a register of them (xsimd::erf).
+    template <class T>
+    static T cdf(T v) {
+        using S = typename lane<T>::type;
+        return T(S(0.5)) * (T(S(1)) + xsimd::erf(v * T(S(0.5 * std::numbers::sqrt2))));
+    }
+    /// (Φ(v) + v·φ(v))·g, φ(v) = e^{−v²/2}/√(2π), for values or registers of them.
+    template <class T>
+    static T derivative_times(T v, T g) {
+        using S = typename lane<T>::type;
+        const T pdf = xsimd::exp(T(S(-0.5)) * v * v) *
+                      T(S(0.5 * std::numbers::inv_sqrtpi * std::numbers::sqrt2));
+        return (cdf(v) + v * pdf) * g;
     }
 };
 
