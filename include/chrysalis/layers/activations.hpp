@@ -251,7 +251,7 @@ struct GELU : detail::ActivationBase {
         detail::prepare_elementwise_output(x, y, "chrysalis::GELU::forward");
         using S = typename X::Scalar;
         const auto gelu = [](auto v) { return v * cdf(v); };
-        if constexpr (registers_apply<S, X, Y>) {
+        if constexpr (registers_apply<S, X, Y>()) {
             detail::for_column_blocks(x.rows(), x.cols(), [&](Eigen::Index j, Eigen::Index n) {
                 for (Eigen::Index c = j; c < j + n; ++c)
                     detail::map_registers<S>(x.rows(), y.data() + c * y.outerStride(), gelu,
@@ -274,7 +274,7 @@ struct GELU : detail::ActivationBase {
             return;  // input gradient not wanted
         using S = typename DY::Scalar;
         const auto derivative = [](auto v, auto g) { return derivative_times(v, g); };
-        if constexpr (registers_apply<S, X, DY, DX>) {
+        if constexpr (registers_apply<S, X, DY, DX>()) {
             detail::for_column_blocks(x.rows(), x.cols(), [&](Eigen::Index j, Eigen::Index n) {
                 for (Eigen::Index c = j; c < j + n; ++c)
                     detail::map_registers<S>(x.rows(), dx.data() + c * dx.outerStride(), derivative,
@@ -295,14 +295,17 @@ struct GELU : detail::ActivationBase {
 
   private:
     /// Whether a float pass over these operands runs in whole registers (map_registers, split by
-    /// columns): xsimd's erf and exp, 10–20 times faster than the scalar std::erf and std::exp,
-    /// as accurate in float (within 5e-7 of the exact GELU on [−10, 10], as the scalar ones).
-    /// Double keeps std::erf and std::exp, split by columns too: xsimd's double erf is ten times
-    /// less accurate (1e-14 against 1e-15) and gives NaN for |x| near double's largest value.
+    /// columns): xsimd's erf and exp, about 25 times faster than the scalar std::erf and
+    /// std::exp and as accurate in float (within 5e-7 of the exact GELU on [−10, 10], as the
+    /// scalar ones; docs/performance.md, "GELU in registers"). Double keeps std::erf and
+    /// std::exp, split by columns too: xsimd's double erf is ten times less accurate (1e-14
+    /// against 1e-15) and gives NaN for |x| near double's largest value.
     template <class S, class... M>
-    static constexpr bool registers_apply =
-        std::is_same_v<S, float>&& detail::all_contiguous_columns<M...> &&
-        (std::is_same_v<S, typename std::remove_cvref_t<M>::Scalar> && ...);
+    static constexpr bool registers_apply() {
+        constexpr bool same_scalar =
+            (std::is_same_v<S, typename std::remove_cvref_t<M>::Scalar> && ...);
+        return std::is_same_v<S, float> && detail::all_contiguous_columns<M...> && same_scalar;
+    }
     /// The scalar type of T: T itself, or the lanes' type of a register.
     template <class T>
     struct lane {
