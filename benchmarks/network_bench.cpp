@@ -513,9 +513,9 @@ void student_distill_phases(benchmark::State& s) {
 }
 
 /// One activation's forward and backward over a hidden layer of the teacher at batch 128
-/// (1200 × 128 floats), as a training step runs them: "layer" 0 ReLU, 1 GELU. On two threads
-/// both passes are split by columns (for_column_blocks, docs/performance.md, "Element-wise
-/// passes split").
+/// (1200 × 128 floats), as a training step runs them: "layer" 0 ReLU, 1 GELU, 2 Tanh, 3 Sigmoid.
+/// On two threads every pass is split by columns (for_column_blocks, docs/performance.md,
+/// "Element-wise passes split").
 void activation_pass(benchmark::State& state) {
     const int threads = int(state.range(1));
     ThreadsScope scope(threads);
@@ -530,10 +530,14 @@ void activation_pass(benchmark::State& state) {
             benchmark::ClobberMemory();
         }
     };
-    if (state.range(0) == 0)
+    if (const auto layer = state.range(0); layer == 0)
         pass(ReLU{});
-    else
+    else if (layer == 1)
         pass(GELU{});
+    else if (layer == 2)
+        pass(Tanh{});
+    else
+        pass(Sigmoid{});
     state.counters["elements/s"] = benchmark::Counter(
         double(rows * batch) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
@@ -607,7 +611,7 @@ BENCHMARK(student_inference)
 BENCHMARK(distillation_loss)->ArgName("batch")->Arg(128)->UseRealTime();
 BENCHMARK(activation_pass)
     ->ArgNames({"layer", "threads"})
-    ->ArgsProduct({{0, 1}, {1, 2}})
+    ->ArgsProduct({{0, 1, 2, 3}, {1, 2}})
     ->UseRealTime();
 BENCHMARK(optimizer_update)
     ->ArgNames({"optimizer", "threads"})
