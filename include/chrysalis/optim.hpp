@@ -141,17 +141,12 @@ void apply_max_norm(P& p, double c) {
 /// Calls f(offset, length) over [0, n) in runs of a few thousand elements, the runs split across
 /// threads for large n. An update does all its arithmetic on one run before the next, so the
 /// parameter, gradient and state values it reads come from memory once per step. A split update
-/// is cut into four blocks per thread, which the threads claim one at a time (parallel_for), as
-/// a split product is (gemm.hpp): a helper that starts late, or is descheduled by another
-/// process, leaves its blocks to the calling thread instead of making it wait for a fixed half.
-/// Each value's arithmetic is the same however the blocks fall, so the result is too.
+/// is cut into four blocks per thread of whole runs (parallel_share). Each value's arithmetic is
+/// the same however the blocks fall, so the result is too.
 template <class F>
 void for_each_run(Eigen::Index n, F&& f) {
     constexpr long run = 4096;  // 16 KiB of floats per array: the arrays of a run stay in L1/L2
-    constexpr int blocks_per_thread = 4;
-    const int parts = threads_for(double(n), double(1 << 16));
-    const int blocks = parts <= 1 ? 1 : parts * blocks_per_thread;
-    parallel_blocks(long(n), block_length(long(n), blocks, run), [&](long begin, long len) {
+    parallel_share(long(n), double(n), double(1 << 16), run, [&](long begin, long len) {
         for (long o = begin; o < begin + len; o += run)
             f(Eigen::Index(o), Eigen::Index(std::min(run, begin + len - o)));
     });

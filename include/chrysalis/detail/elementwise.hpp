@@ -81,7 +81,7 @@ decltype(auto) with_constant(bool b, F&& f) {
 
 /// Calls f(first, count) over the columns [0, cols) of an element-wise pass over a rows × cols
 /// matrix: on the calling thread alone when the pass is small, else cut into four blocks of
-/// columns per thread, which the threads claim one at a time (parallel_blocks), as the optimizer
+/// columns per thread, which the threads claim one at a time (parallel_share), as the optimizer
 /// update's runs are. A layer's activations at batch 128 (1200 × 128 floats) are one such pass:
 /// on one thread it left the other idle between two split products, reading the half of the
 /// product's output the other core had written (docs/performance.md, "Element-wise passes
@@ -90,12 +90,8 @@ decltype(auto) with_constant(bool b, F&& f) {
 template <class F>
 void for_column_blocks(Eigen::Index rows, Eigen::Index cols, F&& f) {
     constexpr double grain = 1 << 15;  // elements: 128 KiB of floats read, a few microseconds
-    constexpr int blocks_per_thread = 4;
-    const int parts = threads_for(double(rows) * double(cols), grain);
-    const long per =
-        parts <= 1 ? long(cols) : block_length(long(cols), parts * blocks_per_thread, 1);
-    parallel_blocks(long(cols), per,
-                    [&](long first, long count) { f(Eigen::Index(first), Eigen::Index(count)); });
+    parallel_share(long(cols), double(rows) * double(cols), grain, 1,
+                   [&](long first, long count) { f(Eigen::Index(first), Eigen::Index(count)); });
 }
 
 /// True when M's columns are contiguous in memory (Matrix, Map, Ref, a block of whole columns):
