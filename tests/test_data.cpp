@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrysalis/data.hpp>
+#include <chrysalis/detail/data_checks.hpp>
 
 #include "temp_dir.hpp"
 
@@ -745,4 +746,50 @@ TEST_CASE("load_idx reads Fashion-MNIST when it is installed", "[data][idx][fash
     long sum = 0;
     for (Eigen::Index i = 0; i < 784; ++i) sum += std::lround(train.features(i, 0) * 255);
     CHECK(sum == 76247);
+}
+
+// detail::all_finite, behind every finiteness check of data, of each Dense layer's output after
+// a training step's forward, and of the parameters after each epoch: it reads a column in four
+// register-wide sums, then single registers, then single elements. One NaN or infinity at any
+// position of any column — in each of the four sums, the single-register loop and the scalar
+// tail, for column lengths around those boundaries — must make it false; huge finite values must
+// not (x·0 is 0 for every finite x).
+TEMPLATE_TEST_CASE("all_finite finds one NaN or infinity wherever it is", "[data][finite]", float,
+                   double) {
+    using S = TestType;
+    using Lim = std::numeric_limits<S>;
+    const S bad[] = {Lim::quiet_NaN(), Lim::infinity(), -Lim::infinity()};
+    for (const Eigen::Index rows : {1, 7, 15, 16, 17, 63, 64, 65, 77, 130}) {
+        Matrix<S> m = Matrix<S>::Constant(rows + 3, 3, Lim::max());
+        m.row(1).setConstant(-Lim::max());
+        // A block of rows 2 … rows + 1: columns a stride apart, as a view of a larger matrix.
+        auto block = m.middleRows(2, rows);
+        const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> row_major =
+            block.transpose();
+        REQUIRE(detail::all_finite(m));
+        REQUIRE(detail::all_finite(block));
+        REQUIRE(detail::all_finite(row_major));
+        for (Eigen::Index j = 0; j < block.cols(); ++j) {
+            for (Eigen::Index i = 0; i < rows; ++i) {
+                for (const S b : bad) {
+                    const S keep = block(i, j);
+                    block(i, j) = b;
+                    Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rm =
+                        block.transpose();
+                    const bool whole = detail::all_finite(m), part = detail::all_finite(block),
+                               transposed = detail::all_finite(rm);
+                    block(i, j) = keep;
+                    INFO("rows " << rows << ", element (" << i << ", " << j << ") = " << b);
+                    REQUIRE_FALSE(whole);
+                    REQUIRE_FALSE(part);
+                    REQUIRE_FALSE(transposed);
+                }
+            }
+        }
+        // Outside the block: the block's check does not read it.
+        m(0, 1) = Lim::quiet_NaN();
+        m(rows + 2, 2) = Lim::infinity();
+        CHECK(detail::all_finite(block));
+        CHECK_FALSE(detail::all_finite(m));
+    }
 }
