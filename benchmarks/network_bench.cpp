@@ -7,6 +7,7 @@
 //   - the student's inference at batch 1 and 128;
 //   - the fused distillation loss alone (10 classes × 128);
 //   - an activation's forward and backward alone, ReLU and GELU over 1200 × 128 (activation_pass);
+//   - the finiteness check fit makes on each Dense layer's output, over 1200 × 128 (finite_check);
 //   - one optimizer step alone (Sgd with momentum, Adam) over the teacher's parameters;
 //   - the teacher's step and the student's distillation step written out layer by layer, each
 //     part timed (teacher_step_phases, student_distill_phases);
@@ -542,6 +543,19 @@ void activation_pass(benchmark::State& state) {
         double(rows * batch) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
+/// The finiteness check fit and distill make on every Dense layer's output after each forward
+/// (detail::all_finite), over one teacher activation (1200 × 128 floats, in cache as it is there).
+void finite_check(benchmark::State& state) {
+    constexpr Eigen::Index rows = 1200, batch = 128;
+    const Matrix<float> a = Matrix<float>::Random(rows, batch);
+    for (auto _ : state) {
+        bool finite = detail::all_finite(a);
+        benchmark::DoNotOptimize(finite);
+    }
+    state.counters["GB/s"] = benchmark::Counter(double(rows * batch) * sizeof(float) * 1e-9,
+                                                benchmark::Counter::kIsIterationInvariantRate);
+}
+
 BENCHMARK(fma_peak)->ArgName("threads")->Arg(1)->Arg(2)->Iterations(1)->UseRealTime();
 BENCHMARK(gemm_product)
     ->ArgNames({"rows", "batch", "depth", "transposed", "threads", "cold"})
@@ -613,6 +627,7 @@ BENCHMARK(activation_pass)
     ->ArgNames({"layer", "threads"})
     ->ArgsProduct({{0, 1, 2, 3}, {1, 2}})
     ->UseRealTime();
+BENCHMARK(finite_check);
 BENCHMARK(optimizer_update)
     ->ArgNames({"optimizer", "threads"})
     ->ArgsProduct({{0, 1}, {1, 2}})

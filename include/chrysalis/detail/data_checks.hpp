@@ -25,8 +25,8 @@ namespace detail {
 /// Matrices and blocks with contiguous columns (or rows) are read one register at a time, with a
 /// fraction of the compile time of Eigen's reduction (which other expressions still take), into
 /// four sums: with one, each addition waited for the one before (a 1200 × 128 float layer
-/// output, checked after every training step's forward, took 10.6 µs on the Zen 5 VM of
-/// docs/performance.md; 3.0 µs with four).
+/// output, checked after every training step's forward, took 11.0–11.2 µs on the Zen 5 VM of
+/// docs/performance.md; 3.2–3.3 µs with four, network_bench's finite_check).
 template <class Derived>
 [[nodiscard]] bool all_finite(const Eigen::MatrixBase<Derived>& m) {
     using S = typename Derived::Scalar;
