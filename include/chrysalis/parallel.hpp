@@ -488,15 +488,19 @@ void parallel_blocks(long n, long per, F&& f) {
     return int(std::clamp(work / grain, 1.0, double(t)));
 }
 
+/// The blocks each thread's share of a split pass is cut into, claimed one at a time: a split
+/// product's chunks (Gemm::chunks_per_thread, where the choice of four is measured), an update's
+/// runs and an element-wise pass's columns (parallel_share).
+inline constexpr int blocks_per_thread = 4;
+
 /// Runs f(begin, count) over [0, n), a pass of `work` units (elements, multiply-adds): on the
-/// calling thread when threads_for(work, grain) is 1, else cut into four blocks per thread, each
-/// a multiple of `align` long but the last, which the threads claim one at a time
+/// calling thread when threads_for(work, grain) is 1, else cut into blocks_per_thread blocks per
+/// thread, each a multiple of `align` long but the last, which the threads claim one at a time
 /// (parallel_blocks), as a split product's chunks are (gemm.hpp): a helper that starts late, or
 /// is descheduled by another process, leaves its blocks to the calling thread instead of making
 /// it wait for a fixed share. f must not throw.
 template <class F>
 void parallel_share(long n, double work, double grain, long align, F&& f) {
-    constexpr int blocks_per_thread = 4;
     const int parts = threads_for(work, grain);
     parallel_blocks(n, parts <= 1 ? n : block_length(n, parts * blocks_per_thread, align), f);
 }

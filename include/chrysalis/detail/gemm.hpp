@@ -173,7 +173,7 @@ class Gemm {
     /// than two: on a 2-vCPU Zen 4 VM the two-thread teacher step went from 14.9 to 14.1 ms
     /// (medians of alternating runs) and the contended default from 1.08–1.18 to 0.88–1.11 of
     /// one thread (docs/performance.md, "Four chunks per thread").
-    static constexpr int chunks_per_thread = 4;
+    static constexpr int chunks_per_thread = blocks_per_thread;
     /// The chunks a product split among `parts` threads is cut into (network_bench cuts its own
     /// split products the same way). One thread takes the product whole: cutting it would make a
     /// column split read all of A (the weights) once per chunk, and a row split pack all of B
