@@ -2,15 +2,16 @@
 # Where a training step's time goes (issue 16, "Where the time goes"): runs one network_bench
 # training step under `perf record -e cpu-clock` (a software clock: it works in VMs without
 # hardware counters) and sorts the step's CPU samples into the parts docs/performance.md
-# tabulates — the GEMM micro-kernel, packing (packed_gemm's own time: pack_a, pack_b), the
-# optimizer update, the thread pool (ThreadPool::run and ::serve: handing out chunks, spinning,
-# waiting), the operating system (the kernel's own samples: page faults, interrupts, and in a VM
-# the hypervisor's) and everything else (ReLU, bias, loss, the last layer, and the network's
-# construction each time the benchmark library calls the benchmark: a few percent). The binary's
-# FMA-peak measurement (fma_chains, or measure_fma_peak where the compiler inlined the chains
-# into it) runs in the same process and is left out of the shares. Shares are of CPU samples,
-# not of wall time: a helper asleep between products takes no samples. Not a test: it only
-# measures.
+# tabulates — the GEMM micro-kernel, packing (packed_gemm's own time and its packing routines,
+# pack_a, pack_b, pack_transposed_blocks, pack_lines_transposed and deal_line, wherever the
+# compiler did not inline them), the optimizer update, the thread pool (ThreadPool::run and
+# ::serve: handing out chunks, spinning, waiting), the operating system (the kernel's own
+# samples: page faults, interrupts, and in a VM the hypervisor's) and everything else (ReLU,
+# bias, loss, the last layer, and the network's construction each time the benchmark library
+# calls the benchmark: a few percent). The binary's FMA-peak measurement (fma_chains, or
+# measure_fma_peak where the compiler inlined the chains into it) runs in the same process and
+# is left out of the shares. Shares are of CPU samples, not of wall time: a helper asleep
+# between products takes no samples. Not a test: it only measures.
 #
 #   benchmarks/profile_step.sh [NETWORK_BENCH] [THREADS] [STEP]
 #     NETWORK_BENCH  defaults to build/release/benchmarks/network_bench
@@ -34,7 +35,8 @@ perf report -i "$tmp/perf.data" --no-children --sort symbol --stdio 2> /dev/null
         if ($0 ~ /fma_chains|measure_fma_peak/) peak += p
         else if ($0 ~ /\[k\]/) os += p
         else if ($0 ~ /micro_kernel/) kernel += p
-        else if ($0 ~ /packed_gemm/) packing += p
+        else if ($0 ~ /packed_gemm|pack_a|pack_b|deal_line/ ||
+                 $0 ~ /pack_transposed_blocks|pack_lines_transposed/) packing += p
         else if ($0 ~ /_update_values|adam_update/) update += p
         else if ($0 ~ /ThreadPool::(run|serve)/) pool += p
         else other += p
