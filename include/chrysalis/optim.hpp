@@ -227,6 +227,7 @@ void sgd_update_values(S* p, const S* g, S* v, Eigen::Index size, S eta, S mu, S
         if (mu == S(0)) {
             with_constant(wd == S(0), [&](auto no_decay) {
                 elementwise<S>(n, [=]<class T>(T, Eigen::Index i) {
+                    prefetch_update<T>(i, gr, pr);
                     const T pi = load_as<T>(pr + i), gi = load_as<T>(gr + i);
                     if constexpr (no_decay)
                         store_as(pr + i, T(pi - T(eta) * gi));
@@ -239,6 +240,7 @@ void sgd_update_values(S* p, const S* g, S* v, Eigen::Index size, S eta, S mu, S
         with_constant(wd == S(0), [&](auto no_decay) {
             with_constant(nesterov, [&](auto nest) {
                 elementwise<S>(n, [=]<class T>(T, Eigen::Index i) {
+                    prefetch_update<T>(i, gr, pr, vr);
                     const T pi = load_as<T>(pr + i), gi = load_as<T>(gr + i);
                     T vi;
                     if constexpr (no_decay)
@@ -389,6 +391,7 @@ void adam_update_values(S* p, const S* g, S* m_data, S* v_data, Eigen::Index siz
         S* const vr = v_data + o;
         with_constant(decoupled, [&](auto is_decoupled) {
             elementwise<S>(n, [=]<class T>(T, Eigen::Index i) {
+                prefetch_update<T>(i, gr, pr, mr, vr);
                 T pi = load_as<T>(pr + i);
                 const T gi = load_as<T>(gr + i);
                 T mi, vi;
