@@ -4,6 +4,7 @@
 // benchmarks/compare_pytorch.py --from-json prints the side-by-side table of saved results, with a
 // ratio for a peer's best-setting row only when its OpenBLAS core is the CPU's own, and the share
 // of the FMA peak that every row's epochs reach.
+// benchmarks/alternate_builds.py times builds in alternating rounds (run on stand-in binaries).
 
 #include <catch2/catch.hpp>
 
@@ -299,5 +300,75 @@ TEST_CASE(
     CHECK_THAT(zero, Catch::Matchers::Contains("zero_peak.json: a run in it lacks what the summary "
                                                "needs (ValueError: an fma_peak line's gflops is "
                                                "not a positive number: [0])"));
+    fs::remove_all(dir);
+}
+
+// benchmarks/alternate_builds.py: two stand-in "binaries" (shell scripts printing Google
+// Benchmark's JSON) in three rounds. A reports 2 ms (in ns) and the counter update_ms = 1 every
+// time, plus an aggregate row of 99 ms that must be ignored; B reports 1, 4 and 2.5 ms (in µs)
+// on its first, second and third call, update_ms = 0.5. So A's median and minimum are 2.000,
+// B's median 2.500 and minimum 1.000, B's ratio 1.250; for the counter 1.000 and 0.500 (ratio
+// 0.500). The rounds alternate the order (A B, B A, A B), each binary gets the filter and the
+// arguments after "--", and a missing binary or an unmatched filter is refused by name.
+TEST_CASE("alternate_builds alternates the builds and reports medians, minima and ratios",
+          "[scripts]") {
+    const std::string py = python();
+    if (py.empty()) {
+        WARN("python3 not available: skipped the alternate_builds check");
+        return;
+    }
+    const fs::path dir =
+        fs::temp_directory_path() / ("chrysalis-alternate-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    const std::string log = (dir / "calls.txt").string();
+    const auto binary = [&](const std::string& name, const std::string& body) {
+        const fs::path path = dir / name;
+        std::ofstream(path) << "#!/bin/sh\necho \"" << name << " $*\" >> " << log << "\n" << body;
+        fs::permissions(path, fs::perms::owner_all);
+        return path.string();
+    };
+    const std::string a = binary(
+        "A", R"(printf '{"benchmarks": [{"name": "step", "run_type": "iteration", )"
+             R"("real_time": 2000000, "time_unit": "ns", "update_ms": 1.0}, {"name": )"
+             R"("step_median", "run_type": "aggregate", "real_time": 99, "time_unit": "ms"}]}\n')"
+             "\n");
+    const std::string b =
+        binary("B", "n=$(grep -c '^B ' " + log +
+                        ")\ncase $n in 1) t=1000;; 2) t=4000;; *) t=2500;; esac\n"
+                        R"(printf '{"benchmarks": [{"name": "step", "run_type": "iteration", )"
+                        R"("real_time": %s, "time_unit": "us", "update_ms": 0.5}]}\n' $t)"
+                        "\n");
+    const auto [status, out] = run_script(
+        py, "benchmarks/alternate_builds.py",
+        "--counter=update_ms 3 step " + a + " " + b + " -- --benchmark_min_time=0.1", dir);
+    INFO(out);
+    CHECK(status == 0);
+    CHECK_THAT(
+        out, Catch::Matchers::Contains("step: real time, ms\n  " + a +
+                                       ": median 2.000  min 2.000  ratio 1.000  (3 runs)\n  " + b +
+                                       ": median 2.500  min 1.000  ratio 1.250  (3 runs)"));
+    CHECK_THAT(
+        out, Catch::Matchers::Contains("step: update_ms\n  " + a +
+                                       ": median 1.000  min 1.000  ratio 1.000  (3 runs)\n  " + b +
+                                       ": median 0.500  min 0.500  ratio 0.500  (3 runs)"));
+    CHECK_THAT(out, !Catch::Matchers::Contains("step_median"));  // aggregates are not rounds
+    {
+        std::ifstream in(log);
+        const std::string calls(std::istreambuf_iterator<char>(in), {});
+        const std::string args =
+            " --benchmark_filter=step --benchmark_format=json "
+            "--benchmark_min_time=0.1\n";
+        CHECK(calls == "A" + args + "B" + args + "B" + args + "A" + args + "A" + args + "B" + args);
+    }
+    const auto [missing_status, missing] = run_script(
+        py, "benchmarks/alternate_builds.py", "2 step " + a + " " + (dir / "none").string(), dir);
+    CHECK(missing_status != 0);
+    CHECK_THAT(missing, Catch::Matchers::Contains("'" + (dir / "none").string() +
+                                                  "' is not an executable file"));
+    const std::string silent = binary("C", "echo 'Failed to match any benchmarks' >&2\n");
+    const auto [none_status, none] =
+        run_script(py, "benchmarks/alternate_builds.py", "1 nothing " + a + " " + silent, dir);
+    CHECK(none_status != 0);
+    CHECK_THAT(none, Catch::Matchers::Contains("reported no benchmark for the filter 'nothing'"));
     fs::remove_all(dir);
 }
