@@ -11,6 +11,7 @@
 //   - one optimizer step alone (Sgd with momentum, Adam) over the teacher's parameters;
 //   - the teacher's step and the student's distillation step written out layer by layer, each
 //     part timed (teacher_step_phases, student_distill_phases);
+//   - a classifier's last layer computed directly and through its transpose (few_rows_product);
 //   - single products of the packed kernel (gemm_product), and the cost of packing their
 //     weights, bounded by the same product read from weights packed beforehand
 //     (gemm_packing_bound), and the packing alone (weight_packing);
@@ -213,6 +214,37 @@ void gemm_product(benchmark::State& state) {
         benchmark::DoNotOptimize(c.data());
     }
     rates(state, 2.0 * double(rows) * double(depth), cols, threads);
+}
+
+/// A classifier's last layer on one thread, the two ways detail::Gemm can compute it: C = W·X
+/// ("gradient:0", the forward product: `rows` × 128, depth 1200) or C = dY·Xᵀ ("gradient:1", the
+/// weight gradient: `rows` × 1200, depth 128, X stored In × batch), computed directly by the
+/// packed kernel ("transposed:0", detail::packed_gemm) or through the transpose ("transposed:1",
+/// Gemm::run_transposed). Gemm::run takes the one Gemm::transposes_few_rows picks.
+void few_rows_product(benchmark::State& state) {
+    const Eigen::Index rows = state.range(0);
+    const bool gradient = state.range(1) != 0, transposed = state.range(2) != 0;
+    ThreadsScope scope(1);
+    const Eigen::Index depth = gradient ? 128 : 1200, cols = gradient ? 1200 : 128;
+    Rng rng(Seed{5});
+    Matrix<float> a(rows, depth);  // W, or dY
+    Matrix<float> x = gradient ? Matrix<float>(cols, depth) : Matrix<float>(depth, cols);
+    Matrix<float> c(rows, cols);
+    for (Eigen::Index i = 0; i < a.size(); ++i) a.data()[i] = float(rng.uniform(-1, 1));
+    for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = float(rng.uniform(-1, 1));
+    const detail::Op op_b = gradient ? detail::Op::transpose : detail::Op::none;
+    detail::Gemm<float> gemm;
+    detail::PackedGemmBuffers<float> buffers;
+    for (auto _ : state) {
+        if (transposed)
+            gemm.run_transposed(c, a, detail::Op::none, x, op_b, false, nullptr);
+        else
+            detail::packed_gemm(long(rows), long(cols), long(depth), a.data(), long(rows), false,
+                                x.data(), long(x.rows()), gradient, c.data(), long(rows), true,
+                                buffers);
+        benchmark::DoNotOptimize(c.data());
+    }
+    rates(state, 2.0 * double(rows) * double(depth), cols, 1);
 }
 
 /// One optimizer step alone over the teacher's 2.39 M parameters (its six blocks, with fixed
@@ -565,9 +597,14 @@ BENCHMARK(gemm_product)
     // The student's 800 × 800 layer (student_distill_phases).
     ->ArgsProduct({{800}, {128}, {800}, {0, 1}, {1, 2}, {0, 1}})
     // A classifier's last layer: 10 rows, its forward product and one of its weight gradient's
-    // shape (10 × 1200 of depth 128), computed through the transpose (detail/gemm.hpp).
+    // shape (10 × 1200 of depth 128, op(B) as stored); Gemm::run computes them directly or
+    // through the transpose (detail/gemm.hpp, transposes_few_rows; few_rows_product times both).
     ->Args({10, 128, 1200, 0, 1, 0})
     ->Args({10, 1200, 128, 0, 1, 0})
+    ->UseRealTime();
+BENCHMARK(few_rows_product)
+    ->ArgNames({"rows", "gradient", "transposed"})
+    ->ArgsProduct({{10, 16, 32, 47}, {0, 1}, {0, 1}})
     ->UseRealTime();
 BENCHMARK(gemm_packing_bound)
     ->ArgNames({"rows", "batch", "depth", "transposed", "prepacked", "cold", "threads"})

@@ -247,13 +247,28 @@ TEST_CASE("Gemm reuses its workspace for smaller products and grows it for large
 
 TEMPLATE_TEST_CASE("Gemm computes a C of few rows through its transpose, to the same bits",
                    "[gemm]", float, double) {
-    // With 2 ≤ rows < mr (the micro-kernel's tile) and at least mr columns, run() computes
-    // Cᵀ = op(B)ᵀ·op(A)ᵀ, which pads the short side to nr columns instead of mr rows. Each element
-    // must still be packed_gemm's sum for C itself: the same products in the same order (over
-    // several depth blocks: 1200 is three of 400 floats), added to the same starting value (C, or
-    // the bias). A bias added after the sum, or a depth block summed apart, changes the bits.
+    // With 2 ≤ rows < mr (the micro-kernel's tile) and at least mr columns, run() may compute
+    // Cᵀ = op(B)ᵀ·op(A)ᵀ (transposes_few_rows), which pads the short side to nr columns instead
+    // of a register of rows. Each element must still be packed_gemm's sum for C itself: the same
+    // products in the same order (over several depth blocks: 1200 is three of 400 floats), added
+    // to the same starting value (C, or the bias). A bias added after the sum, or a depth block
+    // summed apart, changes the bits. run() is checked whichever way this CPU takes it, and
+    // run_transposed itself on every CPU.
     using S = TestType;
+    using G = detail::Gemm<S>;
     constexpr Eigen::Index mr = detail::PackedGemmShape<S>::mr;
+    // The rule: only 2 ≤ rows < mr with at least mr columns; with op(B) as stored, only where the
+    // operands are packed (read in place, op(B)ᵀ would need packing, transposed).
+    for (Op op_b : {Op::none, Op::transpose}) {
+        INFO("op_b " << int(op_b));
+        REQUIRE_FALSE(G::transposes_few_rows(1, 128, op_b));
+        REQUIRE_FALSE(G::transposes_few_rows(mr, 128, op_b));
+        REQUIRE_FALSE(G::transposes_few_rows(10, mr - 1, op_b));
+        REQUIRE(G::transposes_few_rows(2, mr, op_b) ==
+                (op_b == Op::transpose || !detail::reads_in_place()));
+        REQUIRE(G::transposes_few_rows(10, 128, op_b) ==
+                (op_b == Op::transpose || !detail::reads_in_place()));
+    }
     const std::vector<std::tuple<Eigen::Index, Eigen::Index, Eigen::Index>> few_rows = {
         {2, mr, 5}, {10, 128, 1200}, {mr - 1, 3 * mr + 5, 600}};
     for (const auto& [m, n, k] : few_rows)
@@ -275,6 +290,14 @@ TEMPLATE_TEST_CASE("Gemm computes a C of few rows through its transpose, to the 
                                   << " op_b " << int(op_b) << " mode " << int(mode) << " threads "
                                   << threads);
                         REQUIRE(c == expected);
+                        // The transpose itself, whether or not run() took it here.
+                        ThreadsScope scope(threads);
+                        const Vector<S> bias = random_matrix<S>(m, 1, 4);
+                        Matrix<S> through = c0;
+                        G gemm;
+                        gemm.run_transposed(through, a, op_a, b, op_b, mode == Into::accumulate,
+                                            mode == Into::bias ? bias.data() : nullptr);
+                        REQUIRE(through == expected);
                     }
 }
 

@@ -97,13 +97,7 @@ class Gemm {
             init(c, 0);
             return;
         }
-        // A C of fewer rows than the micro-kernel's tile (a classifier's 10 outputs) pads op(A)
-        // to a whole tile of mr rows (48 floats with AVX-512: 4.8 times the work for 10). Its
-        // transpose puts the long side on the tile's rows and the short one on its nr columns
-        // (10 in 16). One row stays as it is: its transpose has one column, which can take the
-        // matrix-vector path, whose sums are ordered differently.
-        if (rows >= 2 && rows < Eigen::Index(PackedGemmShape<S>::mr) &&
-            cols >= Eigen::Index(PackedGemmShape<S>::mr)) {
+        if (transposes_few_rows(rows, cols, op_b)) {
             run_transposed(c, a, op_a, b, op_b, accumulate, row_init);
             return;
         }
@@ -231,9 +225,25 @@ class Gemm {
                               Shape::lanes);
     }
 
-  private:
-    static constexpr Op flipped(Op op) noexcept {
-        return op == Op::none ? Op::transpose : Op::none;
+    /// Whether run() computes a rows × cols C = op(A)·op(B) through its transpose
+    /// (run_transposed): a C of 2 ≤ rows < mr (a classifier's 10 outputs) and at least mr
+    /// columns, unless the operands are read in place (reads_in_place()) and op(B) is used as
+    /// stored. The transpose puts C's long side on the tile's rows and pads the short one to nr
+    /// columns, and it makes op(B)ᵀ the op(A) of the product: read in place when op(B) is
+    /// transposed (xᵀ in a weight gradient, so op(B)ᵀ = x), but packed, transposed, when op(B) is
+    /// used as stored (x in a forward product) — while the direct product packs only op(A)'s
+    /// few rows (a register of them: 10 in 16) and reads op(B) in place. One thread of a Zen 5,
+    /// 10 rows: the forward shape (depth 1200, 128 columns) 32 µs direct against 55 through the
+    /// transpose, the weight gradient's (depth 128, 1200 columns, op(B) = xᵀ) 35 against 29
+    /// (docs/performance.md, "A classifier's last layer, direct again where operands are read
+    /// in place"). Where operands are packed the two ways measured within 8% of each other for 10
+    /// rows, and run() keeps the transpose. One row always stays as it is: its transpose has one
+    /// column, which can take the matrix-vector path, whose sums are ordered differently.
+    [[nodiscard]] static bool transposes_few_rows(Eigen::Index rows, Eigen::Index cols,
+                                                  Op op_b) noexcept {
+        return rows >= 2 && rows < Eigen::Index(PackedGemmShape<S>::mr) &&
+               cols >= Eigen::Index(PackedGemmShape<S>::mr) &&
+               (op_b == Op::transpose || !reads_in_place());
     }
 
     /// run() through the transpose: Cᵀ = op(B)ᵀ·op(A)ᵀ, in a workspace that starts from C's own
@@ -241,6 +251,9 @@ class Gemm {
     /// copied back transposed. Each element of C is the same chain of fused multiply-adds in the
     /// same order as without the transpose (only the two factors of each product trade places,
     /// which fma does exactly), added to the same starting value, so C is the same to the bit.
+    /// Same requirements as run(), and C must have at least mr columns (Cᵀ then takes run()'s
+    /// direct path). run() calls it where transposes_few_rows() says; public for the tests,
+    /// which run it on every CPU.
     void run_transposed(MatrixRef<S> c, ConstMatrixRef<S> a, Op op_a, ConstMatrixRef<S> b, Op op_b,
                         bool accumulate, const S* row_init) {
         const Eigen::Index rows = c.rows(), cols = c.cols();
@@ -255,6 +268,11 @@ class Gemm {
         }
         run(ct, b, flipped(op_b), a, flipped(op_a), !overwrite);
         c = ct.transpose();
+    }
+
+  private:
+    static constexpr Op flipped(Op op) noexcept {
+        return op == Op::none ? Op::transpose : Op::none;
     }
 
     /// Below this many multiply-adds per thread, a product is not split further.
