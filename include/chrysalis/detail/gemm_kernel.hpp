@@ -109,12 +109,16 @@ struct PackedGemmBuffers {
 /// many projects build with) acc lived in memory and the teacher's training step took three times
 /// as long. `#pragma GCC unroll` (which clang++ also reads) asks for it at every level. Never
 /// inlined: a call costs nothing beside a tile's kc·3·nr FMAs, and a profile (profile_step.sh)
-/// then tells the kernel's time from packed_gemm's own (packing).
-template <class S, int R = 3, bool BColumns = false>
+/// then tells the kernel's time from packed_gemm's own (packing). With `Ahead` (R = 3 and A read
+/// in place only), each depth step also prefetches the R registers of rows at `ahead` (the next
+/// panel of A, at the same depth) and moves `ahead` on by a_step: the kernel that comes next reads
+/// that panel from the cache instead of from memory. It changes no value.
+template <class S, int R = 3, bool BColumns = false, bool Ahead = false>
 [[gnu::noinline]] inline void micro_kernel(long kc, const S* __restrict a, const S* __restrict b,
                                            S* __restrict c, long ldc, long m, long n,
                                            bool overwrite, long a_step = PackedGemmShape<S>::mr,
-                                           long b_step = PackedGemmShape<S>::nr) {
+                                           long b_step = PackedGemmShape<S>::nr,
+                                           [[maybe_unused]] const S* ahead = nullptr) {
     static_assert(R >= 1 && R <= 3);
     using Shape = PackedGemmShape<S>;
     using B = typename Shape::B;
@@ -145,6 +149,11 @@ template <class S, int R = 3, bool BColumns = false>
 #pragma GCC unroll 16
             for (int r = 0; r < R; ++r) acc[r][j] = xsimd::fma(ar[r], bj, acc[r][j]);
         }
+        if constexpr (Ahead) {
+#pragma GCC unroll 16
+            for (int r = 0; r < R; ++r) __builtin_prefetch(ahead + r * L, 0, 3);
+            ahead += a_step;
+        }
         a += a_step;
         b += BColumns ? 1 : b_step;
     }
@@ -170,14 +179,18 @@ template <class S, int R = 3, bool BColumns = false>
     }
 }
 
-/// micro_kernel with the fewest registers of rows that hold m rows (m ≤ mr).
+/// micro_kernel with the fewest registers of rows that hold m rows (m ≤ mr); a full panel
+/// (m = mr) with `ahead` (not null) prefetches the panel there as it goes (micro_kernel's `Ahead`).
 template <class S, bool BColumns = false>
 inline void micro_kernel_rows(long kc, const S* __restrict a, const S* __restrict b,
                               S* __restrict c, long ldc, long m, long n, bool overwrite,
                               long a_step = PackedGemmShape<S>::mr,
-                              long b_step = PackedGemmShape<S>::nr) {
+                              long b_step = PackedGemmShape<S>::nr, const S* ahead = nullptr) {
     constexpr long L = PackedGemmShape<S>::lanes;
-    if (m > 2 * L)
+    if (ahead && m == 3 * L)
+        micro_kernel<S, 3, BColumns, true>(kc, a, b, c, ldc, m, n, overwrite, a_step, b_step,
+                                           ahead);
+    else if (m > 2 * L)
         micro_kernel<S, 3, BColumns>(kc, a, b, c, ldc, m, n, overwrite, a_step, b_step);
     else if (m > L)
         micro_kernel<S, 2, BColumns>(kc, a, b, c, ldc, m, n, overwrite, a_step, b_step);
@@ -504,15 +517,22 @@ void packed_gemm(long m, long n, long depth, const S* a, long lda, bool trans_a,
             }
             // The kernels of one panel of B against every panel of A's block: B packed (nr
             // values per k), a row of a transposed op(B) read in place (a stride of ldb per k) or
-            // nr columns of a stored one (BColumns: a stride of ldb per column).
+            // nr columns of a stored one (BColumns: a stride of ldb per column). A read in place
+            // comes from memory (or L3) in the first panel of B's pass over the block, and from L2
+            // in the others: in that first pass each kernel prefetches the next panel of A as it
+            // goes, kc columns a stride apart (the hardware's prefetchers left it to the misses).
+            // One thread of a Zen 5: the teacher's forward products 4–9% faster, its training
+            // step 3–6% (docs/performance.md, "The weights' next panel fetched ahead").
             const auto panels = [&]<bool BColumns>(const S* bp, long b_step, long q) {
                 const long cols = std::min(NR, n - q);
                 for (long p = 0; p < mc; p += MR) {
                     const long rows = std::min(MR, mc - p);
                     S* const cp = c + (i0 + p) + q * ldc;
                     if (p < whole)
-                        micro_kernel_rows<S, BColumns>(kc, a + (i0 + p) + k0 * lda, bp, cp, ldc,
-                                                       rows, cols, overwrite && first, lda, b_step);
+                        micro_kernel_rows<S, BColumns>(
+                            kc, a + (i0 + p) + k0 * lda, bp, cp, ldc, rows, cols,
+                            overwrite && first, lda, b_step,
+                            q == 0 && p + MR < whole ? a + (i0 + p + MR) + k0 * lda : nullptr);
                     else
                         micro_kernel_rows<S, BColumns>(kc, block + (p - whole) * kc, bp, cp, ldc,
                                                        rows, cols, overwrite && first, MR, b_step);
