@@ -601,6 +601,10 @@ BENCHMARK(gemm_product)
     // through the transpose (detail/gemm.hpp, transposes_few_rows; few_rows_product times both).
     ->Args({10, 128, 1200, 0, 1, 0})
     ->Args({10, 1200, 128, 0, 1, 0})
+    // A C of few rows and many columns with op(A) transposed (the input gradient of a layer of
+    // 128 inputs, at batch 1200): cut by columns on two threads, each thread packing op(A) whole
+    // once (detail/gemm.hpp, the column split).
+    ->ArgsProduct({{128}, {1200}, {1200}, {1}, {1, 2}, {0, 1}})
     ->UseRealTime();
 BENCHMARK(few_rows_product)
     ->ArgNames({"rows", "gradient", "transposed"})

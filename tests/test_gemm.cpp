@@ -301,6 +301,24 @@ TEMPLATE_TEST_CASE("Gemm computes a C of few rows through its transpose, to the 
                     }
 }
 
+TEMPLATE_TEST_CASE("copy_transposed copies every value to its transposed place", "[gemm]", float,
+                   double) {
+    // Register blocks and the edges around them (8 × 8 floats, 4 × 4 doubles where there is AVX):
+    // sizes below, at and past a block, with strides larger than the rows, against Eigen's
+    // transpose; the values outside the destination's rows stay as they were.
+    using S = TestType;
+    for (Eigen::Index rows : {1, 3, 4, 8, 13, 16, 29})
+        for (Eigen::Index cols : {1, 4, 7, 8, 17, 24}) {
+            const Matrix<S> src = random_matrix<S>(rows + 5, cols, 7);
+            Matrix<S> dst = Matrix<S>::Constant(cols + 3, rows, S(-9));
+            detail::copy_transposed(dst.data(), long(dst.rows()), src.data(), long(src.rows()),
+                                    long(rows), long(cols));
+            INFO("rows " << rows << " cols " << cols);
+            REQUIRE(dst.topRows(cols) == src.topRows(rows).transpose());
+            REQUIRE((dst.bottomRows(3).array() == S(-9)).all());
+        }
+}
+
 TEMPLATE_TEST_CASE("A panel of one or two registers of rows gives the same bits as a full tile",
                    "[gemm]", float, double) {
     // packed_gemm computes a panel of at most 2·lanes rows with a micro-kernel of fewer

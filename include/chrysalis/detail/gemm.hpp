@@ -13,12 +13,12 @@
 // register of rows at a time, so that the blocks come out within one register of each other
 // (row_chunks). Each thread runs the
 // sequential kernel on its blocks with its own workspace. Every block packs its share of the
-// large operand, and each thread packs all of the small one (a batch: 128 columns here) once per
-// product, at its first block of rows, so the threads never wait for each other inside a product
-// and no element of C depends on the scheduling (on a 512-bit FMA datapath the kernel reads
-// both in place instead, but a transposed op(A): gemm_kernel.hpp, reads_in_place). Eigen's own
-// OpenMP GEMM shares the packed operand between threads and would also allocate a packing
-// buffer per thread on every call.
+// large operand, and each thread packs all of the small one (a batch: 128 columns here, or a
+// packed op(A) of few rows when columns are cut) once per product, at its first block, so the
+// threads never wait for each other inside a product and no element of C depends on the
+// scheduling (on a 512-bit FMA datapath the kernel reads both in place instead, but a transposed
+// op(A): gemm_kernel.hpp, reads_in_place). Eigen's own OpenMP GEMM shares the packed operand
+// between threads and would also allocate a packing buffer per thread on every call.
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
@@ -124,6 +124,13 @@ class Gemm {
         const long chunks = cut.count;
         const Eigen::Index per = cut.longest;
         parts = int(std::min<long>(parts, chunks));
+        // A column split of a packed op(A) (transposed, or where operands are not read in place):
+        // every chunk multiplies all of op(A), which each thread packs whole once per product, at
+        // its first chunk, instead of once per chunk (chunks_for(parts) times in all). Two
+        // threads of a Zen 5, 128 × 1200 · 1200 × 1200 with op(A) transposed: 2–6% faster
+        // (docs/performance.md, "A column split packs op(A) once per thread").
+        const bool a_shared =
+            !split_rows && parts > 1 && (op_a == Op::transpose || !reads_in_place());
         // Workspaces, one per thread, are made here, on the calling thread, so that a failure
         // to allocate throws to the caller instead of inside a parallel region.
         if (slots_.size() < std::size_t(parts)) slots_.resize(std::size_t(parts));
@@ -131,7 +138,9 @@ class Gemm {
             Slot& slot = slots_[std::size_t(p)];
             slot.reserve(split_rows ? std::min(per, side) : rows,
                          split_rows ? cols : std::min(per, side), depth);
+            if (a_shared) slot.reserve_whole_a(rows, depth);
             slot.b_ready = false;  // holds no op(B) of this call yet
+            slot.a_ready = false;  // nor op(A)
         }
         const auto run_chunk = [&](long chunk, int worker) {
             const long begin = cut.begin(chunk), len = cut.begin(chunk + 1) - begin;
@@ -153,8 +162,13 @@ class Gemm {
                 init(block, 0);
                 const S* b_part =
                     op_b == Op::none ? b.data() + begin * b.outerStride() : b.data() + begin;
+                if (a_shared && !slot.a_ready) {
+                    pack_a_whole(slot.whole_a.data(), a.data(), long(a.outerStride()),
+                                 op_a == Op::transpose, long(rows), long(depth));
+                    slot.a_ready = true;
+                }
                 product(slot, block, a.data(), a.outerStride(), op_a, b_part, b.outerStride(), op_b,
-                        depth, kernel_overwrites, false);
+                        depth, kernel_overwrites, false, a_shared ? slot.whole_a.data() : nullptr);
             }
         };
         parallel_for(chunks, parts, run_chunk, double(rows) * double(cols) * double(depth));
@@ -262,12 +276,14 @@ class Gemm {
         Eigen::Map<Matrix<S>> ct(transposed_.data(), cols, rows);
         const bool overwrite = !accumulate && !row_init;
         if (accumulate) {
-            ct = c.transpose();
+            copy_transposed(ct.data(), long(cols), c.data(), long(c.outerStride()), long(rows),
+                            long(cols));
         } else if (row_init) {
             ct.rowwise() = Eigen::Map<const Vector<S>>(row_init, rows).transpose();
         }
         run(ct, b, flipped(op_b), a, flipped(op_a), !overwrite);
-        c = ct.transpose();
+        copy_transposed(c.data(), long(c.outerStride()), ct.data(), long(cols), long(cols),
+                        long(rows));
     }
 
   private:
@@ -287,22 +303,32 @@ class Gemm {
     /// batches.
     struct Slot {
         PackedGemmBuffers<S> packed;
+        /// op(A) packed whole (pack_a_whole), for a column split that shares it among chunks.
+        std::vector<S, Eigen::aligned_allocator<S>> whole_a;
         /// `packed` holds this call's op(B) whole (a row split's later chunks reuse it); cleared
         /// for every worker before each split.
         bool b_ready = false;
+        /// `whole_a` holds this call's op(A) (a column split's later chunks reuse it); cleared
+        /// for every worker before each split.
+        bool a_ready = false;
         void reserve(Eigen::Index r, Eigen::Index c, Eigen::Index d) {
             packed.reserve_for(r, c, d);
+        }
+        void reserve_whole_a(Eigen::Index r, Eigen::Index d) {
+            const auto size = std::size_t(packed_a_size<S>(long(r), long(d)));
+            if (whole_a.size() < size) whole_a.resize(size);
         }
     };
 
     /// C += op(A)·op(B) on one thread (C = op(A)·op(B) with `overwrite`), by the packed kernel
-    /// of gemm_kernel.hpp; `b_packed`: the slot already holds this op(B) packed.
+    /// of gemm_kernel.hpp; `b_packed`: the slot already holds this op(B) packed; `a_packed`: all
+    /// of op(A) packed by pack_a_whole (a column split's copy), or null to pack it here.
     static void product(Slot& slot, MatrixRef<S> c, const S* a, Eigen::Index lda, Op op_a,
                         const S* b, Eigen::Index ldb, Op op_b, Eigen::Index depth, bool overwrite,
-                        bool b_packed) {
+                        bool b_packed, const S* a_packed = nullptr) {
         packed_gemm(long(c.rows()), long(c.cols()), long(depth), a, long(lda),
                     op_a == Op::transpose, b, long(ldb), op_b == Op::transpose, c.data(),
-                    long(c.outerStride()), overwrite, slot.packed, b_packed);
+                    long(c.outerStride()), overwrite, slot.packed, b_packed, a_packed);
     }
 
     std::vector<Slot> slots_;

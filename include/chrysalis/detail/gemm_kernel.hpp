@@ -262,6 +262,30 @@ enum class Feed { automatic, pack, in_place };
 }
 #endif
 
+/// dst = srcᵀ: src is a rows × cols column-major matrix with stride lds, dst its cols × rows
+/// transpose with stride ldd (dst[j + i·ldd] = src[i + j·lds]); the two do not overlap. In 8 × 8
+/// (float) or 4 × 4 (double) register blocks where there are AVX registers, the edges one value
+/// at a time. A copy: every value lands unchanged.
+template <class S>
+inline void copy_transposed(S* dst, long ldd, const S* src, long lds, long rows, long cols) {
+    long whole_rows = 0, whole_cols = 0;
+#if defined(__AVX__)
+    constexpr long W = 32 / long(sizeof(S));
+    whole_rows = rows / W * W;
+    whole_cols = cols / W * W;
+    // Column blocks outermost: each pass reads W columns of src (contiguous runs) and writes W
+    // rows of dst, a block's W values of each row at a time.
+    for (long j = 0; j < whole_cols; j += W)
+        for (long i = 0; i < whole_rows; i += W)
+            transpose_block(src + j * lds + i, lds, dst + i * ldd + j, ldd);
+#endif
+    // The edges: rows past whole_rows in the first whole_cols columns, then the columns past.
+    for (long j = 0; j < whole_cols; ++j)
+        for (long i = whole_rows; i < rows; ++i) dst[j + i * ldd] = src[i + j * lds];
+    for (long j = whole_cols; j < cols; ++j)
+        for (long i = 0; i < rows; ++i) dst[j + i * ldd] = src[i + j * lds];
+}
+
 /// Packs a full panel of P lines, the i-th one at a[k0 + i·lda] and read along the depth, as
 /// panel[k·P + i]: a transposed op(A) (P = mr) or a stored op(B) (P = nr). Done in register
 /// blocks where the instruction set has them, 8 × 8 floats or 4 × 4 doubles with AVX, when P is
