@@ -3,12 +3,15 @@
 # training step under `perf record -e cpu-clock` (a software clock: it works in VMs without
 # hardware counters) and sorts the step's CPU samples into the parts docs/performance.md
 # tabulates — the GEMM micro-kernel, packing (packed_gemm's own time and its packing routines,
-# pack_a, pack_b, pack_transposed_blocks, pack_lines_transposed and deal_line, wherever the
-# compiler did not inline them), the optimizer update, the thread pool (ThreadPool::run and
-# ::serve: handing out chunks, spinning, waiting), the operating system (the kernel's own
-# samples: page faults, interrupts, and in a VM the hypervisor's) and everything else (ReLU,
-# bias, loss, the last layer, and the network's construction each time the benchmark library
-# calls the benchmark: a few percent). The binary's FMA-peak measurement (fma_chains, or
+# pack_a, pack_a_whole, pack_b, pack_transposed_blocks, pack_lines_transposed and deal_line,
+# wherever the compiler did not inline them), the optimizer update, the thread pool
+# (ThreadPool::run and ::serve: handing out chunks, spinning, waiting), the operating system (the
+# kernel's own samples: page faults, interrupts, and in a VM the hypervisor's) and everything else
+# (ReLU, bias, loss, the last layer, and the network's construction each time the benchmark
+# library calls the benchmark: a few percent). Most of the operating system's share is that
+# construction too: the page faults of its fresh memory, and of the optimizer's state at its first
+# update (3.6 of 4.2 points in one profile with call chains: docs/performance.md, "Two threads on
+# one product, traced"). The binary's FMA-peak measurement (fma_chains, or
 # measure_fma_peak where the compiler inlined the chains into it) runs in the same process and
 # is left out of the shares. Shares are of CPU samples, not of wall time: a helper asleep
 # between products takes no samples. Not a test: it only measures.
