@@ -247,6 +247,24 @@ void few_rows_product(benchmark::State& state) {
     rates(state, 2.0 * double(rows) * double(depth), cols, 1);
 }
 
+/// Gemm::run_transposed's copy back: a 128 × 1200 Cᵀ into its 1200 × 128 transpose, warm, by
+/// detail::copy_transposed (register blocks: "eigen:0") or by Eigen's transposed assignment
+/// ("eigen:1", what run_transposed used before).
+void transposed_copy(benchmark::State& state) {
+    const bool eigen = state.range(0) != 0;
+    Rng rng(Seed{5});
+    Matrix<float> ct(128, 1200), c(1200, 128);
+    for (Eigen::Index i = 0; i < ct.size(); ++i) ct.data()[i] = float(rng.uniform(-1, 1));
+    for (auto _ : state) {
+        if (eigen)
+            c = ct.transpose();
+        else
+            detail::copy_transposed(c.data(), long(c.rows()), ct.data(), long(ct.rows()),
+                                    long(ct.rows()), long(ct.cols()));
+        benchmark::DoNotOptimize(c.data());
+    }
+}
+
 /// One optimizer step alone over the teacher's 2.39 M parameters (its six blocks, with fixed
 /// gradients): "optimizer" 0 is Sgd with momentum 0.9 (reads θ, g and v, writes θ and v: 5
 /// floats of traffic per parameter), 1 is Adam (reads θ, g, m and v, writes θ, m and v: 7).
@@ -606,6 +624,7 @@ BENCHMARK(gemm_product)
     // once (detail/gemm.hpp, the column split).
     ->ArgsProduct({{128}, {1200}, {1200}, {1}, {1, 2}, {0, 1}})
     ->UseRealTime();
+BENCHMARK(transposed_copy)->ArgName("eigen")->Arg(0)->Arg(1)->UseRealTime();
 BENCHMARK(few_rows_product)
     ->ArgNames({"rows", "gradient", "transposed"})
     ->ArgsProduct({{10, 16, 32, 47}, {0, 1}, {0, 1}})
