@@ -115,6 +115,37 @@ TEST_CASE("a training step allocates nothing after the first batch", "[network][
     CHECK(allocations_in([&] { net.forward(x.leftCols(1)); }) == 0);
 }
 
+TEST_CASE("an input gradient keeps the path of the widest batch, allocating nothing",
+          "[network][allocation]") {
+    // Where operands are read in place, the 800 × 800 layer's input gradient is computed through
+    // its transpose for batches of fewer than 192 columns (Gemm::transposes_input_gradient),
+    // directly for wider ones. A Gemm chooses by the widest batch it has seen, so a smaller last
+    // batch takes the full batches' path and workspace: after the widest batch, nothing
+    // allocates, whichever path that batch took (on another CPU both take the direct one).
+    using Net = chrysalis::Sequential<chrysalis::Dense<64, 800>, chrysalis::ReLU,
+                                      chrysalis::Dense<800, 800>, chrysalis::ReLU,
+                                      chrysalis::Dense<800, 10>>;
+    using M = Eigen::MatrixXf;
+    const M x = M::Random(64, 256);
+    std::vector<int> labels(256);
+    for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = int(i % 10);
+    for (Eigen::Index widest : {128, 256}) {
+        Net net(chrysalis::Seed{3});
+        M grad(10, 256);
+        auto step = [&](Eigen::Index batch) {
+            auto g = grad.leftCols(batch);
+            const std::span<const int> yb(labels.data(), std::size_t(batch));
+            chrysalis::CrossEntropy{}(net.forward(x.leftCols(batch)), yb, g);
+            net.backward(g, true);
+        };
+        INFO("widest batch " << widest);
+        CHECK(allocations_in([&] { step(widest); }) > 0);
+        CHECK(allocations_in([&] { step(widest); }) == 0);
+        CHECK(allocations_in([&] { step(100); }) == 0);  // the widest batch's path
+        CHECK(allocations_in([&] { step(widest); }) == 0);
+    }
+}
+
 TEMPLATE_TEST_CASE("every loss's into-preallocated form allocates nothing", "[losses][allocation]",
                    float, double) {
     using S = TestType;

@@ -301,6 +301,55 @@ TEMPLATE_TEST_CASE("Gemm computes a C of few rows through its transpose, to the 
                     }
 }
 
+TEMPLATE_TEST_CASE("Gemm computes an input gradient through its transpose, to the same bits",
+                   "[gemm]", float, double) {
+    // Where operands are read in place, run() computes an input gradient C = Aᵀ·B (Wᵀ·dy) of a
+    // large A and a batch of fewer than 4·mr columns as Cᵀ = Bᵀ·A (transposes_input_gradient),
+    // with A's columns read in place and the kernel fetching each next panel of A ahead. Each
+    // element must still be packed_gemm's sum for C itself, in the same order (over several
+    // depth blocks: 720 is two of 360, 1200 three of 400), added to the same starting value; and
+    // the product within check_product's bound of a long double reference. The shapes have partial
+    // panels on both sides (mr + 3 and 2·mr + 4 columns: a partial panel of nr = 8; 730 rows) and
+    // a batch of 5, below a register of rows; each is taken on one thread and on two.
+    using S = TestType;
+    using G = detail::Gemm<S>;
+    constexpr Eigen::Index mr = detail::PackedGemmShape<S>::mr;
+    const bool in_place = detail::reads_in_place();
+    const auto T = Op::transpose, N = Op::none;
+    // The teacher's at batch 128: in floats only (4·mr is 192 floats, 96 doubles).
+    REQUIRE(G::transposes_input_gradient(1200, 128, 1200, T, N) == (in_place && 128 < 4 * mr));
+    REQUIRE(G::transposes_input_gradient(1200, 2, 1200, T, N) == in_place);
+    REQUIRE(G::transposes_input_gradient(1200, 4 * mr - 1, 1200, T, N) == in_place);
+    REQUIRE_FALSE(G::transposes_input_gradient(1200, 4 * mr, 1200, T, N));
+    // A of 2¹⁹ values, at its edge; at least 4·mr rows and 4·mr deep.
+    REQUIRE(G::transposes_input_gradient(1024, mr, 512, T, N) == in_place);
+    REQUIRE_FALSE(G::transposes_input_gradient(1024, mr, 511, T, N));
+    REQUIRE_FALSE(G::transposes_input_gradient(4 * mr - 1, mr, 4096, T, N));
+    REQUIRE_FALSE(G::transposes_input_gradient(4096, mr, 4 * mr - 1, T, N));
+    REQUIRE_FALSE(G::transposes_input_gradient(1200, 128, 10, T, N));  // a classifier's
+    REQUIRE_FALSE(G::transposes_input_gradient(1200, mr, 1200, N, N));
+    REQUIRE_FALSE(G::transposes_input_gradient(1200, mr, 1200, T, T));
+    const std::vector<std::tuple<Eigen::Index, Eigen::Index, Eigen::Index>> tall = {
+        {730, mr + 3, 720}, {1024, 2 * mr + 4, 512}, {1024, 5, 1200}};
+    for (const auto& [m, n, k] : tall) {
+        REQUIRE(G::transposes_input_gradient(m, n, k, T, N) == in_place);
+        for (Into mode : {Into::overwrite, Into::accumulate, Into::bias})
+            for (int threads : {1, 2}) {
+                const Matrix<S> c = check_product<S>(m, n, k, T, N, mode, threads);
+                const auto [a, b, c0] = Operands<S>(m, n, k, T, N);
+                Matrix<S> expected = c0;
+                if (mode == Into::bias) expected.colwise() = random_matrix<S>(m, 1, 4).col(0);
+                detail::PackedGemmBuffers<S> buf;
+                detail::packed_gemm(long(m), long(n), long(k), a.data(), long(a.rows()), true,
+                                    b.data(), long(b.rows()), false, expected.data(), long(m),
+                                    mode == Into::overwrite, buf);
+                INFO("m " << m << " n " << n << " k " << k << " mode " << int(mode) << " threads "
+                          << threads);
+                REQUIRE(c == expected);
+            }
+    }
+}
+
 TEMPLATE_TEST_CASE("copy_transposed copies every value to its transposed place", "[gemm]", float,
                    double) {
     // Register blocks and the edges around them (8 × 8 floats, 4 × 4 doubles where there is AVX):

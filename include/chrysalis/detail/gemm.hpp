@@ -97,7 +97,17 @@ class Gemm {
             init(c, 0);
             return;
         }
-        if (transposes_few_rows(rows, cols, op_b)) {
+        // An input gradient's route is chosen by the widest C of its shape this Gemm has
+        // computed, not by this one's columns: a smaller last batch then takes the path, and the
+        // workspace, of the full batches before it. (Cᵀ, computed through this run() again, has
+        // fewer than 4·mr rows, so it neither takes the route nor counts here.)
+        bool input_gradient_route = false;
+        if (input_gradient_shape(rows, depth, op_a, op_b)) {
+            widest_input_gradient_ = std::max(widest_input_gradient_, cols);
+            input_gradient_route =
+                transposes_input_gradient(rows, widest_input_gradient_, depth, op_a, op_b);
+        }
+        if (input_gradient_route || transposes_few_rows(rows, cols, op_b)) {
             run_transposed(c, a, op_a, b, op_b, accumulate, row_init);
             return;
         }
@@ -260,13 +270,48 @@ class Gemm {
                (op_b == Op::transpose || !reads_in_place());
     }
 
+    /// Whether run() computes an input gradient C = Aᵀ·B (op(A) transposed, op(B) as stored:
+    /// Wᵀ·dy, rows × cols of depth `depth`) through its transpose, Cᵀ = Bᵀ·A (run_transposed),
+    /// for a Gemm whose widest such C so far had `cols` columns. Directly, Aᵀ is packed,
+    /// transposed, on every call (op(A) is read in place only as stored); through the transpose
+    /// A is read in place as op(B), its next panel fetched ahead by the kernel (packed_gemm),
+    /// and only Bᵀ (the batch) is packed and C copied back. Taken where operands are read in
+    /// place (reads_in_place()), for at least 4·mr rows and depth and an A of at least 2¹⁹
+    /// values (input_gradient_shape: where Aᵀ is small its packing costs less than the copy of C;
+    /// through the transpose a classifier's input gradient, of depth 10, took 20% longer, and a
+    /// 784 × 300 A, 235,000 values, up to 15% longer) and fewer than 4·mr columns (a batch below
+    /// 192 floats or 96 doubles): Cᵀ then has fewer than 4·mr rows, which run() splits among
+    /// threads by columns, each thread reading its own columns of A; cut by rows, each would read
+    /// all of A (doubles, batch 128, two threads: 1.4× slower than directly). The same bits either
+    /// way (see run_transposed). A Zen 5, 1200 × 128 of depth 1200: 4–17% faster, warm or cold, on
+    /// one or two threads (docs/performance.md, "The input gradient through its transpose, with
+    /// the next panel of W fetched ahead").
+    [[nodiscard]] static bool transposes_input_gradient(Eigen::Index rows, Eigen::Index cols,
+                                                        Eigen::Index depth, Op op_a,
+                                                        Op op_b) noexcept {
+        return input_gradient_shape(rows, depth, op_a, op_b) &&
+               cols < 4 * Eigen::Index(PackedGemmShape<S>::mr) && reads_in_place();
+    }
+
+  private:
+    /// The products transposes_input_gradient considers, whatever their columns: op(A)
+    /// transposed, op(B) as stored, at least 4·mr rows and 4·mr deep, 2¹⁹ values of A or more.
+    static bool input_gradient_shape(Eigen::Index rows, Eigen::Index depth, Op op_a,
+                                     Op op_b) noexcept {
+        constexpr Eigen::Index mr = PackedGemmShape<S>::mr;
+        return op_a == Op::transpose && op_b == Op::none && rows >= 4 * mr && depth >= 4 * mr &&
+               rows * depth >= Eigen::Index(1) << 19;
+    }
+
+  public:
     /// run() through the transpose: Cᵀ = op(B)ᵀ·op(A)ᵀ, in a workspace that starts from C's own
     /// starting values (C transposed, or the bias in every row) and is accumulated into, then
     /// copied back transposed. Each element of C is the same chain of fused multiply-adds in the
     /// same order as without the transpose (only the two factors of each product trade places,
     /// which fma does exactly), added to the same starting value, so C is the same to the bit.
     /// Same requirements as run(), and C must have at least mr columns (Cᵀ then takes run()'s
-    /// direct path). run() calls it where transposes_few_rows() says; public for the tests,
+    /// direct path). run() calls it where transposes_few_rows() or transposes_input_gradient()
+    /// says; public for the tests,
     /// which run it on every CPU.
     void run_transposed(MatrixRef<S> c, ConstMatrixRef<S> a, Op op_a, ConstMatrixRef<S> b, Op op_b,
                         bool accumulate, const S* row_init) {
@@ -334,6 +379,8 @@ class Gemm {
     std::vector<Slot> slots_;
     /// Cᵀ for run_transposed, grown as needed like the slots.
     std::vector<S, Eigen::aligned_allocator<S>> transposed_;
+    /// The most columns of an input gradient (input_gradient_shape) run() has computed.
+    Eigen::Index widest_input_gradient_ = 0;
 };
 
 }  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail

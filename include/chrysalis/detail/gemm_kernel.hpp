@@ -112,8 +112,13 @@ struct PackedGemmBuffers {
 /// then tells the kernel's time from packed_gemm's own (packing). With `Ahead` (R = 3 and A read
 /// in place only), each depth step also prefetches the R registers of rows at `ahead` (the next
 /// panel of A, at the same depth) and moves `ahead` on by a_step: the kernel that comes next reads
-/// that panel from the cache instead of from memory. It changes no value.
-template <class S, int R = 3, bool BColumns = false, bool Ahead = false>
+/// that panel from the cache instead of from memory. With `AheadB` (R = 3 and BColumns only),
+/// `ahead` is instead the next panel of B, nr columns b_step apart at the same depth, and every
+/// cache line of depth steps prefetches that line of each of its columns: where A is packed and
+/// B's columns are read in place, each panel of B serves only a few panels of A (an input
+/// gradient through its transpose: three, for a batch of 128 rows), so the first kernel on a
+/// panel would otherwise wait for it to come from memory. Neither changes a value.
+template <class S, int R = 3, bool BColumns = false, bool Ahead = false, bool AheadB = false>
 [[gnu::noinline]] inline void micro_kernel(long kc, const S* __restrict a, const S* __restrict b,
                                            S* __restrict c, long ldc, long m, long n,
                                            bool overwrite, long a_step = PackedGemmShape<S>::mr,
@@ -154,6 +159,13 @@ template <class S, int R = 3, bool BColumns = false, bool Ahead = false>
             for (int r = 0; r < R; ++r) __builtin_prefetch(ahead + r * L, 0, 3);
             ahead += a_step;
         }
+        if constexpr (AheadB) {
+            constexpr long line = 64 / long(sizeof(S));
+            if (k % line == 0) {
+#pragma GCC unroll 16
+                for (long j = 0; j < NR; ++j) __builtin_prefetch(ahead + j * b_step + k, 0, 3);
+            }
+        }
         a += a_step;
         b += BColumns ? 1 : b_step;
     }
@@ -180,13 +192,23 @@ template <class S, int R = 3, bool BColumns = false, bool Ahead = false>
 }
 
 /// micro_kernel with the fewest registers of rows that hold m rows (m ≤ mr); a full panel
-/// (m = mr) with `ahead` (not null) prefetches the panel there as it goes (micro_kernel's `Ahead`).
+/// (m = mr) with `ahead` (not null) prefetches the panel of A there as it goes (micro_kernel's
+/// `Ahead`), or with `b_ahead` (not null; B's columns read in place) the panel of B there
+/// (`AheadB`).
 template <class S, bool BColumns = false>
 inline void micro_kernel_rows(long kc, const S* __restrict a, const S* __restrict b,
                               S* __restrict c, long ldc, long m, long n, bool overwrite,
                               long a_step = PackedGemmShape<S>::mr,
-                              long b_step = PackedGemmShape<S>::nr, const S* ahead = nullptr) {
+                              long b_step = PackedGemmShape<S>::nr, const S* ahead = nullptr,
+                              const S* b_ahead = nullptr) {
     constexpr long L = PackedGemmShape<S>::lanes;
+    if constexpr (BColumns) {
+        if (b_ahead && m == 3 * L) {
+            micro_kernel<S, 3, true, false, true>(kc, a, b, c, ldc, m, n, overwrite, a_step, b_step,
+                                                  b_ahead);
+            return;
+        }
+    }
     if (ahead && m == 3 * L)
         micro_kernel<S, 3, BColumns, true>(kc, a, b, c, ldc, m, n, overwrite, a_step, b_step,
                                            ahead);
@@ -546,7 +568,11 @@ void packed_gemm(long m, long n, long depth, const S* a, long lda, bool trans_a,
             // in the others: in that first pass each kernel prefetches the next panel of A as it
             // goes, kc columns a stride apart (the hardware's prefetchers left it to the misses).
             // One thread of a Zen 5: the teacher's forward products 4–9% faster, its training
-            // step 3–6% (docs/performance.md, "The weights' next panel fetched ahead").
+            // step 3–6% (docs/performance.md, "The weights' next panel fetched ahead"). Where A
+            // is packed and B's columns are read in place, the kernel of B's panel against A's
+            // first panel fetches B's next panel instead (micro_kernel's AheadB): an input
+            // gradient through its transpose 4–17% faster (docs/performance.md, "The input
+            // gradient through its transpose, with the next panel of W fetched ahead").
             const auto panels = [&]<bool BColumns>(const S* bp, long b_step, long q) {
                 const long cols = std::min(NR, n - q);
                 for (long p = 0; p < mc; p += MR) {
@@ -558,8 +584,11 @@ void packed_gemm(long m, long n, long depth, const S* a, long lda, bool trans_a,
                             overwrite && first, lda, b_step,
                             q == 0 && p + MR < whole ? a + (i0 + p + MR) + k0 * lda : nullptr);
                     else
-                        micro_kernel_rows<S, BColumns>(kc, block + (p - whole) * kc, bp, cp, ldc,
-                                                       rows, cols, overwrite && first, MR, b_step);
+                        micro_kernel_rows<S, BColumns>(
+                            kc, block + (p - whole) * kc, bp, cp, ldc, rows, cols,
+                            overwrite && first, MR, b_step, nullptr,
+                            BColumns && p == 0 && q + 2 * NR <= b_whole ? bp + NR * b_step
+                                                                        : nullptr);
                 }
             };
             for (long q = 0; q < n; q += NR) {
