@@ -279,7 +279,7 @@ class Gemm {
     /// place (reads_in_place()), for at least 4·mr rows and depth and an A of at least 2¹⁹
     /// values (input_gradient_shape: where Aᵀ is small its packing costs less than the copy of C;
     /// through the transpose a classifier's input gradient, of depth 10, took 20% longer, and a
-    /// 784 × 300 A, 235,000 values, up to 15% longer) and fewer than 4·mr columns (a batch below
+    /// 784 × 300 Aᵀ, 235,000 values, up to 15% longer) and fewer than 4·mr columns (a batch below
     /// 192 floats or 96 doubles): Cᵀ then has fewer than 4·mr rows, which run() splits among
     /// threads by columns, each thread reading its own columns of A; cut by rows, each would read
     /// all of A (doubles, batch 128, two threads: 1.4× slower than directly). The same bits either
