@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "chrysalis/detail/gemm_kernel.hpp"
+#include "chrysalis/detail/gemv.hpp"
 #include "chrysalis/parallel.hpp"
 #include "chrysalis/tensor.hpp"
 
