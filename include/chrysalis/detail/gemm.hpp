@@ -312,8 +312,7 @@ class Gemm {
     /// which fma does exactly), added to the same starting value, so C is the same to the bit.
     /// Same requirements as run(), and C must have at least mr columns (Cᵀ then takes run()'s
     /// direct path). run() calls it where transposes_few_rows() or transposes_input_gradient()
-    /// says; public for the tests,
-    /// which run it on every CPU.
+    /// says; public for the tests, which run it on every CPU.
     void run_transposed(MatrixRef<S> c, ConstMatrixRef<S> a, Op op_a, ConstMatrixRef<S> b, Op op_b,
                         bool accumulate, const S* row_init) {
         const Eigen::Index rows = c.rows(), cols = c.cols();
