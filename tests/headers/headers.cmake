@@ -29,6 +29,18 @@ foreach(_header IN LISTS _chrysalis_headers)
                        RESOURCE_LOCK chrysalis_build_tree LABELS build)
 endforeach()
 
+# chrysalis/train.hpp alone reaches the losses, the optimizers, fit, distill and evaluation
+# (train_alone.cpp): compiled like the headers above, as its own test.
+add_library(header_train_alone OBJECT "${CMAKE_CURRENT_SOURCE_DIR}/headers/train_alone.cpp")
+target_link_libraries(header_train_alone PRIVATE chrysalis_dev_flags)
+target_compile_options(header_train_alone PRIVATE -O0)
+set_target_properties(header_train_alone PROPERTIES CXX_COMPILER_LAUNCHER "${CHRYSALIS_SYNTAX_ONLY}")
+chrysalis_isa_pch(header_train_alone)
+add_test(NAME "train.hpp alone reaches the losses, optimizers and loops"
+         COMMAND "${CMAKE_COMMAND}" --build "${PROJECT_BINARY_DIR}" --target header_train_alone)
+set_tests_properties("train.hpp alone reaches the losses, optimizers and loops" PROPERTIES
+                     RESOURCE_LOCK chrysalis_build_tree LABELS build)
+
 # The training core (fit, distill, evaluation, observers, layers, losses, optimizers) includes
 # no file I/O or zlib: see core_dependencies.cmake.
 add_test(NAME "training core includes no file I/O"
