@@ -324,6 +324,15 @@ TEST_CASE(
     bad(2, 1) = std::numeric_limits<float>::infinity();
     CHECK_THROWS_NAMING(boundary_samples(net, bad, b, k), ValueError,
                         Contains(bs) && Contains("sample 1"));
+    {
+        // Finite weights whose logits overflow at the bases: the overload that chooses the
+        // targets refuses them rather than pick a target from NaN or ∞.
+        auto overflowing = net;
+        overflowing.layer<0>().weights().setConstant(3e38f);
+        const Matrix<float> ones = Matrix<float>::Ones(x.rows(), 3);
+        CHECK_THROWS_NAMING(boundary_samples(overflowing, ones, b), ValueError,
+                            Contains(bs) && Contains("of the teacher's logits at the bases"));
+    }
 
     Student<float> student(Seed{2});
     Adam opt{.lr = 1e-3};

@@ -632,6 +632,30 @@ TEST_CASE("quantize and Int8Network refuse bad values and shapes") {
             thrown<ValueError>([&] { (void)quantize(bad, Matrix<float>::Ones(4, 2)); });
         CHECK_THAT(msg, Catch::Contains("chrysalis::quantize") && Catch::Contains("biases"));
     }
+    {
+        // A public LeakyReLU slope set after construction: quantize names it, and the int8
+        // network's constructor refuses it in layers given directly.
+        Sequential<Dense<4, 3>, LeakyReLU, Dense<3, 2>> leaky{Seed{19}};
+        auto bad = leaky;
+        bad.layer<1>().slope = std::numeric_limits<double>::quiet_NaN();
+        CHECK_THAT(thrown<ValueError>([&] { (void)quantize(bad); }),
+                   Catch::Contains("chrysalis::quantize") && Catch::Contains("layer 1") &&
+                       Catch::Contains("(LeakyReLU) has slope nan"));
+        std::vector<Int8Dense> layers{quantize(leaky).layer(0), quantize(leaky).layer(1)};
+        std::get<LeakyReLU>(layers[0].activations.at(0)).slope = 1e300;  // beyond float's range
+        CHECK_THAT(
+            thrown<ValueError>([&] { Int8Network refused(std::move(layers)); }),
+            Catch::Contains("chrysalis::Int8Network") && Catch::Contains("layer 0") &&
+                Catch::Contains("activation 0 (LeakyReLU) has slope 1.0000000000000001e+300"));
+    }
+    {
+        // Weights near float's largest value overflow the first layer's output on the
+        // calibration samples: the second layer's input is not finite.
+        auto huge = net;
+        huge.layer<0>().weights().setConstant(3e38f);
+        CHECK_THAT(thrown<ValueError>([&] { (void)quantize(huge, Matrix<float>::Ones(4, 2)); }),
+                   Catch::Contains("the input of layer 2") && Catch::Contains("overflows"));
+    }
     CHECK_THAT(thrown<ShapeError>([&] { (void)quantize(net, Matrix<float>::Ones(5, 2)); }),
                Catch::Contains("chrysalis::quantize") && Catch::Contains("calibration_inputs"));
     CHECK_THAT(thrown<ValueError>([&] { (void)quantize(net, Matrix<float>(4, 0)); }),

@@ -331,7 +331,9 @@ BoundarySamples<typename Net::scalar_type> boundary_samples(Net& teacher,
 
 /// The same with the targets chosen from the teacher's logits at the bases as options.target
 /// says (TargetClass::sampled draws from options.seed). Requires, ensures and throws as above
-/// (without the target checks); a network with fewer than 2 outputs does not compile.
+/// (without the target checks), and also ValueError naming the sample when a logit at the bases
+/// is NaN or infinite (the network overflows there: no target to choose); a network with fewer
+/// than 2 outputs does not compile.
 template <class Net, class Derived>
 BoundarySamples<typename Net::scalar_type> boundary_samples(Net& teacher,
                                                             const Eigen::MatrixBase<Derived>& bases,
@@ -347,6 +349,8 @@ BoundarySamples<typename Net::scalar_type> boundary_samples(Net& teacher,
     const Matrix<typename Net::scalar_type> x = bases;
     Rng rng(options.seed);
     const Matrix<typename Net::scalar_type> z = teacher.forward(x, Mode::inference);
+    // A target chosen from a NaN or infinite logit would be arbitrary.
+    detail::require_finite(z, what, "the teacher's logits at the bases", "logit");
     const std::vector<int> targets = detail::choose_targets(z, base_classes, options.target, rng);
     return detail::generate_boundary_samples(teacher, x, base_classes, targets, options);
 }

@@ -3,7 +3,7 @@
 // the training generator and the epoch, in one versioned, checksummed file written atomically,
 // so that a run stopped between two epochs resumes to the weights an uninterrupted run gives.
 // The format is described in docs/data-and-models.md; fit and distill write and read checkpoints
-// through TrainOptions::checkpoint_path and TrainOptions::resume_from.
+// through the Checkpointing observer (chrysalis/checkpointing.hpp: .path, .every, .resume_from).
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
@@ -341,7 +341,9 @@ CheckpointContents<typename Net::scalar_type, O> decode_checkpoint(std::string_v
 /// Ensures: the file is replaced atomically, as by save.
 /// Throws: IoError naming `path` if it cannot be written (any previous file is left as it was);
 ///   ShapeError if the optimizer's save_state writes blocks that do not fit the network;
-///   ValueError for info.epoch < 0 (before anything is written).
+///   ValueError for info.epoch < 0, or naming chrysalis::save_checkpoint and the layer for a
+///   hyperparameter load would refuse (a public LeakyReLU::slope set to NaN, as save) — both
+///   before anything is written.
 template <class Net, class O>
 void save_checkpoint(const Net& net, const O& optimizer, const Checkpoint& info,
                      const std::string& path) {
@@ -369,8 +371,10 @@ void save_checkpoint(const Net& net, const O& optimizer, const Checkpoint& info,
 ///   has another format version, is truncated, fails its checksum, holds another architecture
 ///   or scalar type ("holds Sequential<…> but the network is Sequential<…>"), the state of
 ///   another optimizer type ("holds the state of a Sgd optimizer but the optimizer is Adam"),
-///   state records the optimizer does not expect, state blocks that do not fit the network, or
-///   more than `max_bytes` bytes (default_max_bytes, 4 GiB; refused before they are read).
+///   state records the optimizer does not expect, state its load_state rejects (a negative
+///   step count, say), state blocks that do not fit the network, a hyperparameter a layer
+///   rejects, or more than `max_bytes` bytes (default_max_bytes, 4 GiB; refused before they are
+///   read).
 /// Ensures: on any exception `net` and `optimizer` are unchanged (the whole file is read and
 ///   checked first, and the optimizer's state is restored into a copy that replaces it last).
 template <class Net, class O>

@@ -113,7 +113,8 @@ void check_paired(const Dataset<S1>& a, const Dataset<S2>& b, const char* what,
 ///   student data" or "the teacher data" for a set that does not fit its network (feature
 ///   count, classes, no samples, a NaN or infinite feature, a label outside the outputs);
 ///   ValueError for options.jitter > 0 (the teacher's logits are cached for the unjittered
-///   inputs), for unlabelled student data with a Distillation whose α < 1, and for a NaN or
+///   inputs), for unlabelled student data with a Distillation whose α < 1, for a NaN or
+///   infinite parameter of the teacher (naming the block, row and column) and for a NaN or
 ///   infinite teacher logit (naming the sample); otherwise as fit (TrainingDiverged, …).
 template <class Student, class Teacher, class KD, class Optimizer, class... Observers>
 requires requires {

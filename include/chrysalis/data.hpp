@@ -148,7 +148,8 @@ Dataset<Scalar> load_csv(const std::string& path, const CsvOptions& options = {}
 /// ends in ".gz".
 /// Throws: ShapeError naming chrysalis::save_csv for data without features (a line of a label
 ///   alone, which load_csv refuses); what validate() throws for a dataset that fails it
-///   (non-finite features included); ValueError for a label_column outside [−1, feature_count];
+///   (non-finite features included); ValueError for a label_column outside [−1, feature_count]
+///   or a delimiter load_csv would refuse (a letter, digit, '+', '-', '.', a line end or NUL);
 ///   IoError when the file cannot be written (the file is replaced atomically: a failed or
 ///   interrupted save leaves the previous file as it was).
 template <class Scalar>

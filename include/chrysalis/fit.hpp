@@ -32,10 +32,12 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 ///   [0, Net::output_size), or a layer hyperparameter its set_hyperparameters refuses (a
 ///   public LeakyReLU::slope set to NaN, naming the layer); ShapeError for data (or
 ///   options.validation) that does not fit the network (a feature count other than its input width,
-///   more classes than its outputs) or, with options.jitter > 0, a feature count other than
-///   image_width · image_height — all checked when fit is called, before the first batch, and
-///   naming chrysalis::fit; TrainingDiverged when the loss, a layer's output or a parameter becomes
-///   NaN or infinite; whatever an observer throws.
+///   more classes than its outputs), that has no samples or a label count other than its sample
+///   count, or, with options.jitter > 0, a feature count other than image_width · image_height —
+///   all checked when fit is called, before the first batch, and naming chrysalis::fit;
+///   TrainingDiverged when the loss, a layer's output or a parameter becomes NaN or infinite;
+///   whatever the optimizer's update throws (Sgd, Adam: ValueError naming chrysalis::Schedule for
+///   a factor that is not finite and >= 0); whatever an observer throws.
 template <class Net, class L, class Optimizer, class... Observers>
 requires Loss<L, typename Net::scalar_type> std::vector<EpochReport> fit(
     Net& net, const Dataset<typename Net::scalar_type>& data, L loss, Optimizer& optimizer,

@@ -219,7 +219,7 @@ class Int8Network {
     ///   output_size × int8_padded(input_size) weights in [−127, 127] with zero padding,
     ///   output_size weight scales and biases, every scale finite and > 0, every bias finite;
     ///   each layer's input_size the previous one's output_size; an input scale on every layer
-    ///   or on none.
+    ///   or on none; every LeakyReLU slope finite with |slope| ≤ float's largest value.
     /// Throws: ShapeError or ValueError naming chrysalis::Int8Network, the layer and what is
     ///   wrong, otherwise.
     explicit Int8Network(std::vector<Int8Dense> layers) : layers_(std::move(layers)) {
@@ -254,7 +254,8 @@ class Int8Network {
         return layer(i).input_scale;
     }
     /// The input scales Dense layer i used for the columns of the last forward (one per column;
-    /// all equal to input_scale(i) when calibrated; empty before any forward).
+    /// all equal to input_scale(i) when calibrated; empty before any forward). Throws
+    /// ValueError for a bad i.
     [[nodiscard]] std::span<const float> last_input_scales(std::size_t i) const {
         check_index(i, "last_input_scales");
         return std::span<const float>(buffers_[i].x_scales.data(), std::size_t(batch_));
@@ -393,6 +394,12 @@ class Int8Network {
                 value("has ", l.input_scale ? "an" : "no",
                       " input scale but layer 0 does not; expected static scales on every layer "
                       "or on none");
+            for (std::size_t k = 0; k < l.activations.size(); ++k) {
+                const auto* leaky = std::get_if<LeakyReLU>(&l.activations[k]);
+                if (leaky && !(std::abs(leaky->slope) <= double(std::numeric_limits<float>::max())))
+                    value("activation ", k, " (LeakyReLU) has slope ", leaky->slope,
+                          "; expected a finite slope within float's range (as LeakyReLU's own)");
+            }
         }
     }
 

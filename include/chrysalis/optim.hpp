@@ -90,7 +90,9 @@ inline Schedule exponential(double gamma) {
 }
 
 /// Cosine annealing from 1 to min_factor over `epochs` epochs (SGDR without restarts):
-/// min + (1 − min)·(1 + cos(π·epoch/epochs))/2, then min_factor.
+/// min + (1 − min)·(1 + cos(π·epoch/epochs))/2, then min_factor. Throws ValueError naming
+/// chrysalis::schedule::cosine and the parameter for epochs < 1 or a min_factor outside [0, 1]
+/// (NaN included).
 inline Schedule cosine(int epochs, double min_factor = 0.0) {
     if (epochs < 1)
         throw ValueError(
@@ -310,19 +312,25 @@ long checked_step_count(StateReader<S>& in) {
 /// Stochastic gradient descent with momentum (PyTorch's form), Nesterov momentum, L2 weight
 /// decay and an optional max-norm constraint:
 ///   g ← ∇ + λ·θ;   v ← μ·v + g;   θ ← θ − η·(Nesterov ? g + μ·v : v);   then ‖row‖ ≤ c.
-/// `Sgd{.lr = 0.05, .momentum = 0.9}`; a bad value throws ValueError at construction naming
-/// it.
+/// `Sgd{.lr = 0.05, .momentum = 0.9}`; a bad value throws ValueError, at construction or
+/// assignment, naming it and giving the value.
 struct Sgd {
+    /// η: in [FLT_MIN, FLT_MAX] (finite, > 0 and a normal float).
     detail::Checked<"chrysalis::Sgd: learning rate lr", detail::Rule::positive> lr = 0.01;
+    /// μ: in [0, 1), and below 1 when rounded to float.
     detail::Checked<"chrysalis::Sgd: momentum", detail::Rule::unit_half_open> momentum = 0.0;
+    /// Nesterov momentum (θ ← θ − η·(g + μ·v)) instead of PyTorch's plain form.
     bool nesterov = false;
+    /// λ, L2 decay added to the gradient: in [0, FLT_MAX].
     detail::Checked<"chrysalis::Sgd: weight_decay", detail::Rule::non_negative> weight_decay = 0.0;
-    /// 0: no constraint; else every weight row's norm is kept ≤ max_norm.
+    /// In [0, FLT_MAX]; 0: no constraint, else every weight row's norm is kept ≤ max_norm.
     detail::Checked<"chrysalis::Sgd: max_norm", detail::Rule::non_negative> max_norm = 0.0;
+    /// The factor of η per epoch (see Schedule; checked when update() reads it).
     Schedule schedule = schedule::constant();
 
     /// Updates every parameter of `net` from its gradients, at the rate for `epoch`:
-    /// begin_step(), then update() for every block in visit_parameters order.
+    /// begin_step(), then update() for every block in visit_parameters order. Throws what
+    /// update() throws.
     template <class Net>
     void step(Net& net, int epoch = 0) {
         begin_step();
@@ -339,7 +347,9 @@ struct Sgd {
     /// soon as they are ready. Throws ShapeError naming chrysalis::Sgd::update for a gradient of
     /// another shape than p, a p of another shape than the block's earlier updates, or a p or g
     /// not stored contiguously in one order (a corner of a larger matrix, a row-major p with a
-    /// column-major g); ValueError for a block number >= detail::max_parameter_blocks (2^20).
+    /// column-major g); ValueError for a block number >= detail::max_parameter_blocks (2^20),
+    /// and ValueError naming chrysalis::Schedule when schedule(epoch) is empty or gives a factor
+    /// that is negative, NaN or infinite.
     template <class P, class G>
     void update(P& p, const G& g, std::size_t block, int epoch = 0) {
         using S = typename P::Scalar;
@@ -449,6 +459,10 @@ struct AdamWVariant {
 /// Weight decay λ is L2, added to the gradient g (Adam, as PyTorch's), or decoupled, θ ← θ − η·λ·θ
 /// applied directly and not through the moments (AdamW, Loshchilov & Hutter 2019). Use the
 /// aliases Adam and AdamW; Variant::name is what checkpoints store and error messages say.
+/// Settings, each checked at construction or assignment (ValueError naming it and giving the
+/// value): lr and eps in [FLT_MIN, FLT_MAX]; beta1 and beta2 in [0, 1) and below 1 when rounded
+/// to float; weight_decay (0 for Adam, 0.01 for AdamW) and max_norm (0: no constraint; else
+/// every weight row's norm is kept ≤ max_norm) in [0, FLT_MAX]; schedule as for Sgd.
 template <class Variant>
 struct BasicAdam {
   private:
@@ -468,7 +482,8 @@ struct BasicAdam {
         max_norm = 0.0;
     Schedule schedule = schedule::constant();
 
-    /// Updates every parameter of `net` (begin_step(), then update() for every block).
+    /// Updates every parameter of `net` (begin_step(), then update() for every block). Throws
+    /// what update() throws.
     template <class Net>
     void step(Net& net, int epoch = 0) {
         begin_step();
@@ -481,8 +496,9 @@ struct BasicAdam {
     /// ShapeError naming chrysalis::Adam::update (or AdamW::update) for a gradient of another
     /// shape than p, a p of another shape than the block's earlier updates, or a p or g not
     /// stored contiguously in one order; ValueError for a block number >=
-    /// detail::max_parameter_blocks (2^20); std::logic_error before any begin_step() (the bias
-    /// correction of step 0 divides by 0: NaN parameters).
+    /// detail::max_parameter_blocks (2^20), or naming chrysalis::Schedule when schedule(epoch)
+    /// is empty or not a finite factor >= 0; std::logic_error before any begin_step() (the
+    /// bias correction of step 0 divides by 0: NaN parameters).
     template <class P, class G>
     void update(P& p, const G& g, std::size_t block, int epoch = 0) {
         if (state_.steps < 1) {
@@ -495,6 +511,7 @@ struct BasicAdam {
                             double(lr) * schedule(epoch), beta1, beta2, eps, weight_decay,
                             Variant::decoupled, max_norm, owner.view());
     }
+    /// The number of steps begun (begin_step() calls, restored by load_state).
     [[nodiscard]] long steps() const noexcept { return state_.steps; }
 
     /// "Adam" or "AdamW": the name checkpoints store.

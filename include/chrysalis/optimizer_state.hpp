@@ -24,7 +24,9 @@ class StateWriter {
     virtual ~StateWriter() = default;
 
     /// Records an integer (a step count).
-    /// Requires: `name` is not empty and differs from the names of the records before it.
+    /// Requires: `name` is not empty and differs from the names of the records before it (not
+    ///   checked by the checkpoint writer: a reader that asks for the same names in the same
+    ///   order reads back what was written).
     virtual void integer(std::string_view name, std::int64_t value) = 0;
 
     /// Records per-parameter-block state: blocks[k] belongs to parameter block k (numbered as

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -60,7 +61,8 @@ struct quantize_depth_must_fit_int32 {
 
 /// Layer I of a Sequential into `out`: a Dense starts a new Int8Dense, an activation joins the
 /// last one's list, a dropout is dropped. Throws ValueError naming chrysalis::quantize and the
-/// block for a non-finite weight or bias.
+/// block for a non-finite weight or bias, or the layer for a LeakyReLU slope that is not finite
+/// or beyond float's range.
 template <class L>
 void add_int8_layer(const L& layer, std::size_t index, std::vector<Int8Dense>& out) {
     if constexpr (is_float_dense<L>::value) {
@@ -94,6 +96,13 @@ void add_int8_layer(const L& layer, std::size_t index, std::vector<Int8Dense>& o
         d.bias = b;
         out.push_back(std::move(d));
     } else if constexpr (is_int8_activation<L>) {
+        if constexpr (std::is_same_v<L, LeakyReLU>) {
+            // A public slope set after construction: the int8 network would compute with it.
+            if (!(std::abs(layer.slope) <= double(std::numeric_limits<float>::max())))
+                throw ValueError(concat("chrysalis::quantize: net: layer ", index,
+                                        " (LeakyReLU) has slope ", layer.slope,
+                                        "; expected a finite slope within float's range"));
+        }
         out.back().activations.emplace_back(layer);
     }
     // Dropout: the identity at inference, nothing to keep.
@@ -120,7 +129,8 @@ constexpr bool check_quantizable() {
 /// Requires (at compile time): every layer a float Dense, ReLU, LeakyReLU, Identity, Tanh,
 ///   Sigmoid, GELU or Dropout — otherwise the build stops with a sentence naming the layer.
 /// Throws: ValueError naming chrysalis::quantize, the layer and the value for a NaN or
-///   infinite weight or bias.
+///   infinite weight or bias, or a LeakyReLU slope that is not finite or beyond float's range
+///   (a public `slope` set after construction).
 template <class... Layers>
 Int8Network quantize(const Sequential<Layers...>& net) {
     static_assert(detail::check_quantizable<Layers...>(), "chrysalis::quantize: see above");
@@ -134,7 +144,8 @@ Int8Network quantize(const Sequential<Layers...>& net) {
 /// Otherwise as quantize(net).
 /// Throws: as quantize(net); ShapeError naming chrysalis::quantize and calibration_inputs for
 ///   the wrong number of rows; ValueError naming them for N = 0 or a NaN or infinite value
-///   (with its sample and feature).
+///   (with its sample and feature), or when a Dense layer's input is not finite on some of
+///   the samples (the network overflows on them: naming the layer and the samples).
 template <class... Layers, class Derived>
 Int8Network quantize(const Sequential<Layers...>& net,
                      const Eigen::MatrixBase<Derived>& calibration_inputs) {

@@ -20,6 +20,7 @@ struct Seed {
 /// 2^256 − 1; fully specified by integer arithmetic, hence portable.
 class Rng {
   public:
+    /// The generator for `seed`: the same seed gives the same outputs on every machine.
     explicit Rng(Seed seed = {}) noexcept {
         std::uint64_t x = seed.value;
         for (auto& word : s_) {  // splitmix64
@@ -59,6 +60,7 @@ class Rng {
     }
 
     /// Uniform integer in [0, n), n > 0 (Lemire's multiply-shift; the bias is below 2^-64·n).
+    /// Not checked, like uniform(lo, hi)'s range: n = 0 gives 0.
     std::uint64_t below(std::uint64_t n) noexcept {
         __extension__ using U128 = unsigned __int128;  // __extension__: no -Wpedantic warning
         return static_cast<std::uint64_t>((static_cast<U128>(next()) * n) >> 64);
@@ -68,7 +70,9 @@ class Rng {
     struct State {
         std::uint64_t words[4];
     };
+    /// The current state; set_state(state()) changes nothing.
     [[nodiscard]] State state() const noexcept { return {{s_[0], s_[1], s_[2], s_[3]}}; }
+    /// Continues from a state() taken earlier: the same outputs follow.
     void set_state(const State& s) noexcept {
         for (int i = 0; i < 4; ++i) s_[i] = s.words[i];
     }

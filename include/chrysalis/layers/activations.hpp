@@ -64,6 +64,7 @@ void assign_columns(Eigen::Index rows, Eigen::Index cols, F&& assign) {
 }  // namespace detail
 
 /// y = x. Useful as a placeholder and in tests.
+/// forward(x, y) and backward(x, y, dy, dx): shapes and errors as at the top of this file.
 struct Identity : detail::ActivationBase {
     static std::string name() { return "Identity"; }
     /// ONNX export (chrysalis/onnx.hpp, OnnxLayer): nothing to add; the output is x.
@@ -86,6 +87,7 @@ struct Identity : detail::ActivationBase {
 };
 
 /// y = max(x, 0);  dx = dy where y > 0, else 0 (the subgradient 0 at x = 0).
+/// forward(x, y) and backward(x, y, dy, dx): shapes and errors as at the top of this file.
 struct ReLU : detail::ActivationBase {
     static std::string name() { return "ReLU"; }
     /// ONNX export (chrysalis/onnx.hpp, OnnxLayer): Relu.
@@ -120,6 +122,7 @@ struct ReLU : detail::ActivationBase {
 /// is the same number in a float network as in a double one: the constructor and
 /// set_hyperparameters refuse anything else, and save refuses a network whose public `slope`
 /// member was set outside that range afterwards.
+/// forward(x, y) and backward(x, y, dy, dx): shapes and errors as at the top of this file.
 struct LeakyReLU : detail::ActivationBase {
     double slope = 0.01;
 
@@ -181,6 +184,7 @@ struct LeakyReLU : detail::ActivationBase {
 };
 
 /// y = tanh x;  dx = (1 − y²)·dy.
+/// forward(x, y) and backward(x, y, dy, dx): shapes and errors as at the top of this file.
 struct Tanh : detail::ActivationBase {
     static std::string name() { return "Tanh"; }
     /// ONNX export (chrysalis/onnx.hpp, OnnxLayer): Tanh.
@@ -206,6 +210,7 @@ struct Tanh : detail::ActivationBase {
 };
 
 /// y = 1/(1 + e^−x) (Eigen's logistic, stable for large |x|);  dx = y(1 − y)·dy.
+/// forward(x, y) and backward(x, y, dy, dx): shapes and errors as at the top of this file.
 struct Sigmoid : detail::ActivationBase {
     static std::string name() { return "Sigmoid"; }
     /// ONNX export (chrysalis/onnx.hpp, OnnxLayer): Sigmoid.
@@ -232,6 +237,7 @@ struct Sigmoid : detail::ActivationBase {
 
 /// The exact GELU (Hendrycks & Gimpel 2016; PyTorch's default): y = x·Φ(x) with Φ the standard
 /// normal CDF, Φ(x) = (1 + erf(x/√2))/2;  dx = (Φ(x) + x·φ(x))·dy, φ(x) = e^{−x²/2}/√(2π).
+/// forward(x, y) and backward(x, y, dy, dx): shapes and errors as at the top of this file.
 struct GELU : detail::ActivationBase {
     static std::string name() { return "GELU"; }
     /// ONNX export (chrysalis/onnx.hpp, OnnxLayer): opset 17 has no Gelu, so forward's own

@@ -119,6 +119,9 @@ class Dense {
         return graph.node("Gemm", {x, w, b}, {Graph::int_attribute("transB", 1)});
     }
 
+    /// W (Out × In), b (Out), and their gradients from the last backward (zero before any), in
+    /// place: W and b may be read and written (a NaN or ∞ written there makes fit stop with
+    /// TrainingDiverged).
     Matrix<Scalar>& weights() noexcept { return w_; }
     const Matrix<Scalar>& weights() const noexcept { return w_; }
     Vector<Scalar>& bias() noexcept { return b_; }

@@ -45,7 +45,7 @@ class Dropout {
     /// {rate}.
     [[nodiscard]] std::vector<double> hyperparameters() const { return {rate_}; }
     /// Sets the rate from {rate}. Throws ValueError, leaving the layer unchanged, unless values
-    /// holds exactly one value in [0, 1).
+    /// holds exactly one value in [0, max_rate] (see set_rate).
     void set_hyperparameters(std::span<const double> values) {
         if (values.size() != 1)
             throw ValueError(detail::concat(
@@ -83,6 +83,7 @@ class Dropout {
 
     /// Seeds the mask generator from `rng`.
     void initialize(Rng& rng) { rng_ = Rng(Seed{rng.next()}); }
+    /// Seeds the mask generator from `s` directly (the same masks for the same seed).
     void seed(Seed s) { rng_ = Rng(s); }
     /// The mask generator's state: save_checkpoint stores it so that a resumed training run
     /// draws the masks an uninterrupted run would have drawn.
