@@ -141,7 +141,7 @@ TEST_CASE("sweep: a checkpoint whose step count would overflow is refused", "[sw
     SmallNet net(Seed{1});
     Adam adam{.lr = 0.01};
     fit(net, small_set(), CrossEntropy{}, adam, {.epochs = 1, .progress = false});
-    save_checkpoint(net, adam, Checkpoint{1, {}}, path);
+    save_checkpoint(net, adam, Checkpoint{1}, path);
     // The "steps" record: its name, its kind (4 bytes), then the count (8 bytes).
     const std::string good = read_bytes(path);
     const std::size_t at = good.find("steps");
@@ -404,14 +404,42 @@ TEST_CASE("sweep: save_checkpoint refuses a negative epoch before writing", "[sw
     const std::string path = dir.file("run.ckpt");
     SmallNet net(Seed{1});
     Sgd sgd;
-    CHECK_THAT(thrown<ValueError>([&] {
-                   save_checkpoint(net, sgd, Checkpoint{-1, {}}, path);
-               }),
+    CHECK_THAT(thrown<ValueError>([&] { save_checkpoint(net, sgd, Checkpoint{-1}, path); }),
                Contains("chrysalis::save_checkpoint: info.epoch must be >= 0 (the epochs "
                         "completed), got -1"));
     CHECK(dir.entries().empty());
-    save_checkpoint(net, sgd, Checkpoint{0, {}}, path);
+    save_checkpoint(net, sgd, Checkpoint{0}, path);
     CHECK(load_checkpoint(net, sgd, path).epoch == 0);
+}
+
+// The all-zero generator state: xoshiro256** draws 0 from it forever, so a run resumed from it
+// would shuffle every epoch alike. Checkpoint's default is a real state; save refuses the zero
+// one before writing, and load refuses a file that holds it (crafted, with its checksum fixed).
+TEST_CASE("sweep: checkpoints refuse the all-zero generator state", "[sweep][checkpoint]") {
+    TempDir dir;
+    const std::string path = dir.file("run.ckpt");
+    SmallNet net(Seed{1});
+    Sgd sgd;
+    CHECK(Checkpoint{}.rng.words[0] == Rng().state().words[0]);
+    CHECK_THAT(thrown<ValueError>([&] {
+                   save_checkpoint(net, sgd, Checkpoint{1, Rng::State{}}, path);
+               }),
+               Contains("chrysalis::save_checkpoint: info.rng is the all-zero generator state"));
+    CHECK(dir.entries().empty());
+
+    const Rng::State state = Rng(Seed{5}).state();
+    save_checkpoint(net, sgd, Checkpoint{1, state}, path);
+    std::string words;
+    for (const std::uint64_t w : state.words) detail::put_le(words, w);
+    std::string bytes = read_bytes(path);
+    const std::size_t at = bytes.find(words);
+    REQUIRE(at != std::string::npos);
+    bytes.replace(at, words.size(), std::string(words.size(), '\0'));
+    bytes.resize(bytes.size() - 4);
+    detail::put_le(bytes, detail::crc32(bytes));
+    write_bytes(path, bytes);
+    CHECK_THAT(thrown<FormatError>([&] { (void)load_checkpoint(net, sgd, path); }),
+               Contains("is corrupt: its generator state is all zero"));
 }
 
 // G18: the image file was committed, then replaced by the label file.

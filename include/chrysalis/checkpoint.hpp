@@ -40,13 +40,21 @@ inline constexpr std::uint32_t checkpoint_format_version = 2;
 
 /// Where a training run stands between two epochs, beside the network and the optimizer.
 struct Checkpoint {
-    int epoch = 0;     ///< epochs completed: a resumed run continues with this epoch (from 0)
-    Rng::State rng{};  ///< the training generator (shuffles, jitter) at the start of that epoch
+    int epoch = 0;  ///< epochs completed: a resumed run continues with this epoch (from 0)
+    /// The training generator (shuffles, jitter) at the start of that epoch; by default the state
+    /// of Rng(Seed{}). Never all zero: xoshiro256** would draw 0 forever from it (save_checkpoint
+    /// and load_checkpoint refuse it).
+    Rng::State rng = Rng().state();
 };
 
 namespace detail {
 
 inline constexpr std::string_view checkpoint_magic{"CHRYSCK\0", 8};
+
+/// Whether a generator state is the all-zero one, which xoshiro256** never leaves.
+inline bool all_zero(const Rng::State& s) noexcept {
+    return (s.words[0] | s.words[1] | s.words[2] | s.words[3]) == 0;
+}
 
 /// The checkpoint format's envelope (detail/container.hpp).
 inline constexpr ContainerFormat checkpoint_container{checkpoint_magic, checkpoint_format_version,
@@ -278,6 +286,8 @@ CheckpointContents<typename Net::scalar_type, O> decode_checkpoint(std::string_v
     contents.info.epoch = int(epoch);
     for (std::uint64_t& word : contents.info.rng.words)
         word = in.number<std::uint64_t>("the generator state");
+    if (all_zero(contents.info.rng))
+        in.corrupt("its generator state is all zero, from which every draw is 0");
     const std::string name = O::name();
     if (const std::string_view saved = in.text("the optimizer's name"); saved != name) {
         throw error("holds the state of a ", saved, " optimizer but the optimizer is ", name,
@@ -341,8 +351,8 @@ CheckpointContents<typename Net::scalar_type, O> decode_checkpoint(std::string_v
 /// Ensures: the file is replaced atomically, as by save.
 /// Throws: IoError naming `path` if it cannot be written (any previous file is left as it was);
 ///   ShapeError if the optimizer's save_state writes blocks that do not fit the network;
-///   ValueError for info.epoch < 0, or naming chrysalis::save_checkpoint and the layer for a
-///   hyperparameter load would refuse (a public LeakyReLU::slope set to NaN, as save) — both
+///   ValueError for info.epoch < 0 or an all-zero info.rng, or naming the layer for a
+///   hyperparameter load would refuse (a public LeakyReLU::slope set to NaN, as save) — all
 ///   before anything is written.
 template <class Net, class O>
 void save_checkpoint(const Net& net, const O& optimizer, const Checkpoint& info,
@@ -357,6 +367,11 @@ void save_checkpoint(const Net& net, const O& optimizer, const Checkpoint& info,
             "chrysalis::save_checkpoint: info.epoch must be >= 0 (the epochs completed), got ",
             info.epoch));
     }
+    if (detail::all_zero(info.rng)) {
+        throw ValueError(
+            "chrysalis::save_checkpoint: info.rng is the all-zero generator state, from which "
+            "every draw is 0; expected the training generator's Rng::state()");
+    }
     detail::write_file_atomically(path, detail::encode_checkpoint(net, optimizer, info),
                                   "chrysalis::save_checkpoint");
 }
@@ -368,7 +383,8 @@ void save_checkpoint(const Net& net, const O& optimizer, const Checkpoint& info,
 /// optimizer of the same type (same name()); O models chrysalis::Optimizer<O, Net>.
 /// Throws: IoError naming `path` if it cannot be read; FormatError naming `path` and what was
 ///   found against what was expected if it is not a checkpoint (a model file is named as one),
-///   has another format version, is truncated, fails its checksum, holds another architecture
+///   has another format version, is truncated, fails its checksum, holds an all-zero generator
+///   state, holds another architecture
 ///   or scalar type ("holds Sequential<…> but the network is Sequential<…>"), the state of
 ///   another optimizer type ("holds the state of a Sgd optimizer but the optimizer is Adam"),
 ///   state records the optimizer does not expect, state its load_state rejects (a negative

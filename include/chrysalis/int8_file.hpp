@@ -218,7 +218,8 @@ inline Int8Network decode_int8_model(std::string_view bytes, const std::string& 
 /// Throws: IoError naming `path` if it cannot be written (the temporary is removed, any previous
 ///   file left as it was); ValueError naming chrysalis::save, the layer and the activation,
 ///   before anything is written, if an activation holds a hyperparameter load_int8 would refuse
-///   (a public LeakyReLU::slope set to NaN).
+///   (a LeakyReLU::slope of NaN, which the Int8Network constructor already refuses: a second
+///   check, so that no file is written that cannot be loaded).
 /// (A template constrained to Int8Network, so that it is compiled only where it is used and is
 /// preferred to save(const Net&, path) for an Int8Network: see "Lazy on purpose",
 /// docs/performance.md.)
