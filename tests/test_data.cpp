@@ -700,7 +700,25 @@ TEST_CASE("jitter rejects a size other than width x height and a negative shift"
                          Contains("12 rows but width × height = 4 × 4 = 16"));
     CHECK_THROWS_AS_WITH(jitter(images, 4, 3, -1, rng), ValueError,
                          Contains("max_shift must be >= 0, got -1"));
+    // A shift as large as the smaller side (3 rows) can move every pixel out of the image.
+    CHECK_THROWS_AS_WITH(
+        jitter(images, 4, 3, 3, rng), ValueError,
+        Contains("max_shift must be below the image's smaller side, 3") && Contains("got 3"));
+    CHECK_NOTHROW(jitter(MatrixRef<float>(images), 4, 3, 2, rng));
     CHECK_NOTHROW(jitter(MatrixRef<float>(images), 4, 3, 1, rng));
+
+    // The same bound at fit's door, before any batch, naming the option.
+    Dataset<float> d;
+    d.classes = 2;
+    d.features = Matrix<float>::Zero(12, 4);
+    d.labels = {0, 1, 0, 1};
+    Sequential<Dense<12, 2>> net(Seed{1});
+    Sgd sgd;
+    const TrainOptions<float> o{
+        .progress = false, .jitter = 3, .image_width = 4, .image_height = 3};
+    CHECK_THROWS_AS_WITH(
+        fit(net, d, CrossEntropy{}, sgd, o), ValueError,
+        Contains("chrysalis::fit: options.jitter must be below the images' smaller side, 3"));
 }
 
 // ------------------------------------------------------------------------------ Fashion-MNIST --

@@ -65,7 +65,8 @@ struct BssOptions {
     /// finite and ≥ 0 (0 is plain distillation).
     double weight = 2.0;
     /// Default 0.75 (the paper's code): the weight falls linearly from β₀ to 0 at this fraction
-    /// of the epochs; in (0, 1].
+    /// of the epochs; in (0, 1]. β(e) = β₀·max(0, 1 − (e + 1)/(decay_fraction·epochs)), so when
+    /// decay_fraction·epochs ≤ 1 (one epoch, say) β is 0 throughout: plain distillation.
     double decay_fraction = 0.75;
     /// Default 3 (the paper's code): T of the term on the samples; in [1e-3, 1e3], as
     /// Distillation's.

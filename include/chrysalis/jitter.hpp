@@ -59,8 +59,8 @@ void shift_image(Scalar* image, int width, int height, int dx, int dy) noexcept 
 /// drawn uniformly from [−max_shift, max_shift] (dx = rng.below(2·max_shift + 1) − max_shift,
 /// then dy the same way, column by column); uncovered pixels become 0. In place; allocates
 /// nothing; draws nothing when max_shift is 0.
-/// Throws: ValueError if width or height < 1 or max_shift < 0; ShapeError if
-///   images.rows() ≠ width·height.
+/// Throws: ValueError if width or height < 1, max_shift < 0 or max_shift ≥ min(width, height)
+///   (a shift that large can blank an image); ShapeError if images.rows() ≠ width·height.
 template <class Scalar>
 void jitter(MatrixRef<Scalar> images, int width, int height, int max_shift, Rng& rng) {
     constexpr const char* what = "chrysalis::jitter";
@@ -75,6 +75,12 @@ void jitter(MatrixRef<Scalar> images, int width, int height, int max_shift, Rng&
     }
     if (max_shift < 0)
         throw ValueError(detail::concat(what, ": max_shift must be >= 0, got ", max_shift));
+    if (max_shift >= std::min(width, height)) {
+        throw ValueError(detail::concat(
+            what, ": max_shift must be below the image's smaller side, ", std::min(width, height),
+            " (a shift that large moves every pixel out: a blank image keeping its label), got ",
+            max_shift));
+    }
     if (max_shift == 0) return;
     const std::uint64_t choices = 2 * std::uint64_t(max_shift) + 1;
     for (Eigen::Index c = 0; c < images.cols(); ++c) {

@@ -54,7 +54,7 @@ struct TrainOptions {
     /// pipe), `false` turns it off. See Progress; set_quiet(true) silences it whatever this says.
     Progress progress = Progress::automatic;
     /// Default 0 = off: image jitter applied to every training batch, each image shifted by up to
-    /// this many pixels (the paper's teacher used 2); ≥ 0.
+    /// this many pixels (the paper's teacher used 2); ≥ 0 and below the images' smaller side.
     int jitter = 0;
     /// Default 28 × 28: the shape of the images jitter shifts (features = width·height).
     int image_width = 28, image_height = 28;
@@ -115,6 +115,13 @@ void check_jitter_shape(const TrainOptions<Scalar>& o, Eigen::Index features, co
             " pixels but the data has ", features,
             " features per sample; set image_width and image_height to the images' shape, or "
             "jitter = 0 for data that is not images"));
+    }
+    if (o.jitter >= std::min(o.image_width, o.image_height)) {
+        throw ValueError(concat(what, ": options.jitter must be below the images' smaller side, ",
+                                std::min(o.image_width, o.image_height),
+                                " (a shift that large moves every pixel out: a blank image "
+                                "keeping its label), got ",
+                                o.jitter));
     }
 }
 
