@@ -212,6 +212,28 @@ TEST_CASE("sweep: a gradient check never passes a NaN gradient", "[sweep][gradch
     Dense<4, 3, double> layer;
     CHECK_THAT(thrown<ValueError>([&] { (void)gradcheck_layer(layer, xs, 3, {.step = -1}); }),
                Contains("chrysalis::gradcheck_layer: GradcheckOptions::step"));
+
+    // A step below a coordinate's rounding: x ± h is x, the difference 0 whatever the
+    // derivative, so a backward that wrongly gave 0 would pass. Refused, naming the coordinate.
+    const auto wrong_zero = [](const Matrix<double>& z) {
+        return std::pair<double, Matrix<double>>{z.squaredNorm(),
+                                                 Matrix<double>::Zero(z.rows(), z.cols())};
+    };
+    const Matrix<double> ones = Matrix<double>::Ones(2, 2);
+    CHECK_FALSE(gradcheck_function(wrong_zero, ones).passed());  // the default step sees it
+    CHECK_THAT(
+        thrown<ValueError>([&] { (void)gradcheck_function(wrong_zero, ones, {.step = 1e-17}); }),
+        Contains("chrysalis::gradcheck_function: GradcheckOptions::step = ") &&
+            Contains("does not change x coordinate 0 (1): x ± step rounds back to x"));
+    CHECK_THAT(thrown<ValueError>([&] {
+                   (void)gradcheck_loss(CrossEntropy{}, Matrix<double>::Constant(3, 2, 1e6), labels,
+                                        {.step = 1e-12});
+               }),
+               Contains("chrysalis::gradcheck_loss: GradcheckOptions::step = ") &&
+                   Contains("does not change x coordinate 0 (1000000)"));
+    CHECK_THAT(thrown<ValueError>([&] { (void)gradcheck_layer(layer, xs, 3, {.step = 1e-17}); }),
+               Contains("chrysalis::gradcheck_layer: GradcheckOptions::step = ") &&
+                   Contains("does not change input coordinate 0 (0.5)"));
 }
 
 // G8: checked in [0, 1) as doubles, then converted to float, where 0.99999999 is 1: a beta1 of 1

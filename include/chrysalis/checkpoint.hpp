@@ -384,8 +384,8 @@ void save_checkpoint(const Net& net, const O& optimizer, const Checkpoint& info,
 /// Throws: IoError naming `path` if it cannot be read; FormatError naming `path` and what was
 ///   found against what was expected if it is not a checkpoint (a model file is named as one),
 ///   has another format version, is truncated, fails its checksum, holds an all-zero generator
-///   state, holds another architecture
-///   or scalar type ("holds Sequential<…> but the network is Sequential<…>"), the state of
+///   state, another architecture or scalar type ("holds Sequential<…> but the network is
+///   Sequential<…>"), the state of
 ///   another optimizer type ("holds the state of a Sgd optimizer but the optimizer is Adam"),
 ///   state records the optimizer does not expect, state its load_state rejects (a negative
 ///   step count, say), state blocks that do not fit the network, a hyperparameter a layer

@@ -29,6 +29,7 @@
 #include <limits>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -42,7 +43,8 @@
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 /// Settings of a gradient check. Every gradcheck_* refuses, naming itself and the field, a step
-/// that is not a finite number > 0 and a floor that is not a finite number >= 0 (ValueError).
+/// that is not a finite number > 0, a step so small that x ± step rounds back to x at a checked
+/// coordinate (naming it), and a floor that is not a finite number >= 0 (ValueError).
 struct GradcheckOptions {
     double step = 1e-4;                    ///< h of the five-point central difference
     double floor = 1e-4;                   ///< smallest denominator of the relative error
@@ -75,10 +77,12 @@ inline void check_gradcheck_options(const GradcheckOptions& o, const char* what)
 }
 
 /// Compares the analytic gradient `grad` of f at `x` with central differences, perturbing x in
-/// place (it is restored), and folds the result into `report`.
+/// place (it is restored), and folds the result into `report`. Throws ValueError naming `what`,
+/// the step and the coordinate when x ± step rounds back to x there: the difference would be 0
+/// whatever the derivative, and a backward that wrongly gives 0 would pass.
 template <class Value, class Block, class Grad>
 void check_block(Value&& value, Block& x, const Grad& grad, const std::string& name,
-                 const GradcheckOptions& o, GradcheckReport& report) {
+                 const GradcheckOptions& o, GradcheckReport& report, const char* what) {
     const Eigen::Index n = x.size();
     const Eigen::Index stride =
         o.max_checks_per_block == 0
@@ -92,6 +96,13 @@ void check_block(Value&& value, Block& x, const Grad& grad, const std::string& n
             return double(value());
         };
         const double h = o.step;
+        using S = std::remove_cvref_t<decltype(xk)>;
+        if (S(saved + h) == saved || S(saved - h) == saved) {
+            throw ValueError(concat(what, ": GradcheckOptions::step = ", h, " does not change ",
+                                    name, " coordinate ", k, " (", saved,
+                                    "): x ± step rounds back to x, so the difference would be 0; "
+                                    "expected a step above the coordinate's rounding"));
+        }
         const double numeric = (-at(2 * h) + 8 * at(h) - 8 * at(-h) + at(-2 * h)) / (12 * h);
         xk = saved;
         const double analytic = double(grad.data()[k]);
@@ -181,6 +192,23 @@ inline void require_label_count(std::span<const int> labels, Eigen::Index cols, 
                             may_be_empty ? ", or none" : ""));
 }
 
+/// gradcheck_function's work, for each public gradcheck_* that reduces to it, named `what`.
+template <class F>
+GradcheckReport check_function(F&& f, Matrix<double> x, const GradcheckOptions& o,
+                               const char* what) {
+    check_gradcheck_options(o, what);
+    require_coordinates(x.rows(), x.cols(), what, "x");
+    GradcheckReport report;
+    const Matrix<double> grad = result_gradient(f(std::as_const(x)));
+    if (grad.rows() != x.rows() || grad.cols() != x.cols()) {
+        throw ShapeError(concat(what, ": the gradient f returned is ", grad.rows(), "x",
+                                grad.cols(), " but x is ", x.rows(), "x", x.cols(),
+                                "; expected a gradient of x's shape"));
+    }
+    check_block([&] { return result_value(f(std::as_const(x))); }, x, grad, "x", o, report, what);
+    return report;
+}
+
 }  // namespace detail
 
 /// Checks a scalar function of a matrix.
@@ -191,22 +219,13 @@ inline void require_label_count(std::span<const int> labels, Eigen::Index cols, 
 /// Ensures: compares the analytic gradient at x with five-point differences of the value for
 ///   every coordinate (or max_checks_per_block of them) and reports the worst; x is unchanged.
 /// Throws: ShapeError naming chrysalis::gradcheck_function for an x with no row or no column
-///   (nothing to check), or a gradient of another shape than x; what f throws.
+///   (nothing to check), or a gradient of another shape than x; ValueError naming it, the step
+///   and the coordinate when x ± step rounds back to x there (the difference would be 0 whatever
+///   the derivative); what f throws.
 template <detail::LogitsObjective F>
 GradcheckReport gradcheck_function(F&& f, Matrix<double> x, const GradcheckOptions& o = {}) {
-    constexpr const char* what = "chrysalis::gradcheck_function";
-    detail::check_gradcheck_options(o, what);
-    detail::require_coordinates(x.rows(), x.cols(), what, "x");
-    GradcheckReport report;
-    const Matrix<double> grad = detail::result_gradient(f(std::as_const(x)));
-    if (grad.rows() != x.rows() || grad.cols() != x.cols()) {
-        throw ShapeError(detail::concat(what, ": the gradient f returned is ", grad.rows(), "x",
-                                        grad.cols(), " but x is ", x.rows(), "x", x.cols(),
-                                        "; expected a gradient of x's shape"));
-    }
-    detail::check_block([&] { return detail::result_value(f(std::as_const(x))); }, x, grad, "x", o,
-                        report);
-    return report;
+    return detail::check_function(std::forward<F>(f), std::move(x), o,
+                                  "chrysalis::gradcheck_function");
 }
 
 /// Checks a Loss's gradient with respect to the logits, at `logits` with `labels`, calling it as
@@ -231,7 +250,7 @@ GradcheckReport gradcheck_loss(L loss, Matrix<double> logits, const Labels& labe
         const double value = double(loss(ConstMatrixRef<double>(z), y, MatrixRef<double>(g)));
         return std::pair<double, Matrix<double>>{value, g};
     };
-    return gradcheck_function(f, std::move(logits), o);
+    return detail::check_function(f, std::move(logits), o, what);
 }
 
 /// Checks a DistillationLoss's gradient with respect to the student's logits, with the teacher's
@@ -265,7 +284,7 @@ GradcheckReport gradcheck_loss(L loss, Matrix<double> student, const Matrix<doub
                                          y, MatrixRef<double>(g)));
         return std::pair<double, Matrix<double>>{value, g};
     };
-    return gradcheck_function(f, std::move(student), o);
+    return detail::check_function(f, std::move(student), o, what);
 }
 
 /// Checks a network and a loss on top.
@@ -318,10 +337,11 @@ GradcheckReport gradcheck_network(Net& net, Matrix<double> x, F&& loss,
     GradcheckReport report;
     std::size_t block = 0;
     net.visit_parameters([&](auto& p, auto&) {
-        detail::check_block(value, p, grads[block], detail::concat("parameter ", block), o, report);
+        detail::check_block(value, p, grads[block], detail::concat("parameter ", block), o, report,
+                            what);
         ++block;
     });
-    detail::check_block(value, x, input_grad, "input", o, report);
+    detail::check_block(value, x, input_grad, "input", o, report, what);
     return report;
 }
 
@@ -394,11 +414,11 @@ GradcheckReport gradcheck_layer(L& layer, Matrix<double> x, Eigen::Index output_
         std::size_t block = 0;
         layer.visit_parameters([&](auto& p, auto&) {
             detail::check_block(value, p, grads[block], detail::concat("parameter ", block), o,
-                                report);
+                                report, what);
             ++block;
         });
     }
-    detail::check_block(value, x, dx, "input", o, report);
+    detail::check_block(value, x, dx, "input", o, report, what);
     return report;
 }
 
