@@ -385,12 +385,11 @@ void save_checkpoint(const Net& net, const O& optimizer, const Checkpoint& info,
 ///   found against what was expected if it is not a checkpoint (a model file is named as one),
 ///   has another format version, is truncated, fails its checksum, holds an all-zero generator
 ///   state, another architecture or scalar type ("holds Sequential<…> but the network is
-///   Sequential<…>"), the state of
-///   another optimizer type ("holds the state of a Sgd optimizer but the optimizer is Adam"),
-///   state records the optimizer does not expect, state its load_state rejects (a negative
-///   step count, say), state blocks that do not fit the network, a hyperparameter a layer
-///   rejects, or more than `max_bytes` bytes (default_max_bytes, 4 GiB; refused before they are
-///   read).
+///   Sequential<…>"), the state of another optimizer type ("holds the state of a Sgd optimizer
+///   but the optimizer is Adam"), state records the optimizer does not expect, state its
+///   load_state rejects (a negative step count, say), state blocks that do not fit the network,
+///   a hyperparameter a layer rejects, or more than `max_bytes` bytes (default_max_bytes, 4 GiB;
+///   refused before they are read).
 /// Ensures: on any exception `net` and `optimizer` are unchanged (the whole file is read and
 ///   checked first, and the optimizer's state is restored into a copy that replaces it last).
 template <class Net, class O>
