@@ -34,7 +34,8 @@ endforeach()
 add_library(header_train_alone OBJECT "${CMAKE_CURRENT_SOURCE_DIR}/headers/train_alone.cpp")
 target_link_libraries(header_train_alone PRIVATE chrysalis_dev_flags)
 target_compile_options(header_train_alone PRIVATE -O0)
-set_target_properties(header_train_alone PROPERTIES CXX_COMPILER_LAUNCHER "${CHRYSALIS_SYNTAX_ONLY}")
+set_target_properties(header_train_alone PROPERTIES
+                      CXX_COMPILER_LAUNCHER "${CHRYSALIS_SYNTAX_ONLY}")
 chrysalis_isa_pch(header_train_alone)
 add_test(NAME "train.hpp alone reaches the losses, optimizers and loops"
          COMMAND "${CMAKE_COMMAND}" --build "${PROJECT_BINARY_DIR}" --target header_train_alone)
