@@ -396,7 +396,7 @@ class Int8Network {
                       "or on none");
             for (std::size_t k = 0; k < l.activations.size(); ++k) {
                 const auto* leaky = std::get_if<LeakyReLU>(&l.activations[k]);
-                if (leaky && !(std::abs(leaky->slope) <= double(std::numeric_limits<float>::max())))
+                if (leaky && !LeakyReLU::valid_slope(leaky->slope))
                     value("activation ", k, " (LeakyReLU) has slope ", leaky->slope,
                           "; expected a finite slope within float's range (as LeakyReLU's own)");
             }

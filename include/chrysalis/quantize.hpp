@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
-#include <limits>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -98,7 +97,7 @@ void add_int8_layer(const L& layer, std::size_t index, std::vector<Int8Dense>& o
     } else if constexpr (is_int8_activation<L>) {
         if constexpr (std::is_same_v<L, LeakyReLU>) {
             // A public slope set after construction: the int8 network would compute with it.
-            if (!(std::abs(layer.slope) <= double(std::numeric_limits<float>::max())))
+            if (!LeakyReLU::valid_slope(layer.slope))
                 throw ValueError(concat("chrysalis::quantize: net: layer ", index,
                                         " (LeakyReLU) has slope ", layer.slope,
                                         "; expected a finite slope within float's range"));

@@ -126,6 +126,14 @@ struct ReLU : detail::ActivationBase {
 struct LeakyReLU : detail::ActivationBase {
     double slope = 0.01;
 
+    /// The one rule for a slope, here and wherever a public `slope` set afterwards is checked
+    /// (quantize, Int8Network): finite with |slope| ≤ float's largest value (a slope of 1e300
+    /// would be ∞ in a float network). False for NaN.
+    static constexpr bool valid_slope(double s) noexcept {
+        return s <= double(std::numeric_limits<float>::max()) &&
+               s >= -double(std::numeric_limits<float>::max());
+    }
+
     /// "LeakyReLU"; the slope is a hyperparameter, saved and restored.
     static std::string name() { return "LeakyReLU"; }
     /// {slope}.
@@ -151,10 +159,9 @@ struct LeakyReLU : detail::ActivationBase {
     }
 
     LeakyReLU() = default;
-    /// Throws ValueError naming the slope unless it is finite and |slope| ≤ float's largest
-    /// value (a slope of 1e300 would be ∞ in a float network).
+    /// Throws ValueError naming the slope unless valid_slope(negative_slope).
     explicit LeakyReLU(double negative_slope) : slope(negative_slope) {
-        if (!(std::abs(slope) <= double(std::numeric_limits<float>::max())))
+        if (!valid_slope(slope))
             throw ValueError(
                 detail::concat("chrysalis::LeakyReLU: slope must be finite with |slope| <= ",
                                double(std::numeric_limits<float>::max()),
