@@ -8,6 +8,7 @@
 
 #include <limits>
 #include <span>
+#include <string>
 #include <vector>
 #include "test_file_namespace.hpp"
 
@@ -199,6 +200,47 @@ TEST_CASE("silent: a LeakyReLU slope set past the constructor's checks is refuse
         CHECK_THAT(thrown<ValueError>([&] { distill(net, d, teacher, Distillation{}, sgd, o); }),
                    Contains("chrysalis::distill: layer 1 (LeakyReLU)"));
         CHECK(net.layer<0>().weights() == before);
+    }
+}
+
+TEST_CASE("silent: a LeakyReLU slope set past the constructor's checks is refused by every reader",
+          "[silent][layers]") {
+    // A network is read (not trained) by the evaluation functions, the attacks, the boundary
+    // functions and distill's teacher: each refuses a NaN or float-overflowing slope, naming the
+    // function, the layer and which network, instead of computing NaN for every negative
+    // pre-activation.
+    const Dataset<float> d = small_set();
+    using LeakyNet = Sequential<Dense<4, 8>, LeakyReLU, Dense<8, 3>>;
+    const Matrix<float> x = d.features.array() - 0.5f;
+    const std::vector<int> base{0}, target{1};
+    // Each message: the function, then the layer and network, then the layer's own refusal.
+    const auto refused = [](const std::string& message, const std::string& head) {
+        INFO(message);
+        CHECK(message.starts_with(head));
+        CHECK_THAT(message,
+                   Contains("holds hyperparameters that its set_hyperparameters refuses") &&
+                       Contains("chrysalis::LeakyReLU: slope must be finite"));
+    };
+    for (const double slope : {std::numeric_limits<double>::quiet_NaN(), 1e300}) {
+        INFO("slope " << slope);
+        LeakyNet bad(Seed{1}), good(Seed{2});
+        bad.layer<1>().slope = slope;
+        refused(thrown<ValueError>([&] { (void)accuracy(bad, d); }),
+                "chrysalis::accuracy: layer 1 (LeakyReLU) of the network holds");
+        refused(thrown<ValueError>([&] { (void)fgsm(bad, x, d.labels); }),
+                "chrysalis::fgsm: layer 1 (LeakyReLU) of the network holds");
+        refused(
+            thrown<ValueError>([&] { (void)boundary_samples(bad, x.leftCols(1), base, target); }),
+            "chrysalis::boundary_samples: layer 1 (LeakyReLU) of the teacher holds");
+        refused(thrown<ValueError>([&] { (void)boundary_similarity(good, bad, d); }),
+                "chrysalis::boundary_similarity: layer 1 (LeakyReLU) of the second network "
+                "(student) holds");
+        const Matrix<float> before = good.layer<0>().weights();
+        Sgd sgd{.lr = 0.1};
+        const TrainOptions<float> o{.epochs = 1, .batch_size = 4, .progress = false};
+        refused(thrown<ValueError>([&] { distill(good, d, bad, Distillation{}, sgd, o); }),
+                "chrysalis::distill: layer 1 (LeakyReLU) of the teacher holds");
+        CHECK(good.layer<0>().weights() == before);
     }
 }
 

@@ -6,13 +6,11 @@
 
 #include <cstddef>
 #include <string>
-#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "chrysalis/config.hpp"
-#include "chrysalis/errors.hpp"
 #include "chrysalis/layer_traits.hpp"
 #include "chrysalis/network.hpp"
 
@@ -72,41 +70,6 @@ void for_each_layer(Net& net, F& f, std::index_sequence<I...>) {
 template <class Net, class F>
 void for_each_layer(Net& net, F&& f) {
     for_each_layer(net, f, std::make_index_sequence<std::remove_const_t<Net>::depth>{});
-}
-
-/// hyperparameters_of(layer), after checking on a copy that the layer's own set_hyperparameters
-/// accepts them. Throws ValueError "<where()> holds hyperparameters that <refusal>: <the layer's
-/// message>" otherwise — a public member such as LeakyReLU::slope set to NaN or beyond float's
-/// range after construction. Cheap: only layers with hyperparameters (activations, dropout) are
-/// probed.
-template <class L, class Where>
-std::vector<double> checked_hyperparameters(const L& layer, const Where& where,
-                                            std::string_view refusal) {
-    std::vector<double> values = hyperparameters_of(layer);
-    if (!values.empty()) {
-        auto probe = layer;
-        try {
-            set_hyperparameters_of(probe, values);
-        } catch (const ValueError& e) {
-            throw ValueError(
-                concat(where(), " holds hyperparameters that ", refusal, ": ", e.what()));
-        }
-    }
-    return values;
-}
-
-/// checked_hyperparameters for every layer of net, each named "<what>: layer <i> (<name>)".
-template <class Net>
-void check_hyperparameters(const Net& net, std::string_view what, std::string_view refusal) {
-    for_each_layer(net, [&](std::size_t i, const auto& layer) {
-        (void)checked_hyperparameters(
-            layer,
-            [&] {
-                return concat(what, ": layer ", i, " (",
-                              layer_name<std::remove_cvref_t<decltype(layer)>>(), ")");
-            },
-            refusal);
-    });
 }
 
 /// Calls f(block) for every parameter block of `layer`, in its visit_parameters order. Layers

@@ -9,10 +9,12 @@
 #include <concepts>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
 #include "chrysalis/config.hpp"
+#include "chrysalis/errors.hpp"
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
@@ -97,6 +99,27 @@ void set_hyperparameters_of(L& layer, const std::vector<double>& values) {
         layer_traits<L>::set_hyperparameters(layer, values);
     else if constexpr (member_hyperparameters<L>)
         layer.set_hyperparameters(values);
+}
+
+/// hyperparameters_of(layer), after checking on a copy that the layer's own set_hyperparameters
+/// accepts them. Throws ValueError "<where()> holds hyperparameters that <refusal>: <the layer's
+/// message>" otherwise — a public member such as LeakyReLU::slope set to NaN or beyond float's
+/// range after construction. Cheap: only layers with hyperparameters (activations, dropout) are
+/// probed.
+template <class L, class Where>
+std::vector<double> checked_hyperparameters(const L& layer, const Where& where,
+                                            std::string_view refusal) {
+    std::vector<double> values = hyperparameters_of(layer);
+    if (!values.empty()) {
+        auto probe = layer;
+        try {
+            set_hyperparameters_of(probe, values);
+        } catch (const ValueError& e) {
+            throw ValueError(
+                concat(where(), " holds hyperparameters that ", refusal, ": ", e.what()));
+        }
+    }
+    return values;
 }
 
 }  // namespace detail

@@ -8,13 +8,17 @@
 #include <xsimd/xsimd.hpp>
 
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <span>
+#include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include "chrysalis/config.hpp"
 #include "chrysalis/dataset.hpp"
 #include "chrysalis/errors.hpp"
+#include "chrysalis/layer_traits.hpp"
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
@@ -75,11 +79,42 @@ void require_finite(const Eigen::MatrixBase<Derived>& m, const char* what, const
     }
 }
 
+/// A network whose layers can be reached one by one (Sequential): Net::depth layers,
+/// net.template layer<I>() for each.
+template <class Net>
+concept layered_network = requires(const Net& net) {
+    { std::remove_cvref_t<Net>::depth } -> std::convertible_to<std::size_t>;
+    net.template layer<0>();
+};
+
+/// checked_hyperparameters (layer_traits.hpp) for every layer of net, each named
+/// "<what>: layer <i> (<name>)<of>" — `of` says which network where a call takes two (" of the
+/// teacher"). Throws ValueError for the first layer whose set_hyperparameters refuses what it
+/// holds. O(layers); only layers with hyperparameters are probed.
+template <layered_network Net>
+void check_hyperparameters(const Net& net, std::string_view what, std::string_view refusal,
+                           std::string_view of = {}) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (..., (void)checked_hyperparameters(
+                  net.template layer<I>(),
+                  [&] {
+                      using L = std::remove_cvref_t<decltype(net.template layer<I>())>;
+                      return concat(what, ": layer ", I, " (", layer_name<L>(), ")", of);
+                  },
+                  refusal));
+    }
+    (std::make_index_sequence<std::remove_cvref_t<Net>::depth>{});
+}
+
 /// Throws ValueError naming `what`, `name` (which network), the parameter block (in
 /// visit_parameters order) and the row and column of the first NaN or infinite parameter of `net`:
 /// a network holding one has no meaningful output, and a ReLU can hide it from the logits (max(x,
 /// 0) of −∞ is a finite 0), so the logits alone cannot vouch for it. O(parameters) once per call,
 /// against the forward's O(parameters·N). A network without visit_parameters is not checked here.
+/// A layered network's hyperparameters are checked too (check_hyperparameters): a LeakyReLU slope
+/// set to NaN through its public member after construction is refused, named "<what>: layer <i>
+/// (LeakyReLU) of <name> holds hyperparameters that its set_hyperparameters refuses …", where it
+/// would otherwise turn every negative pre-activation into NaN.
 template <class Net>
 void require_finite_parameters(Net& net, const char* what, const char* name = "the network") {
     if constexpr (requires { net.visit_parameters([](auto&, auto&) {}); }) {
@@ -101,6 +136,12 @@ void require_finite_parameters(Net& net, const char* what, const char* name = "t
             }
             ++block;
         });
+    }
+    if constexpr (layered_network<Net>) {
+        check_hyperparameters(net, what,
+                              "its set_hyperparameters refuses (a network holding them has no "
+                              "meaningful output)",
+                              concat(" of ", name));
     }
 }
 
