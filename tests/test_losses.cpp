@@ -300,6 +300,31 @@ TEMPLATE_TEST_CASE("every loss gives the same numbers in its returning and into 
     }
 }
 
+TEMPLATE_TEST_CASE("ReverseKL: a masked student class (a -inf logit) contributes nothing",
+                   "[losses]", float, double) {
+    // p_s = 0 for a −∞ logit, and 0·log(0/p_t) = 0: the loss and the other classes' gradient are
+    // those of a logit of −1e4, whose exp((−1e4 − max)/T) underflows to exactly 0 in the double
+    // arithmetic the loss uses (so both columns have the same max and log-sum), and the masked
+    // class's gradient is 0. Equal to the bit: the same operations on the same values.
+    using S = TestType;
+    const S inf = std::numeric_limits<S>::infinity();
+    Matrix<S> masked(3, 2), far(3, 2), zt(3, 2);
+    masked << 1, 0.5, 0, -inf, -inf, 2;
+    far << 1, 0.5, 0, S(-1e4), S(-1e4), 2;
+    zt << 1, 0, 0, 1, 0, -1;
+    for (const double t : {1.0, 4.0}) {
+        INFO("T = " << t);
+        const ReverseKL rk{.temperature = t};
+        const auto a = rk(masked, zt), b = rk(far, zt);
+        REQUIRE(std::isfinite(a.loss));
+        CHECK(a.loss > S(0));
+        CHECK(a.loss == b.loss);
+        CHECK(a.gradient == b.gradient);
+        CHECK(a.gradient(2, 0) == S(0));
+        CHECK(a.gradient(1, 1) == S(0));
+    }
+}
+
 TEMPLATE_TEST_CASE("SoftTargetCrossEntropy matches PyTorch's KL plus the teacher's entropy",
                    "[losses]", float, double) {
     // With α = 1, kd_loss = T²·mean KL(p_t ‖ p_s) and kd_grad its gradient; the soft-target

@@ -656,6 +656,17 @@ TEST_CASE("quantize and Int8Network refuse bad values and shapes") {
         CHECK_THAT(thrown<ValueError>([&] { (void)quantize(huge, Matrix<float>::Ones(4, 2)); }),
                    Catch::Contains("the input of layer 2") && Catch::Contains("overflows"));
     }
+    {
+        // A NaN in the second row of the hidden activation after a finite first row: row 1 of
+        // layer 0 overflows to −∞ and GELU(−∞) = −∞·0 is NaN. A maximum that skipped NaNs (as
+        // Eigen's default maxCoeff may) would calibrate on the finite entry.
+        Sequential<Dense<2, 2>, GELU, Dense<2, 1>> mixed{Seed{20}};
+        mixed.layer<0>().weights() << 0, 1, -3e38f, 0;
+        mixed.layer<0>().bias().setZero();
+        const Matrix<float> twos = Matrix<float>::Constant(2, 1, 2.0f);
+        CHECK_THAT(thrown<ValueError>([&] { (void)quantize(mixed, twos); }),
+                   Catch::Contains("the input of layer 2") && Catch::Contains("overflows"));
+    }
     CHECK_THAT(thrown<ShapeError>([&] { (void)quantize(net, Matrix<float>::Ones(5, 2)); }),
                Catch::Contains("chrysalis::quantize") && Catch::Contains("calibration_inputs"));
     CHECK_THAT(thrown<ValueError>([&] { (void)quantize(net, Matrix<float>(4, 0)); }),

@@ -422,7 +422,9 @@ struct LogitMatching {
 ///   ∂L/∂z_s,i = T·p_s,i·(log p_s,i − log p_t,i − KL_b)/B.
 /// Models DistillationLoss in float and double; labels are optional and unused (checked when
 /// given), with the errors of SoftTargetCrossEntropy (0 classes and B = 0 included), naming
-/// chrysalis::ReverseKL.
+/// chrysalis::ReverseKL. A −∞ student logit (a masked class, p_s = 0) contributes 0 to the loss
+/// and gets a gradient of 0; a −∞ teacher logit where the student's probability is positive
+/// makes the KL +∞, as it is exactly.
 struct ReverseKL {
     /// Default 4; in [1e-3, 1e3], as Distillation's (ValueError at construction otherwise).
     /// Each sample's KL is clamped at 0 (it is ≥ 0 exactly; rounding can make it -1e-17).
@@ -458,17 +460,23 @@ struct ReverseKL {
         for (Eigen::Index b = 0; b < student.cols(); ++b) {
             const auto [ms, log_ss] = detail::softmax_stats(student.col(b), t);
             const auto [mt, log_st] = detail::softmax_stats(teacher.col(b), t);
+            // A class the student gives probability 0 (a masked, −∞ logit, or one whose
+            // probability underflows) contributes 0·log(0/p_t) = 0 to the KL and 0 to the
+            // gradient: skipped, since 0·(−∞ − log p_t) would be NaN.
             double kl = 0;
             for (Eigen::Index i = 0; i < student.rows(); ++i) {
                 const double log_ps = (double(student(i, b)) - ms) * t - log_ss;
+                const double ps = std::exp(log_ps);
+                if (ps == 0) continue;
                 const double log_pt = (double(teacher(i, b)) - mt) * t - log_st;
-                kl += std::exp(log_ps) * (log_ps - log_pt);
+                kl += ps * (log_ps - log_pt);
             }
             kl = std::max(kl, 0.0);  // ≥ 0 exactly; only rounding can make it negative
             for (Eigen::Index i = 0; i < student.rows(); ++i) {
                 const double log_ps = (double(student(i, b)) - ms) * t - log_ss;
+                const double ps = std::exp(log_ps);
                 const double log_pt = (double(teacher(i, b)) - mt) * t - log_st;
-                gradient(i, b) = S(tt * std::exp(log_ps) * (log_ps - log_pt - kl) * inv_b);
+                gradient(i, b) = ps == 0 ? S(0) : S(tt * ps * (log_ps - log_pt - kl) * inv_b);
             }
             sum += kl;
         }

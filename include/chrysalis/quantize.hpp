@@ -186,7 +186,9 @@ Int8Network quantize(const Sequential<Layers...>& net,
         const Eigen::Index n = std::min(chunk, calibration.cols() - j);
         scratch.forward(calibration.middleCols(j, n), Mode::inference);
         for (std::size_t d = 0; d < dense_at.size(); ++d) {
-            const float m = scratch.activation(dense_at[d]).cwiseAbs().maxCoeff();
+            // PropagateNaN: the default maxCoeff may skip a NaN that is not the first entry.
+            const float m =
+                scratch.activation(dense_at[d]).cwiseAbs().template maxCoeff<Eigen::PropagateNaN>();
             if (!std::isfinite(m))
                 throw ValueError(detail::concat(
                     "chrysalis::quantize: calibration_inputs: the input of layer ", dense_at[d],
