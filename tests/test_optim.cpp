@@ -22,6 +22,16 @@ struct Toy {
         f(theta, grad);
     }
 };
+/// Toy in float.
+struct FloatToy {
+    using Scalar = float;
+    Matrix<float> theta = (Matrix<float>(1, 2) << 1.0f, -2.0f).finished();
+    Matrix<float> grad = (Matrix<float>(1, 2) << 0.5f, 0.25f).finished();
+    template <class F>
+    void visit_parameters(F&& f) {
+        f(theta, grad);
+    }
+};
 }  // namespace
 
 TEST_CASE("Sgd with momentum, Nesterov and weight decay matches hand-computed steps", "[optim]") {
@@ -84,6 +94,23 @@ TEST_CASE("Adam and AdamW match hand-computed steps", "[optim]") {
     Adam adam_l2{.lr = 0.01, .weight_decay = 0.1};
     adam_l2.step(l2);
     CHECK(l2.theta(0, 0) == Approx(1 - 0.01 * 0.6 / (0.6 + 1e-8)));
+}
+
+TEST_CASE("Adam in float: the bias correction uses the betas the moments decay with", "[optim]") {
+    // β = 0.99999997 is accepted (below 1) but rounds to 1 − 2⁻²⁴ in float, so the moments decay
+    // with 1 − β_float = 5.96e-8, not 3e-8. Step 1 is θ −= η·g/(|g| + ε) exactly when the bias
+    // correction 1 − β^t uses the same β; with the double β, m̂ and v̂ came out 1.99 times too
+    // large and the step 1.41 times (m̂/√v̂). Tolerance: θ is stored in float, and half an ulp
+    // of |θ| ≤ 2.1 (1.2e-7) is 1.2e-6 of the 0.1 step; 1e-5 of the step, against the 0.41 the
+    // mismatch gave.
+    for (const double beta : {0.99999997, 0.9}) {
+        INFO("beta " << beta);
+        FloatToy t;
+        Adam adam{.lr = 0.1, .beta1 = beta, .beta2 = beta};
+        adam.step(t);
+        CHECK(double(t.theta(0, 0)) - 1.0 == Approx(-0.1 * 0.5 / (0.5 + 1e-8)).epsilon(1e-5));
+        CHECK(double(t.theta(0, 1)) + 2.0 == Approx(-0.1 * 0.25 / (0.25 + 1e-8)).epsilon(1e-5));
+    }
 }
 
 TEST_CASE("optimizer hyperparameters are checked at construction, naming them", "[optim]") {

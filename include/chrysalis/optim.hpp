@@ -390,8 +390,11 @@ template <class S>
 void adam_update_values(S* p, const S* g, S* m_data, S* v_data, Eigen::Index size, long t,
                         double lr, double beta1, double beta2, double eps, double weight_decay,
                         bool decoupled) {
-    const double c1 = 1 - std::pow(beta1, double(t)), c2 = 1 - std::pow(beta2, double(t));
     const S b1 = S(beta1), b2 = S(beta2), wd = S(weight_decay);
+    // The bias corrections from the betas as rounded to S, with which the moments decay: a β
+    // near 1 (0.99999997 rounds to 1 − 2⁻²⁴ in float) would otherwise make 1 − β^t disagree with
+    // the (exact, Sterbenz) 1 − β weights the moments carry.
+    const double c1 = 1 - std::pow(double(b1), double(t)), c2 = 1 - std::pow(double(b2), double(t));
     const S step = S(lr / c1), root_c2 = S(std::sqrt(c2)), e = S(eps);
     // As in sgd_update_values: the setting tested outside the loop, taken by value inside.
     for_each_run(size, [&](Eigen::Index o, Eigen::Index n) {
