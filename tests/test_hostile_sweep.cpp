@@ -411,6 +411,10 @@ TEMPLATE_TEST_CASE("sweep: a NaN probability gives a NaN soft-target loss", "[sw
         CHECK(std::isnan(double(Distillation{.alpha = 1}.soft_targets(zs, q).loss)));
         q(2, col) = S(-0.5);  // negative: log of a negative number, NaN too
         CHECK(std::isnan(double(Distillation{.alpha = 1}.soft_targets(zs, q).loss)));
+        q(2, col) = S(0.5);  // and in SoftTargetCrossEntropy, whose −p·log p_s would be finite
+        q(0, col) = S(0.75);
+        q(1, col) = S(-0.25);
+        CHECK(std::isnan(double(SoftTargetCrossEntropy{}(zs, q).loss)));
     }
     // Exact zeros still contribute nothing.
     Matrix<S> zero = p;

@@ -346,7 +346,12 @@ struct SoftTargetCrossEntropy {
             for (Eigen::Index i = 0; i < student.rows(); ++i) {
                 const double log_ps = (double(student(i, b)) - m) * t - log_s;
                 const double pt = double(probabilities(i, b));
-                if (pt != 0) sum -= pt * log_ps;  // a NaN probability: a NaN loss
+                // A NaN probability gives a NaN loss, and so does a negative one (as it does in
+                // Distillation::soft_targets, through its log): never a plausible number.
+                if (pt < 0)
+                    sum = std::numeric_limits<double>::quiet_NaN();
+                else if (pt != 0)
+                    sum -= pt * log_ps;
                 gradient(i, b) = S(tt * (std::exp(log_ps) - pt) * inv_b);
             }
         }
