@@ -71,6 +71,26 @@ TEST_CASE("CrossEntropy is finite for extreme logits", "[losses]") {
     CHECK(grad.allFinite());
 }
 
+TEST_CASE("CrossEntropy in float: a logit gap beyond FLT_MAX still gives the finite loss",
+          "[losses]") {
+    // Sample 0: z_y − max = −3e38 − 3e38 = −6e38, beyond float's range, so log p_y is −∞ in
+    // float, while its loss is 6e38 exactly (the other class's term, log(1 + e^−6e38), is 0);
+    // sample 1, all zeros, loses log 2. The mean, (6e38 + log 2)/2, is 3e38: finite in float,
+    // and within Approx's default relative 1.2e-5 of 3e38f. The gradient is (p − onehot)/B:
+    // (0.5, −0.5) and (−0.25, 0.25), exact in float.
+    Matrix<float> logits(2, 2);
+    logits << 3e38f, 0, -3e38f, 0;
+    const auto [loss, grad] = CrossEntropy{}(logits, std::vector<int>{1, 0});
+    REQUIRE(std::isfinite(loss));
+    CHECK(loss == Approx(3e38f));
+    Matrix<float> expected(2, 2);
+    expected << 0.5f, -0.25f, -0.5f, 0.25f;
+    CHECK(grad == expected);
+    // The same logits in double: the same loss (no overflow there).
+    const auto [loss_d, grad_d] = CrossEntropy{}(logits.cast<double>(), std::vector<int>{1, 0});
+    CHECK(double(loss) == Approx(loss_d).epsilon(1e-6));
+}
+
 namespace {
 template <class S>
 struct KdTolerance;

@@ -117,7 +117,9 @@ void check_unused_labels(const Labels& labels, Eigen::Index classes, Eigen::Inde
 
 /// Cross-entropy of hard labels, from logits, batch mean:
 ///   L = −(1/B)·Σ_b log softmax(z_b)[y_b],     ∂L/∂z_b = (softmax(z_b) − onehot(y_b))/B.
-/// Stable for any finite logits: the loss uses log_softmax (never log of a probability).
+/// Stable for any finite logits: the loss uses log_softmax (never log of a probability), and
+/// a column whose log p_y overflows to −∞ in float (a logit gap beyond FLT_MAX) is taken again
+/// in double, so that L is finite wherever its value fits the scalar type.
 /// Models Loss<CrossEntropy, float> and Loss<CrossEntropy, double>.
 struct CrossEntropy {
     /// Returning form.
@@ -156,7 +158,16 @@ struct CrossEntropy {
         // log p first, for the loss; then p, for the gradient, in the same storage.
         log_softmax(logits, 1.0, gradient);
         double loss = 0;
-        for (Eigen::Index b = 0; b < batch; ++b) loss -= double(gradient(y[std::size_t(b)], b));
+        for (Eigen::Index b = 0; b < batch; ++b) {
+            double log_p = double(gradient(y[std::size_t(b)], b));
+            // −∞ from finite float logits is z_y − max overflowing (a gap beyond FLT_MAX, the
+            // true log p finite): taken again in double, so that L is finite wherever it fits.
+            if (std::isinf(log_p)) {
+                const auto [m, log_s] = detail::softmax_stats(logits.col(b), 1.0);
+                log_p = (double(logits(y[std::size_t(b)], b)) - m) - log_s;
+            }
+            loss -= log_p;
+        }
         softmax(logits, 1.0, gradient);
         const S inv_b = S(1) / S(batch);
         for (Eigen::Index b = 0; b < batch; ++b) gradient(y[std::size_t(b)], b) -= S(1);
