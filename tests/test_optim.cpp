@@ -113,6 +113,29 @@ TEST_CASE("Adam in float: the bias correction uses the betas the moments decay w
     }
 }
 
+TEST_CASE("a custom schedule whose rate overflows the parameters' type is refused", "[optim]") {
+    // lr ≤ FLT_MAX is checked at construction; a custom factor above 1 can still take lr·factor
+    // beyond float's range, and an infinite rate would make the parameters ±∞ or NaN silently.
+    const Schedule huge{[](int) { return 1e42; }};  // Adam's default lr 1e-3: rate 1e39
+    FloatToy t;
+    const Matrix<float> before = t.theta;
+    Sgd sgd{.lr = 1.0};
+    sgd.schedule = huge;
+    CHECK_THROWS_WITH(sgd.step(t),
+                      Catch::Contains("chrysalis::Sgd: the learning rate at epoch 0") &&
+                          Catch::Contains("lr 1 times the schedule's factor"));
+    Adam adam;
+    adam.schedule = huge;
+    CHECK_THROWS_WITH(adam.step(t), Catch::Contains("chrysalis::Adam: the learning rate"));
+    CHECK(t.theta == before);
+    // In double the same rate is representable: taken as given.
+    Toy d;
+    Sgd sgd_d{.lr = 1e-30};
+    sgd_d.schedule = huge;
+    sgd_d.step(d);
+    CHECK(d.theta(0, 0) == Approx(1 - 1e12 * 0.5));
+}
+
 TEST_CASE("optimizer hyperparameters are checked at construction, naming them", "[optim]") {
     CHECK_THROWS_WITH((Sgd{.lr = 0.0}),
                       "chrysalis::Sgd: learning rate lr must be a finite number > 0, got 0");

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <numbers>
 #include <stdexcept>
 #include <string>
@@ -214,6 +215,21 @@ void check_update_shapes(const std::vector<Matrix<S>>& blocks, std::size_t block
 
 /// Sgd's arithmetic on one block's n contiguous elements: parameters p, gradient g, momentum
 /// v. Templated on the scalar only, so that weight matrices and bias vectors share one copy.
+/// lr·factor, the rate of one update, in S: throws ValueError naming `owner` when it is beyond
+/// S's range (lr ≤ FLT_MAX is checked at construction, but a custom Schedule may give a factor
+/// above 1: an infinite rate would make the parameters NaN or infinite without a word).
+template <class S>
+S scheduled_rate(double lr, double factor, int epoch, std::string_view owner) {
+    const double rate = lr * factor;
+    if (!(std::abs(rate) <= double(std::numeric_limits<S>::max()))) {
+        throw ValueError(concat(owner, ": the learning rate at epoch ", epoch, ", lr ", lr,
+                                " times the schedule's factor ", factor, ", is ", rate,
+                                "; expected at most ", std::numeric_limits<S>::max(),
+                                " (the largest finite value of the parameters' type)"));
+    }
+    return S(rate);
+}
+
 template <class S>
 void sgd_update_values(S* p, const S* g, S* v, Eigen::Index size, S eta, S mu, S wd,
                        bool nesterov) {
@@ -349,11 +365,13 @@ struct Sgd {
     /// not stored contiguously in one order (a corner of a larger matrix, a row-major p with a
     /// column-major g); ValueError for a block number >= detail::max_parameter_blocks (2^20),
     /// and ValueError naming chrysalis::Schedule when schedule(epoch) is empty or gives a factor
-    /// that is negative, NaN or infinite.
+    /// that is negative, NaN or infinite, or naming chrysalis::Sgd when lr·schedule(epoch) is
+    /// beyond the parameters' range (a custom factor above 1).
     template <class P, class G>
     void update(P& p, const G& g, std::size_t block, int epoch = 0) {
         using S = typename P::Scalar;
-        const S eta = S(double(lr) * schedule(epoch));
+        const S eta =
+            detail::scheduled_rate<S>(double(lr), schedule(epoch), epoch, "chrysalis::Sgd");
         const S mu = S(double(momentum)), wd = S(double(weight_decay));
         detail::check_update_shapes(state_.get<S>().first, block, p, g, "chrysalis::Sgd");
         auto& vk = detail::state_block(state_.get<S>().first, block, p);
@@ -500,8 +518,9 @@ struct BasicAdam {
     /// shape than p, a p of another shape than the block's earlier updates, or a p or g not
     /// stored contiguously in one order; ValueError for a block number >=
     /// detail::max_parameter_blocks (2^20), or naming chrysalis::Schedule when schedule(epoch)
-    /// is empty or not a finite factor >= 0; std::logic_error before any begin_step() (the
-    /// bias correction of step 0 divides by 0: NaN parameters).
+    /// is empty or not a finite factor >= 0, or naming chrysalis::Adam (AdamW) when
+    /// lr·schedule(epoch) is beyond the parameters' range; std::logic_error before any
+    /// begin_step() (the bias correction of step 0 divides by 0: NaN parameters).
     template <class P, class G>
     void update(P& p, const G& g, std::size_t block, int epoch = 0) {
         if (state_.steps < 1) {
@@ -510,9 +529,11 @@ struct BasicAdam {
                                "::update: call begin_step() first (the bias correction of step 0 "
                                "divides by 0)"));
         }
-        detail::adam_update(p, g, state_.get<typename P::Scalar>(), block, state_.steps,
-                            double(lr) * schedule(epoch), beta1, beta2, eps, weight_decay,
-                            Variant::decoupled, max_norm, owner.view());
+        using S = typename P::Scalar;
+        const double rate =
+            detail::scheduled_rate<S>(double(lr), schedule(epoch), epoch, owner.view());
+        detail::adam_update(p, g, state_.get<S>(), block, state_.steps, rate, beta1, beta2, eps,
+                            weight_decay, Variant::decoupled, max_norm, owner.view());
     }
     /// The number of steps begun (begin_step() calls, restored by load_state).
     [[nodiscard]] long steps() const noexcept { return state_.steps; }
