@@ -285,6 +285,11 @@ TEST_CASE("the attacks refuse bad parameters, naming the function and the parame
     CHECK_THROWS_WITH(jsma(net, d, t, {.gamma = 0}),
                       Contains("chrysalis::jsma") && Contains("gamma"));
     CHECK_THROWS_AS(jsma(net, d, t, {.gamma = 1.5}), ValueError);
+    // 12 features: the default γ = 0.145 allows ⌊1.74⌋ = 1 feature, and JSMA changes pairs.
+    CHECK_THROWS_WITH(jsma(net, d, t), Contains("chrysalis::jsma: gamma 0.14") &&
+                                           Contains("of 12 features allows 1 changed feature") &&
+                                           Contains("expected gamma >= 0.1666"));
+    CHECK(jsma(net, d, t, {.gamma = 0.17}).adversarial.cols() == d.size());  // ⌊2.04⌋ = 2
     CHECK_THROWS_WITH(jsma(net, d, d.labels), Contains("its true label"));
     CHECK_THROWS_AS(jsma(net, d, std::vector<int>{1, 2}), ShapeError);
     CHECK_THROWS_AS(jsma(net, d, std::vector<int>(5, 7)), ValueError);

@@ -51,7 +51,8 @@ struct JsmaOptions {
 ///   successful samples; parameters unchanged (their gradients too, bar a custom layer without
 ///   backward_input).
 /// Throws: ShapeError for a wrong input width, no samples (N = 0) or a label or target count
-///   other than N; ValueError for γ outside (0, 1], a bad box (also one beyond the network
+///   other than N; ValueError for γ outside (0, 1] or with ⌊γ·features⌋ < 2 (no pair to
+///   change), a bad box (also one beyond the network
 ///   scalar's largest value: jsma writes lo and hi into the input) or batch size, an input outside
 ///   the box, a label or target out of range, a target equal to its label, a NaN or infinite
 ///   network parameter — each naming chrysalis::jsma.
@@ -76,6 +77,14 @@ AttackResult<typename Net::scalar_type> jsma(Net& net, const Eigen::MatrixBase<D
 
     const Eigen::Index n = x.cols(), features = x.rows();
     const Eigen::Index budget = Eigen::Index(std::floor(o.gamma * double(features)));
+    if (budget < 2) {
+        // Each iteration sets a pair of features: a budget of 0 or 1 changes nothing, and a
+        // success rate of 0 would read as a perfectly defended network.
+        throw ValueError(detail::concat(
+            what, ": gamma ", o.gamma, " of ", features, " features allows ", budget,
+            " changed feature(s), fewer than the pair each iteration sets; expected gamma >= ",
+            2.0 / double(features)));
+    }
     AttackResult<S> r;
     r.adversarial = x.template cast<S>();
     r.counted.assign(std::size_t(n), 0);
