@@ -344,6 +344,7 @@ TEST_CASE(
     };
     distill_throws({.samples_per_batch = 0}, "samples_per_batch");
     distill_throws({.weight = -1}, "weight");
+    distill_throws({.weight = 1e39}, "weight must be a finite number in [0, 3.40282");
     distill_throws({.decay_fraction = 0}, "decay_fraction");
     distill_throws({.decay_fraction = 1.5}, "decay_fraction");
     distill_throws({.temperature = 0}, "temperature");

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -43,8 +44,12 @@ inline void check_bss_training(const BssOptions& o, const char* what) {
         throw ValueError(
             concat(what, ": samples_per_batch must be >= 1, got ", o.samples_per_batch));
     }
-    if (!(o.weight >= 0) || !std::isfinite(o.weight))
-        throw ValueError(concat(what, ": weight must be a finite number >= 0, got ", o.weight));
+    // At most FLT_MAX, as the optimizers' settings: β multiplies the boundary term's gradient,
+    // which a float network could not hold beyond it (the first batch would diverge).
+    if (!(o.weight >= 0 && o.weight <= double(std::numeric_limits<float>::max()))) {
+        throw ValueError(concat(what, ": weight must be a finite number in [0, ",
+                                std::numeric_limits<float>::max(), "], got ", o.weight));
+    }
     if (!(o.decay_fraction > 0 && o.decay_fraction <= 1)) {
         throw ValueError(
             concat(what, ": decay_fraction must be in (0, 1], got ", o.decay_fraction));
