@@ -111,6 +111,30 @@ struct ThrowingHook {
 
 }  // namespace
 
+TEST_CASE("a save never writes into a file already at its temporary's name", "[crash]") {
+    // A temporary left by a crashed process whose pid this one reuses, or one another save is
+    // writing: the next temporaries' names are taken in advance, and the save must go around
+    // them (O_EXCL), leaving each as it was, rather than truncate and rename one of them.
+    TempDir dir;
+    const std::string path = dir.file("model.bin");
+    const unsigned long next = chrysalis::file_io_detail::temporaries.load();
+    std::vector<std::string> taken;
+    for (unsigned long n = next; n < next + 3; ++n) {
+        taken.push_back(path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(n));
+        std::ofstream(taken.back(), std::ios::binary) << "someone else's bytes";
+    }
+    Net net(Seed{4});
+    save(net, path);
+    for (const std::string& t : taken) {
+        INFO(t);
+        CHECK(read_bytes(t) == "someone else's bytes");
+    }
+    Net loaded(Seed{5});
+    load(loaded, path);
+    CHECK(parameter_bytes(loaded) == parameter_bytes(net));
+    CHECK(chrysalis::file_io_detail::temporaries.load() == next + 4);  // three skipped, one used
+}
+
 TEST_CASE("a save killed half-way leaves the previous model, which loads bit-exactly", "[crash]") {
     TempDir dir;
     const std::string path = dir.file("model.bin");

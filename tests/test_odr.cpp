@@ -174,6 +174,10 @@ TEST_CASE("a file built without -march runs its own kernels beside a -march=nati
 #endif
     check_unit(base);
     check_unit(native);
+    // What must be one per program is one: a save in each unit at once never picks the same
+    // temporary name, and set_quiet in one unit silences the other.
+    CHECK(base.temporaries_counter == native.temporaries_counter);
+    CHECK(base.quiet_switch == native.quiet_switch);
     if (base.compiled_isa == native.compiled_isa)
         WARN("this CPU's native instruction set is the baseline: both units ran the same kernels");
 }

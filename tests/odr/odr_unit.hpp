@@ -21,6 +21,10 @@ struct UnitResults {
     double kd_loss = 0;                 ///< Distillation{T = 3, α = 0.7} on kd_student/kd_teacher
     std::vector<double> kd_gradient;
     std::vector<double> weights_before, weights_after;  ///< every parameter, visit order
+    /// The process-wide state as this unit sees it: one object for the whole program, whatever
+    /// the unit's instruction set (the temporaries' counter, the quiet switch).
+    const void* temporaries_counter = nullptr;
+    const void* quiet_switch = nullptr;
 };
 
 // The shared inputs, the same in both units and in the reference (integer arithmetic only).
@@ -64,6 +68,8 @@ UnitResults ODR_UNIT_FUNCTION() {
     namespace cy = chrysalis;
     UnitResults r;
     r.compiled_isa = std::string(cy::compiled_isa);
+    r.temporaries_counter = &cy::file_io_detail::temporaries;
+    r.quiet_switch = &cy::output_detail::quiet_flag;
 
     cy::Matrix<float> logits(classes, samples);
     for (int j = 0; j < samples; ++j)

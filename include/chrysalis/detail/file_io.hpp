@@ -26,6 +26,17 @@
 #include "chrysalis/config.hpp"
 #include "chrysalis/errors.hpp"
 
+namespace chrysalis {
+// Not in the instruction-set namespace (chrysalis/isa.hpp), and not `detail` (which would make
+// chrysalis::detail ambiguous with that namespace's own): one counter for the whole program, so
+// that files of one program compiled with different -march flags, saving at once, never pick
+// the same temporary name. A variable, not code: the same in every translation unit.
+namespace file_io_detail {
+/// The number of temporaries AtomicFile has named in this process (see temporary_name).
+inline std::atomic<unsigned long> temporaries{0};
+}  // namespace file_io_detail
+}  // namespace chrysalis
+
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
 
 /// The operating system's text for an errno value ("No such file or directory").
@@ -233,15 +244,15 @@ inline std::string temporary_name(const std::string& target, unsigned long n) {
     return (p.parent_path() / (name + suffix)).string();
 }
 
-/// A file replaced atomically: the bytes go to a temporary "<name>.tmp-<pid>-<n>" in the same
-/// directory (n counts this process's temporaries, so threads never share one; <name> is
+/// A file replaced atomically: the bytes go to a new temporary "<name>.tmp-<pid>-<n>" in the same
+/// directory (n counts this process's temporaries, one counter for the whole program, so
+/// threads never share one; a name already taken is skipped, never truncated; <name> is
 /// shortened if the whole would exceed NAME_MAX); commit() fsyncs it, renames it over the target
 /// (atomic on POSIX file systems) and fsyncs the directory. The target is `path`, or the file a
 /// symbolic link at `path` points to (the link is kept; see save_target); anything but a
 /// regular file there is refused before a byte is written. A crash at any moment leaves either
 /// the old file or the new one, never a mixture; it may leave the temporary behind, which is
-/// harmless: no loader reads it and no later save reuses its name while its process lives (a
-/// reused pid truncates it first).
+/// harmless: no loader reads it and no later save writes to it (a reused pid skips its name).
 /// Destroyed without commit() (an exception, an abandoned write), it removes the temporary and
 /// leaves `path` untouched.
 /// Throws IoError "<what>: cannot write '<path>': <step>: <reason>" on any failure, after removing
@@ -250,9 +261,15 @@ class AtomicFile {
   public:
     AtomicFile(std::string path, std::string_view what)
         : path_(std::move(path)), what_(what), target_(save_target(path_, what_)) {
-        static std::atomic<unsigned long> counter{0};
-        temporary_ = temporary_name(target_, counter.fetch_add(1));
-        fd_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        // O_EXCL: a file already at the name (a temporary a crashed process of the same pid
+        // left, or one a file of this program built for another instruction set is writing if
+        // the counters ever disagreed) is never truncated; the next number is tried instead.
+        constexpr int attempts = 64;
+        for (int attempt = 0; attempt < attempts; ++attempt) {
+            temporary_ = temporary_name(target_, file_io_detail::temporaries.fetch_add(1));
+            fd_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+            if (fd_ >= 0 || errno != EEXIST) break;
+        }
         if (fd_ < 0) {
             throw IoError(concat(what_, ": cannot write '", path_, "': cannot create '", temporary_,
                                  "': ", errno_text(errno)));
