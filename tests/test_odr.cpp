@@ -178,6 +178,12 @@ TEST_CASE("a file built without -march runs its own kernels beside a -march=nati
     // temporary name, and set_quiet in one unit silences the other.
     CHECK(base.temporaries_counter == native.temporaries_counter);
     CHECK(base.quiet_switch == native.quiet_switch);
+    CHECK(base.thread_setting == native.thread_setting);  // this thread's, seen from both
+    {
+        // set_threads here (a file built with -march=native) holds in the baseline unit.
+        chrysalis::ThreadsScope three(3);
+        CHECK(run_baseline_unit().threads_seen == 3);
+    }
     if (base.compiled_isa == native.compiled_isa)
         WARN("this CPU's native instruction set is the baseline: both units ran the same kernels");
 }

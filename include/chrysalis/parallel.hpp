@@ -63,6 +63,17 @@
 #include <time.h>
 #endif
 
+namespace chrysalis {
+// Not in the instruction-set namespace (chrysalis/isa.hpp), and not `detail` (which would make
+// chrysalis::detail ambiguous with that namespace's own): one setting per thread for the whole
+// program, so that set_threads in a file compiled with -march=native also holds for chrysalis
+// calls from a file compiled without. A variable, not code: the same in every translation unit.
+namespace parallel_detail {
+/// The thread count set_threads chose for the calling thread: 0 means hardware_threads().
+inline thread_local int thread_setting = 0;
+}  // namespace parallel_detail
+}  // namespace chrysalis
+
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
 /// True when chrysalis was compiled with OpenMP, i.e. can use more than one thread.
@@ -99,9 +110,6 @@ inline constexpr bool has_openmp = CHRYSALIS_DETAIL_OPENMP == 1;
 inline constexpr int max_threads = 1024;
 
 namespace detail {
-/// The setting of the calling thread: 0 means hardware_threads().
-inline thread_local int thread_setting = 0;
-
 /// Throws ValueError naming `what` unless 0 ≤ n ≤ max_threads.
 inline void check_thread_count(int n, const char* what) {
     if (n < 0)
@@ -118,11 +126,13 @@ inline void check_thread_count(int n, const char* what) {
 /// made while another process keeps the other cores busy, run on fewer.
 [[nodiscard]] inline int threads() noexcept {
     if constexpr (!has_openmp) return 1;
-    return detail::thread_setting > 0 ? detail::thread_setting : hardware_threads();
+    return parallel_detail::thread_setting > 0 ? parallel_detail::thread_setting
+                                               : hardware_threads();
 }
 
 /// Sets the number of threads for chrysalis calls made from the calling thread (each thread of a
-/// program has its own setting, so two trainings on two threads do not fight over one). n = 0
+/// program has its own setting, so two trainings on two threads do not fight over one; it holds
+/// for calls from every file of the program, also those compiled with other -march flags). n = 0
 /// restores the default, hardware_threads(). Without OpenMP the setting is recorded but every
 /// kernel still runs on one thread.
 /// Requires: 0 ≤ n ≤ max_threads (1024); n may exceed available_cpus().
@@ -130,7 +140,7 @@ inline void check_thread_count(int n, const char* what) {
 ///   the setting is then unchanged.
 inline void set_threads(int n) {
     detail::check_thread_count(n, "chrysalis::set_threads");
-    detail::thread_setting = n;
+    parallel_detail::thread_setting = n;
 }
 
 /// Sets the thread count for its lifetime and restores the previous setting when it ends:
@@ -139,13 +149,13 @@ class ThreadsScope {
   public:
     /// n as for set_threads (0 ≤ n ≤ max_threads); throws chrysalis::ValueError naming
     /// chrysalis::ThreadsScope otherwise, leaving the setting unchanged.
-    explicit ThreadsScope(int n) : previous_(detail::thread_setting) {
+    explicit ThreadsScope(int n) : previous_(parallel_detail::thread_setting) {
         detail::check_thread_count(n, "chrysalis::ThreadsScope");
-        detail::thread_setting = n;
+        parallel_detail::thread_setting = n;
     }
     ThreadsScope(const ThreadsScope&) = delete;
     ThreadsScope& operator=(const ThreadsScope&) = delete;
-    ~ThreadsScope() { detail::thread_setting = previous_; }
+    ~ThreadsScope() { parallel_detail::thread_setting = previous_; }
 
   private:
     int previous_;

@@ -123,7 +123,7 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::scalar
         check_data<Net>(*o.validation, what, "the validation data (TrainOptions::validation)");
         check_labels<Net>(*o.validation, what, "the validation data (TrainOptions::validation)");
     }
-    ThreadsScope threads(o.threads > 0 ? o.threads : detail::thread_setting);
+    ThreadsScope threads(o.threads > 0 ? o.threads : parallel_detail::thread_setting);
     Batcher<S> batcher(data, o.batch_size, o.shuffle);
     Rng rng(o.seed);
     TrainingContext<Net, Optimizer> ctx{net, optimizer, rng, what, o.epochs, o.validation};

@@ -25,6 +25,8 @@ struct UnitResults {
     /// the unit's instruction set (the temporaries' counter, the quiet switch).
     const void* temporaries_counter = nullptr;
     const void* quiet_switch = nullptr;
+    const void* thread_setting = nullptr;  ///< the calling thread's set_threads setting
+    int threads_seen = 0;                  ///< chrysalis::threads() in that unit, at its start
 };
 
 // The shared inputs, the same in both units and in the reference (integer arithmetic only).
@@ -70,6 +72,8 @@ UnitResults ODR_UNIT_FUNCTION() {
     r.compiled_isa = std::string(cy::compiled_isa);
     r.temporaries_counter = &cy::file_io_detail::temporaries;
     r.quiet_switch = &cy::output_detail::quiet_flag;
+    r.thread_setting = &cy::parallel_detail::thread_setting;
+    r.threads_seen = cy::threads();
 
     cy::Matrix<float> logits(classes, samples);
     for (int j = 0; j < samples; ++j)
