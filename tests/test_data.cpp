@@ -483,6 +483,24 @@ TEST_CASE("scale_to_unit maps each feature's range onto [0, 1]", "[data]") {
     Dataset<float> narrow = indexed<float>(3, 1);
     CHECK_THROWS_AS_WITH(scale_to_unit(test, &narrow), ShapeError,
                          Contains("the reference has 1 features per sample but the data has 2"));
+
+    // A reference range of width 1e-40 (subnormal in float) and a value 0.5 outside it: 5e39,
+    // beyond float. Refused, naming the value, before any feature of the data is changed.
+    Dataset<float> tiny = indexed<float>(2, 2);
+    tiny.features << 0, 1e-40f, 0, 1;
+    Dataset<float> far = indexed<float>(2, 2);
+    far.features << 0, 0.5f, 0, 0;
+    const Matrix<float> before = far.features;
+    CHECK_THROWS_AS_WITH(scale_to_unit(far, &tiny), ValueError,
+                         Contains("chrysalis::scale_to_unit: feature 0 of sample 1 of the data") &&
+                             Contains("beyond the largest value of the data's type"));
+    CHECK(far.features == before);
+    // In double the same numbers scale to 5e39: representable, so taken.
+    Dataset<double> tiny_d = indexed<double>(2, 2), far_d = indexed<double>(2, 2);
+    tiny_d.features = tiny.features.cast<double>();
+    far_d.features = before.cast<double>();
+    scale_to_unit(far_d, &tiny_d);
+    CHECK(far_d.features(0, 1) == Approx(0.5 / double(1e-40f)));
 }
 
 TEST_CASE("split sends a seeded random fraction to the second set, keeping order", "[data]") {
@@ -508,6 +526,13 @@ TEST_CASE("split sends a seeded random fraction to the second set, keeping order
     CHECK(split(data, 0.25, Seed{4}).second.features != validation.features);
     CHECK(split(indexed<double>(10), 0.25, Seed{1}).second.size() == 3);  // 2.5 rounds to 3
     CHECK(split(data, 0.0, Seed{1}).first.features == data.features);
+    // A fraction asked for that leaves one set empty: refused at the split, not later.
+    CHECK_THROWS_AS_WITH(split(indexed<double>(10), 0.04, Seed{1}), ValueError,
+                         Contains("chrysalis::split: validation_fraction 0.04") &&
+                             Contains("gives 0 to validation and 10 to training"));
+    CHECK_THROWS_AS_WITH(split(indexed<double>(10), 0.95, Seed{1}), ValueError,
+                         Contains("gives 10 to validation and 0 to training"));
+    CHECK(split(indexed<double>(10), 0.05, Seed{1}).second.size() == 1);  // 0.5 rounds to 1
     for (const double bad : {1.0, -0.1, std::nan("")}) {
         CHECK_THROWS_AS_WITH(split(data, bad, Seed{1}), ValueError,
                              Contains("validation_fraction must be in [0, 1)"));

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <numeric>
 #include <span>
 #include <stdexcept>
@@ -87,7 +88,8 @@ struct Dataset {
 /// Returns: the (min, max) vectors used, one entry per feature.
 /// Throws: ShapeError if the reference has no samples or a different feature count; ValueError
 ///   naming the feature and the sample if the reference or the data has a NaN or infinite
-///   feature (both are checked before anything is changed).
+///   feature, or if a value of the data scales beyond the type's range with the reference's
+///   (a narrow range, a value far outside it) — all checked before anything is changed.
 template <class Scalar>
 std::pair<Vector<Scalar>, Vector<Scalar>> scale_to_unit(
     Dataset<Scalar>& data, const Dataset<Scalar>* reference = nullptr) {
@@ -119,21 +121,37 @@ std::pair<Vector<Scalar>, Vector<Scalar>> scale_to_unit(
     std::pair<Vector<Scalar>, Vector<Scalar>> range{ref.features.rowwise().minCoeff(),
                                                     ref.features.rowwise().maxCoeff()};
     const auto& [lo, hi] = range;
-    for (Eigen::Index j = 0; j < data.size(); ++j) {
-        for (Eigen::Index f = 0; f < data.feature_count(); ++f) {
-            // In double; for double features whose range is wider than double can subtract
-            // (max − min = ∞ for −1e308 and 1e308), halve both first: exact for values this
-            // large, so (x − lo)/(hi − lo) keeps its value instead of becoming 0 or NaN.
-            double a = double(data.features(f, j)), l = double(lo(f)), h = double(hi(f));
-            if (!std::isfinite(h - l) || !std::isfinite(a - l)) {
-                a *= 0.5;
-                l *= 0.5;
-                h *= 0.5;
+    const auto scaled = [&](Eigen::Index f, Eigen::Index j) {
+        // In double; for double features whose range is wider than double can subtract
+        // (max − min = ∞ for −1e308 and 1e308), halve both first: exact for values this
+        // large, so (x − lo)/(hi − lo) keeps its value instead of becoming 0 or NaN.
+        double a = double(data.features(f, j)), l = double(lo(f)), h = double(hi(f));
+        if (!std::isfinite(h - l) || !std::isfinite(a - l)) {
+            a *= 0.5;
+            l *= 0.5;
+            h *= 0.5;
+        }
+        const double width = h - l;
+        return width > 0 ? (a - l) / width : 0.0;
+    };
+    if (reference != nullptr) {
+        // Data outside a narrow reference range can land beyond the type's range (0.5 against
+        // [0, 1e-40] is 5e39): refused before anything is changed, as a non-finite value is.
+        for (Eigen::Index j = 0; j < data.size(); ++j) {
+            for (Eigen::Index f = 0; f < data.feature_count(); ++f) {
+                const double v = scaled(f, j);
+                if (!(std::abs(v) <= double(std::numeric_limits<Scalar>::max()))) {
+                    throw ValueError(detail::concat(
+                        what, ": feature ", f, " of sample ", j, " of the data (",
+                        data.features(f, j), ") scales to ", v, " with the reference's range [",
+                        lo(f), ", ", hi(f), "], beyond the largest value of the data's type"));
+                }
             }
-            const double width = h - l;
-            data.features(f, j) = width > 0 ? Scalar((a - l) / width) : Scalar(0);
         }
     }
+    for (Eigen::Index j = 0; j < data.size(); ++j)
+        for (Eigen::Index f = 0; f < data.feature_count(); ++f)
+            data.features(f, j) = Scalar(scaled(f, j));
     return range;
 }
 
@@ -173,8 +191,8 @@ Dataset<Scalar> subset(const Dataset<Scalar>& data, std::span<const Eigen::Index
 /// A seeded split into (training, validation): round(validation_fraction · N) samples chosen at
 /// random go to the second set, the rest to the first; each keeps the original order. The choice
 /// is a partial Fisher–Yates shuffle with Rng::below, so a seed gives the same split everywhere.
-/// Throws: ValueError for a fraction outside [0, 1) (or NaN); ShapeError for a label count other
-///   than N.
+/// Throws: ValueError for a fraction outside [0, 1) (or NaN), or a fraction above 0 that rounds
+///   to no validation sample or no training sample; ShapeError for a label count other than N.
 template <class Scalar>
 std::pair<Dataset<Scalar>, Dataset<Scalar>> split(const Dataset<Scalar>& data,
                                                   double validation_fraction, Seed seed) {
@@ -185,6 +203,15 @@ std::pair<Dataset<Scalar>, Dataset<Scalar>> split(const Dataset<Scalar>& data,
     detail::require_one_label_per_sample(data, "chrysalis::split");
     const Eigen::Index n = data.size();
     const auto n_validation = Eigen::Index(std::llround(validation_fraction * double(n)));
+    // A fraction asked for must give both sets a sample: an empty set would only be refused
+    // later, by fit or evaluate, without a word about the split.
+    if (validation_fraction > 0 && (n_validation == 0 || n_validation == n)) {
+        throw ValueError(detail::concat(
+            "chrysalis::split: validation_fraction ", validation_fraction, " of ", n,
+            " samples gives ", n_validation, " to validation and ", n - n_validation,
+            " to training; expected at least one in each (or validation_fraction 0 for no "
+            "validation set)"));
+    }
     std::vector<Eigen::Index> order(std::size_t(n), 0);
     std::iota(order.begin(), order.end(), Eigen::Index(0));
     Rng rng(seed);
