@@ -233,6 +233,28 @@ TEST_CASE("the gradient checker finds a wrong gradient", "[gradcheck]") {
     CHECK(bad.checked == 12);
 }
 
+TEST_CASE("max_checks_per_block checks that many coordinates, spread over every row",
+          "[gradcheck]") {
+    // x is 4 × 8 and f = Σ x², gradient 2x; the claimed gradient is wrong (×5) in rows 1–3. With
+    // 8 checks a stride of 32/8 = 4, a multiple of the row count, would check row 0 only and
+    // pass; the checks must reach the wrong rows, and be 8, not more.
+    const Matrix<double> x = random_matrix(4, 8, 11);
+    auto wrong_rows = [](const Matrix<double>& v) {
+        Matrix<double> g = 2 * v;
+        g.bottomRows(3) *= 5;
+        return std::pair{v.squaredNorm(), g};
+    };
+    for (const std::size_t checks : {std::size_t(2), std::size_t(3), std::size_t(8)}) {
+        INFO(checks << " checks");
+        const GradcheckReport r =
+            gradcheck_function(wrong_rows, x, {.max_checks_per_block = checks});
+        CHECK(r.checked == checks);
+        CHECK_FALSE(r.passed(1e-6));
+    }
+    // More checks than coordinates: all of them.
+    CHECK(gradcheck_function(wrong_rows, x, {.max_checks_per_block = 100}).checked == 32);
+}
+
 TEST_CASE("float layers compute what double layers do, to float rounding", "[layers]") {
     const Matrix<double> x = random_matrix(6, 9, 4);
     const Matrix<float> xf = x.cast<float>();

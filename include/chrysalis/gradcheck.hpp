@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <functional>
 #include <limits>
+#include <numeric>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -46,9 +47,12 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 /// that is not a finite number > 0, a step so small that x ± step rounds back to x at a checked
 /// coordinate (naming it), and a floor that is not a finite number >= 0 (ValueError).
 struct GradcheckOptions {
-    double step = 1e-4;                    ///< h of the five-point central difference
-    double floor = 1e-4;                   ///< smallest denominator of the relative error
-    std::size_t max_checks_per_block = 0;  ///< 0: every coordinate; else this many, evenly spaced
+    double step = 1e-4;   ///< h of the five-point central difference
+    double floor = 1e-4;  ///< smallest denominator of the relative error
+    /// 0: every coordinate; else this many per block (all where the block has fewer), evenly
+    /// spaced in storage order with a stride coprime with the block's row count, so that they
+    /// fall in as many different rows as there are checks (every row, given at least as many).
+    std::size_t max_checks_per_block = 0;
 };
 
 /// What a gradient check found.
@@ -84,11 +88,15 @@ template <class Value, class Block, class Grad>
 void check_block(Value&& value, Block& x, const Grad& grad, const std::string& name,
                  const GradcheckOptions& o, GradcheckReport& report, const char* what) {
     const Eigen::Index n = x.size();
-    const Eigen::Index stride =
-        o.max_checks_per_block == 0
-            ? 1
-            : std::max<Eigen::Index>(1, n / Eigen::Index(o.max_checks_per_block));
-    for (Eigen::Index k = 0; k < n; k += stride) {
+    const bool all = o.max_checks_per_block == 0 || o.max_checks_per_block >= std::size_t(n);
+    const Eigen::Index count = all ? n : Eigen::Index(o.max_checks_per_block);
+    // Evenly spaced in storage order, with a stride that shares no factor with the row count: a
+    // stride that is a multiple of it would check one row only (a wrong gradient in every other
+    // row would pass). Coprime, the checks visit count different rows, or every row.
+    Eigen::Index stride = all ? 1 : n / count;
+    while (stride > 1 && std::gcd(stride, x.rows()) != 1) --stride;
+    for (Eigen::Index c = 0; c < count; ++c) {
+        const Eigen::Index k = c * stride;
         auto& xk = x.data()[k];
         const auto saved = xk;
         auto at = [&](double offset) {
