@@ -176,7 +176,8 @@ TEST_CASE("every layer passes the gradient checker in double", "[layers][gradche
         dense.initialize(rng);
         dense.bias().setRandom();
         report = gradcheck_layer(dense, x, 3);
-        CHECK(report.checked == 5 * 3 + 3 + 5 * 7);
+        // The input twice: from backward and from backward_input.
+        CHECK(report.checked == 5 * 3 + 3 + 2 * 5 * 7);
     }
     SECTION("ReLU") {
         ReLU l;
@@ -311,6 +312,45 @@ struct BrokenSquare : Square {
     }
 };
 }  // namespace
+
+namespace {
+/// Square with the optional backward_input, wrong (x·dy) while backward is right: the attacks and
+/// the boundary samples would get the wrong input gradient.
+struct SquareWrongInputOnly : Square {
+    template <class X, class Yv, class DY, class DX>
+    void backward_input(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Yv>&,
+                        const Eigen::MatrixBase<DY>& dy, DX&& dx) const {
+        dx = (x.array() * dy.array()).matrix();
+    }
+};
+/// And with it right.
+struct SquareWithInputOnly : Square {
+    template <class X, class Yv, class DY, class DX>
+    void backward_input(const Eigen::MatrixBase<X>& x, const Eigen::MatrixBase<Yv>&,
+                        const Eigen::MatrixBase<DY>& dy, DX&& dx) const {
+        dx = (2 * x.array() * dy.array()).matrix();
+    }
+};
+}  // namespace
+
+TEST_CASE("the checker judges a layer's backward_input too, in a layer and in a network",
+          "[gradcheck]") {
+    STATIC_REQUIRE(detail::has_backward_input<SquareWrongInputOnly, double>);
+    const Matrix<double> x = random_matrix(5, 7, 13);
+    SquareWithInputOnly good;
+    SquareWrongInputOnly bad;
+    CHECK(gradcheck_layer(good, x, 5).passed(1e-6));
+    const GradcheckReport layer_report = gradcheck_layer(bad, x, 5);
+    CHECK_FALSE(layer_report.passed(1e-6));
+    CHECK(layer_report.where.starts_with("input (backward_input)"));
+    const std::vector<int> labels{0, 1, 0, 1, 1, 0, 0};
+    Sequential<Dense<5, 4, double>, SquareWithInputOnly, Dense<4, 2, double>> good_net(Seed{3});
+    Sequential<Dense<5, 4, double>, SquareWrongInputOnly, Dense<4, 2, double>> bad_net(Seed{3});
+    CHECK(gradcheck_network(good_net, x, CrossEntropy{}, labels).passed(1e-6));
+    const GradcheckReport net_report = gradcheck_network(bad_net, x, CrossEntropy{}, labels);
+    CHECK_FALSE(net_report.passed(1e-6));
+    CHECK(net_report.where.starts_with("input (backward_input)"));
+}
 
 TEST_CASE("a user-written layer is a Layer and the checker judges its gradient", "[gradcheck]") {
     STATIC_REQUIRE(Layer<Square, double>);

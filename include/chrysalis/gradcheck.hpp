@@ -34,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "chrysalis/concepts/layer.hpp"
 #include "chrysalis/concepts/loss.hpp"
 #include "chrysalis/config.hpp"
 #include "chrysalis/errors.hpp"
@@ -303,8 +304,9 @@ GradcheckReport gradcheck_loss(L loss, Matrix<double> student, const Matrix<doub
 ///   [&](const auto& z) { return CrossEntropy{}(z, labels); }. Stochastic layers must be fixed
 ///   first (for Dropout: one training forward, then freeze_mask(true)).
 /// Ensures: every parameter block (in visit_parameters order) and the input gradient are
-///   compared with central differences of loss(net.forward(x, mode)); the parameters are
-///   restored.
+///   compared with central differences of loss(net.forward(x, mode)) — the input gradient of
+///   backward(…, true) and, where the network has backward_input, the one it gives (reported
+///   as "input (backward_input)"); the parameters are restored.
 /// Throws: ShapeError naming chrysalis::gradcheck_network for an x with no column (no sample:
 ///   nothing to check), for a network with an input_size another row count, or a loss whose
 ///   gradient is not of the logits' shape; otherwise what the network and the loss throw.
@@ -350,6 +352,15 @@ GradcheckReport gradcheck_network(Net& net, Matrix<double> x, F&& loss,
         ++block;
     });
     detail::check_block(value, x, input_grad, "input", o, report, what);
+    if constexpr (requires { net.backward_input(d_logits); }) {
+        // The input gradient without the parameters' (what the attacks and the boundary samples
+        // use): the same finite differences must agree with it too. check_block's last forward
+        // was at a perturbed x, so a forward at x first.
+        (void)net.forward(x, mode);
+        net.backward_input(d_logits);
+        const Matrix<double> input_only = net.input_gradient();
+        detail::check_block(value, x, input_only, "input (backward_input)", o, report, what);
+    }
     return report;
 }
 
@@ -375,8 +386,9 @@ GradcheckReport gradcheck_network(Net& net, Matrix<double> x, L loss, const Labe
 }
 
 /// Checks one layer: the loss is L = Σ r ⊙ layer(x) with r a fixed random matrix, so
-/// ∂L/∂output = r; the parameter gradients and ∂L/∂x from backward are compared with central
-/// differences. The layer must compute in double.
+/// ∂L/∂output = r; the parameter gradients and ∂L/∂x from backward — and from the layer's
+/// optional backward_input, where it has one ("input (backward_input)") — are compared with
+/// central differences. The layer must compute in double.
 /// Throws: ShapeError naming chrysalis::gradcheck_layer for an x with no row or no column,
 ///   output_rows < 1, or widths other than the layer's: x.rows() its input_size and output_rows
 ///   its output_size (x.rows() for a same_width layer); otherwise what the layer throws.
@@ -427,6 +439,16 @@ GradcheckReport gradcheck_layer(L& layer, Matrix<double> x, Eigen::Index output_
         });
     }
     detail::check_block(value, x, dx, "input", o, report, what);
+    if constexpr (detail::has_backward_input<L, double>) {
+        // The optional backward_input must give backward's dx (concepts/layer.hpp): checked
+        // against the same finite differences, after a forward at x (check_block's last forward
+        // was at a perturbed x).
+        value();
+        Matrix<double> dx_only(x.rows(), x.cols());
+        layer.backward_input(ConstMatrixRef<double>(x), ConstMatrixRef<double>(y),
+                             ConstMatrixRef<double>(r), MatrixRef<double>(dx_only));
+        detail::check_block(value, x, dx_only, "input (backward_input)", o, report, what);
+    }
     return report;
 }
 
