@@ -28,10 +28,14 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 ///     shuffles, jitter and dropout masks of an uninterrupted run, so with the same data,
 ///     options and thread count the weights come out bit-identical. A checkpoint of epochs ≥
 ///     TrainOptions::epochs leaves nothing to do. A missing or bad file throws what
-///     load_checkpoint throws, before anything is trained.
+///     load_checkpoint throws, before anything is trained. Not recorded, hence neither checked
+///     nor restored: the data and options (a resume with others is another run), and the state
+///     of other observers — EarlyStopping starts afresh, so a run with it may stop elsewhere,
+///     and one that stopped early trains on (docs/data-and-models.md, "Checkpoints").
 ///   - path not empty: a checkpoint (network, optimizer state, generator, epoch) replaces `path`
 ///     atomically after every every-th epoch, after the last epoch, and after an epoch at which
-///     an earlier observer (EarlyStopping, passed before this one) stopped training. A failed
+///     an earlier observer (EarlyStopping, passed before this one) stopped training: the weights
+///     of that epoch, not the best ones EarlyStopping restores when training ends. A failed
 ///     write throws IoError naming the file; the previous checkpoint stays as it was.
 struct Checkpointing {
     std::string path = {};         ///< default empty = write no checkpoints

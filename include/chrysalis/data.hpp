@@ -144,8 +144,10 @@ Dataset<Scalar> load_csv(const std::string& path, const CsvOptions& options = {}
 
 /// Writes `data` as CSV: the label in options.label_column (−1 = last), a header line of x0, x1,
 /// …, label when options.header, each value in the shortest form that reads back exactly
-/// (std::to_chars), so load_csv with the same options returns the same data. Gzip when the path
-/// ends in ".gz".
+/// (std::to_chars), so load_csv with the same options returns the same features and labels.
+/// The file does not record data.classes: load_csv gives options.classes, or the largest label
+/// + 1 when it is 0 (pass .classes = data.classes to get it back). Gzip when the path ends in
+/// ".gz".
 /// Throws: ShapeError naming chrysalis::save_csv for data without features (a line of a label
 ///   alone, which load_csv refuses); what validate() throws for a dataset that fails it
 ///   (non-finite features included); ValueError for a label_column outside [−1, feature_count]
