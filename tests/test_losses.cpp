@@ -231,6 +231,7 @@ static_assert(!Loss<int, float> && !DistillationLoss<int, float>);
 static_assert(LabelRange<std::vector<int>> && LabelRange<std::vector<long>> &&
               LabelRange<std::span<const int>> && LabelRange<std::array<int, 4>> &&
               LabelRange<Eigen::VectorXi> && LabelRange<Eigen::RowVectorXi> &&
+              LabelRange<Eigen::VectorBlock<const Eigen::VectorXi>> &&
               LabelRange<std::vector<std::uint8_t>> && LabelRange<int[3]>);
 static_assert(!LabelRange<std::vector<float>> && !LabelRange<Eigen::VectorXf> &&
               !LabelRange<Eigen::MatrixXi> && !LabelRange<std::vector<bool>> &&
@@ -480,6 +481,11 @@ TEMPLATE_TEST_CASE("losses take labels as any contiguous range of integers", "[l
     Eigen::MatrixXi table(2, 4);
     table << 4, 0, 2, 2, 9, 9, 9, 9;
     same(table.row(0));
+    // Blocks of a vector: segment, head and tail are VectorBlocks, whose DenseBase is their base
+    // class's.
+    const Eigen::VectorXi longer = (Eigen::VectorXi(6) << 7, 4, 0, 2, 2, 7).finished();
+    same(longer.segment(1, 4));
+    same(longer.tail(5).head(4));
 }
 
 TEST_CASE("int_labels views int labels and converts the others, checking they fit",

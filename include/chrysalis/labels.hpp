@@ -32,10 +32,17 @@ namespace detail {
 template <class T>
 concept LabelInteger = std::integral<T> && !std::same_as<std::remove_cv_t<T>, bool>;
 
+/// Whether R derives from Eigen::DenseBase<D> for some D: an expression type such as
+/// VectorBlock (what segment, head and tail return) derives from DenseBase of its base class
+/// (Block), not of itself.
+template <class D>
+std::true_type derives_from_dense_base(const Eigen::DenseBase<D>*);
+std::false_type derives_from_dense_base(const void*);
+
 /// An Eigen dense vector (column or row, fixed or dynamic, plain or expression) of integers.
 template <class R>
-concept EigenLabelVector = std::is_base_of_v<Eigen::DenseBase<R>, R> &&
-                           bool(R::IsVectorAtCompileTime) &&
+concept EigenLabelVector = decltype(derives_from_dense_base(
+                               std::declval<const R*>()))::value&& bool(R::IsVectorAtCompileTime) &&
                            LabelInteger<typename R::Scalar>;
 
 /// A contiguous, sized standard range of integers (vector, array, span, C array).
