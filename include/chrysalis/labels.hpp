@@ -39,11 +39,14 @@ template <class D>
 std::true_type derives_from_dense_base(const Eigen::DenseBase<D>*);
 std::false_type derives_from_dense_base(const void*);
 
+/// Any Eigen dense expression (derived from DenseBase of itself or of a base class).
+template <class R>
+concept EigenDense = decltype(derives_from_dense_base(std::declval<const R*>()))::value;
+
 /// An Eigen dense vector (column or row, fixed or dynamic, plain or expression) of integers.
 template <class R>
-concept EigenLabelVector = decltype(derives_from_dense_base(
-                               std::declval<const R*>()))::value&& bool(R::IsVectorAtCompileTime) &&
-                           LabelInteger<typename R::Scalar>;
+concept EigenLabelVector =
+    EigenDense<R> && bool(R::IsVectorAtCompileTime) && LabelInteger<typename R::Scalar>;
 
 /// A contiguous, sized standard range of integers (vector, array, span, C array).
 template <class R>

@@ -215,11 +215,12 @@ void check_update_shapes(const std::vector<Matrix<S>>& blocks, std::size_t block
 
 /// Sgd's arithmetic on one block's n contiguous elements: parameters p, gradient g, momentum
 /// v. Templated on the scalar only, so that weight matrices and bias vectors share one copy.
-/// lr·factor, the rate of one update, in S: throws ValueError naming `owner` when it is beyond
-/// S's range (lr ≤ FLT_MAX is checked at construction, but a custom Schedule may give a factor
-/// above 1: an infinite rate would make the parameters NaN or infinite without a word).
+/// lr·factor, the rate of one update (in double, as the updates take it): throws ValueError
+/// naming `owner` when it is beyond S's range (lr ≤ FLT_MAX is checked at construction, but a
+/// custom Schedule may give a factor above 1: an infinite rate would make the parameters NaN or
+/// infinite without a word).
 template <class S>
-S scheduled_rate(double lr, double factor, int epoch, std::string_view owner) {
+double scheduled_rate(double lr, double factor, int epoch, std::string_view owner) {
     const double rate = lr * factor;
     if (!(std::abs(rate) <= double(std::numeric_limits<S>::max()))) {
         throw ValueError(concat(owner, ": the learning rate at epoch ", epoch, ", lr ", lr,
@@ -227,7 +228,7 @@ S scheduled_rate(double lr, double factor, int epoch, std::string_view owner) {
                                 "; expected at most ", std::numeric_limits<S>::max(),
                                 " (the largest finite value of the parameters' type)"));
     }
-    return S(rate);
+    return rate;
 }
 
 template <class S>
@@ -371,7 +372,7 @@ struct Sgd {
     void update(P& p, const G& g, std::size_t block, int epoch = 0) {
         using S = typename P::Scalar;
         const S eta =
-            detail::scheduled_rate<S>(double(lr), schedule(epoch), epoch, "chrysalis::Sgd");
+            S(detail::scheduled_rate<S>(double(lr), schedule(epoch), epoch, "chrysalis::Sgd"));
         const S mu = S(double(momentum)), wd = S(double(weight_decay));
         detail::check_update_shapes(state_.get<S>().first, block, p, g, "chrysalis::Sgd");
         auto& vk = detail::state_block(state_.get<S>().first, block, p);
