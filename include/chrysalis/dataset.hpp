@@ -120,7 +120,9 @@ std::pair<Vector<Scalar>, Vector<Scalar>> scale_to_unit(
     if (reference != nullptr) require_finite(data, "the data");
     std::pair<Vector<Scalar>, Vector<Scalar>> range{ref.features.rowwise().minCoeff(),
                                                     ref.features.rowwise().maxCoeff()};
-    const auto& [lo, hi] = range;
+    // References, not a structured binding: clang++ 14 cannot capture one in a lambda.
+    const Vector<Scalar>& lo = range.first;
+    const Vector<Scalar>& hi = range.second;
     const auto scaled = [&](Eigen::Index f, Eigen::Index j) {
         // In double; for double features whose range is wider than double can subtract
         // (max − min = ∞ for −1e308 and 1e308), halve both first: exact for values this
