@@ -13,25 +13,18 @@ using namespace chrysalis;
 
 namespace {
 /// A one-parameter-block "network": θ (2 values) with a fixed gradient, for hand computation.
-struct Toy {
-    using Scalar = double;
-    Matrix<double> theta = (Matrix<double>(1, 2) << 1.0, -2.0).finished();
-    Matrix<double> grad = (Matrix<double>(1, 2) << 0.5, 0.25).finished();
+template <class S>
+struct BasicToy {
+    using Scalar = S;
+    Matrix<S> theta = (Matrix<S>(1, 2) << S(1), S(-2)).finished();
+    Matrix<S> grad = (Matrix<S>(1, 2) << S(0.5), S(0.25)).finished();
     template <class F>
     void visit_parameters(F&& f) {
         f(theta, grad);
     }
 };
-/// Toy in float.
-struct FloatToy {
-    using Scalar = float;
-    Matrix<float> theta = (Matrix<float>(1, 2) << 1.0f, -2.0f).finished();
-    Matrix<float> grad = (Matrix<float>(1, 2) << 0.5f, 0.25f).finished();
-    template <class F>
-    void visit_parameters(F&& f) {
-        f(theta, grad);
-    }
-};
+using Toy = BasicToy<double>;
+using FloatToy = BasicToy<float>;
 }  // namespace
 
 TEST_CASE("Sgd with momentum, Nesterov and weight decay matches hand-computed steps", "[optim]") {
