@@ -352,6 +352,89 @@ TEST_CASE("the checker judges a layer's backward_input too, in a layer and in a 
     CHECK(net_report.where.starts_with("input (backward_input)"));
 }
 
+namespace {
+/// y = x + b per feature, its visitor taken as F& (an lvalue reference, not F&&). Add = true
+/// makes backward add to its gradients (+= where = was meant) instead of overwriting them.
+template <class S, bool Add = false, bool AddToDx = false>
+struct Bias4 {
+    using scalar_type = S;
+    static constexpr int input_size = 4, output_size = 4;
+    static constexpr std::size_t parameter_count = 4;
+    Vector<S> b = Vector<S>::Zero(4), db = Vector<S>::Zero(4);
+    void initialize(Rng& rng) {
+        for (Eigen::Index i = 0; i < 4; ++i) b(i) = S(rng.uniform(-1, 1));
+    }
+    template <class F>
+    void visit_parameters(F& f) {
+        f(b, db);
+    }
+    void forward(ConstMatrixRef<S> x, MatrixRef<S> y, Mode) { y = x.colwise() + b; }
+    void backward(ConstMatrixRef<S>, ConstMatrixRef<S>, ConstMatrixRef<S> dy, MatrixRef<S> dx) {
+        if constexpr (Add)
+            db += dy.rowwise().sum();
+        else
+            db = dy.rowwise().sum();
+        if (dx.cols() == 0) return;
+        if constexpr (AddToDx)
+            dx += dy;
+        else
+            dx = dy;
+    }
+};
+}  // namespace
+
+TEST_CASE("a layer whose visit_parameters takes F& is trained, counted and checked",
+          "[gradcheck][network]") {
+    // Such a layer models ParameterizedLayer; chrysalis once tested for the member with a
+    // temporary visitor, which F& does not bind, and then skipped its update and its check.
+    STATIC_REQUIRE(ParameterizedLayer<Bias4<float>, float>);
+    Sequential<Dense<6, 4>, Bias4<float>, ReLU, Dense<4, 3>> net(Seed{2});
+    const Vector<float> before = net.layer<1>().b;
+    Dataset<float> data{random_matrix(6, 64, 31).cast<float>(), std::vector<int>(64), 3};
+    for (std::size_t i = 0; i < data.labels.size(); ++i) data.labels[i] = int(i % 3);
+    Sgd sgd{.lr = 0.1};
+    fit(net, data, CrossEntropy{}, sgd, {.epochs = 1, .batch_size = 16});
+    // Four steps of 0.1 × a gradient that is not zero move the bias (not updated at all before).
+    CHECK((net.layer<1>().b - before).norm() > 0);
+    CHECK(net.parameter_count() == 6 * 4 + 4 + 4 + 4 * 3 + 3);
+    std::size_t blocks = 0;
+    net.visit_parameters([&](auto&, auto&) { ++blocks; });
+    CHECK(blocks == 5);
+
+    const Matrix<double> x = random_matrix(4, 7, 21);
+    Bias4<double> good;
+    Rng rng(Seed{5});
+    good.initialize(rng);
+    const GradcheckReport report = gradcheck_layer(good, x, 4);
+    CHECK(report.passed(1e-6));
+    CHECK(report.checked == 4 + 28);  // the bias's 4 coordinates and the input's 28
+}
+
+TEST_CASE("the checkers fail a layer that adds to its gradients instead of overwriting them",
+          "[gradcheck]") {
+    // On fresh zero buffers += gives the right numbers once; the contract says backward
+    // overwrites, and in training the second step would see twice the gradient.
+    const Matrix<double> x = random_matrix(4, 7, 22);
+    Bias4<double> good;
+    Bias4<double, true> adds;
+    Bias4<double, false, true> adds_dx;
+    CHECK(gradcheck_layer(good, x, 4).passed(1e-6));
+    const GradcheckReport layer_report = gradcheck_layer(adds, x, 4);
+    CHECK_FALSE(layer_report.passed(1e-6));
+    CHECK(layer_report.where.starts_with("parameter 0"));
+    CHECK_FALSE(gradcheck_layer(adds_dx, x, 4).passed(1e-6));
+
+    const std::vector<int> labels{0, 1, 2, 0, 1, 2, 0};
+    Sequential<Dense<4, 4, double>, Bias4<double>, Dense<4, 3, double>> good_net(Seed{3});
+    Sequential<Dense<4, 4, double>, Bias4<double, true>, Dense<4, 3, double>> adds_net(Seed{3});
+    Sequential<Dense<4, 4, double>, Bias4<double, false, true>, Dense<4, 3, double>> dx_net(
+        Seed{3});
+    CHECK(gradcheck_network(good_net, x, CrossEntropy{}, labels).passed(1e-6));
+    CHECK_FALSE(gradcheck_network(adds_net, x, CrossEntropy{}, labels).passed(1e-6));
+    const GradcheckReport dx_report = gradcheck_network(dx_net, x, CrossEntropy{}, labels);
+    CHECK_FALSE(dx_report.passed(1e-6));  // the first Dense's gradients and the input's, doubled
+}
+
 TEST_CASE("a user-written layer is a Layer and the checker judges its gradient", "[gradcheck]") {
     STATIC_REQUIRE(Layer<Square, double>);
     const Matrix<double> x = random_matrix(5, 7, 12);

@@ -431,7 +431,47 @@ struct OffByOnePercent {
     }
 };
 static_assert(Loss<OffByOnePercent, double>);
+
+/// Cross-entropy that adds its gradient to `g` (+= where = was meant): right on a fresh zero
+/// buffer, wrong from the second call on, in training as in the checks.
+struct AddsToGradient {
+    double operator()(ConstMatrixRef<double> z, std::span<const int> y, MatrixRef<double> g) {
+        Matrix<double> mine(z.rows(), z.cols());
+        const double loss = CrossEntropy{}(z, y, mine);
+        g += mine;
+        return loss;
+    }
+};
+/// The same for a distillation loss.
+struct KdAddsToGradient {
+    double operator()(ConstMatrixRef<double> zs, ConstMatrixRef<double> zt, std::span<const int> y,
+                      MatrixRef<double> g) {
+        Matrix<double> mine(zs.rows(), zs.cols());
+        const double loss = Distillation{}(zs, zt, y, mine);
+        g += mine;
+        return loss;
+    }
+};
 }  // namespace
+
+TEST_CASE("the checkers fail a loss that adds to its gradient instead of overwriting it",
+          "[losses][gradcheck]") {
+    Rng rng(Seed{15});
+    const Matrix<double> z = random_matrix<double>(rng, 4, 3, 2);
+    const Matrix<double> t = random_matrix<double>(rng, 4, 3, 2);
+    const std::vector<int> labels{3, 0, 1};
+    // The gradient buffers start as NaN in every check, so the sum is NaN, the worst error.
+    // (Before, they were fresh allocations: often zero, and then the sum was right.)
+    CHECK_FALSE(gradcheck_loss(AddsToGradient{}, z, labels).passed(1e-6));
+    CHECK_FALSE(gradcheck_loss(KdAddsToGradient{}, z, t, labels).passed(1e-6));
+    Sequential<Dense<3, 5, double>, Tanh, Dense<5, 4, double>> net(Seed{4});
+    const Matrix<double> x = random_matrix<double>(rng, 3, 3, 1);
+    CHECK_FALSE(gradcheck_network(net, x, AddsToGradient{}, labels).passed(1e-6));
+    // The same checks pass the losses that overwrite it.
+    CHECK(gradcheck_loss(CrossEntropy{}, z, labels).passed(1e-6));
+    CHECK(gradcheck_loss(Distillation{}, z, t, labels).passed(1e-6));
+    CHECK(gradcheck_network(net, x, CrossEntropy{}, labels).passed(1e-6));
+}
 
 TEST_CASE("gradcheck_loss and gradcheck_network catch a wrong loss gradient",
           "[losses][gradcheck]") {

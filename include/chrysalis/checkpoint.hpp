@@ -325,8 +325,9 @@ CheckpointContents<typename Net::scalar_type, O> decode_checkpoint(std::string_v
     return contents;
 }
 
-/// The path-named error for a network or optimizer that checkpoints cannot hold, thrown at run
-/// time so that fit and distill compile for every network and optimizer.
+/// The error for a network or optimizer that checkpoints cannot hold. Checkpointing's own
+/// static_assert (checkpointing.hpp) stops such a build first; this is the run-time guard of
+/// the functions it calls, for a caller that reaches them some other way.
 [[noreturn]] inline void cannot_checkpoint(std::string_view what, std::string_view option) {
     throw ValueError(concat(what, ": ", option,
                             " is set but checkpoints hold only a Sequential whose layers name "

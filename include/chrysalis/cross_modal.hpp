@@ -92,7 +92,8 @@ void check_paired(const Dataset<S1>& a, const Dataset<S2>& b, const char* what,
 ///
 /// Unlabelled pairs: student_data may carry no labels (labels empty; classes may be 0). The loss
 /// then receives an empty label span on every batch, which a loss without a hard-label term
-/// accepts (Distillation with α = 1, SoftTargetCrossEntropy, LogitMatching, ReverseKL); a
+/// accepts (Distillation with α = 1, LogitMatching, ReverseKL; a loss of probabilities such as
+/// SoftTargetCrossEntropy is refused at compile time, since it receives teacher logits); a
 /// Distillation with α < 1 is refused before training starts. Internally the student data is
 /// copied once with the teacher's argmax as placeholder labels (the training loop counts
 /// accuracy against them), so an epoch report's accuracy is then the student's agreement with

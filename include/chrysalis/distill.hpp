@@ -101,10 +101,11 @@ std::vector<EpochReport> distill_cached(Net& student,
 ///   const auto z = predict_logits(teacher, train);
 ///   distill(student, train, z, Distillation{.temperature = 4, .alpha = 0.9}, opt, {.epochs = 5});
 ///
-/// Requires: `kd` models DistillationLoss<KD, Net::scalar_type> (Distillation,
-/// SoftTargetCrossEntropy,
-///   LogitMatching, ReverseKL, or a type of your own: chrysalis/concepts/loss.hpp), called once
-///   per batch as kd(student_logits, teacher_logits, labels, gradient); observers as for fit.
+/// Requires: `kd` models DistillationLoss<KD, Net::scalar_type> and takes logits (Distillation,
+///   LogitMatching, ReverseKL, or a type of your own: chrysalis/concepts/loss.hpp; a loss of
+///   probabilities such as SoftTargetCrossEntropy is refused at compile time: use distill_soft),
+///   called once per batch as kd(student_logits, teacher_logits, labels, gradient); observers
+///   as for fit.
 /// Throws: ShapeError if teacher_logits is not Student::output_size × N; ValueError for a NaN or
 ///   infinite teacher logit (naming the sample) or options.jitter > 0 (cached logits belong to
 ///   unjittered inputs); otherwise as fit.

@@ -8,6 +8,7 @@
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <concepts>
 #include <span>
 #include <type_traits>
 
@@ -44,6 +45,10 @@ Matrix<typename Net::scalar_type> logits_for(Net& net,
                                              Eigen::Index batch_size, const char* what,
                                              const char* name = "the network's logits") {
     if constexpr (std::is_const_v<Net>) {
+        static_assert(std::copy_constructible<std::remove_const_t<Net>>,
+                      "chrysalis: a const network is run through a copy (its forward keeps "
+                      "activations inside it), and this one has a layer that cannot be copied: "
+                      "pass it non-const");
         std::remove_const_t<Net> scratch = net;
         return logits_for(scratch, data, batch_size, what, name);
     } else {

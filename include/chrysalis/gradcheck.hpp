@@ -168,6 +168,15 @@ Matrix<double> result_gradient(const R& r) {
     }
 }
 
+/// Sets every element of m to NaN. The contracts say backward and the losses overwrite their
+/// gradients (concepts/layer.hpp, concepts/loss.hpp); the checks fill them with NaN first, so a
+/// layer or loss that adds to them instead (+= where = was meant, a bug that passes a check of
+/// fresh zero buffers and doubles the gradient on the next step of a training) fails.
+template <class M>
+void fill_nan(M& m) {
+    m.setConstant(std::numeric_limits<typename std::remove_cvref_t<M>::Scalar>::quiet_NaN());
+}
+
 /// What gradcheck_network needs of a network (Sequential has it): forward(x, mode) returning
 /// the logits, backward(∂loss/∂logits, true), input_gradient() and visit_parameters(f). (The
 /// requirement is spelled here until a Network concept names it.)
@@ -256,6 +265,7 @@ GradcheckReport gradcheck_loss(L loss, Matrix<double> logits, const Labels& labe
     detail::require_label_count(y, logits.cols(), what, false);
     Matrix<double> g(logits.rows(), logits.cols());
     auto f = [&](const Matrix<double>& z) {
+        detail::fill_nan(g);  // the loss must overwrite it
         const double value = double(loss(ConstMatrixRef<double>(z), y, MatrixRef<double>(g)));
         return std::pair<double, Matrix<double>>{value, g};
     };
@@ -289,6 +299,7 @@ GradcheckReport gradcheck_loss(L loss, Matrix<double> student, const Matrix<doub
     detail::require_label_count(y, student.cols(), what, true);
     Matrix<double> g(student.rows(), student.cols());
     auto f = [&](const Matrix<double>& z) {
+        detail::fill_nan(g);  // the loss must overwrite it
         const double value = double(loss(ConstMatrixRef<double>(z), ConstMatrixRef<double>(teacher),
                                          y, MatrixRef<double>(g)));
         return std::pair<double, Matrix<double>>{value, g};
@@ -337,6 +348,11 @@ GradcheckReport gradcheck_network(Net& net, Matrix<double> x, F&& loss,
                                         d_logits.cols(), " but the logits are ", logits.rows(), "x",
                                         logits.cols(), "; expected a gradient of their shape"));
     }
+    // Twice, the parameter gradients NaN before: backward overwrites them, and each layer's dx,
+    // so a layer that adds to either (to the network's buffers of the first call, the second
+    // time) fails the check.
+    net.visit_parameters([](auto&, auto& g) { detail::fill_nan(g); });
+    net.backward(d_logits, true);
     net.backward(d_logits, true);
 
     // Snapshot the analytic gradients before the perturbed forwards.
@@ -379,6 +395,7 @@ GradcheckReport gradcheck_network(Net& net, Matrix<double> x, L loss, const Labe
     Matrix<double> g;
     auto f = [&](const Matrix<double>& z) {
         g.resize(z.rows(), z.cols());
+        detail::fill_nan(g);  // the loss must overwrite it
         const double value = double(loss(ConstMatrixRef<double>(z), y, MatrixRef<double>(g)));
         return std::pair<double, Matrix<double>>{value, g};
     };
@@ -396,6 +413,10 @@ template <class L>
 GradcheckReport gradcheck_layer(L& layer, Matrix<double> x, Eigen::Index output_rows,
                                 const GradcheckOptions& o = {}, Seed seed = {},
                                 Mode mode = Mode::training) {
+    static_assert(Layer<L, double>,
+                  "chrysalis::gradcheck_layer: check a layer that computes in double "
+                  "(Layer<L, double>, e.g. Dense<In, Out, double>); float rounding would swamp "
+                  "the finite differences");
     constexpr const char* what = "chrysalis::gradcheck_layer";
     detail::check_gradcheck_options(o, what);
     detail::require_coordinates(x.rows(), x.cols(), what, "x");
@@ -421,22 +442,30 @@ GradcheckReport gradcheck_layer(L& layer, Matrix<double> x, Eigen::Index output_
         return (r.array() * y.array()).sum();
     };
     value();
+    // dx and the parameter gradients NaN first: backward must overwrite them (detail::fill_nan).
     Matrix<double> dx(x.rows(), x.cols());
+    detail::fill_nan(dx);
+    std::vector<Matrix<double>> grads;
+    if constexpr (detail::visits_parameters<L>) {
+        auto poison = [](auto&, auto& g) { detail::fill_nan(g); };
+        layer.visit_parameters(poison);
+    }
     layer.backward(ConstMatrixRef<double>(x), ConstMatrixRef<double>(y), ConstMatrixRef<double>(r),
                    MatrixRef<double>(dx));
-    std::vector<Matrix<double>> grads;
-    if constexpr (requires { layer.visit_parameters([](auto&, auto&) {}); }) {
-        layer.visit_parameters([&](auto&, auto& g) { grads.emplace_back(g); });
+    if constexpr (detail::visits_parameters<L>) {
+        auto snapshot = [&](auto&, auto& g) { grads.emplace_back(g); };
+        layer.visit_parameters(snapshot);
     }
 
     GradcheckReport report;
-    if constexpr (requires { layer.visit_parameters([](auto&, auto&) {}); }) {
+    if constexpr (detail::visits_parameters<L>) {
         std::size_t block = 0;
-        layer.visit_parameters([&](auto& p, auto&) {
+        auto check = [&](auto& p, auto&) {
             detail::check_block(value, p, grads[block], detail::concat("parameter ", block), o,
                                 report, what);
             ++block;
-        });
+        };
+        layer.visit_parameters(check);
     }
     detail::check_block(value, x, dx, "input", o, report, what);
     if constexpr (detail::has_backward_input<L, double>) {
@@ -445,6 +474,7 @@ GradcheckReport gradcheck_layer(L& layer, Matrix<double> x, Eigen::Index output_
         // was at a perturbed x).
         value();
         Matrix<double> dx_only(x.rows(), x.cols());
+        detail::fill_nan(dx_only);
         layer.backward_input(ConstMatrixRef<double>(x), ConstMatrixRef<double>(y),
                              ConstMatrixRef<double>(r), MatrixRef<double>(dx_only));
         detail::check_block(value, x, dx_only, "input (backward_input)", o, report, what);

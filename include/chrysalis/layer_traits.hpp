@@ -74,6 +74,20 @@ std::string layer_name() {
         return L::name();
 }
 
+/// L's name for a message: layer_name<L>() where L has one, else "a layer without name()" (name()
+/// is needed only to save a network, so fit, distill and the checks must not need it).
+template <class L>
+std::string layer_label() {
+    if constexpr (has_serialization_name<L>)
+        return layer_name<L>();
+    else
+        return "a layer without name()";
+}
+
+/// Whether L has runtime hyperparameters: members or a layer_traits specialisation.
+template <class L>
+concept has_hyperparameters = traits_hyperparameters<L> || member_hyperparameters<L>;
+
 /// The layer's runtime hyperparameters (empty for a layer without any).
 template <class L>
 std::vector<double> hyperparameters_of(const L& layer) {
@@ -105,21 +119,28 @@ void set_hyperparameters_of(L& layer, const std::vector<double>& values) {
 /// accepts them. Throws ValueError "<where()> holds hyperparameters that <refusal>: <the layer's
 /// message>" otherwise — a public member such as LeakyReLU::slope set to NaN or beyond float's
 /// range after construction. Cheap: only layers with hyperparameters (activations, dropout) are
-/// probed.
+/// probed, on a copy; a layer without any is not copied (nor needs to be copyable) and gives {}.
 template <class L, class Where>
 std::vector<double> checked_hyperparameters(const L& layer, const Where& where,
                                             std::string_view refusal) {
-    std::vector<double> values = hyperparameters_of(layer);
-    if (!values.empty()) {
-        auto probe = layer;
-        try {
-            set_hyperparameters_of(probe, values);
-        } catch (const ValueError& e) {
-            throw ValueError(
-                concat(where(), " holds hyperparameters that ", refusal, ": ", e.what()));
+    if constexpr (!has_hyperparameters<L>) {
+        return hyperparameters_of(layer);  // {}, or its static_assert for a getter without setter
+    } else {
+        static_assert(std::copy_constructible<L>,
+                      "chrysalis: a layer with hyperparameters must be copy-constructible: its "
+                      "values are checked on a copy before a call trusts them");
+        std::vector<double> values = hyperparameters_of(layer);
+        if (!values.empty()) {
+            auto probe = layer;
+            try {
+                set_hyperparameters_of(probe, values);
+            } catch (const ValueError& e) {
+                throw ValueError(
+                    concat(where(), " holds hyperparameters that ", refusal, ": ", e.what()));
+            }
         }
+        return values;
     }
-    return values;
 }
 
 }  // namespace detail

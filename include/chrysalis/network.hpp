@@ -69,8 +69,30 @@ struct Sequential_argument_must_satisfy_the_Layer_concept {
     static_assert(Layer<T, Scalar>,
                   "chrysalis::Sequential: this type is not a layer. A layer has static int "
                   "input_size and output_size (or chrysalis::same_width), forward(x, y, mode) and "
-                  "backward(x, y, dy, dx); see chrysalis/concepts/layer.hpp");
+                  "backward(x, y, dy, dx), with Eigen refs of the network's scalar type (the "
+                  "first Dense's; a layer of another one must declare `using scalar_type = …` to "
+                  "be reported as a mix); see chrysalis/concepts/layer.hpp");
     static constexpr bool ok = Layer<T, Scalar>;
+};
+
+template <class T>
+struct Sequential_layers_must_be_default_constructible {
+    static_assert(std::default_initializable<T>,
+                  "chrysalis::Sequential: every layer must be default-constructible: Sequential "
+                  "constructs its layers itself, so widths go in template arguments (Dense<784, "
+                  "128>) and settings in public members or set_hyperparameters, not in "
+                  "constructor arguments");
+    static constexpr bool ok = std::default_initializable<T>;
+};
+
+template <class T>
+struct Sequential_layer_with_parameters_must_initialize_them {
+    static constexpr bool ok = !visits_parameters<T> || initializes<T>;
+    static_assert(ok,
+                  "chrysalis::Sequential: this layer has visit_parameters but no initialize(Rng&) "
+                  "or initialize(Rng&, Init): Sequential draws every layer's parameters from its "
+                  "seed, and without one they would stay as constructed (ParameterizedLayer, "
+                  "chrysalis/concepts/layer.hpp)");
 };
 
 template <class Layer, int Width>
@@ -138,7 +160,9 @@ class Sequential {
              std::conditional_t<std::is_void_v<typename detail::declared_scalar<Layers>::type>,
                                 Scalar, typename detail::declared_scalar<Layers>::type>>::ok &&
          ...) &&
-        (detail::Sequential_layers_must_share_one_scalar_type<Layers, Scalar>::ok && ...);
+        (detail::Sequential_layers_must_share_one_scalar_type<Layers, Scalar>::ok && ...) &&
+        (detail::Sequential_layers_must_be_default_constructible<Layers>::ok && ...) &&
+        (detail::Sequential_layer_with_parameters_must_initialize_them<Layers>::ok && ...);
 
     static constexpr std::array<int, depth> in_widths{detail::input_width_of<Layers>()...};
     static constexpr std::array<int, depth> out_widths{detail::output_width_of<Layers>()...};
@@ -273,7 +297,9 @@ class Sequential {
         std::apply([&](auto&... layer) { (visit_layer(layer, f), ...); }, layers_);
     }
 
-    /// The number of trainable values.
+    /// The number of trainable values, at compile time: every layer with visit_parameters must
+    /// declare `static constexpr std::size_t parameter_count` (Dense does); the build fails,
+    /// naming it, where one does not (its blocks would otherwise count as 0).
     static constexpr std::size_t parameter_count() {
         return (parameter_count_of<Layers>() + ... + std::size_t(0));
     }
@@ -302,8 +328,15 @@ class Sequential {
   private:
     template <class L>
     static constexpr std::size_t parameter_count_of() {
-        if constexpr (requires { L::parameter_count; }) return L::parameter_count;
-        return 0;
+        if constexpr (requires { L::parameter_count; }) {
+            return L::parameter_count;
+        } else {
+            static_assert(!detail::visits_parameters<L>,
+                          "chrysalis::Sequential::parameter_count: a layer with visit_parameters "
+                          "has no static constexpr std::size_t parameter_count (the number of "
+                          "values its blocks hold); declare it to count the layer");
+            return 0;
+        }
     }
 
     template <class L, class F>
@@ -362,9 +395,10 @@ class Sequential {
                        ConstMatrixRef<Scalar>(act_[I + 1].leftCols(batch_)),
                        ConstMatrixRef<Scalar>(grad_[I + 1].leftCols(batch_)),
                        MatrixRef<Scalar>(grad_[I].leftCols(dx_cols)));
-        if constexpr (requires { layer.visit_parameters([](auto&, auto&) {}); }) {
+        if constexpr (detail::visits_parameters<LayerAt<I>>) {
             std::size_t block = first_block<I>();
-            layer.visit_parameters([&](auto& p, auto& g) { on_gradients(p, g, block++); });
+            auto visit = [&](auto& p, auto& g) { on_gradients(p, g, block++); };
+            layer.visit_parameters(visit);  // an lvalue: visit_parameters(F& f) is accepted too
         }
     }
     /// What backward and backward_input share: the shape check, naming `what`, and the seed.

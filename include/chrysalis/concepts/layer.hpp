@@ -105,6 +105,13 @@ concept initializes = initializes_from_rng<L> || initializes_with_init<L>;
 ///   Ensures: every parameter is drawn afresh, from rng only, so a seed gives bit-identical
 ///     parameters on every machine. A layer taking an Init receives the next layer's
 ///     preceding_init (chrysalis/init.hpp): Init::glorot before Tanh or Sigmoid, else Init::he.
+///   Sequential refuses to compile a layer that has visit_parameters but neither initialize.
+///
+/// Optionally: static constexpr std::size_t parameter_count
+///   Ensures: the number of values the layer's blocks hold. Sequential::parameter_count() adds
+///     these up and refuses to compile where a layer with visit_parameters lacks it.
+///
+/// chrysalis passes visit_parameters a named (lvalue) visitor, so F&&, F& and const F& all work.
 template <class L, class Scalar = float>
 concept ParameterizedLayer =
     Layer<L, Scalar> && detail::visits_parameters<L> && detail::initializes<L>;

@@ -111,7 +111,31 @@ struct optimizer_check {
     static_assert(loads,
                   "chrysalis::Optimizer concept not satisfied: the optimizer has no "
                   "load_state(StateReader<Scalar>&) (see chrysalis/concepts/optimizer.hpp)");
-    static_assert(!(named && saves && loads) || Optimizer<O, Net>,
+    static constexpr bool copies = std::copy_constructible<O> && std::is_move_assignable_v<O>;
+    static constexpr bool stepwise = steps<O, Net>;
+    static constexpr bool begins = requires(O & m) { m.begin_step(); };
+    static constexpr bool updates_matrix = requires(O & m, Matrix<S>& p, std::size_t b, int e) {
+        m.update(p, p, b, e);
+    };
+    static constexpr bool updates_vector = requires(O & m, Vector<S>& p, std::size_t b, int e) {
+        m.update(p, p, b, e);
+    };
+    static_assert(copies,
+                  "chrysalis::Optimizer concept not satisfied: the optimizer must be "
+                  "copy-constructible and move-assignable (load_checkpoint restores into a copy)");
+    static_assert(stepwise || begins,
+                  "chrysalis::Optimizer concept not satisfied: the optimizer has neither "
+                  "step(net, epoch) nor begin_step() and update(p, g, block, epoch) (see "
+                  "chrysalis/concepts/optimizer.hpp)");
+    static_assert(stepwise || !begins || updates_matrix,
+                  "chrysalis::Optimizer concept not satisfied: update(p, g, block, epoch) cannot "
+                  "be called with a Matrix<Scalar> block and gradient (a Dense layer's weights)");
+    static_assert(stepwise || !begins || !updates_matrix || updates_vector,
+                  "chrysalis::Optimizer concept not satisfied: update(p, g, block, epoch) cannot "
+                  "be called with a Vector<Scalar> block and gradient (a Dense layer's bias): "
+                  "write it as template <class P, class G> update(P& p, const G& g, …)");
+    static_assert(!(named && saves && loads && copies && (stepwise || updates_vector)) ||
+                      Optimizer<O, Net>,
                   "chrysalis::Optimizer concept not satisfied: the optimizer needs begin_step() "
                   "and update(p, g, block, epoch), or step(net, epoch), and must be copyable "
                   "(see chrysalis/concepts/optimizer.hpp)");

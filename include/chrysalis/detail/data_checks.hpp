@@ -99,7 +99,7 @@ void check_hyperparameters(const Net& net, std::string_view what, std::string_vi
                   net.template layer<I>(),
                   [&] {
                       using L = std::remove_cvref_t<decltype(net.template layer<I>())>;
-                      return concat(what, ": layer ", I, " (", layer_name<L>(), ")", of);
+                      return concat(what, ": layer ", I, " (", layer_label<L>(), ")", of);
                   },
                   refusal));
     }
