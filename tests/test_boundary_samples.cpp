@@ -119,6 +119,32 @@ TEMPLATE_TEST_CASE(
     }
 }
 
+TEST_CASE("boundary_samples takes its classes as any LabelRange, as the other functions do",
+          "[boundary][labels]") {
+    const auto train = clusters<float>(400, Seed{1});
+    auto teacher = trained<Teacher<float>>(train, Seed{2}, 3);
+    auto [x, base] = correct_bases(teacher, train, 20);
+    const BssOptions o{.max_steps = 5};
+    const auto want = boundary_samples(teacher, x, base, o);
+    std::vector<int> target = want.target_classes;
+    const auto want_targeted = boundary_samples(teacher, x, base, target, o);
+    const std::vector<long> base_long(base.begin(), base.end());
+    const Eigen::VectorXi target_eigen =
+        Eigen::Map<const Eigen::VectorXi>(target.data(), Eigen::Index(target.size()));
+    const auto got = boundary_samples(teacher, x, base_long, o);
+    const auto got_targeted = boundary_samples(teacher, x, base_long, target_eigen, o);
+    CHECK(got.samples == want.samples);
+    CHECK(got.target_classes == want.target_classes);
+    CHECK(got_targeted.samples == want_targeted.samples);
+    CHECK(got_targeted.base_classes == base);
+    // A label that does not fit an int is refused by name, as everywhere.
+    std::vector<long> too_big = base_long;
+    too_big[3] = 1L << 40;
+    CHECK_THROWS_AS(boundary_samples(teacher, x, too_big, o), ValueError);
+    CHECK_THROWS_WITH(boundary_samples(teacher, x, too_big, o),
+                      Catch::Matchers::StartsWith("chrysalis::boundary_samples: label"));
+}
+
 TEMPLATE_TEST_CASE("each step moves the teacher's base-vs-target gap monotonically toward 0",
                    "[boundary]", float, double) {
     using S = TestType;

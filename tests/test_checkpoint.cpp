@@ -216,6 +216,32 @@ TEST_CASE("Checkpointing::every writes after every n-th epoch and after the last
     CHECK(parameter_bytes(finished) == parameter_bytes(net));
 }
 
+TEST_CASE("a call refused for an observer's setting has not resumed into the network",
+          "[checkpoint][observers]") {
+    // Checkpointing's resume (in on_train_begin) comes before EarlyStopping in the list, and
+    // EarlyStopping refuses a run without validation data: every observer's check_settings runs
+    // before any on_train_begin, so the refusal comes before the resume replaces the weights.
+    const auto data = quadrants(48, Seed{6});
+    TempDir dir;
+    const std::string path = dir.file("refused.ckpt");
+    Net saved(Seed{1});
+    Sgd saved_sgd{.lr = 0.05};
+    fit(saved, data, CrossEntropy{}, saved_sgd, options(1), Checkpointing{.path = path});
+    Net net(Seed{2});
+    Sgd sgd{.lr = 0.05};
+    const std::string before = parameter_bytes(net);
+    REQUIRE(before != parameter_bytes(saved));
+    CHECK_THROWS_WITH(fit(net, data, CrossEntropy{}, sgd, options(3),
+                          Checkpointing{.resume_from = path}, EarlyStopping{}),
+                      Catch::Matchers::Contains("set TrainOptions::validation"));
+    CHECK(parameter_bytes(net) == before);
+    CHECK_THROWS_WITH(
+        fit(net, data, CrossEntropy{}, sgd, options(3), Checkpointing{.resume_from = path},
+            Checkpointing{.path = dir.file("never.ckpt"), .every = 0}),
+        Catch::Matchers::Contains("Checkpointing::every must be >= 1, got 0"));
+    CHECK(parameter_bytes(net) == before);
+}
+
 TEST_CASE("save_checkpoint and load_checkpoint round-trip a double network and its Adam state",
           "[checkpoint]") {
     using DoubleNet = Sequential<Dense<3, 5, double>, Tanh, Dropout<10>, Dense<5, 2, double>>;

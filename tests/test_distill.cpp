@@ -9,6 +9,8 @@
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include <thread>
+#include <vector>
 #include "test_file_namespace.hpp"
 
 namespace CHRYSALIS_TEST_FILE {
@@ -245,6 +247,33 @@ TEST_CASE("distilling from a teacher network and from soft targets both learn", 
         CHECK(epochs_seen == std::vector<int>{0, 1, 2, 3, 4, 5});
         CHECK(accuracy(s, d) > 0.5);
     }
+}
+
+TEST_CASE("a const live teacher runs as a private copy, so two threads may share it",
+          "[distill][parallel]") {
+    // A teacher's forward writes the activations it keeps: two threads distilling from one
+    // non-const teacher at once read each other's targets. Passed const, each call runs its own
+    // copy, and each student ends as it does when trained alone.
+    const Dataset<float> d = clusters(256, Seed{8});
+    const Teacher teacher(Seed{9});
+    const Distillation kd{.temperature = 3.0, .alpha = 0.8};
+    const TrainOptions<float> o{.epochs = 2, .batch_size = 32, .progress = false, .threads = 1};
+    const auto student_weights = [&](Seed seed) {
+        Student s(seed);
+        Sgd opt{.lr = 0.05};
+        distill(s, d, teacher, kd, opt, o);
+        std::vector<Matrix<float>> w;
+        s.visit_parameters([&](auto& p, auto&) { w.emplace_back(p); });
+        return w;
+    };
+    const auto alone = student_weights(Seed{10});
+    std::vector<Matrix<float>> first, second;
+    std::thread a([&] { first = student_weights(Seed{10}); });
+    std::thread b([&] { second = student_weights(Seed{10}); });
+    a.join();
+    b.join();
+    CHECK(first == alone);
+    CHECK(second == alone);
 }
 
 }  // namespace CHRYSALIS_TEST_FILE

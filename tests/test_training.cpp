@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <numbers>
 #include <span>
@@ -351,6 +352,50 @@ TEST_CASE("observers run in the order given, after validation and before on_epoc
                                           "lambda 1", "option 1", "a end 2", "b end 2"});
     CHECK(a.batches == 2 * 4);  // 100 samples in batches of 32: 4 a epoch
     CHECK(b.batches == a.batches);
+}
+
+namespace {
+/// Moves the run's first epoch to `first` in on_train_begin.
+struct MovesFirstEpoch {
+    int first;
+    template <class Ctx>
+    void on_train_begin(Ctx& ctx) {
+        ctx.first_epoch = first;
+    }
+    template <class Ctx>
+    void on_epoch_end(Ctx&, EpochReport&) {}
+};
+}  // namespace
+
+TEST_CASE("an empty observer or a negative first epoch is refused before anything trains",
+          "[training][observers]") {
+    const auto data = moons_dataset(64, Seed{1});
+    MoonNet net(Seed{2});
+    const std::vector<float> before = parameters_of(net);
+    Sgd sgd{.lr = 0.1};
+    const TrainOptions<float> o{.epochs = 2, .batch_size = 32, .progress = false};
+    std::function<void(const EpochReport&)> empty;
+    void (*null)(const EpochReport&) = nullptr;
+    const auto noop = [](const EpochReport&) {};
+    // Called, either would throw std::bad_function_call or crash after an epoch had trained.
+    CHECK_THROWS_MATCHES(fit(net, data, CrossEntropy{}, sgd, o, noop, empty), ValueError,
+                         Catch::Matchers::Message(
+                             "chrysalis::fit: observer 1 (counting from 0, after the options) is "
+                             "empty (a null function pointer or an empty std::function); "
+                             "expected something to call"));
+    CHECK_THROWS_AS(fit(net, data, CrossEntropy{}, sgd, o, null), ValueError);
+    CHECK_THROWS_WITH(fit(net, data, CrossEntropy{}, sgd, o, null),
+                      Catch::Matchers::StartsWith("chrysalis::fit: observer 0 ") &&
+                          Catch::Matchers::Contains("is empty"));
+    CHECK(parameters_of(net) == before);
+    // A negative first epoch would run extra epochs, numbered below 0, into the schedules.
+    CHECK_THROWS_MATCHES(
+        fit(net, data, CrossEntropy{}, sgd, o, MovesFirstEpoch{-2}), ValueError,
+        Catch::Matchers::Message("chrysalis::fit: an observer's on_train_begin set first_epoch to "
+                                 "-2; expected an epoch >= 0 (epochs count from 0)"));
+    CHECK(parameters_of(net) == before);
+    // Past the last epoch is allowed: nothing left to run.
+    CHECK(fit(net, data, CrossEntropy{}, sgd, o, MovesFirstEpoch{2}).empty());
 }
 
 TEST_CASE("EarlyStopping stops after patience epochs without improvement and restores the best",

@@ -150,92 +150,102 @@ typename Net::scalar_type > std::vector<EpochReport> distill_with_boundary_sampl
                                         ": the teacher is the student itself; distil from a "
                                         "copy (auto teacher = student;)"));
     }
-    detail::require_finite_parameters(teacher, what, "the teacher");
+    if constexpr (std::is_const_v<Teacher>) {
+        // As distill's: a const teacher runs as a private copy (its forward writes activations).
+        static_assert(std::copy_constructible<std::remove_const_t<Teacher>>,
+                      "chrysalis::distill_with_boundary_samples: a const teacher is run through a "
+                      "copy, and this one cannot be copied: pass it non-const");
+        std::remove_const_t<Teacher> copy = teacher;
+        return distill_with_boundary_samples(student, data, copy, std::forward<KD>(kd), optimizer,
+                                             options, bss, observers...);
+    } else {
+        detail::require_finite_parameters(teacher, what, "the teacher");
 
-    std::vector<Vector<S>> extra;
-    student.visit_parameters(
-        [&](auto& p, auto&) { extra.emplace_back(Vector<S>::Zero(p.size())); });
-    bool active = false;
-    detail::WithExtraGradient<Optimizer, S> wrapped{&optimizer, &extra, &active};
-    Distillation soft{.temperature = bss.temperature, .alpha = 1.0};
-    Matrix<S> t, bases, bss_teacher, bss_grad;
+        std::vector<Vector<S>> extra;
+        student.visit_parameters(
+            [&](auto& p, auto&) { extra.emplace_back(Vector<S>::Zero(p.size())); });
+        bool active = false;
+        detail::WithExtraGradient<Optimizer, S> wrapped{&optimizer, &extra, &active};
+        Distillation soft{.temperature = bss.temperature, .alpha = 1.0};
+        Matrix<S> t, bases, bss_teacher, bss_grad;
 
-    return detail::train_loop(
-        student, data, wrapped, options,
-        [&](auto& batcher, auto& grad, const BatchReport& at) {
-            const auto x = batcher.features();
-            const auto y = batcher.labels();
-            const Eigen::Index b = x.cols();
-            // β and the targets' generator follow the loop's epoch and batch, not a count of
-            // calls: a run resumed from a checkpoint (Checkpointing::resume_from) draws what the
-            // uninterrupted run drew from that batch on.
-            const int epoch = at.epoch;
-            const double beta =
-                bss.weight *
-                std::max(0.0, 1.0 - double(epoch + 1) / (bss.decay_fraction * options.epochs));
-            t = teacher.forward(x, Mode::inference);
-            double extra_loss = 0;
-            active = false;
-            if (beta > 0) {
-                // Bases: samples the teacher classifies correctly; if too many, those where the
-                // student's probabilities differ most from the teacher's off the true class.
-                std::vector<Eigen::Index> candidates;
-                for (Eigen::Index j = 0; j < b; ++j) {
-                    Eigen::Index arg = 0;
-                    t.col(j).maxCoeff(&arg);
-                    if (arg == y[std::size_t(j)]) candidates.push_back(j);
-                }
-                if (Eigen::Index(candidates.size()) > bss.samples_per_batch) {
-                    const Matrix<S> pt = softmax(t, 1.0);
-                    const Matrix<S> ps = softmax(student.forward(x, Mode::inference), 1.0);
-                    std::vector<double> score(std::size_t(b), 0.0);
-                    for (const Eigen::Index j : candidates) {
-                        const Eigen::Index c = y[std::size_t(j)];
-                        score[std::size_t(j)] =
-                            double((pt.col(j) - ps.col(j)).squaredNorm()) -
-                            double((pt(c, j) - ps(c, j)) * (pt(c, j) - ps(c, j)));
+        return detail::train_loop(
+            student, data, wrapped, options,
+            [&](auto& batcher, auto& grad, const BatchReport& at) {
+                const auto x = batcher.features();
+                const auto y = batcher.labels();
+                const Eigen::Index b = x.cols();
+                // β and the targets' generator follow the loop's epoch and batch, not a count of
+                // calls: a run resumed from a checkpoint (Checkpointing::resume_from) draws what
+                // the uninterrupted run drew from that batch on.
+                const int epoch = at.epoch;
+                const double beta =
+                    bss.weight *
+                    std::max(0.0, 1.0 - double(epoch + 1) / (bss.decay_fraction * options.epochs));
+                t = teacher.forward(x, Mode::inference);
+                double extra_loss = 0;
+                active = false;
+                if (beta > 0) {
+                    // Bases: samples the teacher classifies correctly; if too many, those where the
+                    // student's probabilities differ most from the teacher's off the true class.
+                    std::vector<Eigen::Index> candidates;
+                    for (Eigen::Index j = 0; j < b; ++j) {
+                        Eigen::Index arg = 0;
+                        t.col(j).maxCoeff(&arg);
+                        if (arg == y[std::size_t(j)]) candidates.push_back(j);
                     }
-                    std::stable_sort(candidates.begin(), candidates.end(),
-                                     [&](Eigen::Index i, Eigen::Index j) {
-                                         return score[std::size_t(i)] > score[std::size_t(j)];
-                                     });
-                    candidates.resize(std::size_t(bss.samples_per_batch));
-                }
-                if (!candidates.empty()) {
-                    const auto m = Eigen::Index(candidates.size());
-                    bases.resize(Net::input_size, m);
-                    Matrix<S> zb(Net::output_size, m);
-                    std::vector<int> base(candidates.size());
-                    for (Eigen::Index i = 0; i < m; ++i) {
-                        bases.col(i) = x.col(candidates[std::size_t(i)]);
-                        zb.col(i) = t.col(candidates[std::size_t(i)]);
-                        base[std::size_t(i)] = y[std::size_t(candidates[std::size_t(i)])];
+                    if (Eigen::Index(candidates.size()) > bss.samples_per_batch) {
+                        const Matrix<S> pt = softmax(t, 1.0);
+                        const Matrix<S> ps = softmax(student.forward(x, Mode::inference), 1.0);
+                        std::vector<double> score(std::size_t(b), 0.0);
+                        for (const Eigen::Index j : candidates) {
+                            const Eigen::Index c = y[std::size_t(j)];
+                            score[std::size_t(j)] =
+                                double((pt.col(j) - ps.col(j)).squaredNorm()) -
+                                double((pt(c, j) - ps(c, j)) * (pt(c, j) - ps(c, j)));
+                        }
+                        std::stable_sort(candidates.begin(), candidates.end(),
+                                         [&](Eigen::Index i, Eigen::Index j) {
+                                             return score[std::size_t(i)] > score[std::size_t(j)];
+                                         });
+                        candidates.resize(std::size_t(bss.samples_per_batch));
                     }
-                    Rng rng(derive_seed(derive_seed(bss.seed, std::uint64_t(at.epoch)),
-                                        std::uint64_t(at.batch)));
-                    const std::vector<int> target =
-                        detail::choose_targets(zb, base, bss.target, rng);
-                    const auto gen =
-                        detail::generate_boundary_samples(teacher, bases, base, target, bss);
-                    bss_teacher = teacher.forward(gen.samples, Mode::inference);
-                    const auto zs = student.forward(gen.samples, Mode::training);
-                    // β·KL·T²/T²: Distillation's T² undone, so the gradient is the paper's.
-                    const S scale = S(beta / (bss.temperature * bss.temperature));
-                    extra_loss = double(scale) *
-                                 double(soft(zs, bss_teacher, std::span<const int>{}, bss_grad));
-                    bss_grad *= scale;
-                    student.backward(bss_grad);
-                    std::size_t block = 0;
-                    student.visit_parameters([&](auto&, auto& g) {
-                        extra[block++] = Eigen::Map<const Vector<S>>(g.data(), g.size());
-                    });
-                    active = true;
+                    if (!candidates.empty()) {
+                        const auto m = Eigen::Index(candidates.size());
+                        bases.resize(Net::input_size, m);
+                        Matrix<S> zb(Net::output_size, m);
+                        std::vector<int> base(candidates.size());
+                        for (Eigen::Index i = 0; i < m; ++i) {
+                            bases.col(i) = x.col(candidates[std::size_t(i)]);
+                            zb.col(i) = t.col(candidates[std::size_t(i)]);
+                            base[std::size_t(i)] = y[std::size_t(candidates[std::size_t(i)])];
+                        }
+                        Rng rng(derive_seed(derive_seed(bss.seed, std::uint64_t(at.epoch)),
+                                            std::uint64_t(at.batch)));
+                        const std::vector<int> target =
+                            detail::choose_targets(zb, base, bss.target, rng);
+                        const auto gen =
+                            detail::generate_boundary_samples(teacher, bases, base, target, bss);
+                        bss_teacher = teacher.forward(gen.samples, Mode::inference);
+                        const auto zs = student.forward(gen.samples, Mode::training);
+                        // β·KL·T²/T²: Distillation's T² undone, so the gradient is the paper's.
+                        const S scale = S(beta / (bss.temperature * bss.temperature));
+                        extra_loss = double(scale) * double(soft(zs, bss_teacher,
+                                                                 std::span<const int>{}, bss_grad));
+                        bss_grad *= scale;
+                        student.backward(bss_grad);
+                        std::size_t block = 0;
+                        student.visit_parameters([&](auto&, auto& g) {
+                            extra[block++] = Eigen::Map<const Vector<S>>(g.data(), g.size());
+                        });
+                        active = true;
+                    }
                 }
-            }
-            const auto zs = student.forward(x, Mode::training);
-            return double(kd(zs, t, y, grad)) + extra_loss;
-        },
-        what, observers...);
+                const auto zs = student.forward(x, Mode::training);
+                return double(kd(zs, ConstMatrixRef<S>(t), y, grad)) + extra_loss;
+            },
+            what, observers...);
+    }
 }
 
 }  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

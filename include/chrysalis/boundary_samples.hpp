@@ -23,6 +23,7 @@
 #include "chrysalis/detail/data_checks.hpp"
 #include "chrysalis/detail/input_backward.hpp"
 #include "chrysalis/errors.hpp"
+#include "chrysalis/labels.hpp"
 #include "chrysalis/random.hpp"
 #include "chrysalis/tensor.hpp"
 
@@ -293,6 +294,8 @@ void check_bases(const Eigen::MatrixBase<Derived>& bases, const char* what) {
 ///
 ///   auto s = boundary_samples(teacher, x, classes, targets, BssOptions{.step_size = 0.1});
 ///
+/// The classes may be any LabelRange (std::vector<int>, std::vector<long>, Eigen::VectorXi, …).
+///
 /// Requires: `teacher` a Sequential (any Net with forward, backward(d, true) or backward_input(d),
 ///   and input_gradient), float or double; it is run in inference mode, so dropout is the
 ///   identity; its parameters are not changed, nor its parameter gradients (backward_input),
@@ -308,13 +311,17 @@ void check_bases(const Eigen::MatrixBase<Derived>& bases, const char* what) {
 ///   ∞; max_steps < 1; epsilon < 0 or NaN; margin ≤ 0), or a NaN or infinite parameter of the
 ///   teacher (naming the block, row and column) — each naming chrysalis::boundary_samples and
 ///   the parameter.
-template <class Net, class Derived>
+template <class Net, class Derived, LabelRange Bases, LabelRange Targets>
 BoundarySamples<typename Net::scalar_type> boundary_samples(Net& teacher,
                                                             const Eigen::MatrixBase<Derived>& bases,
-                                                            std::span<const int> base_classes,
-                                                            std::span<const int> target_classes,
+                                                            const Bases& base_labels,
+                                                            const Targets& target_labels,
                                                             const BssOptions& options = {}) {
     constexpr const char* what = "chrysalis::boundary_samples";
+    const IntLabels base_ints = int_labels(base_labels, what);
+    const IntLabels target_ints = int_labels(target_labels, what);
+    const std::span<const int> base_classes = base_ints.span();
+    const std::span<const int> target_classes = target_ints.span();
     detail::check_bss_generation(options, what);
     detail::check_bases<Net>(bases, what);
     detail::check_classes(base_classes, bases.cols(), Net::output_size, what, "base_classes");
@@ -335,14 +342,16 @@ BoundarySamples<typename Net::scalar_type> boundary_samples(Net& teacher,
 /// (without the target checks), and also ValueError naming the sample when a logit at the bases
 /// is NaN or infinite (the network overflows there: no target to choose); a network with fewer
 /// than 2 outputs does not compile.
-template <class Net, class Derived>
+template <class Net, class Derived, LabelRange Bases>
 BoundarySamples<typename Net::scalar_type> boundary_samples(Net& teacher,
                                                             const Eigen::MatrixBase<Derived>& bases,
-                                                            std::span<const int> base_classes,
+                                                            const Bases& base_labels,
                                                             const BssOptions& options = {}) {
     static_assert(Net::output_size >= 2,
                   "chrysalis::boundary_samples: a boundary needs at least two classes");
     constexpr const char* what = "chrysalis::boundary_samples";
+    const IntLabels base_ints = int_labels(base_labels, what);
+    const std::span<const int> base_classes = base_ints.span();
     detail::check_bss_generation(options, what);
     detail::check_bases<Net>(bases, what);
     detail::check_classes(base_classes, bases.cols(), Net::output_size, what, "base_classes");

@@ -42,8 +42,9 @@ struct Checkpointing {
     int every = 1;                 ///< default 1 (every epoch); ≥ 1
     std::string resume_from = {};  ///< default empty = start afresh
 
+    /// The settings, checked before any observer's on_train_begin runs.
     template <class Net, class Optimizer>
-    void on_train_begin(TrainingContext<Net, Optimizer>& ctx) const {
+    void check_settings(const TrainingContext<Net, Optimizer>& ctx) const {
         static_assert(detail::checkpointable<Net, Optimizer>,
                       "chrysalis::Checkpointing: checkpoints hold a Sequential whose layers name "
                       "themselves, trained by an optimizer that models chrysalis::Optimizer "
@@ -52,6 +53,10 @@ struct Checkpointing {
             throw ValueError(
                 detail::concat(ctx.function, ": Checkpointing::every must be >= 1, got ", every));
         }
+    }
+
+    template <class Net, class Optimizer>
+    void on_train_begin(TrainingContext<Net, Optimizer>& ctx) const {
         if (!resume_from.empty()) {
             ctx.first_epoch =
                 detail::resume_training(ctx.net, ctx.optimizer, ctx.rng, resume_from, ctx.function);

@@ -181,9 +181,10 @@ typename Student::scalar_type >
         student, data, optimizer, options,
         [&](auto& batcher, auto& grad) {
             const auto idx = batcher.indices();
-            auto t = buffer.leftCols(Eigen::Index(idx.size()));
+            auto gathered = buffer.leftCols(Eigen::Index(idx.size()));
             for (std::size_t k = 0; k < idx.size(); ++k)
-                t.col(Eigen::Index(k)) = logits.col(idx[k]);
+                gathered.col(Eigen::Index(k)) = logits.col(idx[k]);
+            const ConstMatrixRef<S> t(gathered);  // as DistillationLoss names it, not a Block
             const auto z = student.forward(batcher.features(), Mode::training);
             const std::span<const int> y = unlabelled ? std::span<const int>{} : batcher.labels();
             return double(kd(z, t, y, grad));

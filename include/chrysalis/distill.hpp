@@ -79,9 +79,11 @@ std::vector<EpochReport> distill_cached(Net& student,
         student, data, optimizer, options,
         [&](auto& batcher, auto& grad) {
             const auto idx = batcher.indices();
-            auto t = buffer.leftCols(Eigen::Index(idx.size()));
+            auto gathered = buffer.leftCols(Eigen::Index(idx.size()));
             for (std::size_t k = 0; k < idx.size(); ++k)
-                t.col(Eigen::Index(k)) = targets.col(idx[k]);
+                gathered.col(Eigen::Index(k)) = targets.col(idx[k]);
+            // A ConstMatrixRef, as the DistillationLoss concept names it (not a Block).
+            const ConstMatrixRef<typename Net::scalar_type> t(gathered);
             const auto logits = student.forward(batcher.features(), Mode::training);
             if constexpr (requires { kd.soft_targets(logits, t, batcher.labels(), grad); }) {
                 if (probabilities)
@@ -126,7 +128,11 @@ typename Net::scalar_type >
 }
 
 /// Distils from a teacher network run on every batch (in inference mode) — for inputs that
-/// change every epoch, such as jittered images. Requires and throws as the cached form, with
+/// change every epoch, such as jittered images. The teacher's forward writes the activations it
+/// keeps, so a teacher passed non-const is used by this call alone while it runs (two threads
+/// distilling from one such teacher at once get wrong targets); a const teacher is run as a
+/// private copy made at the start, which any number of calls may share. Requires and throws as
+/// the cached form, with
 /// the teacher's and the student's widths checked at compile time; also ValueError, before any
 /// batch, for a NaN or infinite parameter of the teacher (naming the block, row and column), and
 /// for the student object itself as the teacher (its own outputs as targets: nothing to learn).
@@ -155,16 +161,26 @@ typename Net::scalar_type >
             "chrysalis::distill: the teacher is the student itself; distil from a copy (auto "
             "teacher = student;) or from cached logits");
     }
-    // A teacher with a NaN weight is refused as such, not reported as the student diverging.
-    detail::require_finite_parameters(teacher, "chrysalis::distill", "the teacher");
-    return detail::train_loop(
-        student, data, optimizer, options,
-        [&](auto& batcher, auto& grad) {
-            const auto t = teacher.forward(batcher.features(), Mode::inference);
-            return kd(student.forward(batcher.features(), Mode::training), t, batcher.labels(),
-                      grad);
-        },
-        "chrysalis::distill", observers...);
+    if constexpr (std::is_const_v<Teacher>) {
+        // The teacher's forward writes the activations it keeps: a const teacher runs as a
+        // private copy, so that trainings on several threads may share one.
+        static_assert(std::copy_constructible<std::remove_const_t<Teacher>>,
+                      "chrysalis::distill: a const teacher is run through a copy, and this one "
+                      "cannot be copied: pass it non-const");
+        std::remove_const_t<Teacher> copy = teacher;
+        return distill(student, data, copy, std::forward<KD>(kd), optimizer, options, observers...);
+    } else {
+        // A teacher with a NaN weight is refused as such, not reported as the student diverging.
+        detail::require_finite_parameters(teacher, "chrysalis::distill", "the teacher");
+        return detail::train_loop(
+            student, data, optimizer, options,
+            [&](auto& batcher, auto& grad) {
+                const auto t = teacher.forward(batcher.features(), Mode::inference);
+                return kd(student.forward(batcher.features(), Mode::training), t, batcher.labels(),
+                          grad);
+            },
+            "chrysalis::distill", observers...);
+    }
 }
 
 /// Distils from soft targets (teacher probabilities at kd.temperature, classes × N), e.g. an

@@ -414,9 +414,10 @@ GradcheckReport gradcheck_layer(L& layer, Matrix<double> x, Eigen::Index output_
                                 const GradcheckOptions& o = {}, Seed seed = {},
                                 Mode mode = Mode::training) {
     static_assert(Layer<L, double>,
-                  "chrysalis::gradcheck_layer: check a layer that computes in double "
-                  "(Layer<L, double>, e.g. Dense<In, Out, double>); float rounding would swamp "
-                  "the finite differences");
+                  "chrysalis::gradcheck_layer: check a layer (forward(x, y, mode) and "
+                  "backward(x, y, dy, dx), chrysalis::Layer) that computes in double, e.g. "
+                  "Dense<In, Out, double>: float rounding would swamp the finite differences. "
+                  "For a whole network, use gradcheck_network");
     constexpr const char* what = "chrysalis::gradcheck_layer";
     detail::check_gradcheck_options(o, what);
     detail::require_coordinates(x.rows(), x.cols(), what, "x");

@@ -69,8 +69,9 @@ struct EarlyStopping {
     /// Whether the last run was stopped early (before TrainOptions::epochs).
     [[nodiscard]] bool stopped() const noexcept { return state_.stopped; }
 
+    /// The settings, checked before any observer's on_train_begin (a checkpoint's resume) runs.
     template <class Net, class Optimizer>
-    void on_train_begin(TrainingContext<Net, Optimizer>& ctx) {
+    void check_settings(const TrainingContext<Net, Optimizer>& ctx) const {
         if (patience < 1) {
             throw ValueError(detail::concat(
                 ctx.function, ": EarlyStopping::patience must be >= 1, got ", patience));
@@ -85,6 +86,10 @@ struct EarlyStopping {
                                             ": EarlyStopping watches the validation accuracy; "
                                             "set TrainOptions::validation"));
         }
+    }
+
+    template <class Net, class Optimizer>
+    void on_train_begin(TrainingContext<Net, Optimizer>&) {
         state_.best = std::numeric_limits<double>::quiet_NaN();
         state_.best_epoch = -1;
         state_.waited = 0;
@@ -205,6 +210,10 @@ struct Validation {
 };
 
 /// Calls each observer's hooks that it has.
+template <class O, class Ctx>
+void notify_check_settings(O& o, const Ctx& ctx) {
+    if constexpr (requires { o.check_settings(ctx); }) o.check_settings(ctx);
+}
 template <class O, class Ctx>
 void notify_train_begin(O& o, Ctx& ctx) {
     if constexpr (requires { o.on_train_begin(ctx); }) o.on_train_begin(ctx);

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstddef>
+#include <functional>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -94,6 +95,71 @@ constexpr void require_observer() {
                   "chrysalis::TrainingObserver (a member on_epoch_end(ctx, report)) or be callable "
                   "with a const chrysalis::EpochReport&; the type is named in the instantiation "
                   "above (see chrysalis/concepts/observer.hpp)");
+    // An optional hook is called where the observer can take it: one declared with other
+    // parameters (a non-const BatchReport&, on_train_end without the history, the context of
+    // another optimizer) would silently never run. A plain member function can be named
+    // (&O::hook) and is checked; a member template is not.
+    using T = std::remove_cvref_t<O>;
+    using Ctx = TrainingContext<Net, Optimizer>;
+    static_assert(
+        !requires { &T::check_settings; } || requires(T & o, const Ctx& c) { o.check_settings(c); },
+        "chrysalis::fit / distill: the observer's check_settings cannot be called as "
+        "check_settings(const TrainingContext<Net, Optimizer>&) with this call's "
+        "network and optimizer, so it would never run (see "
+        "chrysalis/concepts/observer.hpp)");
+    static_assert(
+        !requires { &T::on_train_begin; } || requires(T & o, Ctx & c) { o.on_train_begin(c); },
+        "chrysalis::fit / distill: the observer's on_train_begin cannot be called as "
+        "on_train_begin(TrainingContext<Net, Optimizer>&) with this call's network and "
+        "optimizer, so it would never run (see chrysalis/concepts/observer.hpp)");
+    static_assert(
+        !requires { &T::on_batch_end; } ||
+            requires(T & o, Ctx & c, const BatchReport& b) { o.on_batch_end(c, b); },
+        "chrysalis::fit / distill: the observer's on_batch_end cannot be called as "
+        "on_batch_end(TrainingContext<Net, Optimizer>&, const BatchReport&) with this "
+        "call's network and optimizer, so it would never run (see "
+        "chrysalis/concepts/observer.hpp)");
+    static_assert(
+        !requires { &T::on_train_end; } ||
+            requires(T & o, Ctx & c, const std::vector<EpochReport>& h) { o.on_train_end(c, h); },
+        "chrysalis::fit / distill: the observer's on_train_end cannot be called as "
+        "on_train_end(TrainingContext<Net, Optimizer>&, const std::vector<EpochReport>&) with "
+        "this call's network and optimizer, so it would never run (see "
+        "chrysalis/concepts/observer.hpp)");
+}
+
+/// What the training loop needs of the network it trains (Sequential has it): its layers by
+/// index (to check their hyperparameters and find one whose output is not finite), the
+/// activation of each from the last forward, and a backward that hands each parameter block's
+/// gradient to the optimizer as it is made.
+template <class Net>
+concept trainable_network = layered_network<Net> &&
+    requires(Net& net, const Matrix<typename Net::scalar_type>& d) {
+    net.forward(d, Mode::training);
+    net.activation(std::size_t(0));
+    net.backward(d, false, [](auto&, auto&, std::size_t) {});
+    net.visit_parameters([](auto&, auto&) {});
+};
+
+template <class F>
+inline constexpr bool is_std_function_v = false;
+template <class R, class... A>
+inline constexpr bool is_std_function_v<std::function<R(A...)>> = true;
+
+/// ValueError naming `what` and the observer's position for a null function pointer or an
+/// empty std::function among the observers: calling it would crash or throw
+/// std::bad_function_call after the first epoch had trained.
+template <class O>
+void require_callable_observer(const O& observer, std::size_t index, const char* what) {
+    using T = std::remove_cvref_t<O>;
+    if constexpr (std::is_pointer_v<T> || is_std_function_v<T>) {
+        if (!observer) {
+            throw ValueError(concat(what, ": observer ", index,
+                                    " (counting from 0, after the options) is empty (a null "
+                                    "function pointer or an empty std::function); expected "
+                                    "something to call"));
+        }
+    }
 }
 
 /// The epoch loop shared by fit and distill. `step(batcher, grad)` returns the batch loss after
@@ -108,11 +174,21 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::scalar
                                     Optimizer& optimizer,
                                     const TrainOptions<typename Net::scalar_type>& o, Step&& step,
                                     const char* what, Observers&... observers) {
+    static_assert(trainable_network<Net>,
+                  "chrysalis::fit / distill: the network trained must be a Sequential, or have "
+                  "what the training loop uses of one: depth, layer<I>(), forward(x, mode), "
+                  "activation(i), backward(d, input_gradient, on_gradients) and "
+                  "visit_parameters(f). Another network type can be a live teacher, and be "
+                  "evaluated, attacked and gradient-checked (docs/networks.md)");
     static_assert(optimizer_check<Optimizer, Net>::ok);  // a message per missing member
     (require_observer<Observers, Net, Optimizer>(), ...);
     using S = typename Net::scalar_type;
     using Clock = std::chrono::steady_clock;
     check_options(o, what);
+    {
+        std::size_t index = 0;
+        (require_callable_observer(observers, index++, what), ...);
+    }
     // A hyperparameter set through a public member (LeakyReLU::slope = NaN) is refused here,
     // naming the layer, rather than reported epochs later as TrainingDiverged.
     check_hyperparameters(net, what, "its set_hyperparameters refuses, so nothing was trained");
@@ -134,7 +210,14 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::scalar
         f(progress);
         (f(observers), ...);
     };
+    // Every observer's settings first, then the hooks that act (a resume loads weights): a call
+    // refused for a setting has changed nothing.
+    each([&](auto& obs) { notify_check_settings(obs, std::as_const(ctx)); });
     each([&](auto& obs) { notify_train_begin(obs, ctx); });
+    if (ctx.first_epoch < 0) {
+        throw ValueError(concat(what, ": an observer's on_train_begin set first_epoch to ",
+                                ctx.first_epoch, "; expected an epoch >= 0 (epochs count from 0)"));
+    }
     Matrix<S> grad(Net::output_size, batch_capacity(o, data.size()));
     std::vector<EpochReport> history;
     for (int epoch = ctx.first_epoch; epoch < o.epochs && !ctx.stop; ++epoch) {
@@ -145,7 +228,9 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::scalar
             if (o.jitter > 0)
                 jitter(batcher.mutable_features(), o.image_width, o.image_height, o.jitter, rng);
             const Eigen::Index b = batcher.labels().size();
-            auto g = grad.leftCols(b);
+            // A MatrixRef, as the Loss concept names it: a loss written for MatrixRef<S> with S
+            // deduced takes it, where it would not take a Block.
+            MatrixRef<S> g(grad.leftCols(b));
             const double loss = [&] {
                 if constexpr (std::is_invocable_v<Step&, Batcher<S>&, decltype(g)&,
                                                   const BatchReport&>)

@@ -15,7 +15,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrysalis/boundary_distill.hpp>
 #include <chrysalis/chrysalis.hpp>
+#include <chrysalis/cross_modal.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -256,4 +258,72 @@ TEST_CASE("the Jensen-Shannon loss trains a student with chrysalis::distill",
         CHECK(cy::accuracy(cached, test) > 0.9);
         CHECK(cy::accuracy(live, test) > 0.9);  // and from a teacher run on every batch
     }
+}
+
+namespace {
+/// Losses written exactly in the concepts' own form, generic in the scalar: ConstMatrixRef<S>
+/// and MatrixRef<S> with S deduced. Such a function does not take an Eigen Block (deduction
+/// fails), so the loops must hand it the Refs the concepts name. Each forwards to a library
+/// loss, so that training with it must match training with that loss to the bit.
+struct RefCrossEntropy {
+    template <class S>
+    S operator()(cy::ConstMatrixRef<S> logits, std::span<const int> labels,
+                 cy::MatrixRef<S> gradient) const {
+        return cy::CrossEntropy{}(logits, labels, gradient);
+    }
+};
+struct RefDistillation {
+    double temperature = 2.0, alpha = 0.5;
+    template <class S>
+    S operator()(cy::ConstMatrixRef<S> student, cy::ConstMatrixRef<S> teacher,
+                 std::span<const int> labels, cy::MatrixRef<S> gradient) const {
+        return cy::Distillation{.temperature = temperature, .alpha = alpha}(student, teacher,
+                                                                            labels, gradient);
+    }
+};
+static_assert(cy::Loss<RefCrossEntropy, float> && cy::DistillationLoss<RefDistillation, float>);
+}  // namespace
+
+TEST_CASE("losses written in the concepts' Ref form train in every loop, as the library's do",
+          "[extension][losses]") {
+    using Teacher = cy::Sequential<cy::Dense<16, 32>, cy::ReLU, cy::Dense<32, 4>>;
+    using Student = cy::Sequential<cy::Dense<16, 8>, cy::ReLU, cy::Dense<8, 4>>;
+    const auto train = quarters(96, cy::Seed{6});
+    const cy::TrainOptions<float> o{
+        .epochs = 2, .batch_size = 16, .seed = cy::Seed{7}, .progress = false};
+    const auto weights = [](auto& net) {
+        std::vector<cy::Matrix<float>> w;
+        net.visit_parameters([&](auto& p, auto&) { w.emplace_back(p); });
+        return w;
+    };
+    Teacher teacher(cy::Seed{8}), teacher_ref(cy::Seed{8});
+    cy::Sgd s1{.lr = 0.05}, s2{.lr = 0.05};
+    cy::fit(teacher, train, cy::CrossEntropy{}, s1, o);
+    cy::fit(teacher_ref, train, RefCrossEntropy{}, s2, o);
+    CHECK(weights(teacher) == weights(teacher_ref));
+
+    const cy::Matrix<float> logits = cy::predict_logits(teacher, train);
+    const cy::Distillation kd{.temperature = 2.0, .alpha = 0.5};
+    const RefDistillation ref_kd;
+    const auto both = [&](const char* loop, auto&& run) {
+        Student a(cy::Seed{9}), b(cy::Seed{9});
+        cy::Sgd sa{.lr = 0.05}, sb{.lr = 0.05};
+        run(a, sa, kd);
+        run(b, sb, ref_kd);
+        INFO(loop);
+        CHECK(weights(a) == weights(b));
+    };
+    both("distill, cached logits", [&](Student& s, cy::Sgd& opt, const auto& loss) {
+        cy::distill(s, train, logits, loss, opt, o);
+    });
+    both("distill, live teacher", [&](Student& s, cy::Sgd& opt, const auto& loss) {
+        cy::distill(s, train, teacher, loss, opt, o);
+    });
+    both("distill_paired", [&](Student& s, cy::Sgd& opt, const auto& loss) {
+        cy::distill_paired(s, train, teacher, train, loss, opt, o);
+    });
+    both("distill_with_boundary_samples", [&](Student& s, cy::Sgd& opt, const auto& loss) {
+        cy::distill_with_boundary_samples(s, train, teacher, loss, opt, o,
+                                          cy::BssOptions{.samples_per_batch = 4});
+    });
 }

@@ -39,13 +39,13 @@ struct BatchReport {
 /// lives for one call of fit or distill.
 template <class Net, class Optimizer>
 struct TrainingContext {
-    Net& net;              ///< the network being trained
-    Optimizer& optimizer;  ///< its optimizer
-    Rng& rng;              ///< the training generator: shuffles and jitter draw from it
-    const char* function;  ///< the training function, for messages: "chrysalis::fit"
-    int epochs;            ///< TrainOptions::epochs: the run ends before this epoch
+    Net& net;                    ///< the network being trained
+    Optimizer& optimizer;        ///< its optimizer
+    Rng& rng;                    ///< the training generator: shuffles and jitter draw from it
+    const char* const function;  ///< the training function, for messages: "chrysalis::fit"
+    const int epochs;            ///< TrainOptions::epochs: the run ends before this epoch
     /// TrainOptions::validation: the data set whose accuracy each EpochReport gives, or null.
-    const Dataset<typename Net::scalar_type>* validation = nullptr;
+    const Dataset<typename Net::scalar_type>* const validation = nullptr;
     /// The epoch this call starts from: 0, unless an observer's on_train_begin moved it (a
     /// resumed checkpoint does). Epochs count from 0.
     int first_epoch = 0;
@@ -70,9 +70,18 @@ struct TrainingContext {
 ///         may set ctx.stop = true to end training after this epoch, may read or change ctx.net
 ///         and ctx.optimizer (as a checkpoint writer or a weight restorer does). May throw: the
 ///         exception leaves fit or distill, with the epochs so far applied to the network.
+///   - `o.check_settings(ctx)` (optional; ctx a const TrainingContext&): called once for every
+///     observer before any on_train_begin. Throws for a setting it refuses (ValueError naming
+///     ctx.function and the setting). Checks belong here, not in on_train_begin: when one
+///     throws, no observer's on_train_begin has run yet (a resume has not replaced the weights).
 ///   - `o.on_train_begin(ctx)` (optional): called once, before the first epoch, after the
-///     options and data are checked. May set ctx.first_epoch (to continue a run) and change
-///     ctx.net, ctx.optimizer and ctx.rng (to restore them).
+///     options, the data and every observer's check_settings. May set ctx.first_epoch (to continue
+///     a run; ValueError naming the function if it is left below 0) and change ctx.net,
+///     ctx.optimizer and ctx.rng (to restore them). function, epochs and validation are const: the
+///     run's own settings.
+///   Each optional hook, where declared as a plain member function, must be callable with the
+///   arguments below for this call's network and optimizer, or the build fails naming it (one
+///   declared otherwise would never be called).
 ///   - `o.on_batch_end(ctx, batch)` (optional; batch a const BatchReport&): after each batch's
 ///     update. Keep it cheap: it runs hundreds of times an epoch.
 ///   - `o.on_train_end(ctx, history)` (optional; history a const std::vector<EpochReport>&):
