@@ -262,11 +262,10 @@ class Int8Network {
     }
     /// The int8 weights of Dense layer i as an output_size × input_size matrix (a copy, without
     /// the padding). Throws ValueError for a bad i.
-    [[nodiscard]] Eigen::Matrix<std::int8_t, Eigen::Dynamic, Eigen::Dynamic> int8_weights(
-        std::size_t i) const {
+    [[nodiscard]] Matrix<std::int8_t> int8_weights(std::size_t i) const {
         const Int8Dense& l = layer(i);
         const long ld = detail::int8_padded(l.input_size);
-        Eigen::Matrix<std::int8_t, Eigen::Dynamic, Eigen::Dynamic> w(l.output_size, l.input_size);
+        Matrix<std::int8_t> w(l.output_size, l.input_size);
         for (long o = 0; o < l.output_size; ++o)
             for (long k = 0; k < l.input_size; ++k) w(o, k) = l.weights[std::size_t(o * ld + k)];
         return w;

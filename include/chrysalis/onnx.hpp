@@ -449,9 +449,8 @@ namespace detail {
 /// gives its bits (see export_onnx(const Int8Network&, path)). Returns the [batch, Out] output
 /// before the activations.
 template <class = void>  // compiled only where used: see "Lazy on purpose", docs/performance.md
-inline std::string int8_dense_to_onnx(
-    onnx::GraphBuilder<float>& g, const Int8Dense& l,
-    const Eigen::Matrix<std::int8_t, Eigen::Dynamic, Eigen::Dynamic>& w, const std::string& x) {
+inline std::string int8_dense_to_onnx(onnx::GraphBuilder<float>& g, const Int8Dense& l,
+                                      const Matrix<std::int8_t>& w, const std::string& x) {
     using G = onnx::GraphBuilder<float>;
     const std::string zero = g.scalar("zero", 0.0);
     std::string sx;  // s_x: [] (static) or [batch, 1] (dynamic)

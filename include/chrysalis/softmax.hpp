@@ -21,6 +21,7 @@
 #include "chrysalis/config.hpp"
 #include "chrysalis/detail/softmax_kernels.hpp"
 #include "chrysalis/errors.hpp"
+#include "chrysalis/tensor.hpp"
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
@@ -40,7 +41,8 @@ template <class Derived>
 /// The column-major plain matrix softmax(logits) returns: same scalar and compile-time sizes.
 template <class Derived>
 using SoftmaxResult =
-    Eigen::Matrix<typename Derived::Scalar, Derived::RowsAtCompileTime, Derived::ColsAtCompileTime>;
+    Eigen::Matrix<typename Derived::Scalar, Derived::RowsAtCompileTime, Derived::ColsAtCompileTime,
+                  column_major_options<Derived::RowsAtCompileTime, Derived::ColsAtCompileTime>>;
 
 template <class Out>
 concept WritableDense =

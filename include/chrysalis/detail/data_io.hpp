@@ -26,6 +26,7 @@
 #include "chrysalis/config.hpp"
 #include "chrysalis/detail/file_io.hpp"
 #include "chrysalis/errors.hpp"
+#include "chrysalis/tensor.hpp"
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
 
@@ -194,7 +195,7 @@ class GrowingValues {
     /// The values as a rows × cols matrix, column-major in the order appended (rows · cols must
     /// be size()); the spare capacity is given back and the values are not copied. Leaves this
     /// empty.
-    Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> take(Eigen::Index rows, Eigen::Index cols) {
+    Matrix<T> take(Eigen::Index rows, Eigen::Index cols) {
         storage_.conservativeResize(1, Eigen::Index(size_));
         storage_.resize(rows, cols);  // as many values: Eigen keeps the data, allocates nothing
         size_ = 0;
@@ -202,7 +203,7 @@ class GrowingValues {
     }
 
   private:
-    Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> storage_;  // 1 × capacity
+    Matrix<T> storage_;  // 1 × capacity; column-major, so take() reads it as columns
     std::size_t size_ = 0;
 };
 

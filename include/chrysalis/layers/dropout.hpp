@@ -172,7 +172,7 @@ class Dropout {
     Rng rng_{};
     bool frozen_ = false;
     bool training_ = false;
-    Eigen::Array<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic> mask_storage_;
+    Eigen::Array<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor> mask_storage_;
     Eigen::Index mask_rows_ = 0, mask_cols_ = 0;
 };
 
