@@ -41,6 +41,16 @@
 #pragma GCC diagnostic pop
 #endif
 
+// -ffinite-math-only (which -ffast-math implies) lets the compiler assume that no value is NaN
+// or infinite. Every check that refuses a NaN feature, logit or parameter then folds to "no",
+// and the kernels' handling of masked (−∞) logits and of overflow is undefined: softmax of
+// {1, NaN, 2} gave {1/3, 0, 2/3} and fit trained on a NaN feature without a word. So such a file
+// does not compile, unless it opts in to unchecked results.
+#if defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__ && \
+    !defined(CHRYSALIS_ALLOW_FINITE_MATH_ONLY)
+#error "chrysalis: this file is compiled with -ffinite-math-only (or -ffast-math, which implies it), which removes chrysalis's checks for NaN and infinite values and its handling of them, so results can be silently wrong. Add -fno-finite-math-only after -ffast-math for the files that include chrysalis (the rest of -ffast-math may stay), or define CHRYSALIS_ALLOW_FINITE_MATH_ONLY to accept unchecked results (docs/getting-started.md)."
+#endif
+
 #include <atomic>
 #include <string_view>
 
