@@ -48,7 +48,12 @@
 // does not compile, unless it opts in to unchecked results.
 #if defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__ && \
     !defined(CHRYSALIS_ALLOW_FINITE_MATH_ONLY)
-#error "chrysalis: this file is compiled with -ffinite-math-only (or -ffast-math, which implies it), which removes chrysalis's checks for NaN and infinite values and its handling of them, so results can be silently wrong. Add -fno-finite-math-only after -ffast-math for the files that include chrysalis (the rest of -ffast-math may stay), or define CHRYSALIS_ALLOW_FINITE_MATH_ONLY to accept unchecked results (docs/getting-started.md)."
+#error \
+    "chrysalis: this file is compiled with -ffinite-math-only (or -ffast-math, which implies \
+it), which removes chrysalis's checks for NaN and infinite values and its handling of them, so \
+results can be silently wrong. Add -fno-finite-math-only after -ffast-math for the files that \
+include chrysalis (the rest of -ffast-math may stay), or define CHRYSALIS_ALLOW_FINITE_MATH_ONLY \
+to accept unchecked results (docs/getting-started.md)."
 #endif
 
 #include <atomic>

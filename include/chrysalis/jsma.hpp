@@ -39,10 +39,11 @@ struct JsmaOptions {
 /// Jacobian saliency-map attack (Papernot, McDaniel, Jha, Fredrikson, Celik & Swami 2016), the
 /// variant of the defensive-distillation paper: targeted, increasing pairs of features (θ = +1:
 /// both set to hi). The saliency uses the Jacobian of the *softmax outputs* F = softmax(z) (what
-/// Carlini & Wagner 2017 call JSMA-F, used in the defensive-distillation evaluation): with α = Σ_{i∈{p,q}} ∂F_t/∂x_i and β = Σ_{i∈{p,q}} Σ_{j≠t} ∂F_j/∂x_i, the pair
-/// of unchanged features below hi with α > 0, β < 0 and the largest α·|β| is set to hi. Stops
-/// when the network predicts the target, when no pair qualifies, or when another pair would
-/// change more than ⌊γ·features⌋ features.
+/// Carlini & Wagner 2017 call JSMA-F, used in the defensive-distillation evaluation): with α =
+/// Σ_{i∈{p,q}} ∂F_t/∂x_i and β = Σ_{i∈{p,q}} Σ_{j≠t} ∂F_j/∂x_i, the pair of unchanged features
+/// below hi with α > 0, β < 0 and the largest α·|β| is set to hi. Stops when the network predicts
+/// the target, when no pair qualifies, or when another pair would change more than ⌊γ·features⌋
+/// features.
 ///
 /// Requires: as fgsm, plus `targets`: N target classes in [0, Net::output_size), each different
 ///   from the sample's label.
