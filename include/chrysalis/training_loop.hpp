@@ -23,6 +23,7 @@
 
 #include "chrysalis/architecture.hpp"
 #include "chrysalis/batcher.hpp"
+#include "chrysalis/concepts/layer.hpp"
 #include "chrysalis/concepts/observer.hpp"
 #include "chrysalis/concepts/optimizer.hpp"
 #include "chrysalis/config.hpp"
@@ -46,14 +47,6 @@ namespace detail {
 /// later ReLU or sigmoid would hide it from the loss (max(−∞, 0) = 0). Activation layers cannot
 /// make a non-finite value of finite inputs, so only the outputs of layers with parameters are
 /// checked: Σ Out·B values, cheap against the forward's Σ In·Out·B multiply-adds.
-struct ParameterProbe {
-    template <class P, class G>
-    void operator()(P&, G&) const noexcept {}
-};
-template <class L>
-inline constexpr bool has_parameters_v = requires(L& layer, ParameterProbe& probe) {
-    layer.visit_parameters(probe);
-};
 
 template <class Net, std::size_t... I>
 std::ptrdiff_t first_non_finite_output(const Net& net, std::index_sequence<I...>) {
@@ -62,7 +55,7 @@ std::ptrdiff_t first_non_finite_output(const Net& net, std::index_sequence<I...>
         if (found < 0 && has_parameters && !all_finite(net.activation(i + 1)))
             found = std::ptrdiff_t(i);
     };
-    (check(I, has_parameters_v<std::remove_cvref_t<decltype(net.template layer<I>())>>), ...);
+    (check(I, visits_parameters<std::remove_cvref_t<decltype(net.template layer<I>())>>), ...);
     return found;
 }
 
