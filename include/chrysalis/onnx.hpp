@@ -165,7 +165,7 @@ class GraphBuilder {
 
     /// float(value), but ±∞ beyond float's range, where the conversion is undefined behaviour.
     static float to_float(double value) {
-        constexpr double largest = std::numeric_limits<float>::max();
+        constexpr double largest = double(std::numeric_limits<float>::max());
         if (value > largest) return std::numeric_limits<float>::infinity();
         if (value < -largest) return -std::numeric_limits<float>::infinity();
         return float(value);  // NaN stays NaN
@@ -455,7 +455,7 @@ inline std::string int8_dense_to_onnx(onnx::GraphBuilder<float>& g, const Int8De
     const std::string zero = g.scalar("zero", 0.0);
     std::string sx;  // s_x: [] (static) or [batch, 1] (dynamic)
     if (l.input_scale) {
-        sx = g.scalar("input_scale", *l.input_scale);
+        sx = g.scalar("input_scale", double(*l.input_scale));
     } else {
         const auto per_sample = [] {
             return std::vector<onnx::Attribute>{G::ints_attribute("axes", {1}),

@@ -330,7 +330,7 @@ class ThreadPool {
     }
     static std::size_t slot(void (*call)(void*, long, int), int size) noexcept {
         const std::size_t h = std::hash<void (*)(void*, long, int)>{}(call) ^
-                              (std::size_t(size + 1) * 0x9e3779b97f4a7c15ull);
+                              (std::size_t(size + 1) * std::size_t(0x9e3779b97f4a7c15u));
         return (h ^ (h >> 17)) % kind_slots;
     }
 

@@ -220,7 +220,7 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::scalar
         while (batcher.next()) {
             if (o.jitter > 0)
                 jitter(batcher.mutable_features(), o.image_width, o.image_height, o.jitter, rng);
-            const Eigen::Index b = batcher.labels().size();
+            const auto b = static_cast<Eigen::Index>(batcher.labels().size());
             // A MatrixRef, as the Loss concept names it: a loss written for MatrixRef<S> with S
             // deduced takes it, where it would not take a Block.
             MatrixRef<S> g(grad.leftCols(b));

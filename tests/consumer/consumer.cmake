@@ -32,7 +32,8 @@ foreach(_mode add_subdirectory fetchcontent)
 endforeach()
 
 # Zero warnings of our own: warnings.cpp instantiates the public templates in float and double
-# and is built with -Wall -Wextra -Wpedantic -Wshadow -Werror (and chrysalis's headers not
+# and is built with -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion and the other
+# flags strict projects add (tests/consumer/CMakeLists.txt), -Werror (and chrysalis's headers not
 # treated as system headers) by g++ and clang++, without and with -march=native (clang++ without
 # -march also without OpenMP). Each compiler
 # and each flag set is consumed once through find_package and once through add_subdirectory.

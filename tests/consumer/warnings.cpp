@@ -1,14 +1,34 @@
-// The zero-warnings consumer: a user's program that includes the umbrella header and
-// instantiates the library's public templates in float and double — softmax and log_softmax,
-// every loss (both call forms), fit, distill (live teacher and cached logits), predict, accuracy,
-// save/load, checkpoint/resume and the gradient checker. CTest builds it with
-// -Wall -Wextra -Wpedantic -Wshadow -Werror under g++ and clang++, with and without
+// The zero-warnings consumer: a user's program that includes the umbrella header (and the
+// headers it leaves out: attacks, boundary samples, cross-modal, views) and instantiates the
+// library's public templates. In float and double: softmax and log_softmax, every loss (both call
+// forms), fit, distill (live teacher and cached logits), predict, accuracy, save/load,
+// checkpoint/resume and the gradient checker. In float only (float_extras): int8 quantization
+// (dynamic and calibrated), its predictions and accuracy, the int8 model file (save, load_int8);
+// ONNX export of the fp32 and the int8 network; the attacks fgsm, pgd (targeted, logit margin)
+// and jsma; boundary_samples, distill_with_boundary_samples and boundary_similarity;
+// distill_paired on a RandomProjection view; ensemble_probabilities with distill_soft; jitter
+// (the function and TrainOptions::jitter); evaluate, confusion_matrix and hard_targets; and the
+// data files: save_npy/load_npy, export_npy/import_npy, save_csv/load_csv (gzip) and
+// save_idx/load_idx, in the temporary directory. Each result is checked (finite, in range, the
+// same after a round trip) and counted in the exit status. CTest builds it with
+// -Wall -Wextra -Wpedantic -Wshadow, -Wconversion -Wsign-conversion and the other flags strict
+// projects add (tests/consumer/CMakeLists.txt), -Werror, under g++ and clang++, with and without
 // -march=native (tests/consumer/consumer.cmake); then runs it, on a tiny problem.
+#include <chrysalis/attacks.hpp>
+#include <chrysalis/boundary_distill.hpp>
+#include <chrysalis/boundary_samples.hpp>
+#include <chrysalis/boundary_similarity.hpp>
 #include <chrysalis/chrysalis.hpp>
+#include <chrysalis/cross_modal.hpp>
+#include <chrysalis/views.hpp>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -30,6 +50,184 @@ cy::Dataset<S> blobs(int n, unsigned seed) {
         for (int i = 0; i < 4; ++i) d.features(i, j) = S((i == c ? 2.0 : 0.0) + rng.uniform(-1, 1));
     }
     return d;
+}
+
+std::string read_all(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// An attack's result: adversarial inputs finite, inside the box and within eps (L∞) of x,
+// rates in [0, 1].
+template <class R>
+bool attack_ok(const R& r, const cy::Matrix<float>& x, double lo, double hi, double eps) {
+    const auto& a = r.adversarial;
+    return a.rows() == x.rows() && a.cols() == x.cols() && a.allFinite() &&
+           double(a.minCoeff()) >= lo && double(a.maxCoeff()) <= hi &&
+           double((a - x).cwiseAbs().maxCoeff()) <= eps + 1e-6 && r.success_rate >= 0 &&
+           r.success_rate <= 1 && r.successes <= r.attacked;
+}
+
+// The parts of the API that exercise<float> alone instantiates: float only, and with the one
+// network type, so that each template is compiled once. `teacher` and `student` are trained;
+// returns the number of failed checks and adds what it measures to `sum`.
+template <class Net>
+int float_extras(Net& teacher, Net& student, const cy::Dataset<float>& train,
+                 const cy::Dataset<float>& test, const cy::TrainOptions<float>& quiet,
+                 const std::string& dir, double& sum) {
+    int failures = 0;
+    const auto check = [&](bool ok, const char* what) {
+        if (!ok) std::printf("FAILED: %s\n", what);
+        failures += ok ? 0 : 1;
+    };
+    const cy::Distillation kd{.temperature = 4, .alpha = 0.9};
+
+    // int8: dynamic and calibrated scales, accuracy, the int8 model file, ONNX of both forms.
+    cy::Int8Network dynamic = cy::quantize(teacher);
+    cy::Int8Network calibrated = cy::quantize(teacher, train.features.leftCols(32));
+    const cy::Matrix<float> fp32 = cy::predict_logits(teacher, test);
+    const cy::Matrix<float> zd = dynamic.predict_logits(test.features);
+    cy::Matrix<float> zc(3, test.size());
+    calibrated.forward(test.features, zc);
+    check(zd.allFinite() && zc.allFinite() && calibrated.calibrated() && !dynamic.calibrated() &&
+              dynamic.dense_count() == 6 && dynamic.input_size() == 4 && dynamic.output_size() == 3,
+          "quantize");
+    // Within a loose bound of the fp32 logits (6 layers of 7-bit activations).
+    const double int8_gap = double((zd - fp32).cwiseAbs().maxCoeff());
+    check(int8_gap <= 0.25 * (1 + double(fp32.cwiseAbs().maxCoeff())), "int8 near fp32");
+    sum += cy::accuracy(zd, test.labels) + cy::accuracy(zc, test.labels);
+    const std::string q8 = dir + "/teacher.int8";
+    for (const cy::Int8Network* q : {&dynamic, &calibrated}) {
+        cy::save(*q, q8);
+        cy::Int8Network served = cy::load_int8(q8);
+        check(served.calibrated() == q->calibrated() &&
+                  served.predict_logits(test.features) == (q == &dynamic ? zd : zc),
+              "load_int8 gives the saved network's logits");
+    }
+    cy::export_onnx(teacher, dir + "/teacher.onnx");
+    cy::export_onnx(calibrated, dir + "/teacher_int8.onnx");
+    check(read_all(dir + "/teacher.onnx").find("Gemm") != std::string::npos, "export_onnx");
+    check(read_all(dir + "/teacher_int8.onnx").find("MatMulInteger") != std::string::npos,
+          "export_onnx (int8)");
+
+    // Attacks, in a box that holds the data ([-1, 3]).
+    const double lo = -2, hi = 4;
+    std::vector<int> targets(test.labels.size());
+    for (std::size_t j = 0; j < targets.size(); ++j) targets[j] = (test.labels[j] + 1) % 3;
+    const auto f = cy::fgsm(teacher, test, cy::FgsmOptions{.epsilon = 0.25, .lo = lo, .hi = hi});
+    const cy::PgdOptions po{.epsilon = 0.25,
+                            .step_size = 0.05,
+                            .steps = 5,
+                            .random_start = true,
+                            .seed = cy::Seed{5},
+                            .lo = lo,
+                            .hi = hi,
+                            .loss = cy::AttackLoss::logit_margin,
+                            .kappa = 1};
+    const auto pg = cy::pgd(teacher, test.features, test.labels, targets, po);
+    const auto js =
+        cy::jsma(teacher, test, targets, cy::JsmaOptions{.gamma = 0.5, .lo = lo, .hi = hi});
+    check(attack_ok(f, test.features, lo, hi, 0.25), "fgsm");
+    check(attack_ok(pg, test.features, lo, hi, 0.25), "pgd");
+    check(attack_ok(js, test.features, lo, hi, hi - lo) && js.mean_l0 <= 0.5, "jsma");
+    sum += f.success_rate + pg.success_rate + js.success_rate;
+
+    // Boundary-supporting samples, the distillation on them, and MagSim/AngSim.
+    const cy::BssOptions bo{
+        .step_size = 0.3, .max_steps = 30, .target = cy::TargetClass::runner_up};
+    const auto bs = cy::boundary_samples(teacher, test.features, test.labels, bo);
+    check(bs.size() == test.size() && bs.samples.allFinite() && bs.reached_count() <= bs.size(),
+          "boundary_samples");
+    Net bss{cy::Seed{6}};
+    cy::Adam adam{.lr = 1e-2};
+    const auto bss_reports = cy::distill_with_boundary_samples(
+        bss, train, teacher, kd, adam, quiet, cy::BssOptions{.samples_per_batch = 8});
+    check(bss_reports.size() == 2 && std::isfinite(bss_reports.back().loss),
+          "distill_with_boundary_samples");
+    Net twin = teacher;
+    const auto similar = cy::boundary_similarity(teacher, twin, test, bo, 16);
+    check(similar.pairs == 0 ||
+              (std::abs(similar.magsim - 1) < 1e-3 && std::abs(similar.angsim - 1) < 1e-3),
+          "boundary_similarity of a network with itself");
+    sum += double(bs.reached_count()) + cy::accuracy(bss, test);
+
+    // Cross-modal: the teacher sees the data, the student an unlabelled random projection of it.
+    const cy::RandomProjection<float> sensor(4, 4, 0.05, cy::Seed{7});
+    cy::Dataset<float> view = sensor(train, cy::Seed{8});
+    view.labels.clear();
+    Net paired{cy::Seed{9}};
+    cy::Adam adam2{.lr = 1e-2};
+    const auto paired_reports = cy::distill_paired(
+        paired, view, teacher, train, cy::Distillation{.temperature = 4, .alpha = 1}, adam2, quiet);
+    check(paired_reports.size() == 2 && std::isfinite(paired_reports.back().loss),
+          "distill_paired");
+    sum += cy::accuracy(paired, sensor(test, cy::Seed{10}));
+
+    // An ensemble's soft targets, distilled with distill_soft.
+    const std::vector<cy::Matrix<float>> ensemble{cy::predict_logits(teacher, train),
+                                                  cy::predict_logits(student, train)};
+    const std::vector<double> weights{2, 1};
+    const cy::Matrix<float> probs =
+        cy::ensemble_probabilities(std::span<const cy::Matrix<float>>(ensemble), weights, 4.0);
+    check(double((probs.colwise().sum().array() - 1).abs().maxCoeff()) < 1e-4,
+          "ensemble_probabilities");
+    Net soft_student{cy::Seed{11}};
+    cy::Adam adam3{.lr = 1e-2};
+    cy::distill_soft(soft_student, train, probs, kd, adam3, quiet);
+    sum += cy::accuracy(soft_student, test);
+
+    // Jitter: 4 features read as 2 x 2 images, shifted by up to 1 pixel.
+    cy::Matrix<float> shifted = train.features;
+    cy::Rng rng(cy::Seed{12});
+    cy::jitter(shifted, 2, 2, 1, rng);
+    check(shifted.allFinite(), "jitter");
+    cy::TrainOptions<float> jittered = quiet;
+    jittered.jitter = 1;
+    jittered.image_width = jittered.image_height = 2;
+    Net shaken{cy::Seed{13}};
+    cy::Sgd sgd{.lr = 0.05, .momentum = 0.9};
+    cy::fit(shaken, train, cy::CrossEntropy{}, sgd, jittered);
+    sum += cy::accuracy(shaken, test);
+
+    // Evaluation.
+    const Eigen::MatrixXi confusion = cy::confusion_matrix(student, test);
+    const cy::Evaluation e = cy::evaluate(student, test);
+    check(confusion.rows() == 3 && confusion.sum() == test.size() && std::isfinite(e.loss) &&
+              std::abs(double(confusion.trace()) / double(test.size()) - e.accuracy) < 1e-12 &&
+              std::abs(e.accuracy - cy::accuracy(student, test)) < 1e-12,
+          "confusion_matrix, evaluate");
+    const cy::Dataset<float> hard = cy::hard_targets(teacher, train);
+    check(hard.labels.size() == train.labels.size() && hard.classes == 3, "hard_targets");
+    sum += e.loss;
+
+    // Data files: .npy (a matrix; a network's blocks), CSV (gzip), IDX (scaled to [0, 1]).
+    cy::save_npy(fp32, dir + "/logits.npy");
+    check(cy::load_npy<float>(dir + "/logits.npy") == fp32, "save_npy/load_npy");
+    cy::export_npy(student, dir + "/npy");
+    Net imported;
+    cy::import_npy(imported, dir + "/npy");
+    check(cy::predict_logits(imported, test) == cy::predict_logits(student, test),
+          "export_npy/import_npy");
+    cy::save_csv(test, dir + "/test.csv.gz", {.header = true});
+    const auto csv = cy::load_csv<float>(dir + "/test.csv.gz", {.header = true, .classes = 3});
+    check(csv.features == test.features && csv.labels == test.labels && csv.classes == 3,
+          "save_csv/load_csv");
+    cy::Dataset<float> pixels = test;
+    cy::scale_to_unit(pixels);
+    cy::save_idx(pixels, 2, 2, dir + "/images.idx.gz", dir + "/labels.idx");
+    const auto idx =
+        cy::load_idx<float>(dir + "/images.idx.gz", dir + "/labels.idx", {.classes = 3});
+    check(idx.labels == pixels.labels && idx.features.cols() == pixels.features.cols() &&
+              double((idx.features - pixels.features).cwiseAbs().maxCoeff()) < 0.5 / 255 + 1e-6,
+          "save_idx/load_idx");
+
+    std::printf(
+        "float extras: int8 - fp32 max |logit| %.3f; fooled %ld, %ld, %ld of %ld, %ld, "
+        "%ld; boundary reached %ld of %ld, %ld pairs; measures sum %.3f\n",
+        int8_gap, long(f.successes), long(pg.successes), long(js.successes), long(f.attacked),
+        long(pg.attacked), long(js.attacked), long(bs.reached_count()), long(bs.size()),
+        long(similar.pairs), sum);
+    return failures + (std::isfinite(sum) ? 0 : 1);
 }
 
 template <class S>
@@ -104,6 +302,10 @@ int exercise(const std::string& dir) {
                                  zt = cy::Matrix<double>::Random(3, 3);
         failures += cy::gradcheck_loss(cy::Distillation{}, zs, zt, three).passed(1e-6) ? 0 : 1;
         failures += cy::gradcheck_loss(cy::CrossEntropy{}, zs, three).passed(1e-6) ? 0 : 1;
+    }
+    if constexpr (std::is_same_v<S, float>) {
+        double measures = 0;
+        failures += float_extras(teacher, student, train, test, quiet, dir, measures);
     }
     std::printf("%s: loss sum %.3f, accuracy sum %.3f\n", sizeof(S) == 4 ? "float" : "double",
                 double(total), acc);

@@ -72,8 +72,8 @@ class Checked {
         // A positive value must stay a positive finite number in a float network too: above
         // float's largest it is ∞ there (an lr of 1e300), below its smallest normal it is 0 or
         // loses its precision.
-        constexpr double hi = std::numeric_limits<float>::max();
-        constexpr double lo = std::numeric_limits<float>::min();
+        constexpr double hi = double(std::numeric_limits<float>::max());
+        constexpr double lo = double(std::numeric_limits<float>::min());
         if ((R == Rule::positive || R == Rule::non_negative) && v > hi) {
             throw ValueError(
                 concat(Name.view(), " must be at most ", hi, " (float's largest value), got ", v));

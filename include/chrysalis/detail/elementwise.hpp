@@ -63,11 +63,11 @@ void map_registers(Eigen::Index n, S* out, F&& f, const In*... in) {
     if (i == n) return;
     const Eigen::Index rest = n - i;
     const auto padded = [&](const S* p) {
-        S buffer[lanes] = {};
+        S buffer[std::size_t(lanes)] = {};
         for (Eigen::Index k = 0; k < rest; ++k) buffer[k] = p[i + k];
         return B::load_unaligned(buffer);
     };
-    S result[lanes];
+    S result[std::size_t(lanes)];
     f(padded(in)...).store_unaligned(result);
     for (Eigen::Index k = 0; k < rest; ++k) out[i + k] = result[k];
 }

@@ -128,13 +128,13 @@ template <class S, int R = 3, bool BColumns = false, bool Ahead = false, bool Ah
     using Shape = PackedGemmShape<S>;
     using B = typename Shape::B;
     constexpr long L = Shape::lanes, NR = Shape::nr;
-    B acc[R][NR];
+    B acc[std::size_t(R)][std::size_t(NR)];
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 16
         for (long j = 0; j < NR; ++j) acc[r][j] = B(S(0));
     for (long k = 0; k < kc; ++k) {
-        B ar[R];
+        B ar[std::size_t(R)];
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) ar[r] = B::load_unaligned(a + r * L);
 #if defined(__GNUC__) && defined(__AVX__) && !defined(__AVX512F__)
@@ -182,7 +182,7 @@ template <class S, int R = 3, bool BColumns = false, bool Ahead = false, bool Ah
         }
         return;
     }
-    alignas(64) S tile[R * L];
+    alignas(64) S tile[std::size_t(R * L)];
     for (long j = 0; j < n; ++j) {
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) acc[r][j].store_aligned(tile + r * L);

@@ -362,10 +362,10 @@ inline Int8Packed int8_pack(Int8Kernel kernel, const std::int8_t* w, long rows, 
 /// every |x| ≤ int8_activation_max (the pairing). The loops over R and C are unrolled whatever
 /// the optimisation level, so that acc stays in registers (see micro_kernel in gemm_kernel.hpp).
 template <class Ops, int R, int C, bool Unsigned>
-inline void int8_tile(const std::int8_t* w, long group_bytes, long steps,
-                      const std::int8_t* const* x_cols,
-                      std::int32_t (&out)[R][C][Ops::lanes]) noexcept {
-    typename Ops::Acc acc[R][C];
+inline void int8_tile(
+    const std::int8_t* w, long group_bytes, long steps, const std::int8_t* const* x_cols,
+    std::int32_t (&out)[std::size_t(R)][std::size_t(C)][std::size_t(Ops::lanes)]) noexcept {
+    typename Ops::Acc acc[std::size_t(R)][std::size_t(C)];
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 16
@@ -374,7 +374,7 @@ inline void int8_tile(const std::int8_t* w, long group_bytes, long steps,
     for (; s + 2 <= steps; s += 2) {  // two steps at a time: the pairing (top of the file)
         const std::int8_t* ws = w + s * Ops::width;
         if constexpr (Unsigned) {
-            decltype(Ops::broadcast4(x_cols[0])) xa[C], xb[C];
+            decltype(Ops::broadcast4(x_cols[0])) xa[std::size_t(C)], xb[std::size_t(C)];
 #pragma GCC unroll 16
             for (int c = 0; c < C; ++c) {
                 xa[c] = Ops::broadcast4(x_cols[c] + 4 * s);
@@ -389,7 +389,7 @@ inline void int8_tile(const std::int8_t* w, long group_bytes, long steps,
                     acc[r][c] = Ops::dot2_unsigned(acc[r][c], xa[c], wa, xb[c], wb);
             }
         } else {
-            typename Ops::XPrep xa[C], xb[C];
+            typename Ops::XPrep xa[std::size_t(C)], xb[std::size_t(C)];
 #pragma GCC unroll 16
             for (int c = 0; c < C; ++c) {
                 xa[c] = Ops::prep(Ops::broadcast4(x_cols[c] + 4 * s));
@@ -407,7 +407,7 @@ inline void int8_tile(const std::int8_t* w, long group_bytes, long steps,
     for (; s < steps; ++s) {  // an odd last step
         const std::int8_t* ws = w + s * Ops::width;
         if constexpr (Unsigned) {
-            decltype(Ops::broadcast4(x_cols[0])) xv[C];
+            decltype(Ops::broadcast4(x_cols[0])) xv[std::size_t(C)];
 #pragma GCC unroll 16
             for (int c = 0; c < C; ++c) xv[c] = Ops::broadcast4(x_cols[c] + 4 * s);
 #pragma GCC unroll 16
@@ -417,7 +417,7 @@ inline void int8_tile(const std::int8_t* w, long group_bytes, long steps,
                 for (int c = 0; c < C; ++c) acc[r][c] = Ops::dot_unsigned(acc[r][c], xv[c], wv);
             }
         } else {
-            typename Ops::XPrep xp[C];
+            typename Ops::XPrep xp[std::size_t(C)];
 #pragma GCC unroll 16
             for (int c = 0; c < C; ++c) xp[c] = Ops::prep(Ops::broadcast4(x_cols[c] + 4 * s));
 #pragma GCC unroll 16
@@ -473,13 +473,13 @@ inline void int8_product_with(const Int8Packed& p, const Int8Block& x, long j0, 
     constexpr long L = Ops::lanes;
     const long groups = (p.rows + L - 1) / L, group_bytes = p.steps * Ops::width;
     const auto run_columns = [&]<int CC>(long j) {
-        const std::int8_t* xc[CC];
+        const std::int8_t* xc[std::size_t(CC)];
         for (int c = 0; c < CC; ++c) xc[c] = x.column(j + c);
         bool unsigned_x = true;
         for (int c = 0; c < CC; ++c) unsigned_x &= int8_nonnegative(xc[c], 4 * p.steps);
         long g = 0;
         const auto tile = [&]<int RR, bool U>() {
-            std::int32_t out[RR][CC][L];
+            std::int32_t out[std::size_t(RR)][std::size_t(CC)][std::size_t(L)];
             int8_tile<Ops, RR, CC, U>(p.data.data() + g * group_bytes, group_bytes, p.steps, xc,
                                       out);
             for (int c = 0; c < CC; ++c)

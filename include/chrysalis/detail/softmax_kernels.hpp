@@ -187,7 +187,8 @@ template <class S>
         constexpr std::array<double, K + 1> coef = [] {
             std::array<double, K + 1> c{};
             c[0] = 1;
-            for (int i = 1; i <= K; ++i) c[i] = c[i - 1] * 0.693147180559945309417 / i;
+            for (std::size_t i = 1; i <= std::size_t(K); ++i)
+                c[i] = c[i - 1] * 0.693147180559945309417 / double(i);
             return c;
         }();
         p = B(coef[K]);
@@ -253,7 +254,7 @@ void softmax_column_online(const S* x, S* y, std::ptrdiff_t n, S t_scalar) noexc
     for (; i + W <= n; i += W) online_update(m, s, B::load_unaligned(x + i), t2);
 
     const std::ptrdiff_t tail = n - i;
-    alignas(B::arch_type::alignment()) S buf[W];
+    alignas(B::arch_type::alignment()) S buf[std::size_t(W)];
     if (tail > 0) {
         std::fill(buf, buf + W, -std::numeric_limits<S>::infinity());
         std::copy(x + i, x + n, buf);
@@ -312,7 +313,7 @@ void softmax_column_chunked(const S* x, S* y, std::ptrdiff_t n, S t_scalar) noex
     B s0(S(0)), s1(S(0));
     const std::ptrdiff_t full = n / W;  // complete registers
     const std::ptrdiff_t tail = n - full * W;
-    alignas(B::arch_type::alignment()) S buf[W];
+    alignas(B::arch_type::alignment()) S buf[std::size_t(W)];
     if (tail > 0) {
         std::fill(buf, buf + W, -std::numeric_limits<S>::infinity());
         std::copy(x + full * W, x + n, buf);
@@ -410,7 +411,7 @@ void softmax_block_across_samples(const S* x, S* y, std::ptrdiff_t rows, std::pt
         const B log_s = xsimd::log(s);
         for (std::ptrdiff_t i = 0; i < rows; ++i) v[i] = scaled_gap(v[i], m, t) - log_s;
     }
-    alignas(B::arch_type::alignment()) S tile[softmax_across_samples_max_rows * W];
+    alignas(B::arch_type::alignment()) S tile[std::size_t(softmax_across_samples_max_rows * W)];
     for (std::ptrdiff_t i = 0; i < rows; ++i) v[i].store_aligned(tile + i * W);
     for (std::ptrdiff_t l = 0; l < W; ++l) {
         S* column = y + l * out_stride;
@@ -432,7 +433,7 @@ void softmax_columns_simd(const ColumnBlock<S>& b, S t) noexcept {
         b.rows <= softmax_across_samples_max_rows && b.cols >= W &&
         (W - 1) * b.in_stride <= static_cast<std::ptrdiff_t>(std::numeric_limits<I>::max());
     if (across && b.rows > 0) {
-        alignas(IB::arch_type::alignment()) I in_off[W];
+        alignas(IB::arch_type::alignment()) I in_off[std::size_t(W)];
         for (std::ptrdiff_t l = 0; l < W; ++l) in_off[l] = static_cast<I>(l * b.in_stride);
         const IB in_idx = IB::load_aligned(in_off);
         for (; c + W <= b.cols; c += W) {
