@@ -312,4 +312,48 @@ TEST_CASE("the attacks refuse bad parameters, naming the function and the parame
     CHECK_THROWS_AS(fgsm(net, outside, d.labels), ValueError);
 }
 
+TEST_CASE("the attacks refuse logits that overflow, an AttackLoss out of range, and say 'target'",
+          "[attacks]") {
+    using Catch::Matchers::Contains;
+    // Inputs near float's largest overflow the first layer: its infinite outputs make NaN
+    // logits, whose gradient's sign is NaN. Stepping on it returned NaN adversarial inputs,
+    // outside the box the result promises, with no word.
+    Net<float> net(Seed{1});
+    const Matrix<float> x = Matrix<float>::Constant(features, 4, 3e38f);
+    const std::vector<int> y{0, 1, 2, 0}, t{1, 2, 0, 1};
+    const double lo = -3.4e38, hi = 3.4e38;
+    // (Catch's combined matchers hold references: each check spells its own.)
+    CHECK_THROWS_WITH(
+        fgsm(net, x, y, {.epsilon = 1.7e38, .lo = lo, .hi = hi}),
+        Contains("chrysalis::fgsm: the network's logit") && Contains("expected a finite number"));
+    CHECK_THROWS_AS(fgsm(net, x, y, {.epsilon = 1.7e38, .lo = lo, .hi = hi}), ValueError);
+    CHECK_THROWS_WITH(
+        pgd(net, x, y, {.epsilon = 1.7e38, .step_size = 1e37, .lo = lo, .hi = hi}),
+        Contains("chrysalis::pgd: the network's logit") && Contains("expected a finite number"));
+    CHECK_THROWS_WITH(
+        jsma(net, x, y, t, {.gamma = 0.5, .lo = lo, .hi = hi}),
+        Contains("chrysalis::jsma: the network's logit") && Contains("expected a finite number"));
+    Matrix<float> g;
+    CHECK_THROWS_WITH(attack_gradient(net, x, y, AttackLoss::cross_entropy, 0, g),
+                      Contains("chrysalis::attack_gradient: the network's logit") &&
+                          Contains("expected a finite number"));
+    // The same network on ordinary inputs attacks without complaint.
+    const auto d = blocks<float>(4, Seed{2});
+    CHECK(fgsm(net, d, {.epsilon = 0.1}).adversarial.allFinite());
+
+    // An integer cast to AttackLoss ran as logit_margin.
+    CHECK_THROWS_WITH(fgsm(net, d, {.loss = AttackLoss(7)}),
+                      Contains("chrysalis::fgsm: loss must be") && Contains("got the value 7"));
+    CHECK_THROWS_AS(pgd(net, d, {.loss = AttackLoss(-1)}), ValueError);
+    CHECK_THROWS_AS(attack_gradient(net, d.features, d.labels, AttackLoss(2), 0, g), ValueError);
+
+    // A target that does not fit in an int is called a target, not a label.
+    const std::vector<long> huge{1, 1, 1, 1L << 40};
+    CHECK_THROWS_WITH(fgsm(net, d.features, d.labels, huge),
+                      Contains("chrysalis::fgsm: target 1099511627776 of sample 3") &&
+                          Contains("targets are class indices"));
+    CHECK_THROWS_WITH(fgsm(net, d.features, std::vector<long>{0, 1, 2, 1L << 40}),
+                      Contains("chrysalis::fgsm: label 1099511627776 of sample 3"));
+}
+
 }  // namespace CHRYSALIS_TEST_FILE

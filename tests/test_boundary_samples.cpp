@@ -13,6 +13,7 @@
 #include "temp_dir.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <numbers>
 #include <string>
 #include <vector>
@@ -377,6 +378,29 @@ TEST_CASE(
     distill_throws({.step_size = -2}, "step_size");
     CHECK_THROWS_NAMING(boundary_similarity(net, student, d, {}, 0), ValueError,
                         Contains("chrysalis::boundary_similarity") && Contains("max_bases"));
+}
+
+TEST_CASE("the sampled target follows the softmax when the base's logit leads by far",
+          "[boundary]") {
+    // Logits {1000, 0, 2000} at every input (zero weights, these biases), base class 2: class 0
+    // has probability 1 − e^−1000 among the other two. Shifted by the largest logit (the
+    // base's), both terms underflowed to 0 and the draw fell through to class 1, every time.
+    Sequential<Dense<2, 3, double>> net(Seed{1});
+    net.layer<0>().weights().setZero();
+    net.layer<0>().bias() << 1000, 0, 2000;
+    const Matrix<double> x = Matrix<double>::Zero(2, 8);
+    const std::vector<int> base(8, 2);
+    for (std::uint64_t s = 1; s <= 5; ++s) {
+        const auto r = boundary_samples(net, x, base, BssOptions{.seed = Seed{s}});
+        CHECK(r.target_classes == std::vector<int>(8, 0));
+    }
+    // Runner-up agrees.
+    CHECK(boundary_samples(net, x, base, BssOptions{.target = TargetClass::runner_up})
+              .target_classes == std::vector<int>(8, 0));
+    // And an integer cast to TargetClass is refused, not run as `sampled`.
+    CHECK_THROWS_WITH(boundary_samples(net, x, base, BssOptions{.target = TargetClass(9)}),
+                      Catch::Matchers::Contains("chrysalis::boundary_samples: target must be") &&
+                          Catch::Matchers::Contains("got the value 9"));
 }
 
 }  // namespace CHRYSALIS_TEST_FILE

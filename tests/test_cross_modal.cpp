@@ -295,4 +295,36 @@ TEMPLATE_TEST_CASE("a student on half the image learns from a teacher on the who
     CHECK(distilled_acc < teacher_acc);  // half the image knows less than all of it
 }
 
+TEST_CASE("a projection refuses noise beyond its scalar's range and a view that overflows",
+          "[views]") {
+    const Dataset<float> d = images(3, Seed{1});
+    // 1e39 is a finite double but ∞ as a float: every noisy feature would be infinite.
+    CHECK_THAT(message_of<ValueError>([&] { (void)RandomProjection<float>(16, 4, 1e39, Seed{1}); }),
+               Catch::Contains("chrysalis::RandomProjection") && Catch::Contains("noise_sd") &&
+                   Catch::Contains("at most the scalar type's largest"));
+    CHECK_NOTHROW(RandomProjection<double>(16, 4, 1e39, Seed{1}));
+    // Features near float's largest overflow P·x.
+    Dataset<float> huge = d;
+    huge.features.setConstant(3e38f);
+    const RandomProjection<float> p(16, 4, 0.0, Seed{1});
+    CHECK_THAT(message_of<ValueError>([&] { (void)p(huge, Seed{2}); }),
+               Catch::Contains("chrysalis::RandomProjection") &&
+                   Catch::Contains("the view (P·x + noise)"));
+    CHECK(p(d, Seed{2}).features.allFinite());
+}
+
+TEST_CASE("distill_paired with no samples says so before it asks about labels", "[cross_modal]") {
+    // An empty unlabelled student set with alpha < 1 was refused for its missing labels.
+    Teacher<float> teacher(Seed{1});
+    Student<float> student(Seed{2});
+    Adam opt{.lr = 1e-3};
+    const Dataset<float> full = images(0, Seed{1});
+    Dataset<float> view = crop_rows(full, 4, 4, 2, 2);
+    view.labels.clear();
+    const TrainOptions<float> o{.epochs = 1, .batch_size = 8, .progress = false};
+    const auto m = message_of<ShapeError>(
+        [&] { distill_paired(student, view, teacher, full, Distillation{}, opt, o); });
+    CHECK_THAT(m, Catch::Contains("chrysalis::distill_paired") && !Catch::Contains("alpha"));
+}
+
 }  // namespace CHRYSALIS_TEST_FILE

@@ -676,6 +676,13 @@ TEST_CASE("quantize and Int8Network refuse bad values and shapes") {
     calibration(2, 1) = nan_f;
     CHECK_THAT(thrown<ValueError>([&] { (void)quantize(net, calibration); }),
                Catch::Contains("calibration_inputs") && Catch::Contains("sample 1, feature 2"));
+    // A double beyond float's range is named as given, not as the ∞ it converts to.
+    Matrix<double> wide = Matrix<double>::Ones(4, 3);
+    wide(2, 2) = 1e300;
+    CHECK_THAT(thrown<ValueError>([&] { (void)quantize(net, wide); }),
+               Catch::Contains("calibration_inputs holds 1.0000000000000001e+300 at sample 2, "
+                               "feature 2") &&
+                   Catch::Contains("within float's range"));
 
     Int8Network q = quantize(net);
     CHECK_THAT(thrown<ShapeError>([&] { (void)q.forward(Matrix<float>::Ones(3, 2)); }),

@@ -8,6 +8,7 @@
 
 #include "temp_dir.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -285,6 +286,29 @@ TEST_CASE("saving over an existing file replaces it and leaves no temporary file
     load(loaded, path);
     CHECK(parameter_bytes(loaded) == parameter_bytes(second));
     CHECK(loaded.layer<2>().rate() == 0.5);
+}
+
+TEST_CASE("saving over a file keeps its permission bits; a new file gets the umask's",
+          "[serialize]") {
+    // The temporary renamed over the old file used to carry 0666 less the umask: a model made
+    // private with chmod 600 became readable by everyone at its next save.
+    TempDir dir;
+    const std::string path = dir.file("model.bin");
+    save(FloatNet(Seed{1}), path);
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+    const auto mode = [&] {
+        struct stat info {};
+        REQUIRE(::stat(path.c_str(), &info) == 0);
+        return info.st_mode & 0777;
+    };
+    CHECK(mode() == (0666 & ~mask));
+    for (const mode_t m : {mode_t(0600), mode_t(0640), mode_t(0444)}) {
+        REQUIRE(::chmod(path.c_str(), m) == 0);
+        save(FloatNet(Seed{2}), path);
+        CHECK(mode() == m);
+    }
+    CHECK(dir.entries() == std::vector<std::string>{"model.bin"});
 }
 
 TEST_CASE("saving into a directory that does not exist throws IoError and creates nothing",

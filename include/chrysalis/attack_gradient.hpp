@@ -236,6 +236,34 @@ void summarise_attack(AttackResult<Scalar>& r, const Eigen::MatrixBase<Derived>&
 
 namespace detail {
 
+/// AttackLoss is one of its two values: an integer cast to it would otherwise run as
+/// logit_margin. ValueError naming `what`. O(1).
+inline void require_attack_loss(AttackLoss loss, const char* what) {
+    if (loss != AttackLoss::cross_entropy && loss != AttackLoss::logit_margin) {
+        throw ValueError(detail::concat(what, ": loss must be AttackLoss::cross_entropy or ",
+                                        "AttackLoss::logit_margin, got the value ", int(loss)));
+    }
+}
+
+/// The logits of the samples [first, first + z.cols()) are all finite. Inputs (or a box) too
+/// large for the network's scalar overflow its logits, and a step along the NaN gradient they
+/// give would return NaN adversarial inputs: ValueError naming `what`, the sample and the logit.
+/// O(z.size()).
+template <class Z>
+void require_finite_logits(const Z& z, Eigen::Index first, const char* what) {
+    if (all_finite(z)) return;
+    for (Eigen::Index j = 0; j < z.cols(); ++j) {
+        for (Eigen::Index i = 0; i < z.rows(); ++i) {
+            if (!std::isfinite(z(i, j))) {
+                throw ValueError(detail::concat(
+                    what, ": the network's logit ", i, " of sample ", first + j, " is ", z(i, j),
+                    "; expected a finite number (the inputs, or the steps within the box, are "
+                    "too large for the network's scalar type: scale them down)"));
+            }
+        }
+    }
+}
+
 /// The logit-margin objective compares the label's logit with the best other class's: a network
 /// of one output has no other class (the objective would index logit row 1 of 1). ShapeError
 /// naming `what`. O(1): the output width is a compile-time constant.
@@ -263,6 +291,7 @@ std::vector<double> attack_gradient_of(Net& net, const Eigen::MatrixBase<Derived
     }
     chrysalis::check_labels(y, Net::output_size, x.cols(), what);
     if (!targets.empty()) check_targets(targets, y, Net::output_size, what);
+    require_attack_loss(loss, what);
     require_margin_classes<Net>(loss, what);
     require_non_negative(kappa, what, "kappa");
     // A NaN input or parameter would come back as a NaN gradient, never as an error.
@@ -271,6 +300,7 @@ std::vector<double> attack_gradient_of(Net& net, const Eigen::MatrixBase<Derived
     std::vector<double> values(std::size_t(x.cols()));
     Matrix<typename Net::scalar_type> d(Net::output_size, x.cols());
     const auto z = net.forward(x, Mode::inference);
+    require_finite_logits(z, 0, what);
     attack_objective(z, y, targets, loss, kappa, d, values.data());
     detail::input_backward(net, d);
     gradient = net.input_gradient();
@@ -291,7 +321,8 @@ std::vector<double> attack_gradient_of(Net& net, const Eigen::MatrixBase<Derived
 /// Throws: ShapeError for a wrong input width or label count, or AttackLoss::logit_margin on a
 ///   network of one output (no other class); ValueError for a label out of range, a negative or
 ///   non-finite κ, a NaN or infinite input (naming the feature and the
-///   sample) or network parameter (naming the block, row and column) — each naming
+///   sample) or network parameter (naming the block, row and column), an AttackLoss value other
+///   than the two, a logit that is not finite (naming the sample) — each naming
 ///   chrysalis::attack_gradient.
 template <class Net, class Derived, LabelRange Labels>
 std::vector<double> attack_gradient(Net& net, const Eigen::MatrixBase<Derived>& x,
@@ -310,7 +341,7 @@ std::vector<double> attack_gradient(Net& net, const Eigen::MatrixBase<Derived>& 
                                     const Labels& labels, const Targets& targets, AttackLoss loss,
                                     double kappa, Matrix<typename Net::scalar_type>& gradient) {
     constexpr const char* what = "chrysalis::attack_gradient";
-    const IntLabels ints = int_labels(labels, what), tints = int_labels(targets, what);
+    const IntLabels ints = int_labels(labels, what), tints = int_labels(targets, what, "target");
     if (tints.span().empty() && x.cols() > 0)
         detail::check_targets(tints.span(), ints.span(), Net::output_size, what);
     return detail::attack_gradient_of(net, x, ints.span(), tints.span(), loss, kappa, gradient);

@@ -70,10 +70,13 @@ namespace detail {
 /// misclassified (targeted: classified as its target); a sample misclassified to begin with is
 /// not moved at all.
 template <class Net, class Derived>
-AttackResult<typename Net::scalar_type> linf_attack(
-    Net& net, const Eigen::MatrixBase<Derived>& x, std::span<const int> y,
-    std::span<const int> targets, double epsilon, double step, int steps, bool random_start,
-    Seed seed, double lo, double hi, AttackLoss loss, double kappa, Eigen::Index batch_size) {
+AttackResult<typename Net::scalar_type> linf_attack(Net& net, const Eigen::MatrixBase<Derived>& x,
+                                                    std::span<const int> y,
+                                                    std::span<const int> targets, double epsilon,
+                                                    double step, int steps, bool random_start,
+                                                    Seed seed, double lo, double hi,
+                                                    AttackLoss loss, double kappa,
+                                                    Eigen::Index batch_size, const char* what) {
     using S = typename Net::scalar_type;
     constexpr Eigen::Index classes = Net::output_size;
     const Eigen::Index n = x.cols(), features = x.rows();
@@ -109,7 +112,11 @@ AttackResult<typename Net::scalar_type> linf_attack(
                 done[std::size_t(b)] = !ok;
             }
         };
-        if (random_start || steps == 0) count(net.forward(xa, Mode::inference));
+        if (random_start || steps == 0) {
+            const auto z = net.forward(xa, Mode::inference);
+            require_finite_logits(z, b0, what);
+            count(z);
+        }
         if (random_start) {
             // Rng::uniform needs hi − lo finite: an ε above DBL_MAX/2 (a double network) made
             // 2ε = ∞, every draw +∞ (or NaN) and every start the box's upper corner, so such an
@@ -126,6 +133,7 @@ AttackResult<typename Net::scalar_type> linf_attack(
         }
         for (int s = 0; s < steps; ++s) {
             const auto z = net.forward(xa, Mode::inference);
+            require_finite_logits(z, b0, what);
             if (s == 0 && !random_start) count(z);
             auto db = d.leftCols(nb);
             attack_objective(z, yb, tb, loss, kappa, db, nullptr);
@@ -148,6 +156,7 @@ AttackResult<typename Net::scalar_type> linf_attack(
                      .matrix();
         }
         const auto z = net.forward(xa, Mode::inference);
+        require_finite_logits(z, b0, what);
         for (Eigen::Index b = 0; b < nb; ++b) {
             const std::size_t k = std::size_t(b0 + b);
             if (!r.counted[k])
@@ -171,6 +180,7 @@ AttackResult<typename Net::scalar_type> fgsm_of(Net& net, const Eigen::MatrixBas
                                                 const FgsmOptions& o) {
     constexpr const char* what = "chrysalis::fgsm";
     using S = typename Net::scalar_type;
+    require_attack_loss(o.loss, what);
     require_margin_classes<Net>(o.loss, what);
     require_non_negative(o.epsilon, what, "epsilon");
     require_in_scalar_range<S>(o.epsilon, what, "epsilon");  // fgsm's step
@@ -182,7 +192,7 @@ AttackResult<typename Net::scalar_type> fgsm_of(Net& net, const Eigen::MatrixBas
     require_finite_parameters(net, what);
     if (!targets.empty()) check_targets(targets, y, Net::output_size, what);
     return linf_attack(net, x, y, targets, o.epsilon, o.epsilon, 1, false, Seed{0}, o.lo, o.hi,
-                       o.loss, o.kappa, o.batch_size);
+                       o.loss, o.kappa, o.batch_size, what);
 }
 
 template <class Net, class Derived>
@@ -191,6 +201,7 @@ AttackResult<typename Net::scalar_type> pgd_of(Net& net, const Eigen::MatrixBase
                                                const PgdOptions& o) {
     constexpr const char* what = "chrysalis::pgd";
     using S = typename Net::scalar_type;
+    require_attack_loss(o.loss, what);
     require_margin_classes<Net>(o.loss, what);
     require_non_negative(o.epsilon, what, "epsilon");
     require_positive_finite(o.step_size, what, "step_size");
@@ -204,7 +215,7 @@ AttackResult<typename Net::scalar_type> pgd_of(Net& net, const Eigen::MatrixBase
     require_finite_parameters(net, what);
     if (!targets.empty()) check_targets(targets, y, Net::output_size, what);
     return linf_attack(net, x, y, targets, o.epsilon, o.step_size, o.steps, o.random_start, o.seed,
-                       o.lo, o.hi, o.loss, o.kappa, o.batch_size);
+                       o.lo, o.hi, o.loss, o.kappa, o.batch_size, what);
 }
 
 }  // namespace detail
@@ -222,8 +233,9 @@ AttackResult<typename Net::scalar_type> pgd_of(Net& net, const Eigen::MatrixBase
 ///   is undefined), a label count other than N, or AttackLoss::logit_margin on a network of one
 ///   output; ValueError for ε or κ negative or not finite, lo ≥ hi or non-finite, ε (the step),
 ///   lo or hi beyond the network scalar's largest value (FLT_MAX), batch_size < 1, an input outside
-///   the box (or NaN), a label out of range, a NaN or infinite network parameter — each naming
-///   chrysalis::fgsm and the parameter.
+///   the box (or NaN), a label out of range, a NaN or infinite network parameter, an AttackLoss
+///   value other than the two, a logit that is not finite on the way (inputs too large for the
+///   scalar: the step would be NaN) — each naming chrysalis::fgsm and the parameter or sample.
 template <class Net, class Derived, LabelRange Labels>
 AttackResult<typename Net::scalar_type> fgsm(Net& net, const Eigen::MatrixBase<Derived>& x,
                                              const Labels& labels, const FgsmOptions& o = {}) {
@@ -240,7 +252,7 @@ AttackResult<typename Net::scalar_type> fgsm(Net& net, const Eigen::MatrixBase<D
                                              const Labels& labels, const Targets& targets,
                                              const FgsmOptions& o = {}) {
     const IntLabels ints = int_labels(labels, "chrysalis::fgsm");
-    const IntLabels tints = int_labels(targets, "chrysalis::fgsm");
+    const IntLabels tints = int_labels(targets, "chrysalis::fgsm", "target");
     if (tints.span().empty() && x.cols() > 0)
         detail::check_targets(tints.span(), ints.span(), Net::output_size, "chrysalis::fgsm");
     return detail::fgsm_of(net, x, ints.span(), tints.span(), o);
@@ -273,7 +285,7 @@ AttackResult<typename Net::scalar_type> pgd(Net& net, const Eigen::MatrixBase<De
                                             const Labels& labels, const Targets& targets,
                                             const PgdOptions& o = {}) {
     const IntLabels ints = int_labels(labels, "chrysalis::pgd");
-    const IntLabels tints = int_labels(targets, "chrysalis::pgd");
+    const IntLabels tints = int_labels(targets, "chrysalis::pgd", "target");
     if (tints.span().empty() && x.cols() > 0)
         detail::check_targets(tints.span(), ints.span(), Net::output_size, "chrysalis::pgd");
     return detail::pgd_of(net, x, ints.span(), tints.span(), o);

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <numeric>
 #include <span>
 #include <vector>
@@ -104,6 +105,10 @@ inline void check_bss_generation(const BssOptions& o, const char* what) {
         throw ValueError(concat(what, ": epsilon must be a finite number >= 0, got ", o.epsilon));
     }
     require_positive_finite(o.margin, what, "margin");
+    if (o.target != TargetClass::sampled && o.target != TargetClass::runner_up) {
+        throw ValueError(concat(what, ": target must be TargetClass::sampled or ",
+                                "TargetClass::runner_up, got the value ", int(o.target)));
+    }
 }
 
 /// One class per column, each in [0, classes): ShapeError / ValueError naming `name`.
@@ -134,8 +139,13 @@ std::vector<int> choose_targets(const Eigen::MatrixBase<Derived>& z, std::span<c
             for (int c = 0; c < classes; ++c)
                 if (c != b && (best < 0 || z(c, j) > z(best, j))) best = c;
         } else {
-            // p_c ∝ exp(z_c − max z) over c ≠ b, drawn by inversion of the cumulative sum.
-            const double top = double(z.col(j).maxCoeff());
+            // p_c ∝ exp(z_c − top) over c ≠ b, drawn by inversion of the cumulative sum. top is
+            // the largest logit *other than b's*, so the largest term is 1: shifted by z_b, all of
+            // them underflow to 0 where z_b leads by more than about 745, and the draw would fall
+            // through to the last class.
+            double top = -std::numeric_limits<double>::infinity();
+            for (int c = 0; c < classes; ++c)
+                if (c != b) top = std::max(top, double(z(c, j)));
             double total = 0;
             for (int c = 0; c < classes; ++c)
                 if (c != b) total += std::exp(double(z(c, j)) - top);
@@ -308,9 +318,9 @@ void check_bases(const Eigen::MatrixBase<Derived>& bases, const char* what) {
 /// Throws: ShapeError if `bases` has a row count other than the teacher's input width or a class
 ///   count other than n; ValueError for a NaN or infinite feature, a class outside
 ///   [0, Net::output_size), a target equal to its base, or a bad option (step_size ≤ 0, NaN or
-///   ∞; max_steps < 1; epsilon < 0 or NaN; margin ≤ 0), or a NaN or infinite parameter of the
-///   teacher (naming the block, row and column) — each naming chrysalis::boundary_samples and
-///   the parameter.
+///   ∞; max_steps < 1; epsilon < 0 or NaN; margin ≤ 0; a TargetClass value other than the two),
+///   or a NaN or infinite parameter of the teacher (naming the block, row and column) — each
+///   naming chrysalis::boundary_samples and the parameter.
 template <class Net, class Derived, LabelRange Bases, LabelRange Targets>
 BoundarySamples<typename Net::scalar_type> boundary_samples(Net& teacher,
                                                             const Eigen::MatrixBase<Derived>& bases,
@@ -319,7 +329,7 @@ BoundarySamples<typename Net::scalar_type> boundary_samples(Net& teacher,
                                                             const BssOptions& options = {}) {
     constexpr const char* what = "chrysalis::boundary_samples";
     const IntLabels base_ints = int_labels(base_labels, what);
-    const IntLabels target_ints = int_labels(target_labels, what);
+    const IntLabels target_ints = int_labels(target_labels, what, "target");
     const std::span<const int> base_classes = base_ints.span();
     const std::span<const int> target_classes = target_ints.span();
     detail::check_bss_generation(options, what);

@@ -149,6 +149,9 @@ typename Student::scalar_type >
             " but the teacher's logits are computed once, for the unjittered teacher data; "
             "expected jitter = 0"));
     }
+    // The data first: an empty set is a ShapeError, not a question of labels.
+    detail::check_data<T>(teacher_data, what, "the teacher data");
+    detail::check_data<Student>(student_data, what, "the student data");
     const bool unlabelled = student_data.labels.empty();
     if constexpr (requires { double(kd.alpha); }) {
         if (unlabelled && double(kd.alpha) < 1) {
@@ -157,8 +160,6 @@ typename Student::scalar_type >
                 " weighs a hard-label term; use alpha = 1 or give labels"));
         }
     }
-    detail::check_data<T>(teacher_data, what, "the teacher data");
-    detail::check_data<Student>(student_data, what, "the student data");
     if (!teacher_data.labels.empty())
         detail::check_labels<T>(teacher_data, what, "the teacher data");
     if (!unlabelled) detail::check_labels<Student>(student_data, what, "the student data");

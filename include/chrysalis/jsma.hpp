@@ -56,7 +56,8 @@ struct JsmaOptions {
 ///   change), a bad box (also one beyond the network
 ///   scalar's largest value: jsma writes lo and hi into the input) or batch size, an input outside
 ///   the box, a label or target out of range, a target equal to its label, a NaN or infinite
-///   network parameter — each naming chrysalis::jsma.
+///   network parameter, a logit that is not finite on the way (naming the sample) — each naming
+///   chrysalis::jsma.
 template <class Net, class Derived, LabelRange Labels, LabelRange Targets>
 AttackResult<typename Net::scalar_type> jsma(Net& net, const Eigen::MatrixBase<Derived>& x,
                                              const Labels& labels, const Targets& targets,
@@ -65,7 +66,7 @@ AttackResult<typename Net::scalar_type> jsma(Net& net, const Eigen::MatrixBase<D
     constexpr const char* what = "chrysalis::jsma";
     constexpr Eigen::Index classes = Net::output_size;
     const IntLabels ints = int_labels(labels, what);
-    const IntLabels tints = int_labels(targets, what);
+    const IntLabels tints = int_labels(targets, what, "target");
     if (!(o.gamma > 0 && o.gamma <= 1))
         throw ValueError(detail::concat(what, ": gamma must be in (0, 1], got ", o.gamma));
     detail::require_attack_box(o.lo, o.hi, what);
@@ -104,6 +105,7 @@ AttackResult<typename Net::scalar_type> jsma(Net& net, const Eigen::MatrixBase<D
         domain.leftCols(nb) = xa.array() < S(o.hi);
         {
             const auto z = net.forward(xa, Mode::inference);
+            detail::require_finite_logits(z, b0, what);
             for (Eigen::Index b = 0; b < nb; ++b) {
                 const bool ok = detail::arg_max(z.col(b)) == y[std::size_t(b0 + b)];
                 r.counted[std::size_t(b0 + b)] = ok;
@@ -113,6 +115,7 @@ AttackResult<typename Net::scalar_type> jsma(Net& net, const Eigen::MatrixBase<D
         }
         for (;;) {
             const auto z = net.forward(xa, Mode::inference);
+            detail::require_finite_logits(z, b0, what);
             bool any = false;
             for (Eigen::Index b = 0; b < nb; ++b) {
                 auto& on = active[std::size_t(b)];
@@ -181,6 +184,7 @@ AttackResult<typename Net::scalar_type> jsma(Net& net, const Eigen::MatrixBase<D
             }
         }
         const auto z = net.forward(xa, Mode::inference);
+        detail::require_finite_logits(z, b0, what);
         for (Eigen::Index b = 0; b < nb; ++b) {
             const std::size_t k = std::size_t(b0 + b);
             if (!r.counted[k])

@@ -98,21 +98,23 @@ class IntLabels {
 };
 
 namespace detail {
-/// Converts one label to int, or throws ValueError naming `what`, the sample and the value.
+/// Converts one label to int, or throws ValueError naming `what`, the sample and the value (called
+/// a `noun`: "label", or "target" for an attack's target classes).
 /// (Not std::in_range, which rejects the character types.)
 template <class T>
-int label_to_int(T value, std::size_t sample, std::string_view what) {
+int label_to_int(T value, std::size_t sample, std::string_view what,
+                 std::string_view noun = "label") {
     if constexpr (std::is_signed_v<T>) {
         const auto v = static_cast<long long>(value);
         if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) {
-            throw ValueError(concat(what, ": label ", v, " of sample ", sample,
-                                    " does not fit in an int (labels are class indices)"));
+            throw ValueError(concat(what, ": ", noun, " ", v, " of sample ", sample,
+                                    " does not fit in an int (", noun, "s are class indices)"));
         }
     } else {
         const auto v = static_cast<unsigned long long>(value);
         if (v > static_cast<unsigned long long>(std::numeric_limits<int>::max())) {
-            throw ValueError(concat(what, ": label ", v, " of sample ", sample,
-                                    " does not fit in an int (labels are class indices)"));
+            throw ValueError(concat(what, ": ", noun, " ", v, " of sample ", sample,
+                                    " does not fit in an int (", noun, "s are class indices)"));
         }
     }
     return static_cast<int>(value);
@@ -127,9 +129,11 @@ int label_to_int(T value, std::size_t sample, std::string_view what) {
 ///   without copying or allocating; labels of any other integer type, or an Eigen expression or
 ///   strided view, are converted into int storage that the result owns (one allocation).
 /// Throws: ValueError naming `what`, the sample and the value when a label does not fit in an
-///   int. (Whether a label is a valid class — in [0, classes) — is check_labels' business.)
+///   int, calling it a `noun` ("label" unless the caller says, e.g. "target"). (Whether a label is
+///   a valid class — in [0, classes) — is check_labels' business.)
 template <LabelRange R>
-[[nodiscard]] IntLabels int_labels(const R& labels, std::string_view what) {
+[[nodiscard]] IntLabels int_labels(const R& labels, std::string_view what,
+                                   std::string_view noun = "label") {
     using Range = std::remove_cvref_t<R>;
     if constexpr (detail::StdLabelRange<Range>) {
         using T = std::remove_cv_t<std::ranges::range_value_t<const Range&>>;
@@ -140,7 +144,7 @@ template <LabelRange R>
             std::vector<int> out;
             out.reserve(std::size_t(std::ranges::size(labels)));
             std::size_t b = 0;
-            for (const auto& v : labels) out.push_back(detail::label_to_int(v, b++, what));
+            for (const auto& v : labels) out.push_back(detail::label_to_int(v, b++, what, noun));
             return IntLabels(std::move(out));
         }
     } else {
@@ -153,7 +157,7 @@ template <LabelRange R>
         }
         std::vector<int> out(std::size_t(labels.size()));
         for (Eigen::Index b = 0; b < labels.size(); ++b)
-            out[std::size_t(b)] = detail::label_to_int(labels(b), std::size_t(b), what);
+            out[std::size_t(b)] = detail::label_to_int(labels(b), std::size_t(b), what, noun);
         return IntLabels(std::move(out));
     }
 }

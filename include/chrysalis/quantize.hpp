@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -142,9 +143,10 @@ Int8Network quantize(const Sequential<Layers...>& net) {
 /// (1 where all were 0). Later inputs beyond a layer's calibrated range are clamped to ±63.
 /// Otherwise as quantize(net).
 /// Throws: as quantize(net); ShapeError naming chrysalis::quantize and calibration_inputs for
-///   the wrong number of rows; ValueError naming them for N = 0 or a NaN or infinite value
-///   (with its sample and feature), or when a Dense layer's input is not finite on some of
-///   the samples (the network overflows on them: naming the layer and the samples).
+///   the wrong number of rows; ValueError naming them for N = 0 or a NaN or infinite value, or
+///   one beyond float's range (with its sample and feature, as given), or when a Dense layer's
+///   input is not finite on some of the samples (the network overflows on them: naming the layer
+///   and the samples).
 template <class... Layers, class Derived>
 Int8Network quantize(const Sequential<Layers...>& net,
                      const Eigen::MatrixBase<Derived>& calibration_inputs) {
@@ -159,13 +161,19 @@ Int8Network quantize(const Sequential<Layers...>& net,
         throw ValueError(
             "chrysalis::quantize: calibration_inputs is empty (0 samples); expected at least "
             "one sample to calibrate the activation scales on");
+    // Checked before the conversion to float, so that a double beyond float's range is named
+    // as given (1e300), not as the ∞ it converts to.
+    const auto in_float_range = [](double v) {
+        return std::isfinite(v) && std::abs(v) <= double(std::numeric_limits<float>::max());
+    };
+    for (Eigen::Index j = 0; j < c.cols(); ++j)
+        for (Eigen::Index k = 0; k < c.rows(); ++k)
+            if (!in_float_range(double(c(k, j))))
+                throw ValueError(detail::concat(
+                    "chrysalis::quantize: calibration_inputs holds ", double(c(k, j)),
+                    " at sample ", j, ", feature ", k,
+                    "; expected finite values within float's range (int8 networks run in float)"));
     const Matrix<float> calibration = c.template cast<float>();
-    for (Eigen::Index j = 0; j < calibration.cols(); ++j)
-        for (Eigen::Index k = 0; k < calibration.rows(); ++k)
-            if (!std::isfinite(calibration(k, j)))
-                throw ValueError(detail::concat("chrysalis::quantize: calibration_inputs holds ",
-                                                calibration(k, j), " at sample ", j, ", feature ",
-                                                k, "; expected finite values"));
     std::vector<Int8Dense> layers = detail::int8_layers(net, std::index_sequence_for<Layers...>{});
 
     // The input of each Dense layer: its index in the Sequential is the index of its input

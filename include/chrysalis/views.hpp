@@ -20,6 +20,7 @@
 
 #include "chrysalis/config.hpp"
 #include "chrysalis/dataset.hpp"
+#include "chrysalis/detail/data_checks.hpp"
 #include "chrysalis/detail/gemm.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/random.hpp"
@@ -154,7 +155,7 @@ Dataset<Scalar> crop_rows(const Dataset<Scalar>& data, Eigen::Index width, Eigen
 template <class Scalar = float>
 class RandomProjection {
   public:
-    /// Requires: input_features ≥ 1; k ≥ 1; noise_sd finite and ≥ 0.
+    /// Requires: input_features ≥ 1; k ≥ 1; noise_sd finite, ≥ 0 and at most Scalar's largest.
     /// Ensures: matrix() is the k × input_features projection drawn from `seed`.
     /// Throws: ValueError naming chrysalis::RandomProjection and the parameter otherwise.
     RandomProjection(Eigen::Index input_features, Eigen::Index k, double noise_sd, Seed seed)
@@ -165,9 +166,12 @@ class RandomProjection {
                 detail::concat(what, ": input_features must be >= 1, got ", input_features));
         }
         if (k < 1) throw ValueError(detail::concat(what, ": k must be >= 1, got ", k));
-        if (!(std::isfinite(noise_sd) && noise_sd >= 0)) {
+        if (!(std::isfinite(noise_sd) && noise_sd >= 0 &&
+              noise_sd <= double(std::numeric_limits<Scalar>::max()))) {
             throw ValueError(
-                detail::concat(what, ": noise_sd must be a finite number >= 0, got ", noise_sd));
+                detail::concat(what, ": noise_sd must be a finite number >= 0 (and at ",
+                               "most the scalar type's largest, ",
+                               double(std::numeric_limits<Scalar>::max()), "), got ", noise_sd));
         }
         Rng rng(seed);
         const double scale = 1.0 / std::sqrt(double(k));
@@ -181,7 +185,9 @@ class RandomProjection {
     /// Requires: data.feature_count() == input_features().
     /// Ensures: k() features per sample, the same samples in the same order, the same labels and
     ///   classes; the same data and noise_seed give the same result.
-    /// Throws: ShapeError naming chrysalis::RandomProjection for another feature count.
+    /// Throws: ShapeError naming chrysalis::RandomProjection for another feature count;
+    ///   ValueError naming it, the sample and the feature where the view is not finite (features
+    ///   or noise too large for Scalar, or a NaN feature).
     [[nodiscard]] Dataset<Scalar> operator()(const Dataset<Scalar>& data, Seed noise_seed) const {
         if (data.feature_count() != input_features()) {
             throw ShapeError(
@@ -200,6 +206,9 @@ class RandomProjection {
             for (Eigen::Index i = 0; i < out.features.size(); ++i)
                 out.features.data()[i] += Scalar(noise_sd_ * detail::standard_normal(rng));
         }
+        // Features or noise near the scalar's largest overflow the view.
+        detail::require_finite(out.features, "chrysalis::RandomProjection",
+                               "the view (P·x + noise)", "feature");
         return out;
     }
 

@@ -274,6 +274,17 @@ class AtomicFile {
             throw IoError(concat(what_, ": cannot write '", path_, "': cannot create '", temporary_,
                                  "': ", errno_text(errno)));
         }
+        // Replacing a file keeps its permission bits, so a private (0600) model stays private; a
+        // new file gets 0666 less the umask, as open() gives it.
+        struct stat info {};
+        if (::stat(target_.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
+            ::fchmod(fd_, info.st_mode & 0777) != 0) {
+            const int error = errno;
+            ::close(fd_);
+            ::unlink(temporary_.c_str());
+            throw IoError(concat(what_, ": cannot write '", path_, "': cannot give '", temporary_,
+                                 "' the permissions of the file it replaces: ", errno_text(error)));
+        }
     }
     AtomicFile(const AtomicFile&) = delete;
     AtomicFile& operator=(const AtomicFile&) = delete;
