@@ -146,6 +146,21 @@ TEST_CASE("IDX files round-trip exactly, raw and gzip-compressed", "[data][idx]"
     }
 }
 
+TEST_CASE("save_idx checks the labels' path before it replaces the images", "[data][idx]") {
+    // A labels file in a directory that does not exist was found after the images had been
+    // replaced: the old labels beside new images, which load without error.
+    TempDir dir;
+    const std::string images = dir.file("images.idx");
+    save_idx(random_images<float>(7, 1), 3, 4, images, dir.file("labels.idx"));
+    const Bytes old = read_file(images);
+    const std::string missing = dir.file("missing/labels.idx");
+    CHECK_THROWS_AS(save_idx(random_images<float>(7, 2), 3, 4, images, missing), IoError);
+    CHECK_THROWS_WITH(save_idx(random_images<float>(7, 2), 3, 4, images, missing),
+                      Catch::Contains("chrysalis::save_idx") &&
+                          Catch::Contains("missing/labels.idx") && Catch::Contains("directory"));
+    CHECK(read_file(images) == old);
+}
+
 TEST_CASE("IDX files of unscaled integer pixels round-trip in double", "[data][idx]") {
     TempDir dir;
     Dataset<double> original = random_images<double>(5, 2);

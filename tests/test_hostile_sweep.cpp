@@ -394,6 +394,40 @@ TEST_CASE("sweep: a user schedule's factor is checked", "[sweep][optim]") {
     CHECK(Schedule{[](int e) { return 1.0 + e; }}(2) == 3.0);
 }
 
+// A schedule refused inside update() had already counted the step and run the training-mode
+// forward, moving the dropout generator: Adam's bias correction, and every later dropout mask,
+// then differed from a run that never made the refused call.
+TEST_CASE("sweep: fit refuses a bad schedule before the epoch's first step", "[sweep][optim]") {
+    using Net = Sequential<Dense<4, 8>, ReLU, Dropout<20>, Dense<8, 3>>;
+    Dataset<float> d;
+    d.classes = 3;
+    d.features = Matrix<float>::Random(4, 24);
+    d.labels.resize(24);
+    for (std::size_t j = 0; j < 24; ++j) d.labels[j] = int(j % 3);
+    const TrainOptions<float> o{.epochs = 1, .batch_size = 8, .progress = false};
+    Net a(Seed{1}), b(Seed{1});
+    Adam adam_a{.lr = 1e-2}, adam_b{.lr = 1e-2};
+    fit(a, d, CrossEntropy{}, adam_a, o);
+    fit(b, d, CrossEntropy{}, adam_b, o);
+    adam_b.schedule = Schedule{[](int) { return std::nan(""); }};
+    CHECK_THAT(thrown<ValueError>([&] { fit(b, d, CrossEntropy{}, adam_b, o); }),
+               Contains("chrysalis::Schedule: the factor at epoch 0 is nan"));
+    CHECK(adam_b.steps() == adam_a.steps());
+    adam_b.schedule = adam_a.schedule;
+    fit(a, d, CrossEntropy{}, adam_a, o);
+    fit(b, d, CrossEntropy{}, adam_b, o);
+    CHECK(adam_b.steps() == adam_a.steps());
+    CHECK(a.layer<0>().weights() == b.layer<0>().weights());
+    CHECK(a.layer<3>().weights() == b.layer<3>().weights());
+    // Sgd alike: lr times the factor beyond float's range, refused with the network unchanged.
+    Sgd sgd{.lr = 1.0, .schedule = Schedule{[](int) { return 1e300; }}};
+    Net c(Seed{2});
+    const Matrix<float> before = c.layer<0>().weights();
+    CHECK_THAT(thrown<ValueError>([&] { fit(c, d, CrossEntropy{}, sgd, o); }),
+               Contains("chrysalis::Sgd: the learning rate at epoch 0"));
+    CHECK(c.layer<0>().weights() == before);
+}
+
 // G16: `pt > 0` skipped a NaN probability, so the loss came back finite while the gradient
 // column was NaN. Columns 0 (a SIMD lane) and 8 (the scalar tail) both.
 TEMPLATE_TEST_CASE("sweep: a NaN probability gives a NaN soft-target loss", "[sweep][losses]",

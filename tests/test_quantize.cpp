@@ -723,3 +723,26 @@ TEST_CASE("quantize and Int8Network refuse bad values and shapes") {
     CHECK_THAT(thrown<ValueError>([&] { with([](auto& l) { l[1].input_scale = 0.5f; }); }),
                Catch::Contains("every layer or on none"));
 }
+
+TEST_CASE("a forward refused for a non-finite input leaves the network as the last one left it") {
+    // The batch size and the first layer's scales were set before the input was checked: after
+    // the refusal last_input_scales(0) described 1000 columns of a forward that never ran, and
+    // last_input_scales(1) a span of 1000 over a buffer of one (a heap over-read).
+    const Sequential<Dense<4, 16>, ReLU, Dense<16, 3>> net{Seed{23}};
+    Int8Network q = quantize(net);
+    const Matrix<float> one = Matrix<float>::Random(4, 1);
+    const Matrix<float> first = q.predict_logits(one);
+    const auto scales = [&](std::size_t i) {
+        const auto s = q.last_input_scales(i);
+        return std::vector<float>(s.begin(), s.end());
+    };
+    const std::vector<float> scales0 = scales(0), scales1 = scales(1);
+    REQUIRE(scales0.size() == 1);
+    Matrix<float> big = Matrix<float>::Random(4, 1000);
+    big(2, 999) = nan_f;
+    CHECK_THAT(thrown<ValueError>([&] { (void)q.forward(big); }),
+               Catch::Contains("sample 999, feature 2"));
+    CHECK(scales(0) == scales0);
+    CHECK(scales(1) == scales1);
+    CHECK(q.predict_logits(one) == first);
+}

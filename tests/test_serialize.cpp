@@ -611,3 +611,19 @@ TEST_CASE("import_npy rejects wrong shapes, architectures, missing and stray fil
     CHECK_THAT(message, Contains(expected));
     CHECK(parameter_bytes(net) == before);
 }
+
+TEST_CASE("export_npy checks every block's file before it replaces the first", "[serialize]") {
+    // A block's name taken by a directory was found only when its turn came: the blocks before
+    // it had been replaced by the new network's, and the set loaded as a mix of the two.
+    TempDir dir;
+    const std::string weights = dir.file("weights");
+    export_npy(FloatNet(Seed{1}), weights);
+    const std::string first = read_bytes(weights + "/0_0.npy");
+    std::filesystem::remove(weights + "/3_1.npy");
+    std::filesystem::create_directory(weights + "/3_1.npy");
+    CHECK_THROWS_AS(export_npy(FloatNet(Seed{2}), weights), IoError);
+    CHECK_THROWS_WITH(export_npy(FloatNet(Seed{2}), weights), Contains("chrysalis::export_npy") &&
+                                                                  Contains("3_1.npy") &&
+                                                                  Contains("it is a directory"));
+    CHECK(read_bytes(weights + "/0_0.npy") == first);
+}

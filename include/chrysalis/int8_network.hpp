@@ -258,7 +258,8 @@ class Int8Network {
     /// ValueError for a bad i.
     [[nodiscard]] std::span<const float> last_input_scales(std::size_t i) const {
         check_index(i, "last_input_scales");
-        return std::span<const float>(buffers_[i].x_scales.data(), std::size_t(batch_));
+        return std::span<const float>(buffers_[i].x_scales.data(),
+                                      std::min(std::size_t(batch_), buffers_[i].x_scales.size()));
     }
     /// The int8 weights of Dense layer i as an output_size × input_size matrix (a copy, without
     /// the padding). Throws ValueError for a bad i.
@@ -313,13 +314,12 @@ class Int8Network {
                 detail::concat("chrysalis::Int8Network::forward: the input has ", x.rows(),
                                " rows (features) but the network's input width is ", input_size()));
         }
-        batch_ = x.cols();
         input_data_ = contiguous_data(x);
         if (input_data_ == nullptr) {
             input_ = x;  // x is an expression, or its columns are not one after the other
             input_data_ = input_.data();
         }
-        input_scales();
+        input_scales(x.cols());  // checks x; sets batch_ only then
         for (std::size_t i = 0; i < layers_.size(); ++i) run_layer(i);
         input_data_ = nullptr;
         return buffers_.back().y.leftCols(batch_);
@@ -454,12 +454,15 @@ class Int8Network {
     /// The first layer's input scales, one pass over the input on this thread, which is also
     /// the check that every input is finite (before any thread starts); run_layer(0)'s blocks
     /// quantize their own columns with them.
+    /// The scales go to a scratch vector first, so that a non-finite input throws before the
+    /// batch, the buffers or last_input_scales change: a refused forward leaves the network as
+    /// the last good one left it.
     template <class = void>  // compiled only where used, as quantize_into
-    void input_scales() {
+    void input_scales(long n) {
         const long rows = input_size();
         const std::optional<float> fixed = layers_.front().input_scale;
-        reserve(0);
-        for (long j = 0; j < batch_; ++j) {
+        if (scratch_scales_.size() < std::size_t(n)) scratch_scales_.resize(std::size_t(n));
+        for (long j = 0; j < n; ++j) {
             const float* col = input_data_ + j * rows;
             const float max_abs = detail::max_abs_or_nan(col, rows);
             if (!std::isfinite(max_abs)) {
@@ -469,9 +472,12 @@ class Int8Network {
                     "chrysalis::Int8Network::forward: x has a non-finite value (", col[k],
                     ") at sample ", j, ", feature ", k, "; expected finite inputs"));
             }
-            buffers_[0].x_scales[std::size_t(j)] =
+            scratch_scales_[std::size_t(j)] =
                 fixed ? *fixed : detail::int8_scale(max_abs, detail::int8_activation_max);
         }
+        batch_ = n;
+        reserve(0);
+        std::swap(buffers_[0].x_scales, scratch_scales_);
     }
 
     void reserve(std::size_t i) {
@@ -577,6 +583,7 @@ class Int8Network {
     Matrix<float> input_;                     // forward's copy of an input it cannot read in place
     const float* input_data_ = nullptr;       // the input, during forward
     Eigen::Index batch_ = 0;
+    std::vector<float> scratch_scales_;  // input_scales' result until the input is checked
     Int8Kernel kernel_ = int8_best_kernel();
 };
 

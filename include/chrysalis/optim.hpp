@@ -358,6 +358,15 @@ struct Sgd {
     /// Starts a step (counts it); update() then applies it block by block.
     void begin_step() noexcept { ++state_.steps; }
 
+    /// Throws what update() would throw for the rate at `epoch` with parameters of type S (an
+    /// empty schedule, a factor negative or not finite, lr·factor beyond S's range), changing
+    /// nothing. fit and distill call it before each epoch's first step, so that a bad schedule
+    /// is refused before the step count, the network or its dropout generator moves.
+    template <class S>
+    void check_epoch(int epoch) const {
+        (void)detail::scheduled_rate<S>(double(lr), schedule(epoch), epoch, "chrysalis::Sgd");
+    }
+
     /// Updates one parameter block from its gradient, at the rate for `epoch`; `block` is the
     /// block's number in visit_parameters order (its momentum's slot), and blocks may come in
     /// any order — fit and distill pass each layer's blocks to it from Sequential::backward as
@@ -538,6 +547,11 @@ struct BasicAdam {
     }
     /// The number of steps begun (begin_step() calls, restored by load_state).
     [[nodiscard]] long steps() const noexcept { return state_.steps; }
+    /// As Sgd::check_epoch, naming chrysalis::Adam (AdamW).
+    template <class S>
+    void check_epoch(int epoch) const {
+        (void)detail::scheduled_rate<S>(double(lr), schedule(epoch), epoch, owner.view());
+    }
 
     /// "Adam" or "AdamW": the name checkpoints store.
     static std::string name() { return std::string(Variant::name.view()); }

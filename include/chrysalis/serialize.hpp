@@ -319,6 +319,16 @@ void export_npy(const Net& net, const std::string& directory) {
         throw IoError(detail::concat(what, ": cannot create the directory '", directory,
                                      "': ", ec.message()));
     }
+    // Every block's file checked before the first is replaced: a name taken by a directory (or
+    // a FIFO, a device) changes nothing.
+    detail::for_each_layer(net, [&](std::size_t i, const auto& layer) {
+        std::size_t k = 0;
+        detail::for_each_block(layer, [&](const auto&) {
+            detail::check_save_target(
+                (fs::path(directory) / detail::concat(i, "_", k++, ".npy")).string(), what);
+        });
+    });
+    detail::check_save_target((fs::path(directory) / "architecture.txt").string(), what);
     std::vector<std::string> written;
     detail::for_each_layer(net, [&](std::size_t i, const auto& layer) {
         std::size_t k = 0;

@@ -214,6 +214,9 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::scalar
     Matrix<S> grad(Net::output_size, batch_capacity(o, data.size()));
     std::vector<EpochReport> history;
     for (int epoch = ctx.first_epoch; epoch < o.epochs && !ctx.stop; ++epoch) {
+        // An optimizer that can refuse an epoch (a bad schedule) does so before its first step.
+        if constexpr (requires { optimizer.template check_epoch<S>(epoch); })
+            optimizer.template check_epoch<S>(epoch);
         const auto epoch_start = Clock::now();
         batcher.start_epoch(rng);
         BatchReport batch{epoch, 0, 0, data.size(), 0.0, 0};

@@ -133,8 +133,12 @@ Dataset<Scalar> crop_rows(const Dataset<Scalar>& data, Eigen::Index width, Eigen
     Dataset<Scalar> out;
     out.classes = data.classes;
     out.labels = data.labels;
-    // Rows are contiguous in a row-major image: the crop is one block of each column.
-    out.features = data.features.middleRows(first_row * width, rows * width);
+    // Rows are contiguous in a row-major image: the crop is one block of each column. (No
+    // block of a set without samples: its data pointer is null, and offsetting it is undefined.)
+    if (data.size() == 0)
+        out.features.resize(rows * width, 0);
+    else
+        out.features = data.features.middleRows(first_row * width, rows * width);
     return out;
 }
 

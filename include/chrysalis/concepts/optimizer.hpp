@@ -32,6 +32,12 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 ///     block's first update). The result depends only on p, g, the state and the step count,
 ///     so a run restored from a checkpoint continues bit-identically. Allocates nothing after
 ///     the first step.
+///
+/// Optional: template <class S> void check_epoch(int epoch) const
+///   Ensures: throws what update(…, epoch) would throw for reasons that do not depend on the
+///     block (Sgd and Adam: a bad schedule factor at `epoch`), changing nothing. fit and distill
+///     call it before each epoch's first step, so that such a refusal comes before begin_step()
+///     counts a step that never happens.
 template <class O, class Scalar = float>
 concept BlockwiseOptimizer = requires(O& optimizer, Matrix<Scalar>& m, Vector<Scalar>& v,
                                       std::size_t block, int epoch) {

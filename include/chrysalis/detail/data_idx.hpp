@@ -296,6 +296,9 @@ void write_idx(const Matrix<Scalar>& features, std::span<const int> labels, int 
     put_be32(header + 4, std::uint32_t(n));
     put_be32(header + 8, std::uint32_t(rows));
     put_be32(header + 12, std::uint32_t(cols));
+    // Both files checked before the first is replaced: a wrong labels path changes nothing.
+    check_save_target(images_path, what);
+    check_save_target(labels_path, what);
     OutputFile images(images_path, what);
     images.write(header, 16);
     images.write(pixel_bytes.data(), pixel_bytes.size());

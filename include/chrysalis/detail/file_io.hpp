@@ -233,6 +233,23 @@ inline std::string save_target(const std::string& path, std::string_view what) {
     throw IoError(concat(what, ": cannot write '", path, "': ", errno_text(ELOOP)));
 }
 
+/// What a save of several files checks for each of them before writing the first: save_target's
+/// checks, and that the target's directory exists and is a directory. Throws IoError
+/// "<what>: cannot write '<path>': …" naming what is wrong; changes nothing.
+inline void check_save_target(const std::string& path, std::string_view what) {
+    const std::filesystem::path target(save_target(path, what));
+    const std::filesystem::path dir = target.has_parent_path() ? target.parent_path() : ".";
+    struct stat info {};
+    if (::stat(dir.c_str(), &info) != 0) {
+        throw IoError(concat(what, ": cannot write '", path, "': cannot open its directory '",
+                             dir.string(), "': ", errno_text(errno)));
+    }
+    if (!S_ISDIR(info.st_mode)) {
+        throw IoError(
+            concat(what, ": cannot write '", path, "': '", dir.string(), "' is not a directory"));
+    }
+}
+
 /// The name of a temporary beside `target`: "<name>.tmp-<pid>-<n>", with <name> shortened so
 /// that the whole fits NAME_MAX (255 bytes) whenever the target's own name does.
 inline std::string temporary_name(const std::string& target, unsigned long n) {
