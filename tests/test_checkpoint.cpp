@@ -242,6 +242,34 @@ TEST_CASE("a call refused for an observer's setting has not resumed into the net
     CHECK(parameter_bytes(net) == before);
 }
 
+TEST_CASE("a resume file that is missing or damaged is refused before any observer starts",
+          "[checkpoint][observers]") {
+    // The resume ran in Checkpointing's on_train_begin, after EarlyStopping's had reset its
+    // record: a call refused for a typo in the path left the caller's EarlyStopping emptied.
+    const auto data = quadrants(48, Seed{6});
+    TempDir dir;
+    Net net(Seed{2});
+    Sgd sgd{.lr = 0.05};
+    TrainOptions<float> o = options(2);
+    o.validation = &data;
+    EarlyStopping stop{.patience = 5};
+    fit(net, data, CrossEntropy{}, sgd, o, stop);
+    const int best = stop.best_epoch();
+    REQUIRE(best >= 0);
+    const std::string before = parameter_bytes(net);
+    CHECK_THROWS_AS(fit(net, data, CrossEntropy{}, sgd, o, stop,
+                        Checkpointing{.resume_from = dir.file("missing.ckpt")}),
+                    IoError);
+    CHECK(stop.best_epoch() == best);
+    const std::string damaged = dir.file("damaged.ckpt");
+    std::ofstream(damaged, std::ios::binary) << "not a checkpoint";
+    CHECK_THROWS_AS(
+        fit(net, data, CrossEntropy{}, sgd, o, stop, Checkpointing{.resume_from = damaged}),
+        FormatError);
+    CHECK(stop.best_epoch() == best);
+    CHECK(parameter_bytes(net) == before);
+}
+
 TEST_CASE("save_checkpoint and load_checkpoint round-trip a double network and its Adam state",
           "[checkpoint]") {
     using DoubleNet = Sequential<Dense<3, 5, double>, Tanh, Dropout<10>, Dense<5, 2, double>>;

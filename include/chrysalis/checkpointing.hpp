@@ -4,6 +4,7 @@
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
+#include <concepts>
 #include <string>
 
 #include "chrysalis/checkpoint.hpp"
@@ -28,10 +29,12 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 ///     shuffles, jitter and dropout masks of an uninterrupted run, so with the same data,
 ///     options and thread count the weights come out bit-identical. A checkpoint of epochs ≥
 ///     TrainOptions::epochs leaves nothing to do. A missing or bad file throws what
-///     load_checkpoint throws, before anything is trained. Not recorded, hence neither checked
-///     nor restored: the data and options (a resume with others is another run), and the state
-///     of other observers — EarlyStopping starts afresh, so a run with it may stop elsewhere,
-///     and one that stopped early trains on (docs/data-and-models.md, "Checkpoints").
+///     load_checkpoint throws, before anything is trained — and, where the network and the
+///     optimizer can be copied, before any observer's on_train_begin (the file is read into
+///     copies first; so an EarlyStopping passed beside it keeps its state). Not recorded, hence
+///     neither checked nor restored: the data and options (a resume with others is another run),
+///     and the state of other observers — EarlyStopping starts afresh, so a run with it may stop
+///     elsewhere, and one that stopped early trains on (docs/data-and-models.md, "Checkpoints").
 ///   - path not empty: a checkpoint (network, optimizer state, generator, epoch) replaces `path`
 ///     atomically after every every-th epoch, after the last epoch, and after an epoch at which
 ///     an earlier observer (EarlyStopping, passed before this one) stopped training: the weights
@@ -52,6 +55,16 @@ struct Checkpointing {
         if (every < 1) {
             throw ValueError(
                 detail::concat(ctx.function, ": Checkpointing::every must be >= 1, got ", every));
+        }
+        // The checkpoint to resume from, read and checked whole into copies: a missing, damaged
+        // or mismatched file is refused here, before any observer's on_train_begin (which
+        // resets EarlyStopping) has run. on_train_begin reads it again to load it.
+        if constexpr (std::copy_constructible<Net> && std::copy_constructible<Optimizer>) {
+            if (!resume_from.empty()) {
+                Net net = ctx.net;
+                Optimizer optimizer = ctx.optimizer;
+                (void)load_checkpoint(net, optimizer, resume_from);
+            }
         }
     }
 
