@@ -323,19 +323,23 @@ TEST_CASE("the attacks refuse logits that overflow, an AttackLoss out of range, 
     const std::vector<int> y{0, 1, 2, 0}, t{1, 2, 0, 1};
     const double lo = -3.4e38, hi = 3.4e38;
     // (Catch's combined matchers hold references: each check spells its own.)
-    CHECK_THROWS_WITH(
-        fgsm(net, x, y, {.epsilon = 1.7e38, .lo = lo, .hi = hi}),
-        Contains("chrysalis::fgsm: the network's logit") && Contains("expected a finite number"));
+    CHECK_THROWS_WITH(fgsm(net, x, y, {.epsilon = 1.7e38, .lo = lo, .hi = hi}),
+                      Contains("chrysalis::fgsm: logit ") &&
+                          Contains("of the network's logits is") &&
+                          Contains("expected a finite number"));
     CHECK_THROWS_AS(fgsm(net, x, y, {.epsilon = 1.7e38, .lo = lo, .hi = hi}), ValueError);
-    CHECK_THROWS_WITH(
-        pgd(net, x, y, {.epsilon = 1.7e38, .step_size = 1e37, .lo = lo, .hi = hi}),
-        Contains("chrysalis::pgd: the network's logit") && Contains("expected a finite number"));
-    CHECK_THROWS_WITH(
-        jsma(net, x, y, t, {.gamma = 0.5, .lo = lo, .hi = hi}),
-        Contains("chrysalis::jsma: the network's logit") && Contains("expected a finite number"));
+    CHECK_THROWS_WITH(pgd(net, x, y, {.epsilon = 1.7e38, .step_size = 1e37, .lo = lo, .hi = hi}),
+                      Contains("chrysalis::pgd: logit ") &&
+                          Contains("of the network's logits is") &&
+                          Contains("expected a finite number"));
+    CHECK_THROWS_WITH(jsma(net, x, y, t, {.gamma = 0.5, .lo = lo, .hi = hi}),
+                      Contains("chrysalis::jsma: logit ") &&
+                          Contains("of the network's logits is") &&
+                          Contains("expected a finite number"));
     Matrix<float> g;
     CHECK_THROWS_WITH(attack_gradient(net, x, y, AttackLoss::cross_entropy, 0, g),
-                      Contains("chrysalis::attack_gradient: the network's logit") &&
+                      Contains("chrysalis::attack_gradient: logit ") &&
+                          Contains("of the network's logits is") &&
                           Contains("expected a finite number"));
     // The same network on ordinary inputs attacks without complaint.
     const auto d = blocks<float>(4, Seed{2});

@@ -250,18 +250,10 @@ inline void require_attack_loss(AttackLoss loss, const char* what) {
 /// give would return NaN adversarial inputs: ValueError naming `what`, the sample and the logit.
 /// O(z.size()).
 template <class Z>
-void require_finite_logits(const Z& z, Eigen::Index first, const char* what) {
-    if (all_finite(z)) return;
-    for (Eigen::Index j = 0; j < z.cols(); ++j) {
-        for (Eigen::Index i = 0; i < z.rows(); ++i) {
-            if (!std::isfinite(z(i, j))) {
-                throw ValueError(detail::concat(
-                    what, ": the network's logit ", i, " of sample ", first + j, " is ", z(i, j),
-                    "; expected a finite number (the inputs, or the steps within the box, are "
-                    "too large for the network's scalar type: scale them down)"));
-            }
-        }
-    }
+void require_finite_logits(const Eigen::MatrixBase<Z>& z, Eigen::Index first, const char* what) {
+    require_finite(z, what, "the network's logits", "logit", first,
+                   "(the inputs, or the steps within the box, are too large for the network's "
+                   "scalar type: scale them down)");
 }
 
 /// The logit-margin objective compares the label's logit with the best other class's: a network

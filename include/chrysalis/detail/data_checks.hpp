@@ -60,20 +60,20 @@ template <class Derived>
     }
 }
 
-/// Throws ValueError naming `what`, the sample (column) and the row of the first non-finite
-/// value of `m`; `name` says what m is ("the data"), `rows` what its rows are ("feature").
+/// Throws ValueError naming `what`, the sample (column, counted from `first`: m may be a batch
+/// of a larger set) and the row of the first non-finite value of `m`; `name` says what m is
+/// ("the data"), `rows` what its rows are ("feature"), `why` ends the message.
 /// O(rows·N) once per call: cheap against a forward pass, which is O(parameters·N).
 template <class Derived>
 void require_finite(const Eigen::MatrixBase<Derived>& m, const char* what, const char* name,
-                    const char* rows) {
+                    const char* rows, Eigen::Index first = 0,
+                    const char* why = "(a NaN or infinite input has no meaningful output)") {
     if (all_finite(m)) return;
     for (Eigen::Index j = 0; j < m.cols(); ++j) {
         for (Eigen::Index i = 0; i < m.rows(); ++i) {
             if (!std::isfinite(m(i, j))) {
-                throw ValueError(concat(what, ": ", rows, " ", i, " of sample ", j, " of ", name,
-                                        " is ", m(i, j),
-                                        "; expected a finite number (a NaN or infinite input has "
-                                        "no meaningful output)"));
+                throw ValueError(concat(what, ": ", rows, " ", i, " of sample ", first + j, " of ",
+                                        name, " is ", m(i, j), "; expected a finite number ", why));
             }
         }
     }
