@@ -303,6 +303,11 @@ TEST_CASE("a projection refuses noise beyond its scalar's range and a view that 
                Catch::Contains("chrysalis::RandomProjection") && Catch::Contains("noise_sd") &&
                    Catch::Contains("at most the scalar type's largest"));
     CHECK_NOTHROW(RandomProjection<double>(16, 4, 1e39, Seed{1}));
+    // A P whose size in bytes overflows is named by its parameters, not a bare std::bad_alloc.
+    const Eigen::Index big = Eigen::Index(1) << 31;
+    CHECK_THAT(message_of<ValueError>([&] { (void)RandomProjection<float>(big, big, 0, Seed{1}); }),
+               Catch::Contains("k x input_features = 2147483648 x 2147483648") &&
+                   Catch::Contains("more than an address space holds"));
     // Features near float's largest overflow P·x.
     Dataset<float> huge = d;
     huge.features.setConstant(3e38f);

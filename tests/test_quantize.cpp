@@ -699,6 +699,11 @@ TEST_CASE("quantize and Int8Network refuse bad values and shapes") {
         if (!int8_kernel_compiled(k))
             CHECK_THAT(thrown<ValueError>([&] { q.set_kernel(k); }),
                        Catch::Contains("not compiled"));
+    // A value cast from an integer is named as given, not as "the ? kernel", and changes nothing.
+    const Int8Kernel before = q.kernel();
+    CHECK_THAT(thrown<ValueError>([&] { q.set_kernel(static_cast<Int8Kernel>(99)); }),
+               Catch::Contains("Int8Kernel(99) is not a kernel; expected scalar, avx2"));
+    CHECK(q.kernel() == before);
 
     // Layers given to the constructor directly (as a model loader would) are checked.
     CHECK_THAT(thrown<ValueError>([] { Int8Network none({}); }), Catch::Contains("no layers"));

@@ -288,8 +288,14 @@ class Int8Network {
     /// AVX-512BW, AVX2, else the scalar reference).
     [[nodiscard]] Int8Kernel kernel() const noexcept { return kernel_; }
     /// Chooses the kernel (the tests run the scalar reference this way). Every kernel gives the
-    /// same outputs, bit for bit. Throws ValueError for a kernel not compiled here.
+    /// same outputs, bit for bit. Throws ValueError for a kernel not compiled here, or a value
+    /// that is none of the four (a cast from an integer), naming it.
     void set_kernel(Int8Kernel k) {
+        if (int8_kernel_name(k) == "?")
+            throw ValueError(detail::concat("chrysalis::Int8Network::set_kernel: Int8Kernel(",
+                                            int(k),
+                                            ") is not a kernel; expected scalar, avx2, "
+                                            "avx512bw or avx512vnni"));
         if (!int8_kernel_compiled(k))
             throw ValueError(detail::concat("chrysalis::Int8Network::set_kernel: the ",
                                             int8_kernel_name(k),

@@ -159,7 +159,9 @@ Dataset<Scalar> crop_rows(const Dataset<Scalar>& data, Eigen::Index width, Eigen
 template <class Scalar = float>
 class RandomProjection {
   public:
-    /// Requires: input_features ≥ 1; k ≥ 1; noise_sd finite, ≥ 0 and at most Scalar's largest.
+    /// Requires: input_features ≥ 1; k ≥ 1, with k · input_features values addressable (a
+    ///   smaller P that does not fit in memory throws std::bad_alloc); noise_sd finite, ≥ 0 and
+    ///   at most Scalar's largest.
     /// Ensures: matrix() is the k × input_features projection drawn from `seed`.
     /// Throws: ValueError naming chrysalis::RandomProjection and the parameter otherwise.
     RandomProjection(Eigen::Index input_features, Eigen::Index k, double noise_sd, Seed seed)
@@ -170,6 +172,13 @@ class RandomProjection {
                 detail::concat(what, ": input_features must be >= 1, got ", input_features));
         }
         if (k < 1) throw ValueError(detail::concat(what, ": k must be >= 1, got ", k));
+        // P's size in bytes must be a number: beyond, Eigen would throw a bare std::bad_alloc.
+        if (k > std::numeric_limits<Eigen::Index>::max() / Eigen::Index(sizeof(Scalar)) /
+                    input_features) {
+            throw ValueError(detail::concat(what, ": k x input_features = ", k, " x ",
+                                            input_features, " values of ", sizeof(Scalar),
+                                            " bytes are more than an address space holds"));
+        }
         if (!(std::isfinite(noise_sd) && noise_sd >= 0 &&
               noise_sd <= double(std::numeric_limits<Scalar>::max()))) {
             throw ValueError(

@@ -90,7 +90,7 @@ constexpr Int8Kernel int8_best_kernel() noexcept {
 #endif
 }
 
-/// "scalar", "avx2", "avx512bw" or "avx512vnni".
+/// "scalar", "avx2", "avx512bw" or "avx512vnni"; "?" for a value that is none of the four.
 constexpr std::string_view int8_kernel_name(Int8Kernel k) noexcept {
     switch (k) {
         case Int8Kernel::scalar:
