@@ -421,6 +421,65 @@ TEST_CASE("every loss passes gradcheck_loss, called as the training loop calls i
     passes(gradcheck_loss(ReverseKL{.temperature = 1.5}, zs, zt, std::vector<long>{}));
 }
 
+TEST_CASE(
+    "gradcheck passes a soft-target loss whose value dwarfs its gradient, and still sees "
+    "an error of 1e-5",
+    "[losses][gradcheck]") {
+    // SoftTargetCrossEntropy holds T² times the teacher's entropy: about 38 at T = 4 and 230 at
+    // T = 10 for 10 classes, while its gradient entries are below 1/B = 0.03. The rounding of
+    // the five-point differences of such values alone (about δ/h, δ the rounding of one value)
+    // exceeded 1e-6 of the gradient: a correct loss failed at the documented 1e-6 until the
+    // check subtracted what its differences cannot resolve.
+    for (const double t : {4.0, 10.0}) {
+        INFO("T = " << t);
+        Rng rng(Seed{1});
+        const Matrix<double> zs = random_matrix<double>(rng, 10, 32, 3);
+        const Matrix<double> zt = random_matrix<double>(rng, 10, 32, 3);
+        const Matrix<double> pt = softmax(zt, t);
+        const SoftTargetCrossEntropy stce{.temperature = t};
+        const GradcheckReport right = gradcheck_loss(stce, zs, pt, std::vector<int>{});
+        INFO(right.where << ": " << right.max_error << ", resolution " << right.resolution);
+        CHECK(right.checked == 320);
+        CHECK(right.passed(1e-6));
+        CHECK(right.resolution < 1e-6);
+        // The same loss with a gradient 1e-5 too large (relative) fails, by about 1e-5: the
+        // allowance is below 1e-6 of the gradient, so the error is seen whole.
+        const auto off = [&](const Matrix<double>& z) {
+            LossResult<double> r = stce(z, pt);
+            r.gradient *= 1 + 1e-5;
+            return r;
+        };
+        const GradcheckReport wrong = gradcheck_function(off, zs);
+        CHECK_FALSE(wrong.passed(1e-6));
+        CHECK(wrong.max_error > 0.8e-5);
+        CHECK(wrong.max_error < 1.2e-5);
+    }
+}
+
+TEST_CASE("gradcheck does not pass a check whose differences cannot see the tolerance",
+          "[gradcheck]") {
+    // f(x) = 10¹² + Σ x²/2 has the gradient x, but each value of f is rounded to about 10⁻⁴
+    // (half an ulp of 10¹²), so its differences at h = 10⁻⁴ resolve nothing below about 1:
+    // the analytic gradient x cannot be confirmed, nor a wrong one refuted. The report says so
+    // through its resolution, and passed() is false whatever the errors.
+    Rng rng(Seed{3});
+    const Matrix<double> x = random_matrix<double>(rng, 3, 4, 1);
+    const auto dwarfed = [](const Matrix<double>& v) {
+        return std::pair{1e12 + 0.5 * v.squaredNorm(), Matrix<double>(v)};
+    };
+    const GradcheckReport coarse = gradcheck_function(dwarfed, x);
+    INFO(coarse.where << ": " << coarse.max_error << ", resolution " << coarse.resolution);
+    CHECK(coarse.resolution > 1e-3);
+    CHECK_FALSE(coarse.passed(1e-6));
+    // Without the constant the same check resolves about 1e-11 and passes.
+    const auto plain = [](const Matrix<double>& v) {
+        return std::pair{0.5 * v.squaredNorm(), Matrix<double>(v)};
+    };
+    const GradcheckReport fine = gradcheck_function(plain, x);
+    CHECK(fine.resolution < 1e-9);
+    CHECK(fine.passed(1e-6));
+}
+
 namespace {
 /// CrossEntropy with its gradient 1% too large: the checker must notice.
 struct OffByOnePercent {

@@ -4,13 +4,29 @@
 //
 // For each checked coordinate θ_k the numeric derivative is the five-point central difference
 //   (−f(θ + 2h) + 8 f(θ + h) − 8 f(θ − h) + f(θ − 2h)) / 12h,
-// whose truncation error is h⁴·f⁽⁵⁾/30 and rounding error about 3u·|f|/h (u = 1.1e-16 in
-// double). With the default h = 1e-4 both are near 1e-12 for values and derivatives of order one
-// (the plain central difference would leave 1e-10, too close to the 1e-6 a check asks for when
-// gradients are small), and kinks such as ReLU's at 0 are crossed only within 2e-4 of them. The
-// error reported is
-//   |analytic − numeric| / max(|analytic|, |numeric|, floor)
+// whose truncation error is h⁴·f⁽⁵⁾/30 and rounding error about 0.95·δ/h, δ the rounding error of
+// one value of f. With the default h = 1e-4 both are near 1e-12 for values and derivatives of
+// order one (the plain central difference would leave 1e-10, too close to the 1e-6 a check asks
+// for when gradients are small), and kinks such as ReLU's at 0 are crossed only within 2e-4 of
+// them. But δ grows with |f| and with the number of terms summed into it: a distillation loss at
+// T = 10 holds T² times the teacher's entropy (|f| ≈ 230 for a batch of 32) while its gradient
+// entries are of order 1/B, and there the rounding of a correct gradient's differences alone is
+// several times 1e-6 of it. So δ is measured, not assumed: the fourth difference
+//   Δ⁴ = f(θ + 2h) − 4 f(θ + h) + 6 f(θ) − 4 f(θ − h) + f(θ − 2h)
+// is h⁴·f⁽⁴⁾ (about 1e-16·f⁽⁴⁾, nothing) plus rounding of rms √70·δ, so over a block's checked
+// coordinates (a block: a parameter matrix or vector, or the input) the median of |Δ⁴| — which
+// a few kinks inside the stencil cannot move — estimates δ (for normal noise the median of
+// |Δ⁴| is 0.674·√70·δ = 5.6·δ), and the rounding of one numeric derivative has an rms of about
+// 0.95·δ/h = 0.17·median|Δ⁴|/h. The allowance r = 2·median|Δ⁴|/h, about twelve times that, is
+// what the differences cannot resolve, and the error reported is
+//   max(0, |analytic − numeric| − r) / max(|analytic|, |numeric|, floor)
 // with floor = 1e-4 by default, so gradients far below the rounding level are judged absolutely.
+// For a loss of order one r is a few 1e-11, so a wrong gradient is found as before. Where r is
+// large against the block's gradient (float, or a loss whose value dwarfs its gradient) the
+// check cannot see small errors: GradcheckReport::resolution says how small, passed(tolerance)
+// is false while it exceeds the tolerance, and a larger step lowers it. Where f
+// bends on a scale near h (logits divided by a temperature of 0.01, say), Δ⁴ also holds
+// h⁴·f⁽⁴⁾, which makes r larger than the rounding: a smaller step lowers it there.
 //
 // A loss enters a check either as a model of Loss / DistillationLoss (chrysalis/concepts/loss.hpp)
 // with its labels — gradcheck_loss(loss, logits, labels), gradcheck_network(net, x, loss,
@@ -58,15 +74,26 @@ struct GradcheckOptions {
 
 /// What a gradient check found.
 struct GradcheckReport {
-    double max_error = 0;     ///< worst relative error (see the header comment)
-    std::string where;        ///< the coordinate of the worst error, e.g. "parameter 2 (3, 5)"
-    double analytic = 0;      ///< the analytic derivative there
-    double numeric = 0;       ///< the finite-difference derivative there
+    double max_error = 0;  ///< worst relative error (see the header comment)
+    std::string where;     ///< the coordinate of the worst error, e.g. "parameter 2 (3, 5)"
+    double analytic = 0;   ///< the analytic derivative there
+    double numeric = 0;    ///< the finite-difference derivative there
+    /// The allowance r of the coordinate's block (see the header comment): the part of
+    /// |analytic − numeric| the differences cannot resolve, subtracted before dividing.
+    double rounding = 0;
+    /// The smallest relative error the check could see: the largest, over the blocks, of r over
+    /// the block's largest derivative (analytic or numeric; at least floor). About 1e-9 for
+    /// losses of order one in double; in float, or for a loss whose value dwarfs its gradient,
+    /// it can exceed the tolerance asked, and a larger step (or double) lowers it.
+    double resolution = 0;
     std::size_t checked = 0;  ///< coordinates compared
 
     /// True when every coordinate's error is at most `tolerance` (a NaN derivative anywhere is
-    /// an error of ∞, so it never passes).
-    [[nodiscard]] bool passed(double tolerance = 1e-6) const { return max_error <= tolerance; }
+    /// an error of ∞, so it never passes) and the check could see an error of `tolerance`
+    /// (resolution ≤ tolerance): a check whose differences are too coarse does not pass.
+    [[nodiscard]] bool passed(double tolerance = 1e-6) const {
+        return max_error <= tolerance && resolution <= tolerance;
+    }
 };
 
 namespace detail {
@@ -96,6 +123,10 @@ void check_block(Value&& value, Block& x, const Grad& grad, const std::string& n
     // row would pass). Coprime, the checks visit count different rows, or every row.
     Eigen::Index stride = all ? 1 : n / count;
     while (stride > 1 && std::gcd(stride, x.rows()) != 1) --stride;
+    const double h = o.step;
+    const double f0 = double(value());  // f(θ), the same for every coordinate of the block
+    std::vector<double> numeric(static_cast<std::size_t>(count));
+    std::vector<double> fourth(static_cast<std::size_t>(count));
     for (Eigen::Index c = 0; c < count; ++c) {
         const Eigen::Index k = c * stride;
         auto& xk = x.data()[k];
@@ -104,7 +135,6 @@ void check_block(Value&& value, Block& x, const Grad& grad, const std::string& n
             xk = saved + offset;
             return double(value());
         };
-        const double h = o.step;
         using S = std::remove_cvref_t<decltype(xk)>;
         if (S(saved + h) == saved || S(saved - h) == saved) {
             throw ValueError(concat(what, ": GradcheckOptions::step = ", h, " does not change ",
@@ -112,21 +142,44 @@ void check_block(Value&& value, Block& x, const Grad& grad, const std::string& n
                                     "): x ± step rounds back to x, so the difference would be 0; "
                                     "expected a step above the coordinate's rounding"));
         }
-        const double numeric = (-at(2 * h) + 8 * at(h) - 8 * at(-h) + at(-2 * h)) / (12 * h);
+        const double fp2 = at(2 * h), fp1 = at(h), fm1 = at(-h), fm2 = at(-2 * h);
         xk = saved;
-        const double analytic = double(grad.data()[k]);
+        numeric[std::size_t(c)] = (-fp2 + 8 * fp1 - 8 * fm1 + fm2) / (12 * h);
+        fourth[std::size_t(c)] = std::abs(fp2 - 4 * fp1 + 6 * f0 - 4 * fm1 + fm2);
+    }
+    // The median |Δ⁴| of the block's coordinates (its finite ones: a NaN value makes a NaN
+    // derivative, the worst error whatever the allowance), and the allowance r from it.
+    std::erase_if(fourth, [](double d) { return !std::isfinite(d); });
+    double rounding = 0;
+    if (!fourth.empty()) {
+        const auto mid = fourth.begin() + std::ptrdiff_t(fourth.size() / 2);
+        std::nth_element(fourth.begin(), mid, fourth.end());
+        rounding = 2 * *mid / h;
+    }
+    double scale = o.floor;  // the block's largest derivative, analytic or numeric
+    for (Eigen::Index c = 0; c < count; ++c) {
+        for (const double d : {double(grad.data()[c * stride]), numeric[std::size_t(c)]})
+            if (std::isfinite(d)) scale = std::max(scale, std::abs(d));
+    }
+    if (count > 0 && scale > 0) report.resolution = std::max(report.resolution, rounding / scale);
+    for (Eigen::Index c = 0; c < count; ++c) {
+        const Eigen::Index k = c * stride;
+        const double analytic = double(grad.data()[k]), num = numeric[std::size_t(c)];
         // Equal derivatives (both 0 included, so floor = 0 works) agree exactly; a NaN error (a
         // NaN derivative) is the worst there is, so that the report names it and never passes.
-        double error = analytic == numeric
-                           ? 0.0
-                           : std::abs(analytic - numeric) /
-                                 std::max({std::abs(analytic), std::abs(numeric), o.floor});
+        double error = 0;
+        if (analytic != num) {
+            const double excess = std::abs(analytic - num) - rounding;  // NaN stays NaN
+            error = (std::isnan(excess) || excess > 0 ? excess : 0.0) /
+                    std::max({std::abs(analytic), std::abs(num), o.floor});
+        }
         if (std::isnan(error)) error = std::numeric_limits<double>::infinity();
         if (++report.checked == 1 || error > report.max_error) {
             report.max_error = error;
             report.where = concat(name, " (", k % x.rows(), ", ", k / x.rows(), ")");
             report.analytic = analytic;
-            report.numeric = numeric;
+            report.numeric = num;
+            report.rounding = rounding;
         }
     }
 }
