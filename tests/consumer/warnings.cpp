@@ -2,15 +2,16 @@
 // headers it leaves out: attacks, boundary samples, cross-modal, views) and instantiates the
 // library's public templates. In float and double: softmax and log_softmax, every loss (both call
 // forms), fit, distill (live teacher and cached logits), predict, accuracy, save/load,
-// checkpoint/resume and the gradient checker. In float only (float_extras): int8 quantization
-// (dynamic and calibrated), its predictions and accuracy, the int8 model file (save, load_int8);
-// ONNX export of the fp32 and the int8 network; the attacks fgsm, pgd (targeted, logit margin)
+// checkpoint/resume, and (in extras) ONNX export; the attacks fgsm, pgd (targeted, logit margin)
 // and jsma; boundary_samples, distill_with_boundary_samples and boundary_similarity;
 // distill_paired on a RandomProjection view; ensemble_probabilities with distill_soft; jitter
 // (the function and TrainOptions::jitter); evaluate, confusion_matrix and hard_targets; and the
 // data files: save_npy/load_npy, export_npy/import_npy, save_csv/load_csv (gzip) and
-// save_idx/load_idx, in the temporary directory. Each result is checked (finite, in range, the
-// same after a round trip) and counted in the exit status. CTest builds it with
+// save_idx/load_idx, in the temporary directory. In double only: the gradient checker. In float
+// only (int8 is float's): int8 quantization (dynamic and calibrated), its predictions and
+// accuracy, the int8 model file (save, load_int8) and its ONNX export. Each result is checked
+// (finite, in range, the same after a round trip) and counted in the exit status. CTest builds
+// it with
 // -Wall -Wextra -Wpedantic -Wshadow, -Wconversion -Wsign-conversion and the other flags strict
 // projects add (tests/consumer/CMakeLists.txt), -Werror, under g++ and clang++, with and without
 // -march=native (tests/consumer/consumer.cmake); then runs it, on a tiny problem.
@@ -59,8 +60,8 @@ std::string read_all(const std::string& path) {
 
 // An attack's result: adversarial inputs finite, inside the box and within eps (L∞) of x,
 // rates in [0, 1].
-template <class R>
-bool attack_ok(const R& r, const cy::Matrix<float>& x, double lo, double hi, double eps) {
+template <class R, class M>
+bool attack_ok(const R& r, const M& x, double lo, double hi, double eps) {
     const auto& a = r.adversarial;
     return a.rows() == x.rows() && a.cols() == x.cols() && a.allFinite() &&
            double(a.minCoeff()) >= lo && double(a.maxCoeff()) <= hi &&
@@ -68,13 +69,12 @@ bool attack_ok(const R& r, const cy::Matrix<float>& x, double lo, double hi, dou
            r.success_rate <= 1 && r.successes <= r.attacked;
 }
 
-// The parts of the API that exercise<float> alone instantiates: float only, and with the one
-// network type, so that each template is compiled once. `teacher` and `student` are trained;
-// returns the number of failed checks and adds what it measures to `sum`.
-template <class Net>
-int float_extras(Net& teacher, Net& student, const cy::Dataset<float>& train,
-                 const cy::Dataset<float>& test, const cy::TrainOptions<float>& quiet,
-                 const std::string& dir, double& sum) {
+// The rest of the API, for one network type per scalar type, so that each template is compiled
+// once per type (int8 in float only). `teacher` and `student` are trained; returns the number of
+// failed checks and adds what it measures to `sum`.
+template <class Net, class S = typename Net::scalar_type>
+int extras(Net& teacher, Net& student, const cy::Dataset<S>& train, const cy::Dataset<S>& test,
+           const cy::TrainOptions<S>& quiet, const std::string& dir, double& sum) {
     int failures = 0;
     const auto check = [&](bool ok, const char* what) {
         if (!ok) std::printf("FAILED: %s\n", what);
@@ -82,33 +82,38 @@ int float_extras(Net& teacher, Net& student, const cy::Dataset<float>& train,
     };
     const cy::Distillation kd{.temperature = 4, .alpha = 0.9};
 
-    // int8: dynamic and calibrated scales, accuracy, the int8 model file, ONNX of both forms.
-    cy::Int8Network dynamic = cy::quantize(teacher);
-    cy::Int8Network calibrated = cy::quantize(teacher, train.features.leftCols(32));
-    const cy::Matrix<float> fp32 = cy::predict_logits(teacher, test);
-    const cy::Matrix<float> zd = dynamic.predict_logits(test.features);
-    cy::Matrix<float> zc(3, test.size());
-    calibrated.forward(test.features, zc);
-    check(zd.allFinite() && zc.allFinite() && calibrated.calibrated() && !dynamic.calibrated() &&
-              dynamic.dense_count() == 6 && dynamic.input_size() == 4 && dynamic.output_size() == 3,
-          "quantize");
-    // Within a loose bound of the fp32 logits (6 layers of 7-bit activations).
-    const double int8_gap = double((zd - fp32).cwiseAbs().maxCoeff());
-    check(int8_gap <= 0.25 * (1 + double(fp32.cwiseAbs().maxCoeff())), "int8 near fp32");
-    sum += cy::accuracy(zd, test.labels) + cy::accuracy(zc, test.labels);
-    const std::string q8 = dir + "/teacher.int8";
-    for (const cy::Int8Network* q : {&dynamic, &calibrated}) {
-        cy::save(*q, q8);
-        cy::Int8Network served = cy::load_int8(q8);
-        check(served.calibrated() == q->calibrated() &&
-                  served.predict_logits(test.features) == (q == &dynamic ? zd : zc),
-              "load_int8 gives the saved network's logits");
+    double int8_gap = 0;
+    if constexpr (std::is_same_v<S, float>) {
+        // int8: dynamic and calibrated scales, accuracy, the int8 model file, its ONNX form.
+        cy::Int8Network dynamic = cy::quantize(teacher);
+        cy::Int8Network calibrated = cy::quantize(teacher, train.features.leftCols(32));
+        const cy::Matrix<S> fp32 = cy::predict_logits(teacher, test);
+        const cy::Matrix<S> zd = dynamic.predict_logits(test.features);
+        cy::Matrix<S> zc(3, test.size());
+        calibrated.forward(test.features, zc);
+        check(zd.allFinite() && zc.allFinite() && calibrated.calibrated() &&
+                  !dynamic.calibrated() && dynamic.dense_count() == 6 &&
+                  dynamic.input_size() == 4 && dynamic.output_size() == 3,
+              "quantize");
+        // Within a loose bound of the fp32 logits (6 layers of 7-bit activations).
+        int8_gap = double((zd - fp32).cwiseAbs().maxCoeff());
+        check(int8_gap <= 0.25 * (1 + double(fp32.cwiseAbs().maxCoeff())), "int8 near fp32");
+        sum += cy::accuracy(zd, test.labels) + cy::accuracy(zc, test.labels);
+        const std::string q8 = dir + "/teacher.int8";
+        for (const cy::Int8Network* q : {&dynamic, &calibrated}) {
+            cy::save(*q, q8);
+            cy::Int8Network served = cy::load_int8(q8);
+            check(served.calibrated() == q->calibrated() &&
+                      served.predict_logits(test.features) == (q == &dynamic ? zd : zc),
+                  "load_int8 gives the saved network's logits");
+        }
+        cy::export_onnx(calibrated, dir + "/teacher_int8.onnx");
+        check(read_all(dir + "/teacher_int8.onnx").find("MatMulInteger") != std::string::npos,
+              "export_onnx (int8)");
     }
+    const cy::Matrix<S> logits_t = cy::predict_logits(teacher, test);
     cy::export_onnx(teacher, dir + "/teacher.onnx");
-    cy::export_onnx(calibrated, dir + "/teacher_int8.onnx");
     check(read_all(dir + "/teacher.onnx").find("Gemm") != std::string::npos, "export_onnx");
-    check(read_all(dir + "/teacher_int8.onnx").find("MatMulInteger") != std::string::npos,
-          "export_onnx (int8)");
 
     // Attacks, in a box that holds the data ([-1, 3]).
     const double lo = -2, hi = 4;
@@ -152,8 +157,8 @@ int float_extras(Net& teacher, Net& student, const cy::Dataset<float>& train,
     sum += double(bs.reached_count()) + cy::accuracy(bss, test);
 
     // Cross-modal: the teacher sees the data, the student an unlabelled random projection of it.
-    const cy::RandomProjection<float> sensor(4, 4, 0.05, cy::Seed{7});
-    cy::Dataset<float> view = sensor(train, cy::Seed{8});
+    const cy::RandomProjection<S> sensor(4, 4, 0.05, cy::Seed{7});
+    cy::Dataset<S> view = sensor(train, cy::Seed{8});
     view.labels.clear();
     Net paired{cy::Seed{9}};
     cy::Adam adam2{.lr = 1e-2};
@@ -164,11 +169,11 @@ int float_extras(Net& teacher, Net& student, const cy::Dataset<float>& train,
     sum += cy::accuracy(paired, sensor(test, cy::Seed{10}));
 
     // An ensemble's soft targets, distilled with distill_soft.
-    const std::vector<cy::Matrix<float>> ensemble{cy::predict_logits(teacher, train),
-                                                  cy::predict_logits(student, train)};
+    const std::vector<cy::Matrix<S>> ensemble{cy::predict_logits(teacher, train),
+                                              cy::predict_logits(student, train)};
     const std::vector<double> weights{2, 1};
-    const cy::Matrix<float> probs =
-        cy::ensemble_probabilities(std::span<const cy::Matrix<float>>(ensemble), weights, 4.0);
+    const cy::Matrix<S> probs =
+        cy::ensemble_probabilities(std::span<const cy::Matrix<S>>(ensemble), weights, 4.0);
     check(double((probs.colwise().sum().array() - 1).abs().maxCoeff()) < 1e-4,
           "ensemble_probabilities");
     Net soft_student{cy::Seed{11}};
@@ -177,11 +182,11 @@ int float_extras(Net& teacher, Net& student, const cy::Dataset<float>& train,
     sum += cy::accuracy(soft_student, test);
 
     // Jitter: 4 features read as 2 x 2 images, shifted by up to 1 pixel.
-    cy::Matrix<float> shifted = train.features;
+    cy::Matrix<S> shifted = train.features;
     cy::Rng rng(cy::Seed{12});
     cy::jitter(shifted, 2, 2, 1, rng);
     check(shifted.allFinite(), "jitter");
-    cy::TrainOptions<float> jittered = quiet;
+    cy::TrainOptions<S> jittered = quiet;
     jittered.jitter = 1;
     jittered.image_width = jittered.image_height = 2;
     Net shaken{cy::Seed{13}};
@@ -196,33 +201,32 @@ int float_extras(Net& teacher, Net& student, const cy::Dataset<float>& train,
               std::abs(double(confusion.trace()) / double(test.size()) - e.accuracy) < 1e-12 &&
               std::abs(e.accuracy - cy::accuracy(student, test)) < 1e-12,
           "confusion_matrix, evaluate");
-    const cy::Dataset<float> hard = cy::hard_targets(teacher, train);
+    const cy::Dataset<S> hard = cy::hard_targets(teacher, train);
     check(hard.labels.size() == train.labels.size() && hard.classes == 3, "hard_targets");
     sum += e.loss;
 
     // Data files: .npy (a matrix; a network's blocks), CSV (gzip), IDX (scaled to [0, 1]).
-    cy::save_npy(fp32, dir + "/logits.npy");
-    check(cy::load_npy<float>(dir + "/logits.npy") == fp32, "save_npy/load_npy");
+    cy::save_npy(logits_t, dir + "/logits.npy");
+    check(cy::load_npy<S>(dir + "/logits.npy") == logits_t, "save_npy/load_npy");
     cy::export_npy(student, dir + "/npy");
     Net imported;
     cy::import_npy(imported, dir + "/npy");
     check(cy::predict_logits(imported, test) == cy::predict_logits(student, test),
           "export_npy/import_npy");
     cy::save_csv(test, dir + "/test.csv.gz", {.header = true});
-    const auto csv = cy::load_csv<float>(dir + "/test.csv.gz", {.header = true, .classes = 3});
+    const auto csv = cy::load_csv<S>(dir + "/test.csv.gz", {.header = true, .classes = 3});
     check(csv.features == test.features && csv.labels == test.labels && csv.classes == 3,
           "save_csv/load_csv");
-    cy::Dataset<float> pixels = test;
+    cy::Dataset<S> pixels = test;
     cy::scale_to_unit(pixels);
     cy::save_idx(pixels, 2, 2, dir + "/images.idx.gz", dir + "/labels.idx");
-    const auto idx =
-        cy::load_idx<float>(dir + "/images.idx.gz", dir + "/labels.idx", {.classes = 3});
+    const auto idx = cy::load_idx<S>(dir + "/images.idx.gz", dir + "/labels.idx", {.classes = 3});
     check(idx.labels == pixels.labels && idx.features.cols() == pixels.features.cols() &&
               double((idx.features - pixels.features).cwiseAbs().maxCoeff()) < 0.5 / 255 + 1e-6,
           "save_idx/load_idx");
 
     std::printf(
-        "float extras: int8 - fp32 max |logit| %.3f; fooled %ld, %ld, %ld of %ld, %ld, "
+        "extras: int8 - fp32 max |logit| %.3f; fooled %ld, %ld, %ld of %ld, %ld, "
         "%ld; boundary reached %ld of %ld, %ld pairs; measures sum %.3f\n",
         int8_gap, long(f.successes), long(pg.successes), long(js.successes), long(f.attacked),
         long(pg.attacked), long(js.attacked), long(bs.reached_count()), long(bs.size()),
@@ -287,6 +291,14 @@ int exercise(const std::string& dir) {
             [](const cy::EpochReport&) {});
 
     int failures = 0;
+    const auto check = [&](bool ok, const char* what) {
+        if (!ok) std::printf("FAILED (%s): %s\n", sizeof(S) == 4 ? "float" : "double", what);
+        failures += ok ? 0 : 1;
+    };
+    check(cy::predict_logits(loaded, test) == cy::predict_logits(student, test),
+          "load gives the saved network's logits");
+    check(cy::predict_logits(resumed, test).allFinite(), "the resumed network's logits are finite");
+    check(acc >= 0 && acc <= 2, "accuracies in [0, 1]");
     if constexpr (std::is_same_v<S, double>) {
         Student checked{cy::Seed{4}};
         const std::vector<int> three{0, 1, 2};
@@ -303,9 +315,9 @@ int exercise(const std::string& dir) {
         failures += cy::gradcheck_loss(cy::Distillation{}, zs, zt, three).passed(1e-6) ? 0 : 1;
         failures += cy::gradcheck_loss(cy::CrossEntropy{}, zs, three).passed(1e-6) ? 0 : 1;
     }
-    if constexpr (std::is_same_v<S, float>) {
+    {
         double measures = 0;
-        failures += float_extras(teacher, student, train, test, quiet, dir, measures);
+        failures += extras(teacher, student, train, test, quiet, dir, measures);
     }
     std::printf("%s: loss sum %.3f, accuracy sum %.3f\n", sizeof(S) == 4 ? "float" : "double",
                 double(total), acc);
