@@ -52,12 +52,16 @@ std::string parameter_bytes(Net& net) {
     return bytes;
 }
 
-/// An optimizer's state for float networks and its step count, as raw bytes.
+/// An optimizer's state for networks of scalar S (float by default) and its step count, as raw
+/// bytes.
+template <class S = float>
 std::string state_bytes(const detail::OptimizerState& state) {
     std::string bytes(reinterpret_cast<const char*>(&state.steps), sizeof state.steps);
-    for (const auto* blocks : {&state.f.first, &state.f.second}) {
-        for (const Matrix<float>& m : *blocks)
-            bytes.append(reinterpret_cast<const char*>(m.data()), std::size_t(m.size()) * 4);
+    const auto& moments = state.get<S>();
+    for (const auto* blocks : {&moments.first, &moments.second}) {
+        for (const Matrix<S>& m : *blocks)
+            bytes.append(reinterpret_cast<const char*>(m.data()),
+                         std::size_t(m.size()) * sizeof(S));
         bytes += '|';
     }
     return bytes;
@@ -152,6 +156,68 @@ TEMPLATE_TEST_CASE("a run resumed from its checkpoint ends bit-identical to an u
               Checkpointing{.resume_from = dir.file("reset.ckpt")})
               .size() == 2);
     CHECK(parameter_bytes(control) != parameter_bytes(straight));
+}
+
+TEMPLATE_TEST_CASE("a double network resumed from its checkpoint ends bit-identical too",
+                   "[checkpoint]", Sgd, Adam) {
+    // The float case above, for a double network (its parameters, momenta and moment estimates
+    // are the optimizer state's double half): Nesterov momentum and weight decay, or Adam; a
+    // step schedule, shuffling, jitter and dropout.
+    using DoubleNet = Sequential<Dense<16, 32, double>, ReLU, Dropout<20>, Dense<32, 4, double>>;
+    const auto make_optimizer = [] {
+        if constexpr (std::is_same_v<TestType, Sgd>)
+            return Sgd{.lr = 0.05,
+                       .momentum = 0.9,
+                       .nesterov = true,
+                       .weight_decay = 1e-4,
+                       .schedule = schedule::step(1, 0.7)};
+        else
+            return TestType{.lr = 0.01, .schedule = schedule::step(1, 0.7)};
+    };
+    const auto floats = quadrants(200, Seed{3});
+    Dataset<double> data;
+    data.classes = floats.classes;
+    data.labels = floats.labels;
+    data.features = floats.features.cast<double>();
+    const auto options_of = [](int epochs) {
+        const TrainOptions<float> f = options(epochs);
+        return TrainOptions<double>{.epochs = f.epochs,
+                                    .batch_size = f.batch_size,
+                                    .seed = f.seed,
+                                    .shuffle = f.shuffle,
+                                    .progress = false,
+                                    .jitter = f.jitter,
+                                    .image_width = f.image_width,
+                                    .image_height = f.image_height};
+    };
+    TempDir dir;
+    const std::string path = dir.file("run.ckpt");
+
+    DoubleNet straight(Seed{7});
+    auto straight_optimizer = make_optimizer();
+    const auto straight_reports =
+        fit(straight, data, CrossEntropy{}, straight_optimizer, options_of(4));
+    {
+        DoubleNet first(Seed{7});
+        auto optimizer = make_optimizer();
+        fit(first, data, CrossEntropy{}, optimizer, options_of(2), Checkpointing{.path = path});
+    }
+    DoubleNet resumed(Seed{99});
+    auto resumed_optimizer = make_optimizer();
+    const auto resumed_reports = fit(resumed, data, CrossEntropy{}, resumed_optimizer,
+                                     options_of(4), Checkpointing{.resume_from = path});
+    REQUIRE(resumed_reports.size() == 2);
+    for (std::size_t k = 0; k < 2; ++k)
+        CHECK(resumed_reports[k].loss == straight_reports[k + 2].loss);
+    CHECK(parameter_bytes(resumed) == parameter_bytes(straight));
+    CHECK(state_bytes<double>(resumed_optimizer.state_) ==
+          state_bytes<double>(straight_optimizer.state_));
+    CHECK(state_bytes<double>(resumed_optimizer.state_).size() > 1000);  // the double half
+    // A fresh initialization trained for the last two epochs alone ends elsewhere.
+    DoubleNet fresh(Seed{99});
+    auto fresh_optimizer = make_optimizer();
+    fit(fresh, data, CrossEntropy{}, fresh_optimizer, options_of(2));
+    CHECK(parameter_bytes(fresh) != parameter_bytes(straight));
 }
 
 TEST_CASE("distill resumes from a checkpoint like fit", "[checkpoint]") {

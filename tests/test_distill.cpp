@@ -249,6 +249,76 @@ TEST_CASE("distilling from a teacher network and from soft targets both learn", 
     }
 }
 
+TEST_CASE(
+    "in double, the three ways to distil reach the same student, and evaluate's loss is the "
+    "cross-entropy of its logits",
+    "[distill]") {
+    // Cached logits, the live teacher and distill_soft on the teacher's probabilities at T feed
+    // the same Distillation the same batches: only the rounding of the teacher's logits (a batch
+    // at a time or the whole set) and of its softmax can differ, about 1e-16 of each value, so
+    // after three epochs of Adam the weights agree to far better than 1e-10. A path that dropped
+    // the temperature, or paired logits with other samples, would differ by 1e-3 or more.
+    const Dataset<float> f = clusters(300, Seed{8});
+    const Dataset<double> d{f.features.cast<double>(), f.labels, f.classes};
+    using DTeacher = Sequential<Dense<20, 64, double>, ReLU, Dense<64, 10, double>>;
+    using DStudent = Sequential<Dense<20, 16, double>, Tanh, Dense<16, 10, double>>;
+    DTeacher teacher(Seed{3});
+    Adam t_opt{.lr = 3e-3};
+    fit(teacher, d, CrossEntropy{}, t_opt, {.epochs = 3, .batch_size = 50, .progress = false});
+    const Distillation kd{.temperature = 3.0, .alpha = 0.7};
+    const TrainOptions<double> o{.epochs = 3, .batch_size = 32, .seed = Seed{5}, .progress = false};
+    const Matrix<double> z = predict_logits(teacher, d);
+    DStudent cached(Seed{4}), live(Seed{4}), soft(Seed{4});
+    Adam a1{.lr = 1e-2}, a2{.lr = 1e-2}, a3{.lr = 1e-2};
+    const auto h1 = distill(cached, d, z, kd, a1, o);
+    const auto h2 = distill(live, d, teacher, kd, a2, o);
+    const auto h3 = distill_soft(soft, d, softmax(z, 3.0), kd, a3, o);
+    const auto max_gap = [](DStudent& a, DStudent& b) {
+        std::vector<Matrix<double>> pa;
+        a.visit_parameters([&](auto& p, auto&) { pa.emplace_back(p); });
+        double gap = 0;
+        std::size_t k = 0;
+        b.visit_parameters(
+            [&](auto& p, auto&) { gap = std::max(gap, (pa[k++] - p).cwiseAbs().maxCoeff()); });
+        return gap;
+    };
+    CHECK(max_gap(cached, live) <= 1e-10);
+    CHECK(max_gap(cached, soft) <= 1e-10);
+    CHECK(std::abs(h1.back().loss - h2.back().loss) <= 1e-10);
+    CHECK(std::abs(h1.back().loss - h3.back().loss) <= 1e-10);
+    CHECK(h1.back().loss < h1.front().loss);
+    DStudent other(Seed{9});  // the control: another start ends elsewhere
+    Adam a4{.lr = 1e-2};
+    distill(other, d, z, kd, a4, o);
+    CHECK(max_gap(cached, other) > 1e-3);
+
+    // evaluate: accuracy and mean cross-entropy of the logits, summed in long double here.
+    const Evaluation e = evaluate(cached, d);
+    const Matrix<double> zs = predict_logits(cached, d);
+    long double sum = 0;
+    Eigen::Index correct = 0;
+    for (Eigen::Index j = 0; j < zs.cols(); ++j) {
+        const long double m = zs.col(j).maxCoeff();
+        long double total = 0;
+        for (Eigen::Index i = 0; i < zs.rows(); ++i) total += std::exp(zs(i, j) - m);
+        sum += m + std::log(total) - zs(d.labels[std::size_t(j)], j);
+        Eigen::Index arg = 0;
+        zs.col(j).maxCoeff(&arg);
+        correct += arg == d.labels[std::size_t(j)];
+    }
+    CHECK(std::abs(e.accuracy - double(correct) / 300.0) <= 1e-15);
+    CHECK(std::abs(e.loss - double(sum / 300)) <= 1e-13 * (1 + e.loss));
+    const Eigen::MatrixXi cm = confusion_matrix(cached, d);
+    CHECK(cm.sum() == 300);
+    CHECK(cm.trace() == correct);
+    const Dataset<double> hard = hard_targets(cached, d);
+    for (std::size_t j = 0; j < hard.labels.size(); ++j) {
+        Eigen::Index arg = 0;
+        zs.col(Eigen::Index(j)).maxCoeff(&arg);
+        CHECK(hard.labels[j] == int(arg));
+    }
+}
+
 TEST_CASE("a const live teacher runs as a private copy, so two threads may share it",
           "[distill][parallel]") {
     // A teacher's forward writes the activations it keeps: two threads distilling from one
