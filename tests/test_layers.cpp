@@ -149,7 +149,11 @@ TEST_CASE("Dropout keeps 1 - rate of the values, scaled, only in training", "[la
     const double kept = double((y.array() != 0).count()) / double(y.size());
     // Binomial(1e5, 0.7): standard deviation 0.00145 of the fraction; allow 5σ.
     CHECK(std::abs(kept - 0.7) < 5 * 0.00145);
-    CHECK(((y.array() == 0) || (y.array() - 1 / 0.7).abs() < 1e-15).all());
+    // Kept values are scaled by 1/q, q the keep probability the mask uses: 0.7 rounded to a
+    // multiple of 2^-16.
+    const double q = std::floor(0.7 * 65536 + 0.5) / 65536;
+    CHECK(drop.keep_probability() == q);
+    CHECK(((y.array() == 0) || (y.array() - 1 / q).abs() < 1e-15).all());
     // The mask is what was used, and backward applies it.
     const auto mask = drop.mask().cast<double>();
     CHECK(((y.array() != 0) == (mask.array() != 0)).all());
@@ -165,6 +169,24 @@ TEST_CASE("Dropout keeps 1 - rate of the values, scaled, only in training", "[la
     CHECK(run_forward(other, x, 100, Mode::training) != y);
     CHECK_THROWS_WITH(drop.set_rate(1.0), "chrysalis::Dropout: rate must be in [0, 1), got 1");
     CHECK_THROWS_AS(drop.set_rate(-0.1), ValueError);
+}
+
+TEST_CASE("Dropout's training output has the input's mean at any rate", "[layers]") {
+    // At max_rate the mask keeps a value with probability q = 2^-16 (1 − rate rounded to 2^-16),
+    // while 1 − rate = 2^-17: scaled by 1/(1 − rate), the kept values made the mean 2x. Over
+    // 2^22 ones about 64 are kept, so the mean is 1 with a standard deviation of 1/8: 0.5 is
+    // 4 deviations, and 2 is 8.
+    Dropout<50> drop;
+    drop.seed(Seed{3});
+    drop.set_rate(Dropout<50>::max_rate);
+    CHECK(drop.keep_probability() == 1.0 / 65536);
+    const Matrix<float> x = Matrix<float>::Ones(1024, 4096);
+    Matrix<float> y(1024, 4096);
+    drop.forward(x, y, Mode::training);
+    const double kept = double((y.array() != 0).count());
+    INFO("kept " << kept << ", mean " << double(y.cast<double>().mean()));
+    CHECK(kept > 16);
+    CHECK(std::abs(y.cast<double>().mean() - 1.0) < 0.5);
 }
 
 TEST_CASE("every layer passes the gradient checker in double", "[layers][gradcheck]") {

@@ -19,12 +19,13 @@
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 
-/// Dropout<Percent>: in Mode::training each value is kept with probability q = 1 − rate and
-/// scaled by 1/q (inverted dropout, so inference is the identity and needs no rescaling):
+/// Dropout<Percent>: in Mode::training each value is kept with probability q and scaled by 1/q
+/// (inverted dropout, so that E[y] = x, inference is the identity and needs no rescaling):
 ///   y = x ⊙ m / q,   m_ij ~ Bernoulli(q);   dx = dy ⊙ m / q.
 /// In Mode::inference y = x and dx = dy. The rate starts at Percent/100 and can be changed with
 /// set_rate. The mask comes from the layer's own seeded generator (Sequential seeds it), drawn
-/// 16 bits at a time, so the keep probability is q rounded to a multiple of 2^-16.
+/// 16 bits at a time, so q is 1 − rate rounded to a multiple of 2^-16 (keep_probability()), and
+/// the scale is that q's: 1/(1 − rate) would make E[y] = x·q/(1 − rate), 2x at max_rate.
 /// freeze_mask(true) makes training-mode forwards reuse the last mask, for gradient checks.
 template <int Percent = 50>
 class Dropout {
@@ -73,6 +74,11 @@ class Dropout {
         rate_ = rate;
     }
     [[nodiscard]] double rate() const noexcept { return rate_; }
+    /// q, the probability with which a training-mode forward keeps a value: 1 − rate rounded to
+    /// a multiple of 2^-16 (never 0: rate ≤ max_rate).
+    [[nodiscard]] double keep_probability() const noexcept {
+        return double(keep_below()) / 65536.0;
+    }
 
     /// ONNX export (chrysalis/onnx.hpp, OnnxLayer): the identity at inference, so nothing is
     /// added; the output is x.
@@ -108,7 +114,7 @@ class Dropout {
         }
         const Eigen::Index rows = x.rows(), cols = x.cols();
         if (!frozen_ || mask_rows_ != rows || mask_cols_ != cols) draw_mask(rows, cols);
-        const S scale = S(1.0 / (1.0 - rate_));
+        const S scale = S(65536.0 / double(keep_below()));  // 1/q
         y = (x.array() * mask().template cast<S>() * scale).matrix();
     }
 
@@ -135,7 +141,7 @@ class Dropout {
             dx = dy;
             return;
         }
-        const S scale = S(1.0 / (1.0 - rate_));
+        const S scale = S(65536.0 / double(keep_below()));  // 1/q
         dx = (dy.array() * mask().template cast<S>() * scale).matrix();
     }
 
@@ -143,6 +149,11 @@ class Dropout {
     [[nodiscard]] auto mask() const { return mask_storage_.topLeftCorner(mask_rows_, mask_cols_); }
 
   private:
+    /// 65536·q: a 16-bit draw below it keeps the value.
+    [[nodiscard]] std::uint32_t keep_below() const noexcept {
+        return static_cast<std::uint32_t>((1.0 - rate_) * 65536.0 + 0.5);
+    }
+
     void draw_mask(Eigen::Index rows, Eigen::Index cols) {
         // Storage only grows: a smaller batch (the last of an epoch) reuses it, so after the
         // largest batch has been seen no step allocates.
@@ -152,7 +163,7 @@ class Dropout {
         }
         mask_rows_ = rows;
         mask_cols_ = cols;
-        const auto keep_below = static_cast<std::uint32_t>((1.0 - rate_) * 65536.0 + 0.5);
+        const std::uint32_t below = keep_below();
         std::uint64_t bits = 0;
         int left = 0;
         for (Eigen::Index j = 0; j < cols; ++j) {
@@ -161,7 +172,7 @@ class Dropout {
                     bits = rng_.next();
                     left = 4;
                 }
-                mask_storage_(i, j) = (bits & 0xFFFF) < keep_below ? 1 : 0;
+                mask_storage_(i, j) = (bits & 0xFFFF) < below ? 1 : 0;
                 bits >>= 16;
                 --left;
             }
