@@ -91,6 +91,24 @@ TEST_CASE("CrossEntropy in float: a logit gap beyond FLT_MAX still gives the fin
     CHECK(double(loss) == Approx(loss_d).epsilon(1e-6));
 }
 
+TEST_CASE("CrossEntropy in double: a mean that fits is finite though the sum overflows",
+          "[losses]") {
+    // Each column [8e307, −8e307] with label 1 loses 1.6e308 (its other term, log(1 + e^−1.6e308),
+    // is 0): the mean of two is 1.6e308, below DBL_MAX = 1.797e308, but the sum, 3.2e308, is
+    // not. Summed then divided the loss was +∞; it is now the mean, to rounding.
+    Matrix<double> logits(2, 2);
+    logits << 8e307, 8e307, -8e307, -8e307;
+    const auto [loss, grad] = CrossEntropy{}(logits, std::vector<int>{1, 1});
+    REQUIRE(std::isfinite(loss));
+    CHECK(loss == Approx(1.6e308).epsilon(1e-15));
+    Matrix<double> expected(2, 2);
+    expected << 0.5, 0.5, -0.5, -0.5;
+    CHECK(grad == expected);
+    // A mean beyond DBL_MAX stays +∞: it is not representable.
+    logits << 1e308, 1e308, -1e308, -1e308;
+    CHECK(std::isinf(CrossEntropy{}(logits, std::vector<int>{1, 1}).loss));
+}
+
 namespace {
 template <class S>
 struct KdTolerance;

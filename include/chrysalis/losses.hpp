@@ -157,7 +157,10 @@ struct CrossEntropy {
         detail::prepare_gradient(gradient, classes, batch, what);
         // log p first, for the loss; then p, for the gradient, in the same storage.
         log_softmax(logits, 1.0, gradient);
-        double loss = 0;
+        // Σ −log p / B: summed first (the usual bits), and also term by term divided by B, which
+        // stays finite where double logits make the sum overflow though the mean fits (−log p of
+        // 1.6e308 in each of two samples).
+        double loss = 0, loss_over_b = 0;
         for (Eigen::Index b = 0; b < batch; ++b) {
             double log_p = double(gradient(y[std::size_t(b)], b));
             // −∞ from finite float logits is z_y − max overflowing (a gap beyond FLT_MAX, the
@@ -167,12 +170,13 @@ struct CrossEntropy {
                 log_p = (double(logits(y[std::size_t(b)], b)) - m) - log_s;
             }
             loss -= log_p;
+            loss_over_b -= log_p / double(batch);
         }
         softmax(logits, 1.0, gradient);
         const S inv_b = S(1) / S(batch);
         for (Eigen::Index b = 0; b < batch; ++b) gradient(y[std::size_t(b)], b) -= S(1);
         gradient *= inv_b;
-        return S(loss / double(batch));
+        return S(std::isinf(loss) ? loss_over_b : loss / double(batch));
     }
 };
 
@@ -211,7 +215,9 @@ constexpr void check_classes_at_compile_time() {
 /// `Distillation kd{.temperature = 4, .alpha = 0.9};` throws ValueError at
 /// construction for T outside [1e-3, 1e3] (NaN included), or α outside [0, 1], naming the
 /// parameter. For finite logits the loss is finite and ≥ 0 in its KL term: each sample's KL,
-/// ≥ 0 exactly, is clamped at 0 when rounding makes it slightly negative.
+/// ≥ 0 exactly, is clamped at 0 when rounding makes it slightly negative. (One limit, in double:
+/// the KL's log-ratios are the logits' gaps divided by T, so gaps beyond about 1e308·T — double
+/// logits near 1e306 at T = 0.05 — overflow to an infinite loss before T² scales them back.)
 /// Models DistillationLoss in float and double.
 ///
 /// Every call form requires student and teacher logits (or probabilities) of one scalar type
@@ -440,7 +446,8 @@ struct LogitMatching {
 /// given), with the errors of SoftTargetCrossEntropy (0 classes and B = 0 included), naming
 /// chrysalis::ReverseKL. A −∞ student logit (a masked class, p_s = 0) contributes 0 to the loss
 /// and gets a gradient of 0; a −∞ teacher logit where the student's probability is positive
-/// makes the KL +∞, as it is exactly.
+/// makes the KL +∞, as it is exactly. As for Distillation, double logits whose gaps exceed
+/// about 1e308·T overflow the log-ratios: the loss is then +∞ and the gradient may hold NaN.
 struct ReverseKL {
     /// Default 4; in [1e-3, 1e3], as Distillation's (ValueError at construction otherwise).
     /// Each sample's KL is clamped at 0 (it is ≥ 0 exactly; rounding can make it -1e-17).
