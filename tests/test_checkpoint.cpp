@@ -87,7 +87,22 @@ Dataset<float> quadrants(Eigen::Index n, Seed seed) {
     return data;
 }
 
-TrainOptions<float> options(int epochs) {
+/// The optimizers the resume tests run: Sgd with Nesterov momentum and weight decay, or Adam /
+/// AdamW; each with a step schedule, so that the resumed epochs' rates depend on the epoch.
+template <class O>
+O resumable_optimizer() {
+    if constexpr (std::is_same_v<O, Sgd>)
+        return Sgd{.lr = 0.05,
+                   .momentum = 0.9,
+                   .nesterov = true,
+                   .weight_decay = 1e-4,
+                   .schedule = schedule::step(1, 0.7)};
+    else
+        return O{.lr = 0.01, .schedule = schedule::step(1, 0.7)};
+}
+
+template <class S = float>
+TrainOptions<S> options(int epochs) {
     return {.epochs = epochs,
             .batch_size = 24,  // 200 samples: the last batch of an epoch holds 8
             .seed = Seed{11},
@@ -102,16 +117,7 @@ TrainOptions<float> options(int epochs) {
 
 TEMPLATE_TEST_CASE("a run resumed from its checkpoint ends bit-identical to an uninterrupted run",
                    "[checkpoint]", Sgd, Adam, AdamW) {
-    const auto make_optimizer = [] {
-        if constexpr (std::is_same_v<TestType, Sgd>)
-            return Sgd{.lr = 0.05,
-                       .momentum = 0.9,
-                       .nesterov = true,
-                       .weight_decay = 1e-4,
-                       .schedule = schedule::step(1, 0.7)};
-        else
-            return TestType{.lr = 0.01, .schedule = schedule::step(1, 0.7)};
-    };
+    const auto make_optimizer = [] { return resumable_optimizer<TestType>(); };
     const auto data = quadrants(200, Seed{3});
     TempDir dir;
     const std::string path = dir.file("run.ckpt");
@@ -164,32 +170,13 @@ TEMPLATE_TEST_CASE("a double network resumed from its checkpoint ends bit-identi
     // are the optimizer state's double half): Nesterov momentum and weight decay, or Adam; a
     // step schedule, shuffling, jitter and dropout.
     using DoubleNet = Sequential<Dense<16, 32, double>, ReLU, Dropout<20>, Dense<32, 4, double>>;
-    const auto make_optimizer = [] {
-        if constexpr (std::is_same_v<TestType, Sgd>)
-            return Sgd{.lr = 0.05,
-                       .momentum = 0.9,
-                       .nesterov = true,
-                       .weight_decay = 1e-4,
-                       .schedule = schedule::step(1, 0.7)};
-        else
-            return TestType{.lr = 0.01, .schedule = schedule::step(1, 0.7)};
-    };
+    const auto make_optimizer = [] { return resumable_optimizer<TestType>(); };
     const auto floats = quadrants(200, Seed{3});
     Dataset<double> data;
     data.classes = floats.classes;
     data.labels = floats.labels;
     data.features = floats.features.cast<double>();
-    const auto options_of = [](int epochs) {
-        const TrainOptions<float> f = options(epochs);
-        return TrainOptions<double>{.epochs = f.epochs,
-                                    .batch_size = f.batch_size,
-                                    .seed = f.seed,
-                                    .shuffle = f.shuffle,
-                                    .progress = false,
-                                    .jitter = f.jitter,
-                                    .image_width = f.image_width,
-                                    .image_height = f.image_height};
-    };
+    const auto options_of = [](int epochs) { return options<double>(epochs); };
     TempDir dir;
     const std::string path = dir.file("run.ckpt");
 
