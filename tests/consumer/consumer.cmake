@@ -136,4 +136,27 @@ if(CHRYSALIS_CONSUMER_WARNINGS)
       set_tests_properties(${_name} PROPERTIES FIXTURES_REQUIRED chrysalis_installed)
     endif()
   endforeach()
+  # The same bits from another build (docs/getting-started.md): one small training program built
+  # by g++ and clang++ at several levels, with and without -ffp-contract=off
+  # (tests/same_bits/same_bits.cmake says what must agree). Here because it needs both compilers.
+  if(CHRYSALIS_GXX AND CHRYSALIS_CLANGXX)
+    set(_same_bits_includes "${PROJECT_SOURCE_DIR}/include")
+    foreach(_dep Eigen3::Eigen xsimd)
+      get_target_property(_dirs ${_dep} INTERFACE_INCLUDE_DIRECTORIES)
+      list(APPEND _same_bits_includes ${_dirs})
+    endforeach()
+    # Not the compiler's own directories (xsimd's is /usr/include): -isystem on one of those
+    # breaks the standard library's #include_next.
+    list(REMOVE_ITEM _same_bits_includes ${CMAKE_CXX_IMPLICIT_INCLUDE_DIRECTORIES})
+    list(REMOVE_DUPLICATES _same_bits_includes)
+    string(REPLACE ";" "|" _same_bits_includes "${_same_bits_includes}")
+    string(REPLACE ";" "|" _same_bits_libs "${ZLIB_LIBRARIES}")
+    add_test(NAME same_bits
+             COMMAND "${CMAKE_COMMAND}" "-DGXX=${CHRYSALIS_GXX}" "-DCLANGXX=${CHRYSALIS_CLANGXX}"
+                     "-DSOURCE=${CMAKE_CURRENT_SOURCE_DIR}/same_bits/same_bits.cpp"
+                     "-DWORK=${CMAKE_CURRENT_BINARY_DIR}/same_bits"
+                     "-DINCLUDES=${_same_bits_includes}" "-DLIBS=${_same_bits_libs}"
+                     -P "${CMAKE_CURRENT_SOURCE_DIR}/same_bits/same_bits.cmake")
+    set_tests_properties(same_bits PROPERTIES LABELS warnings COST 60)
+  endif()
 endif()
