@@ -448,10 +448,12 @@ TEMPLATE_TEST_CASE("A row split cuts C in even chunks of whole registers of rows
 TEMPLATE_TEST_CASE("Gemm gives the same bits on one thread and on two", "[gemm]", float, double) {
     // Each element of C is the same sum however a split cuts C (the depth blocks depend on the
     // depth alone), so one thread and two agree to the bit: rows cut in registers (800 rows),
-    // columns cut (few rows, a wide C), the matrix-vector path (one column).
+    // columns cut (few rows, a wide C: two threads pack op(A) whole where one thread reads its
+    // whole panels in place; 16 rows, a single partial panel), the matrix-vector path (one
+    // column).
     using S = TestType;
     for (const auto& [m, n, k] : std::vector<std::tuple<Eigen::Index, Eigen::Index, Eigen::Index>>{
-             {800, 128, 800}, {100, 1200, 300}, {3000, 1, 800}})
+             {800, 128, 800}, {100, 1200, 300}, {16, 256, 784}, {3000, 1, 800}})
         for (Op op_a : {Op::none, Op::transpose}) {
             const auto [a, b, c0] = Operands<S>(m, n, k, op_a, Op::none);
             Matrix<S> one(m, n), two(m, n);

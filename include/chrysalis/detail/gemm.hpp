@@ -135,13 +135,19 @@ class Gemm {
         const long chunks = cut.count;
         const Eigen::Index per = cut.longest;
         parts = int(std::min<long>(parts, chunks));
-        // A column split of a packed op(A) (transposed, or where operands are not read in place):
-        // every chunk multiplies all of op(A), which each thread packs whole once per product, at
-        // its first chunk, instead of once per chunk (chunks_for(parts) times in all). Two
-        // threads of a Zen 5, 128 × 1200 · 1200 × 1200 with op(A) transposed: 2–6% faster
-        // (docs/performance.md, "A column split packs op(A) once per thread").
-        const bool a_shared =
-            !split_rows && parts > 1 && (op_a == Op::transpose || !reads_in_place());
+        // A column split of a packed op(A) (transposed, or where operands are not read in place,
+        // or with a last panel of fewer than mr rows, which packed_gemm packs even where it reads
+        // the whole panels in place): every chunk multiplies all of op(A), which each thread
+        // packs whole once per product, at its first chunk, instead of once per chunk
+        // (chunks_for(parts) times in all). Two threads of a Zen 5, 128 × 1200 · 1200 × 1200
+        // with op(A) transposed: 2–6% faster (docs/performance.md, "A column split packs op(A)
+        // once per thread"). A 16-output layer's forward at batch 64 (16 × 784 · 784 × 64)
+        // packed its 16 rows, padded to a panel, in each of 8 chunks: two threads took 2.8 times
+        // as long as one, and the back-off, which estimates one thread's time from the caller's
+        // chunks, packing included, judged that the split had paid.
+        const bool a_shared = !split_rows && parts > 1 &&
+                              (op_a == Op::transpose || !reads_in_place() ||
+                               rows % Eigen::Index(PackedGemmShape<S>::mr) != 0);
         // Workspaces, one per thread, are made here, on the calling thread, so that a failure
         // to allocate throws to the caller instead of inside a parallel region.
         if (slots_.size() < std::size_t(parts)) slots_.resize(std::size_t(parts));
