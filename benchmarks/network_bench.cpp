@@ -623,6 +623,10 @@ BENCHMARK(gemm_product)
     // 128 inputs, at batch 1200): cut by columns on two threads, each thread packing op(A) whole
     // once (detail/gemm.hpp, the column split).
     ->ArgsProduct({{128}, {1200}, {1200}, {1}, {1, 2}, {0, 1}})
+    // Narrow first layers of 784 inputs (16 and 100 outputs): a C of fewer than 4·mr rows is
+    // cut by columns on two threads, each thread packing the partial panel of op(A) once
+    // (docs/performance.md, "Small layers on a quiet machine").
+    ->ArgsProduct({{16, 100}, {64, 256}, {784}, {0}, {1, 2}, {0}})
     ->UseRealTime();
 BENCHMARK(transposed_copy)->ArgName("eigen")->Arg(0)->Arg(1)->UseRealTime();
 BENCHMARK(few_rows_product)
