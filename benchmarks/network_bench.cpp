@@ -5,6 +5,9 @@
 //   - the student's distillation step from cached teacher logits (the fused KD loss instead of
 //     cross-entropy), batch 128;
 //   - the student's inference at batch 1 and 128;
+//   - narrow networks 784-W-10 (W = 16, 47, 100), inference and training step at batches 64, 256
+//     and 1024, the default thread count against one thread (narrow_inference,
+//     narrow_train_step);
 //   - the fused distillation loss alone (10 classes × 128);
 //   - an activation's forward and backward alone, ReLU and GELU over 1200 × 128 (activation_pass);
 //   - the finiteness check fit makes on each Dense layer's output, over 1200 × 128 (finite_check);
@@ -155,6 +158,19 @@ void student_inference(benchmark::State& s) {
 }
 void teacher_inference(benchmark::State& s) {
     inference<Teacher>(s, teacher_mults);
+}
+/// Narrow networks, 784-W-10 (docs/performance.md, "Narrow layers stay on one thread"): their
+/// first layer's products have fewer rows than the kernel's 4·mr, where two threads would cut
+/// them by columns.
+template <int W>
+using Narrow = Sequential<Dense<784, W>, ReLU, Dense<W, 10>>;
+template <int W>
+void narrow_inference(benchmark::State& s) {
+    inference<Narrow<W>>(s, 784.0 * W + W * 10.0);
+}
+template <int W>
+void narrow_train_step(benchmark::State& s) {
+    train_step<Narrow<W>>(s, 784.0 * W + W * 10.0, 784.0 * W, CrossEntropy{});
 }
 
 /// The fused distillation loss and its gradient alone, 10 classes × batch.
@@ -686,6 +702,19 @@ BENCHMARK(student_inference)
     ->Args({1, 1})
     ->Args({1, 2})
     ->UseRealTime();
+// The default (threads:0) against one thread.
+#define CHRYSALIS_NARROW(bench, width)           \
+    BENCHMARK_TEMPLATE(bench, width)             \
+        ->ArgNames({"batch", "threads"})         \
+        ->ArgsProduct({{64, 256, 1024}, {0, 1}}) \
+        ->UseRealTime()
+CHRYSALIS_NARROW(narrow_inference, 16);
+CHRYSALIS_NARROW(narrow_inference, 47);
+CHRYSALIS_NARROW(narrow_inference, 100);
+CHRYSALIS_NARROW(narrow_train_step, 16);
+CHRYSALIS_NARROW(narrow_train_step, 47);
+CHRYSALIS_NARROW(narrow_train_step, 100);
+#undef CHRYSALIS_NARROW
 BENCHMARK(distillation_loss)->ArgName("batch")->Arg(128)->UseRealTime();
 BENCHMARK(activation_pass)
     ->ArgNames({"layer", "threads"})

@@ -464,15 +464,36 @@ TEMPLATE_TEST_CASE("A row split cuts C in even chunks of whole registers of rows
     }
 }
 
+TEMPLATE_TEST_CASE("a C of fewer than 96 rows is not cut by columns", "[gemm]", float, double) {
+    // A column split makes a helper fetch its columns of op(B) from the other core for `rows`
+    // multiply-adds each, which does not pay below 96 rows (Gemm::split_for): such a C with many
+    // columns stays on one thread, unless it has enough rows to be cut by rows (4·mr: 48 rows of
+    // floats without AVX). A C of 100 rows is split, by columns where 100 rows are fewer than
+    // 4·mr (floats on AVX-512), and a teacher's 1200 rows by rows.
+    using G = detail::Gemm<TestType>;
+    ThreadsScope scope(2);
+    const int two = has_openmp ? 2 : 1;
+    for (Eigen::Index rows : {16, 47, 95}) {
+        const auto split = G::split_for(rows, 1024, 784);
+        INFO("rows " << rows << " by rows " << split.rows << " parts " << split.parts);
+        CHECK((split.rows || split.parts == 1));
+    }
+    constexpr Eigen::Index mr = detail::PackedGemmShape<TestType>::mr;
+    CHECK(G::split_for(100, 256, 784).parts == two);
+    CHECK(G::split_for(100, 256, 784).rows == (100 >= 4 * mr));
+    CHECK(G::split_for(1200, 128, 1200).parts == two);
+    CHECK(G::split_for(1200, 128, 1200).rows);
+}
+
 TEMPLATE_TEST_CASE("Gemm gives the same bits on one thread and on two", "[gemm]", float, double) {
     // Each element of C is the same sum however a split cuts C (the depth blocks depend on the
     // depth alone), so one thread and two agree to the bit: rows cut in registers (800 rows),
     // columns cut (few rows, a wide C: two threads pack op(A) whole where one thread reads its
-    // whole panels in place; 16 rows, a single partial panel), the matrix-vector path (one
-    // column).
+    // whole panels in place; 100 rows, two whole panels and a partial one), the matrix-vector
+    // path (one column).
     using S = TestType;
     for (const auto& [m, n, k] : std::vector<std::tuple<Eigen::Index, Eigen::Index, Eigen::Index>>{
-             {800, 128, 800}, {100, 1200, 300}, {16, 256, 784}, {3000, 1, 800}})
+             {800, 128, 800}, {100, 1200, 300}, {100, 256, 784}, {3000, 1, 800}})
         for (Op op_a : {Op::none, Op::transpose}) {
             const auto [a, b, c0] = Operands<S>(m, n, k, op_a, Op::none);
             Matrix<S> one(m, n), two(m, n);

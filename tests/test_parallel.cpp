@@ -150,6 +150,44 @@ TEST_CASE("a split that does not pay backs off its own kind only", "[parallel]")
     CHECK(pool.backing_off(sleeping_chunk, large));
 }
 
+namespace {
+// Chunks that keep their thread busy for 100 µs of CPU time, or return at once while `cheap`.
+std::atomic<bool> cheap{false};
+void spinning_chunk(void*, long, int) {
+    if (cheap.load()) return;
+    const double until = detail::thread_cpu_seconds() + 1e-4;
+    while (detail::thread_cpu_seconds() < until) {
+    }
+}
+}  // namespace
+
+TEST_CASE("a split judged by a product run alone backs off when one thread is faster",
+          "[parallel]") {
+    // The caller's own chunks can overstate what one thread takes (beside a helper they fetch
+    // lines the other core holds), so every calibration_period-th product of a kind runs alone,
+    // timed, and later verdicts use that time when it is less. Here the product run alone is
+    // cheap, and the two split products after it, 100 µs per chunk, cannot beat it: the kind
+    // backs off. (On a machine too busy to reach the calibration, the kind backs off before it,
+    // and the test says so and stops.)
+    auto& pool = detail::ThreadPool::instance();
+    const double work = 3e6;
+    constexpr int period = detail::ThreadPool::calibration_period;
+    for (int i = 0; i < 20 * period && pool.splits_since_alone(spinning_chunk, work) < period; ++i)
+        REQUIRE(pool.run(4, 2, spinning_chunk, nullptr, work));
+    if (pool.splits_since_alone(spinning_chunk, work) < period ||
+        pool.backing_off(spinning_chunk, work)) {
+        WARN("the splits did not pay often enough in a row to reach the calibration");
+        return;
+    }
+    cheap = true;  // the calibration: run alone, timed
+    REQUIRE(pool.run(4, 2, spinning_chunk, nullptr, work));
+    cheap = false;
+    CHECK(pool.splits_since_alone(spinning_chunk, work) == 0);
+    REQUIRE(pool.run(4, 2, spinning_chunk, nullptr, work));
+    REQUIRE(pool.run(4, 2, spinning_chunk, nullptr, work));
+    CHECK(pool.backing_off(spinning_chunk, work));
+}
+
 #if defined(__linux__)
 TEST_CASE("the default thread count respects the CPU affinity", "[parallel]") {
     cpu_set_t saved;

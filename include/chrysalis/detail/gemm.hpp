@@ -108,23 +108,25 @@ class Gemm {
             input_gradient_route =
                 transposes_input_gradient(rows, widest_input_gradient_, depth, op_a, op_b);
         }
-        if (input_gradient_route || transposes_few_rows(rows, cols, op_b)) {
+        if (input_gradient_route) {
             run_transposed(c, a, op_a, b, op_b, accumulate, row_init);
             return;
         }
-        // Which side of C to cut. The packed kernel packs all of op(A) and, for each block,
-        // all of its op(B): cutting the rows keeps each thread packing only its own share of
-        // A (the weights, the large operand of a layer's products). Only a C of few rows and
-        // few columns is cut by columns. The choice looks at the batch (the columns) only
-        // below min_cols, so a smaller last batch does not change the split, nor the workspace.
-        const Eigen::Index min_cols = 4 * Eigen::Index(PackedGemmShape<S>::nr);
-        const Eigen::Index min_rows = 4 * Eigen::Index(PackedGemmShape<S>::mr);
-        const bool split_rows = rows >= min_rows || cols < min_cols;
+        if (transposes_few_rows(rows, cols, op_b)) {
+            // On the calling thread: Cᵀ's rows cut among threads would make a helper fetch its
+            // share of op(B) (a layer's input, in a weight gradient) for fewer than mr
+            // multiply-adds per value, which does not pay (see split_for): a 784-47-10 training
+            // step at batch 1024 took 1.14 times one thread's time with its 47 × 784 weight
+            // gradient split.
+            ThreadsScope one(1);
+            run_transposed(c, a, op_a, b, op_b, accumulate, row_init);
+            return;
+        }
+        const auto [split_rows, split_parts] = split_for(rows, cols, depth);
+        int parts = split_parts;
         const Eigen::Index side = split_rows ? rows : cols;
         const Eigen::Index align = split_rows ? Eigen::Index(PackedGemmShape<S>::mr)
                                               : Eigen::Index(PackedGemmShape<S>::nr);
-        int parts = threads_for(double(rows) * double(cols) * double(depth), min_work_per_thread);
-        parts = int(std::min<Eigen::Index>(parts, std::max<Eigen::Index>(1, side / (2 * align))));
         // Each thread's share is cut in chunks that the threads claim one at a time (see
         // parallel.hpp); the chunks depend only on the shape and `parts`, never on which thread
         // runs them. (Each element of C is the same sum however C is cut: the depth blocks
@@ -189,6 +191,43 @@ class Gemm {
             }
         };
         parallel_for(chunks, parts, run_chunk, double(rows) * double(cols) * double(depth));
+    }
+
+    /// How run() cuts a C of rows × cols of the given depth: by rows or by columns, and for how
+    /// many threads (1: not split), at the thread count set (threads()).
+    struct Split {
+        bool rows;
+        int parts;
+    };
+    static Split split_for(Eigen::Index rows, Eigen::Index cols, Eigen::Index depth) noexcept {
+        // Which side of C to cut. The packed kernel packs all of op(A) and, for each block,
+        // all of its op(B): cutting the rows keeps each thread packing only its own share of
+        // A (the weights, the large operand of a layer's products). Only a C of few rows and
+        // few columns is cut by columns. The choice looks at the batch (the columns) only
+        // below min_cols, so a smaller last batch does not change the split, nor the workspace.
+        const Eigen::Index min_cols = 4 * Eigen::Index(PackedGemmShape<S>::nr);
+        const Eigen::Index min_rows = 4 * Eigen::Index(PackedGemmShape<S>::mr);
+        const bool split_rows = rows >= min_rows || cols < min_cols;
+        // A column split gives each thread all the rows for its columns of op(B): per value of
+        // op(B) a helper must fetch (the batch, just written by the calling thread), it does
+        // `rows` multiply-adds. Below 96 rows that does not pay for moving the value between
+        // cores, although the product alone, its operands in both caches, runs faster on two:
+        // 784-16-10 inference at batch 256 on a Zen 5 took 123 µs on two threads against 73 on
+        // one, 784-47-10 at batch 64 took 42 against 37; from 100 rows the split pays from
+        // batch 256 on (docs/performance.md, "Narrow layers stay on one thread"). 96 rows, in
+        // floats or doubles alike (a double takes twice the time to move and to multiply):
+        // two registers of rows of floats on AVX-512.
+        // (Decided before threads_for, which asks the kernel for the CPU affinity.)
+        if (!split_rows && rows < column_split_min_rows) return {false, 1};
+        const Eigen::Index side = split_rows ? rows : cols;
+        const Eigen::Index align = split_rows ? Eigen::Index(PackedGemmShape<S>::mr)
+                                              : Eigen::Index(PackedGemmShape<S>::nr);
+        // A column split is also held to a larger grain: a 784-100-10 training step at batch 64
+        // (two products of 100 × 64 · 784 cut by columns) took 1.35 times one thread's time.
+        int parts = threads_for(double(rows) * double(cols) * double(depth),
+                                split_rows ? min_work_per_thread : min_column_work_per_thread);
+        parts = int(std::min<Eigen::Index>(parts, std::max<Eigen::Index>(1, side / (2 * align))));
+        return {split_rows, parts};
     }
 
     /// The chunks each thread's share of a split product is cut into: more chunks let the
@@ -342,6 +381,10 @@ class Gemm {
         return op == Op::none ? Op::transpose : Op::none;
     }
 
+    /// A C of fewer rows is not cut by columns (see split_for).
+    static constexpr Eigen::Index column_split_min_rows = 96;
+    /// Below this many multiply-adds per thread, a product is not cut by columns (see split_for).
+    static constexpr double min_column_work_per_thread = 1 << 22;
     /// Below this many multiply-adds per thread, a product is not split further.
     static constexpr double min_work_per_thread = 1 << 18;
     /// A matrix-vector product streams A from cache or memory, which a second core barely speeds
