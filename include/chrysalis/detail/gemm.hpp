@@ -122,8 +122,10 @@ class Gemm {
             run_transposed(c, a, op_a, b, op_b, accumulate, row_init);
             return;
         }
-        const auto [split_rows, split_parts] = split_for(rows, cols, depth);
-        int parts = split_parts;
+        // (Not a structured binding: clang 14 cannot capture one in the lambda below.)
+        const Split split = split_for(rows, cols, depth);
+        const bool split_rows = split.rows;
+        int parts = split.parts;
         const Eigen::Index side = split_rows ? rows : cols;
         const Eigen::Index align = split_rows ? Eigen::Index(PackedGemmShape<S>::mr)
                                               : Eigen::Index(PackedGemmShape<S>::nr);
