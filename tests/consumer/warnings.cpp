@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -327,7 +328,11 @@ int exercise(const std::string& dir) {
 }  // namespace
 
 int main() {
-    const auto dir = std::filesystem::temp_directory_path() / "chrysalis_consumer_warnings";
+    // A directory of its own: the consumer builds' programs run in parallel (ctest -j2), and
+    // one that removed a shared directory made another's save fail.
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("chrysalis_consumer_warnings-" + std::to_string(std::random_device{}()) +
+                      "-" + std::to_string(std::random_device{}()));
     std::filesystem::create_directories(dir);
     const int failures = exercise<float>(dir.string()) + exercise<double>(dir.string());
     std::filesystem::remove_all(dir);
