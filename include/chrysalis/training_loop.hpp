@@ -79,6 +79,38 @@ void backward_and_step(Net& net, const G& grad, Optimizer& optimizer, int epoch)
     }
 }
 
+/// The optional hooks' names, as data members. A class derived from an observer type and from
+/// this one finds such a name twice when the observer has a member of that name, whatever kind
+/// (a function, an overload set, a member template, a data member, inherited or not): naming it
+/// through the derived class is then ambiguous, and `&probe::hook` is not an expression.
+struct observer_hook_names {
+    int check_settings, on_train_begin, on_batch_end, on_train_end;
+};
+template <class T>
+struct observer_hook_probe : T, observer_hook_names {};
+template <class T>
+concept derivable_class = std::is_class_v<T> && !std::is_final_v<T>;
+
+// Whether T has a member named after the hook, of any kind. A type that cannot be derived from
+// (a final class, a pointer) is asked as before: &T::hook, which a member template or an
+// overload set does not answer.
+template <class T>
+concept has_check_settings = (derivable_class<T> &&
+                              !requires { &observer_hook_probe<T>::check_settings; }) ||
+                             (!derivable_class<T> && requires { &T::check_settings; });
+template <class T>
+concept has_on_train_begin = (derivable_class<T> &&
+                              !requires { &observer_hook_probe<T>::on_train_begin; }) ||
+                             (!derivable_class<T> && requires { &T::on_train_begin; });
+template <class T>
+concept has_on_batch_end = (derivable_class<T> &&
+                            !requires { &observer_hook_probe<T>::on_batch_end; }) ||
+                           (!derivable_class<T> && requires { &T::on_batch_end; });
+template <class T>
+concept has_on_train_end = (derivable_class<T> &&
+                            !requires { &observer_hook_probe<T>::on_train_end; }) ||
+                           (!derivable_class<T> && requires { &T::on_train_end; });
+
 /// Stops the build with a sentence when O is not an observer: named in "required from here" /
 /// "In instantiation of" lines above the message.
 template <class O, class Net, class Optimizer>
@@ -90,30 +122,31 @@ constexpr void require_observer() {
                   "above (see chrysalis/concepts/observer.hpp)");
     // An optional hook is called where the observer can take it: one declared with other
     // parameters (a non-const BatchReport&, on_train_end without the history, the context of
-    // another optimizer) would silently never run. A plain member function can be named
-    // (&O::hook) and is checked; a member template is not.
+    // another optimizer) would silently never run. Any member of a hook's name is checked:
+    // a plain function, an overload set, a member template (a final class's member template
+    // and overload sets excepted: see has_check_settings).
     using T = std::remove_cvref_t<O>;
     using Ctx = TrainingContext<Net, Optimizer>;
     static_assert(
-        !requires { &T::check_settings; } || requires(T & o, const Ctx& c) { o.check_settings(c); },
+        !has_check_settings<T> || requires(T & o, const Ctx& c) { o.check_settings(c); },
         "chrysalis::fit / distill: the observer's check_settings cannot be called as "
         "check_settings(const TrainingContext<Net, Optimizer>&) with this call's "
         "network and optimizer, so it would never run (see "
         "chrysalis/concepts/observer.hpp)");
     static_assert(
-        !requires { &T::on_train_begin; } || requires(T & o, Ctx & c) { o.on_train_begin(c); },
+        !has_on_train_begin<T> || requires(T & o, Ctx & c) { o.on_train_begin(c); },
         "chrysalis::fit / distill: the observer's on_train_begin cannot be called as "
         "on_train_begin(TrainingContext<Net, Optimizer>&) with this call's network and "
         "optimizer, so it would never run (see chrysalis/concepts/observer.hpp)");
     static_assert(
-        !requires { &T::on_batch_end; } ||
+        !has_on_batch_end<T> ||
             requires(T & o, Ctx & c, const BatchReport& b) { o.on_batch_end(c, b); },
         "chrysalis::fit / distill: the observer's on_batch_end cannot be called as "
         "on_batch_end(TrainingContext<Net, Optimizer>&, const BatchReport&) with this "
         "call's network and optimizer, so it would never run (see "
         "chrysalis/concepts/observer.hpp)");
     static_assert(
-        !requires { &T::on_train_end; } ||
+        !has_on_train_end<T> ||
             requires(T & o, Ctx & c, const std::vector<EpochReport>& h) { o.on_train_end(c, h); },
         "chrysalis::fit / distill: the observer's on_train_end cannot be called as "
         "on_train_end(TrainingContext<Net, Optimizer>&, const std::vector<EpochReport>&) with "

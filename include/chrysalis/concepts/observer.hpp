@@ -79,9 +79,10 @@ struct TrainingContext {
 ///     a run; ValueError naming the function if it is left below 0) and change ctx.net,
 ///     ctx.optimizer and ctx.rng (to restore them). function, epochs and validation are const: the
 ///     run's own settings.
-///   Each optional hook, where declared as a plain member function, must be callable with the
-///   arguments below for this call's network and optimizer, or the build fails naming it (one
-///   declared otherwise would never be called).
+///   Each optional hook, where the observer has a member of its name (a function, an overload
+///   set, a member template; inherited or not), must be callable with the arguments below for
+///   this call's network and optimizer, or the build fails naming it (one declared otherwise
+///   would never be called). A final class's member templates and overload sets are not checked.
 ///   - `o.on_batch_end(ctx, batch)` (optional; batch a const BatchReport&): after each batch's
 ///     update. Keep it cheap: it runs hundreds of times an epoch.
 ///   - `o.on_train_end(ctx, history)` (optional; history a const std::vector<EpochReport>&):
