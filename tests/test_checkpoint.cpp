@@ -164,6 +164,75 @@ TEMPLATE_TEST_CASE("a run resumed from its checkpoint ends bit-identical to an u
     CHECK(parameter_bytes(control) != parameter_bytes(straight));
 }
 
+namespace {
+
+/// An observer that replaces a file with other bytes as training begins: passed before a
+/// Checkpointing that resumes from that file, it runs between the checks of every observer and
+/// the resume.
+struct ReplacesFile {
+    std::string path, bytes;
+    int* began = nullptr;
+    template <class N, class O>
+    void on_train_begin(TrainingContext<N, O>&) const {
+        write_bytes(path, bytes);
+        ++*began;
+    }
+    template <class N, class O>
+    void on_epoch_end(TrainingContext<N, O>&, const EpochReport&) const {}
+};
+
+}  // namespace
+
+TEST_CASE("a resume loads the checkpoint as it was checked, whatever becomes of the file after",
+          "[checkpoint]") {
+    const auto data = quadrants(200, Seed{3});
+    TempDir dir;
+    const std::string path = dir.file("run.ckpt");
+    Net straight(Seed{7});
+    auto straight_optimizer = resumable_optimizer<Sgd>();
+    fit(straight, data, CrossEntropy{}, straight_optimizer, options(4));
+    {
+        Net first(Seed{7});
+        auto optimizer = resumable_optimizer<Sgd>();
+        fit(first, data, CrossEntropy{}, optimizer, options(2), Checkpointing{.path = path});
+    }
+    const std::string checkpoint = read_bytes(path);
+    REQUIRE(checkpoint.size() > 1000);
+
+    // The file is read once, by check_settings: an observer that overwrites it with bytes that
+    // are no checkpoint at all, after every check and before the resume, changes nothing (a
+    // second read would throw FormatError here).
+    int began = 0;
+    Net resumed(Seed{99});
+    auto resumed_optimizer = resumable_optimizer<Sgd>();
+    const auto reports =
+        fit(resumed, data, CrossEntropy{}, resumed_optimizer, options(4),
+            ReplacesFile{path, "not a checkpoint", &began}, Checkpointing{.resume_from = path});
+    CHECK(began == 1);
+    CHECK(read_bytes(path) == "not a checkpoint");
+    REQUIRE(reports.size() == 2);
+    CHECK(reports[0].epoch == 2);
+    CHECK(parameter_bytes(resumed) == parameter_bytes(straight));
+    CHECK(state_bytes(resumed_optimizer.state_) == state_bytes(straight_optimizer.state_));
+
+    // The same observer object trains again: it reads the file anew (now no checkpoint), and
+    // refuses it before any observer's on_train_begin.
+    const Checkpointing resume{.resume_from = path};
+    Net again(Seed{99});
+    auto again_optimizer = resumable_optimizer<Sgd>();
+    write_bytes(path, checkpoint);
+    CHECK(fit(again, data, CrossEntropy{}, again_optimizer, options(4), resume).size() == 2);
+    CHECK(parameter_bytes(again) == parameter_bytes(straight));
+    write_bytes(path, "not a checkpoint");
+    Net third(Seed{99});
+    const std::string untouched = parameter_bytes(third);
+    CHECK_THROWS_AS(fit(third, data, CrossEntropy{}, again_optimizer, options(4),
+                        ReplacesFile{path, checkpoint, &began}, resume),
+                    FormatError);
+    CHECK(began == 1);  // the observer's on_train_begin never ran
+    CHECK(parameter_bytes(third) == untouched);
+}
+
 TEMPLATE_TEST_CASE("a double network resumed from its checkpoint ends bit-identical too",
                    "[checkpoint]", Sgd, Adam) {
     // The float case above, for a double network (its parameters, momenta and moment estimates

@@ -377,6 +377,27 @@ void save_checkpoint(const Net& net, const O& optimizer, const Checkpoint& info,
                                   "chrysalis::save_checkpoint");
 }
 
+namespace detail {
+
+/// load_checkpoint's work on a checkpoint file's bytes, already read from `path` (named in the
+/// errors, with `what`): the same checks, the same guarantee that nothing changes on a throw.
+template <class Net, class O>
+Checkpoint load_checkpoint_bytes(Net& net, O& optimizer, std::string_view bytes,
+                                 const std::string& path, std::string_view what) {
+    auto contents = decode_checkpoint(bytes, path, net, std::as_const(optimizer));
+    commit_model(net, contents.model, path, what);  // the only step that can throw
+    for_each_layer(net, [&](std::size_t i, auto& layer) {
+        if constexpr (has_rng_state<std::remove_cvref_t<decltype(layer)>>) {
+            for (const auto& [index, state] : contents.generators)
+                if (index == i) layer.set_rng_state(state);
+        }
+    });
+    optimizer = std::move(contents.optimizer);
+    return contents.info;
+}
+
+}  // namespace detail
+
 /// Loads a checkpoint written by save_checkpoint into `net` and `optimizer` and returns the
 /// epoch and training generator state to continue from. `optimizer`'s settings are kept; its
 /// state (for net's scalar type) is replaced through its load_state.
@@ -401,17 +422,8 @@ Checkpoint load_checkpoint(Net& net, O& optimizer, const std::string& path,
     static_assert(detail::optimizer_check<O, Net>::ok,
                   "chrysalis::load_checkpoint: see the first error above");
     constexpr std::string_view what = "chrysalis::load_checkpoint";
-    const std::string bytes = detail::read_file(path, what, max_bytes);
-    auto contents = detail::decode_checkpoint(bytes, path, net, std::as_const(optimizer));
-    detail::commit_model(net, contents.model, path, what);  // the only step that can throw
-    detail::for_each_layer(net, [&](std::size_t i, auto& layer) {
-        if constexpr (detail::has_rng_state<std::remove_cvref_t<decltype(layer)>>) {
-            for (const auto& [index, state] : contents.generators)
-                if (index == i) layer.set_rng_state(state);
-        }
-    });
-    optimizer = std::move(contents.optimizer);
-    return contents.info;
+    return detail::load_checkpoint_bytes(net, optimizer, detail::read_file(path, what, max_bytes),
+                                         path, what);
 }
 
 namespace detail {
@@ -427,13 +439,15 @@ void write_training_checkpoint(const Net& net, const O& optimizer, const Checkpo
     }
 }
 
-/// Checkpointing's resumption (Checkpointing::resume_from): loads the checkpoint into net and
-/// optimizer, sets rng to its state and returns the first epoch to run.
+/// Checkpointing's resumption (Checkpointing::resume_from): loads the checkpoint whose bytes
+/// were read from `path` into net and optimizer, sets rng to its state and returns the first
+/// epoch to run.
 template <class Net, class O>
-int resume_training(Net& net, O& optimizer, Rng& rng, const std::string& path,
-                    std::string_view what) {
+int resume_training(Net& net, O& optimizer, Rng& rng, std::string_view bytes,
+                    const std::string& path, std::string_view what) {
     if constexpr (checkpointable<Net, O>) {
-        const Checkpoint info = load_checkpoint(net, optimizer, path);
+        const Checkpoint info =
+            load_checkpoint_bytes(net, optimizer, bytes, path, "chrysalis::load_checkpoint");
         rng.set_state(info.rng);
         return info.epoch;
     } else {

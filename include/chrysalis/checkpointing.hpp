@@ -5,7 +5,9 @@
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
 #include <concepts>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "chrysalis/checkpoint.hpp"
 #include "chrysalis/concepts/observer.hpp"
@@ -28,9 +30,11 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 ///     continues with the epoch after the last one it saw: the remaining epochs draw the
 ///     shuffles, jitter and dropout masks of an uninterrupted run, so with the same data,
 ///     options and thread count the weights come out bit-identical. A checkpoint of epochs ≥
-///     TrainOptions::epochs leaves nothing to do. A missing or bad file throws what
-///     load_checkpoint throws, before anything is trained — and, where the network and the
-///     optimizer can be copied, before any observer's on_train_begin (the file is read into
+///     TrainOptions::epochs leaves nothing to do. The file is read once, before any observer's
+///     on_train_begin, and what is loaded is what was read then, whatever becomes of the file
+///     after. A missing or bad file throws what load_checkpoint throws, before anything is
+///     trained — a missing or unreadable one before any observer's on_train_begin, and, where
+///     the network and the optimizer can be copied, a bad one too (its bytes are loaded into
 ///     copies first; so an EarlyStopping passed beside it keeps its state). Not recorded, hence
 ///     neither checked nor restored: the data and options (a resume with others is another run),
 ///     and the state of other observers — EarlyStopping starts afresh, so a run with it may stop
@@ -45,9 +49,13 @@ struct Checkpointing {
     int every = 1;                 ///< default 1 (every epoch); ≥ 1
     std::string resume_from = {};  ///< default empty = start afresh
 
+    /// The checkpoint file's bytes, from check_settings to on_train_begin; not a setting.
+    mutable std::shared_ptr<const std::string> resume_bytes_ = {};
+
     /// The settings, checked before any observer's on_train_begin runs.
     template <class Net, class Optimizer>
     void check_settings(const TrainingContext<Net, Optimizer>& ctx) const {
+        resume_bytes_.reset();  // nothing of an earlier call's is loaded
         static_assert(detail::checkpointable<Net, Optimizer>,
                       "chrysalis::Checkpointing: checkpoints hold a Sequential whose layers name "
                       "themselves, trained by an optimizer that models chrysalis::Optimizer "
@@ -56,24 +64,34 @@ struct Checkpointing {
             throw ValueError(
                 detail::concat(ctx.function, ": Checkpointing::every must be >= 1, got ", every));
         }
-        // The checkpoint to resume from, read and checked whole into copies: a missing, damaged
-        // or mismatched file is refused here, before any observer's on_train_begin (which
-        // resets EarlyStopping) has run. on_train_begin reads it again to load it.
+        // The checkpoint to resume from is read here, once, and checked whole into copies: a
+        // missing, damaged or mismatched file is refused before any observer's on_train_begin
+        // (which resets EarlyStopping) has run, and on_train_begin loads these same bytes, so
+        // what it loads is what was checked, whatever happens to the file in between.
+        if (resume_from.empty()) return;
+        auto bytes = std::make_shared<const std::string>(
+            detail::read_file(resume_from, "chrysalis::load_checkpoint"));
         if constexpr (std::copy_constructible<Net> && std::copy_constructible<Optimizer>) {
-            if (!resume_from.empty()) {
-                Net net = ctx.net;
-                Optimizer optimizer = ctx.optimizer;
-                (void)load_checkpoint(net, optimizer, resume_from);
-            }
+            Net net = ctx.net;
+            Optimizer optimizer = ctx.optimizer;
+            (void)detail::load_checkpoint_bytes(net, optimizer, *bytes, resume_from,
+                                                "chrysalis::load_checkpoint");
         }
+        resume_bytes_ = std::move(bytes);
     }
 
     template <class Net, class Optimizer>
     void on_train_begin(TrainingContext<Net, Optimizer>& ctx) const {
-        if (!resume_from.empty()) {
-            ctx.first_epoch =
-                detail::resume_training(ctx.net, ctx.optimizer, ctx.rng, resume_from, ctx.function);
-        }
+        if (resume_from.empty()) return;
+        // The bytes check_settings read (the file itself when it was not called first), released
+        // once loaded.
+        const std::shared_ptr<const std::string> bytes =
+            resume_bytes_ ? std::move(resume_bytes_)
+                          : std::make_shared<const std::string>(
+                                detail::read_file(resume_from, "chrysalis::load_checkpoint"));
+        resume_bytes_.reset();
+        ctx.first_epoch = detail::resume_training(ctx.net, ctx.optimizer, ctx.rng, *bytes,
+                                                  resume_from, ctx.function);
     }
 
     template <class Net, class Optimizer>
