@@ -87,11 +87,23 @@ Dataset<float> quadrants(Eigen::Index n, Seed seed) {
     return data;
 }
 
-/// The optimizers the resume tests run: Sgd with Nesterov momentum and weight decay, or Adam /
-/// AdamW; each with a step schedule, so that the resumed epochs' rates depend on the epoch.
+/// Names Sgd with plain momentum and dampening among the resume tests' optimizer types: its
+/// momentum must come back from the checkpoint as it was, not start again with the whole
+/// gradient as a block's first step does.
+struct DampedSgd {};
+
+/// The optimizers the resume tests run: Sgd with Nesterov momentum and weight decay, or with
+/// dampening (DampedSgd), or Adam / AdamW; each with a step schedule, so that the resumed
+/// epochs' rates depend on the epoch.
 template <class O>
-O resumable_optimizer() {
-    if constexpr (std::is_same_v<O, Sgd>)
+auto resumable_optimizer() {
+    if constexpr (std::is_same_v<O, DampedSgd>)
+        return Sgd{.lr = 0.05,
+                   .momentum = 0.9,
+                   .weight_decay = 1e-4,
+                   .schedule = schedule::step(1, 0.7),
+                   .dampening = 0.3};
+    else if constexpr (std::is_same_v<O, Sgd>)
         return Sgd{.lr = 0.05,
                    .momentum = 0.9,
                    .nesterov = true,
@@ -116,7 +128,7 @@ TrainOptions<S> options(int epochs) {
 }  // namespace
 
 TEMPLATE_TEST_CASE("a run resumed from its checkpoint ends bit-identical to an uninterrupted run",
-                   "[checkpoint]", Sgd, Adam, AdamW) {
+                   "[checkpoint]", Sgd, DampedSgd, Adam, AdamW) {
     const auto make_optimizer = [] { return resumable_optimizer<TestType>(); };
     const auto data = quadrants(200, Seed{3});
     TempDir dir;

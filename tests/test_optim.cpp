@@ -50,6 +50,21 @@ TEST_CASE("Sgd with momentum, Nesterov and weight decay matches hand-computed st
         sgd.step(t);  // v = 1.9 g; step g + 0.9·1.9 g
         CHECK(t.theta(0, 0) == Approx(1 - 0.1 * 1.9 * 0.5 - 0.1 * (1 + 0.9 * 1.9) * 0.5));
     }
+    SECTION("dampening, PyTorch's: v1 = g (the first step keeps it whole), v2 = 0.9 v1 + 0.5 g") {
+        Toy t;
+        Sgd sgd{.lr = 0.1, .momentum = 0.9, .dampening = 0.5};
+        sgd.step(t);
+        CHECK(t.theta(0, 0) == Approx(1 - 0.1 * 0.5));
+        sgd.step(t);
+        CHECK(t.theta(0, 0) == Approx(1 - 0.1 * 0.5 - 0.1 * 1.4 * 0.5));
+        sgd.step(t);  // v3 = 0.9·1.4 g + 0.5 g = 1.76 g
+        CHECK(t.theta(0, 1) == Approx(-2 - 0.1 * (1 + 1.4 + 1.76) * 0.25));
+        // Without momentum, dampening changes nothing.
+        Toy plain, damped;
+        Sgd{.lr = 0.1}.step(plain);
+        Sgd{.lr = 0.1, .dampening = 0.5}.step(damped);
+        CHECK(damped.theta == plain.theta);
+    }
     SECTION("weight decay adds λθ to the gradient") {
         Toy t;
         Sgd sgd{.lr = 0.1, .weight_decay = 0.01};
@@ -135,6 +150,17 @@ TEST_CASE("optimizer hyperparameters are checked at construction, naming them", 
     CHECK_THROWS_WITH((Sgd{.lr = 0.1, .momentum = 1.0}),
                       "chrysalis::Sgd: momentum must be in [0, 1), got 1");
     CHECK_THROWS_AS((Sgd{.lr = std::nan("")}), ValueError);
+    CHECK_THROWS_WITH((Sgd{.lr = 0.1, .momentum = 0.9, .dampening = 1.5}),
+                      "chrysalis::Sgd: dampening must be in [0, 1], got 1.5");
+    // Nesterov with dampening, which PyTorch refuses too: at the first update (and at fit's
+    // check of each epoch), before anything changes.
+    Sgd nesterov{.lr = 0.1, .momentum = 0.9, .nesterov = true, .dampening = 0.1};
+    Toy t;
+    const Matrix<double> before = t.theta;
+    CHECK_THROWS_WITH(nesterov.step(t),
+                      Catch::Matchers::StartsWith("chrysalis::Sgd: nesterov requires dampening 0"));
+    CHECK_THROWS_AS(nesterov.check_epoch<float>(0), ValueError);
+    CHECK(t.theta == before);
     CHECK_THROWS_WITH((Adam{.lr = 1e-3, .beta1 = 1.0}),
                       "chrysalis::Adam: beta1 must be in [0, 1), got 1");
     CHECK_THROWS_AS((Adam{.beta2 = -0.5}), ValueError);
@@ -230,6 +256,7 @@ struct Block {
 struct StepSettings {
     double lr, momentum, weight_decay;
     bool nesterov, adam, decoupled;
+    double dampening;
 };
 
 /// Three steps of the update, element by element in long double, written from the formulas in
@@ -249,7 +276,8 @@ std::vector<long double> reference_steps(std::vector<long double> theta,
                 theta[i] -= s.lr / c1 * m[i] / (std::sqrt(v[i] / c2) + eps);
             } else {
                 const long double d = g[i] + s.weight_decay * theta[i];
-                v[i] = s.momentum * v[i] + d;
+                // PyTorch's momentum buffer: the first gradient whole, then dampened.
+                v[i] = t == 1 ? d : s.momentum * v[i] + (1 - s.dampening) * d;
                 theta[i] -= s.lr * (s.momentum == 0 ? d
                                     : s.nesterov    ? d + s.momentum * v[i]
                                                     : v[i]);
@@ -272,10 +300,11 @@ TEMPLATE_TEST_CASE("Sgd and Adam update every element alike: in SIMD registers a
     // room (float 3.8e-6, double 1.4e-14).
     using S = TestType;
     const StepSettings settings[] = {
-        {0.05, 0.0, 0.0, false, false, false}, {0.05, 0.0, 0.01, false, false, false},
-        {0.05, 0.9, 0.0, false, false, false}, {0.05, 0.9, 0.01, true, false, false},
-        {0.01, 0.0, 0.0, false, true, false},  {0.01, 0.0, 0.1, false, true, false},
-        {0.01, 0.0, 0.1, false, true, true}};
+        {0.05, 0.0, 0.0, false, false, false, 0},   {0.05, 0.0, 0.01, false, false, false, 0},
+        {0.05, 0.9, 0.0, false, false, false, 0},   {0.05, 0.9, 0.01, true, false, false, 0},
+        {0.05, 0.9, 0.0, false, false, false, 0.5}, {0.05, 0.9, 0.01, false, false, false, 0.3},
+        {0.01, 0.0, 0.0, false, true, false, 0},    {0.01, 0.0, 0.1, false, true, false, 0},
+        {0.01, 0.0, 0.1, false, true, true, 0}};
     const double tolerance = 64 * double(std::numeric_limits<S>::epsilon());
     std::mt19937 rng(5);
     std::uniform_real_distribution<double> uniform(-1, 1);
@@ -305,7 +334,8 @@ TEMPLATE_TEST_CASE("Sgd and Adam update every element alike: in SIMD registers a
                 Sgd opt{.lr = s.lr,
                         .momentum = s.momentum,
                         .nesterov = s.nesterov,
-                        .weight_decay = s.weight_decay};
+                        .weight_decay = s.weight_decay,
+                        .dampening = s.dampening};
                 for (int t = 0; t < 3; ++t) opt.step(b);
             }
             const std::vector<long double> want = reference_steps(theta0, g, s);
@@ -320,7 +350,8 @@ TEMPLATE_TEST_CASE("Sgd and Adam update every element alike: in SIMD registers a
                 }
             }
             INFO("n = " << n << ", lr " << s.lr << ", momentum " << s.momentum << ", wd "
-                        << s.weight_decay << (s.nesterov ? ", nesterov" : "")
+                        << s.weight_decay << ", dampening " << s.dampening
+                        << (s.nesterov ? ", nesterov" : "")
                         << (s.adam ? (s.decoupled ? ", AdamW" : ", Adam") : ", Sgd")
                         << ": worst element " << where);
             CHECK(worst <= tolerance);

@@ -231,9 +231,13 @@ double scheduled_rate(double lr, double factor, int epoch, std::string_view owne
     return rate;
 }
 
+/// Sgd's arithmetic on n contiguous values of a block: parameters p, gradient g, momentum v.
+/// `keep` scales the gradient into the momentum (1 − dampening, or 1 on a block's first step):
+/// v ← μ·v + keep·(g + λ·p); a keep of 1 multiplies by nothing, so that the undamped update is
+/// the same arithmetic, to the bit, as before dampening existed. Nesterov takes keep = 1.
 template <class S>
-void sgd_update_values(S* p, const S* g, S* v, Eigen::Index size, S eta, S mu, S wd,
-                       bool nesterov) {
+void sgd_update_values(S* p, const S* g, S* v, Eigen::Index size, S eta, S mu, S wd, bool nesterov,
+                       S keep = S(1)) {
     // The settings are tested once per run of values, outside the loop, whose body is compiled
     // for each case, and the loop takes them by value: g++ 12 moves the tests out of the loop
     // itself at -O3 only, and at -O2 it tested them, and reloaded every setting, for every
@@ -252,6 +256,23 @@ void sgd_update_values(S* p, const S* g, S* v, Eigen::Index size, S eta, S mu, S
                         store_as(pr + i, T(pi - T(eta) * gi));
                     else
                         store_as(pr + i, T(pi - T(eta) * (gi + T(wd) * pi)));
+                });
+            });
+            return;
+        }
+        if (keep != S(1)) {
+            // Dampened (plain momentum only: Sgd refuses Nesterov with dampening, as PyTorch).
+            with_constant(wd == S(0), [&](auto no_decay) {
+                elementwise<S>(n, [=]<class T>(T, Eigen::Index i) {
+                    prefetch_update<T>(i, gr, pr, vr);
+                    const T pi = load_as<T>(pr + i), gi = load_as<T>(gr + i);
+                    T vi;
+                    if constexpr (no_decay)
+                        vi = T(T(mu) * load_as<T>(vr + i) + T(keep) * gi);
+                    else
+                        vi = T(T(mu) * load_as<T>(vr + i) + T(keep) * (gi + T(wd) * pi));
+                    store_as(vr + i, vi);
+                    store_as(pr + i, T(pi - T(eta) * vi));
                 });
             });
             return;
@@ -326,9 +347,10 @@ long checked_step_count(StateReader<S>& in) {
 
 }  // namespace detail
 
-/// Stochastic gradient descent with momentum (PyTorch's form), Nesterov momentum, L2 weight
-/// decay and an optional max-norm constraint:
-///   g ← ∇ + λ·θ;   v ← μ·v + g;   θ ← θ − η·(Nesterov ? g + μ·v : v);   then ‖row‖ ≤ c.
+/// Stochastic gradient descent with momentum (PyTorch's form, dampening included), Nesterov
+/// momentum, L2 weight decay and an optional max-norm constraint:
+///   g ← ∇ + λ·θ;   v ← μ·v + (1 − d)·g (v ← g on a block's first step);
+///   θ ← θ − η·(Nesterov ? g + μ·v : v);   then ‖row‖ ≤ c.
 /// `Sgd{.lr = 0.05, .momentum = 0.9}`; a bad value throws ValueError, at construction or
 /// assignment, naming it and giving the value.
 struct Sgd {
@@ -344,6 +366,13 @@ struct Sgd {
     detail::Checked<"chrysalis::Sgd: max_norm", detail::Rule::non_negative> max_norm = 0.0;
     /// The factor of η per epoch (see Schedule; checked when update() reads it).
     Schedule schedule = schedule::constant();
+    /// d: in [0, 1]. The share of each step's gradient kept out of the momentum,
+    /// v ← μ·v + (1 − d)·g, except on a block's first step, where v ← g (PyTorch's SGD, whose
+    /// momentum buffer starts as the first gradient). No effect without momentum; with
+    /// Nesterov it must be 0 (ValueError from update() and check_epoch(), as PyTorch refuses it).
+    /// (Last, after the schedule, so that every initializer written before it existed, positional
+    /// ones included, still means what it meant.)
+    detail::Checked<"chrysalis::Sgd: dampening", detail::Rule::unit_closed> dampening = 0.0;
 
     /// Updates every parameter of `net` from its gradients, at the rate for `epoch`:
     /// begin_step(), then update() for every block in visit_parameters order. Throws what
@@ -364,6 +393,7 @@ struct Sgd {
     /// is refused before the step count, the network or its dropout generator moves.
     template <class S>
     void check_epoch(int epoch) const {
+        check_nesterov_dampening();
         (void)detail::scheduled_rate<S>(double(lr), schedule(epoch), epoch, "chrysalis::Sgd");
     }
 
@@ -376,16 +406,23 @@ struct Sgd {
     /// column-major g); ValueError for a block number >= detail::max_parameter_blocks (2^20),
     /// and ValueError naming chrysalis::Schedule when schedule(epoch) is empty or gives a factor
     /// that is negative, NaN or infinite, or naming chrysalis::Sgd when lr·schedule(epoch) is
-    /// beyond the parameters' range (a custom factor above 1).
+    /// beyond the parameters' range (a custom factor above 1), or when nesterov is set with a
+    /// dampening other than 0. A block's first step is the update that creates its momentum
+    /// (one loaded from a checkpoint is not created again).
     template <class P, class G>
     void update(P& p, const G& g, std::size_t block, int epoch = 0) {
         using S = typename P::Scalar;
+        check_nesterov_dampening();
         const S eta =
             S(detail::scheduled_rate<S>(double(lr), schedule(epoch), epoch, "chrysalis::Sgd"));
         const S mu = S(double(momentum)), wd = S(double(weight_decay));
-        detail::check_update_shapes(state_.get<S>().first, block, p, g, "chrysalis::Sgd");
-        auto& vk = detail::state_block(state_.get<S>().first, block, p);
-        detail::sgd_update_values(p.data(), g.data(), vk.data(), p.size(), eta, mu, wd, nesterov);
+        auto& blocks = state_.get<S>().first;
+        detail::check_update_shapes(blocks, block, p, g, "chrysalis::Sgd");
+        const bool first = block >= blocks.size() || blocks[block].size() == 0;
+        auto& vk = detail::state_block(blocks, block, p);
+        const S keep = first ? S(1) : S(1 - double(dampening));
+        detail::sgd_update_values(p.data(), g.data(), vk.data(), p.size(), eta, mu, wd, nesterov,
+                                  keep);
         if (double(max_norm) > 0) detail::apply_max_norm(p, double(max_norm));
     }
 
@@ -407,6 +444,16 @@ struct Sgd {
     }
 
     detail::OptimizerState state_{};  ///< momenta; not a setting
+
+  private:
+    void check_nesterov_dampening() const {
+        if (nesterov && double(dampening) != 0) {
+            throw ValueError(detail::concat(
+                "chrysalis::Sgd: nesterov requires dampening 0 (the Nesterov step adds μ·v to a "
+                "gradient the momentum took whole), got dampening ",
+                double(dampening)));
+        }
+    }
 };
 
 namespace detail {
