@@ -186,6 +186,22 @@ TEST_CASE("learning-rate schedules give the chosen factors", "[optim]") {
     CHECK(wu(2) == Approx(0.75));
     CHECK(wu(3) == 1.0);
     CHECK(wu(5) == Approx(0.1));
+    // MultiStepLR: γ^(milestones ≤ epoch), in any order, a repeated milestone twice.
+    const auto ms = schedule::multistep({180, 150, 210}, 0.1);
+    CHECK(ms(0) == 1.0);
+    CHECK(ms(149) == 1.0);
+    CHECK(ms(150) == Approx(0.1));
+    CHECK(ms(179) == Approx(0.1));
+    CHECK(ms(180) == Approx(0.01));
+    CHECK(ms(239) == Approx(0.001));
+    const auto twice = schedule::multistep({2, 2}, 0.5);
+    CHECK(twice(1) == 1.0);
+    CHECK(twice(2) == 0.25);
+    CHECK(schedule::multistep({}, 0.5)(1000) == 1.0);
+    CHECK_THROWS_WITH(schedule::multistep({3, -1}, 0.5),
+                      "chrysalis::schedule::multistep: milestones must be epochs >= 0, got -1");
+    CHECK_THROWS_AS(schedule::multistep({3}, 1.5), ValueError);
+    CHECK_THROWS_AS(schedule::multistep({3}, 0.0), ValueError);
     // An optimizer applies the factor of the epoch it is given.
     Toy t;
     Sgd sgd{.lr = 0.1, .schedule = schedule::step(1, 0.5)};

@@ -28,6 +28,7 @@
 #include "chrysalis/output.hpp"
 #include "chrysalis/quantize.hpp"
 #include "chrysalis/random.hpp"
+#include "chrysalis/schedule.hpp"
 #include "chrysalis/serialize.hpp"
 #include "chrysalis/softmax.hpp"
 #include "chrysalis/tensor.hpp"
