@@ -51,6 +51,88 @@ TEST_CASE("CrossEntropy's gradient passes the gradient checker", "[losses][gradc
     CHECK(report.passed(1e-6));
 }
 
+TEMPLATE_TEST_CASE("CrossEntropy with label smoothing follows its formula", "[losses]", float,
+                   double) {
+    // The reference, in long double from the formula in losses.hpp (not from its code), on the
+    // logits rounded to S: L = mean_b[(1 − ε)(lse_b − z_yb) + ε(lse_b − mean_k z_kb)] and
+    // ∂L/∂z = (p − (1 − ε)·onehot − ε/K)/B. (PyTorch's CrossEntropyLoss(label_smoothing = ε)
+    // gave the same numbers in double, to 1e-15, when this was written.) Logits in [−6, 6]: the
+    // float loss, a sum of O(10) terms each within a few ulp of values ≤ 13, is within
+    // 2e-6·max(1, L); each gradient entry, p within a few ulp of values ≤ 1 over B = 7, within
+    // 2e-7. Double: 1e-13 and 1e-15.
+    using S = TestType;
+    constexpr bool is_float = std::is_same_v<S, float>;
+    const double loss_tol = is_float ? 2e-6 : 1e-13, grad_tol = is_float ? 2e-7 : 1e-15;
+    const Eigen::Index classes = 10, batch = 7;
+    Rng rng(Seed{8});
+    Matrix<S> z(classes, batch);
+    for (Eigen::Index i = 0; i < z.size(); ++i) z.data()[i] = S(rng.uniform(-6, 6));
+    const std::vector<int> labels{0, 9, 3, 3, 7, 1, 5};
+    for (const double eps : {0.0, 0.1, 0.5, 1.0}) {
+        INFO("label_smoothing " << eps);
+        long double want = 0;
+        Eigen::Matrix<long double, Eigen::Dynamic, Eigen::Dynamic> want_grad(classes, batch);
+        for (Eigen::Index b = 0; b < batch; ++b) {
+            long double m = z(0, b), sum = 0, mean = 0;
+            for (Eigen::Index k = 0; k < classes; ++k) m = std::max(m, (long double)z(k, b));
+            for (Eigen::Index k = 0; k < classes; ++k) {
+                sum += std::exp((long double)z(k, b) - m);
+                mean += (long double)z(k, b) / classes;
+            }
+            const long double lse = m + std::log(sum);
+            const int y = labels[std::size_t(b)];
+            want += ((1 - eps) * (lse - z(y, b)) + eps * (lse - mean)) / batch;
+            for (Eigen::Index k = 0; k < classes; ++k)
+                want_grad(k, b) = (std::exp((long double)z(k, b) - lse) - eps / classes -
+                                   (k == y ? 1 - eps : 0)) /
+                                  batch;
+        }
+        const auto [loss, grad] = CrossEntropy{.label_smoothing = eps}(z, labels);
+        CHECK(std::abs(double(loss) - double(want)) <= loss_tol * std::max(1.0, double(want)));
+        CHECK((grad.template cast<long double>() - want_grad).cwiseAbs().maxCoeff() <= grad_tol);
+    }
+    // ε = 0 is the plain loss, bit for bit.
+    const auto plain = CrossEntropy{}(z, labels);
+    const auto zero = CrossEntropy{.label_smoothing = 0.0}(z, labels);
+    CHECK(zero.loss == plain.loss);
+    CHECK(zero.gradient == plain.gradient);
+}
+
+TEST_CASE("CrossEntropy with label smoothing passes the gradient checker", "[losses][gradcheck]") {
+    Rng rng(Seed{4});
+    Matrix<double> logits(7, 5);
+    for (Eigen::Index i = 0; i < logits.size(); ++i) logits.data()[i] = rng.uniform(-4, 4);
+    const std::vector<int> labels{0, 6, 3, 3, 1};
+    const auto report = gradcheck_function(
+        [&](const Matrix<double>& z) {
+            auto r = CrossEntropy{.label_smoothing = 0.2}(z, labels);
+            return std::pair{r.loss, r.gradient};
+        },
+        logits);
+    INFO(report.where << " " << report.max_error);
+    CHECK(report.passed(1e-6));
+}
+
+TEST_CASE("CrossEntropy with label smoothing: checked, and finite for extreme logits", "[losses]") {
+    CHECK_THROWS_WITH((CrossEntropy{.label_smoothing = 1.5}),
+                      "chrysalis::CrossEntropy: label_smoothing must be in [0, 1], got 1.5");
+    CHECK_THROWS_AS((CrossEntropy{.label_smoothing = std::nan("")}), ValueError);
+    CHECK_THROWS_AS((CrossEntropy{.label_smoothing = -0.1}), ValueError);
+    // Float logits 6e38 apart (beyond FLT_MAX) in sample 0, label 1 (the low one): −log p_y =
+    // 6e38 and the mean over both classes of −log p_k = 3e38, so its loss is 0.9·6e38 + 0.1·3e38
+    // = 5.7e38; sample 1 (zeros) loses log 2. The mean, 2.85e38, fits a float: the float log
+    // p_k of the low class is −∞, and the smoothed term is taken again from the logits in
+    // double. Gradient: sample 0 (1 − 0.05, 0 − 0.05 − 0.9)/2, sample 1 (0.5 − 0.95, 0.5 − 0.05)/2.
+    Matrix<float> logits(2, 2);
+    logits << 3e38f, 0, -3e38f, 0;
+    const auto [loss, grad] = CrossEntropy{.label_smoothing = 0.1}(logits, std::vector<int>{1, 0});
+    REQUIRE(std::isfinite(loss));
+    CHECK(loss == Approx(2.85e38f));
+    Matrix<float> expected(2, 2);
+    expected << 0.475f, -0.225f, -0.475f, 0.225f;
+    CHECK((grad - expected).cwiseAbs().maxCoeff() <= 1e-7f);
+}
+
 TEST_CASE("CrossEntropy rejects labels that do not fit the logits", "[losses]") {
     const Matrix<float> logits = Matrix<float>::Zero(3, 2);
     CHECK_THROWS_WITH(CrossEntropy{}(logits, std::vector<int>{0, 3}),

@@ -120,8 +120,20 @@ void check_unused_labels(const Labels& labels, Eigen::Index classes, Eigen::Inde
 /// Stable for any finite logits: the loss uses log_softmax (never log of a probability), and
 /// a column whose log p_y overflows to −∞ in float (a logit gap beyond FLT_MAX) is taken again
 /// in double, so that L is finite wherever its value fits the scalar type.
+/// With label smoothing ε (PyTorch's CrossEntropyLoss(label_smoothing = ε)) the target is
+/// (1 − ε)·onehot(y) + ε/K over the K classes:
+///   L = (1/B)·Σ_b [(1 − ε)·(−log p_y) + ε·(1/K)·Σ_k (−log p_k)],
+///   ∂L/∂z = (p − (1 − ε)·onehot(y) − ε/K)/B;
+/// Müller, Kornblith & Hinton 2019 ("When does label smoothing help?") compare it with
+/// distillation, whose soft targets it replaces by a uniform share.
+/// `CrossEntropy{.label_smoothing = 0.1}`; ε in [0, 1] (ValueError at construction otherwise,
+/// naming it). ε = 0, the default, is the plain loss, computed as it always was.
 /// Models Loss<CrossEntropy, float> and Loss<CrossEntropy, double>.
 struct CrossEntropy {
+    /// ε, the share of the target spread evenly over the classes: in [0, 1].
+    detail::Checked<"chrysalis::CrossEntropy: label_smoothing", detail::Rule::unit_closed>
+        label_smoothing = 0.0;
+
     /// Returning form.
     /// Requires: `logits` classes × B of float or double; `labels` a LabelRange of B labels.
     /// Ensures: returns {L, ∂L/∂logits} (the gradient allocated, classes × B); the same numbers
@@ -160,6 +172,7 @@ struct CrossEntropy {
         // Σ −log p / B: summed first (the usual bits), and also term by term divided by B, which
         // stays finite where double logits make the sum overflow though the mean fits (−log p of
         // 1.6e308 in each of two samples).
+        const double eps = double(label_smoothing);
         double loss = 0, loss_over_b = 0;
         for (Eigen::Index b = 0; b < batch; ++b) {
             double log_p = double(gradient(y[std::size_t(b)], b));
@@ -169,14 +182,44 @@ struct CrossEntropy {
                 const auto [m, log_s] = detail::softmax_stats(logits.col(b), 1.0);
                 log_p = (double(logits(y[std::size_t(b)], b)) - m) - log_s;
             }
-            loss -= log_p;
-            loss_over_b -= log_p / double(batch);
+            double sample = -log_p;
+            if (eps > 0) sample = (1 - eps) * sample + eps * mean_neg_log_p(logits, gradient, b);
+            loss += sample;
+            loss_over_b += sample / double(batch);
         }
         softmax(logits, 1.0, gradient);
         const S inv_b = S(1) / S(batch);
-        for (Eigen::Index b = 0; b < batch; ++b) gradient(y[std::size_t(b)], b) -= S(1);
-        gradient *= inv_b;
+        if (eps > 0) {
+            // p − (1 − ε)·onehot − ε/K, in double, then divided by B.
+            const double share = eps / double(classes), inv = 1 / double(batch);
+            for (Eigen::Index b = 0; b < batch; ++b)
+                for (Eigen::Index k = 0; k < classes; ++k)
+                    gradient(k, b) = S((double(gradient(k, b)) - share -
+                                        (k == y[std::size_t(b)] ? 1 - eps : 0.0)) *
+                                       inv);
+        } else {
+            for (Eigen::Index b = 0; b < batch; ++b) gradient(y[std::size_t(b)], b) -= S(1);
+            gradient *= inv_b;
+        }
         return S(std::isinf(loss) ? loss_over_b : loss / double(batch));
+    }
+
+  private:
+    /// −(1/K)·Σ_k log p_k of column b, in double, from the log-probabilities in `log_p`; where a
+    /// float one is −∞ (a logit gap beyond FLT_MAX), from the logits again: −log p_k =
+    /// (m − z_k) + log Σ e^(z − m), each gap halved first so that no difference overflows.
+    template <class Z, class L>
+    static double mean_neg_log_p(const Eigen::MatrixBase<Z>& logits, const L& log_p,
+                                 Eigen::Index b) {
+        const Eigen::Index classes = logits.rows();
+        double sum = 0;
+        for (Eigen::Index k = 0; k < classes; ++k) sum -= double(log_p(k, b));
+        if (!std::isinf(sum)) return sum / double(classes);
+        const auto [m, log_s] = detail::softmax_stats(logits.col(b), 1.0);
+        double gaps = 0;
+        for (Eigen::Index k = 0; k < classes; ++k)
+            gaps += (0.5 * m - 0.5 * double(logits(k, b))) * (2 / double(classes));
+        return gaps + log_s;
     }
 };
 
