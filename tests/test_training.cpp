@@ -484,6 +484,54 @@ TEST_CASE("accuracy and evaluate refuse a network whose weights are NaN instead 
     CHECK_THROWS_AS(confusion_matrix(net, data), ValueError);
 }
 
+TEST_CASE("clip_grad_norm scales the whole gradient down to the norm asked, as clip_grad_norm_",
+          "[training]") {
+    // One epoch of one batch of plain Sgd: the step is θ0 − θ1 = η·g, so (θ0 − θ1)/η is the
+    // gradient the update used, all blocks together. Clipped to c, its norm is c·‖g‖/(‖g‖ +
+    // 1e-6), c to 1e-6 relative for the ‖g‖ of about 0.1–1 of a fresh network. In float each
+    // element of θ0 − θ1 (θ of at most about 1) is within an ulp of 1, 1.2e-7, of η·g: with c =
+    // 0.01 spread over 82 parameters the elements are about 1e-4, so 2e-3 relative bounds the
+    // norm's error, with room.
+    const auto data = moons_dataset(200, Seed{4});
+    const double lr = 0.1, c = 0.01;
+    const auto step_of = [&](double clip) {
+        MoonNet net(Seed{5});
+        const auto before = parameters_of(net);
+        Sgd sgd{.lr = lr};
+        fit(net, data, CrossEntropy{}, sgd,
+            {.epochs = 1,
+             .batch_size = 200,
+             .shuffle = false,
+             .progress = false,
+             .threads = 1,
+             .clip_grad_norm = clip});
+        const auto after = parameters_of(net);
+        double squares = 0;
+        for (std::size_t i = 0; i < before.size(); ++i) {
+            const double g = (double(before[i]) - double(after[i])) / lr;
+            squares += g * g;
+        }
+        return std::pair{after, std::sqrt(squares)};
+    };
+    const auto [plain, plain_norm] = step_of(0);
+    // The control: the unclipped gradient is longer than c, so clipping has something to do.
+    REQUIRE(plain_norm > 5 * c);
+    const auto [clipped, clipped_norm] = step_of(c);
+    CHECK(std::abs(clipped_norm - c) <= 2e-3 * c);
+    // A bound the gradient stays within leaves it alone: the update after the whole backward is
+    // bit for bit the update each layer makes inside it.
+    CHECK(step_of(1e30).first == plain);
+    // The option is checked with the others, naming it.
+    MoonNet net(Seed{5});
+    Sgd sgd{.lr = lr};
+    CHECK_THROWS_WITH(
+        fit(net, data, CrossEntropy{}, sgd, {.progress = false, .clip_grad_norm = -1}),
+        Catch::Matchers::Contains("clip_grad_norm must be a finite number >= 0"));
+    CHECK_THROWS_AS(
+        fit(net, data, CrossEntropy{}, sgd, {.progress = false, .clip_grad_norm = std::nan("")}),
+        ValueError);
+}
+
 TEST_CASE("scalar_type names the scalar on every type that has one", "[training]") {
     using DoubleNet = Sequential<Dense<2, 3, double>, ReLU, Dense<3, 2, double>>;
     STATIC_REQUIRE(std::is_same_v<MoonNet::scalar_type, float>);

@@ -8,6 +8,7 @@
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 
 #include "chrysalis/concepts/observer.hpp"
@@ -69,6 +70,12 @@ struct TrainOptions {
     /// thread count give bit-identical weights (on x86 with AVX2 or AVX-512, whatever the thread
     /// count; docs/networks.md, "Threads and reproducibility").
     int threads = 0;
+    /// Default 0 = off: else, before every update, the gradients of all the parameters, taken
+    /// together as one vector, are scaled by min(1, c/(‖g‖ + 1e-6)) for c = clip_grad_norm, as
+    /// torch.nn.utils.clip_grad_norm_ does (its norm summed in double here). The update then
+    /// follows the whole backward pass instead of each layer's (the gradients must all be known
+    /// first). Finite and ≥ 0 (else ValueError naming fit or distill).
+    double clip_grad_norm = 0;
 };
 
 namespace detail {
@@ -93,6 +100,11 @@ void check_options(const TrainOptions<Scalar>& o, const char* what) {
     if (o.threads > max_threads)
         throw ValueError(concat(what, ": threads must be <= ", max_threads,
                                 " (chrysalis::max_threads), got ", o.threads));
+    if (!(o.clip_grad_norm >= 0) || !std::isfinite(o.clip_grad_norm))
+        throw ValueError(concat(what,
+                                ": clip_grad_norm must be a finite number >= 0 (0 = no "
+                                "clipping), got ",
+                                o.clip_grad_norm));
 }
 
 /// With jitter on, the images jitter shifts fit the data: image_width and image_height ≥ 1

@@ -79,6 +79,30 @@ void backward_and_step(Net& net, const G& grad, Optimizer& optimizer, int epoch)
     }
 }
 
+/// backward, then the gradients of all parameter blocks scaled together to an L2 norm of at most
+/// `max_norm` (TrainOptions::clip_grad_norm: by min(1, max_norm/(‖g‖ + 1e-6)), PyTorch's
+/// clip_grad_norm_), then the optimizer's step over every block.
+template <class Net, class Optimizer, class G>
+void backward_clip_and_step(Net& net, const G& grad, Optimizer& optimizer, int epoch,
+                            double max_norm) {
+    net.backward(grad);
+    double squares = 0;
+    net.visit_parameters(
+        [&](auto&, auto& g) { squares += g.template cast<double>().squaredNorm(); });
+    const double coef = max_norm / (std::sqrt(squares) + 1e-6);
+    if (coef < 1) {
+        using S = typename Net::scalar_type;
+        net.visit_parameters([&](auto&, auto& g) { g *= S(coef); });
+    }
+    if constexpr (requires { optimizer.step(net, epoch); }) {
+        optimizer.step(net, epoch);
+    } else {
+        optimizer.begin_step();
+        std::size_t block = 0;
+        net.visit_parameters([&](auto& p, auto& g) { optimizer.update(p, g, block++, epoch); });
+    }
+}
+
 /// The optional hooks' names, as data members. A class derived from an observer type and from
 /// this one finds such a name twice when the observer has a member of that name, whatever kind
 /// (a function, an overload set, a member template, a data member, inherited or not): naming it
@@ -279,7 +303,10 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::scalar
                                        what);
             }
             batch.correct += count_correct(net.activation(Net::depth), batcher.labels());
-            backward_and_step(net, g, optimizer, epoch);
+            if (o.clip_grad_norm > 0)
+                backward_clip_and_step(net, g, optimizer, epoch, o.clip_grad_norm);
+            else
+                backward_and_step(net, g, optimizer, epoch);
             batch.loss_sum += loss * double(b);
             batch.seen += b;
             each([&](auto& obs) { notify_batch_end(obs, ctx, std::as_const(batch)); });
