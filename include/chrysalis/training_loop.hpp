@@ -59,47 +59,72 @@ std::ptrdiff_t first_non_finite_output(const Net& net, std::index_sequence<I...>
     return found;
 }
 
+/// Σ g² over n contiguous values, in double.
+template <class S>
+[[gnu::noinline]] double sum_of_squares(const S* g, Eigen::Index n) {
+    return Eigen::Map<const Vector<S>>(g, n).template cast<double>().squaredNorm();
+}
+/// g ← c·g over n contiguous values.
+template <class S>
+[[gnu::noinline]] void scale_in_place(S* g, Eigen::Index n, S c) {
+    Eigen::Map<Vector<S>>(g, n) *= c;
+}
+
+/// Scales the gradients of all of net's parameter blocks together to an L2 norm of at most
+/// `max_norm` (TrainOptions::clip_grad_norm): by min(1, max_norm/(‖g‖ + 1e-6)), the coefficient
+/// of PyTorch's clip_grad_norm_, with the norm summed in double.
+template <class Net>
+void clip_gradients(Net& net, double max_norm) {
+    // A gradient stored whole (a Matrix, in either order) is taken as a flat array, so that the
+    // arithmetic is compiled once per scalar type, not once per parameter block of every network.
+    using S = typename Net::scalar_type;
+    double squares = 0;
+    net.visit_parameters([&](auto&, auto& g) {
+        using GT = std::remove_cvref_t<decltype(g)>;
+        if constexpr (std::is_base_of_v<Eigen::PlainObjectBase<GT>, GT>)
+            squares += sum_of_squares<S>(g.data(), g.size());
+        else
+            squares += g.template cast<double>().squaredNorm();
+    });
+    const double coef = max_norm / (std::sqrt(squares) + 1e-6);
+    if (!(coef < 1)) return;
+    net.visit_parameters([&](auto&, auto& g) {
+        using GT = std::remove_cvref_t<decltype(g)>;
+        if constexpr (std::is_base_of_v<Eigen::PlainObjectBase<GT>, GT>)
+            scale_in_place<S>(g.data(), g.size(), S(coef));
+        else
+            g *= S(coef);
+    });
+}
+
 /// backward, then the optimizer's step. An optimizer that updates one block at a time
 /// (begin_step / update, as Sgd, Adam and AdamW do) updates each layer as soon as backward has
 /// its gradients, while they are still in cache — the same arithmetic as backward followed by
-/// step(); any other optimizer gets step(net, epoch) after backward.
+/// step(); any other optimizer gets step(net, epoch) after backward. With `clip_norm` > 0
+/// (TrainOptions::clip_grad_norm) the gradients are clipped together (clip_gradients) after the
+/// whole backward, and every block updated after that. (The deferred path shares backward's
+/// instantiation with the per-layer one: a flag, not another callback type.)
 template <class Net, class Optimizer, class G>
-void backward_and_step(Net& net, const G& grad, Optimizer& optimizer, int epoch) {
+void backward_and_step(Net& net, const G& grad, Optimizer& optimizer, int epoch,
+                       double clip_norm = 0) {
+    const bool clip = clip_norm > 0;
     if constexpr (requires(Matrix<typename Net::scalar_type> & m) {
                       optimizer.begin_step();
                       optimizer.update(m, m, std::size_t(0), epoch);
                   }) {
         optimizer.begin_step();
         net.backward(grad, false, [&](auto& p, auto& g, std::size_t block) {
-            optimizer.update(p, g, block, epoch);
+            if (!clip) optimizer.update(p, g, block, epoch);
         });
+        if (clip) {
+            clip_gradients(net, clip_norm);
+            std::size_t block = 0;
+            net.visit_parameters([&](auto& p, auto& g) { optimizer.update(p, g, block++, epoch); });
+        }
     } else {
         net.backward(grad);
+        if (clip) clip_gradients(net, clip_norm);
         optimizer.step(net, epoch);
-    }
-}
-
-/// backward, then the gradients of all parameter blocks scaled together to an L2 norm of at most
-/// `max_norm` (TrainOptions::clip_grad_norm: by min(1, max_norm/(‖g‖ + 1e-6)), PyTorch's
-/// clip_grad_norm_), then the optimizer's step over every block.
-template <class Net, class Optimizer, class G>
-void backward_clip_and_step(Net& net, const G& grad, Optimizer& optimizer, int epoch,
-                            double max_norm) {
-    net.backward(grad);
-    double squares = 0;
-    net.visit_parameters(
-        [&](auto&, auto& g) { squares += g.template cast<double>().squaredNorm(); });
-    const double coef = max_norm / (std::sqrt(squares) + 1e-6);
-    if (coef < 1) {
-        using S = typename Net::scalar_type;
-        net.visit_parameters([&](auto&, auto& g) { g *= S(coef); });
-    }
-    if constexpr (requires { optimizer.step(net, epoch); }) {
-        optimizer.step(net, epoch);
-    } else {
-        optimizer.begin_step();
-        std::size_t block = 0;
-        net.visit_parameters([&](auto& p, auto& g) { optimizer.update(p, g, block++, epoch); });
     }
 }
 
@@ -303,10 +328,7 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::scalar
                                        what);
             }
             batch.correct += count_correct(net.activation(Net::depth), batcher.labels());
-            if (o.clip_grad_norm > 0)
-                backward_clip_and_step(net, g, optimizer, epoch, o.clip_grad_norm);
-            else
-                backward_and_step(net, g, optimizer, epoch);
+            backward_and_step(net, g, optimizer, epoch, o.clip_grad_norm);
             batch.loss_sum += loss * double(b);
             batch.seen += b;
             each([&](auto& obs) { notify_batch_end(obs, ctx, std::as_const(batch)); });
