@@ -9,7 +9,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
+#include <string>
+#include <variant>
 #include <vector>
 
 #include "thrown.hpp"
@@ -750,4 +753,257 @@ TEST_CASE("a forward refused for a non-finite input leaves the network as the la
     CHECK(scales(0) == scales0);
     CHECK(scales(1) == scales1);
     CHECK(q.predict_logits(one) == first);
+}
+
+namespace {
+
+/// leaky(W₂·gelu(W₁·x + b₁) + b₂): a layer of the test's own, built from shipped layers as
+/// docs/extending.md describes (one file, no library header touched), with an int8 form through
+/// the Int8Layer member — two Dense parts and the activations after each.
+template <int In, int Mid, int Out>
+class Bottleneck {
+  public:
+    using scalar_type = float;
+    static constexpr int input_size = In;
+    static constexpr int output_size = Out;
+    static std::string name() { return "Bottleneck"; }
+
+    Dense<In, Mid> first;
+    GELU gelu;
+    Dense<Mid, Out> second;
+    LeakyReLU leaky{0.125};
+
+    void initialize(Rng& rng) {
+        first.initialize(rng);
+        second.initialize(rng);
+    }
+    template <class F>
+    void visit_parameters(F&& f) {
+        first.visit_parameters(f);
+        second.visit_parameters(f);
+    }
+    void forward(ConstMatrixRef<float> x, MatrixRef<float> y, Mode mode = {}) {
+        h_.resize(Mid, x.cols());
+        a_.resize(Mid, x.cols());
+        z_.resize(Out, x.cols());
+        first.forward(x, h_, mode);
+        gelu.forward(h_, a_, mode);
+        second.forward(a_, z_, mode);
+        leaky.forward(z_, y, mode);
+    }
+    void backward(ConstMatrixRef<float> x, ConstMatrixRef<float> y, ConstMatrixRef<float> dy,
+                  MatrixRef<float> dx) {
+        dz_.resize(Out, x.cols());
+        da_.resize(Mid, x.cols());
+        dh_.resize(Mid, x.cols());
+        leaky.backward(z_, y, dy, dz_);
+        second.backward(a_, z_, dz_, da_);
+        gelu.backward(h_, a_, da_, dh_);
+        first.backward(x, h_, dh_, dx);
+    }
+
+    template <class Builder>
+    void to_int8(Builder& b) const {
+        b.dense(first.weights(), first.bias());
+        b.activation(gelu);
+        b.dense(second.weights(), second.bias());
+        b.activation(leaky);
+    }
+
+  private:
+    Matrix<float> h_, a_, z_, dz_, da_, dh_;
+};
+
+/// y = x + noise in training, the identity at inference: its int8 form adds nothing.
+struct TrainingNoise {
+    static constexpr int input_size = same_width;
+    static constexpr int output_size = same_width;
+    static std::string name() { return "TrainingNoise"; }
+    template <class X, class Y>
+    void forward(const Eigen::MatrixBase<X>& x, Y&& y, Mode mode = {}) const {
+        y = x;
+        if (mode == Mode::training) y.array() += 0.01f;
+    }
+    template <class X, class Yv, class DY, class DX>
+    void backward(const Eigen::MatrixBase<X>&, const Eigen::MatrixBase<Yv>&,
+                  const Eigen::MatrixBase<DY>& dy, DX&& dx) const {
+        if (dx.size() != 0) dx = dy;
+    }
+    template <class Builder>
+    void to_int8(Builder&) const {}
+};
+
+/// A layer In → Out (y = the first Out features of x, zeros after) whose int8 form is whatever
+/// `script` adds: the tests' way to give quantize a mistaken to_int8.
+template <int In, int Out>
+struct Scripted {
+    using scalar_type = float;
+    static constexpr int input_size = In;
+    static constexpr int output_size = Out;
+    static std::string name() { return "Scripted"; }
+    std::function<void(Int8Builder&)> script;
+    void forward(ConstMatrixRef<float> x, MatrixRef<float> y, Mode = {}) const {
+        y.setZero();
+        y.topRows(std::min(In, Out)) = x.topRows(std::min(In, Out));
+    }
+    void backward(ConstMatrixRef<float>, ConstMatrixRef<float>, ConstMatrixRef<float> dy,
+                  MatrixRef<float> dx) const {
+        if (dx.size() == 0) return;
+        dx.setZero();
+        dx.topRows(std::min(In, Out)) = dy.topRows(std::min(In, Out));
+    }
+    void to_int8(Int8Builder& b) const {
+        if (script) script(b);
+    }
+};
+
+static_assert(Int8Layer<Bottleneck<5, 4, 3>> && Int8Layer<TrainingNoise> &&
+              Int8Layer<Scripted<4, 4>>);
+static_assert(!Int8Layer<Dense<4, 3>> && !Int8Layer<ReLU>);  // converted by quantize itself
+
+using WithUserLayers =
+    Sequential<Dense<6, 5>, TrainingNoise, ReLU, Bottleneck<5, 4, 3>, Dense<3, 2>>;
+using ShippedOnly =
+    Sequential<Dense<6, 5>, ReLU, Dense<5, 4>, GELU, Dense<4, 3>, LeakyReLU, Dense<3, 2>>;
+
+/// The shipped-layer network that computes what `user` computes, with the same parameters.
+ShippedOnly shipped_twin(const WithUserLayers& user) {
+    ShippedOnly twin;
+    twin.layer<0>() = user.layer<0>();
+    twin.layer<2>() = user.layer<3>().first;
+    twin.layer<4>() = user.layer<3>().second;
+    twin.layer<5>() = user.layer<3>().leaky;
+    twin.layer<6>() = user.layer<4>();
+    return twin;
+}
+
+void require_same_int8_layer(const Int8Dense& a, const Int8Dense& b) {
+    REQUIRE(a.input_size == b.input_size);
+    REQUIRE(a.output_size == b.output_size);
+    CHECK(a.weights == b.weights);
+    CHECK(a.weight_scales == b.weight_scales);
+    CHECK(a.bias == b.bias);
+    REQUIRE(a.activations.size() == b.activations.size());
+    for (std::size_t i = 0; i < a.activations.size(); ++i) {
+        CHECK(a.activations[i].index() == b.activations[i].index());
+        if (const auto* l = std::get_if<LeakyReLU>(&a.activations[i]))
+            CHECK(l->slope == std::get<LeakyReLU>(b.activations[i]).slope);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("a layer of the user's own quantizes through its to_int8, as its shipped twin does") {
+    WithUserLayers user{Seed{41}};
+    ShippedOnly twin = shipped_twin(user);
+    const Matrix<float> x = random_floats(6, 37, 42, 2.0);
+    const Matrix<float> float_out = user.forward(x);
+    REQUIRE(float_out == twin.forward(x));  // the twin is the same float network
+
+    // Dynamic scales: the same int8 layers, so the same logits, bit for bit.
+    Int8Network q = quantize(user);
+    Int8Network q_twin = quantize(twin);
+    REQUIRE(q.dense_count() == 4);
+    REQUIRE(q_twin.dense_count() == 4);
+    for (std::size_t i = 0; i < 4; ++i) require_same_int8_layer(q.layer(i), q_twin.layer(i));
+    CHECK(q.predict_logits(x) == q_twin.predict_logits(x));
+
+    // Static scales. Where a Dense reads a Sequential layer's input, the scale comes from the
+    // network's own forward, as the twin's does: the same bits. The Bottleneck's second Dense
+    // reads values the network does not keep, computed by Eigen's product instead of chrysalis's
+    // GEMM: each of its inputs gelu(W₁x + b₁) is a 5-term sum plus a bias in float either way,
+    // so the two differ by at most 2·6u·S (S = the largest Σ|w·x| + |b|, u = 2⁻²⁴) through
+    // GELU, whose slope is below 1.13, plus GELU's own rounding (a few u·|value|); the scale is
+    // the largest of them over 63, rounded once more.
+    const Matrix<float> calibration = random_floats(6, 300, 43, 2.0);  // two chunks of 256
+    Int8Network s = quantize(user, calibration);
+    Int8Network s_twin = quantize(twin, calibration);
+    for (std::size_t i = 0; i < 4; ++i) require_same_int8_layer(s.layer(i), s_twin.layer(i));
+    CHECK(*s.input_scale(0) == *s_twin.input_scale(0));
+    CHECK(*s.input_scale(1) == *s_twin.input_scale(1));
+    CHECK(*s.input_scale(3) == *s_twin.input_scale(3));
+    ShippedOnly scratch = twin;
+    scratch.forward(calibration);
+    const Matrix<float> relu_out = scratch.activation(2);
+    const Matrix<float>& w1 = twin.layer<2>().weights();
+    const Vector<float>& b1 = twin.layer<2>().bias();
+    double sum_bound = 0;
+    for (Eigen::Index j = 0; j < relu_out.cols(); ++j)
+        for (Eigen::Index o = 0; o < w1.rows(); ++o)
+            sum_bound = std::max(sum_bound, (w1.row(o).cast<double>().cwiseAbs() *
+                                             relu_out.col(j).cast<double>().cwiseAbs())
+                                                    .value() +
+                                                std::abs(double(b1(o))));
+    const double u = 0x1p-24;
+    const double max_gelu = double(*s_twin.input_scale(2)) * 63;
+    const double tolerance = (1.13 * 12 * u * sum_bound + 8 * u * max_gelu) / 63;
+    INFO("the Bottleneck's second Dense: scale " << *s.input_scale(2) << " against the twin's "
+                                                 << *s_twin.input_scale(2) << ", tolerance "
+                                                 << tolerance);
+    CHECK(std::abs(double(*s.input_scale(2)) - double(*s_twin.input_scale(2))) <= tolerance);
+    CHECK(*s_twin.input_scale(2) == scratch.activation(4).cwiseAbs().maxCoeff() / 63.0f);
+}
+
+TEST_CASE("quantize refuses a user layer's mistaken int8 form, naming the layer") {
+    using Net = Sequential<Dense<4, 4>, Scripted<4, 3>, Dense<3, 2>>;
+    Net net{Seed{44}};
+    const auto refusal = [&]<class E>(E, std::function<void(Int8Builder&)> script) {
+        Net bad = net;
+        bad.layer<1>().script = std::move(script);
+        return thrown<E>([&] { (void)quantize(bad); });
+    };
+    const auto check_layer_1 = [](const std::string& message, const std::string& what) {
+        CHECK_THAT(message, Catch::Contains("chrysalis::quantize: net: layer 1 (Scripted)") &&
+                                Catch::Contains(what));
+    };
+    // Adds nothing, so leaves width 4 where the layer's output is 3.
+    check_layer_1(refusal(ShapeError{""}, nullptr), "ends at width 4; expected 3");
+    // A Dense of the wrong depth, and one whose bias is too short.
+    check_layer_1(
+        refusal(ShapeError{""},
+                [](Int8Builder& b) { b.dense(Matrix<float>::Ones(3, 5), Vector<float>::Zero(3)); }),
+        "3 × 5 weights where the width is 4");
+    check_layer_1(
+        refusal(ShapeError{""},
+                [](Int8Builder& b) { b.dense(Matrix<float>::Ones(3, 4), Vector<float>::Zero(2)); }),
+        "a bias of 2 × 1; expected 3 × 1");
+    // Parameters that are not finite, named as a shipped Dense's are.
+    Matrix<float> w = Matrix<float>::Ones(3, 4);
+    w(2, 1) = nan_f;
+    CHECK_THAT(refusal(ValueError{""}, [&](Int8Builder& b) { b.dense(w, Vector<float>::Zero(3)); }),
+               Catch::Contains("the weights of layer 1 (Scripted) hold nan at row 2, column 1"));
+    CHECK_THAT(refusal(ValueError{""},
+                       [](Int8Builder& b) {
+                           b.dense(Matrix<float>::Ones(3, 4), Vector<float>::Constant(3, inf_f));
+                       }),
+               Catch::Contains("the biases of layer 1 (Scripted) hold inf at row 0, column 0"));
+    check_layer_1(refusal(ValueError{""},
+                          [](Int8Builder& b) {
+                              b.dense(Matrix<float>::Ones(3, 4), Vector<float>::Zero(3));
+                              b.activation(LeakyReLU{0.5});
+                              LeakyReLU bad_slope;
+                              bad_slope.slope = 1e300;
+                              b.activation(bad_slope);
+                          }),
+                  "has slope 1.0000000000000001e+300");
+    // width() is what the next part reads.
+    long seen_before = 0, seen_after = 0;
+    Net good = net;
+    good.layer<1>().script = [&](Int8Builder& b) {
+        seen_before = b.width();
+        b.dense(Matrix<float>::Ones(3, 4), Vector<float>::Zero(3));
+        seen_after = b.width();
+    };
+    CHECK(quantize(good).dense_count() == 3);
+    CHECK(seen_before == 4);
+    CHECK(seen_after == 3);
+
+    // An activation before any Dense, and a network without one.
+    Sequential<Scripted<4, 4>, Dense<4, 2>> first{Seed{45}};
+    first.layer<0>().script = [](Int8Builder& b) { b.activation(ReLU{}); };
+    CHECK_THAT(thrown<ValueError>([&] { (void)quantize(first); }),
+               Catch::Contains("layer 0 (Scripted) adds ReLU before any Dense"));
+    Sequential<Scripted<4, 4>> none;
+    CHECK_THAT(thrown<ValueError>([&] { (void)quantize(none, Matrix<float>::Ones(4, 1)); }),
+               Catch::Contains("no layer adds a Dense"));
 }

@@ -3,7 +3,8 @@
 // quantize(net) (activation scales computed per sample as each batch runs) and
 // quantize(net, calibration_inputs) (one scale per layer input, from a calibration set), both
 // returning an Int8Network (int8_network.hpp, which has the scheme) that runs float inputs to
-// float logits with int8 products.
+// float logits with int8 products; and Int8Builder with the Int8Layer concept, through which a
+// layer of the user's own gives its int8 form.
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
@@ -13,6 +14,8 @@
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <optional>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -20,6 +23,7 @@
 
 #include "chrysalis/errors.hpp"
 #include "chrysalis/int8_network.hpp"
+#include "chrysalis/layer_traits.hpp"
 #include "chrysalis/layers/activations.hpp"
 #include "chrysalis/layers/dense.hpp"
 #include "chrysalis/layers/dropout.hpp"
@@ -39,16 +43,176 @@ struct is_dropout : std::false_type {};
 template <int P>
 struct is_dropout<Dropout<P>> : std::true_type {};
 
+/// One part a layer added through Int8Builder, in order: a Dense (its index among the int8
+/// network's layers) or an activation. A layer of the user's own keeps its float parts when a
+/// calibration needs the values between them.
+struct Int8Part {
+    std::size_t layer = 0;  ///< the Sequential layer that added it
+    long dense = -1;        ///< the int8 network's layer index, or -1 for an activation
+    Matrix<float> weights;  ///< a Dense's float weights and bias, when kept
+    Vector<float> bias;
+    std::optional<Int8Activation> activation;
+};
+
+/// What Int8Builder adds to: the int8 layers so far and the conversion's position.
+struct Int8Assembly {
+    std::vector<Int8Dense> layers;
+    std::vector<Int8Part> parts;
+    long width = 0;           ///< the width of the values the next part reads
+    std::size_t layer = 0;    ///< the Sequential layer being converted
+    std::string name;         ///< its name, for messages
+    bool keep_float = false;  ///< keep float parts (a user layer's, for a calibration)
+};
+
+}  // namespace detail
+
+/// What quantize hands a layer of the user's own (the Int8Layer concept below) to describe its
+/// Mode::inference forward in the int8 network's parts: Dense products and the activations
+/// after them. Parts are added in the order the forward applies them; each reads the values the
+/// previous part left (the layer's input at first). A layer that is the identity at inference
+/// adds nothing. Made by quantize only.
+class Int8Builder {
+  public:
+    explicit Int8Builder(detail::Int8Assembly& assembly) noexcept : a_(&assembly) {}
+    Int8Builder(const Int8Builder&) = delete;
+    Int8Builder& operator=(const Int8Builder&) = delete;
+
+    /// The width of the values the next part reads: the layer's input width when its to_int8
+    /// begins, then the output width of the last Dense added.
+    [[nodiscard]] long width() const noexcept { return a_->width; }
+
+    /// Adds y = W·x + b, quantized as a Dense<In, Out> layer is (int8 weights per output row).
+    /// Requires: float `weights` of Out × width() (row o = output o, any Eigen expression) and
+    ///   a float `bias` of Out × 1, Out ≥ 1, width() ≤ 133,144.
+    /// Throws: ShapeError for other shapes; ValueError for a NaN or infinite weight or bias
+    ///   (naming its row and column) or a depth beyond 133,144 (int32 sums could overflow); all
+    ///   naming chrysalis::quantize, the layer's index and its name.
+    template <class W, class B>
+    void dense(const Eigen::MatrixBase<W>& weights, const Eigen::MatrixBase<B>& bias) {
+        static_assert(
+            std::is_same_v<typename W::Scalar, float> && std::is_same_v<typename B::Scalar, float>,
+            "chrysalis::Int8Builder::dense: float weights and bias expected (an int8 "
+            "network runs in float)");
+        detail::Int8Assembly& a = *a_;
+        const auto where = [&] {
+            return detail::concat("chrysalis::quantize: net: layer ", a.layer, " (", a.name, ") ");
+        };
+        if (weights.cols() != a.width || weights.rows() < 1)
+            throw ShapeError(detail::concat(where(), "adds a Dense of ", weights.rows(), " × ",
+                                            weights.cols(), " weights where the width is ", a.width,
+                                            "; expected at least one row of ", a.width,
+                                            " columns"));
+        if (bias.rows() != weights.rows() || bias.cols() != 1)
+            throw ShapeError(detail::concat(where(), "adds a Dense of ", weights.rows(),
+                                            " outputs with a bias of ", bias.rows(), " × ",
+                                            bias.cols(), "; expected ", weights.rows(), " × 1"));
+        if (a.width > detail::int8_max_depth)
+            throw ValueError(detail::concat(where(), "adds a Dense of ", a.width,
+                                            " inputs; expected at most ", detail::int8_max_depth,
+                                            ", where int32 sums of 127·127 products cannot "
+                                            "overflow"));
+        const Eigen::Ref<const Matrix<float>> w(weights.derived());
+        const Eigen::Ref<const Vector<float>> b(bias.derived());
+        const auto check = [&](const auto& m, const char* what) {
+            for (Eigen::Index c = 0; c < m.cols(); ++c)
+                for (Eigen::Index r = 0; r < m.rows(); ++r)
+                    if (!std::isfinite(m(r, c)))
+                        throw ValueError(
+                            detail::concat("chrysalis::quantize: net: the ", what, " of layer ",
+                                           a.layer, " (", a.name, ") hold ", m(r, c), " at row ", r,
+                                           ", column ", c, "; expected finite parameters"));
+        };
+        check(w, "weights");
+        check(b, "biases");
+        Int8Dense d;
+        d.input_size = w.cols();
+        d.output_size = w.rows();
+        const long ld = detail::int8_padded(d.input_size);
+        // d is new, so resize gives zeros: assign, with a constant size, trips a GCC 12 false
+        // positive (-Wnonnull, a memset of a null pointer on a path where the size is 0).
+        d.weights.resize(std::size_t(ld * d.output_size));
+        d.weight_scales.resize(std::size_t(d.output_size));
+        for (long o = 0; o < d.output_size; ++o) {
+            const float s =
+                detail::int8_scale(w.row(o).cwiseAbs().maxCoeff(), detail::int8_weight_max);
+            d.weight_scales[std::size_t(o)] = s;
+            for (long k = 0; k < d.input_size; ++k)
+                d.weights[std::size_t(o * ld + k)] =
+                    detail::int8_quantize(w(o, k), s, detail::int8_weight_max);
+        }
+        d.bias = b;
+        detail::Int8Part part;
+        part.layer = a.layer;
+        part.dense = long(a.layers.size());
+        if (a.keep_float) {
+            part.weights = w;
+            part.bias = b;
+        }
+        a.width = d.output_size;
+        a.layers.push_back(std::move(d));
+        a.parts.push_back(std::move(part));
+    }
+
+    /// Adds an activation, applied to the output of the last Dense: one of ReLU, LeakyReLU,
+    /// Identity, Tanh, Sigmoid and GELU (any other does not compile).
+    /// Throws: ValueError naming chrysalis::quantize and the layer when no Dense comes before it
+    ///   in the network, or for a LeakyReLU slope not finite or beyond float's range.
+    template <class A>
+    requires detail::is_int8_activation<A>
+    void activation(const A& act) {
+        detail::Int8Assembly& a = *a_;
+        if (a.layers.empty())
+            throw ValueError(detail::concat(
+                "chrysalis::quantize: net: layer ", a.layer, " (", a.name, ") adds ", A::name(),
+                " before any Dense; expected a Dense first (an int8 network's activations "
+                "follow its Dense layers)"));
+        if constexpr (std::is_same_v<A, LeakyReLU>) {
+            // A public slope set after construction: the int8 network would compute with it.
+            if (!LeakyReLU::valid_slope(act.slope))
+                throw ValueError(detail::concat("chrysalis::quantize: net: layer ", a.layer, " (",
+                                                a.name, ") has slope ", act.slope,
+                                                "; expected a finite slope within float's range"));
+        }
+        a.layers.back().activations.emplace_back(act);
+        detail::Int8Part part;
+        part.layer = a.layer;
+        part.activation = Int8Activation(act);
+        a.parts.push_back(std::move(part));
+    }
+
+  private:
+    detail::Int8Assembly* a_;
+};
+
+/// Int8Layer<L> — a layer of the user's own that quantize can convert.
+///
+/// void to_int8(Int8Builder& builder) const
+///   Requires: builder.width() is the layer's input width.
+///   Ensures: adds, through builder alone, Dense parts and activations that compute the layer's
+///     Mode::inference forward; afterwards builder.width() is the layer's output width (quantize
+///     checks it). The shipped Dense, activations and Dropout need no member: quantize converts
+///     them itself.
+///   Throws: what builder throws; nothing else is expected.
+/// The member is usually a template over the builder, `template <class Builder> void
+/// to_int8(Builder& builder) const`, so that the layer's header needs no include of this one.
+template <class L>
+concept Int8Layer = requires(const L& layer, Int8Builder& builder) {
+    layer.to_int8(builder);
+};
+
+namespace detail {
+
 /// The compile-time check of each layer; its name and argument complete the sentence.
 template <class L>
 struct quantize_has_no_int8_form_for_this_layer {
     static constexpr bool ok =
-        is_float_dense<L>::value || is_dropout<L>::value || is_int8_activation<L>;
+        is_float_dense<L>::value || is_dropout<L>::value || is_int8_activation<L> || Int8Layer<L>;
     static_assert(ok,
                   "chrysalis::quantize: this layer has no int8 form. quantize supports float "
                   "Dense<In, Out> layers, the activations ReLU, LeakyReLU, Identity, Tanh, "
-                  "Sigmoid and GELU, and Dropout (the identity at inference); a double network "
-                  "or a layer of your own cannot be quantized (see docs/quantization.md)");
+                  "Sigmoid and GELU, Dropout (the identity at inference), and a layer of your "
+                  "own with a member void to_int8(chrysalis::Int8Builder&) const (Int8Layer); "
+                  "a double network cannot be quantized (see docs/quantization.md)");
 };
 
 template <class L>
@@ -59,65 +223,63 @@ struct quantize_depth_must_fit_int32 {
                   "sums of 127·127 products could overflow");
 };
 
-/// Layer I of a Sequential into `out`: a Dense starts a new Int8Dense, an activation joins the
-/// last one's list, a dropout is dropped. Throws ValueError naming chrysalis::quantize and the
-/// block for a non-finite weight or bias, or the layer for a LeakyReLU slope that is not finite
-/// or beyond float's range.
+template <class Net>
+struct quantize_needs_a_float_network {
+    static constexpr bool ok = std::is_same_v<typename Net::scalar_type, float>;
+    static_assert(ok,
+                  "chrysalis::quantize: a double network cannot be quantized (an int8 network "
+                  "runs in float; see docs/quantization.md)");
+};
+
+/// Layer I of a Sequential into the assembly: a Dense adds a Dense part, an activation joins
+/// the last Dense, a dropout is dropped, a layer of the user's own adds what its to_int8 adds.
+/// Throws what Int8Builder throws, and ShapeError when a user layer leaves a width other than
+/// its output width.
 template <class L>
-void add_int8_layer(const L& layer, std::size_t index, std::vector<Int8Dense>& out) {
+void add_int8_layer(const L& layer, std::size_t index, Int8Assembly& a, bool calibrating) {
+    const long input_width = a.width;
+    a.layer = index;
+    a.name = layer_label<L>();
+    a.keep_float = false;
+    Int8Builder builder(a);
     if constexpr (is_float_dense<L>::value) {
-        const Matrix<float>& w = layer.weights();
-        const Vector<float>& b = layer.bias();
-        const auto check = [&](const auto& m, const char* what) {
-            for (Eigen::Index c = 0; c < m.cols(); ++c)
-                for (Eigen::Index r = 0; r < m.rows(); ++r)
-                    if (!std::isfinite(m(r, c)))
-                        throw ValueError(concat("chrysalis::quantize: net: the ", what,
-                                                " of layer ", index, " (", L::name(), ") hold ",
-                                                m(r, c), " at row ", r, ", column ", c,
-                                                "; expected finite parameters"));
-        };
-        check(w, "weights");
-        check(b, "biases");
-        Int8Dense d;
-        d.input_size = L::input_size;
-        d.output_size = L::output_size;
-        const long ld = int8_padded(L::input_size);
-        // d is new, so resize gives zeros: assign, with its constant size here, trips a GCC 12
-        // false positive (-Wnonnull, a memset of a null pointer on a path where the size is 0).
-        d.weights.resize(std::size_t(ld * L::output_size));
-        d.weight_scales.resize(std::size_t(L::output_size));
-        for (long o = 0; o < L::output_size; ++o) {
-            const float s = int8_scale(w.row(o).cwiseAbs().maxCoeff(), int8_weight_max);
-            d.weight_scales[std::size_t(o)] = s;
-            for (long k = 0; k < L::input_size; ++k)
-                d.weights[std::size_t(o * ld + k)] = int8_quantize(w(o, k), s, int8_weight_max);
-        }
-        d.bias = b;
-        out.push_back(std::move(d));
+        builder.dense(layer.weights(), layer.bias());
     } else if constexpr (is_int8_activation<L>) {
-        if constexpr (std::is_same_v<L, LeakyReLU>) {
-            // A public slope set after construction: the int8 network would compute with it.
-            if (!LeakyReLU::valid_slope(layer.slope))
-                throw ValueError(concat("chrysalis::quantize: net: layer ", index,
-                                        " (LeakyReLU) has slope ", layer.slope,
-                                        "; expected a finite slope within float's range"));
-        }
-        out.back().activations.emplace_back(layer);
+        builder.activation(layer);
+    } else if constexpr (is_dropout<L>::value) {
+        // The identity at inference: nothing to keep.
+    } else {
+        a.keep_float = calibrating;
+        layer.to_int8(builder);
+        const long expected = L::output_size == same_width ? input_width : long(L::output_size);
+        if (a.width != expected)
+            throw ShapeError(concat("chrysalis::quantize: net: layer ", index, " (", a.name,
+                                    ")'s to_int8 ends at width ", a.width, "; expected ", expected,
+                                    ", the layer's output width"));
     }
-    // Dropout: the identity at inference, nothing to keep.
 }
 
-template <class... Layers, std::size_t... I>
-std::vector<Int8Dense> int8_layers(const Sequential<Layers...>& net, std::index_sequence<I...>) {
-    std::vector<Int8Dense> out;
-    (add_int8_layer(net.template layer<I>(), I, out), ...);
-    return out;
+/// The int8 parts of every layer of net, in order.
+/// Throws: as add_int8_layer; ValueError when no layer adds a Dense.
+template <class... Layers>
+Int8Assembly int8_assembly(const Sequential<Layers...>& net, bool calibrating) {
+    Int8Assembly a;
+    a.width = Sequential<Layers...>::input_size;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (add_int8_layer(net.template layer<I>(), I, a, calibrating), ...);
+    }
+    (std::index_sequence_for<Layers...>{});
+    if (a.layers.empty())
+        throw ValueError(
+            "chrysalis::quantize: net: no layer adds a Dense; expected at least one "
+            "(an int8 network is made of Dense layers and their activations)");
+    return a;
 }
 
 template <class... Layers>
 constexpr bool check_quantizable() {
-    return (quantize_has_no_int8_form_for_this_layer<Layers>::ok && ...) &&
+    return quantize_needs_a_float_network<Sequential<Layers...>>::ok &&
+           (quantize_has_no_int8_form_for_this_layer<Layers>::ok && ...) &&
            (quantize_depth_must_fit_int32<Layers>::ok && ...);
 }
 
@@ -126,21 +288,25 @@ constexpr bool check_quantizable() {
 /// The int8 form of a trained float network, with activation scales computed for each sample
 /// as it runs (dynamic quantization): per-output-row symmetric int8 weights, int32 products and
 /// a float epilogue (the scheme at the top of int8_network.hpp). The network is not changed.
-/// Requires (at compile time): every layer a float Dense, ReLU, LeakyReLU, Identity, Tanh,
-///   Sigmoid, GELU or Dropout — otherwise the build stops with a sentence naming the layer.
+/// Requires (at compile time): a float network whose every layer is a Dense, ReLU, LeakyReLU,
+///   Identity, Tanh, Sigmoid, GELU, Dropout or a layer of the user's own that models Int8Layer
+///   — otherwise the build stops with a sentence naming the layer.
 /// Throws: ValueError naming chrysalis::quantize, the layer and the value for a NaN or
 ///   infinite weight or bias, or a LeakyReLU slope that is not finite or beyond float's range
-///   (a public `slope` set after construction).
+///   (a public `slope` set after construction); from a user layer's to_int8, what Int8Builder
+///   throws, and ShapeError when it leaves a width other than the layer's output width.
 template <class... Layers>
 Int8Network quantize(const Sequential<Layers...>& net) {
     static_assert(detail::check_quantizable<Layers...>(), "chrysalis::quantize: see above");
-    return Int8Network(detail::int8_layers(net, std::index_sequence_for<Layers...>{}));
+    return Int8Network(detail::int8_assembly(net, false).layers);
 }
 
 /// The int8 form with static activation scales: the float network runs (Mode::inference) on
 /// `calibration_inputs` (input_size × N, N ≥ 1 samples, any float Eigen expression), and each
 /// Dense layer's input scale is the largest |value| seen at its input over the N samples, / 63
 /// (1 where all were 0). Later inputs beyond a layer's calibrated range are clamped to ±63.
+/// A Dense that a user layer adds after other parts reads values the network does not keep:
+/// they are computed from the layer's input through those parts, in float (Eigen's product).
 /// Otherwise as quantize(net).
 /// Throws: as quantize(net); ShapeError naming chrysalis::quantize and calibration_inputs for
 ///   the wrong number of rows; ValueError naming them for N = 0 or a NaN or infinite value, or
@@ -174,40 +340,45 @@ Int8Network quantize(const Sequential<Layers...>& net,
                     " at sample ", j, ", feature ", k,
                     "; expected finite values within float's range (int8 networks run in float)"));
     const Matrix<float> calibration = c.template cast<float>();
-    std::vector<Int8Dense> layers = detail::int8_layers(net, std::index_sequence_for<Layers...>{});
-
-    // The input of each Dense layer: its index in the Sequential is the index of its input
-    // activation.
-    std::vector<std::size_t> dense_at;
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-        ((detail::is_float_dense<std::tuple_element_t<I, std::tuple<Layers...>>>::value
-              ? dense_at.push_back(I)
-              : void()),
-         ...);
-    }
-    (std::index_sequence_for<Layers...>{});
+    detail::Int8Assembly a = detail::int8_assembly(net, true);
+    const std::vector<detail::Int8Part>& parts = a.parts;
 
     Net scratch = net;  // forward keeps activations inside the network
-    std::vector<float> max_abs(dense_at.size(), 0.0f);
+    std::vector<float> max_abs(a.layers.size(), 0.0f);
+    Matrix<float> x;  // the values between the parts of a user layer
     constexpr Eigen::Index chunk = 256;
     for (Eigen::Index j = 0; j < calibration.cols(); j += chunk) {
         const Eigen::Index n = std::min(chunk, calibration.cols() - j);
         scratch.forward(calibration.middleCols(j, n), Mode::inference);
-        for (std::size_t d = 0; d < dense_at.size(); ++d) {
-            // PropagateNaN: the default maxCoeff may skip a NaN that is not the first entry.
-            const float m =
-                scratch.activation(dense_at[d]).cwiseAbs().template maxCoeff<Eigen::PropagateNaN>();
-            if (!std::isfinite(m))
-                throw ValueError(detail::concat(
-                    "chrysalis::quantize: calibration_inputs: the input of layer ", dense_at[d],
-                    " is not finite for samples ", j, " to ", j + n - 1,
-                    " (the network overflows on them); expected finite activations"));
-            max_abs[d] = std::max(max_abs[d], m);
+        long nth = 0;  // the part's position within its layer
+        for (std::size_t p = 0; p < parts.size(); ++p) {
+            const detail::Int8Part& part = parts[p];
+            nth = p > 0 && parts[p - 1].layer == part.layer ? nth + 1 : 0;
+            const bool more = p + 1 < parts.size() && parts[p + 1].layer == part.layer;
+            if (nth == 0 && more) x = scratch.activation(part.layer);
+            if (part.dense >= 0) {
+                // PropagateNaN: the default maxCoeff may skip a NaN that is not the first entry.
+                const float m = nth == 0 ? scratch.activation(part.layer)
+                                               .cwiseAbs()
+                                               .template maxCoeff<Eigen::PropagateNaN>()
+                                         : x.cwiseAbs().template maxCoeff<Eigen::PropagateNaN>();
+                if (!std::isfinite(m))
+                    throw ValueError(detail::concat(
+                        "chrysalis::quantize: calibration_inputs: the input of layer ", part.layer,
+                        nth == 0 ? "" : detail::concat("'s part ", nth, " (a Dense)"),
+                        " is not finite for samples ", j, " to ", j + n - 1,
+                        " (the network overflows on them); expected finite activations"));
+                const std::size_t d = std::size_t(part.dense);
+                max_abs[d] = std::max(max_abs[d], m);
+                if (more) x = (part.weights * x).colwise() + part.bias;
+            } else if (more) {
+                std::visit([&](const auto& act) { act.forward(x, x); }, *part.activation);
+            }
         }
     }
-    for (std::size_t d = 0; d < layers.size(); ++d)
-        layers[d].input_scale = detail::int8_scale(max_abs[d], detail::int8_activation_max);
-    return Int8Network(std::move(layers));
+    for (std::size_t d = 0; d < a.layers.size(); ++d)
+        a.layers[d].input_scale = detail::int8_scale(max_abs[d], detail::int8_activation_max);
+    return Int8Network(std::move(a.layers));
 }
 
 }  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE

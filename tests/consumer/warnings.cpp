@@ -9,9 +9,9 @@
 // data files: save_npy/load_npy, export_npy/import_npy, save_csv/load_csv (gzip) and
 // save_idx/load_idx, in the temporary directory. In double only: the gradient checker. In float
 // only (int8 is float's): int8 quantization (dynamic and calibrated), its predictions and
-// accuracy, the int8 model file (save, load_int8) and its ONNX export. Each result is checked
-// (finite, in range, the same after a round trip) and counted in the exit status. CTest builds
-// it with
+// accuracy, the int8 model file (save, load_int8) and its ONNX export, and a layer of the user's
+// own quantized through its to_int8. Each result is checked (finite, in range, the same after a
+// round trip) and counted in the exit status. CTest builds it with
 // -Wall -Wextra -Wpedantic -Wshadow, -Wconversion -Wsign-conversion and the other flags strict
 // projects add (tests/consumer/CMakeLists.txt), -Werror, under g++ and clang++, with and without
 // -march=native (tests/consumer/consumer.cmake); then runs it, on a tiny problem.
@@ -70,6 +70,43 @@ bool attack_ok(const R& r, const M& x, double lo, double hi, double eps) {
            r.success_rate <= 1 && r.successes <= r.attacked;
 }
 
+// y = W·relu(x) + b: a layer of the user's own with an int8 form (Int8Layer) of two parts, an
+// activation and then a Dense, so that a calibration computes the Dense's input itself.
+template <int In, int Out>
+class ReluDense {
+  public:
+    using scalar_type = float;
+    static constexpr int input_size = In;
+    static constexpr int output_size = Out;
+    static std::string name() { return "ReluDense"; }
+    void initialize(cy::Rng& rng) { dense_.initialize(rng); }
+    template <class F>
+    void visit_parameters(F&& f) {
+        dense_.visit_parameters(f);
+    }
+    void forward(cy::ConstMatrixRef<float> x, cy::MatrixRef<float> y, cy::Mode mode = {}) {
+        a_.resize(In, x.cols());
+        relu_.forward(x, a_, mode);
+        dense_.forward(a_, y, mode);
+    }
+    void backward(cy::ConstMatrixRef<float> x, cy::ConstMatrixRef<float> y,
+                  cy::ConstMatrixRef<float> dy, cy::MatrixRef<float> dx) {
+        da_.resize(In, x.cols());
+        dense_.backward(a_, y, dy, da_);
+        if (dx.size() != 0) relu_.backward(x, a_, da_, dx);
+    }
+    template <class Builder>
+    void to_int8(Builder& b) const {
+        b.activation(relu_);
+        b.dense(dense_.weights(), dense_.bias());
+    }
+
+  private:
+    cy::Dense<In, Out> dense_;
+    cy::ReLU relu_;
+    cy::Matrix<float> a_, da_;
+};
+
 // The rest of the API, for one network type per scalar type, so that each template is compiled
 // once per type (int8 in float only). `teacher` and `student` are trained; returns the number of
 // failed checks and adds what it measures to `sum`.
@@ -111,6 +148,18 @@ int extras(Net& teacher, Net& student, const cy::Dataset<S>& train, const cy::Da
         cy::export_onnx(calibrated, dir + "/teacher_int8.onnx");
         check(read_all(dir + "/teacher_int8.onnx").find("MatMulInteger") != std::string::npos,
               "export_onnx (int8)");
+        // A layer of the user's own, converted through its to_int8: within a loose bound of its
+        // fp32 logits (two layers of 7-bit activations, a few percent each).
+        cy::Sequential<cy::Dense<4, 8>, ReluDense<8, 3>> own{cy::Seed{4}};
+        const cy::Matrix<S> own_fp32 = own.forward(test.features);
+        const cy::Matrix<S> own_zd = cy::quantize(own).predict_logits(test.features);
+        const cy::Matrix<S> own_zc =
+            cy::quantize(own, train.features).predict_logits(test.features);
+        check(double((own_zd - own_fp32).cwiseAbs().maxCoeff()) <=
+                      0.1 * (1 + double(own_fp32.cwiseAbs().maxCoeff())) &&
+                  double((own_zc - own_fp32).cwiseAbs().maxCoeff()) <=
+                      0.1 * (1 + double(own_fp32.cwiseAbs().maxCoeff())),
+              "quantize (a layer of the user's own)");
     }
     const cy::Matrix<S> logits_t = cy::predict_logits(teacher, test);
     cy::export_onnx(teacher, dir + "/teacher.onnx");
