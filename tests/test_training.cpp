@@ -532,6 +532,38 @@ TEST_CASE("clip_grad_norm scales the whole gradient down to the norm asked, as c
         ValueError);
 }
 
+TEST_CASE(
+    "clipping measures a double gradient whose squares overflow, and leaves a NaN to the "
+    "divergence check",
+    "[training]") {
+    // Eight gradient values of 1e200: Σ g² overflows double, ‖g‖ = 1e200·√8 does not. Clipped
+    // to 2, each becomes 2/√8 (relative error a few ulp: the scaled sum, its square root, the
+    // coefficient and the product), so the norm is 2 to 1e-14 relative.
+    Sequential<Dense<3, 2, double>> net(Seed{1});
+    net.visit_parameters([](auto&, auto& g) { g.setConstant(1e200); });
+    const double expected = 1e200 * std::sqrt(8.0);
+    CHECK(std::abs(detail::gradient_norm(net) - expected) <= 1e-14 * expected);
+    detail::clip_gradients(net, 2.0);
+    double squares = 0;
+    net.visit_parameters([&](auto&, auto& g) { squares += g.squaredNorm(); });
+    CHECK(std::abs(std::sqrt(squares) - 2) <= 2e-14);
+    // A NaN anywhere: the norm is NaN and the gradients are left as they are.
+    net.visit_parameters([](auto&, auto& g) { g.setConstant(3); });
+    net.visit_parameters([](auto&, auto& g) {  // the weights' 6 gradients, then the bias's 2
+        if (g.cols() == 1) g.data()[1] = std::numeric_limits<double>::quiet_NaN();
+    });
+    CHECK(std::isnan(detail::gradient_norm(net)));
+    detail::clip_gradients(net, 1.0);
+    std::vector<double> after;
+    net.visit_parameters([&](auto&, auto& g) {
+        for (Eigen::Index i = 0; i < g.size(); ++i) after.push_back(g.data()[i]);
+    });
+    REQUIRE(after.size() == 8);
+    CHECK(std::isnan(after[7]));
+    after.pop_back();
+    CHECK(std::all_of(after.begin(), after.end(), [](double v) { return v == 3; }));
+}
+
 TEST_CASE("scalar_type names the scalar on every type that has one", "[training]") {
     using DoubleNet = Sequential<Dense<2, 3, double>, ReLU, Dense<3, 2, double>>;
     STATIC_REQUIRE(std::is_same_v<MoonNet::scalar_type, float>);

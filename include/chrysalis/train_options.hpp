@@ -72,7 +72,9 @@ struct TrainOptions {
     int threads = 0;
     /// Default 0 = off: else, before every update, the gradients of all the parameters, taken
     /// together as one vector, are scaled by min(1, c/(‖g‖ + 1e-6)) for c = clip_grad_norm, as
-    /// torch.nn.utils.clip_grad_norm_ does (its norm summed in double here). The update then
+    /// torch.nn.utils.clip_grad_norm_ does (its norm summed in double here, and rescaled where a
+    /// double gradient's squares overflow, so that gradients beyond 1e154 are clipped rather than
+    /// zeroed). A gradient holding a NaN is left to the divergence check. The update then
     /// follows the whole backward pass instead of each layer's (the gradients must all be known
     /// first). Finite and ≥ 0 (else ValueError naming fit or distill).
     double clip_grad_norm = 0;

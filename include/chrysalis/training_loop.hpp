@@ -12,6 +12,7 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
@@ -70,23 +71,64 @@ template <class S>
     Eigen::Map<Vector<S>>(g, n) *= c;
 }
 
-/// Scales the gradients of all of net's parameter blocks together to an L2 norm of at most
-/// `max_norm` (TrainOptions::clip_grad_norm): by min(1, max_norm/(‖g‖ + 1e-6)), the coefficient
-/// of PyTorch's clip_grad_norm_, with the norm summed in double.
+/// The L2 norm of all of net's parameter gradients together, summed in double. In a double
+/// network, finite gradients whose squares overflow (values beyond about 1e154) are measured
+/// again scaled by their largest magnitude, so that the norm is infinite only where it exceeds
+/// double's range; a float gradient's squares cannot overflow a double sum. NaN where a
+/// gradient holds a NaN.
 template <class Net>
-void clip_gradients(Net& net, double max_norm) {
+double gradient_norm(Net& net) {
     // A gradient stored whole (a Matrix, in either order) is taken as a flat array, so that the
     // arithmetic is compiled once per scalar type, not once per parameter block of every network.
     using S = typename Net::scalar_type;
+    const auto for_each_gradient = [&](const auto& flat, const auto& other) {
+        net.visit_parameters([&](auto&, auto& g) {
+            using GT = std::remove_cvref_t<decltype(g)>;
+            if constexpr (std::is_base_of_v<Eigen::PlainObjectBase<GT>, GT>)
+                flat(g.data(), g.size());
+            else
+                other(g);
+        });
+    };
     double squares = 0;
-    net.visit_parameters([&](auto&, auto& g) {
-        using GT = std::remove_cvref_t<decltype(g)>;
-        if constexpr (std::is_base_of_v<Eigen::PlainObjectBase<GT>, GT>)
-            squares += sum_of_squares<S>(g.data(), g.size());
-        else
-            squares += g.template cast<double>().squaredNorm();
-    });
-    const double coef = max_norm / (std::sqrt(squares) + 1e-6);
+    for_each_gradient([&](const S* g, Eigen::Index n) { squares += sum_of_squares<S>(g, n); },
+                      [&](const auto& g) { squares += g.template cast<double>().squaredNorm(); });
+    if constexpr (std::is_same_v<S, double>) {
+        if (std::isinf(squares)) {
+            double largest = 0;
+            for_each_gradient(
+                [&](const S* g, Eigen::Index n) {
+                    if (n > 0)
+                        largest = std::max(largest,
+                                           Eigen::Map<const Vector<S>>(g, n).cwiseAbs().maxCoeff());
+                },
+                [&](const auto& g) {
+                    if (g.size() > 0) largest = std::max(largest, double(g.cwiseAbs().maxCoeff()));
+                });
+            if (!std::isfinite(largest)) return largest;
+            double scaled = 0;
+            for_each_gradient(
+                [&](const S* g, Eigen::Index n) {
+                    scaled += (Eigen::Map<const Vector<S>>(g, n) / largest).squaredNorm();
+                },
+                [&](const auto& g) {
+                    scaled += (g.template cast<double>() / largest).squaredNorm();
+                });
+            return largest * std::sqrt(scaled);
+        }
+    }
+    return std::sqrt(squares);
+}
+
+/// Scales the gradients of all of net's parameter blocks together to an L2 norm of at most
+/// `max_norm` (TrainOptions::clip_grad_norm): by min(1, max_norm/(‖g‖ + 1e-6)), the coefficient
+/// of PyTorch's clip_grad_norm_, with the norm from gradient_norm. A gradient holding a NaN is
+/// left as it is (its norm is NaN): the update spreads it into the parameters, and the epoch's
+/// end refuses them (TrainingDiverged), as without clipping.
+template <class Net>
+void clip_gradients(Net& net, double max_norm) {
+    using S = typename Net::scalar_type;
+    const double coef = max_norm / (gradient_norm(net) + 1e-6);
     if (!(coef < 1)) return;
     net.visit_parameters([&](auto&, auto& g) {
         using GT = std::remove_cvref_t<decltype(g)>;
