@@ -83,13 +83,12 @@ struct Checkpointing {
     template <class Net, class Optimizer>
     void on_train_begin(TrainingContext<Net, Optimizer>& ctx) const {
         if (resume_from.empty()) return;
-        // The bytes check_settings read (the file itself when it was not called first), released
-        // once loaded.
+        // The bytes check_settings read (the file itself when it was not called first), moved
+        // out of the member, which is left empty: released once loaded.
         const std::shared_ptr<const std::string> bytes =
             resume_bytes_ ? std::move(resume_bytes_)
                           : std::make_shared<const std::string>(
                                 detail::read_file(resume_from, "chrysalis::load_checkpoint"));
-        resume_bytes_.reset();
         ctx.first_epoch = detail::resume_training(ctx.net, ctx.optimizer, ctx.rng, *bytes,
                                                   resume_from, ctx.function);
     }
