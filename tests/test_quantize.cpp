@@ -910,8 +910,8 @@ TEST_CASE("a layer of the user's own quantizes through its to_int8, as its shipp
 
     // Static scales. Where a Dense reads a Sequential layer's input, the scale comes from the
     // network's own forward, as the twin's does: the same bits. The Bottleneck's second Dense
-    // reads values the network does not keep, computed by Eigen's product instead of chrysalis's
-    // GEMM: each of its inputs gelu(W₁x + b₁) is a 5-term sum plus a bias in float either way,
+    // reads values the network does not keep, computed by quantize with dot products instead of
+    // chrysalis's GEMM: each of its inputs gelu(W₁x + b₁) is a 5-term sum plus a bias in float,
     // so the two differ by at most 2·6u·S (S = the largest Σ|w·x| + |b|, u = 2⁻²⁴) through
     // GELU, whose slope is below 1.13, plus GELU's own rounding (a few u·|value|); the scale is
     // the largest of them over 63, rounded once more.

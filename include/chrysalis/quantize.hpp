@@ -223,6 +223,11 @@ struct quantize_depth_must_fit_int32 {
                   "sums of 127·127 products could overflow");
 };
 
+/// A layer quantize converts through its to_int8 (a layer of the user's own).
+template <class L>
+constexpr bool is_own_int8_layer =
+    !(is_float_dense<L>::value || is_dropout<L>::value || is_int8_activation<L>);
+
 template <class Net>
 struct quantize_needs_a_float_network {
     static constexpr bool ok = std::is_same_v<typename Net::scalar_type, float>;
@@ -306,7 +311,7 @@ Int8Network quantize(const Sequential<Layers...>& net) {
 /// Dense layer's input scale is the largest |value| seen at its input over the N samples, / 63
 /// (1 where all were 0). Later inputs beyond a layer's calibrated range are clamped to ±63.
 /// A Dense that a user layer adds after other parts reads values the network does not keep:
-/// they are computed from the layer's input through those parts, in float (Eigen's product).
+/// they are computed from the layer's input through those parts, in float.
 /// Otherwise as quantize(net).
 /// Throws: as quantize(net); ShapeError naming chrysalis::quantize and calibration_inputs for
 ///   the wrong number of rows; ValueError naming them for N = 0 or a NaN or infinite value, or
@@ -345,7 +350,17 @@ Int8Network quantize(const Sequential<Layers...>& net,
 
     Net scratch = net;  // forward keeps activations inside the network
     std::vector<float> max_abs(a.layers.size(), 0.0f);
-    Matrix<float> x;  // the values between the parts of a user layer
+    // The values between the parts of a user layer, computed only in a program that has one
+    // (shipped layers add one part each): each output of a Dense a dot product (Eigen's
+    // coefficient-wise product, not its GEMM, which would add its kernels to every program
+    // that calibrates), the activations a column at a time as Int8Network runs them.
+    constexpr bool own_layers = (detail::is_own_int8_layer<Layers> || ...);
+    Matrix<float> x, next;
+    Vector<float> column;
+    const auto largest = [](ConstMatrixRef<float> v) {
+        // PropagateNaN: the default maxCoeff may skip a NaN that is not the first entry.
+        return v.cwiseAbs().template maxCoeff<Eigen::PropagateNaN>();
+    };
     constexpr Eigen::Index chunk = 256;
     for (Eigen::Index j = 0; j < calibration.cols(); j += chunk) {
         const Eigen::Index n = std::min(chunk, calibration.cols() - j);
@@ -355,13 +370,8 @@ Int8Network quantize(const Sequential<Layers...>& net,
             const detail::Int8Part& part = parts[p];
             nth = p > 0 && parts[p - 1].layer == part.layer ? nth + 1 : 0;
             const bool more = p + 1 < parts.size() && parts[p + 1].layer == part.layer;
-            if (nth == 0 && more) x = scratch.activation(part.layer);
             if (part.dense >= 0) {
-                // PropagateNaN: the default maxCoeff may skip a NaN that is not the first entry.
-                const float m = nth == 0 ? scratch.activation(part.layer)
-                                               .cwiseAbs()
-                                               .template maxCoeff<Eigen::PropagateNaN>()
-                                         : x.cwiseAbs().template maxCoeff<Eigen::PropagateNaN>();
+                const float m = nth == 0 ? largest(scratch.activation(part.layer)) : largest(x);
                 if (!std::isfinite(m))
                     throw ValueError(detail::concat(
                         "chrysalis::quantize: calibration_inputs: the input of layer ", part.layer,
@@ -370,9 +380,22 @@ Int8Network quantize(const Sequential<Layers...>& net,
                         " (the network overflows on them); expected finite activations"));
                 const std::size_t d = std::size_t(part.dense);
                 max_abs[d] = std::max(max_abs[d], m);
-                if (more) x = (part.weights * x).colwise() + part.bias;
-            } else if (more) {
-                std::visit([&](const auto& act) { act.forward(x, x); }, *part.activation);
+            }
+            if constexpr (own_layers) {
+                if (!more) continue;
+                if (nth == 0) x = scratch.activation(part.layer);
+                if (part.dense >= 0) {
+                    next = part.weights.lazyProduct(x);
+                    next.colwise() += part.bias;
+                    x.swap(next);
+                } else {
+                    for (Eigen::Index s = 0; s < x.cols(); ++s) {
+                        column = x.col(s);
+                        std::visit([&](const auto& act) { act.forward(column, column); },
+                                   *part.activation);
+                        x.col(s) = column;
+                    }
+                }
             }
         }
     }
