@@ -998,6 +998,16 @@ TEST_CASE("quantize refuses a user layer's mistaken int8 form, naming the layer"
     CHECK(seen_before == 4);
     CHECK(seen_after == 3);
 
+    // A Dense deeper than int32 sums of 127·127 products allow (a shipped Dense that deep does
+    // not compile).
+    Sequential<Scripted<detail::int8_max_depth + 1, 1>> deep;
+    deep.layer<0>().script = [](Int8Builder& b) {
+        b.dense(Matrix<float>::Ones(1, b.width()), Vector<float>::Zero(1));
+    };
+    CHECK_THAT(thrown<ValueError>([&] { (void)quantize(deep); }),
+               Catch::Contains("layer 0 (Scripted) adds a Dense of 133145 inputs; expected at "
+                               "most 133144"));
+
     // An activation before any Dense, and a network without one.
     Sequential<Scripted<4, 4>, Dense<4, 2>> first{Seed{45}};
     first.layer<0>().script = [](Int8Builder& b) { b.activation(ReLU{}); };
