@@ -843,6 +843,22 @@ TEST_CASE("errors: a huge learning rate stops training at the epoch and batch it
     }
 }
 
+TEST_CASE("errors: TrainingDiverged's message counts from 1 whatever the epoch and batch",
+          "[errors][diverge]") {
+    const TrainingDiverged a(0, 1, "the output of layer 2 is inf", "chrysalis::distill");
+    CHECK(std::string(a.what()) ==
+          "chrysalis::distill: training diverged at epoch 1, batch 2: the output of layer 2 is "
+          "inf (lower the learning rate, or check the inputs)");
+    CHECK(a.epoch == 0);
+    CHECK(a.batch == 1);
+    // The largest values still print as the next integer (no int overflow on the way).
+    const TrainingDiverged b(std::numeric_limits<int>::max(), 4'000'000'000'000L,
+                             std::numeric_limits<double>::quiet_NaN());
+    CHECK(std::string(b.what()) ==
+          "chrysalis: training diverged at epoch 2147483648, batch 4000000000001: the loss is "
+          "nan (lower the learning rate, or check the inputs)");
+}
+
 TEST_CASE("errors: a non-finite bias hidden from the loss by ReLU still stops training",
           "[errors][diverge]") {
     // Bias −∞ on hidden unit 0: its pre-activation is −∞ for every sample and ReLU turns it into

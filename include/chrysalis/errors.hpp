@@ -59,16 +59,28 @@ struct TrainingDiverged : Error {
     /// `what_happened` says what stopped being finite; `function` names the training function.
     TrainingDiverged(int e, std::ptrdiff_t b, std::string_view what_happened,
                      std::string_view function = "chrysalis")
-        : Error(std::string(function) + ": training diverged at epoch " + std::to_string(e + 1) +
-                ", batch " + std::to_string(b + 1) + ": " + std::string(what_happened) +
-                " (lower the learning rate, or check the inputs)"),
-          epoch(e),
-          batch(b) {}
+        : Error(message(e, b, what_happened, function)), epoch(e), batch(b) {}
     /// A non-finite loss ("the loss is nan").
     TrainingDiverged(int e, std::ptrdiff_t b, double loss, std::string_view function = "chrysalis")
         : TrainingDiverged(e, b, loss_text(loss), function) {}
 
   private:
+    // Built in one buffer, out of line and cold: a chain of operator+ compiled its temporaries
+    // and their clean-up into every training program (about 4 KB of machine code).
+    [[gnu::cold, gnu::noinline]] static std::string message(int e, std::ptrdiff_t b,
+                                                            std::string_view what_happened,
+                                                            std::string_view function) {
+        char where[96];
+        const int n =
+            std::snprintf(where, sizeof where, ": training diverged at epoch %lld, batch %lld: ",
+                          static_cast<long long>(e) + 1, static_cast<long long>(b) + 1);
+        constexpr std::string_view advice = " (lower the learning rate, or check the inputs)";
+        std::string text;
+        text.reserve(function.size() + sizeof where + what_happened.size() + advice.size());
+        text.append(function).append(where, std::size_t(n > 0 ? n : 0));
+        text.append(what_happened).append(advice);
+        return text;
+    }
     static std::string loss_text(double loss) {
         char buffer[48];
         const int n = std::snprintf(buffer, sizeof buffer, "the loss is %.17g", loss);
