@@ -218,7 +218,7 @@ std::string encode_checkpoint(const Net& net, const O& optimizer, const Checkpoi
     using S = typename Net::scalar_type;
     std::string out = begin_container(checkpoint_container);
     const std::string model = encode_model(net, "chrysalis::save_checkpoint");
-    put_le(out, static_cast<std::uint64_t>(model.size()));
+    put_le(out, std::uint64_t{model.size()});
     out += model;
     put_le(out, static_cast<std::uint32_t>(info.epoch));
     for (const std::uint64_t word : info.rng.words) put_le(out, word);

@@ -370,8 +370,9 @@ class ThreadPool {
         return work >= 1 ? std::ilogb(work) : -1;
     }
     static std::size_t slot(void (*call)(void*, long, int), int size) noexcept {
-        const std::size_t h = std::hash<void (*)(void*, long, int)>{}(call) ^
-                              (std::size_t(size + 1) * std::size_t(0x9e3779b97f4a7c15u));
+        constexpr std::size_t golden = 0x9e3779b97f4a7c15ull & SIZE_MAX;  // 2^64 / φ, cut to fit
+        const std::size_t h =
+            std::hash<void (*)(void*, long, int)>{}(call) ^ (std::size_t(size + 1) * golden);
         return (h ^ (h >> 17)) % kind_slots;
     }
 

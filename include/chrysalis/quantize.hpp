@@ -371,7 +371,11 @@ Int8Network quantize(const Sequential<Layers...>& net,
             nth = p > 0 && parts[p - 1].layer == part.layer ? nth + 1 : 0;
             const bool more = p + 1 < parts.size() && parts[p + 1].layer == part.layer;
             if (part.dense >= 0) {
-                const float m = nth == 0 ? largest(scratch.activation(part.layer)) : largest(x);
+                // Shipped layers add one part each (nth is 0): x is read only after a user
+                // layer's part, and compiled only where there is one (g++ 12 at -O3 saw the
+                // empty x's maxCoeff in every program and warned with -Wnull-dereference).
+                const float m =
+                    !own_layers || nth == 0 ? largest(scratch.activation(part.layer)) : largest(x);
                 if (!std::isfinite(m))
                     throw ValueError(detail::concat(
                         "chrysalis::quantize: calibration_inputs: the input of layer ", part.layer,

@@ -39,7 +39,7 @@ inline constexpr std::size_t container_header_size = 8 + 4 + 8;
 /// "0x1234abcd".
 inline std::string checksum_text(std::uint32_t value) {
     char text[11];
-    std::snprintf(text, sizeof text, "0x%08x", static_cast<unsigned>(value));
+    std::snprintf(text, sizeof text, "0x%08x", unsigned{value});
     return text;
 }
 
@@ -60,7 +60,7 @@ inline std::string begin_container(const ContainerFormat& format) {
 /// Completes a file begun by begin_container: writes its size and appends the CRC-32.
 inline void finish_container(std::string& out) {
     std::string size;
-    put_le(size, static_cast<std::uint64_t>(out.size() + 4));
+    put_le(size, std::uint64_t{out.size() + 4});
     out.replace(12, 8, size);
     put_le(out, crc32(out));
 }

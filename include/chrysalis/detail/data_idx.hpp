@@ -38,7 +38,7 @@ inline constexpr std::uint64_t deflate_max_ratio = 1032;
 
 [[nodiscard]] inline std::string hex32(std::uint32_t v) {
     char text[11];
-    std::snprintf(text, sizeof text, "0x%08x", unsigned(v));
+    std::snprintf(text, sizeof text, "0x%08x", unsigned{v});
     return text;
 }
 
@@ -123,18 +123,18 @@ inline void check_data_fits(const InputFile& in, std::uint64_t header, std::uint
 inline std::uint64_t read_growing(InputFile& in, std::vector<unsigned char>& bytes,
                                   std::uint64_t n) {
     bytes.clear();
-    std::uint64_t done = 0;
+    std::size_t done = 0;  // at most bytes.size()
     while (done < n) {
         if (done == bytes.size()) {
-            bytes.resize(std::size_t(
-                std::min(n, std::max<std::uint64_t>(2 * done, std::uint64_t(1) << 20))));
+            bytes.resize(std::size_t(std::min(
+                n, std::max<std::uint64_t>(2 * std::uint64_t{done}, std::uint64_t(1) << 20))));
         }
-        const std::size_t want = bytes.size() - std::size_t(done);
+        const std::size_t want = bytes.size() - done;
         const std::size_t got = in.read(bytes.data() + done, want);
         done += got;
         if (got < want) break;
     }
-    bytes.resize(std::size_t(done));
+    bytes.resize(done);
     return done;
 }
 

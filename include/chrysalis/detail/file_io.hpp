@@ -167,7 +167,7 @@ inline std::string read_file(const std::string& path, std::string_view what,
             const std::uint64_t last = used <= size ? size : max_bytes;
             const std::uint64_t most = last == UINT64_MAX ? last : last + 1;
             bytes.resize(std::size_t(
-                std::min(std::max<std::uint64_t>(2 * std::uint64_t(used), 1 << 16), most)));
+                std::min(std::max<std::uint64_t>(2 * std::uint64_t{used}, 1 << 16), most)));
         }
         const ::ssize_t n = ::read(fd, bytes.data() + used, bytes.size() - used);
         if (n > 0) {

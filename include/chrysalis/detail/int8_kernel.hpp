@@ -142,7 +142,7 @@ struct Int8Block {
     /// Makes it rows × cols, every value (padding included) zero.
     void reset(long r, long c) {
         resize(r, c);
-        std::fill(data.begin(), data.begin() + std::ptrdiff_t(ld * c), std::int8_t(0));
+        std::fill(data.begin(), data.begin() + std::ptrdiff_t{ld * c}, std::int8_t(0));
     }
     std::int8_t* column(long j) noexcept { return data.data() + j * ld; }
     const std::int8_t* column(long j) const noexcept { return data.data() + j * ld; }
