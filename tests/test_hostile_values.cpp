@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 #include "test_file_namespace.hpp"
 
@@ -127,6 +128,95 @@ TEMPLATE_TEST_CASE("a KL that rounding would make negative is 0", "[hostile-valu
         CHECK(ReverseKL{.temperature = t}(zs, zt).loss >= S(0));
         CHECK(Distillation{.temperature = t, .alpha = 1.0}(zs, zs).loss >= S(0));
     }
+}
+
+namespace {
+
+/// Reverse KL's loss and gradient (losses.hpp) in long double, whose range holds the log-ratios
+/// of double logits ±1e308 (x86-64: 64-bit significand, exponent to ±16382).
+std::pair<long double, Eigen::Matrix<long double, -1, -1>> reference_reverse_kl(
+    const Mat<double>& zs, const Mat<double>& zt, long double t) {
+    using L = long double;
+    Eigen::Matrix<L, -1, -1> g(zs.rows(), zs.cols());
+    L sum = 0;
+    const L b = L(zs.cols());
+    for (Eigen::Index j = 0; j < zs.cols(); ++j) {
+        const auto log_softmax = [&](const Mat<double>& z) {
+            std::vector<L> v(std::size_t(z.rows()));
+            L m = -std::numeric_limits<L>::infinity(), s = 0;
+            for (Eigen::Index i = 0; i < z.rows(); ++i) m = std::max(m, L(z(i, j)) / t);
+            for (Eigen::Index i = 0; i < z.rows(); ++i) s += std::exp(L(z(i, j)) / t - m);
+            for (Eigen::Index i = 0; i < z.rows(); ++i)
+                v[std::size_t(i)] = L(z(i, j)) / t - m - std::log(s);
+            return v;
+        };
+        const auto ls = log_softmax(zs), lt = log_softmax(zt);
+        L kl = 0;
+        for (std::size_t i = 0; i < ls.size(); ++i) kl += std::exp(ls[i]) * (ls[i] - lt[i]);
+        for (std::size_t i = 0; i < ls.size(); ++i)
+            g(Eigen::Index(i), j) = t * std::exp(ls[i]) * (ls[i] - lt[i] - kl) / b;
+        sum += kl;
+    }
+    return {t * t * sum / b, g};
+}
+
+}  // namespace
+
+TEST_CASE(
+    "reverse KL of finite double logits whose gaps overflow: representable values stay "
+    "finite",
+    "[hostile-values]") {
+    // Teacher gaps of 2e308 overflow double: computed directly, log p_t of those classes is −∞,
+    // the KL +∞ and the gradient ∞ − ∞ = NaN. Exactly, each sample's KL is about 1e308 (the
+    // student's probabilities times gaps of 1e308 and 2e308): the loss is representable at T = 1
+    // (its sum over the batch is not, its mean is) and beyond double's range at T = 4 (T² · KL/T),
+    // and every gradient entry is representable at both.
+    static_assert(std::numeric_limits<long double>::max_exponent > 1024);
+    Mat<double> zs(3, 2), zt(3, 2);
+    zs.col(0) << 0, 1, 2;
+    zs.col(1) << 1, 0, -1;
+    zt.col(0) << 1e308, -1e308, 0;
+    zt.col(1) << -1e308, 0, 1e308;
+    for (double t : {1.0, 4.0}) {
+        INFO("T = " << t);
+        const auto r = ReverseKL{.temperature = t}(zs, zt);
+        const auto [loss, g] = reference_reverse_kl(zs, zt, t);
+        if (loss > DBL_MAX) {
+            CHECK(std::isinf(r.loss));
+            CHECK(r.loss > 0);
+        } else {
+            // Each value is formed by a handful of roundings (2^-53 each) of terms of one sign
+            // but for O(1) parts 1e307 times smaller: a relative error of a few 1e-16; 1e-13
+            // leaves a margin of several hundred.
+            REQUIRE(std::isfinite(r.loss));
+            CHECK(std::abs((long double)r.loss - loss) <= 1e-13L * loss);
+        }
+        REQUIRE(r.gradient.allFinite());
+        for (Eigen::Index j = 0; j < 2; ++j)
+            for (Eigen::Index i = 0; i < 3; ++i) {
+                INFO("class " << i << ", sample " << j);
+                CHECK(std::abs((long double)r.gradient(i, j) - g(i, j)) <=
+                      1e-13L * std::abs(g(i, j)));
+            }
+    }
+}
+
+TEST_CASE("logit matching of double logits whose difference overflows: z_s/B − z_t/B",
+          "[hostile-values]") {
+    // z_s − z_t = ±2e308 overflows; the gradient (z_s − z_t)/B = ±1e308 for B = 2 does not. The
+    // loss, (1/2B)·Σ(z_s − z_t)², is beyond double's range: +∞.
+    Mat<double> zs(2, 2), zt(2, 2);
+    zs << 1e308, 1, -1e308, 3;
+    zt << -1e308, 2, 1e308, 0.5;
+    const auto r = LogitMatching{}(zs, zt);
+    CHECK(std::isinf(r.loss));
+    CHECK(r.loss > 0);
+    // z_s/2 and z_t/2 are exact (halving a normal double), so are their differences here.
+    CHECK(r.gradient(0, 0) == 1e308);
+    CHECK(r.gradient(1, 0) == -1e308);
+    // The other entries, whose differences do not overflow, keep the direct (z_s − z_t)·(1/B).
+    CHECK(r.gradient(0, 1) == (1.0 - 2.0) * 0.5);
+    CHECK(r.gradient(1, 1) == (3.0 - 0.5) * 0.5);
 }
 
 TEMPLATE_TEST_CASE("ensemble weights whose sum overflows still give probabilities",

@@ -431,8 +431,9 @@ struct SoftTargetCrossEntropy {
 /// SoftTargetCrossEntropy (0 classes and B = 0 included), naming chrysalis::LogitMatching.
 /// Computed in double whatever the logits' type: each gradient entry is the double (z_s − z_t)/B
 /// rounded to the scalar type once, so it is finite wherever that value is representable (float
-/// logits ±3e38 give 1.5e38 for B = 4, not ∞); the loss is rounded once too (∞ only where L
-/// itself is beyond the scalar's range).
+/// logits ±3e38 give 1.5e38 for B = 4, not ∞; double logits ±1e308, whose difference overflows
+/// double, give 5e307 for B = 4, from z_s/B − z_t/B); the loss is rounded once too (∞ only where
+/// L itself is beyond the scalar's range).
 struct LogitMatching {
     /// Returning {L, ∂L/∂z_s}.
     template <class ZS, class ZT, LabelRange Labels = std::span<const int>>
@@ -467,9 +468,13 @@ struct LogitMatching {
         double sum = 0;
         for (Eigen::Index b = 0; b < student.cols(); ++b) {
             for (Eigen::Index i = 0; i < student.rows(); ++i) {
-                const double d = double(student(i, b)) - double(teacher(i, b));
+                const double zs = double(student(i, b)), zt = double(teacher(i, b));
+                const double d = zs - zt;
                 sum += d * d;
-                gradient(i, b) = S(d * inv_b);
+                // Double logits of opposite signs beyond ±DBL_MAX/2 overflow d; their quotients
+                // by B do not (same signs, no cancellation). Elsewhere d·(1/B), as always.
+                const bool overflowed = std::isinf(d) && std::isfinite(zs) && std::isfinite(zt);
+                gradient(i, b) = S(overflowed ? zs * inv_b - zt * inv_b : d * inv_b);
             }
         }
         return S(0.5 * sum * inv_b);
@@ -489,8 +494,14 @@ struct LogitMatching {
 /// given), with the errors of SoftTargetCrossEntropy (0 classes and B = 0 included), naming
 /// chrysalis::ReverseKL. A −∞ student logit (a masked class, p_s = 0) contributes 0 to the loss
 /// and gets a gradient of 0; a −∞ teacher logit where the student's probability is positive
-/// makes the KL +∞, as it is exactly. As for Distillation, double logits whose gaps exceed
-/// about 1e308·T overflow the log-ratios: the loss is then +∞ and the gradient may hold NaN.
+/// makes the KL +∞, as it is exactly. Finite double teacher logits whose gaps overflow double
+/// (beyond about 1e308·T) make some log p_t,i −∞ computed directly; such a sample is computed
+/// again from halved logits, whose gaps cannot overflow. With e_i = z_t,i/2 − m_t/2 (m_t the
+/// teacher's largest logit), D = Σ_j p_s,j·e_j and H_s = Σ_j p_s,j·log p_s,j:
+///   KL = H_s + log Σ_j exp((z_t,j − m_t)/T) − (2/T)·D,
+///   ∂L/∂z_s,i = p_s,i·(T·(log p_s,i − H_s) − 2·(e_i − D))/B,
+/// the same quantities regrouped, finite wherever their values are representable (ordinary
+/// logits take the direct form above).
 struct ReverseKL {
     /// Default 4; in [1e-3, 1e3], as Distillation's (ValueError at construction otherwise).
     /// Each sample's KL is clamped at 0 (it is ≥ 0 exactly; rounding can make it -1e-17).
@@ -522,7 +533,7 @@ struct ReverseKL {
         detail::prepare_gradient(gradient, student.rows(), student.cols(), what);
         const double tt = double(temperature), t = 1.0 / tt;
         const double inv_b = 1.0 / double(student.cols());  // B ≥ 1: check_loss_logits
-        double sum = 0;
+        double sum = 0, sum_over_b = 0;
         for (Eigen::Index b = 0; b < student.cols(); ++b) {
             const auto [ms, log_ss] = detail::softmax_stats(student.col(b), t);
             const auto [mt, log_st] = detail::softmax_stats(teacher.col(b), t);
@@ -537,22 +548,57 @@ struct ReverseKL {
                 const double log_pt = (double(teacher(i, b)) - mt) * t - log_st;
                 kl += ps * (log_ps - log_pt);
             }
-            kl = std::max(kl, 0.0);  // ≥ 0 exactly; only rounding can make it negative
-            for (Eigen::Index i = 0; i < student.rows(); ++i) {
-                const double log_ps = (double(student(i, b)) - ms) * t - log_ss;
-                const double ps = std::exp(log_ps);
-                const double log_pt = (double(teacher(i, b)) - mt) * t - log_st;
-                gradient(i, b) = ps == 0 ? S(0) : S(tt * ps * (log_ps - log_pt - kl) * inv_b);
+            if (std::isinf(kl) && student.col(b).allFinite() && teacher.col(b).allFinite()) {
+                kl = kl_from_halves(student.col(b), teacher.col(b), b, ms, log_ss, mt, log_st,
+                                    gradient);
+            } else {
+                kl = std::max(kl, 0.0);  // ≥ 0 exactly; only rounding can make it negative
+                for (Eigen::Index i = 0; i < student.rows(); ++i) {
+                    const double log_ps = (double(student(i, b)) - ms) * t - log_ss;
+                    const double ps = std::exp(log_ps);
+                    const double log_pt = (double(teacher(i, b)) - mt) * t - log_st;
+                    gradient(i, b) = ps == 0 ? S(0) : S(tt * ps * (log_ps - log_pt - kl) * inv_b);
+                }
             }
             sum += kl;
+            sum_over_b += kl * inv_b;
         }
-        return S(tt * tt * sum * inv_b);
+        // A sum of KLs beyond double's range whose mean is not: the mean of the quotients.
+        const double loss = tt * tt * sum * inv_b;
+        return S(std::isinf(loss) ? tt * tt * sum_over_b : loss);
     }
     /// Into `gradient`, without labels.
     template <class ZS, class ZT, detail::GradientOutput G>
     typename ZS::Scalar operator()(const Eigen::MatrixBase<ZS>& student,
                                    const Eigen::MatrixBase<ZT>& teacher, G&& gradient) const {
         return (*this)(student, teacher, std::span<const int>{}, gradient);
+    }
+
+  private:
+    /// Sample b's KL and gradient column when its finite teacher logits' gaps overflow (the
+    /// struct's comment): every term from the halved logits, whose gaps cannot overflow.
+    template <class CS, class CT, class G>
+    double kl_from_halves(const CS& zs, const CT& zt, Eigen::Index b, double ms, double log_ss,
+                          double mt, double log_st, G& gradient) const {
+        using S = typename G::Scalar;
+        const double tt = double(temperature), t = 1.0 / tt;
+        const double inv_b = 1.0 / double(gradient.cols());
+        double h = 0, d = 0;  // H_s and Σ_j p_s,j·e_j, over the classes with p_s,j > 0
+        for (Eigen::Index i = 0; i < zs.rows(); ++i) {
+            const double log_ps = (double(zs(i)) - ms) * t - log_ss;
+            const double ps = std::exp(log_ps);
+            if (ps == 0) continue;
+            h += ps * log_ps;
+            d += ps * (0.5 * double(zt(i)) - 0.5 * mt);
+        }
+        for (Eigen::Index i = 0; i < zs.rows(); ++i) {
+            const double log_ps = (double(zs(i)) - ms) * t - log_ss;
+            const double ps = std::exp(log_ps);
+            const double e = 0.5 * double(zt(i)) - 0.5 * mt;
+            gradient(i, b) =
+                ps == 0 ? S(0) : S(tt * ps * (log_ps - h) * inv_b - (ps * (e - d)) * inv_b * 2);
+        }
+        return std::max(h + log_st - t * d * 2, 0.0);
     }
 };
 
