@@ -127,6 +127,14 @@ template <class... Parts>
     return out;
 }
 
+/// "0x1234abcd": a 32-bit value as eight hexadecimal digits, for messages about magic numbers
+/// and checksums.
+[[nodiscard]] inline std::string hex32(std::uint32_t value) {
+    char text[11];
+    std::snprintf(text, sizeof text, "0x%08x", unsigned{value});
+    return text;
+}
+
 /// Throws ValueError unless `value` is a finite number > 0.
 /// `what` names the function, `name` the parameter, so the message reads
 /// "chrysalis::softmax: temperature T must be a finite number > 0, got -1".

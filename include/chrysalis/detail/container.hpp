@@ -36,13 +36,6 @@ struct ContainerFormat {
 /// Bytes of magic, version and file size before the body.
 inline constexpr std::size_t container_header_size = 8 + 4 + 8;
 
-/// "0x1234abcd".
-inline std::string checksum_text(std::uint32_t value) {
-    char text[11];
-    std::snprintf(text, sizeof text, "0x%08x", unsigned{value});
-    return text;
-}
-
 /// Appends a length-prefixed (u32) string.
 inline void put_text(std::string& out, std::string_view text) {
     put_le(out, static_cast<std::uint32_t>(text.size()));
@@ -107,8 +100,8 @@ inline std::string_view open_container(std::string_view bytes, const ContainerFo
     const std::string_view body = bytes.substr(0, bytes.size() - 4);
     const auto stored = get_le<std::uint32_t>(bytes.data() + body.size());
     if (const std::uint32_t computed = crc32(body); computed != stored) {
-        throw error("is corrupt: its CRC-32 checksum is ", checksum_text(stored),
-                    " but its contents give ", checksum_text(computed));
+        throw error("is corrupt: its CRC-32 checksum is ", hex32(stored), " but its contents give ",
+                    hex32(computed));
     }
     return body;
 }

@@ -36,12 +36,6 @@ namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
 /// a gzip file of S bytes holds at most 1032·S bytes.
 inline constexpr std::uint64_t deflate_max_ratio = 1032;
 
-[[nodiscard]] inline std::string hex32(std::uint32_t v) {
-    char text[11];
-    std::snprintf(text, sizeof text, "0x%08x", unsigned{v});
-    return text;
-}
-
 [[nodiscard]] inline std::uint32_t get_be32(const unsigned char* p) noexcept {
     return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 |
            std::uint32_t(p[3]);
