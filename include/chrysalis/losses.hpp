@@ -471,8 +471,7 @@ struct LogitMatching {
                 const double zs = double(student(i, b)), zt = double(teacher(i, b));
                 const double d = zs - zt;
                 sum += d * d;
-                // Double logits of opposite signs beyond ±DBL_MAX/2 overflow d; their quotients
-                // by B do not (same signs, no cancellation). Elsewhere d·(1/B), as always.
+                // Where d overflows (double logits beyond ±DBL_MAX/2), z_s/B − z_t/B does not.
                 const bool overflowed = std::isinf(d) && std::isfinite(zs) && std::isfinite(zt);
                 gradient(i, b) = S(overflowed ? zs * inv_b - zt * inv_b : d * inv_b);
             }
@@ -494,14 +493,11 @@ struct LogitMatching {
 /// given), with the errors of SoftTargetCrossEntropy (0 classes and B = 0 included), naming
 /// chrysalis::ReverseKL. A −∞ student logit (a masked class, p_s = 0) contributes 0 to the loss
 /// and gets a gradient of 0; a −∞ teacher logit where the student's probability is positive
-/// makes the KL +∞, as it is exactly. Finite double teacher logits whose gaps overflow double
-/// (beyond about 1e308·T) make some log p_t,i −∞ computed directly; such a sample is computed
-/// again from halved logits, whose gaps cannot overflow. With e_i = z_t,i/2 − m_t/2 (m_t the
-/// teacher's largest logit), D = Σ_j p_s,j·e_j and H_s = Σ_j p_s,j·log p_s,j:
-///   KL = H_s + log Σ_j exp((z_t,j − m_t)/T) − (2/T)·D,
-///   ∂L/∂z_s,i = p_s,i·(T·(log p_s,i − H_s) − 2·(e_i − D))/B,
-/// the same quantities regrouped, finite wherever their values are representable (ordinary
-/// logits take the direct form above).
+/// makes the KL +∞, as it is exactly. A sample whose finite double teacher logits' gaps overflow
+/// (beyond about 1e308·T) is computed again from halved logits, so that loss and gradient are
+/// finite wherever representable: with e_i = z_t,i/2 − max_j z_t,j/2, D = Σ_j p_s,j·e_j and
+/// H_s = Σ_j p_s,j·log p_s,j, KL = H_s + log Σ_j e^(2·e_j/T) − 2·D/T and
+/// ∂L/∂z_s,i = p_s,i·(T·(log p_s,i − H_s) − 2·(e_i − D))/B.
 struct ReverseKL {
     /// Default 4; in [1e-3, 1e3], as Distillation's (ValueError at construction otherwise).
     /// Each sample's KL is clamped at 0 (it is ≥ 0 exactly; rounding can make it -1e-17).
@@ -575,14 +571,12 @@ struct ReverseKL {
     }
 
   private:
-    /// Sample b's KL and gradient column when its finite teacher logits' gaps overflow (the
-    /// struct's comment): every term from the halved logits, whose gaps cannot overflow.
+    /// Sample b's KL and gradient column from halved logits (the struct's comment).
     template <class CS, class CT, class G>
     double kl_from_halves(const CS& zs, const CT& zt, Eigen::Index b, double ms, double log_ss,
                           double mt, double log_st, G& gradient) const {
         using S = typename G::Scalar;
-        const double tt = double(temperature), t = 1.0 / tt;
-        const double inv_b = 1.0 / double(gradient.cols());
+        const double tt = double(temperature), t = 1.0 / tt, inv_b = 1.0 / double(gradient.cols());
         double h = 0, d = 0;  // H_s and Σ_j p_s,j·e_j, over the classes with p_s,j > 0
         for (Eigen::Index i = 0; i < zs.rows(); ++i) {
             const double log_ps = (double(zs(i)) - ms) * t - log_ss;
