@@ -1,6 +1,7 @@
 // The thread policy of parallel.hpp: which products stay on one thread, the default count's
-// respect for the CPU affinity, and parallel_for's contract (every chunk once, per-worker
-// indices, nesting). Speed itself is measured only in benchmarks/network_bench.
+// respect for the CPU affinity and for a control group's CPU quota, and parallel_for's contract
+// (every chunk once, per-worker indices, nesting). Speed itself is measured only in
+// benchmarks/network_bench.
 
 #include <catch2/catch.hpp>
 
@@ -8,6 +9,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -15,6 +20,7 @@
 #include <sched.h>
 #endif
 #if defined(__unix__)
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #endif
@@ -208,6 +214,170 @@ TEST_CASE("the default thread count respects the CPU affinity", "[parallel]") {
     // An explicit setting is still obeyed (the caller asked for it).
     ThreadsScope two(2);
     CHECK(threads() == (has_openmp ? 2 : 1));
+}
+#endif
+
+namespace {
+/// Files for detail::cgroup_cpu_limit: a path not in the map cannot be opened.
+struct FakeFiles {
+    std::map<std::string, std::string> files;
+    bool operator()(const std::string& path, std::string& out) const {
+        const auto it = files.find(path);
+        if (it == files.end()) return false;
+        out = it->second;
+        return true;
+    }
+};
+// /proc/self/mountinfo lines of a cgroup2 file system and of a v1 cpu hierarchy.
+const std::string v2_mount =
+    "30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 "
+    "rw,nsdelegate,memory_recursiveprot\n";
+const std::string v1_mount =
+    "35 25 0:31 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,nodev,noexec,relatime shared:15 - cgroup "
+    "cgroup rw,cpu,cpuacct\n";
+const std::string other_mounts =
+    "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+    "24 22 0:5 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw\n";
+}  // namespace
+
+TEST_CASE("a control group's CPU quota is read from cgroup v2 and v1 files", "[parallel]") {
+    // Compared with ==: each quota / period below is a quotient that double holds exactly.
+    FakeFiles f;
+    SECTION("v2, the process's group and the groups above it: the tightest limit holds") {
+        f.files["/proc/self/cgroup"] = "0::/system.slice/job.service\n";
+        f.files["/proc/self/mountinfo"] = other_mounts + v2_mount;
+        f.files["/sys/fs/cgroup/system.slice/job.service/cpu.max"] = "max 100000\n";
+        CHECK(detail::cgroup_cpu_limit(f) == 0);
+        f.files["/sys/fs/cgroup/system.slice/cpu.max"] = "150000 100000\n";
+        CHECK(detail::cgroup_cpu_limit(f) == 1.5);
+        f.files["/sys/fs/cgroup/system.slice/job.service/cpu.max"] = "50000 100000\n";
+        CHECK(detail::cgroup_cpu_limit(f) == 0.5);
+        // The mount point itself is read too (the root of a container's cgroup namespace).
+        f.files["/sys/fs/cgroup/cpu.max"] = "25000 100000\n";
+        CHECK(detail::cgroup_cpu_limit(f) == 0.25);
+    }
+    SECTION("v2 inside a container: the group is the namespace's root, the mount point") {
+        f.files["/proc/self/cgroup"] = "0::/\n";
+        f.files["/proc/self/mountinfo"] = v2_mount;
+        CHECK(detail::cgroup_cpu_limit(f) == 0);
+        f.files["/sys/fs/cgroup/cpu.max"] = "200000 100000";
+        CHECK(detail::cgroup_cpu_limit(f) == 2);
+    }
+    SECTION("v1, with cpu and cpuacct mounted together") {
+        f.files["/proc/self/cgroup"] =
+            "5:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n3:cpuset:/docker/abc\n";
+        f.files["/proc/self/mountinfo"] = other_mounts + v1_mount;
+        const std::string dir = "/sys/fs/cgroup/cpu,cpuacct/docker/abc";
+        f.files[dir + "/cpu.cfs_quota_us"] = "-1\n";
+        f.files[dir + "/cpu.cfs_period_us"] = "100000\n";
+        CHECK(detail::cgroup_cpu_limit(f) == 0);
+        f.files[dir + "/cpu.cfs_quota_us"] = "300000\n";
+        CHECK(detail::cgroup_cpu_limit(f) == 3);
+        f.files[dir + "/cpu.cfs_period_us"] = "200000\n";
+        CHECK(detail::cgroup_cpu_limit(f) == 1.5);
+    }
+    SECTION("v1 mounted from a subtree: the group's path is taken relative to the mount root") {
+        f.files["/proc/self/cgroup"] = "2:cpu:/docker/abc/job\n";
+        f.files["/proc/self/mountinfo"] =
+            "40 30 0:31 /docker/abc /sys/fs/cgroup/cpu ro,nosuid - cgroup cgroup ro,cpu\n";
+        f.files["/sys/fs/cgroup/cpu/job/cpu.cfs_quota_us"] = "100000";
+        f.files["/sys/fs/cgroup/cpu/job/cpu.cfs_period_us"] = "100000";
+        CHECK(detail::cgroup_cpu_limit(f) == 1);
+        // A group outside the mounted subtree cannot be found there.
+        f.files["/proc/self/cgroup"] = "2:cpu:/elsewhere\n";
+        CHECK(detail::cgroup_cpu_limit(f) == 0);
+    }
+    SECTION("a mount point with a space, as mountinfo escapes it") {
+        f.files["/proc/self/cgroup"] = "0::/a\n";
+        f.files["/proc/self/mountinfo"] =
+            "30 23 0:26 / /mnt/c\\040g rw shared:4 - cgroup2 cgroup2 rw\n";
+        f.files["/mnt/c g/a/cpu.max"] = "100000 100000\n";
+        CHECK(detail::cgroup_cpu_limit(f) == 1);
+    }
+    SECTION("anything unexpected counts as no limit, and nothing throws") {
+        f.files["/proc/self/cgroup"] = "0::/a\n";
+        f.files["/proc/self/mountinfo"] = v2_mount;
+        for (const char* text : {"", "max", "100000", "x 100000", "100000 0", "0 100000",
+                                 "-5 100000", "100000 x", "1e5 100000", "9999999999999999 1"}) {
+            INFO("cpu.max: '" << text << "'");
+            f.files["/sys/fs/cgroup/a/cpu.max"] = text;
+            CHECK(detail::cgroup_cpu_limit(f) == 0);
+        }
+        f.files.erase("/sys/fs/cgroup/a/cpu.max");
+        CHECK(detail::cgroup_cpu_limit(f) == 0);
+        f.files["/proc/self/mountinfo"] = "garbage\n\n- - -\n30 23 0:26 / -\n";
+        CHECK(detail::cgroup_cpu_limit(f) == 0);
+        f.files.erase("/proc/self/cgroup");
+        CHECK(detail::cgroup_cpu_limit(f) == 0);
+        CHECK(detail::cpu_cgroups(f).empty());
+    }
+}
+
+TEST_CASE("a CPU quota becomes a thread count rounded to the nearest CPU", "[parallel]") {
+    CHECK(detail::whole_cpus(0) == 0);
+    CHECK(detail::whole_cpus(-1) == 0);
+    CHECK(detail::whole_cpus(std::numeric_limits<double>::quiet_NaN()) == 0);
+    CHECK(detail::whole_cpus(0.1) == 1);
+    CHECK(detail::whole_cpus(1.0) == 1);
+    CHECK(detail::whole_cpus(1.49) == 1);
+    CHECK(detail::whole_cpus(1.5) == 2);
+    CHECK(detail::whole_cpus(2.4) == 2);
+    CHECK(detail::whole_cpus(64) == 64);
+    // The process's own limit, as the default thread count uses it.
+    const int limit = cpu_limit();
+    CHECK(limit == detail::whole_cpus(detail::cgroup_cpu_limit(detail::read_pseudo_file)));
+    if (limit > 0) CHECK(hardware_threads() <= limit);
+}
+
+#if defined(__linux__)
+TEST_CASE("a CPU quota set on a real control group is read back", "[parallel]") {
+    // Needs a cgroup file system this process may add a group to (root, as CI runs): a child
+    // process is moved into a new group limited to one CPU and reads its own limit there.
+    const auto groups = detail::cpu_cgroups(detail::read_pseudo_file);
+    std::string dir;
+    bool v2 = false;
+    for (const auto& g : groups) {
+        const std::string candidate = g.dir + "/chrysalis-test-" + std::to_string(::getpid());
+        if (::mkdir(candidate.c_str(), 0755) != 0) continue;
+        const std::string file = candidate + (g.v2 ? "/cpu.max" : "/cpu.cfs_quota_us");
+        if (std::ofstream(file) << (g.v2 ? "100000 100000" : "100000") << std::flush) {
+            dir = candidate;
+            v2 = g.v2;
+            break;
+        }
+        ::rmdir(candidate.c_str());
+    }
+    if (dir.empty()) {
+        WARN("no control group with a CPU controller can be added here: skipped");
+        return;
+    }
+    if (!v2) std::ofstream(dir + "/cpu.cfs_period_us") << "100000" << std::flush;
+    int go[2];
+    REQUIRE(::pipe(go) == 0);
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        ::alarm(20);
+        char c = 0;
+        const bool moved = ::read(go[0], &c, 1) == 1 && c == 'y';
+        const double limit = detail::cgroup_cpu_limit(detail::read_pseudo_file);
+        ::_exit(moved && limit == 1.0 ? 0 : 1);
+    }
+    const bool moved = bool(std::ofstream(dir + "/cgroup.procs") << child << std::flush);
+    const char c = moved ? 'y' : 'n';
+    REQUIRE(::write(go[1], &c, 1) == 1);
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    ::close(go[0]);
+    ::close(go[1]);
+    ::rmdir(dir.c_str());
+    if (!moved) {
+        WARN("the child process could not be moved into " << dir << ": skipped");
+        return;
+    }
+    INFO("group " << dir << ", wait status " << status);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
 }
 #endif
 

@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "chrysalis/config.hpp"
+#include "chrysalis/detail/cpu_quota.hpp"
 #include "chrysalis/errors.hpp"
 
 #if defined(_OPENMP) && !defined(CHRYSALIS_DISABLE_OPENMP)
@@ -93,12 +94,28 @@ inline constexpr bool has_openmp = CHRYSALIS_DETAIL_OPENMP == 1;
     return std::max(1, int(std::thread::hardware_concurrency()));
 }
 
+/// The CPUs' worth of time the process may use under its control group's CPU bandwidth limit
+/// (Linux cgroup v2 `cpu.max` or v1 `cpu.cfs_quota_us`: Docker's `--cpus`, Kubernetes' CPU
+/// limit, systemd's `CPUQuota=`; the tightest one set on the process's group or a group above
+/// it), rounded to the nearest whole CPU and at least 1: 1 for `--cpus=1.4`, 2 for
+/// `--cpus=1.5`. 0 where no such limit is set or it cannot be read (not Linux, no cgroup file
+/// system mounted). Read from the kernel's files once, at the first call in the program: a
+/// limit changed later is not seen. Rounded to the nearest because a split product costs more
+/// CPU time than one thread's: two threads under 1.3 CPUs' quota trained no faster than one,
+/// under 1.5 faster, under 1.0 1.2 times slower (docs/performance.md, "Under a CPU quota").
+[[nodiscard]] inline int cpu_limit() noexcept {
+    static const int limit = detail::whole_cpus(detail::cgroup_cpu_limit(detail::read_pseudo_file));
+    return limit;
+}
+
 /// The number of threads chrysalis uses by default: what an OpenMP parallel region would use
-/// (OMP_NUM_THREADS, or the number of cores), but never more than available_cpus(); 1 without
-/// OpenMP.
+/// (OMP_NUM_THREADS, or the number of cores), but never more than available_cpus() nor, where
+/// a CPU quota is set, cpu_limit(); 1 without OpenMP.
 [[nodiscard]] inline int hardware_threads() noexcept {
 #if CHRYSALIS_DETAIL_OPENMP
-    return std::max(1, std::min(omp_get_max_threads(), available_cpus()));
+    int n = std::min(omp_get_max_threads(), available_cpus());
+    if (const int limit = cpu_limit(); limit > 0) n = std::min(n, limit);
+    return std::max(1, n);
 #else
     return 1;
 #endif
