@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -327,6 +328,19 @@ TEST_CASE("a CPU quota becomes a thread count rounded to the nearest CPU", "[par
     const int limit = cpu_limit();
     CHECK(limit == detail::whole_cpus(detail::cgroup_cpu_limit(detail::read_pseudo_file)));
     if (limit > 0) CHECK(hardware_threads() <= limit);
+}
+
+// Hidden: run by its own CTest test with OMP_THREAD_LIMIT=1 in the environment
+// (tests/CMakeLists.txt), which OpenMP reads once, at start-up.
+TEST_CASE("the default thread count respects OMP_THREAD_LIMIT", "[.omp_thread_limit]") {
+    const char* limit = std::getenv("OMP_THREAD_LIMIT");
+    REQUIRE(limit != nullptr);
+    REQUIRE(std::string(limit) == "1");
+    CHECK(hardware_threads() == 1);
+    CHECK(threads() == 1);
+    // An explicit count is still obeyed, as for OMP_NUM_THREADS.
+    ThreadsScope two(2);
+    CHECK(threads() == (has_openmp ? 2 : 1));
 }
 
 #if defined(__linux__)

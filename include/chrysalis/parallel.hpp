@@ -109,11 +109,11 @@ inline constexpr bool has_openmp = CHRYSALIS_DETAIL_OPENMP == 1;
 }
 
 /// The number of threads chrysalis uses by default: what an OpenMP parallel region would use
-/// (OMP_NUM_THREADS, or the number of cores), but never more than available_cpus() nor, where
-/// a CPU quota is set, cpu_limit(); 1 without OpenMP.
+/// (OMP_NUM_THREADS, or the number of cores; at most OMP_THREAD_LIMIT), but never more than
+/// available_cpus() nor, where a CPU quota is set, cpu_limit(); 1 without OpenMP.
 [[nodiscard]] inline int hardware_threads() noexcept {
 #if CHRYSALIS_DETAIL_OPENMP
-    int n = std::min(omp_get_max_threads(), available_cpus());
+    int n = std::min({omp_get_max_threads(), omp_get_thread_limit(), available_cpus()});
     if (const int limit = cpu_limit(); limit > 0) n = std::min(n, limit);
     return std::max(1, n);
 #else

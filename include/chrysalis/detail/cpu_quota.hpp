@@ -9,46 +9,47 @@
 // within the limit.
 //
 // The limit is read from the kernel's pseudo-files (/proc/self/cgroup, /proc/self/mountinfo and
-// the cgroup file system), as the affinity is asked with a system call; nothing here reads or
-// writes a data file. Every function is noexcept: a file that is missing, unreadable or not in
-// the expected form counts as no limit.
+// the cgroup file system), where the affinity is asked with a system call: kernel state, not a
+// file of the user's. This is the only reading the training core does (tests/headers/
+// core_dependencies.cmake); it reads and writes no data, model or checkpoint file. Every function
+// is noexcept: a file that is missing, unreadable or not in the expected form counts as no limit.
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#if defined(__linux__)
-#include <fcntl.h>
-#include <unistd.h>
-#endif
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE {
 namespace detail {
 
 /// Reads the pseudo-file at `path` whole into `out` (at most 4 MiB); false where it cannot be
-/// opened or read, or on any platform but Linux.
+/// opened or read, or on any platform but Linux. Through <cstdio>, which the training core
+/// includes anyway for its progress line: no file descriptors, no file headers of chrysalis.
 inline bool read_pseudo_file(const std::string& path, std::string& out) noexcept {
 #if defined(__linux__)
     try {
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return false;
+        std::FILE* const file = std::fopen(path.c_str(), "re");  // e: close on exec
+        if (file == nullptr) return false;
         out.clear();
         char buffer[4096];
         bool ok = true;
         for (;;) {
-            const ::ssize_t n = ::read(fd, buffer, sizeof buffer);
-            if (n == 0) break;
-            if (n < 0 || out.size() > (std::size_t(4) << 20)) {
+            const std::size_t n = std::fread(buffer, 1, sizeof buffer, file);
+            out.append(buffer, n);
+            if (n < sizeof buffer) {
+                ok = std::ferror(file) == 0;
+                break;
+            }
+            if (out.size() > (std::size_t(4) << 20)) {
                 ok = false;
                 break;
             }
-            out.append(buffer, std::size_t(n));
         }
-        ::close(fd);
+        std::fclose(file);
         return ok;
     } catch (...) {
         return false;
