@@ -298,8 +298,9 @@ TEST_CASE("a control group's CPU quota is read from cgroup v2 and v1 files", "[p
     SECTION("anything unexpected counts as no limit, and nothing throws") {
         f.files["/proc/self/cgroup"] = "0::/a\n";
         f.files["/proc/self/mountinfo"] = v2_mount;
-        for (const char* text : {"", "max", "100000", "x 100000", "100000 0", "0 100000",
-                                 "-5 100000", "100000 x", "1e5 100000", "9999999999999999 1"}) {
+        for (const char* text :
+             {"", "max", "100000", "x 100000", "100000 0", "0 100000", "-5 100000", "100000 x",
+              "1e5 100000", "+5 100000", "99999999999999999999 1"}) {
             INFO("cpu.max: '" << text << "'");
             f.files["/sys/fs/cgroup/a/cpu.max"] = text;
             CHECK(detail::cgroup_cpu_limit(f) == 0);

@@ -4,7 +4,8 @@
 // benchmarks/compare_pytorch.py --from-json prints the side-by-side table of saved results, with a
 // ratio for a peer's best-setting row only when its OpenBLAS core is the CPU's own, and the share
 // of the FMA peak that every row's epochs reach.
-// benchmarks/alternate_builds.py times builds in alternating rounds (run on stand-in binaries).
+// benchmarks/alternate_builds.py times builds in alternating rounds (run on stand-in binaries);
+// benchmarks/cpu_quota.sh refuses a limit that is not a number of CPUs.
 
 #include <catch2/catch.hpp>
 
@@ -16,6 +17,8 @@
 #include <iterator>
 #include <string>
 #include <utility>
+
+#include <sys/wait.h>
 
 namespace fs = std::filesystem;
 
@@ -370,5 +373,29 @@ TEST_CASE("alternate_builds alternates the builds and reports medians, minima an
         run_script(py, "benchmarks/alternate_builds.py", "1 nothing " + a + " " + silent, dir);
     CHECK(none_status != 0);
     CHECK_THAT(none, Catch::Matchers::Contains("reported no benchmark for the filter 'nothing'"));
+    fs::remove_all(dir);
+}
+
+TEST_CASE("cpu_quota.sh refuses a limit that is not a number of CPUs before making a group",
+          "[scripts]") {
+    const fs::path dir =
+        fs::temp_directory_path() / ("chrysalis-quota-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    const fs::path ran = dir / "ran";
+    for (const std::string cpus : {"x", "0", "0.001", "-1", "1e3", "1."}) {
+        INFO("CPUS '" << cpus << "'");
+        const auto [status, out] = run_script("bash", "benchmarks/cpu_quota.sh",
+                                              "'" + cpus + "' touch " + ran.string(), dir);
+        CHECK(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == 2);
+        CHECK_THAT(out, Catch::Matchers::Contains(
+                            "CPUS must be a number of CPUs of at least 0.01, such as 1 or 1.5; "
+                            "got '" +
+                            cpus + "'"));
+        CHECK_FALSE(fs::exists(ran));  // the command never ran
+    }
+    const auto [status, out] = run_script("bash", "benchmarks/cpu_quota.sh", "1", dir);
+    CHECK(WEXITSTATUS(status) == 2);
+    CHECK_THAT(out, Catch::Matchers::Contains("usage:"));
     fs::remove_all(dir);
 }

@@ -102,7 +102,8 @@ inline constexpr bool has_openmp = CHRYSALIS_DETAIL_OPENMP == 1;
 /// system mounted). Read from the kernel's files once, at the first call in the program: a
 /// limit changed later is not seen. Rounded to the nearest because a split product costs more
 /// CPU time than one thread's: two threads under 1.3 CPUs' quota trained no faster than one,
-/// under 1.5 faster, under 1.0 1.2 times slower (docs/performance.md, "Under a CPU quota").
+/// under 1.5 faster, under 1.0 1.16–1.30 times slower (docs/performance.md, "Under a CPU
+/// quota").
 [[nodiscard]] inline int cpu_limit() noexcept {
     static const int limit = detail::whole_cpus(detail::cgroup_cpu_limit(detail::read_pseudo_file));
     return limit;

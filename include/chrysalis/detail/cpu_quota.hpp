@@ -17,6 +17,7 @@
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
 #include <algorithm>
+#include <charconv>
 #include <cstddef>
 #include <cstdio>
 #include <string>
@@ -116,9 +117,8 @@ std::vector<CpuCgroup> cpu_cgroups(Read&& read) noexcept {
         if (!read(std::string("/proc/self/cgroup"), groups) ||
             !read(std::string("/proc/self/mountinfo"), mounts))
             return found;
-        // "hierarchy-ID:controllers:path" per line.
+        // "hierarchy-ID:controllers:path" per line; a path starts with '/', so empty is none.
         std::string v2_path, v1_path;
-        bool has_v2 = false, has_v1 = false;
         for (std::size_t pos = 0; pos < groups.size();) {
             const std::string_view line = next_line(groups, pos);
             const std::size_t a = line.find(':');
@@ -127,13 +127,10 @@ std::vector<CpuCgroup> cpu_cgroups(Read&& read) noexcept {
             const std::string_view id = line.substr(0, a),
                                    controllers = line.substr(a + 1, b - a - 1);
             const std::string_view path = line.substr(b + 1);
-            if (id == "0" && controllers.empty()) {
+            if (id == "0" && controllers.empty())
                 v2_path = std::string(path);
-                has_v2 = true;
-            } else if (has_item(controllers, "cpu")) {
+            else if (has_item(controllers, "cpu"))
                 v1_path = std::string(path);
-                has_v1 = true;
-            }
         }
         // "id parent major:minor root mount-point options [optional fields] - fstype source
         // super-options" per line.
@@ -150,8 +147,8 @@ std::vector<CpuCgroup> cpu_cgroups(Read&& read) noexcept {
             if (f.size() < 5 || dash + 1 >= f.size()) continue;
             const std::string_view fstype = f[dash + 1];
             const std::string_view super = dash + 3 < f.size() ? f[dash + 3] : std::string_view{};
-            const bool v2 = fstype == "cgroup2" && has_v2;
-            const bool v1 = fstype == "cgroup" && has_v1 && has_item(super, "cpu");
+            const bool v2 = fstype == "cgroup2" && !v2_path.empty();
+            const bool v1 = fstype == "cgroup" && !v1_path.empty() && has_item(super, "cpu");
             if (!v2 && !v1) continue;
             const std::string root = unescape_mount_path(f[3]), point = unescape_mount_path(f[4]);
             const std::string& path = v2 ? v2_path : v1_path;
@@ -174,18 +171,14 @@ std::vector<CpuCgroup> cpu_cgroups(Read&& read) noexcept {
     return found;
 }
 
-/// The whole number that `s` (surrounding spaces and newlines allowed) spells, or −1 where it
-/// is not one, or exceeds 10^15.
+/// The whole number ≥ 0 that `s` (surrounding spaces and newlines allowed) spells, or −1 where
+/// it is not one or does not fit a long long.
 inline long long parse_count(std::string_view s) noexcept {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\n')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\n')) s.remove_suffix(1);
-    if (s.empty() || s.size() > 15) return -1;
-    long long n = 0;
-    for (const char c : s) {
-        if (c < '0' || c > '9') return -1;
-        n = n * 10 + (c - '0');
-    }
-    return n;
+    long long n = -1;
+    const auto [end, error] = std::from_chars(s.data(), s.data() + s.size(), n);
+    return error == std::errc{} && end == s.data() + s.size() && n >= 0 ? n : -1;
 }
 
 /// The CPU limit set in one group's directory, in CPUs (quota / period), or 0 where it sets
