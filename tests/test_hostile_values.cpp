@@ -132,6 +132,19 @@ TEMPLATE_TEST_CASE("a KL that rounding would make negative is 0", "[hostile-valu
 
 namespace {
 
+/// log softmax(z/T) of column j, in long double.
+std::vector<long double> reference_log_softmax(const Mat<double>& z, Eigen::Index j,
+                                               long double t) {
+    using L = long double;
+    std::vector<L> v(std::size_t(z.rows()));
+    L m = -std::numeric_limits<L>::infinity(), s = 0;
+    for (Eigen::Index i = 0; i < z.rows(); ++i) m = std::max(m, L(z(i, j)) / t);
+    for (Eigen::Index i = 0; i < z.rows(); ++i) s += std::exp(L(z(i, j)) / t - m);
+    for (Eigen::Index i = 0; i < z.rows(); ++i)
+        v[std::size_t(i)] = L(z(i, j)) / t - m - std::log(s);
+    return v;
+}
+
 /// Reverse KL's loss and gradient (losses.hpp) in long double, whose range holds the log-ratios
 /// of double logits ±1e308 (x86-64: 64-bit significand, exponent to ±16382).
 std::pair<long double, Eigen::Matrix<long double, -1, -1>> reference_reverse_kl(
@@ -141,16 +154,7 @@ std::pair<long double, Eigen::Matrix<long double, -1, -1>> reference_reverse_kl(
     L sum = 0;
     const L b = L(zs.cols());
     for (Eigen::Index j = 0; j < zs.cols(); ++j) {
-        const auto log_softmax = [&](const Mat<double>& z) {
-            std::vector<L> v(std::size_t(z.rows()));
-            L m = -std::numeric_limits<L>::infinity(), s = 0;
-            for (Eigen::Index i = 0; i < z.rows(); ++i) m = std::max(m, L(z(i, j)) / t);
-            for (Eigen::Index i = 0; i < z.rows(); ++i) s += std::exp(L(z(i, j)) / t - m);
-            for (Eigen::Index i = 0; i < z.rows(); ++i)
-                v[std::size_t(i)] = L(z(i, j)) / t - m - std::log(s);
-            return v;
-        };
-        const auto ls = log_softmax(zs), lt = log_softmax(zt);
+        const auto ls = reference_log_softmax(zs, j, t), lt = reference_log_softmax(zt, j, t);
         L kl = 0;
         for (std::size_t i = 0; i < ls.size(); ++i) kl += std::exp(ls[i]) * (ls[i] - lt[i]);
         for (std::size_t i = 0; i < ls.size(); ++i)
@@ -197,6 +201,111 @@ TEST_CASE(
                 INFO("class " << i << ", sample " << j);
                 CHECK(std::abs((long double)r.gradient(i, j) - g(i, j)) <=
                       1e-13L * std::abs(g(i, j)));
+            }
+    }
+}
+
+namespace {
+
+/// Distillation's L (losses.hpp's formula) and ∂L/∂z_s in long double, against the teacher's
+/// probabilities `pt` (classes × B) at T; with `soft_ce`, SoftTargetCrossEntropy's L instead
+/// (T²·mean Σ −p_t·log p_s, α and the labels unused).
+std::pair<long double, Eigen::Matrix<long double, -1, -1>> reference_distillation(
+    const Mat<double>& zs, const Eigen::Matrix<long double, -1, -1>& pt, const std::vector<int>& y,
+    long double t, long double alpha, bool soft_ce = false) {
+    using L = long double;
+    Eigen::Matrix<L, -1, -1> g(zs.rows(), zs.cols());
+    L kl = 0, ce = 0;
+    const L b = L(zs.cols());
+    for (Eigen::Index j = 0; j < zs.cols(); ++j) {
+        const auto ls = reference_log_softmax(zs, j, t), l1 = reference_log_softmax(zs, j, 1);
+        for (Eigen::Index i = 0; i < zs.rows(); ++i) {
+            const L p = pt(i, j), lps = ls[std::size_t(i)];
+            if (p != 0) kl += p * ((soft_ce ? 0 : std::log(p)) - lps);
+            g(i, j) = alpha * t * (std::exp(lps) - p) / b;
+            if (alpha < 1) {
+                g(i, j) +=
+                    (1 - alpha) * (std::exp(l1[std::size_t(i)]) - (i == y[std::size_t(j)])) / b;
+            }
+        }
+        if (alpha < 1) ce -= l1[std::size_t(y[std::size_t(j)])];
+    }
+    return {alpha * t * t * kl / b + (alpha < 1 ? (1 - alpha) * ce / b : 0), g};
+}
+
+}  // namespace
+
+TEST_CASE("distillation losses of double logits whose gaps overflow are finite where L fits",
+          "[hostile-values]") {
+    // Student gaps of 2e308 overflow double: computed directly, log p_s of those classes is −∞
+    // and each term it enters +∞ (with α = 0 the unused KL's ∞ made the loss 0·∞ = NaN). Exactly,
+    // the KL of such a sample is about 1e308/T and its cross-entropy 2e308 or 0 (by its label),
+    // so L is representable for some T, α and labels (5e307 at T = 0.5, α = 1) and beyond range
+    // for others; the gradient, a difference of probabilities, is representable in every case.
+    // Nine samples: the across-samples SIMD path takes the first full registers, the sample by
+    // sample path the rest.
+    static_assert(std::numeric_limits<long double>::max_exponent > 1024);
+    Mat<double> zs(3, 9), zt(3, 9);
+    zs << 1e308, 0, -1e308, 3, 1, 8e307, 0.5, -2, 1e308,  //
+        -1e308, 1, 5e307, -1e308, 2, -1e308, 0.25, 1, 0,  //
+        0, 2, 1e308, 1e308, 3, 0, 0, 4, -9e307;
+    zt << 0, 1, 2, 1e308, -1, 0, 1, 0, 0,  //
+        0, 0, 1e308, 0, 0.5, 0, 2, 0, 1,   //
+        0, -1, 0, -1e308, 2, 0, 3, 0, 2;
+    // By the labels: every sample's label its largest logit (each cross-entropy O(1)), or some of
+    // them on a class 2e308 below (each such one 2e308).
+    const std::vector<std::vector<int>> label_sets{{0, 2, 2, 2, 2, 0, 0, 2, 0},
+                                                   {1, 2, 0, 2, 2, 1, 0, 2, 1}};
+    for (double t : {0.5, 1.0, 4.0}) {
+        // The teacher's probabilities at T: exact, and the doubles distill_soft would pass.
+        Eigen::Matrix<long double, -1, -1> pt_exact(3, 9);
+        Mat<double> pt(3, 9);
+        for (Eigen::Index j = 0; j < 9; ++j) {
+            const auto lt = reference_log_softmax(zt, j, t);
+            for (Eigen::Index i = 0; i < 3; ++i) {
+                pt_exact(i, j) = std::exp(lt[std::size_t(i)]);
+                pt(i, j) = double(pt_exact(i, j));
+            }
+        }
+        const Eigen::Matrix<long double, -1, -1> pt_rounded = pt.cast<long double>();
+        for (const auto& labels : label_sets)
+            for (double alpha : {0.0, 0.5, 1.0}) {
+                const Distillation kd{.temperature = t, .alpha = alpha};
+                const auto check = [&](const LossResult<double>& r, long double loss,
+                                       const Eigen::Matrix<long double, -1, -1>& g) {
+                    if (loss > DBL_MAX) {
+                        CHECK(std::isinf(r.loss));
+                        CHECK(r.loss > 0);
+                    } else {
+                        // Each sample's terms are a handful of roundings (2^-53 each) of values of
+                        // one sign, but for O(T) parts beside gaps up to 1e308: a relative error of
+                        // a few 1e-16 (the same argument as reverse KL's above); 1e-13 leaves a
+                        // margin of hundreds, and 1e-15 absolute covers an L near 0.
+                        REQUIRE(std::isfinite(r.loss));
+                        CHECK(std::abs((long double)r.loss - loss) <= 1e-13L * loss + 1e-15L);
+                    }
+                    // Sums of a few probabilities (each within 2^-53 of 1 relative) times α·T/B
+                    // and (1 − α)/B, at most 4/9: 1e-15 absolute is several times their rounding.
+                    REQUIRE(r.gradient.allFinite());
+                    CHECK((r.gradient.cast<long double>() - g).cwiseAbs().maxCoeff() <= 1e-15L);
+                };
+                INFO("T = " << t << ", alpha = " << alpha << ", labels " << labels[1]);
+                {
+                    INFO("teacher logits");
+                    const auto [loss, g] = reference_distillation(zs, pt_exact, labels, t, alpha);
+                    check(kd(zs, zt, labels), loss, g);
+                }
+                {
+                    INFO("teacher probabilities");
+                    const auto [loss, g] = reference_distillation(zs, pt_rounded, labels, t, alpha);
+                    check(kd.soft_targets(zs, pt, labels), loss, g);
+                }
+                if (alpha == 1.0) {
+                    INFO("SoftTargetCrossEntropy");
+                    const auto [loss, g] =
+                        reference_distillation(zs, pt_rounded, labels, t, 1, true);
+                    check(SoftTargetCrossEntropy{.temperature = t}(zs, pt), loss, g);
+                }
             }
     }
 }

@@ -30,6 +30,7 @@
 #include "chrysalis/config.hpp"
 #include "chrysalis/detail/checked.hpp"
 #include "chrysalis/detail/kd_kernel.hpp"
+#include "chrysalis/detail/loss_checks.hpp"
 #include "chrysalis/errors.hpp"
 #include "chrysalis/labels.hpp"
 #include "chrysalis/softmax.hpp"
@@ -46,74 +47,6 @@ struct LossResult {
     Scalar loss;
     Matrix<Scalar> gradient;
 };
-
-namespace detail {
-/// Throws ShapeError unless there is one label per column, ValueError unless each label is in
-/// [0, classes). (Kept for callers of the detail name; see chrysalis::check_labels.)
-inline void check_labels(std::span<const int> labels, Eigen::Index classes, Eigen::Index batch,
-                         const char* what) {
-    chrysalis::check_labels(labels, classes, batch, what);
-}
-
-/// A writable Eigen matrix of float or double that a loss may write its gradient into: a
-/// Matrix (resized as needed), a MatrixRef, a Map, a block of whole columns.
-template <class G>
-concept GradientOutput = WritableDense<G> &&
-    std::is_base_of_v<Eigen::MatrixBase<std::remove_cvref_t<G>>, std::remove_cvref_t<G>> &&
-    std::is_floating_point_v<typename std::remove_cvref_t<G>::Scalar>;
-
-/// Makes `gradient` rows × cols: resizes a resizable Matrix (no allocation when it already has
-/// that size); anything else must have that size already, or ShapeError names `what`.
-template <class G>
-void prepare_gradient(G& gradient, Eigen::Index rows, Eigen::Index cols, const char* what) {
-    if constexpr (std::is_base_of_v<Eigen::PlainObjectBase<G>, G>) {
-        if ((G::RowsAtCompileTime == Eigen::Dynamic || gradient.rows() == rows) &&
-            (G::ColsAtCompileTime == Eigen::Dynamic || gradient.cols() == cols)) {
-            gradient.resize(rows, cols);
-        }
-    }
-    if (gradient.rows() != rows || gradient.cols() != cols) {
-        throw ShapeError(concat(what, ": the gradient is ", gradient.rows(), "x", gradient.cols(),
-                                " but the logits are ", rows, "x", cols,
-                                " (classes x batch); pass a gradient of that size"));
-    }
-}
-
-/// The gradient's scalar must be the logits' (no hidden conversion in a training step).
-template <class Logits, class G>
-constexpr void check_gradient_scalar() {
-    static_assert(std::is_same_v<typename Logits::Scalar, typename std::remove_cvref_t<G>::Scalar>,
-                  "chrysalis: a loss writes its gradient into a matrix of the logits' own scalar "
-                  "type (float into float, double into double)");
-}
-
-/// Every loss is a batch mean over classes × B logits: it needs at least one class (a column
-/// of no class has no softmax, no maximum to subtract) and at least one sample (the mean of no
-/// samples is undefined: a made-up 0 would read as a perfect fit). ShapeError naming `what` and
-/// `name` ("the logits", "the student logits") otherwise. Checked at the door, once per call,
-/// so that the kernels need no check of their own.
-inline void check_loss_logits(Eigen::Index classes, Eigen::Index batch, const char* what,
-                              const char* name) {
-    if (classes == 0) {
-        throw ShapeError(concat(what, ": ", name, " are 0x", batch,
-                                " (classes x batch); expected at least 1 class (row)"));
-    }
-    if (batch == 0) {
-        throw ShapeError(concat(what, ": ", name, " are ", classes,
-                                "x0 (classes x batch): the batch mean of no samples is undefined; "
-                                "expected at least 1 sample (column)"));
-    }
-}
-
-/// For a loss without a hard-label term: labels may be empty; if given, they are checked as
-/// everywhere else (a label outside [0, classes) is a bug wherever it shows up).
-template <class Labels>
-void check_unused_labels(const Labels& labels, Eigen::Index classes, Eigen::Index batch,
-                         const char* what) {
-    const IntLabels l = int_labels(labels, what);
-    if (!l.span().empty()) chrysalis::check_labels(l.span(), classes, batch, what);
-}
-}  // namespace detail
 
 /// Cross-entropy of hard labels, from logits, batch mean:
 ///   L = −(1/B)·Σ_b log softmax(z_b)[y_b],     ∂L/∂z_b = (softmax(z_b) − onehot(y_b))/B.
@@ -223,31 +156,6 @@ struct CrossEntropy {
     }
 };
 
-namespace detail {
-
-/// Throws ShapeError unless `teacher` has the student's shape, naming `what`.
-template <class A, class B>
-void check_same_shape(const Eigen::MatrixBase<A>& student, const Eigen::MatrixBase<B>& teacher,
-                      const char* what, const char* teacher_name) {
-    if (student.rows() != teacher.rows() || student.cols() != teacher.cols()) {
-        throw ShapeError(concat(what, ": the student logits are ", student.rows(), "x",
-                                student.cols(), " but the ", teacher_name, " are ", teacher.rows(),
-                                "x", teacher.cols(), " (classes x batch must agree)"));
-    }
-}
-
-/// Compile-time check that two fixed class counts agree (either may be Dynamic).
-template <class A, class B>
-constexpr void check_classes_at_compile_time() {
-    static_assert(int(A::RowsAtCompileTime) == Eigen::Dynamic ||
-                      int(B::RowsAtCompileTime) == Eigen::Dynamic ||
-                      int(A::RowsAtCompileTime) == int(B::RowsAtCompileTime),
-                  "chrysalis: the teacher and the student disagree on the number of classes "
-                  "(their logits have different row counts)");
-}
-
-}  // namespace detail
-
 /// Knowledge distillation (Hinton, Vinyals & Dean 2015):
 ///   L = α·T²·KL(softmax(z_t/T) ‖ softmax(z_s/T)) + (1 − α)·CE(z_s, y),
 /// each term the batch mean; ∂L/∂z_s = α·T·(p_s^T − p_t^T)/B + (1 − α)·(p_s − onehot(y))/B.
@@ -257,10 +165,11 @@ constexpr void check_classes_at_compile_time() {
 ///
 /// `Distillation kd{.temperature = 4, .alpha = 0.9};` throws ValueError at
 /// construction for T outside [1e-3, 1e3] (NaN included), or α outside [0, 1], naming the
-/// parameter. For finite logits the loss is finite and ≥ 0 in its KL term: each sample's KL,
-/// ≥ 0 exactly, is clamped at 0 when rounding makes it slightly negative. (One limit, in double:
-/// the KL's log-ratios are the logits' gaps divided by T, so gaps beyond about 1e308·T — double
-/// logits near 1e306 at T = 0.05 — overflow to an infinite loss before T² scales them back.)
+/// parameter. For finite logits the loss is ≥ 0 in its KL term (each sample's KL, ≥ 0 exactly,
+/// is clamped at 0 when rounding makes it slightly negative), and finite wherever the exact L
+/// fits the logits' type: double logits whose gaps overflow double (±1e308), or whose T²·KL
+/// does before the 1/B, are taken again from halved gaps, each sample's terms scaled by α·T²/B
+/// and (1 − α)/B first (detail::distillation_loss_from_halves). ∞ then means L is beyond range.
 /// Models DistillationLoss in float and double.
 ///
 /// Every call form requires student and teacher logits (or probabilities) of one scalar type
@@ -363,6 +272,8 @@ struct Distillation {
 /// of Distillation by the teacher's entropy, a constant: the same gradient, another value.
 /// Its second argument is always probabilities — in a training loop, the one that passes soft
 /// targets (distill_soft), not teacher logits. Models DistillationLoss in float and double.
+/// For finite logits and probabilities, L is finite wherever the exact value fits the logits'
+/// type (double logits ±1e308, whose gaps overflow double, included).
 ///
 /// Every call form: `student` and `probabilities` classes × B of one scalar type; labels
 /// optional and unused by the loss — when given (the DistillationLoss form), they are checked as
@@ -415,7 +326,25 @@ struct SoftTargetCrossEntropy {
                 gradient(i, b) = S(tt * (std::exp(log_ps) - pt) * inv_b);
             }
         }
-        return S(tt * tt * sum * inv_b);
+        const double loss = tt * tt * sum * inv_b;
+        // ∞ from finite logits: a gap z_max − z_i beyond DBL_MAX (its log-probability −∞), or
+        // T²·Σ beyond range before the 1/B; taken again from halved gaps, each sample's term
+        // scaled first (Σ_i −p_t,i·log p_s,i = P·log S + 2t·Σ_i p_t,i·(m/2 − z_i/2), P = Σ p_t),
+        // so that L is finite wherever it is representable. Every term is ≥ 0: a sum beyond
+        // range means the exact L is too.
+        if (!std::isinf(loss) || !student.allFinite() || !probabilities.allFinite()) return S(loss);
+        double scaled = 0;
+        for (Eigen::Index b = 0; b < student.cols(); ++b) {
+            const auto [m, log_s] = detail::softmax_stats(student.col(b), t);
+            double mass = 0, gaps = 0;
+            for (Eigen::Index i = 0; i < student.rows(); ++i) {
+                const double pt = double(probabilities(i, b));
+                mass += pt;
+                gaps += pt * (0.5 * m - 0.5 * double(student(i, b)));
+            }
+            scaled += 2 * tt * inv_b * (0.5 * tt * mass * log_s + gaps);
+        }
+        return S(scaled);
     }
     /// Into `gradient`, without labels.
     template <class ZS, class PT, detail::GradientOutput G>

@@ -48,6 +48,21 @@ struct KdSettings {
     double inv_batch;  ///< 1/B
 };
 
+/// The teacher's probability of class i in sample b and its log: given (`soft`), or from its
+/// logits at 1/T = t with the column's maximum mt and log Σ exp, log_st (softmax_stats). A given
+/// probability of 0 has log 0 (its term is skipped); != 0 rather than > 0, so that a NaN (or
+/// negative) probability makes the KL NaN, not a plausible number with that entry skipped.
+template <class ZT>
+std::pair<double, double> teacher_p_log_p(const ZT& zt, Eigen::Index i, Eigen::Index b, bool soft,
+                                          double t, double mt, double log_st) {
+    if (soft) {
+        const double pt = double(zt(i, b));
+        return {pt, pt != 0 ? std::log(pt) : 0};
+    }
+    const double log_pt = (double(zt(i, b)) - mt) * t - log_st;
+    return {std::exp(log_pt), log_pt};
+}
+
 /// Sample b, one at a time: writes its gradient column and returns {KL, CE} (CE is 0 if α = 1).
 template <class ZS, class ZT, class G>
 std::pair<double, double> distillation_column(const ZS& zs, const ZT& zt,
@@ -65,16 +80,7 @@ std::pair<double, double> distillation_column(const ZS& zs, const ZT& zt,
     double kl = 0;
     for (Eigen::Index i = 0; i < zs.rows(); ++i) {
         const double log_ps = (double(z(i)) - ms) * t - log_ss;
-        double pt, log_pt;
-        if (k.soft) {
-            pt = double(zt(i, b));
-            // != 0 rather than > 0: a NaN (or negative) probability makes the KL NaN, not a
-            // plausible number with that entry skipped.
-            log_pt = pt != 0 ? std::log(pt) : 0;
-        } else {
-            log_pt = (double(zt(i, b)) - mt) * t - log_st;
-            pt = std::exp(log_pt);
-        }
+        const auto [pt, log_pt] = teacher_p_log_p(zt, i, b, k.soft, t, mt, log_st);
         if (pt != 0) kl += pt * (log_pt - log_ps);
         double g = k.alpha * k.temperature * (std::exp(log_ps) - pt);
         if (hard) g += (1 - k.alpha) * std::exp((double(z(i)) - ms) - log_s1);
@@ -175,6 +181,46 @@ void distillation_block(const ZS& zs, const ZT& zt, std::span<const int> labels,
 
 #endif
 
+/// L again, for finite logits whose batch sum overflowed (distillation_loss calls it when L is
+/// not finite): a student gap z_max − z_i beyond DBL_MAX makes a log-ratio −∞, although α·T²/B
+/// (or (1 − α)/B) times the term can be representable. Each sample's two terms are taken from
+/// halved gaps and scaled by their weight before they are summed:
+///   α·T²/B·KL = 2·α·T/B·(T·(Σ p_t·log p_t + P·log S_s)/2 + Σ p_t·(m_s/2 − z_s/2)),
+///   (1 − α)/B·CE = 2·(1 − α)/B·(log S_1/2 + m_s/2 − z_y/2),
+/// with P = Σ p_t (1 for teacher logits) and S_s, S_1 the student's Σ exp((z − m_s)·t) at T and
+/// at 1. Every term is ≥ 0 (the KL clamped as in the fast path), so a sum beyond double's range
+/// means the exact L is too. A weight of 0 leaves its term out (0·∞ would be NaN).
+template <class ZS, class ZT>
+double distillation_loss_from_halves(const ZS& zs, const ZT& zt, std::span<const int> labels,
+                                     const KdSettings& k) {
+    const double t = 1.0 / k.temperature;
+    double loss = 0;
+    for (Eigen::Index b = 0; b < zs.cols(); ++b) {
+        const auto z = zs.col(b);
+        const auto [ms, log_ss] = softmax_stats(z, t);
+        if (k.alpha > 0) {
+            double mt = 0, log_st = 0;
+            if (!k.soft) std::tie(mt, log_st) = softmax_stats(zt.col(b), t);
+            double p_log_p = 0, mass = 0, gaps = 0;
+            for (Eigen::Index i = 0; i < zs.rows(); ++i) {
+                const auto [pt, log_pt] = teacher_p_log_p(zt, i, b, k.soft, t, mt, log_st);
+                if (pt == 0) continue;
+                p_log_p += pt * log_pt;
+                mass += pt;
+                gaps += pt * (0.5 * ms - 0.5 * double(z(i)));
+            }
+            const double half = k.temperature * (p_log_p + mass * log_ss) * 0.5 + gaps;
+            loss += 2 * k.alpha * k.temperature * k.inv_batch * std::max(half, 0.0);
+        }
+        if (k.alpha < 1) {
+            const double log_s1 = softmax_stats(z, 1.0).second;
+            const double z_y = double(z(labels[std::size_t(b)]));
+            loss += 2 * (1 - k.alpha) * k.inv_batch * (0.5 * log_s1 + (0.5 * ms - 0.5 * z_y));
+        }
+    }
+    return loss;
+}
+
 /// The whole batch: writes ∂L/∂z_s into grad and returns L.
 /// Requires: zs and zt classes × B with classes ≥ 1 and B ≥ 1, one label per column when
 ///   α < 1 (Distillation checks all of it before calling).
@@ -201,8 +247,15 @@ double distillation_loss(const ZS& zs, const ZT& zt, std::span<const int> labels
         kl_sum += std::max(kl, 0.0);  // ≥ 0 exactly; only rounding can make it negative
         ce_sum += ce;
     }
-    return alpha * temperature * temperature * kl_sum * k.inv_batch +
-           (1 - alpha) * ce_sum * k.inv_batch;
+    const double loss = alpha * temperature * temperature * kl_sum * k.inv_batch +
+                        (1 - alpha) * ce_sum * k.inv_batch;
+    // Not finite from finite logits: a gap or a sum beyond double's range (the gradient, a
+    // difference of probabilities, is unaffected). NaN or infinite inputs keep their answer.
+    // (A negative or NaN probability makes L NaN whatever α, as it does here.)
+    const bool teacher_valid = soft ? (zt.array() >= 0).all() && zt.allFinite() : zt.allFinite();
+    if (!std::isfinite(loss) && zs.allFinite() && teacher_valid)
+        return distillation_loss_from_halves(zs, zt, labels, k);
+    return loss;
 }
 
 }  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail
