@@ -250,12 +250,11 @@ double distillation_loss(const ZS& zs, const ZT& zt, std::span<const int> labels
     const double loss = alpha * temperature * temperature * kl_sum * k.inv_batch +
                         (1 - alpha) * ce_sum * k.inv_batch;
     // Not finite from finite logits: a gap or a sum beyond double's range (the gradient, a
-    // difference of probabilities, is unaffected). NaN or infinite inputs keep their answer.
-    // (A negative or NaN probability makes L NaN whatever α, as it does here.)
-    const bool teacher_valid = soft ? (zt.array() >= 0).all() && zt.allFinite() : zt.allFinite();
-    if (!std::isfinite(loss) && zs.allFinite() && teacher_valid)
-        return distillation_loss_from_halves(zs, zt, labels, k);
-    return loss;
+    // difference of probabilities, is unaffected). NaN or infinite inputs keep their answer, and
+    // a negative probability keeps its NaN whatever α. (The inputs are read again only then.)
+    if (std::isfinite(loss) || !zs.allFinite() || !zt.allFinite()) return loss;
+    if (soft && !(zt.array() >= 0).all()) return loss;
+    return distillation_loss_from_halves(zs, zt, labels, k);
 }
 
 }  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail
