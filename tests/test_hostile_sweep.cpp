@@ -719,6 +719,36 @@ TEST_CASE("sweep: evaluate's loss is finite for float logits more than FLT_MAX a
     CHECK(e.accuracy == 0.5);
 }
 
+// The same in double: logits near ±1e308 whose gap (2e308) or whose sum over the samples
+// overflows double, while the mean does not.
+TEST_CASE("sweep: evaluate's loss is finite for double logits whose gap overflows double",
+          "[sweep][evaluate]") {
+    Sequential<Dense<1, 2, double>> net(Seed{1});
+    net.layer<0>().weights() << 1.0, -1.0;
+    net.layer<0>().bias().setZero();
+    Dataset<double> d;
+    d.classes = 2;
+    d.features = Matrix<double>::Constant(1, 2, 1e308);  // logits {1e308, −1e308}
+    d.labels = {0, 1};
+    // Sample 0 loses log(1 + e^(−2e308)) = 0, sample 1 loses 2e308, beyond double: the mean,
+    // 1e308, is representable. From halved gaps it is 1e308·(2/2) + log 1 = 1e308 exactly.
+    Evaluation e = evaluate(net, d);
+    CHECK(e.loss == 1e308);
+    CHECK(e.accuracy == 0.5);
+    // Logits {8e307, −8e307}, both samples on the lower class: each loses 1.6e308, whose sum
+    // overflows and whose mean is representable. Each quotient 8e307·(2/2) is exact; their sum
+    // 1.6e308 is too.
+    d.features.setConstant(8e307);
+    d.labels = {1, 1};
+    e = evaluate(net, d);
+    CHECK(e.loss == 1.6e308);
+    // Every sample at 2e308: the mean is beyond double, and ∞ says so.
+    d.features.setConstant(1e308);
+    e = evaluate(net, d);
+    CHECK(std::isinf(e.loss));
+    CHECK(e.loss > 0);
+}
+
 // U4: set_threads had no upper bound: set_threads(1'000'000) was accepted, and a large product
 // then started up to that many helper threads, kept for the program's life.
 TEST_CASE("sweep: a thread count above max_threads is refused", "[sweep][parallel]") {

@@ -8,6 +8,7 @@
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <cmath>
 #include <concepts>
 #include <span>
 #include <type_traits>
@@ -131,18 +132,32 @@ struct Evaluation {
 /// Ensures: `loss` is CrossEntropy's value computed in double whatever the network's scalar
 ///   type — each sample's log Σ_i exp z_i − z_label from its (finite) logits — so it is finite
 ///   even for float logits whose difference exceeds FLT_MAX ({3e38, −3e38} gives 6e38 for the
-///   lower class, where a float log-softmax gives ∞).
+///   lower class, where a float log-softmax gives ∞). In double it is finite wherever the mean
+///   is representable: where the sum overflows (double logits near ±1e308), the mean is taken
+///   as the sum of each sample's loss divided by N, each from its halved gap.
 template <class Net>
 Evaluation evaluate(Net& net, const Dataset<typename Net::scalar_type>& data) {
     detail::check_labels<Net>(data, "chrysalis::evaluate");
     const auto logits = detail::logits_for(net, data, 256, "chrysalis::evaluate");
     Evaluation e;
+    const double n = double(data.size());
     double sum = 0;  // labels in [0, output_size): check_labels; N ≥ 1: logits_for
     for (Eigen::Index b = 0; b < logits.cols(); ++b) {
         const auto [m, log_s] = detail::softmax_stats(logits.col(b), 1.0);
         sum += (m - double(logits(data.labels[std::size_t(b)], b))) + log_s;
     }
-    e.loss = sum / double(data.size());
+    e.loss = sum / n;
+    if (std::isinf(e.loss)) {
+        // A gap m − z_y beyond DBL_MAX, or a sum beyond it whose mean is not: every term is
+        // ≥ 0, so this sum of quotients overflows only where the exact mean does.
+        double mean = 0;
+        for (Eigen::Index b = 0; b < logits.cols(); ++b) {
+            const auto [m, log_s] = detail::softmax_stats(logits.col(b), 1.0);
+            const double half_gap = 0.5 * m - 0.5 * double(logits(data.labels[std::size_t(b)], b));
+            mean += half_gap * (2 / n) + log_s / n;
+        }
+        e.loss = mean;
+    }
     e.accuracy = double(detail::count_right(logits, data.labels, "chrysalis::evaluate")) /
                  double(data.size());
     return e;
