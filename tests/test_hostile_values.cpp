@@ -240,8 +240,9 @@ TEST_CASE("distillation losses of double logits whose gaps overflow are finite w
     // Student gaps of 2e308 overflow double: computed directly, log p_s of those classes is −∞
     // and each term it enters +∞ (with α = 0 the unused KL's ∞ made the loss 0·∞ = NaN). Exactly,
     // the KL of such a sample is about 1e308/T and its cross-entropy 2e308 or 0 (by its label),
-    // so L is representable for some T, α and labels (5e307 at T = 0.5, α = 1) and beyond range
-    // for others; the gradient, a difference of probabilities, is representable in every case.
+    // so L is representable for some T, α and labels and beyond range for others (the reference
+    // decides which each case must give); the gradient, a difference of probabilities, is
+    // representable in every case.
     // Nine samples: the across-samples SIMD path takes the first full registers, the sample by
     // sample path the rest.
     static_assert(std::numeric_limits<long double>::max_exponent > 1024);
@@ -284,8 +285,8 @@ TEST_CASE("distillation losses of double logits whose gaps overflow are finite w
                         REQUIRE(std::isfinite(r.loss));
                         CHECK(std::abs((long double)r.loss - loss) <= 1e-13L * loss + 1e-15L);
                     }
-                    // Sums of a few probabilities (each within 2^-53 of 1 relative) times α·T/B
-                    // and (1 − α)/B, at most 4/9: 1e-15 absolute is several times their rounding.
+                    // Differences of probabilities (each rounded within 2^-53 relative) times
+                    // α·T/B and (1 − α)/B, at most 4/9: 1e-15 is several times their rounding.
                     REQUIRE(r.gradient.allFinite());
                     CHECK((r.gradient.cast<long double>() - g).cwiseAbs().maxCoeff() <= 1e-15L);
                 };
