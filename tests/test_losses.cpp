@@ -172,6 +172,15 @@ TEST_CASE("CrossEntropy in double: a mean that fits is finite though the sum ove
     // A mean beyond DBL_MAX stays +∞: it is not representable.
     logits << 1e308, 1e308, -1e308, -1e308;
     CHECK(std::isinf(CrossEntropy{}(logits, std::vector<int>{1, 1}).loss));
+    // One sample whose −log p_y, 2e308, is itself beyond DBL_MAX, and one that loses 0: the
+    // mean, 1e308, fits. From the halved gap, 1e308·(2/2) + 0 is exact.
+    CHECK(CrossEntropy{}(logits, std::vector<int>{1, 0}).loss == 1e308);
+    // With ε = 0.1 the samples lose 0.9·2e308 + 0.1·1e308 and 0.1·1e308 (the mean of −log p over
+    // the two classes is 1e308): the mean is 1e308 again, to a few roundings.
+    const double smoothed =
+        CrossEntropy{.label_smoothing = 0.1}(logits, std::vector<int>{1, 0}).loss;
+    REQUIRE(std::isfinite(smoothed));
+    CHECK(smoothed == Approx(1e308).epsilon(1e-15));
 }
 
 namespace {

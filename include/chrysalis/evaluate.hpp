@@ -151,11 +151,8 @@ Evaluation evaluate(Net& net, const Dataset<typename Net::scalar_type>& data) {
         // A gap m − z_y beyond DBL_MAX, or a sum beyond it whose mean is not: every term is
         // ≥ 0, so this sum of quotients overflows only where the exact mean does.
         double mean = 0;
-        for (Eigen::Index b = 0; b < logits.cols(); ++b) {
-            const auto [m, log_s] = detail::softmax_stats(logits.col(b), 1.0);
-            const double half_gap = 0.5 * m - 0.5 * double(logits(data.labels[std::size_t(b)], b));
-            mean += half_gap * (2 / n) + log_s / n;
-        }
+        for (Eigen::Index b = 0; b < logits.cols(); ++b)
+            mean += detail::neg_log_p_over(logits.col(b), data.labels[std::size_t(b)], n);
         e.loss = mean;
     }
     e.accuracy = double(detail::count_right(logits, data.labels, "chrysalis::evaluate")) /

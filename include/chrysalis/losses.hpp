@@ -116,9 +116,17 @@ struct CrossEntropy {
                 log_p = (double(logits(y[std::size_t(b)], b)) - m) - log_s;
             }
             double sample = -log_p;
-            if (eps > 0) sample = (1 - eps) * sample + eps * mean_neg_log_p(logits, gradient, b);
+            const double smoothed = eps > 0 ? mean_neg_log_p(logits, gradient, b) : 0;
+            if (eps > 0) sample = (1 - eps) * sample + eps * smoothed;
             loss += sample;
-            loss_over_b += sample / double(batch);
+            double over_b = sample / double(batch);
+            // −log p_y beyond DBL_MAX (a double gap of 2e308), whose quotient by B can fit.
+            if (std::isinf(over_b)) {
+                over_b = (1 - eps) * detail::neg_log_p_over(logits.col(b), y[std::size_t(b)],
+                                                            double(batch)) +
+                         eps * smoothed / double(batch);
+            }
+            loss_over_b += over_b;
         }
         softmax(logits, 1.0, gradient);
         const S inv_b = S(1) / S(batch);

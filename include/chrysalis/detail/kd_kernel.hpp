@@ -40,6 +40,16 @@ std::pair<double, double> softmax_stats(const Col& z, double t) {
     return {m, std::log(s)};
 }
 
+/// Column z's cross-entropy −log softmax(z)[y] divided by n, from the halved gap:
+/// (m/2 − z_y/2)·(2/n) + log Σ exp(z − m)/n. Finite wherever the quotient is, a gap m − z_y
+/// beyond DBL_MAX (double logits ±1e308) included: the mean of such terms is what CrossEntropy
+/// and evaluate return where their plain sum overflows. Requires z non-empty, y a row of it.
+template <class Col>
+double neg_log_p_over(const Col& z, Eigen::Index y, double n) {
+    const auto [m, log_s] = softmax_stats(z, 1.0);
+    return (0.5 * m - 0.5 * double(z(y))) * (2 / n) + log_s / n;
+}
+
 /// The settings of one distillation pass.
 struct KdSettings {
     double temperature;
