@@ -207,9 +207,11 @@ TEST_CASE("the default thread count respects the CPU affinity", "[parallel]") {
     CPU_ZERO(&one);
     CPU_SET(first, &one);
     REQUIRE(sched_setaffinity(0, sizeof one, &one) == 0);
-    const int cpus = available_cpus(), hardware = hardware_threads(), now = threads();
+    const int cpus = available_cpus(), cores = available_cores(), hardware = hardware_threads(),
+              now = threads();
     REQUIRE(sched_setaffinity(0, sizeof saved, &saved) == 0);
     CHECK(cpus == 1);
+    CHECK(cores == 1);
     CHECK(hardware == 1);
     CHECK(now == 1);
     // An explicit setting is still obeyed (the caller asked for it).
@@ -313,6 +315,59 @@ TEST_CASE("a control group's CPU quota is read from cgroup v2 and v1 files", "[p
         CHECK(detail::cgroup_cpu_limit(f) == 0);
         CHECK(detail::cpu_cgroups(f).empty());
     }
+}
+
+TEST_CASE("hardware threads of one core count once", "[parallel]") {
+    FakeFiles f;
+    const auto list = [](int cpu, const char* name) {
+        return "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/" + name;
+    };
+    const auto all = [](int) { return true; };
+    SECTION("two cores of two hardware threads each, numbered as Linux numbers them") {
+        for (const auto& [cpu, siblings] :
+             std::map<int, std::string>{{0, "0,2\n"}, {1, "1,3\n"}, {2, "0,2\n"}, {3, "1,3\n"}})
+            f.files[list(cpu, "core_cpus_list")] = siblings;
+        const std::vector<int> core = detail::core_of_cpus(f, 4);
+        CHECK(core == std::vector<int>{0, 1, 0, 1});
+        CHECK(detail::count_cores(core, 4, all) == 2);
+        // An affinity mask of one core's two threads, and of one thread of each core.
+        CHECK(detail::count_cores(core, 2, [](int cpu) { return cpu % 2 == 0; }) == 1);
+        CHECK(detail::count_cores(core, 2, [](int cpu) { return cpu < 2; }) == 2);
+    }
+    SECTION("a kernel before 5.3 names the list thread_siblings_list; ranges and blanks") {
+        f.files[list(0, "thread_siblings_list")] = "0-1\n";
+        f.files[list(1, "thread_siblings_list")] = " 0-1";
+        f.files[list(2, "thread_siblings_list")] = "2\n";
+        const std::vector<int> core = detail::core_of_cpus(f, 3);
+        CHECK(core == std::vector<int>{0, 0, 1});
+        CHECK(detail::count_cores(core, 3, all) == 2);
+    }
+    SECTION("without SMT every CPU is its own core") {
+        for (int cpu = 0; cpu < 8; ++cpu)
+            f.files[list(cpu, "core_cpus_list")] = std::to_string(cpu);
+        CHECK(detail::count_cores(detail::core_of_cpus(f, 8), 8, all) == 8);
+    }
+    SECTION("a CPU whose core cannot be told makes the count unknown where it is selected") {
+        f.files[list(0, "core_cpus_list")] = "0,1\n";
+        f.files[list(1, "core_cpus_list")] = "0,1\n";
+        f.files[list(2, "core_cpus_list")] = " \n";  // empty: unknown, as a missing file
+        const std::vector<int> core = detail::core_of_cpus(f, 4);
+        CHECK(core == std::vector<int>{0, 0, -1, -1});
+        CHECK(detail::count_cores(core, 4, all) == 0);
+        CHECK(detail::count_cores(core, 1, [](int cpu) { return cpu == 2; }) == 0);
+        CHECK(detail::count_cores(core, 2, [](int cpu) { return cpu < 2; }) == 1);
+        // A selected CPU beyond the table (the mask holds more CPUs than were found).
+        CHECK(detail::count_cores(core, 3, [](int cpu) { return cpu < 2; }) == 0);
+        CHECK(detail::count_cores({}, 1, all) == 0);
+        CHECK(detail::core_of_cpus(f, 0).empty());
+        CHECK(detail::core_of_cpus(f, -1).empty());
+    }
+    // This machine's own: at least one core, at most one per CPU, and the default thread count
+    // within it unless OMP_NUM_THREADS asks for a count.
+    const int cores = available_cores();
+    CHECK(cores >= 1);
+    CHECK(cores <= available_cpus());
+    if (std::getenv("OMP_NUM_THREADS") == nullptr) CHECK(hardware_threads() <= cores);
 }
 
 TEST_CASE("a CPU quota becomes a thread count rounded to the nearest CPU", "[parallel]") {

@@ -42,6 +42,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <stdexcept>
 #include <thread>
@@ -49,6 +50,7 @@
 #include <vector>
 
 #include "chrysalis/config.hpp"
+#include "chrysalis/detail/cpu_cores.hpp"
 #include "chrysalis/detail/cpu_quota.hpp"
 #include "chrysalis/errors.hpp"
 
@@ -94,6 +96,16 @@ inline constexpr bool has_openmp = CHRYSALIS_DETAIL_OPENMP == 1;
     return std::max(1, int(std::thread::hardware_concurrency()));
 }
 
+/// The physical cores among the CPUs the calling thread may run on: available_cpus() with the
+/// hardware threads of one core (SMT, Hyper-Threading) counted once
+/// (chrysalis/detail/cpu_cores.hpp says why the default thread count stops there). Equal to
+/// available_cpus() where the topology cannot be read (not Linux, no sysfs), which is read once,
+/// at the first call in the program.
+[[nodiscard]] inline int available_cores() noexcept {
+    const int cores = detail::affinity_cores();
+    return cores > 0 ? cores : available_cpus();
+}
+
 /// The CPUs' worth of time the process may use under its control group's CPU bandwidth limit
 /// (Linux cgroup v2 `cpu.max` or v1 `cpu.cfs_quota_us`: Docker's `--cpus`, Kubernetes' CPU
 /// limit, systemd's `CPUQuota=`; the tightest one set on the process's group or a group above
@@ -110,11 +122,15 @@ inline constexpr bool has_openmp = CHRYSALIS_DETAIL_OPENMP == 1;
 }
 
 /// The number of threads chrysalis uses by default: what an OpenMP parallel region would use
-/// (OMP_NUM_THREADS, or the number of cores; at most OMP_THREAD_LIMIT), but never more than
-/// available_cpus() nor, where a CPU quota is set, cpu_limit(); 1 without OpenMP.
+/// (OMP_NUM_THREADS, or the number of CPUs; at most OMP_THREAD_LIMIT), but never more than
+/// available_cpus(), nor available_cores() unless the environment sets OMP_NUM_THREADS (looked
+/// up at the first call), nor, where a CPU quota is set, cpu_limit(); 1 without OpenMP.
 [[nodiscard]] inline int hardware_threads() noexcept {
 #if CHRYSALIS_DETAIL_OPENMP
-    int n = std::min({omp_get_max_threads(), omp_get_thread_limit(), available_cpus()});
+    // A count the user asked for is followed up to the CPUs, hardware threads of one core or not.
+    static const bool count_asked = std::getenv("OMP_NUM_THREADS") != nullptr;
+    int n = std::min({omp_get_max_threads(), omp_get_thread_limit(),
+                      count_asked ? available_cpus() : available_cores()});
     if (const int limit = cpu_limit(); limit > 0) n = std::min(n, limit);
     return std::max(1, n);
 #else

@@ -1,8 +1,8 @@
 # The training core reads and writes no files: a translation unit that includes fit, distill,
 # evaluation, ensembles and the observers (chrysalis/train.hpp) must not pull in zlib, POSIX file
 # descriptors or chrysalis's file-reading headers. (Its one reading is of kernel state: the
-# default thread count reads the process's CPU quota from /proc and /sys through <cstdio>,
-# chrysalis/detail/cpu_quota.hpp.) Run as a CTest test with
+# default thread count reads the process's CPU quota and the CPUs' cores from /proc and /sys
+# through <cstdio>, chrysalis/detail/cpu_quota.hpp and cpu_cores.hpp.) Run as a CTest test with
 #   -DCXX=<compiler> -DINCLUDES=<dir|dir|...> -DSOURCE=<translation unit> -P core_dependencies.cmake
 # It lists the TU's headers with the compiler's -M and fails naming each forbidden one it finds.
 set(_args -std=c++20 -M)

@@ -10,9 +10,10 @@
 //
 // The limit is read from the kernel's pseudo-files (/proc/self/cgroup, /proc/self/mountinfo and
 // the cgroup file system), where the affinity is asked with a system call: kernel state, not a
-// file of the user's. This is the only reading the training core does (tests/headers/
-// core_dependencies.cmake); it reads and writes no data, model or checkpoint file. Every function
-// is noexcept: a file that is missing, unreadable or not in the expected form counts as no limit.
+// file of the user's. This and the CPUs' topology (cpu_cores.hpp) are the only reading the
+// training core does (tests/headers/core_dependencies.cmake); it reads and writes no data, model
+// or checkpoint file. Every function is noexcept: a file that is missing, unreadable or not in
+// the expected form counts as no limit.
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
