@@ -337,20 +337,18 @@ struct SoftTargetCrossEntropy {
         const double loss = tt * tt * sum * inv_b;
         // ∞ from finite logits: a gap z_max − z_i beyond DBL_MAX (its log-probability −∞), or
         // T²·Σ beyond range before the 1/B; taken again from halved gaps, each sample's term
-        // scaled first (Σ_i −p_t,i·log p_s,i = P·log S + 2t·Σ_i p_t,i·(m/2 − z_i/2), P = Σ p_t),
+        // scaled first (Σ_i −p_t,i·log p_s,i = P·log S + 2t·Σ_i p_t,i·(m/2 − z_i/2), P = Σ p_t:
+        // detail::soft_term_from_halves, which Distillation's KL shares),
         // so that L is finite wherever it is representable. Every term is ≥ 0: a sum beyond
         // range means the exact L is too.
         if (!std::isinf(loss) || !student.allFinite() || !probabilities.allFinite()) return S(loss);
+        const detail::KdSettings k{tt, 1.0, true, inv_b};
         double scaled = 0;
         for (Eigen::Index b = 0; b < student.cols(); ++b) {
-            const auto [m, log_s] = detail::softmax_stats(student.col(b), t);
-            double mass = 0, gaps = 0;
-            for (Eigen::Index i = 0; i < student.rows(); ++i) {
-                const double pt = double(probabilities(i, b));
-                mass += pt;
-                gaps += pt * (0.5 * m - 0.5 * double(student(i, b)));
-            }
-            scaled += 2 * tt * inv_b * (0.5 * tt * mass * log_s + gaps);
+            const auto z = student.col(b);
+            const auto [m, log_s] = detail::softmax_stats(z, t);
+            scaled += 2 * tt * inv_b *
+                      detail::soft_term_from_halves(z, probabilities, b, k, m, log_s, false);
         }
         return S(scaled);
     }

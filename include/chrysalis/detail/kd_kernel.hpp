@@ -191,6 +191,27 @@ void distillation_block(const ZS& zs, const ZT& zt, std::span<const int> labels,
 
 #endif
 
+/// Sample b's soft-target term from halved gaps, over 2T: T·(E + P·log S_s)/2 + Σ p_t·(m_s/2 −
+/// z_i/2), with P = Σ p_t, S_s the student's Σ exp((z − m_s)·t) (its maximum m_s and log S_s
+/// given), and E = Σ p_t·log p_t for the KL (`kl`) or 0 for the cross-entropy −Σ p_t·log p_s
+/// (SoftTargetCrossEntropy's fallback). Entries of p_t = 0 are left out.
+template <class Z, class ZT>
+double soft_term_from_halves(const Z& z, const ZT& zt, Eigen::Index b, const KdSettings& k,
+                             double ms, double log_ss, bool kl) {
+    const double t = 1.0 / k.temperature;
+    double mt = 0, log_st = 0;
+    if (!k.soft) std::tie(mt, log_st) = softmax_stats(zt.col(b), t);
+    double p_log_p = 0, mass = 0, gaps = 0;
+    for (Eigen::Index i = 0; i < z.size(); ++i) {
+        const auto [pt, log_pt] = teacher_p_log_p(zt, i, b, k.soft, t, mt, log_st);
+        if (pt == 0) continue;
+        if (kl) p_log_p += pt * log_pt;
+        mass += pt;
+        gaps += pt * (0.5 * ms - 0.5 * double(z(i)));
+    }
+    return k.temperature * (p_log_p + mass * log_ss) * 0.5 + gaps;
+}
+
 /// L again, for finite logits whose batch sum overflowed (distillation_loss calls it when L is
 /// not finite): a student gap z_max − z_i beyond DBL_MAX makes a log-ratio −∞, although α·T²/B
 /// (or (1 − α)/B) times the term can be representable. Each sample's two terms are taken from
@@ -209,17 +230,7 @@ double distillation_loss_from_halves(const ZS& zs, const ZT& zt, std::span<const
         const auto z = zs.col(b);
         const auto [ms, log_ss] = softmax_stats(z, t);
         if (k.alpha > 0) {
-            double mt = 0, log_st = 0;
-            if (!k.soft) std::tie(mt, log_st) = softmax_stats(zt.col(b), t);
-            double p_log_p = 0, mass = 0, gaps = 0;
-            for (Eigen::Index i = 0; i < zs.rows(); ++i) {
-                const auto [pt, log_pt] = teacher_p_log_p(zt, i, b, k.soft, t, mt, log_st);
-                if (pt == 0) continue;
-                p_log_p += pt * log_pt;
-                mass += pt;
-                gaps += pt * (0.5 * ms - 0.5 * double(z(i)));
-            }
-            const double half = k.temperature * (p_log_p + mass * log_ss) * 0.5 + gaps;
+            const double half = soft_term_from_halves(z, zt, b, k, ms, log_ss, true);
             loss += 2 * k.alpha * k.temperature * k.inv_batch * std::max(half, 0.0);
         }
         if (k.alpha < 1) {
