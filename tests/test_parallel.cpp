@@ -359,6 +359,8 @@ TEST_CASE("hardware threads of one core count once", "[parallel]") {
         // A selected CPU beyond the table (the mask holds more CPUs than were found).
         CHECK(detail::count_cores(core, 3, [](int cpu) { return cpu < 2; }) == 0);
         CHECK(detail::count_cores({}, 1, all) == 0);
+        // A core index beyond what a cpu_set_t holds cannot be told apart.
+        CHECK(detail::count_cores({0, int(detail::max_counted_cpus)}, 2, all) == 0);
         CHECK(detail::core_of_cpus(f, 0).empty());
         CHECK(detail::core_of_cpus(f, -1).empty());
     }

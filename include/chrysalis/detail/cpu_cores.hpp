@@ -18,6 +18,8 @@
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
 #include <algorithm>
+#include <bitset>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -58,29 +60,29 @@ std::vector<int> core_of_cpus(Read&& read, int cpus) noexcept {
     }
 }
 
+/// The most CPUs count_cores tells apart: those a cpu_set_t holds (CPU_SETSIZE on Linux).
+inline constexpr std::size_t max_counted_cpus = 1024;
+
 /// The number of distinct physical cores among the CPUs `selected(cpu)` is true for, cpu in
 /// 0 … core.size() − 1, given core_of_cpus's table; 0 (unknown) when a selected CPU's core is
-/// −1, or when `selected_total` (the number of CPUs selected, all of them) exceeds those found
-/// in the table, i.e. a selected CPU lies beyond it.
+/// −1 or max_counted_cpus or more, or when `selected_total` (the number of CPUs selected, all
+/// of them) exceeds those found in the table, i.e. a selected CPU lies beyond it. Allocates
+/// nothing: the default thread count asks it before every split product.
 template <class Selected>
 int count_cores(const std::vector<int>& core, int selected_total, Selected&& selected) noexcept {
-    try {
-        std::vector<bool> seen(core.size(), false);
-        int cores = 0, cpus = 0;
-        for (std::size_t cpu = 0; cpu < core.size(); ++cpu) {
-            if (!selected(int(cpu))) continue;
-            ++cpus;
-            const int c = core[cpu];
-            if (c < 0 || std::size_t(c) >= seen.size()) return 0;
-            if (!seen[std::size_t(c)]) {
-                seen[std::size_t(c)] = true;
-                ++cores;
-            }
+    std::bitset<max_counted_cpus> seen;
+    int cores = 0, cpus = 0;
+    for (std::size_t cpu = 0; cpu < core.size(); ++cpu) {
+        if (!selected(int(cpu))) continue;
+        ++cpus;
+        const int c = core[cpu];
+        if (c < 0 || std::size_t(c) >= max_counted_cpus) return 0;
+        if (!seen[std::size_t(c)]) {
+            seen[std::size_t(c)] = true;
+            ++cores;
         }
-        return cpus == selected_total ? cores : 0;
-    } catch (...) {
-        return 0;
     }
+    return cpus == selected_total ? cores : 0;
 }
 
 /// The number of physical cores among the CPUs of the calling thread's affinity mask, from the
