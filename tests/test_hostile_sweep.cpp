@@ -749,6 +749,51 @@ TEST_CASE("sweep: evaluate's loss is finite for double logits whose gap overflow
     CHECK(e.loss > 0);
 }
 
+namespace {
+/// A loss of one constant value and a zero gradient, so that the network never moves.
+struct ConstantLoss {
+    double value;
+    double operator()(ConstMatrixRef<double>, std::span<const int>, MatrixRef<double> g) const {
+        g.setZero();
+        return value;
+    }
+};
+/// Records each batch's BatchReport::mean_loss().
+struct BatchMeans {
+    std::vector<double>* means;
+    template <class Ctx>
+    void on_batch_end(Ctx&, const BatchReport& b) {
+        means->push_back(b.mean_loss());
+    }
+    template <class Ctx>
+    void on_epoch_end(Ctx&, EpochReport&) {}
+};
+}  // namespace
+
+// fit's epoch loss was Σ batch loss · batch size / samples: a double network's batch losses
+// near 1e308, each finite, made that sum +∞ where their mean is representable.
+TEST_CASE("sweep: fit's epoch loss is the mean of double batch losses whose sum overflows",
+          "[sweep][training]") {
+    Sequential<Dense<1, 2, double>> net(Seed{1});
+    Dataset<double> d;
+    d.classes = 2;
+    d.features = Matrix<double>::Zero(1, 4);
+    d.labels = {0, 1, 0, 1};
+    Sgd sgd{.lr = 0.1};
+    std::vector<double> means;
+    // Two batches of two: the first already makes Σ loss · batch size 3e308, beyond double. The
+    // running mean's shares are 1 and 1/2, so each of its products and its sum is exact.
+    const auto history = fit(net, d, ConstantLoss{1.5e308}, sgd,
+                             {.epochs = 1, .batch_size = 2, .progress = false}, BatchMeans{&means});
+    REQUIRE(history.size() == 1);
+    CHECK(history[0].loss == 1.5e308);
+    CHECK(means == std::vector<double>{1.5e308, 1.5e308});
+    // Where the sum fits, the epoch's loss is still that sum over the samples, bit for bit.
+    const auto small =
+        fit(net, d, ConstantLoss{0.1}, sgd, {.epochs = 1, .batch_size = 3, .progress = false});
+    CHECK(small[0].loss == (0.1 * 3 + 0.1 * 1) / 4);
+}
+
 // U4: set_threads had no upper bound: set_threads(1'000'000) was accepted, and a large product
 // then started up to that many helper threads, kept for the program's life.
 TEST_CASE("sweep: a thread count above max_threads is refused", "[sweep][parallel]") {

@@ -182,7 +182,7 @@ class ProgressLine {
         const double run = done - ctx.first_epoch;  // epochs done by this call
         std::fprintf(
             stderr, "\r%s: epoch %d/%d  loss %.4f  acc %.2f%%  %.0f samples/s  ETA %.0fs   ",
-            ctx.function, b.epoch + 1, ctx.epochs, b.loss_sum / double(b.seen),
+            ctx.function, b.epoch + 1, ctx.epochs, b.mean_loss(),
             100.0 * double(b.correct) / double(b.seen), run * double(b.samples_per_epoch) / elapsed,
             elapsed / run * (ctx.epochs - done));
     }

@@ -373,6 +373,9 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::scalar
             backward_and_step(net, g, optimizer, epoch, o.clip_grad_norm);
             batch.loss_sum += loss * double(b);
             batch.seen += b;
+            // Both weights in [0, 1]: neither term exceeds its loss in magnitude.
+            const double share = double(b) / double(batch.seen);
+            batch.loss_running_mean = batch.loss_running_mean * (1 - share) + loss * share;
             each([&](auto& obs) { notify_batch_end(obs, ctx, std::as_const(batch)); });
             ++batch.batch;
         }
@@ -396,7 +399,7 @@ std::vector<EpochReport> train_loop(Net& net, const Dataset<typename Net::scalar
         }
         EpochReport r;
         r.epoch = epoch;
-        r.loss = batch.loss_sum / double(batch.seen);
+        r.loss = batch.mean_loss();
         r.accuracy = double(batch.correct) / double(batch.seen);
         r.seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
         r.samples_per_second = double(batch.seen) / r.seconds;

@@ -6,6 +6,7 @@
 
 #include <Eigen/Core>
 
+#include <cmath>
 #include <concepts>
 #include <limits>
 #include <vector>
@@ -33,6 +34,17 @@ struct BatchReport {
     Eigen::Index samples_per_epoch = 0;  ///< the data set's size
     double loss_sum = 0;                 ///< Σ batch loss · batch size over this epoch so far
     Eigen::Index correct = 0;            ///< training samples of this epoch classified right
+    /// loss_sum / seen, kept as a running mean (each batch's loss weighted by its share of the
+    /// samples seen): finite where loss_sum overflows, as with a double network's batch losses
+    /// near 1e308. Equal to loss_sum / seen to within rounding.
+    double loss_running_mean = 0;
+    /// The mean loss per sample so far, which the epoch's EpochReport::loss is: loss_sum / seen,
+    /// or loss_running_mean where that is not finite and the running mean is (+∞ then only where
+    /// the mean itself is, to within rounding, beyond double). NaN before the first batch.
+    [[nodiscard]] double mean_loss() const noexcept {
+        const double mean = loss_sum / double(seen);
+        return std::isfinite(mean) || !std::isfinite(loss_running_mean) ? mean : loss_running_mean;
+    }
 };
 
 /// What the training loop shows its observers: the run's objects and its position. One context
