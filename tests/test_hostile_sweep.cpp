@@ -788,6 +788,7 @@ TEST_CASE("sweep: fit's epoch loss is the mean of double batch losses whose sum 
     REQUIRE(history.size() == 1);
     CHECK(history[0].loss == 1.5e308);
     CHECK(means == std::vector<double>{1.5e308, 1.5e308});
+    CHECK(BatchReport{}.mean_loss() == 0);  // before the first batch, as its contract says
     // Where the sum fits, the epoch's loss is still that sum over the samples, bit for bit.
     const auto small =
         fit(net, d, ConstantLoss{0.1}, sgd, {.epochs = 1, .batch_size = 3, .progress = false});

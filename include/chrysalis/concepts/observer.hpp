@@ -40,7 +40,7 @@ struct BatchReport {
     double loss_running_mean = 0;
     /// The mean loss per sample so far, which the epoch's EpochReport::loss is: loss_sum / seen,
     /// or loss_running_mean where that is not finite and the running mean is (+∞ then only where
-    /// the mean itself is, to within rounding, beyond double). NaN before the first batch.
+    /// the mean itself is, to within rounding, beyond double). 0 before the first batch.
     [[nodiscard]] double mean_loss() const noexcept {
         const double mean = loss_sum / double(seen);
         return std::isfinite(mean) || !std::isfinite(loss_running_mean) ? mean : loss_running_mean;
