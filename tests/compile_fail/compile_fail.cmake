@@ -35,7 +35,7 @@ foreach(_source IN LISTS _chrysalis_cf_sources)
       chrysalis_isa_pch(${_target})
     endif()
     set_target_properties(${_target} PROPERTIES
-                          CXX_COMPILER_LAUNCHER "${CHRYSALIS_SYNTAX_ONLY}")
+                          CXX_COMPILER_LAUNCHER "${CHRYSALIS_SYNTAX_ONLY_LAUNCHER}")
     if(CHRYSALIS_SANITIZE)
       target_compile_options(${_target} PRIVATE -fno-sanitize=all)
     endif()

@@ -5,7 +5,7 @@ set(_consumer_common
   --build-generator "${CMAKE_GENERATOR}"
   --build-options
     "-DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER}"
-    "-DCMAKE_CXX_COMPILER_LAUNCHER=${CMAKE_CXX_COMPILER_LAUNCHER}"
+    "-DCMAKE_CXX_COMPILER_LAUNCHER=${CHRYSALIS_CONSUMER_LAUNCHER}"
     "-DCHRYSALIS_EXPECTED_VERSION=${PROJECT_VERSION}"
     "-DCHRYSALIS_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 
@@ -120,7 +120,7 @@ if(CHRYSALIS_CONSUMER_WARNINGS)
                      --build-generator "${CMAKE_GENERATOR}"
                      --build-options
                        "-DCMAKE_CXX_COMPILER=${_compiler}"
-                       "-DCMAKE_CXX_COMPILER_LAUNCHER=${CMAKE_CXX_COMPILER_LAUNCHER}"
+                       "-DCMAKE_CXX_COMPILER_LAUNCHER=${CHRYSALIS_CONSUMER_LAUNCHER}"
                        "-DCMAKE_BUILD_TYPE=Release"
                        "-DCHRYSALIS_EXPECTED_VERSION=${PROJECT_VERSION}"
                        "-DCHRYSALIS_SOURCE_DIR=${PROJECT_SOURCE_DIR}"

@@ -17,7 +17,8 @@ foreach(_header IN LISTS _chrysalis_headers)
   target_link_libraries(header_${_id} PRIVATE chrysalis_dev_flags)
   # -O0: the level the precompiled isa.hpp below is built at (its __OPTIMIZE__ must match).
   target_compile_options(header_${_id} PRIVATE -O0)
-  set_target_properties(header_${_id} PROPERTIES CXX_COMPILER_LAUNCHER "${CHRYSALIS_SYNTAX_ONLY}")
+  set_target_properties(header_${_id} PROPERTIES
+                        CXX_COMPILER_LAUNCHER "${CHRYSALIS_SYNTAX_ONLY_LAUNCHER}")
   # After a precompiled isa.hpp where that is the same compile (tests/CMakeLists.txt).
   chrysalis_isa_first("${PROJECT_SOURCE_DIR}/include/${_header}" _isa_first)
   if(_isa_first)
@@ -35,7 +36,7 @@ add_library(header_train_alone OBJECT "${CMAKE_CURRENT_SOURCE_DIR}/headers/train
 target_link_libraries(header_train_alone PRIVATE chrysalis_dev_flags)
 target_compile_options(header_train_alone PRIVATE -O0)
 set_target_properties(header_train_alone PROPERTIES
-                      CXX_COMPILER_LAUNCHER "${CHRYSALIS_SYNTAX_ONLY}")
+                      CXX_COMPILER_LAUNCHER "${CHRYSALIS_SYNTAX_ONLY_LAUNCHER}")
 chrysalis_isa_pch(header_train_alone)
 add_test(NAME "train.hpp alone reaches the losses, optimizers and loops"
          COMMAND "${CMAKE_COMMAND}" --build "${PROJECT_BINARY_DIR}" --target header_train_alone)
