@@ -112,6 +112,9 @@ void csv() {
               "\xEF\xBB\xBF"
               "1e-300,0.1,3\n2,4,1\n"));
     put("csv", "valid_tab", input(2 << 3, 0, "1\t2\t0\n3\t4\t1\n"));
+    put("csv", "valid_quoted",
+        input(4, 0, "\"a, \"\"b\"\"\",\"c\nd\",label\r\n\"1.5\" , \"2\",\"0\"\r\n3,4,\"1\""));
+    put("csv", "bad_unclosed_quote", input(0, 0, "1,2,0\n\"3,4,1\n"));
     put("csv", "bad_ragged", input(0, 0, "1,2,0\n3,1\n"));
     put("csv", "bad_not_a_number", input(0, 0, "1,abc,0\n"));
     put("csv", "bad_nan", input(2, 0, "nan,1,0\n"));

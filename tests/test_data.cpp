@@ -431,6 +431,155 @@ TEST_CASE("load_csv names the file, line and column of each error", "[data][csv]
                          Contains("missing.csv") && Contains("no such file"));
 }
 
+TEMPLATE_TEST_CASE("load_csv reads quoted fields as RFC 4180 writes them", "[data][csv]", float,
+                   double) {
+    using S = TestType;
+    TempDir dir;
+    // A header whose quoted names hold the delimiter, a line break and an escaped quote; quoted
+    // numbers with blanks inside and around the quotes, CRLF after a closing quote, a quoted
+    // label, and a last quoted field that ends the file without a line end.
+    write_text(dir.file("q.csv"),
+               "\"x, first\",\"x\nsecond\" , \"label \"\"y\"\"\"\r\n"
+               "\"1.5\",  \"-2\" ,\"1\"\r\n"
+               "+4,\" 0.25 \",0\n"
+               "\"-0.5\",\"1e3\",\"2\"");
+    const auto d = load_csv<S>(dir.file("q.csv"), {.header = true});
+    REQUIRE(d.size() == 3);
+    REQUIRE(d.feature_count() == 2);
+    CHECK(d.features(0, 0) == S(1.5));
+    CHECK(d.features(1, 0) == S(-2));
+    CHECK(d.features(0, 1) == S(4));
+    CHECK(d.features(1, 1) == S(0.25));
+    CHECK(d.features(0, 2) == S(-0.5));
+    CHECK(d.features(1, 2) == S(1000));
+    CHECK(d.labels == std::vector<int>{1, 0, 2});
+
+    // The same numbers quoted or not, with another delimiter: the same data set.
+    Dataset<S> plain = indexed<S>(6);
+    save_csv(plain, dir.file("plain.csv"), {.delimiter = ';'});
+    const Bytes text = read_file(dir.file("plain.csv"));
+    std::string quoted = "\"";  // every field between quotes
+    for (const char c : text) {
+        if (c == ';')
+            quoted += "\";\"";
+        else if (c == '\n')
+            quoted += "\"\n\"";
+        else
+            quoted += c;
+    }
+    quoted.pop_back();  // the quote opened after the last line end
+    write_text(dir.file("quoted.csv"), quoted);
+    REQUIRE(quoted.starts_with("\"0\";\""));
+    const auto back = load_csv<S>(dir.file("quoted.csv"), {.delimiter = ';'});
+    CHECK(back.features == plain.features);
+    CHECK(back.labels == plain.labels);
+}
+
+TEST_CASE("load_csv names what is wrong with a quoted field", "[data][csv]") {
+    TempDir dir;
+    const std::string path = dir.file("bad.csv");
+    const auto load = [&](const std::string& text, CsvOptions options = {}) {
+        write_text(path, text);
+        return load_csv<float>(path, options);
+    };
+    CHECK_THROWS_AS_WITH(load("1,2,0\n1\"5,2,0\n"), FormatError,
+                         Contains(path) && Contains("line 2, column 1: a quote inside an unquoted "
+                                                    "field (it begins '1')"));
+    CHECK_THROWS_AS_WITH(load("\"1,2,0\n"), FormatError,
+                         Contains("line 1, column 1: a quoted field is not closed before the line "
+                                  "ends"));
+    CHECK_THROWS_AS_WITH(load("\"1\"x,2,0\n"), FormatError,
+                         Contains("line 1, column 1: 'x' after the closing quote"));
+    CHECK_THROWS_AS_WITH(load("\"1\"\r,2,0\n"), FormatError,
+                         Contains("line 1, column 1: '\\x0d' after the closing quote"));
+    CHECK_THROWS_AS_WITH(load("1,2,0\n1,2,\"0"), FormatError,
+                         Contains("line 2, column 3: a quoted field is not closed by the end of "
+                                  "the file"));
+    CHECK_THROWS_AS_WITH(load("\"a,b\nc,label\n1,2,0\n", {.header = true}), FormatError,
+                         Contains(path) && Contains("line 4: a quoted field of the header is not "
+                                                    "closed by the end of the file"));
+    CHECK_THROWS_AS_WITH(load("\"\",2,0\n"), FormatError,
+                         Contains("line 1, column 1: empty field"));
+    CHECK_THROWS_AS_WITH(load("\"1\"\"\",2,0\n"), FormatError,
+                         Contains("line 1, column 1: '1\"' is not a number"));
+    // A delimiter inside quotes is part of the field, not a column: the width is right, the
+    // number is not.
+    CHECK_THROWS_AS_WITH(load("1,2,0\n\"1,5\",2,0\n"), FormatError,
+                         Contains("line 2, column 1: '1,5' is not a number"));
+    // Lines are the file's: a data line after a header of two lines is line 3.
+    CHECK_THROWS_AS_WITH(load("\"a\nb\",c,label\n1,x,0\n", {.header = true}), FormatError,
+                         Contains("line 3, column 2: 'x' is not a number"));
+    CHECK_THROWS_AS_WITH(load("1\"2\"0\n", {.delimiter = '"'}), ValueError,
+                         Contains("CsvOptions::delimiter (character code 34)"));
+}
+
+TEST_CASE("load_csv's parser gives the same answer however the text is cut", "[data][csv]") {
+    // read_csv feeds the parser 64 KiB at a time; here every text is fed in two pieces cut at
+    // every byte, and one byte at a time, and must give what one piece gives: the same values
+    // and labels, or the same message.
+    TempDir dir;
+    const std::string path = dir.file("cut.csv");
+    write_text(path, "");
+    const detail::InputFile in(path, "test");
+    struct Result {
+        Matrix<double> features;
+        std::vector<int> labels;
+        std::string error;
+    };
+    const auto parse = [&](const std::string& text, std::vector<std::size_t> cuts, bool header) {
+        detail::CsvParser<double> parser(in, -1, header, ',', 0, false);
+        Result r;
+        try {
+            cuts.push_back(text.size());
+            std::size_t begin = 0;
+            for (const std::size_t end : cuts) {
+                parser.feed(std::string_view(text).substr(begin, end - begin), begin == 0);
+                begin = end;
+            }
+            parser.finish();
+            r.features = parser.take_features();
+            r.labels = parser.labels();
+        } catch (const FormatError& e) {
+            r.error = e.what();
+        }
+        return r;
+    };
+    const std::vector<std::pair<std::string, bool>> texts{
+        {"\"a, \"\"b\"\"\",\"c\r\nd\",label\r\n \"1.5\" ,\"2\", "
+         "\"0\"\r\n3,\"-4\"\t,1\n\n\"5\",6,\"2\"",
+         true},
+        {"\"1\",\"2\",\"0\"\n\"3\" ,4,\"1\" \n", false},
+        {"1,2,0\n\"3\"x,4,1\n", false},
+        {"1,2,0\n3,4\"5,1\n", false},
+        {"1,2,0\n\"3,4,1\n", false},
+        {"1,2,\"0\"\r,1\n", false},
+        {"1,2,\"0", false},
+        {"\"h\ni,j\n1,2,0\n", true},
+    };
+    for (const auto& [text, header] : texts) {
+        INFO("text: " << text);
+        const Result whole = parse(text, {}, header);
+        std::vector<std::size_t> bytes;
+        for (std::size_t i = 1; i < text.size(); ++i) bytes.push_back(i);
+        const Result each = parse(text, bytes, header);
+        CHECK(each.error == whole.error);
+        CHECK(each.features == whole.features);
+        CHECK(each.labels == whole.labels);
+        for (std::size_t cut = 1; cut < text.size(); ++cut) {
+            INFO("cut at " << cut);
+            const Result two = parse(text, {cut}, header);
+            CHECK(two.error == whole.error);
+            CHECK(two.features == whole.features);
+            CHECK(two.labels == whole.labels);
+        }
+    }
+    // The first text is good; the others are not.
+    CHECK(parse(texts[0].first, {}, true).labels == std::vector<int>{0, 1, 2});
+    CHECK(parse(texts[1].first, {}, false).labels == std::vector<int>{0, 1});
+    for (std::size_t t = 2; t < texts.size(); ++t)
+        CHECK_FALSE(parse(texts[t].first, {}, texts[t].second).error.empty());
+}
+
 TEST_CASE("save_csv refuses what load_csv could not read back", "[data][csv]") {
     TempDir dir;
     Dataset<float> d = indexed<float>(3);

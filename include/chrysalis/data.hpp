@@ -104,7 +104,7 @@ void save_idx(const Dataset<Scalar>& data, int rows, int cols, const std::string
 struct CsvOptions {
     int label_column = -1;  ///< 0-based index of the label column; -1 = the last
     bool header = false;    ///< the first line is a header (skipped; written by save_csv)
-    char delimiter = ',';   ///< the field separator (not a letter, digit, '+', '-' or '.')
+    char delimiter = ',';   ///< the field separator (not a letter, digit, '+', '-', '.' or '"')
     int classes = 0;        ///< labels must be below this; 0 = the largest label + 1
     /// Accept the feature fields nan, inf and infinity (signed, any case) instead of throwing
     /// FormatError — for data with missing values to be imputed before training (fit, distill
@@ -119,7 +119,11 @@ struct CsvOptions {
 /// Reads a CSV file (raw or gzip): one sample per line, one integer label column, every other
 /// column a feature (decimal numbers, std::from_chars syntax, a leading '+' allowed; spaces and
 /// tabs around a field are ignored; empty lines are skipped; a UTF-8 byte order mark is skipped).
-/// Quoted fields are not supported.
+/// Fields may be quoted as RFC 4180 has it (what R's write.csv and Python's csv.QUOTE_ALL
+/// write): a field whose first byte other than a space or tab is '"' runs to the closing quote,
+/// '""' inside it being one quote; its text is then read as an unquoted field's ("1.5" is 1.5).
+/// Only the header's quoted names may hold the delimiter or a line break (lines in messages are
+/// the file's lines).
 ///
 /// Ensures: features is (columns − 1) × N in file order; classes = options.classes, or the
 ///   largest label + 1 when it is 0.
@@ -128,9 +132,11 @@ struct CsvOptions {
 ///   that is empty, not a number, not finite (unless options.allow_non_finite) or out of the
 ///   scalar's range, a label that is not an integer, negative or ≥ options.classes, a first line
 ///   of one column or fewer columns than label_column needs, a field longer than 4096 bytes
-///   (detail::csv_max_field_bytes), a file with no data lines, and a file (decompressed) longer
-///   than options.max_bytes; ValueError for bad options (delimiter, label_column < −1,
-///   classes < 0).
+///   (detail::csv_max_field_bytes), a quote inside an unquoted field, a quoted field not closed
+///   before its line ends (or, in the header, before the file ends), anything but blanks
+///   between a closing quote and the delimiter or line end, a file with no data lines, and a
+///   file (decompressed) longer than options.max_bytes; ValueError for bad options (delimiter,
+///   label_column < −1, classes < 0).
 /// Memory: the text is parsed as it is read, never held whole: what is allocated is the values
 ///   and labels read so far (grown geometrically) and a 64 KiB buffer.
 template <class Scalar = float>

@@ -28,14 +28,14 @@
 
 namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE::detail {
 
-/// Throws ValueError unless `delimiter` cannot be part of a number or a line end.
+/// Throws ValueError unless `delimiter` cannot be part of a number, a line end or a quote.
 inline void check_delimiter(std::string_view what, char delimiter) {
     const bool ok = !std::isalnum(static_cast<unsigned char>(delimiter)) &&
-                    std::string_view("+-.\n\r", 5).find(delimiter) == std::string_view::npos &&
+                    std::string_view("+-.\n\r\"", 6).find(delimiter) == std::string_view::npos &&
                     delimiter != '\0';
     if (!ok) {
         throw ValueError(concat(what, ": CsvOptions::delimiter (character code ", int(delimiter),
-                                ") can be part of a number or a line end; expected a "
+                                ") can be part of a number, a line end or a quote; expected a "
                                 "separator such as ',', ';' or '\\t'"));
     }
 }
@@ -53,6 +53,55 @@ inline constexpr std::size_t csv_max_field_bytes = 4096;
     return field;
 }
 
+/// RFC 4180 quoting, one byte at a time: whether a byte is a delimiter or a line end outside
+/// quotes. A field is quoted when its first byte other than a space or tab is '"'; inside it, '""'
+/// is one quote, and the delimiter and line ends are part of the field. A '"' anywhere else is a
+/// stray quote. What the header's skip and CsvParser::check_line need; the parser proper works on
+/// whole runs of bytes with the same rules.
+class CsvQuoteScan {
+  public:
+    enum class Event { other, delimiter, line_end, stray_quote };
+    explicit CsvQuoteScan(char delimiter) noexcept : delimiter_(delimiter) {}
+
+    Event step(char c) noexcept {
+        if (state_ == State::open) {
+            if (c == '"') state_ = State::closing;
+            return Event::other;
+        }
+        if (state_ == State::closing) {
+            if (c == '"') {  // "" inside quotes: one quote
+                state_ = State::open;
+                return Event::other;
+            }
+            state_ = State::outside;
+        }
+        if (c == delimiter_) {
+            field_start_ = true;
+            return Event::delimiter;
+        }
+        if (c == '\n') {
+            field_start_ = true;
+            return Event::line_end;
+        }
+        if (c == '"') {
+            if (!field_start_) return Event::stray_quote;
+            state_ = State::open;
+            field_start_ = false;
+            return Event::other;
+        }
+        if (c != ' ' && c != '\t') field_start_ = false;
+        return Event::other;
+    }
+    /// Inside an open quoted field (its closing quote not seen yet).
+    [[nodiscard]] bool inside() const noexcept { return state_ == State::open; }
+
+  private:
+    enum class State : unsigned char { outside, open, closing };
+    char delimiter_;
+    State state_ = State::outside;
+    bool field_start_ = true;
+};
+
 /// The streaming parser behind read_csv: bytes go in as they are read (feed), fields are
 /// converted as soon as they end, so what it holds is the values and labels read so far (grown
 /// geometrically), one 64 KiB buffer and at most one field of csv_max_field_bytes — never the
@@ -68,9 +117,11 @@ class CsvParser {
           classes_(classes),
           allow_non_finite_(allow_non_finite),
           skipping_header_(header),
-          header_(header) {
+          header_(header),
+          header_scan_(delimiter) {
         stops_[0] = delimiter;
         stops_[1] = '\n';
+        stops_[2] = '"';
     }
 
     /// Parses the next bytes of the file; `first` says they are its beginning.
@@ -78,12 +129,11 @@ class CsvParser {
         if (first && data.starts_with("\xEF\xBB\xBF")) data.remove_prefix(3);  // a UTF-8 BOM
         while (!data.empty()) {
             if (skipping_header_) {
-                const std::size_t end = data.find('\n');
-                if (end == std::string_view::npos) return;
-                data.remove_prefix(end + 1);
-                skipping_header_ = false;
-                ++line_number_;
-                line_start_ = true;
+                skip_header(data);
+                continue;
+            }
+            if (quote_ != Quote::none) {
+                quoted(data);
                 continue;
             }
             if (line_start_) {
@@ -93,7 +143,7 @@ class CsvParser {
                 if (const std::size_t end = data.find('\n'); end != std::string_view::npos)
                     check_line(data.substr(0, end));
             }
-            const std::size_t stop = data.find_first_of(std::string_view(stops_, 2));
+            const std::size_t stop = data.find_first_of(std::string_view(stops_, 3));
             std::string_view piece = data.substr(0, std::min(stop, data.size()));
             if (field_.empty()) {
                 while (!piece.empty() && blank(piece.front())) piece.remove_prefix(1);
@@ -102,6 +152,20 @@ class CsvParser {
             if (stop == std::string_view::npos) {
                 field_.append(piece);  // continued in the next bytes
                 return;
+            }
+            if (data[stop] == '"') {
+                // A quote opens a quoted field where nothing but blanks came before it.
+                if (!field_.empty() || !piece.empty()) {
+                    field_.append(piece);
+                    throw FormatError(where(column_) +
+                                      concat("a quote inside an unquoted field (it begins '",
+                                             printable(field_),
+                                             "'); expected a number, or a "
+                                             "field quoted whole (\"1.5\")"));
+                }
+                data.remove_prefix(stop + 1);
+                quote_ = Quote::open;
+                continue;
             }
             const bool line_end = data[stop] == '\n';
             data.remove_prefix(stop + 1);
@@ -118,7 +182,22 @@ class CsvParser {
     /// Ends the parse at the end of the file (a last line without '\n' counts). Throws
     /// FormatError for a file without data lines.
     void finish() {
-        if (!skipping_header_ && (column_ > 0 || !field_.empty())) {
+        if (skipping_header_ && header_scan_.inside()) {
+            throw FormatError(concat(in_.prefix(), "line ", line_number_,
+                                     ": a quoted field of the header is not closed by the end of "
+                                     "the file; expected a closing quote"));
+        }
+        if (quote_ == Quote::open) {
+            throw FormatError(where(column_) +
+                              "a quoted field is not closed by the end of the file; expected a "
+                              "number between quotes");
+        }
+        if (quote_ != Quote::none) {  // closed (or closing) at the end of the file
+            const std::string last = std::move(field_);
+            field_.clear();
+            quote_ = Quote::none;
+            end_field(last, true, true);
+        } else if (!skipping_header_ && (column_ > 0 || !field_.empty())) {
             const std::string last = std::move(field_);
             field_.clear();
             end_field(last, true);
@@ -164,12 +243,98 @@ class CsvParser {
                                  " (the first data line)"));
     }
 
+    /// The header (CsvOptions::header): skipped up to the first line end outside quotes, so a
+    /// quoted column name may hold the delimiter or a line break. Lines are counted as the file
+    /// has them.
+    void skip_header(std::string_view& data) {
+        std::size_t i = 0;
+        for (; i < data.size(); ++i) {
+            if (header_scan_.step(data[i]) != CsvQuoteScan::Event::line_end) {
+                if (data[i] == '\n') ++line_number_;  // a line break inside a quoted name
+                continue;
+            }
+            ++line_number_;
+            skipping_header_ = false;
+            line_start_ = true;
+            ++i;
+            break;
+        }
+        data.remove_prefix(i);
+    }
+
+    /// The bytes of a quoted field (quote_ is not none): its text up to the closing quote, then
+    /// blanks up to the delimiter or the line end.
+    void quoted(std::string_view& data) {
+        if (quote_ == Quote::open) {
+            const std::size_t q = data.find_first_of("\"\n");
+            const std::string_view piece = data.substr(0, std::min(q, data.size()));
+            if (field_.size() + piece.size() > csv_max_field_bytes) too_long(piece);
+            field_.append(piece);
+            if (q == std::string_view::npos) {
+                data = {};
+                return;
+            }
+            if (data[q] == '\n') {
+                throw FormatError(where(column_) +
+                                  "a quoted field is not closed before the line ends; expected a "
+                                  "number between quotes");
+            }
+            data.remove_prefix(q + 1);
+            quote_ = Quote::closing;
+            return;
+        }
+        if (quote_ == Quote::closing) {
+            if (data.front() == '"') {  // "" inside quotes: one quote, part of the field
+                if (field_.size() + 1 > csv_max_field_bytes) too_long("\"");
+                field_ += '"';
+                data.remove_prefix(1);
+                quote_ = Quote::open;
+            } else {
+                quote_ = Quote::closed;
+            }
+            return;
+        }
+        // Closed: only blanks (and the '\r' of a "\r\n") until the delimiter or the line end.
+        const std::size_t stop = data.find_first_of(std::string_view(stops_, 2));
+        const std::string_view piece = data.substr(0, std::min(stop, data.size()));
+        for (const char c : piece) {
+            if (after_cr_ || !(blank(c) || c == '\r')) after_quote(after_cr_ ? '\r' : c);
+            after_cr_ = c == '\r';
+        }
+        if (stop == std::string_view::npos) {
+            data = {};
+            return;
+        }
+        const bool line_end = data[stop] == '\n';
+        if (after_cr_ && !line_end) after_quote('\r');
+        after_cr_ = false;
+        data.remove_prefix(stop + 1);
+        quote_ = Quote::none;
+        const std::string field = std::move(field_);
+        field_.clear();
+        end_field(field, line_end, true);
+    }
+    [[noreturn]] void after_quote(char c) const {
+        throw FormatError(where(column_) + concat("'", printable(std::string_view(&c, 1)),
+                                                  "' after the closing quote of a field; expected "
+                                                  "the delimiter or the line end"));
+    }
+
     /// A whole line at its start: blank lines are skipped; the others must be as wide as the
-    /// first data line.
+    /// first data line. Delimiters inside quoted fields do not count; a line with a stray quote,
+    /// or whose quoted field runs past its end, is left to the field that holds it (which names
+    /// what is wrong there).
     void check_line(std::string_view line) {
         if (line.ends_with('\r')) line.remove_suffix(1);
         if (trim_field(line, delimiter_).empty()) return;
-        const std::size_t count = std::size_t(std::count(line.begin(), line.end(), delimiter_)) + 1;
+        std::size_t count = 1;
+        CsvQuoteScan scan(delimiter_);
+        for (const char c : line) {
+            const auto event = scan.step(c);
+            if (event == CsvQuoteScan::Event::stray_quote) return;
+            if (event == CsvQuoteScan::Event::delimiter) ++count;
+        }
+        if (scan.inside()) return;
         if (columns_ == 0) {
             first_line(count);
         } else if (count != columns_) {
@@ -177,12 +342,10 @@ class CsvParser {
         }
     }
 
-    [[noreturn]] void too_long(std::string_view piece) const {
-        std::string bytes = field_;
-        bytes.append(piece.substr(0, std::min<std::size_t>(piece.size(), 24)));
-        bytes.resize(std::min<std::size_t>(bytes.size(), 24));
-        std::string start;  // printable ASCII as is, any other byte as \xNN
-        for (const char c : bytes) {
+    /// The first 24 bytes of `bytes` for a message: printable ASCII as is, any other byte as \xNN.
+    [[nodiscard]] static std::string printable(std::string_view bytes) {
+        std::string start;
+        for (const char c : bytes.substr(0, std::min<std::size_t>(bytes.size(), 24))) {
             if (c >= ' ' && c <= '~') {
                 start += c;
             } else {
@@ -193,16 +356,23 @@ class CsvParser {
                 start += hex[b & 15];
             }
         }
+        return start;
+    }
+    [[noreturn]] void too_long(std::string_view piece) const {
+        std::string bytes = field_;
+        bytes.append(piece.substr(0, std::min<std::size_t>(piece.size(), 24)));
         throw FormatError(where(column_) + concat("a field of more than ", csv_max_field_bytes,
-                                                  " bytes (it begins '", start,
+                                                  " bytes (it begins '", printable(bytes),
                                                   "…'); expected a number"));
     }
 
-    /// A field has ended, at a delimiter or at the end of its line.
-    void end_field(std::string_view field, bool line_end) {
-        if (line_end && field.ends_with('\r')) field.remove_suffix(1);
+    /// A field has ended, at a delimiter or at the end of its line; `quoted`: it is the text
+    /// between the quotes of a quoted field (whose blanks are ignored as outside; "" is empty,
+    /// not a blank line).
+    void end_field(std::string_view field, bool line_end, bool quoted = false) {
+        if (line_end && !quoted && field.ends_with('\r')) field.remove_suffix(1);
         field = trim_field(field, delimiter_);
-        if (line_end && column_ == 0 && field.empty()) {  // a blank line
+        if (line_end && !quoted && column_ == 0 && field.empty()) {  // a blank line
             next_line();
             return;
         }
@@ -300,11 +470,17 @@ class CsvParser {
     char delimiter_;
     int classes_;
     bool allow_non_finite_;
-    bool skipping_header_;  // in line 1 with CsvOptions::header
+    bool skipping_header_;  // in the header, with CsvOptions::header
     bool header_;
-    bool line_start_ = true;  // the next byte begins a line
-    char stops_[2] = {',', '\n'};
-    std::string field_;  // the current field's bytes so far, when it spans two reads
+    CsvQuoteScan header_scan_;  // where the header's skip stands
+    bool line_start_ = true;    // the next byte begins a line
+    /// Where a quoted field stands: none (not in one), open (inside the quotes), closing (a
+    /// quote seen inside: "" or the closing one, as the next byte tells), closed (after it).
+    enum class Quote : unsigned char { none, open, closing, closed };
+    Quote quote_ = Quote::none;
+    bool after_cr_ = false;             // closed, and a '\r' was the last byte
+    char stops_[3] = {',', '\n', '"'};  // the delimiter, the line end, a quote
+    std::string field_;  // the current field's bytes so far, when it spans two reads (or quoted)
     std::size_t line_number_ = 1, column_ = 0;                    // from 1 and from 0
     std::size_t columns_ = 0, first_line_ = 0, label_index_ = 0;  // set by the first data line
     GrowingValues<Scalar> values_;
