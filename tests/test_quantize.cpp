@@ -12,6 +12,7 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -860,6 +861,11 @@ struct Scripted {
 static_assert(Int8Layer<Bottleneck<5, 4, 3>> && Int8Layer<TrainingNoise> &&
               Int8Layer<Scripted<4, 4>>);
 static_assert(!Int8Layer<Dense<4, 3>> && !Int8Layer<ReLU>);  // converted by quantize itself
+// Only quantize makes an Int8Builder; a layer gets one by reference and can neither make, copy
+// nor move one.
+static_assert(!std::is_constructible_v<Int8Builder, detail::Int8Assembly&> &&
+              !std::is_copy_constructible_v<Int8Builder> &&
+              !std::is_move_constructible_v<Int8Builder>);
 
 using WithUserLayers =
     Sequential<Dense<6, 5>, TrainingNoise, ReLU, Bottleneck<5, 4, 3>, Dense<3, 2>>;

@@ -64,16 +64,21 @@ struct Int8Assembly {
     bool keep_float = false;  ///< keep float parts (a user layer's, for a calibration)
 };
 
+struct Int8BuilderAccess;
+
 }  // namespace detail
 
 /// What quantize hands a layer of the user's own (the Int8Layer concept below) to describe its
 /// Mode::inference forward in the int8 network's parts: Dense products and the activations
 /// after them. Parts are added in the order the forward applies them; each reads the values the
 /// previous part left (the layer's input at first). A layer that is the identity at inference
-/// adds nothing. Made by quantize only.
+/// adds nothing. Made by quantize only (its constructor is private), and neither copied nor
+/// moved: a layer's to_int8 takes it by reference.
 class Int8Builder {
-  public:
+    friend struct detail::Int8BuilderAccess;
     explicit Int8Builder(detail::Int8Assembly& assembly) noexcept : a_(&assembly) {}
+
+  public:
     Int8Builder(const Int8Builder&) = delete;
     Int8Builder& operator=(const Int8Builder&) = delete;
 
@@ -236,6 +241,11 @@ struct quantize_needs_a_float_network {
                   "runs in float; see docs/quantization.md)");
 };
 
+/// How quantize makes the Int8Builder it hands a layer (the one way to make one).
+struct Int8BuilderAccess {
+    static Int8Builder make(Int8Assembly& assembly) noexcept { return Int8Builder(assembly); }
+};
+
 /// Layer I of a Sequential into the assembly: a Dense adds a Dense part, an activation joins
 /// the last Dense, a dropout is dropped, a layer of the user's own adds what its to_int8 adds.
 /// Throws what Int8Builder throws, and ShapeError when a user layer leaves a width other than
@@ -246,7 +256,7 @@ void add_int8_layer(const L& layer, std::size_t index, Int8Assembly& a, bool cal
     a.layer = index;
     a.name = layer_label<L>();
     a.keep_float = false;
-    Int8Builder builder(a);
+    Int8Builder builder = Int8BuilderAccess::make(a);
     if constexpr (is_float_dense<L>::value) {
         builder.dense(layer.weights(), layer.bias());
     } else if constexpr (is_int8_activation<L>) {
