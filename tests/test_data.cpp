@@ -483,8 +483,8 @@ TEST_CASE("load_csv names what is wrong with a quoted field", "[data][csv]") {
         return load_csv<float>(path, options);
     };
     CHECK_THROWS_AS_WITH(load("1,2,0\n1\"5,2,0\n"), FormatError,
-                         Contains(path) && Contains("line 2, column 1: a quote inside an unquoted "
-                                                    "field (it begins '1')"));
+                         Contains(path) && Contains("line 2, column 1: a quote inside the "
+                                                    "unquoted field '1\"5'"));
     CHECK_THROWS_AS_WITH(load("\"1,2,0\n"), FormatError,
                          Contains("line 1, column 1: a quoted field is not closed before the line "
                                   "ends"));

@@ -121,7 +121,6 @@ class CsvParser {
           header_scan_(delimiter) {
         stops_[0] = delimiter;
         stops_[1] = '\n';
-        stops_[2] = '"';
     }
 
     /// Parses the next bytes of the file; `first` says they are its beginning.
@@ -143,29 +142,22 @@ class CsvParser {
                 if (const std::size_t end = data.find('\n'); end != std::string_view::npos)
                     check_line(data.substr(0, end));
             }
-            const std::size_t stop = data.find_first_of(std::string_view(stops_, 3));
+            const std::size_t stop = data.find_first_of(std::string_view(stops_, 2));
             std::string_view piece = data.substr(0, std::min(stop, data.size()));
             if (field_.empty()) {
                 while (!piece.empty() && blank(piece.front())) piece.remove_prefix(1);
+                if (piece.starts_with('"')) {
+                    // A quoted field: nothing but blanks came before its quote. (A quote
+                    // anywhere else is caught by end_field.)
+                    data.remove_prefix(std::size_t(piece.data() - data.data()) + 1);
+                    quote_ = Quote::open;
+                    continue;
+                }
             }
             if (field_.size() + piece.size() > csv_max_field_bytes) too_long(piece);
             if (stop == std::string_view::npos) {
                 field_.append(piece);  // continued in the next bytes
                 return;
-            }
-            if (data[stop] == '"') {
-                // A quote opens a quoted field where nothing but blanks came before it.
-                if (!field_.empty() || !piece.empty()) {
-                    field_.append(piece);
-                    throw FormatError(where(column_) +
-                                      concat("a quote inside an unquoted field (it begins '",
-                                             printable(field_),
-                                             "'); expected a number, or a "
-                                             "field quoted whole (\"1.5\")"));
-                }
-                data.remove_prefix(stop + 1);
-                quote_ = Quote::open;
-                continue;
             }
             const bool line_end = data[stop] == '\n';
             data.remove_prefix(stop + 1);
@@ -328,13 +320,17 @@ class CsvParser {
         if (line.ends_with('\r')) line.remove_suffix(1);
         if (trim_field(line, delimiter_).empty()) return;
         std::size_t count = 1;
-        CsvQuoteScan scan(delimiter_);
-        for (const char c : line) {
-            const auto event = scan.step(c);
-            if (event == CsvQuoteScan::Event::stray_quote) return;
-            if (event == CsvQuoteScan::Event::delimiter) ++count;
+        if (line.find('"') == std::string_view::npos) {  // no quotes: count the delimiters
+            count += std::size_t(std::count(line.begin(), line.end(), delimiter_));
+        } else {
+            CsvQuoteScan scan(delimiter_);
+            for (const char c : line) {
+                const auto event = scan.step(c);
+                if (event == CsvQuoteScan::Event::stray_quote) return;
+                if (event == CsvQuoteScan::Event::delimiter) ++count;
+            }
+            if (scan.inside()) return;
         }
-        if (scan.inside()) return;
         if (columns_ == 0) {
             first_line(count);
         } else if (count != columns_) {
@@ -392,6 +388,7 @@ class CsvParser {
             label = column == label_index_;
         }
         if (field.empty()) throw FormatError(where(column) + "empty field; expected a number");
+        field_quoted_ = quoted;
         if (label) {
             parse_label(field, column);
         } else {
@@ -410,6 +407,17 @@ class CsvParser {
         line_start_ = true;
     }
 
+    /// Throws FormatError if an unquoted field that is not a number holds a quote: a field
+    /// may be quoted only whole. (Checked once the field fails to parse, so that reading a
+    /// number costs nothing more.)
+    void stray_quote(std::string_view field, std::size_t column) const {
+        if (field_quoted_ || field.find('"') == std::string_view::npos) return;
+        throw FormatError(where(column) + concat("a quote inside the unquoted field '",
+                                                 printable(field),
+                                                 "'; expected a number, or a field quoted "
+                                                 "whole (\"1.5\")"));
+    }
+
     void parse_label(std::string_view field, std::size_t column) {
         // from_chars takes no '+'; skip one, but not in "+-1".
         const bool plus = field.size() > 1 && field[0] == '+' && field[1] != '-';
@@ -423,6 +431,7 @@ class CsvParser {
                 concat("label '", field, "' is too large; expected a class label below ", INT_MAX));
         }
         if (ec != std::errc() || ptr != last) {
+            stray_quote(field, column);
             throw FormatError(
                 where(column) +
                 concat("label '", field, "' is not an integer; expected an integer class label"));
@@ -452,6 +461,7 @@ class CsvParser {
                                                      "; expected a number a ", name, " can hold"));
         }
         if (ec != std::errc() || ptr != last) {
+            stray_quote(field, column);
             throw FormatError(
                 where(column) +
                 concat("'", field, "' is not a number; expected a finite decimal number"));
@@ -478,8 +488,9 @@ class CsvParser {
     /// quote seen inside: "" or the closing one, as the next byte tells), closed (after it).
     enum class Quote : unsigned char { none, open, closing, closed };
     Quote quote_ = Quote::none;
-    bool after_cr_ = false;             // closed, and a '\r' was the last byte
-    char stops_[3] = {',', '\n', '"'};  // the delimiter, the line end, a quote
+    bool after_cr_ = false;        // closed, and a '\r' was the last byte
+    bool field_quoted_ = false;    // the field being parsed was quoted
+    char stops_[2] = {',', '\n'};  // the delimiter, the line end
     std::string field_;  // the current field's bytes so far, when it spans two reads (or quoted)
     std::size_t line_number_ = 1, column_ = 0;                    // from 1 and from 0
     std::size_t columns_ = 0, first_line_ = 0, label_index_ = 0;  // set by the first data line
