@@ -513,6 +513,87 @@ TEST_CASE("load_csv names what is wrong with a quoted field", "[data][csv]") {
                          Contains("CsvOptions::delimiter (character code 34)"));
 }
 
+TEMPLATE_TEST_CASE("CSV labels may be class names", "[data][csv]", float, double) {
+    using S = TestType;
+    TempDir dir;
+    // Names as R's write.csv writes a character column (quoted) or as typed (not), blanks
+    // around them.
+    write_text(dir.file("iris.csv"),
+               "\"sepal length\",\"sepal width\",\"species\"\n"
+               "5.1,3.5,\"setosa\"\n"
+               "6.3,3.3, virginica \r\n"
+               "7,3.2,\"versicolor\"\n");
+    const CsvOptions iris{.header = true, .class_names = {"setosa", "versicolor", "virginica"}};
+    const auto d = load_csv<S>(dir.file("iris.csv"), iris);
+    CHECK(d.labels == std::vector<int>{0, 2, 1});
+    CHECK(d.classes == 3);
+    CHECK(d.features(0, 1) == S(6.3));
+
+    // save_csv writes names, quoting those that hold the delimiter or a quote, and they load back.
+    Dataset<S> data = indexed<S>(8, 2, 4);
+    const CsvOptions named{
+        .label_column = 0, .header = true, .class_names = {"a", "b,c", "say \"d\"", "e f"}};
+    save_csv(data, dir.file("named.csv.gz"), named);
+    save_csv(data, dir.file("named.csv"), named);
+    const Bytes raw = read_file(dir.file("named.csv"));
+    const std::string text(raw.begin(), raw.end());
+    CHECK(text.starts_with("label,x0,x1\na,0,"));
+    CHECK(text.find("\n\"b,c\",1,") != std::string::npos);
+    CHECK(text.find("\n\"say \"\"d\"\"\",2,") != std::string::npos);
+    CHECK(text.find("\ne f,3,") != std::string::npos);
+    for (const char* name : {"named.csv", "named.csv.gz"}) {
+        const auto back = load_csv<S>(dir.file(name), named);
+        CHECK(back.features == data.features);
+        CHECK(back.labels == data.labels);
+        CHECK(back.classes == 4);
+    }
+}
+
+TEST_CASE("CSV class names: what is refused and why", "[data][csv]") {
+    TempDir dir;
+    const std::string path = dir.file("names.csv");
+    write_text(path, "1,2,cat\n3,4,dog\n5,6,Cat\n");
+    const auto load = [&](std::vector<std::string> names, int classes = 0) {
+        return load_csv<float>(path, {.classes = classes, .class_names = std::move(names)});
+    };
+    CHECK(load({"cat", "dog", "Cat"}).labels == std::vector<int>{0, 1, 2});
+    CHECK_THROWS_AS_WITH(load({"cat", "dog"}), FormatError,
+                         Contains(path) && Contains("line 3, column 3: label 'Cat' is not one of "
+                                                    "CsvOptions::class_names; expected one of "
+                                                    "'cat', 'dog'"));
+    std::vector<std::string> many;
+    for (int i = 0; i < 12; ++i) many.push_back("n" + std::to_string(i));
+    CHECK_THROWS_AS_WITH(load(many), FormatError,
+                         Contains("line 1, column 3: label 'cat'") && Contains("'n0', 'n1'") &&
+                             Contains("'n9', … (12 in all)"));
+    const auto refused = [&](std::vector<std::string> names, const std::string& why,
+                             int classes = 0) {
+        INFO(why);
+        CHECK_THROWS_AS_WITH(load(names, classes), ValueError,
+                             Contains("chrysalis::load_csv: CsvOptions::class_") && Contains(why));
+        CHECK_THROWS_AS_WITH(
+            save_csv(indexed<float>(2, 2, 2), dir.file("out.csv"),
+                     {.classes = classes, .class_names = names}),
+            ValueError, Contains("chrysalis::save_csv: CsvOptions::class_names") && Contains(why));
+    };
+    refused({"cat", ""}, "class_names[1] ('') is empty");
+    refused({"cat", " dog"}, "class_names[1] (' dog') begins or ends with a space or tab");
+    refused({"cat\t", "dog"}, "begins or ends with a space or tab");
+    refused({"cat", "d\nog"}, "holds a line end");
+    refused({"cat", "dog", "cat"}, "class_names[2] ('cat') is also class_names[0]");
+    // classes, when given, must count the names (save_csv does not read classes).
+    CHECK_THROWS_AS_WITH(load({"cat", "dog", "Cat"}, 4), ValueError,
+                         Contains("holds 3 names but CsvOptions::classes is 4"));
+    CHECK(load({"cat", "dog", "Cat"}, 3).classes == 3);
+    // A label without a name is refused before anything is written.
+    CHECK_THROWS_AS_WITH(
+        save_csv(indexed<float>(3, 2, 3), dir.file("out.csv"), {.class_names = {"a", "b"}}),
+        ValueError,
+        Contains("the label of sample 2 is 2 but CsvOptions::class_names holds 2 "
+                 "names"));
+    CHECK_FALSE(fs::exists(dir.file("out.csv")));
+}
+
 TEST_CASE("load_csv's parser gives the same answer however the text is cut", "[data][csv]") {
     // read_csv feeds the parser 64 KiB at a time; here every text is fed in two pieces cut at
     // every byte, and one byte at a time, and must give what one piece gives: the same values

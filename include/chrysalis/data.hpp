@@ -114,6 +114,13 @@ struct CsvOptions {
     /// (default_max_bytes, 4 GiB); more is refused with FormatError as soon as it is read, and
     /// a gzip stream is not inflated beyond it.
     std::uint64_t max_bytes = default_max_bytes;
+    /// The class names, for a label column of names ("setosa") instead of integers: a name's
+    /// label is its index here, and classes is their number. load_csv refuses a label field
+    /// that is none of them; save_csv writes each label's name (quoted when it holds the
+    /// delimiter or a quote). Empty (the default): integer labels. Each name must be non-empty,
+    /// on one line, given once and without a space or tab at either end (dropped around a
+    /// field), and with classes > 0 there must be one per class.
+    std::vector<std::string> class_names = {};
 };
 
 /// Reads a CSV file (raw or gzip): one sample per line, one integer label column, every other
@@ -125,18 +132,20 @@ struct CsvOptions {
 /// Only the header's quoted names may hold the delimiter or a line break (lines in messages are
 /// the file's lines).
 ///
-/// Ensures: features is (columns − 1) × N in file order; classes = options.classes, or the
-///   largest label + 1 when it is 0.
+/// Ensures: features is (columns − 1) × N in file order; classes = the number of
+///   options.class_names when there are any, else options.classes, or the largest label + 1
+///   when it is 0.
 /// Throws: IoError when the file cannot be read; FormatError naming the file, the line and (from
 ///   1) the column for a line with another number of columns than the first data line, a field
 ///   that is empty, not a number, not finite (unless options.allow_non_finite) or out of the
-///   scalar's range, a label that is not an integer, negative or ≥ options.classes, a first line
+///   scalar's range, a label that is not an integer, negative or ≥ options.classes (with
+///   options.class_names: a label that is none of them, the names listed), a first line
 ///   of one column or fewer columns than label_column needs, a field longer than 4096 bytes
 ///   (detail::csv_max_field_bytes), a quote inside an unquoted field, a quoted field not closed
 ///   before its line ends (or, in the header, before the file ends), anything but blanks
 ///   between a closing quote and the delimiter or line end, a file with no data lines, and a
 ///   file (decompressed) longer than options.max_bytes; ValueError for bad options (delimiter,
-///   label_column < −1, classes < 0).
+///   label_column < −1, classes < 0, class_names as CsvOptions::class_names says).
 /// Memory: the text is parsed as it is read, never held whole: what is allocated is the values
 ///   and labels read so far (grown geometrically) and a 64 KiB buffer.
 template <class Scalar = float>
@@ -144,20 +153,24 @@ Dataset<Scalar> load_csv(const std::string& path, const CsvOptions& options = {}
     Dataset<Scalar> data;
     detail::read_csv(path, options.label_column, options.header, options.delimiter, options.classes,
                      data.features, data.labels, data.classes, options.allow_non_finite,
-                     options.max_bytes);
+                     options.max_bytes, std::span<const std::string>(options.class_names));
     return data;
 }
 
 /// Writes `data` as CSV: the label in options.label_column (−1 = last), a header line of x0, x1,
 /// …, label when options.header, each value in the shortest form that reads back exactly
-/// (std::to_chars), so load_csv with the same options returns the same features and labels.
+/// (std::to_chars), each label as its name when options.class_names has names (quoted when it
+/// holds the delimiter or a quote), so load_csv with the same options returns the same features
+/// and labels.
 /// The file does not record data.classes: load_csv gives options.classes, or the largest label
 /// + 1 when it is 0 (pass .classes = data.classes to get it back). Gzip when the path ends in
 /// ".gz".
 /// Throws: ShapeError naming chrysalis::save_csv for data without features (a line of a label
 ///   alone, which load_csv refuses); what validate() throws for a dataset that fails it
 ///   (non-finite features included); ValueError for a label_column outside [−1, feature_count]
-///   or a delimiter load_csv would refuse (a letter, digit, '+', '-', '.', a line end or NUL);
+///   or a delimiter load_csv would refuse (a letter, digit, '+', '-', '.', '"', a line end or
+///   NUL), for class_names load_csv would refuse (CsvOptions::class_names), and for a label
+///   without a name among them;
 ///   IoError when the file cannot be written (the file is replaced atomically: a failed or
 ///   interrupted save leaves the previous file as it was).
 template <class Scalar>
@@ -171,7 +184,8 @@ void save_csv(const Dataset<Scalar>& data, const std::string& path,
     }
     data.validate();
     detail::write_csv(data.features, std::span<const int>(data.labels), path, options.label_column,
-                      options.header, options.delimiter);
+                      options.header, options.delimiter,
+                      std::span<const std::string>(options.class_names));
 }
 
 }  // namespace chrysalis::inline CHRYSALIS_ISA_NAMESPACE
