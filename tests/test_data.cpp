@@ -594,6 +594,50 @@ TEST_CASE("CSV class names: what is refused and why", "[data][csv]") {
     CHECK_FALSE(fs::exists(dir.file("out.csv")));
 }
 
+TEST_CASE("load_csv reads what Python's csv module writes in each quoting", "[data][csv]") {
+    // QUOTE_ALL (every field, "\r\n" line ends, a header whose names hold the delimiter and a
+    // line break), QUOTE_NONNUMERIC (strings: the header and the class names) and
+    // QUOTE_MINIMAL (only the names that need it: one holds the delimiter, one a quote).
+    std::string python;
+    for (const char* p : {"/usr/bin/python3", "python3"})
+        if (python.empty() &&
+            std::system((std::string(p) + " -c 'import csv' >/dev/null 2>&1").c_str()) == 0)
+            python = p;
+    if (python.empty()) {
+        WARN("python3 not available: skipped the check against Python's csv module");
+        return;
+    }
+    TempDir dir;
+    write_text(dir.file("write.py"), R"(import csv, sys
+rows = [[1.5, -2, "setosa"], [0.25, 0.003, "versi,color"], [7, 8, 'say "hi"']]
+for path, quoting, header in [(sys.argv[1], csv.QUOTE_ALL, True),
+                              (sys.argv[2], csv.QUOTE_NONNUMERIC, True),
+                              (sys.argv[3], csv.QUOTE_MINIMAL, False)]:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f, quoting=quoting)
+        if header:
+            w.writerow(["a, first", "b\nsecond", "label"])
+        w.writerows(rows)
+)");
+    const std::string command = python + " " + dir.file("write.py") + " " + dir.file("all.csv") +
+                                " " + dir.file("nonnumeric.csv") + " " + dir.file("minimal.csv");
+    REQUIRE(std::system(command.c_str()) == 0);
+    const Bytes all = read_file(dir.file("all.csv"));
+    REQUIRE(std::string(all.begin(), all.end()).starts_with("\"a, first\",\"b\nsecond\""));
+    Matrix<double> expected(2, 3);
+    expected << 1.5, 0.25, 7, -2, 0.003, 8;
+    const std::vector<std::string> names{"setosa", "versi,color", "say \"hi\""};
+    for (const auto& [name, header] :
+         {std::pair{"all.csv", true}, std::pair{"nonnumeric.csv", true},
+          std::pair{"minimal.csv", false}}) {
+        INFO(name);
+        const auto d = load_csv<double>(dir.file(name), {.header = header, .class_names = names});
+        CHECK(d.features == expected);
+        CHECK(d.labels == std::vector<int>{0, 1, 2});
+        CHECK(d.classes == 3);
+    }
+}
+
 TEST_CASE("load_csv's parser gives the same answer however the text is cut", "[data][csv]") {
     // read_csv feeds the parser 64 KiB at a time; here every text is fed in two pieces cut at
     // every byte, and one byte at a time, and must give what one piece gives: the same values
