@@ -115,6 +115,8 @@ void csv() {
     put("csv", "valid_quoted",
         input(4, 0, "\"a, \"\"b\"\"\",\"c\nd\",label\r\n\"1.5\" , \"2\",\"0\"\r\n3,4,\"1\""));
     put("csv", "bad_unclosed_quote", input(0, 0, "1,2,0\n\"3,4,1\n"));
+    put("csv", "valid_class_names", input(0, 0x80, "1,2,a\n3,4,\"b,c\"\n5,6,\"d\"\"e\"\n"));
+    put("csv", "bad_class_name", input(0, 0x80, "1,2,a\n3,4,b\n"));
     put("csv", "bad_ragged", input(0, 0, "1,2,0\n3,1\n"));
     put("csv", "bad_not_a_number", input(0, 0, "1,abc,0\n"));
     put("csv", "bad_nan", input(2, 0, "nan,1,0\n"));
