@@ -140,7 +140,7 @@ class CsvParser {
                 while (!piece.empty() && blank(piece.front())) piece.remove_prefix(1);
                 if (piece.starts_with('"')) {
                     // A quoted field: nothing but blanks came before its quote. (A quote
-                    // anywhere else is caught by end_field.)
+                    // anywhere else makes its field fail to parse, and stray_quote names it.)
                     data.remove_prefix(std::size_t(piece.data() - data.data()) + 1);
                     quote_ = Quote::open;
                     continue;
@@ -174,7 +174,7 @@ class CsvParser {
         if (quote_ == Quote::open) {
             throw FormatError(where(column_) +
                               "a quoted field is not closed by the end of the file; expected a "
-                              "number between quotes");
+                              "closing quote");
         }
         if (quote_ != Quote::none) {  // closed (or closing) at the end of the file
             const std::string last = std::move(field_);
@@ -261,7 +261,8 @@ class CsvParser {
             if (data[q] == '\n') {
                 throw FormatError(where(column_) +
                                   "a quoted field is not closed before the line ends; expected a "
-                                  "number between quotes");
+                                  "closing quote on the same line (a data field holds no line "
+                                  "break)");
             }
             data.remove_prefix(q + 1);
             quote_ = Quote::closing;
