@@ -111,6 +111,7 @@ void inference(benchmark::State& state, double mults) {
     ThreadsScope scope(threads);
     Net net(Seed{1});
     const Matrix<float> x = input<Net>(batch);
+    (void)net.forward(x);  // one forward untimed first: it allocates the activation buffers
     for (auto _ : state) {
         auto y = net.forward(x);
         benchmark::DoNotOptimize(y.data());
@@ -130,6 +131,9 @@ void train_step(benchmark::State& state, double mults, double first_layer_mults,
     const Matrix<float> x = input<Net>(batch);
     const auto y = labels(batch);
     Matrix<float> grad(Net::output_size, batch);
+    // One step untimed first: it allocates the network's activation buffers and the momenta.
+    loss(net.forward(x, Mode::training), y, grad);
+    detail::backward_and_step(net, grad, sgd, 0);
     for (auto _ : state) {
         loss(net.forward(x, Mode::training), y, grad);
         detail::backward_and_step(net, grad, sgd, 0);  // as fit does: each layer updated in turn
@@ -224,9 +228,13 @@ void gemm_product(benchmark::State& state) {
     for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = float(rng.uniform(-1, 1));
     for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = float(rng.uniform(-1, 1));
     detail::Gemm<float> gemm;
+    const auto product = [&] {
+        gemm.run(c, w, transposed ? detail::Op::transpose : detail::Op::none, x, detail::Op::none);
+    };
+    product();  // once untimed first: it allocates the packing buffers
     for (auto _ : state) {
         flush(state);
-        gemm.run(c, w, transposed ? detail::Op::transpose : detail::Op::none, x, detail::Op::none);
+        product();
         benchmark::DoNotOptimize(c.data());
     }
     rates(state, 2.0 * double(rows) * double(depth), cols, threads);
@@ -251,13 +259,17 @@ void few_rows_product(benchmark::State& state) {
     const detail::Op op_b = gradient ? detail::Op::transpose : detail::Op::none;
     detail::Gemm<float> gemm;
     detail::PackedGemmBuffers<float> buffers;
-    for (auto _ : state) {
+    const auto product = [&] {
         if (transposed)
             gemm.run_transposed(c, a, detail::Op::none, x, op_b, false, nullptr);
         else
             detail::packed_gemm(long(rows), long(cols), long(depth), a.data(), long(rows), false,
                                 x.data(), long(x.rows()), gradient, c.data(), long(rows), true,
                                 buffers);
+    };
+    product();  // once untimed first: it allocates the packing buffers
+    for (auto _ : state) {
+        product();
         benchmark::DoNotOptimize(c.data());
     }
     rates(state, 2.0 * double(rows) * double(depth), cols, 1);
@@ -343,6 +355,7 @@ void gemm_packing_bound(benchmark::State& state) {
     ColdCache flush(cold);
     ThreadsScope scope(threads);
     std::vector<detail::PackedGemmBuffers<float>> buf(static_cast<std::size_t>(threads));
+    for (auto& b : buf) b.reserve_for(rows, cols, depth);  // no allocation in the timed loop
     std::vector<char> b_ready(static_cast<std::size_t>(threads));
     for (auto _ : state) {
         flush(state);
@@ -513,13 +526,7 @@ void step_phases(benchmark::State& state, Loss&& loss) {
     const auto update_layer = [&](auto& layer, std::size_t block) {
         layer.visit_parameters([&](auto& p, auto& grad) { sgd.update(p, grad, block++, 0); });
     };
-    for (auto _ : state) {
-        auto t = Clock::now();
-        const auto lap = [&](Part part) {
-            const auto now = Clock::now();
-            seconds[part] += std::chrono::duration<double>(now - t).count();
-            t = now;
-        };
+    const auto step = [&](const auto& lap) {
         d1.forward(x, a1, Mode::training);
         lap(fwd1);
         relu.forward(a1, h1);
@@ -549,6 +556,15 @@ void step_phases(benchmark::State& state, Loss&& loss) {
         lap(bwd1);
         update_layer(d1, 0);
         lap(update);
+    };
+    step([](Part) {});  // one step untimed first: it allocates the momenta
+    for (auto _ : state) {
+        auto t = Clock::now();
+        step([&](Part part) {
+            const auto now = Clock::now();
+            seconds[part] += std::chrono::duration<double>(now - t).count();
+            t = now;
+        });
         benchmark::ClobberMemory();
     }
     const char* names[parts] = {"fwd1_ms", "fwd2_ms", "fwd3_ms",   "bwd3_ms",
