@@ -9,7 +9,9 @@
 #include <chrysalis/chrysalis.hpp>
 
 #include <cmath>
+#include <fstream>
 #include <limits>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -182,8 +184,9 @@ TEMPLATE_TEST_CASE("packed_gemm reading its operands in place gives the same C t
                    "[gemm]", float, double) {
     // Feed::in_place reads whole panels of a non-transposed op(A) from its columns and whole
     // panels of op(B) from its rows (transposed) or columns (stored), packing only a last panel of
-    // fewer than mr rows or nr columns; Feed::pack packs them all. Each element of C must be the
-    // same chain of FMAs either way. A and B sit in matrices with `pad` more rows than they use
+    // fewer than mr rows or nr columns; Feed::a_in_place does so for op(A) alone (what `automatic`
+    // does for a transposed op(B) on Intel); Feed::pack packs them all. Each element of C must be
+    // the same chain of FMAs either way. A and B sit in matrices with `pad` more rows than they use
     // (lda, ldb): with pad 7 a panel read at the wrong stride picks up other values and changes C;
     // with pad 0 each operand's last column ends its storage, so under AddressSanitizer (CI)
     // reading a partial panel whole, past the end of A or B, fails. The shapes above (n = 13 and
@@ -215,7 +218,7 @@ TEMPLATE_TEST_CASE("packed_gemm reading its operands in place gives the same C t
                     const bool overwrite = pad == 0;  // both modes, and both paddings
                     const Matrix<S> a = padded(a0, pad), b = padded(b0, pad);
                     const Matrix<S> c0 = random_matrix<S>(m, n, 13);
-                    Matrix<S> c_packed = c0, c_in_place = c0;
+                    Matrix<S> c_packed = c0, c_in_place = c0, c_a_in_place = c0;
                     detail::PackedGemmBuffers<S> buf;
                     // (Copies: clang 14 cannot capture structured bindings.)
                     const long rows = long(m), cols = long(n), depth = long(k);
@@ -227,9 +230,11 @@ TEMPLATE_TEST_CASE("packed_gemm reading its operands in place gives the same C t
                     };
                     run(c_packed, detail::Feed::pack);
                     run(c_in_place, detail::Feed::in_place);
+                    run(c_a_in_place, detail::Feed::a_in_place);
                     INFO("m " << m << " n " << n << " k " << k << " op_a " << int(op_a) << " op_b "
                               << int(op_b) << " pad " << pad);
                     REQUIRE(c_in_place == c_packed);
+                    REQUIRE(c_a_in_place == c_packed);
                     REQUIRE(c_packed != c0);
                     // And the product itself, against a long double reference, within the bound
                     // of check_product: |ĉ − c| ≤ (k + 2)·u·(|A|·|B| + |C₀|).
@@ -256,6 +261,34 @@ TEST_CASE("the FMA datapath is measured in AVX-512 builds only, once", "[gemm]")
     REQUIRE(detail::fma_datapath_bits() == bits);  // cached: the same answer every call
     // The packed GEMM reads its operands in place only where the datapath is 512 bits wide.
     REQUIRE(detail::reads_in_place() == (bits == 512));
+    // A transposed op(B) is read in place too, except on Intel (cpu_vendor).
+    REQUIRE(detail::reads_transposed_b_in_place() ==
+            (bits == 512 && detail::cpu_vendor() != detail::CpuVendor::intel));
+}
+
+TEST_CASE("cpu_vendor: the vendor the kernel reports in /proc/cpuinfo", "[gemm]") {
+    // On x86 Linux, CPUID's vendor string is the kernel's `vendor_id`; elsewhere (or where the
+    // file cannot be read) only the cached answer is checked.
+    const detail::CpuVendor vendor = detail::cpu_vendor();
+    REQUIRE(detail::cpu_vendor() == vendor);
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    std::string line, id;
+    while (id.empty() && std::getline(cpuinfo, line))
+        if (line.rfind("vendor_id", 0) == 0) id = line.substr(line.find(':') + 1);
+    id.erase(0, id.find_first_not_of(" \t"));
+#if defined(__x86_64__) || defined(__i386__)
+    if (id.empty()) {
+        WARN("no vendor_id in /proc/cpuinfo: only the cached answer was checked");
+        return;
+    }
+    const detail::CpuVendor expected = id == "GenuineIntel"   ? detail::CpuVendor::intel
+                                       : id == "AuthenticAMD" ? detail::CpuVendor::amd
+                                                              : detail::CpuVendor::other;
+    INFO("vendor_id " << id);
+    REQUIRE(vendor == expected);
+#else
+    REQUIRE(vendor == detail::CpuVendor::other);
+#endif
 }
 
 TEST_CASE("Gemm reuses its workspace for smaller products and grows it for larger ones", "[gemm]") {

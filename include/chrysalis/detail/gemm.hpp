@@ -17,7 +17,8 @@
 // packed op(A) of few rows when columns are cut) once per product, at its first block, so the
 // threads never wait for each other inside a product and no element of C depends on the
 // scheduling (on a 512-bit FMA datapath the kernel reads both in place instead, but a transposed
-// op(A): gemm_kernel.hpp, reads_in_place). Eigen's own OpenMP GEMM shares the packed operand
+// op(A), and on Intel a transposed op(B): gemm_kernel.hpp, reads_in_place and
+// reads_transposed_b_in_place). Eigen's own OpenMP GEMM shares the packed operand
 // between threads and would also allocate a packing buffer per thread on every call.
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593

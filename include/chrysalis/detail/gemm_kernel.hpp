@@ -27,6 +27,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "chrysalis/detail/cpu_vendor.hpp"
 #include "chrysalis/detail/fma_datapath.hpp"
 
 #if defined(__AVX__)
@@ -244,10 +245,11 @@ inline void micro_kernel_rows(long kc, const S* __restrict a, const S* __restric
 /// the whole panels of a non-transposed op(A) and of op(B) read in place (`in_place`: for A each
 /// k reads mr contiguous values, kc columns a stride apart; for B each k reads nr values, from one
 /// row of a transposed op(B) or from nr columns of a stored one), packing only a last panel of
-/// fewer than mr rows or nr columns (a transposed op(A) is always packed); or as reads_in_place()
-/// says for this CPU (`automatic`). Either way each element of C is the same chain of fused
-/// multiply-adds on the same values: the same bits (test_gemm checks).
-enum class Feed { automatic, pack, in_place };
+/// fewer than mr rows or nr columns (a transposed op(A) is always packed); op(A) read in place
+/// that way and op(B) packed (`a_in_place`); or as reads_in_place() and
+/// reads_transposed_b_in_place() say for this CPU (`automatic`). Whichever, each element of C is
+/// the same chain of fused multiply-adds on the same values: the same bits (test_gemm checks).
+enum class Feed { automatic, pack, in_place, a_in_place };
 
 /// Whether `automatic` reads the operands in place: in an AVX-512 build on a CPU that runs 512-bit
 /// FMAs whole (fma_datapath.hpp). There the kernel takes half the time it takes on a 256-bit
@@ -261,6 +263,18 @@ enum class Feed { automatic, pack, in_place };
 /// on a 256-bit datapath) was not measured with it.
 [[nodiscard]] inline bool reads_in_place() noexcept {
     return fma_datapath_bits() >= 512;  // 0 in a build without AVX-512: both are packed there
+}
+
+/// Whether `automatic`, where it reads the operands in place, also reads a transposed op(B) so:
+/// a layer's input in a weight gradient, whose nr values at each depth step come from a row a
+/// stride apart. Not on an Intel CPU (cpu_vendor.hpp), where that op(B) is packed: on a 2-vCPU
+/// Intel Xeon with two 512-bit FMA units, packing it took the teacher's training step to
+/// 0.94–0.96 of the time on one thread and 0.97–0.99 on two, the backward passes that hold its
+/// weight gradients to 0.85–0.96 (docs/performance.md, "A transposed batch packed on Intel").
+/// The Zen 5 figures that chose reading B in place were for both of B's layouts at once, so an
+/// AMD CPU keeps doing it.
+[[nodiscard]] inline bool reads_transposed_b_in_place() noexcept {
+    return reads_in_place() && cpu_vendor() != CpuVendor::intel;
 }
 
 #if defined(__AVX__)
@@ -466,11 +480,15 @@ void packed_gemm(long m, long n, long depth, const S* a, long lda, bool trans_a,
     buf.reserve_for(m, n, depth);
     const long KC = Shape::kc_for(depth), MC = Shape::mc_for(KC);
     const long n_padded = (n + NR - 1) / NR * NR;
-    const bool in_place = feed == Feed::in_place || (feed == Feed::automatic && reads_in_place());
-    const bool a_in_place = in_place && !trans_a && !a_packed;
+    const bool automatic_in_place = feed == Feed::automatic && reads_in_place();
+    const bool a_in_place =
+        (feed == Feed::in_place || feed == Feed::a_in_place || automatic_in_place) && !trans_a &&
+        !a_packed;
+    const bool b_in_place = feed == Feed::in_place ||
+                            (automatic_in_place && (!trans_b || reads_transposed_b_in_place()));
     // Columns of op(B) read in place: its whole nr-column panels. A last panel of fewer columns
     // is packed, since reading its nr values whole could read past the end of B.
-    const long b_whole = in_place ? n / NR * NR : 0;
+    const long b_whole = b_in_place ? n / NR * NR : 0;
     for (long k0 = 0; k0 < depth; k0 += KC) {
         const long kc = std::min(KC, depth - k0);
         const bool first = k0 == 0;
