@@ -21,7 +21,9 @@
 // internal packers or blocking. One exception to "pack both", chosen for the CPU found: on a
 // 512-bit FMA datapath (measured, fma_datapath.hpp) the whole panels of a non-transposed op(A)
 // and of op(B) are read in place, since there the kernel is twice as fast and packing is not
-// (reads_in_place).
+// (reads_in_place), but for a transposed op(B) on Intel (reads_transposed_b_in_place). In
+// AVX-512 builds the kernel also fetches its own panel of A a few depth steps ahead into L1
+// (PackedGemmShape::a_prefetch_steps).
 
 #include "chrysalis/isa.hpp"  // first: see its note on GCC bug 105593
 
